@@ -1,0 +1,1 @@
+"""compile stage of escudo (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""content stage of escudo (see docs/architecture.md)."""

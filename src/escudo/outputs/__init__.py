@@ -1,0 +1,1 @@
+"""outputs stage of escudo (see docs/architecture.md)."""

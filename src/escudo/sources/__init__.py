@@ -1,0 +1,1 @@
+"""sources stage of escudo (see docs/architecture.md)."""

@@ -1,0 +1,75 @@
+"""Contracts shared by every source: raw-text prefilters and per-run input accounting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class RawFilter:
+    """A prefilter on an event's raw text, in conjunctive normal form.
+
+    An event is kept iff, for every clause, at least one of the clause's needles occurs in the raw
+    text, compared case-insensitively (ASCII). The compiler only builds a filter where it is sound:
+    a needle is the XML-escaped form of a literal the detection requires, and a raw line holding a
+    numeric character reference (``&#``) is always kept, since it may spell any letter.
+
+    >>> f = RawFilter(clauses=(("ngrok",), ("http", "tcp")))
+    >>> f.matches(b"... <Data Name='Image'>/tmp/NGROK</Data> ... tcp 22")
+    True
+    """
+
+    clauses: tuple[tuple[str, ...], ...] = ()
+
+    def matches(self, raw: bytes) -> bool:
+        """Reference (slow) implementation; sources may apply the same test vectorised."""
+        if not self.clauses or b"&#" in raw:
+            return True
+        low = raw.lower()
+        return all(any(n.lower().encode() in low for n in clause) for clause in self.clauses)
+
+
+@dataclass
+class Problem:
+    """One malformed input record, kept for the summary."""
+
+    path: str
+    line: int
+    reason: str
+
+
+@dataclass
+class ReadStats:
+    """What a read saw: events, lines skipped as not ours, malformed records (first few kept)."""
+
+    events: int = 0
+    skipped: int = 0
+    malformed: int = 0
+    filtered: int = 0  # events dropped by a RawFilter before extraction
+    problems: list[Problem] = field(default_factory=list)
+    max_problems: int = 5
+
+    def add_problem(self, path: str, line: int, reason: str) -> None:
+        self.malformed += 1
+        if len(self.problems) < self.max_problems:
+            self.problems.append(Problem(path, line, reason))
+
+    def merge(self, other: ReadStats) -> None:
+        self.events += other.events
+        self.skipped += other.skipped
+        self.filtered += other.filtered
+        self.malformed += other.malformed
+        room = self.max_problems - len(self.problems)
+        self.problems.extend(other.problems[: max(0, room)])
+
+    def summary(self) -> str:
+        """The stderr summary line (plus the first problems, one per line)."""
+        head = (
+            f"escudo: read {self.events} events; skipped {self.skipped} non-event lines; "
+            f"{self.malformed} malformed"
+        )
+        lines = [head]
+        lines += [f"  {p.path}:{p.line}: {p.reason}" for p in self.problems]
+        if self.malformed > len(self.problems):
+            lines.append(f"  ... and {self.malformed - len(self.problems)} more")
+        return "\n".join(lines)

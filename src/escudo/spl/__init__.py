@@ -1,0 +1,1 @@
+"""spl stage of escudo (see docs/architecture.md)."""
