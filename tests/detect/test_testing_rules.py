@@ -1,0 +1,194 @@
+"""The pass/fail rule, skip rule and attack-data resolution of ``escudo test`` (no engine needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from escudo.content.model import AttackData, Detection, DetectionTest, RiskObject, ThreatObject
+from escudo.detect.testing import (
+    BUNDLED_ATTACK_DATA,
+    judge,
+    resolve_attack_data,
+    skip_reason,
+    sourcetype_of,
+)
+from escudo.errors import InputError
+
+URL = (
+    "https://media.githubusercontent.com/media/splunk/attack_data/master/"
+    "datasets/attack_techniques/T1572/ngrok/ngrok_linux-sysmon.log"
+)
+
+
+def anomaly(**kw: object) -> Detection:
+    fields = {
+        "name": "Linux Ngrok Reverse Proxy Usage",
+        "id": "bc84d574-708c-467d-b78a-4c1e20171f97",
+        "search": "| tstats count",
+        "type": "Anomaly",
+        "risk_objects": (RiskObject("user", "user", 50), RiskObject("dest", "system", 50)),
+        "threat_objects": (ThreatObject("parent_process_name", "process"), ThreatObject("process_name", "process")),
+    }  # fmt: skip
+    fields.update(kw)
+    return Detection(**fields)  # type: ignore[arg-type]
+
+
+TP = DetectionTest(name="True Positive Test")
+NEG = DetectionTest(name="Benign", expect="none")
+
+
+def rows(**columns: list[object]) -> pa.Table:
+    return pa.table({k: pa.array(v, pa.string()) for k, v in columns.items()})
+
+
+GOOD = rows(
+    user=["root", "alice"], dest=["web-02", "db-01"],
+    parent_process_name=["bash", None], process_name=["ngrok", "ngrok"],
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("table", "expected"),
+    [
+        (GOOD, ("pass", "2 results")),
+        (GOOD.slice(0, 0), ("fail", "0 results")),
+        (GOOD.drop_columns(["user"]), ("fail", "risk object field 'user' missing from results")),
+        (
+            GOOD.set_column(0, "user", pa.array(["root", "null"])),
+            ("fail", "risk object field 'user' was null in 1 of 2 results"),
+        ),
+        (
+            GOOD.set_column(1, "dest", pa.array([None, None], pa.string())),
+            ("fail", "risk object field 'dest' was null in 2 of 2 results"),
+        ),
+        (
+            GOOD.set_column(2, "parent_process_name", pa.array(["null", None])),
+            ("fail", "threat object field 'parent_process_name' was null in all results"),
+        ),
+        (
+            GOOD.drop_columns(["process_name"]),
+            ("fail", "threat object field 'process_name' missing from results"),
+        ),
+    ],
+)
+def test_judge_follows_contentctl(table: pa.Table, expected: tuple[str, str]) -> None:
+    assert judge(anomaly(), TP, table) == expected
+
+
+def test_threat_object_null_in_some_results_still_passes() -> None:
+    # parent_process_name is None in one of the two rows of GOOD: one non-null value is enough.
+    assert judge(anomaly(), TP, GOOD)[0] == "pass"
+
+
+def test_hunting_passes_with_any_result_and_fails_on_none() -> None:
+    hunting = anomaly(type="Hunting")
+    assert judge(hunting, TP, rows(x=["1"])) == ("pass", "1 result")
+    assert judge(hunting, TP, rows(x=[])) == ("fail", "0 results")
+
+
+def test_negative_test_passes_only_without_results() -> None:
+    assert judge(anomaly(), NEG, GOOD.slice(0, 0)) == ("pass", "0 results, as expected")
+    assert judge(anomaly(), NEG, GOOD) == ("fail", "2 results, expected none")
+
+
+def test_multivalue_risk_field_counts_when_any_value_is_set() -> None:
+    table = pa.table({"user": pa.array([["root"], []], pa.list_(pa.string())), "dest": ["a", "b"]})
+    detection = anomaly(threat_objects=())
+    assert judge(detection, TP, table) == (
+        "fail",
+        "risk object field 'user' was null in 1 of 2 results",
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"manual_test": "needs a real host"}, "manual_test: needs a real host"),
+        ({"status": "experimental"}, "status is experimental"),
+        ({"type": "Correlation"}, "Correlation detections are not unit tested"),
+        ({"type": "Baseline"}, "Baseline detections are not unit tested"),
+        ({"tests": ()}, "no tests"),
+        ({}, None),
+    ],
+)
+def test_skip_reason(changes: dict[str, object], reason: str | None) -> None:
+    assert skip_reason(anomaly(**{"tests": (TP,), **changes})) == reason
+
+
+def test_url_resolves_to_bundled_data() -> None:
+    expected = BUNDLED_ATTACK_DATA / "datasets/attack_techniques/T1572/ngrok/ngrok_linux-sysmon.log"
+    assert resolve_attack_data(URL) == expected
+    raw = URL.replace("media.githubusercontent.com/media", "raw.githubusercontent.com")
+    assert resolve_attack_data(raw) == expected
+
+
+def test_attack_data_dir_wins_over_bundled(tmp_path: Path) -> None:
+    mine = tmp_path / "datasets/attack_techniques/T1572/ngrok/ngrok_linux-sysmon.log"
+    mine.parent.mkdir(parents=True)
+    mine.write_text("<Event/>\n")
+    assert resolve_attack_data(URL, [tmp_path]) == mine
+
+
+def test_local_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = tmp_path / "data" / "x.log"
+    log.parent.mkdir()
+    log.write_text("")
+    assert resolve_attack_data(str(log)) == log
+    assert resolve_attack_data("data/x.log", base=tmp_path) == tmp_path / "data/x.log"
+    monkeypatch.chdir(tmp_path / "data")
+    assert resolve_attack_data("x.log").resolve() == log.resolve()
+
+
+def test_missing_file_names_every_place_it_looked(tmp_path: Path) -> None:
+    url = URL.replace("ngrok_linux-sysmon.log", "absent.log")
+    with pytest.raises(InputError) as info:
+        resolve_attack_data(url, [tmp_path])
+    message = str(info.value)
+    assert message.startswith(f"attack data not found: {url} (looked for {tmp_path}/datasets/")
+    assert str(BUNDLED_ATTACK_DATA / "datasets/attack_techniques/T1572/ngrok/absent.log") in message
+
+
+def test_foreign_url_is_never_downloaded() -> None:
+    with pytest.raises(InputError, match="escudo does not download"):
+        resolve_attack_data("https://example.com/evil.log")
+
+
+def test_sourcetype_from_source_and_unsupported_ones() -> None:
+    assert (
+        sourcetype_of(AttackData("x", source="Syslog:Linux-Sysmon/Operational")) == "sysmon:linux"
+    )
+    with pytest.raises(
+        InputError, match="unsupported sourcetype 'XmlWinEventLog' for attack data x"
+    ):
+        sourcetype_of(AttackData("x", sourcetype="XmlWinEventLog"))
+    with pytest.raises(InputError, match="names no sourcetype"):
+        sourcetype_of(AttackData("x"))
+
+
+value = st.sampled_from([None, "null", "", "root", "web-02"])
+
+
+@given(st.lists(st.tuples(value, value, value, value), max_size=6))
+def test_judge_matches_the_rule_as_written(records: list[tuple[str | None, ...]]) -> None:
+    """PASS iff >= 1 row, risk fields set in every row, each threat field set in some row."""
+    names = ["user", "dest", "parent_process_name", "process_name"]
+    table = pa.table(
+        {n: pa.array([r[i] for r in records], pa.string()) for i, n in enumerate(names)}
+    )
+
+    def is_set(v: str | None) -> bool:
+        return v not in (None, "null", "")
+
+    expected = (
+        bool(records)
+        and all(is_set(r[0]) and is_set(r[1]) for r in records)
+        and any(is_set(r[2]) for r in records)
+        and any(is_set(r[3]) for r in records)
+    )
+    assert (judge(anomaly(), TP, table)[0] == "pass") == expected
+    assert (judge(anomaly(), NEG, table)[0] == "pass") == (not records)
