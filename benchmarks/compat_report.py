@@ -1,0 +1,170 @@
+"""How much of the ESCU Linux corpus escudo loads, expands, parses, compiles and runs.
+
+Usage: ``python benchmarks/compat_report.py PATH_TO_ESCU [--json] [--group sysmon|auditd|other]``
+
+``PATH_TO_ESCU`` is a security_content-layout folder (``detections/``, ``macros/``...), e.g.
+``../shared/reference/escu``; it is read in place, never copied. Each detection goes through the stages
+
+* ``load``: the YAML into escudo's model (``escudo.content.loader``),
+* ``expand``: macro expansion (``escudo.spl.macros.expand_macros``),
+* ``parse``: the expanded SPL into an AST (``escudo.spl.parser.parse``),
+* ``compile``: lowering to SQL (``escudo.compile.compile_search``, DuckDB and Spark),
+* ``run``: the SQL on DuckDB over empty data-model tables,
+
+and the report gives the first failing stage with its reason, then totals per stage and group. Detections
+are grouped by data source: Sysmon for Linux (94 in the 2024 snapshot), Linux auditd (50), other.
+Exit status 0 (the report is the product, not a test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+STAGES = ("load", "expand", "parse", "compile", "run")
+GROUPS = ("sysmon", "auditd", "other")
+
+
+@dataclass
+class Status:
+    """One detection's outcome: ``failed_stage`` is None when every stage passed."""
+
+    file: str
+    name: str
+    group: str
+    failed_stage: str | None = None
+    reason: str = ""
+
+
+def group_of(data_sources: tuple[str, ...]) -> str:
+    """``sysmon`` / ``auditd`` / ``other`` from a detection's ``data_source`` names."""
+    text = " ".join(data_sources).lower()
+    if "sysmon for linux" in text:
+        return "sysmon"
+    if "linux auditd" in text:
+        return "auditd"
+    return "other"
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"
+
+
+def check(path: Path, content: Any) -> Status:
+    """Run one detection file through the stages, stopping at the first failure."""
+    from escudo.content.loader import load_detection, macros_for
+
+    status = Status(file=path.name, name=path.stem, group="other")
+    state: dict[str, Any] = {}
+
+    def load() -> None:
+        state["d"] = d = load_detection(path)
+        status.name, status.group = d.name, group_of(d.data_source)
+        state["macros"] = macros_for(content, d)
+
+    def expand() -> None:
+        from escudo.spl.macros import expand_macros
+
+        state["spl"] = expand_macros(state["d"].search, state["macros"], origin=str(path))
+
+    def parse_() -> None:
+        from escudo.spl.parser import parse
+
+        parse(state["spl"], origin=str(path))
+
+    def compile_() -> None:
+        from escudo.compile import compile_search
+
+        state["c"] = c = compile_search(
+            state["d"].search, macros=state["macros"], origin=str(path), lookups=content.lookups
+        )
+        c.sql("duckdb")
+        c.sql("spark")
+
+    def run() -> None:
+        from escudo.detect.hunt import empty_table
+        from escudo.engines.duckdb import DuckDBEngine
+
+        compiled = state["c"]
+        engine = DuckDBEngine()
+        for dataset in compiled.datasets:
+            engine.register(dataset, empty_table(dataset))
+        engine.run(compiled)
+
+    steps: dict[str, Callable[[], None]] = {
+        "load": load,
+        "expand": expand,
+        "parse": parse_,
+        "compile": compile_,
+        "run": run,
+    }
+    for stage in STAGES:
+        try:
+            steps[stage]()
+        except Exception as exc:  # the report records every failure, whatever raised it
+            status.failed_stage, status.reason = stage, _one_line(exc)
+            break
+    return status
+
+
+def report(corpus: Path, groups: tuple[str, ...] = GROUPS) -> list[Status]:
+    """The status of every detection under ``corpus/detections`` in ``groups``."""
+    from escudo.content.loader import load_content
+
+    content = load_content([corpus], builtin=False)
+    out = [check(p, content) for p in sorted((corpus / "detections").rglob("*.yml"))]
+    return [s for s in out if s.group in groups]
+
+
+def totals(statuses: list[Status]) -> dict[str, dict[str, int]]:
+    """Per group: how many detections passed each stage (and the group size)."""
+    out: dict[str, dict[str, int]] = {}
+    for s in statuses:
+        row = out.setdefault(s.group, {"total": 0, **dict.fromkeys(STAGES, 0)})
+        row["total"] += 1
+        limit = STAGES.index(s.failed_stage) if s.failed_stage else len(STAGES)
+        for stage in STAGES[:limit]:
+            row[stage] += 1
+    return out
+
+
+def render(statuses: list[Status]) -> str:
+    lines = []
+    for s in sorted(statuses, key=lambda s: (GROUPS.index(s.group), s.name)):
+        state = "ok" if s.failed_stage is None else f"FAIL@{s.failed_stage}"
+        lines.append(
+            f"{s.group:7s} {state:13s} {s.name}" + (f"  -- {s.reason}" if s.reason else "")
+        )
+    lines.append("")
+    lines.append(f"{'group':7s} {'total':>5s} " + " ".join(f"{st:>7s}" for st in STAGES))
+    for group, row in sorted(totals(statuses).items(), key=lambda kv: GROUPS.index(kv[0])):
+        cells = " ".join(f"{row[st]:7d}" for st in STAGES)
+        lines.append(f"{group:7s} {row['total']:5d} {cells}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="ESCU corpus compatibility report for escudo")
+    parser.add_argument("corpus", type=Path, help="a security_content-layout folder")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--group", choices=GROUPS, action="append", help="only these groups")
+    args = parser.parse_args(argv)
+    if not (args.corpus / "detections").is_dir():
+        parser.error(f"{args.corpus} has no detections/ folder")
+    statuses = report(args.corpus, tuple(args.group or GROUPS))
+    if args.json:
+        doc = {"detections": [asdict(s) for s in statuses], "totals": totals(statuses)}
+        print(json.dumps(doc, indent=2))
+    else:
+        print(render(statuses))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
