@@ -1,0 +1,98 @@
+"""``escudo drilldown``: run a detection's drilldown searches for one of its results.
+
+The result comes from re-hunting over PATH... (``--row N``, 1-based) or from the store an earlier
+``escudo hunt --store`` filled; ``--token NAME=VALUE`` sets or overrides a token. Risk events
+(``Risk.All_Risk``) always come from the store (``--store``, else the default one).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from escudo.errors import InputError
+
+FORMATS = ("table", "jsonl", "csv")
+
+
+def parse_tokens(values: tuple[str, ...]) -> dict[str, str]:
+    """``("user=alice", "dest=web-02")`` -> ``{"user": "alice", "dest": "web-02"}``.
+
+    >>> parse_tokens(("user=a=b",))
+    {'user': 'a=b'}
+    """
+    tokens: dict[str, str] = {}
+    for value in values:
+        name, sep, text = value.partition("=")
+        if not sep or not name.strip():
+            raise InputError(f"--token {value!r}: expected NAME=VALUE")
+        tokens[name.strip()] = text
+    return tokens
+
+
+@click.command()
+@click.argument("detection_ref", metavar="DETECTION")
+@click.argument("paths", nargs=-1)
+@click.option(
+    "--row", type=click.IntRange(min=1), help="Use result row N (1-based) of the detection."
+)
+@click.option(
+    "--token", "token_values", multiple=True, metavar="NAME=VALUE", help="Set a $NAME$ token."
+)
+@click.option(
+    "--store",
+    "store_path",
+    type=click.Path(path_type=Path),
+    help="The store (default: the user's).",
+)
+@click.option(
+    "--content",
+    "content_dirs",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="A content folder.",
+)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+def drilldown(
+    detection_ref: str,
+    paths: tuple[str, ...],
+    row: int | None,
+    token_values: tuple[str, ...],
+    store_path: Path | None,
+    content_dirs: tuple[Path, ...],
+    fmt: str,
+) -> int:
+    """Run DETECTION's drilldown searches for a result over PATH... or from the store."""
+    from escudo.cli.hunt import write_rows
+    from escudo.content.loader import load_content, resolve_detection
+    from escudo.detect.drilldown import run_drilldowns, trigger_from
+    from escudo.detect.store import Store
+
+    content = load_content(list(content_dirs))
+    detection = resolve_detection(content, detection_ref)
+    if not detection.drilldown_searches:
+        raise InputError(f"{detection.name!r} has no drilldown_searches")
+    store = Store(store_path)
+    trigger, rows = trigger_from(
+        detection,
+        content,
+        row=row,
+        tokens=parse_tokens(token_values),
+        paths=paths,
+        store=None if paths else store,
+    )
+    runs = run_drilldowns(detection, content, trigger, paths=paths, store=store, stored_rows=rows)
+    groups: list[tuple[str | None, list[str], list[dict[str, Any]]]] = []
+    for run in runs:
+        window = f"{_iso(run.earliest)} .. {_iso(run.latest)}"
+        click.echo(f"escudo: drilldown {run.name!r} over {window}: {run.spl}", err=True)
+        groups.append((run.name, list(run.rows.column_names), run.rows.to_pylist()))
+    write_rows(sys.stdout, groups, fmt)
+    return 0
+
+
+def _iso(value: Any) -> str:
+    return value.isoformat() if value is not None else "*"

@@ -1,0 +1,100 @@
+"""What ``escudo hunt --emit results|risk|findings [--store PATH]`` prints and keeps.
+
+Printing picks one kind; storing always keeps all three (results, risk events, findings), and the risk
+incident rules then run over every risk event in the store, so risk accumulates across runs as it does in
+an ES risk index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+
+from escudo.detect.findings import detection_findings, risk_incidents
+from escudo.detect.identity import IdentityResolver
+from escudo.detect.result import DetectionResult
+from escudo.detect.risk import risk_events
+from escudo.detect.store import (
+    Store,
+    create_schema,
+    insert_findings,
+    insert_results,
+    insert_risk,
+)
+
+EmitKind = Literal["results", "risk", "findings"]
+
+
+def result_rows(results: Sequence[DetectionResult]) -> list[dict[str, Any]]:
+    """``{"detection": name, **row}`` for every result row."""
+    return [{"detection": r.detection.name, **row} for r in results for row in r.records()]
+
+
+def all_risk_events(
+    results: Sequence[DetectionResult], identities: IdentityResolver | None = None
+) -> list[dict[str, Any]]:
+    """Every result's risk events, in result order."""
+    return [event for r in results for event in risk_events(r, identities=identities)]
+
+
+def emit(
+    results: list[DetectionResult],
+    kind: EmitKind,
+    *,
+    store_path: Path | None = None,
+    identities: IdentityResolver | None = None,
+) -> list[dict[str, Any]]:
+    """The rows to print for ``kind``; with ``store_path``, also store results, risk events and findings.
+
+    Findings printed are the TTP findings of these results plus every risk incident finding that one
+    of this run's risk events contributes to (with a store, the rules see earlier runs' risk too).
+
+    >>> emit([], "results")
+    []
+    """
+    if kind not in EMITTERS:
+        raise ValueError(f"unknown emit kind {kind!r}")
+    events = all_risk_events(results, identities)
+    direct = [f for r in results for f in detection_findings(r)]
+    if store_path is not None:
+        with Store(store_path).transaction() as con:
+            incidents = _store_all(con, results, events, direct)
+    else:
+        con = duckdb.connect()
+        try:
+            create_schema(con)
+            insert_risk(con, events)
+            incidents = risk_incidents(con)
+        finally:
+            con.close()
+    ours = {e["risk_event_id"] for e in events}
+    relevant = [f for f in incidents if ours.intersection(f["risk_event_ids"])]
+    return EMITTERS[kind](results, events, direct + relevant)
+
+
+def _store_all(
+    con: duckdb.DuckDBPyConnection,
+    results: Sequence[DetectionResult],
+    events: Sequence[dict[str, Any]],
+    direct: Sequence[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    # One transaction: results, risk, direct findings, then the rules over all stored risk.
+    insert_results(con, results)
+    insert_risk(con, events)
+    insert_findings(con, direct)
+    incidents = risk_incidents(con)
+    insert_findings(con, incidents)
+    return incidents
+
+
+Emitter = Callable[
+    [Sequence[DetectionResult], list[dict[str, Any]], list[dict[str, Any]]], list[dict[str, Any]]
+]
+EMITTERS: dict[str, Emitter] = {
+    "results": lambda results, events, findings: result_rows(results),
+    "risk": lambda results, events, findings: list(events),
+    "findings": lambda results, events, findings: list(findings),
+}
