@@ -468,3 +468,29 @@ def test_bad_options(url: str, token: str, message: str, tmp_path: Path) -> None
     with pytest.raises(InputError) as info:
         hec_from_options(hec_url=url, hec_token=token, hec_spool=tmp_path)
     assert str(info.value) == message
+
+
+def test_hunt_sends_risk_events_to_hec_exactly_once(
+    receiver_factory: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``escudo hunt --hec-url`` end to end: two risk events per seed result reach the receiver once,
+    and a second identical run sends nothing again."""
+    from escudo.cli import main
+    from escudo.detect.testing import BUNDLED_ATTACK_DATA
+
+    log = BUNDLED_ATTACK_DATA / "datasets/attack_techniques/T1572/ngrok/ngrok_linux-sysmon.log"
+    receiver = receiver_factory()
+    args = [
+        "hunt", str(log), "--detection", "Linux Ngrok Reverse Proxy Usage", "--format", "jsonl",
+        "--hec-url", receiver.url, "--hec-token", TOKEN, "--hec-spool", str(tmp_path / "spool"),
+    ]  # fmt: skip
+    assert main(args) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert rows, "the seed detection finds nothing in its own attack data"
+    risk = [e["event"] for e in receiver.committed if "risk_event_id" in e["event"]]
+    assert len(risk) == 2 * len(rows)
+    assert Counter(e["risk_object_type"] for e in risk) == {"user": len(rows), "system": len(rows)}
+    assert set(receiver.ids().values()) == {1}
+
+    assert main(args) == 0  # same logs again: every id was delivered already
+    assert set(receiver.ids().values()) == {1}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -19,6 +19,7 @@ import click
 from escudo.content.model import ContentSet
 from escudo.detect.result import DetectionResult
 from escudo.errors import InputError
+from escudo.outputs.hec import add_hec_options, hec_from_options
 from escudo.sources.base import ReadStats
 
 FORMATS = ("table", "jsonl", "csv")
@@ -128,16 +129,12 @@ def result_group(
 
 
 def emit_groups(
-    results: list[DetectionResult], kind: str, store: Path | None
+    results: list[DetectionResult], kind: str, emitted: Mapping[Any, list[dict[str, Any]]]
 ) -> list[tuple[str | None, list[str], list[dict[str, Any]]]]:
-    """Rows for ``--emit`` (``escudo.detect.emit``); ``--store`` keeps results, risk and findings."""
-    try:
-        from escudo.detect.emit import emit
-    except ImportError as exc:
-        raise InputError(f"--emit {kind}/--store needs escudo.detect.emit: {exc}") from None
-    records = emit(results, kind, store_path=store)  # type: ignore[arg-type]
+    """Rows for ``--emit``: result rows grouped by detection, or one block of risk events/findings."""
     if kind == "results":
         return [result_group(r, True) for r in results]
+    records = emitted[kind]
     columns: list[str] = []
     for record in records:
         columns += [k for k in record if k not in columns]
@@ -199,8 +196,24 @@ def _common(f: Any) -> Any:
 @click.option(
     "--store",
     type=click.Path(path_type=Path),
-    help="Append risk events and findings to this store.",
+    help="Keep results, risk events and findings in this store (a DuckDB file).",
 )
+@click.option(
+    "--identities",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Identity lookup CSV (ES layout) merging user aliases into normalized_risk_object.",
+)
+@click.option(
+    "--assets",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Asset lookup CSV (ES layout) merging host aliases into normalized_risk_object.",
+)
+@click.option(
+    "--attack-stix",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="A full MITRE enterprise-attack.json to use instead of the bundled ATT&CK table.",
+)
+@add_hec_options
 def hunt(
     paths: tuple[str, ...],
     detection_refs: tuple[str, ...],
@@ -212,6 +225,10 @@ def hunt(
     strict: bool,
     emit_kind: str,
     store: Path | None,
+    identities: Path | None,
+    assets: Path | None,
+    attack_stix: Path | None,
+    **hec: Any,
 ) -> int:  # fmt: skip
     """Run ESCU detections over log files, directories, .gz files or - (stdin)."""
     from escudo.detect.hunt import hunt as run_hunt
@@ -228,11 +245,23 @@ def hunt(
         latest=parse_time(latest, "--latest"),
         stats=stats,
     )
-    if emit_kind != "results" or store is not None:
-        groups = emit_groups(results, emit_kind, store)
-    else:
-        groups = [result_group(r, True) for r in results]
-    return finish(stats, groups, fmt, fail_on_findings, strict)
+    sender = hec_from_options(**hec)
+    if emit_kind == "results" and store is None and sender is None:
+        return finish(
+            stats, [result_group(r, True) for r in results], fmt, fail_on_findings, strict
+        )
+
+    from escudo.detect.attack import use_stix
+    from escudo.detect.emit import emit_all
+    from escudo.detect.identity import IdentityResolver
+
+    if attack_stix is not None:
+        use_stix(attack_stix)
+    resolver = IdentityResolver.from_csv(identities, assets) if identities or assets else None
+    emitted = emit_all(results, store_path=store, identities=resolver)
+    if sender is not None:  # risk events and findings go to Splunk, whatever is printed
+        click.echo(sender.send([*emitted["risk"], *emitted["findings"]]).summary(), err=True)
+    return finish(stats, emit_groups(results, emit_kind, emitted), fmt, fail_on_findings, strict)
 
 
 @click.command()

@@ -7,7 +7,7 @@ an ES risk index.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -40,23 +40,23 @@ def all_risk_events(
     return [event for r in results for event in risk_events(r, identities=identities)]
 
 
-def emit(
+EMIT_KINDS: tuple[EmitKind, ...] = ("results", "risk", "findings")
+
+
+def emit_all(
     results: list[DetectionResult],
-    kind: EmitKind,
     *,
     store_path: Path | None = None,
     identities: IdentityResolver | None = None,
-) -> list[dict[str, Any]]:
-    """The rows to print for ``kind``; with ``store_path``, also store results, risk events and findings.
+) -> dict[EmitKind, list[dict[str, Any]]]:
+    """Results, risk events and findings of a run; with ``store_path``, also stored.
 
-    Findings printed are the TTP findings of these results plus every risk incident finding that one
-    of this run's risk events contributes to (with a store, the rules see earlier runs' risk too).
+    Findings are the TTP findings of these results plus every risk incident finding that one of this
+    run's risk events contributes to (with a store, the rules see earlier runs' risk too).
 
-    >>> emit([], "results")
-    []
+    >>> emit_all([])
+    {'results': [], 'risk': [], 'findings': []}
     """
-    if kind not in EMITTERS:
-        raise ValueError(f"unknown emit kind {kind!r}")
     events = all_risk_events(results, identities)
     direct = [f for r in results for f in detection_findings(r)]
     if store_path is not None:
@@ -72,7 +72,24 @@ def emit(
             con.close()
     ours = {e["risk_event_id"] for e in events}
     relevant = [f for f in incidents if ours.intersection(f["risk_event_ids"])]
-    return EMITTERS[kind](results, events, direct + relevant)
+    return {"results": result_rows(results), "risk": events, "findings": direct + relevant}
+
+
+def emit(
+    results: list[DetectionResult],
+    kind: EmitKind,
+    *,
+    store_path: Path | None = None,
+    identities: IdentityResolver | None = None,
+) -> list[dict[str, Any]]:
+    """The rows to print for ``kind`` (see :func:`emit_all`).
+
+    >>> emit([], "results")
+    []
+    """
+    if kind not in EMIT_KINDS:
+        raise ValueError(f"unknown emit kind {kind!r}")
+    return emit_all(results, store_path=store_path, identities=identities)[kind]
 
 
 def _store_all(
@@ -88,13 +105,3 @@ def _store_all(
     incidents = risk_incidents(con)
     insert_findings(con, incidents)
     return incidents
-
-
-Emitter = Callable[
-    [Sequence[DetectionResult], list[dict[str, Any]], list[dict[str, Any]]], list[dict[str, Any]]
-]
-EMITTERS: dict[str, Emitter] = {
-    "results": lambda results, events, findings: result_rows(results),
-    "risk": lambda results, events, findings: list(events),
-    "findings": lambda results, events, findings: list(findings),
-}
