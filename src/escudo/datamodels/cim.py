@@ -47,6 +47,14 @@ _RISK_FIELDS = (
     "annotations.mitre_attack.mitre_tactic_id", "annotations._all", "threat_object",
     "threat_object_type", "risk_event_id", "user", "dest",
 )  # fmt: skip
+# The Risk fields ES writes as multivalue (escu-semantics.md section 6: threat objects ride along as
+# multivalue, annotations are lists); SQL VARCHAR[].
+_RISK_MULTIVALUE = frozenset({
+    "threat_object", "threat_object_type", "analyticstories", "annotations.mitre_attack",
+    "annotations.mitre_attack.mitre_technique_id", "annotations.mitre_attack.mitre_technique",
+    "annotations.mitre_attack.mitre_tactic", "annotations.mitre_attack.mitre_tactic_id",
+    "annotations._all",
+})  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,7 @@ class Dataset:
     model: str
     object_name: str
     fields: tuple[str, ...]
+    multivalue: frozenset[str] = frozenset()  # fields held as lists (VARCHAR[])
 
     @property
     def name(self) -> str:
@@ -85,7 +94,7 @@ DATASETS: dict[str, Dataset] = {
         Dataset("Endpoint", "Processes", _PROCESS_FIELDS),
         Dataset("Endpoint", "Filesystem", _FILESYSTEM_FIELDS),
         Dataset("Network_Traffic", "All_Traffic", _NETWORK_FIELDS),
-        Dataset("Risk", "All_Risk", _RISK_FIELDS),
+        Dataset("Risk", "All_Risk", _RISK_FIELDS, _RISK_MULTIVALUE),
     )
 }
 

@@ -46,6 +46,8 @@ class ReadStats:
     skipped: int = 0
     malformed: int = 0
     filtered: int = 0  # events dropped by a RawFilter before extraction
+    other: int = 0  # events of an EventID (record type) outside the data set being read
+    invalid_utf8: int = 0  # events kept with invalid UTF-8 decoded as U+FFFD
     problems: list[Problem] = field(default_factory=list)
     max_problems: int = 5
 
@@ -59,6 +61,8 @@ class ReadStats:
         self.skipped += other.skipped
         self.filtered += other.filtered
         self.malformed += other.malformed
+        self.other += other.other
+        self.invalid_utf8 += other.invalid_utf8
         room = self.max_problems - len(self.problems)
         self.problems.extend(other.problems[: max(0, room)])
 
@@ -68,6 +72,12 @@ class ReadStats:
             f"escudo: read {self.events} events; skipped {self.skipped} non-event lines; "
             f"{self.malformed} malformed"
         )
+        if self.other:
+            head += f"; {self.other} events of other types"
+        if self.filtered:
+            head += f"; {self.filtered} dropped by the raw-text prefilter"
+        if self.invalid_utf8:
+            head += f"; {self.invalid_utf8} with invalid UTF-8 (replaced by U+FFFD)"
         lines = [head]
         lines += [f"  {p.path}:{p.line}: {p.reason}" for p in self.problems]
         if self.malformed > len(self.problems):

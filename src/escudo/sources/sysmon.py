@@ -1,0 +1,335 @@
+"""The Sysmon for Linux source (sourcetype ``sysmon:linux``): one chunk of lines into raw records.
+
+A line carries an event when it holds ``<Event>``: after a syslog header (rsyslog traditional or
+ISO, RFC 3164 ``<PRI>``, RFC 5424, ``journalctl`` short), bare (Splunk attack data), or inside
+a ``journalctl -o json`` object's ``MESSAGE`` (a string, or an array of bytes per journald's JSON
+export rules). Other lines (cron, kernel, sysmon's ``sysmon[pid]:`` banners) are skipped and
+counted. An event line without ``</Event>`` was cut (rsyslog's message size limit,
+SysmonForLinux README) and is malformed; so is XML the extractor refuses.
+
+>>> plan = SysmonPlan(fields=("EventID", "Computer"))
+>>> batch, stats = plan(b"cron: hi\\n<Event><System><EventID>4</EventID><TimeCreated "
+...     b'SystemTime="2021-10-24T17:05:38.412656000Z"/><Computer>h</Computer></System></Event>\\n', "x")
+>>> batch.to_pylist(), stats.events, stats.skipped
+([{'host': None, 'EventID': '4', 'Computer': 'h'}], 1, 1)
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import re
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from escudo.sources.base import RawFilter, ReadStats
+from escudo.sources.framing import syslog_host
+from escudo.sources.sysmon_fast import BAD_AMP, FastExtractor, Getter, unescape_bytes
+from escudo.sources.sysmon_xml import ALL_FIELDS, MalformedEvent, extract_reference
+
+SOURCETYPE = "sysmon:linux"
+# data_sources/sysmon_for_linux_eventid_1.yml: source and sourcetype the Splunk TA assigns.
+SOURCE = "Syslog:Linux-Sysmon/Operational"
+
+_OPEN, _CLOSE = b"<Event>", b"</Event>"
+_JSON_START = (b"{", b" ", b"\t")
+
+
+def _journald_message(line: bytes) -> tuple[bytes, str | None] | None:
+    """``MESSAGE`` and ``_HOSTNAME`` of a ``journalctl -o json`` line, or None if it is not one."""
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(obj, dict):
+        return None
+    msg = obj.get("MESSAGE")
+    host = obj.get("_HOSTNAME")
+    host = host if isinstance(host, str) else None
+    if isinstance(msg, str):
+        return msg.encode("utf-8", "surrogatepass"), host
+    # journald exports a field that is not valid UTF-8 or holds control bytes as an array of
+    # byte values (systemd JOURNAL_EXPORT_FORMATS.md, "Journal JSON Format").
+    if isinstance(msg, list) and all(isinstance(b, int) and 0 <= b < 256 for b in msg):
+        return bytes(msg), host
+    return None
+
+
+def _compile_filter(raw_filter: RawFilter | None) -> tuple[tuple[bytes, ...], ...] | None:
+    if raw_filter is None or not raw_filter.clauses:
+        return None
+    return tuple(tuple(n.lower().encode() for n in clause) for clause in raw_filter.clauses)
+
+
+@dataclass
+class _Sink:
+    """What one chunk produced so far: rows, their hosts, counts, and a host cache."""
+
+    rows: list[tuple[bytes | None, ...]] = field(default_factory=list)
+    hosts: list[str | None] = field(default_factory=list)
+    stats: ReadStats = field(default_factory=ReadStats)
+    host_cache: dict[bytes, str | None] = field(default_factory=dict)
+
+
+_EXTRACTORS: dict[tuple[str, ...], FastExtractor] = {}
+
+
+def fast_extractor(fields: tuple[str, ...]) -> FastExtractor:
+    """One extractor (compiled patterns) per field list per process."""
+    if fields not in _EXTRACTORS:
+        _EXTRACTORS[fields] = FastExtractor(fields)
+    return _EXTRACTORS[fields]
+
+
+@dataclass(frozen=True)
+class SysmonPlan:
+    """What to read from a chunk: which raw fields (column order), which EventIDs, which filter.
+
+    Calling the plan on a chunk of bytes returns a raw RecordBatch (``host`` then ``fields``, all
+    strings) and the chunk's :class:`ReadStats` with line numbers relative to the chunk.
+    ``extractor`` is ``"fast"`` or ``"reference"`` (the expat path tests compare against).
+    """
+
+    fields: tuple[str, ...] = ALL_FIELDS
+    eventids: frozenset[int] | None = None
+    raw_filter: RawFilter | None = None
+    extractor: str = "fast"
+
+    @property
+    def schema(self) -> pa.Schema:
+        return pa.schema([("host", pa.string()), *((f, pa.string()) for f in self.fields)])
+
+    def _reference(
+        self, line: bytes, start: int, stop: int, eventid: int
+    ) -> tuple[bytes | None, ...]:
+        record = extract_reference(line[start:stop].decode("utf-8", "replace"))
+        return tuple(_encode(record.get(f)) for f in self.fields)
+
+    def __call__(self, data: bytes, name: str) -> tuple[pa.RecordBatch, ReadStats]:
+        # Thousands of short-lived row tuples: the cyclic GC would only rescan them.
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._read(data, name)
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _read(self, data: bytes, name: str) -> tuple[pa.RecordBatch, ReadStats]:
+        sink = _Sink()
+        fast = fast_extractor(self.fields)
+        lanes = (
+            [] if self.extractor == "reference" or self.raw_filter else fast.lanes(self.eventids)
+        )
+        if len(lanes) == 1:
+            self._scan(data, name, lanes[0], sink)
+        else:
+            self._read_lines(data, name, 0, len(data), 1, lanes, sink)
+        sink.stats.events = len(sink.rows)
+        return self._batch(sink.hosts, sink.rows, sink.stats), sink.stats
+
+    def _scan(
+        self,
+        data: bytes,
+        name: str,
+        lane: tuple[re.Pattern[bytes], Getter | None],
+        sink: _Sink,
+    ) -> None:
+        """One pattern over the whole chunk (no per-line loop); the lines between accepted
+        matches (other EventIDs, odd shapes, junk) go through :meth:`_read_lines` in order."""
+        pattern, getter = lane
+        rows, hosts, cache = sink.rows, sink.hosts, sink.host_cache
+        size = len(data)
+        done = 0  # data[:done] is accounted for
+        number = 1  # line number at ``done``
+        for m in pattern.finditer(data):
+            start, end = m.span()
+            line_start = data.rfind(b"\n", 0, start) + 1
+            line_end = data.find(b"\n", end)
+            if line_end < 0:
+                line_end = size
+            if (
+                line_start < done
+                or (end != line_end and data[end:line_end].strip())
+                or data[line_start : line_start + 1] in _JSON_START
+                or data.find(_OPEN, line_start, start) >= 0
+                or (data.find(b"]", start, end) >= 0 and data.find(b"]]>", start, end) >= 0)
+            ):
+                continue  # left to the general path, within the next gap
+            amp = data.find(b"&", start, end) >= 0
+            if amp and (data.find(b"&#", start, end) >= 0 or BAD_AMP.search(data, start, end)):
+                continue
+            if line_start > done:
+                self._read_lines(data, name, done, line_start, number, [], sink)
+                number += data.count(b"\n", done, line_start)
+            groups: tuple[bytes | None, ...] = m.groups()
+            values = groups if getter is None else getter((*groups, None))
+            if amp:
+                values = tuple(unescape_bytes(v) if v and b"&" in v else v for v in values)  # type: ignore[operator, arg-type]
+            rows.append(values)  # type: ignore[arg-type]
+            hosts.append(self._line_host(data, line_start, start, cache))
+            done = line_end + 1
+            number += 1
+        if done < size:
+            self._read_lines(data, name, done, size, number, [], sink)
+
+    def _read_lines(
+        self,
+        data: bytes,
+        name: str,
+        begin: int,
+        size: int,
+        number: int,
+        lanes: list[tuple[re.Pattern[bytes], Getter | None]],
+        sink: _Sink,
+    ) -> None:
+        """The general path, line by line over ``data[begin:size]`` (``number``: its first line)."""
+        # Works on offsets into the chunk: no per-line copies.
+        stats, rows, hosts, host_cache = sink.stats, sink.rows, sink.hosts, sink.host_cache
+        needles = _compile_filter(self.raw_filter)
+        eventids = self.eventids
+        fast = fast_extractor(self.fields)
+        extract = self._reference if self.extractor == "reference" else fast.extract_bytes
+        low_data = data.lower() if needles else data
+        number, pos = number - 1, begin
+        while pos < size:
+            number += 1
+            eol = data.find(b"\n", pos, size)
+            if eol < 0:
+                eol = size
+            line, low, lpos, leol = data, low_data, pos, eol
+            pos = eol + 1
+            start = data.find(_OPEN, lpos, leol)
+            if start >= 0 and lanes:
+                values = _fast_lane(data, start, leol, lanes)
+                if values is not None:
+                    rows.append(values)
+                    hosts.append(self._line_host(data, lpos, start, host_cache))
+                    continue
+            host = None
+            journald = False
+            if start < 0 or data[lpos : lpos + 1] in _JSON_START:
+                stripped = data[lpos:leol].strip()
+                if start >= 0 and stripped[:1] != b"{":
+                    pass  # a syslog line that happens to start with a blank
+                elif not stripped:
+                    continue
+                else:
+                    found = _journald_message(stripped) if stripped[:1] == b"{" else None
+                    inner = -1 if found is None else found[0].find(_OPEN)
+                    if found is not None and inner >= 0:
+                        (line, host), journald = found, True
+                        start, low, lpos, leol = inner, line.lower(), 0, len(line)
+                    elif start < 0 or found is not None:  # no event (or a journald non-event)
+                        stats.skipped += 1
+                        continue
+                    # else: not JSON after all, but it holds <Event>: read it as a text line
+            stop = line.rfind(_CLOSE, start, leol) + 8
+            if stop < start + 15:
+                stats.add_problem(name, number, "event cut short: no </Event> (syslog size limit?)")
+                continue
+            i = line.find(b"<EventID>", start, stop)
+            j = line.find(b"</EventID>", i, stop)
+            eid_text = line[i + 9 : j] if 0 <= i < j < i + 20 else b""
+            eventid = int(eid_text) if eid_text.isdigit() else -1
+            if eventids is not None and eventid >= 0 and eventid not in eventids:
+                stats.other += 1
+                continue
+            if (
+                needles
+                and line.find(b"&#", lpos, leol) < 0
+                and not all(any(low.find(n, lpos, leol) >= 0 for n in c) for c in needles)
+            ):
+                stats.filtered += 1
+                continue
+            try:
+                values = extract(line, start, stop, eventid)
+            except MalformedEvent as exc:
+                stats.add_problem(name, number, str(exc))
+                continue
+            rows.append(values)
+            hosts.append(host if journald else self._line_host(line, lpos, start, host_cache))
+
+    def _line_host(
+        self, line: bytes, lpos: int, start: int, cache: dict[bytes, str | None]
+    ) -> str | None:
+        """The syslog header host of the line at ``lpos`` whose event starts at ``start``."""
+        if start <= lpos:
+            return None
+        key = line[lpos + 16 : start] if line[lpos + 15 : lpos + 16] == b" " else None
+        host = cache.get(key) if key else None
+        return host if host is not None else self._host(line, lpos, start, key, cache)
+
+    @staticmethod
+    def _host(
+        line: bytes, lpos: int, start: int, key: bytes | None, cache: dict[bytes, str | None]
+    ) -> str | None:
+        host = syslog_host(line[lpos:start].decode("utf-8", "replace"))
+        if key and host and line[lpos : lpos + 3].isalpha() and len(cache) < 4096:
+            cache[key] = host  # the RFC 3164 stamp "Mmm dd HH:MM:SS " is 16 bytes: key on the rest
+        return host
+
+    def _batch(
+        self, hosts: list[str | None], rows: list[tuple[bytes | None, ...]], stats: ReadStats
+    ) -> pa.RecordBatch:
+        columns = list(zip(*rows, strict=True)) if rows else [() for _ in self.fields]
+        arrays = [pa.array(hosts, pa.string())]
+        try:
+            arrays += [_string_array(col) for col in columns]
+        except pa.ArrowInvalid:  # invalid UTF-8 somewhere: decode with U+FFFD, count the events
+            stats.invalid_utf8 += sum(1 for row in rows if not _valid_utf8(row))
+            arrays = arrays[:1] + [
+                pa.array([_decode(v) for v in col], pa.string()) for col in columns
+            ]
+        return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+
+
+def _string_array(values: tuple[bytes | None, ...]) -> pa.Array:
+    """A string array from UTF-8 bytes; raises ``pa.ArrowInvalid`` when a value is not valid UTF-8."""
+    return pa.array(values, pa.binary()).cast(pa.string())
+
+
+def _valid_utf8(row: tuple[bytes | None, ...]) -> bool:
+    try:
+        for value in row:
+            if value is not None:
+                value.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _fast_lane(
+    data: bytes, start: int, end: int, lanes: list[tuple[re.Pattern[bytes], Getter | None]]
+) -> tuple[bytes | None, ...] | None:
+    """The values of a standard event at ``data[start:end]``, or None to take the general path.
+
+    Only the five predefined entities may come this way: character references, undefined
+    entities and stray '&' go where they are fully checked.
+    """
+    amp = data.find(b"&", start, end) >= 0
+    if amp and (data.find(b"&#", start, end) >= 0 or BAD_AMP.search(data, start, end)):
+        return None
+    if data.find(b"]", start, end) >= 0 and data.find(b"]]>", start, end) >= 0:
+        return None  # not allowed raw in XML text (expat refuses it)
+    for pattern, getter in lanes:
+        m = pattern.match(data, start, end)
+        if m is not None:
+            stop = m.end()
+            if stop != end and data[stop:end].strip():
+                return None
+            groups: tuple[bytes | None, ...] = m.groups()
+            values = groups if getter is None else getter((*groups, None))
+            if amp:
+                values = tuple(unescape_bytes(v) if v and b"&" in v else v for v in values)  # type: ignore[operator, arg-type]
+            return values  # type: ignore[return-value]
+    return None
+
+
+def _encode(value: str | None) -> bytes | None:
+    return None if value is None else value.encode()
+
+
+def _decode(value: bytes | None) -> str | None:
+    return None if value is None else value.decode("utf-8", "replace")
