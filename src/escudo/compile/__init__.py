@@ -1,1 +1,83 @@
-"""compile stage of escudo (see docs/architecture.md)."""
+"""compile stage of escudo: SPL text -> macro expansion -> AST -> one sqlglot query.
+
+>>> c = compile_search('| tstats count from datamodel=Endpoint.Processes by Processes.dest')
+>>> c.datasets, c.output_fields
+(('Endpoint.Processes',), ['Processes.dest', 'count'])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlglot import exp
+
+from escudo.content.model import Macro
+from escudo.sources.base import RawFilter
+from escudo.spl.ast import Pipeline
+
+
+@dataclass
+class CompiledSearch:
+    """A search ready to run: expanded text, AST, the SQL query and what it reads."""
+
+    spl: str
+    pipeline: Pipeline
+    expression: exp.Query
+    datasets: tuple[str, ...]
+    raw_filters: dict[str, RawFilter] = field(default_factory=dict)
+    output_fields: list[str] | None = None
+
+    def sql(self, dialect: str = "duckdb", pretty: bool = False) -> str:
+        """The query in ``dialect`` (``duckdb`` or ``spark``)."""
+        return self.expression.sql(dialect=dialect, pretty=pretty)
+
+
+def compile_search(
+    spl: str,
+    *,
+    macros: Mapping[str, Macro] | None = None,
+    origin: str | None = None,
+    earliest: datetime | None = None,
+    latest: datetime | None = None,
+    lookups: Mapping[str, Path] | None = None,
+    now: datetime | None = None,
+) -> CompiledSearch:
+    """Expand macros, parse and lower ``spl``.
+
+    ``earliest``/``latest`` bound ``_time`` of the data read (``latest`` exclusive); ``lookups``
+    maps lookup names to CSV files; ``now`` anchors relative times (``earliest=-24h``) and
+    defaults to the current time.
+
+    Raises SplSyntaxError / UnsupportedSplError with the location in the expanded text.
+    """
+    from escudo.compile.commands import lower_command
+    from escudo.compile.schema import Frame
+    from escudo.spl.macros import expand_macros
+    from escudo.spl.parser import parse
+
+    text = expand_macros(spl, macros or {}, origin=origin)
+    pipeline = parse(text, origin=origin)
+    frame = Frame(
+        source=text,
+        origin=origin,
+        earliest=earliest,
+        latest=latest,
+        now=now or datetime.now(UTC),
+        lookups=dict(lookups or {}),
+    )
+    for command in pipeline.commands:
+        lower_command(command, frame)
+    return CompiledSearch(
+        spl=text,
+        pipeline=pipeline,
+        expression=frame.final(),
+        datasets=tuple(frame.datasets),
+        raw_filters=dict(frame.raw_filters),
+        output_fields=list(frame.columns),
+    )
+
+
+__all__ = ["CompiledSearch", "compile_search"]

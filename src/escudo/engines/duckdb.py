@@ -1,0 +1,205 @@
+"""Run compiled searches on an embedded DuckDB.
+
+Each data set is a table named ``relation_name(dataset)`` (``dm_endpoint_processes``) holding the
+data set's columns (``_time`` TIMESTAMP WITH TIME ZONE, every other field VARCHAR); columns the
+registered data lacks are added as NULL, so compiled SQL always finds every field. A data set the
+search reads but nobody registered is an empty table.
+
+>>> import pyarrow as pa
+>>> from escudo.compile import compile_search
+>>> with DuckDBEngine() as engine:
+...     engine.register("Endpoint.Processes", pa.table({"dest": ["h1", "h1", "h2"]}))
+...     engine.run(compile_search("| tstats count from datamodel=Endpoint.Processes by Processes.dest")).to_pylist()
+[{'Processes.dest': 'h1', 'count': 2}, {'Processes.dest': 'h2', 'count': 1}]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from types import TracebackType
+from typing import TYPE_CHECKING, TypeAlias
+
+import duckdb
+import pyarrow as pa
+from sqlglot import exp
+
+from escudo.datamodels.cim import Dataset, get_dataset
+from escudo.errors import EngineError
+
+if TYPE_CHECKING:
+    from escudo.compile import CompiledSearch
+
+dialect = "duckdb"
+DEFAULT_MEMORY_LIMIT = "1GB"
+DEFAULT_THREADS = 2
+
+Data: TypeAlias = pa.Table | Iterable[pa.RecordBatch] | pa.RecordBatchReader
+
+
+def _sql_type(field: str, multivalue: frozenset[str] = frozenset()) -> str:
+    if field in multivalue:
+        return "VARCHAR[]"
+    return "TIMESTAMP WITH TIME ZONE" if field == "_time" else "VARCHAR"
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class DuckDBEngine:
+    """An in-process DuckDB database holding data set tables; use as a context manager."""
+
+    dialect = dialect
+
+    def __init__(
+        self, *, threads: int = DEFAULT_THREADS, memory_limit: str = DEFAULT_MEMORY_LIMIT
+    ) -> None:
+        # Spill files go to a private temporary folder, not to ".tmp" in the working directory.
+        self._spill = tempfile.mkdtemp(prefix="escudo-duckdb-")
+        config: dict[str, str | bool | int | float | list[str]] = {
+            "threads": threads,
+            "memory_limit": memory_limit,
+            "temp_directory": self._spill,
+        }
+        try:
+            self.connection = duckdb.connect(":memory:", config=config)
+        except duckdb.Error as exc:
+            raise EngineError(f"cannot start DuckDB: {exc}") from None
+        self.registered: set[str] = set()
+
+    def __enter__(self) -> DuckDBEngine:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.connection.close()
+        shutil.rmtree(self._spill, ignore_errors=True)
+
+    def _reader(self, data: Data) -> pa.RecordBatchReader:
+        if isinstance(data, pa.RecordBatchReader):
+            return data
+        if isinstance(data, pa.Table):
+            return data.to_reader()
+        batches: Iterator[pa.RecordBatch] = iter(data)
+        first = next(batches, None)
+        if first is None:
+            return pa.RecordBatchReader.from_batches(pa.schema([]), [])
+
+        def chain() -> Iterable[pa.RecordBatch]:
+            yield first
+            yield from batches
+
+        return pa.RecordBatchReader.from_batches(first.schema, chain())
+
+    def register(self, dataset: str, data: Data) -> None:
+        """Load ``data`` (a table, batches or a reader, streamed) as ``dataset``'s rows.
+
+        Fields of the data set missing from ``data`` become NULL columns; extra columns are kept.
+        Registering a data set again replaces it. A ``pyarrow.Table`` is scanned in place through
+        a view (no copy); batches and readers, which can be read once, are loaded into a table.
+        """
+        ds = get_dataset(dataset)
+        if isinstance(data, pa.Table) and data.num_columns:
+            self._register_view(ds, data)
+            return
+        reader = self._reader(data)
+        present = set(reader.schema.names)
+        staging = f"__escudo_load_{ds.relation}"
+        columns = [
+            f"CAST({_quote(f)} AS {_sql_type(f, ds.multivalue)}) AS {_quote(f)}"
+            if f in present
+            else f"CAST(NULL AS {_sql_type(f, ds.multivalue)}) AS {_quote(f)}"
+            for f in ds.all_fields
+        ]
+        extra = [_quote(n) for n in reader.schema.names if n not in ds.all_fields]
+        try:
+            if not reader.schema.names:
+                self.register_empty(dataset)
+                return
+            self.connection.register(staging, reader)
+            self._drop(ds.relation)
+            self.connection.execute(
+                f"CREATE OR REPLACE TABLE {_quote(ds.relation)} AS SELECT {', '.join(columns + extra)} FROM {_quote(staging)}"
+            )
+        except duckdb.Error as exc:
+            raise EngineError(f"cannot load {dataset}: {exc}") from None
+        finally:
+            with contextlib.suppress(duckdb.Error):
+                self.connection.unregister(staging)
+        self.registered.add(ds.name)
+
+    def _drop(self, relation: str) -> None:
+        """Drop whatever holds ``relation`` now (a view over Arrow data, or a loaded table)."""
+        found = self.connection.execute(
+            "SELECT table_type FROM information_schema.tables WHERE table_name = ?", [relation]
+        ).fetchone()
+        if found is not None:
+            kind = "VIEW" if found[0] == "VIEW" else "TABLE"
+            self.connection.execute(f"DROP {kind} {_quote(relation)}")
+
+    def _register_view(self, ds: Dataset, table: pa.Table) -> None:
+        source = f"__escudo_arrow_{ds.relation}"
+        present = set(table.column_names)
+        columns = [
+            f"CAST({_quote(f)} AS {_sql_type(f, ds.multivalue)}) AS {_quote(f)}"
+            if f in present
+            else f"CAST(NULL AS {_sql_type(f, ds.multivalue)}) AS {_quote(f)}"
+            for f in ds.all_fields
+        ]
+        extra = [_quote(n) for n in table.column_names if n not in ds.all_fields]
+        try:
+            self._drop(ds.relation)
+            self.connection.register(source, table)
+            self.connection.execute(
+                f"CREATE OR REPLACE VIEW {_quote(ds.relation)} AS SELECT {', '.join(columns + extra)} FROM {_quote(source)}"
+            )
+        except duckdb.Error as exc:
+            raise EngineError(f"cannot load {ds.name}: {exc}") from None
+        self.registered.add(ds.name)
+
+    def register_empty(self, dataset: str) -> None:
+        """An empty table with the data set's columns."""
+        ds = get_dataset(dataset)
+        columns = ", ".join(f"{_quote(f)} {_sql_type(f, ds.multivalue)}" for f in ds.all_fields)
+        try:
+            self._drop(ds.relation)
+            self.connection.execute(f"CREATE OR REPLACE TABLE {_quote(ds.relation)} ({columns})")
+        except duckdb.Error as exc:
+            raise EngineError(f"cannot create {dataset}: {exc}") from None
+        self.registered.add(ds.name)
+
+    def execute(self, sql_or_expression: str | exp.Expr) -> pa.Table:
+        """Run SQL (text in DuckDB's dialect, or a sqlglot expression) and return the result."""
+        sql = (
+            sql_or_expression
+            if isinstance(sql_or_expression, str)
+            else sql_or_expression.sql(dialect="duckdb")
+        )
+        try:
+            relation = self.connection.sql(sql)
+            return relation.to_arrow_table() if relation is not None else pa.table({})
+        except duckdb.Error as exc:
+            raise EngineError(f"DuckDB failed: {exc}") from None
+
+    def run(self, compiled: CompiledSearch) -> pa.Table:
+        """Run a compiled search; data sets not registered yet read as empty."""
+        for dataset in compiled.datasets:
+            if get_dataset(dataset).name not in self.registered:
+                self.register_empty(dataset)
+        table = self.execute(compiled.expression)
+        if compiled.output_fields is not None and table.column_names != compiled.output_fields:
+            table = table.select(compiled.output_fields)
+        return table
+
+
+__all__ = ["DuckDBEngine", "dialect"]

@@ -1,0 +1,15 @@
+"""Spark SQL generation (running on Spark comes with the scale-out work).
+
+The same sqlglot query that DuckDB runs is written in Spark's dialect: ``compiled.sql(dialect)``.
+Spark must run with ``spark.sql.session.timeZone=UTC`` (see ``escudo.compile.timefmt``).
+
+>>> from escudo.compile import compile_search
+>>> compile_search("| from datamodel Endpoint.Processes | head 1").sql(dialect).startswith("WITH")
+True
+"""
+
+from __future__ import annotations
+
+dialect = "spark"
+
+__all__ = ["dialect"]

@@ -1,0 +1,109 @@
+"""DuckDBEngine: registering tables, batches and readers; errors; settings."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pytest
+from sqlglot import exp
+
+from escudo.compile import compile_search
+from escudo.datamodels.cim import DATASETS
+from escudo.engines import spark
+from escudo.engines.duckdb import DuckDBEngine
+from escudo.errors import EngineError
+
+COUNT_BY_DEST = "| tstats count from datamodel=Endpoint.Processes by Processes.dest"
+
+
+def batches() -> list[pa.RecordBatch]:
+    table = pa.table({"dest": ["a", "b", "a"], "extra": ["x", "y", "z"]})
+    return table.to_batches(max_chunksize=1)
+
+
+def test_register_batches_streams_and_fills_missing_columns() -> None:
+    with DuckDBEngine() as engine:
+        engine.register("Endpoint.Processes", iter(batches()))
+        rows = engine.run(compile_search(COUNT_BY_DEST)).to_pylist()
+        assert rows == [{"Processes.dest": "a", "count": 2}, {"Processes.dest": "b", "count": 1}]
+        columns = engine.execute("SELECT * FROM dm_endpoint_processes LIMIT 0").column_names
+        assert columns == [*DATASETS["Endpoint.Processes"].all_fields, "extra"]
+
+
+def test_register_reader_and_replace() -> None:
+    with DuckDBEngine() as engine:
+        reader = pa.RecordBatchReader.from_batches(batches()[0].schema, batches())
+        engine.register("endpoint.processes", reader)  # data set names are case-insensitive
+        engine.register("Endpoint.Processes", pa.table({"dest": ["c"]}))
+        assert engine.run(compile_search(COUNT_BY_DEST)).to_pylist() == [
+            {"Processes.dest": "c", "count": 1}
+        ]
+
+
+def test_time_column_is_cast_to_timestamptz() -> None:
+    when = datetime(2024, 1, 1, tzinfo=UTC)
+    with DuckDBEngine() as engine:
+        engine.register(
+            "Endpoint.Processes",
+            pa.table({"_time": pa.array([when], pa.timestamp("us", tz="UTC"))}),
+        )
+        table = engine.execute('SELECT "_time" FROM dm_endpoint_processes')
+        assert table.schema.field("_time").type == pa.timestamp("us", tz="Etc/UTC")
+        assert table.to_pylist()[0]["_time"] == when
+
+
+def test_unregistered_dataset_reads_empty_and_register_empty() -> None:
+    with DuckDBEngine() as engine:
+        assert engine.run(compile_search(COUNT_BY_DEST)).num_rows == 0
+        engine.register_empty("Endpoint.Filesystem")
+        assert engine.execute(exp.select("*").from_("dm_endpoint_filesystem")).num_rows == 0
+        engine.register("Endpoint.Processes", iter([]))
+        assert engine.execute("SELECT count(*) AS n FROM dm_endpoint_processes").to_pylist() == [
+            {"n": 0}
+        ]
+
+
+def test_errors_are_engine_errors() -> None:
+    with (
+        DuckDBEngine() as engine,
+        pytest.raises(EngineError, match=r"DuckDB failed: .*no_such_table"),
+    ):
+        engine.execute("SELECT * FROM no_such_table")
+
+
+def test_settings() -> None:
+    with DuckDBEngine(threads=2, memory_limit="512MB") as engine:
+        rows = engine.execute(
+            "SELECT current_setting('threads') AS t, current_setting('memory_limit') AS m"
+        ).to_pylist()
+        assert rows[0]["t"] == 2
+        assert rows[0]["m"].replace(" ", "").upper().startswith(("512", "488"))
+
+
+def test_spark_dialect_generation() -> None:
+    sql = compile_search(COUNT_BY_DEST).sql(spark.dialect)
+    assert "`Processes.dest`" in sql and '"' not in sql
+
+
+def test_table_view_and_loaded_table_replace_each_other() -> None:
+    with DuckDBEngine() as engine:
+        engine.register("Endpoint.Processes", pa.table({"dest": ["v"]}))  # a view over Arrow
+        engine.register("Endpoint.Processes", iter(batches()))  # a loaded table
+        engine.register("Endpoint.Processes", pa.table({"dest": ["w"]}))
+        assert engine.run(compile_search(COUNT_BY_DEST)).to_pylist() == [
+            {"Processes.dest": "w", "count": 1}
+        ]
+        engine.register_empty("Endpoint.Processes")
+        assert engine.run(compile_search(COUNT_BY_DEST)).num_rows == 0
+
+
+def test_spill_folder_is_private_and_removed() -> None:
+    import os
+
+    engine = DuckDBEngine()
+    folder = engine.execute("SELECT current_setting('temp_directory') AS d").to_pylist()[0]["d"]
+    assert "escudo-duckdb-" in folder and os.path.isdir(folder)
+    engine.close()
+    assert not os.path.exists(folder)
+    assert DuckDBEngine.dialect == "duckdb"
