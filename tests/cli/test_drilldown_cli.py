@@ -217,6 +217,8 @@ def test_a_token_value_cannot_widen_the_search(
         (["--row", "9"], "escudo: error: --row 9: 'Linux Ngrok Reverse Proxy Usage' has 4 result rows"),
         (["--token", "user"], "escudo: error: --token 'user': expected NAME=VALUE"),
         (["--token", "user=alice"], "escudo: error: drilldown needs a value for $dest$: pick a result with --row or pass --token"),
+        (["--token", "user=alice", "--token", "dest=web-02", "--token", "info_min_time=soon"],
+         "escudo: error: drilldown offset $info_min_time$: 'soon' is not a time"),
     ],
 )  # fmt: skip
 def test_bad_arguments(
@@ -225,3 +227,36 @@ def test_bad_arguments(
     code = main(["drilldown", SEED, "--content", CONTENT, "--store", str(filled_store), *argv])
     assert code == 2
     assert capsys.readouterr().err.strip().splitlines()[-1] == message
+
+
+def test_search_reads_risk_all_risk_from_the_store(
+    capsys: pytest.CaptureFixture[str], logs: Path, filled_store: Path, tmp_path: Path
+) -> None:
+    spl = (
+        "| tstats count from datamodel=Risk.All_Risk by All_Risk.normalized_risk_object "
+        "All_Risk.risk_object_type | rename All_Risk.* as *"
+    )
+    code, rows, err = run(
+        capsys, "search", spl, str(logs), "--store", str(filled_store), "--format", "jsonl"
+    )
+    assert code == 0, err
+    counts = {(r["normalized_risk_object"], r["risk_object_type"]): r["count"] for r in rows}
+    assert counts == {
+        ("alice", "user"): 2,
+        ("bob", "user"): 1,
+        ("carol", "user"): 1,
+        ("web-02", "system"): 3,
+        ("db-01", "system"): 1,
+    }
+    # an explicit store that does not exist yet holds no risk
+    code, rows, err = run(
+        capsys,
+        "search",
+        spl,
+        str(logs),
+        "--store",
+        str(tmp_path / "new.duckdb"),
+        "--format",
+        "jsonl",
+    )
+    assert (code, rows) == (0, [])

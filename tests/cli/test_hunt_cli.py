@@ -141,6 +141,10 @@ def test_time_window(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert [(r["process"], str(r["count"])) for r in rows] == [("/tmp/ngrok tcp 22", "1")]
     assert main([*args, "--earliest", "yesterday-ish"]) == 2
     assert "--earliest: invalid time modifier" in capsys.readouterr().err
+    for far in ("-99999999d", "9999999999999"):  # well-formed, but no datetime can hold them
+        assert main([*args, "--latest", far]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"escudo: error: --latest: time modifier '{far}' is out of range")
 
 
 def test_search_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

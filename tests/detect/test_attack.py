@@ -170,6 +170,35 @@ def test_cli_attack_stix_flag_uses_the_bundle(
     assert "T1090" in unknown and "T1572" not in unknown
 
 
+def test_hunt_attack_stix_lasts_for_the_command_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The hunt's risk events use the bundle; the next command in the process has the bundled table."""
+    from escudo.detect.testing import BUNDLED_ATTACK_DATA
+
+    log = BUNDLED_ATTACK_DATA / "datasets/attack_techniques/T1572/ngrok/ngrok_linux-sysmon.log"
+    argv = ["hunt", str(log), "--detection", "Linux Ngrok Reverse Proxy Usage", "--emit", "risk",
+            "--format", "jsonl", "--attack-stix", str(MINI)]  # fmt: skip
+    assert main(argv) == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    # the mini bundle renames T1572 and lacks T1090 and T1102
+    names = {tuple(e["annotations.mitre_attack.mitre_technique"]) for e in events}
+    assert names == {("Protocol Tunneling (test copy)",)}
+    assert attack.active() is attack.bundled()
+
+
+def test_hunt_checks_attack_stix_before_running(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("[]")
+    assert main(["hunt", str(tmp_path / "no-such.log"), "--attack-stix", str(bad)]) == 2
+    assert (
+        capsys.readouterr().err
+        == f"escudo: error: {bad}: not a STIX bundle: the top level is not an object\n"
+    )
+
+
 def test_cli_bad_attack_stix_is_an_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -55,6 +55,16 @@ def test_window_tokens_are_epoch_numbers() -> None:
     assert filled == f"| search earliest={T0.timestamp()} latest={T1.timestamp()}"
 
 
+def test_a_window_token_that_is_not_a_number_is_quoted_like_any_value() -> None:
+    """A row field or --token named info_min_time cannot paste SPL into the search."""
+    filled = fill_tokens("| search earliest=$info_min_time$", {"info_min_time": 'x" | delete'})
+    assert filled == '| search earliest="x\\" | delete"'
+    with pytest.raises(InputError, match="is not a time"):
+        offset_time("$info_min_time$", anchor=T1, tokens={"info_min_time": "x"}, before=True)
+    assert offset_time("$info_min_time$", anchor=T1, tokens={"info_min_time": "1714557600"},
+                       before=True) == datetime(2024, 5, 1, 10, tzinfo=UTC)  # fmt: skip
+
+
 def test_missing_tokens_are_named() -> None:
     with pytest.raises(InputError) as info:
         fill_tokens('| search user="$user$" dest=$dest$ host=$host$ x=$user$', {"dest": "d"})

@@ -183,3 +183,12 @@ def test_ttp_finding_per_row_with_title_template_and_severity() -> None:
 @pytest.mark.parametrize("schema", ["tags", "rba", "findings"])
 def test_anomalies_raise_no_direct_finding(schema: str) -> None:
     assert detection_findings(seed_result(seed_detection(schema), [seed_row()])) == []
+
+
+def test_correlation_finding_title_is_prefixed_rba() -> None:
+    """contentctl's rule_title: the name, with "RBA: " for Correlation (escu-semantics.md 5.2)."""
+    correlation = Detection(
+        name="Many Tunnels", id="c1", search="", type="Correlation", risk_score=70
+    )
+    [finding] = detection_findings(DetectionResult(correlation, None, pa.table({"user": ["a"]})))  # type: ignore[arg-type]
+    assert (finding["title"], finding["severity"]) == ("RBA: Many Tunnels", "high")

@@ -494,3 +494,29 @@ def test_hunt_sends_risk_events_to_hec_exactly_once(
 
     assert main(args) == 0  # same logs again: every id was delivered already
     assert set(receiver.ids().values()) == {1}
+
+
+def test_hunt_prints_its_rows_before_a_refused_token_ends_the_run(
+    receiver_factory: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A wrong token is exit 2 with the HEC error, but the rows are printed and the events spooled."""
+    from escudo.cli import main
+    from escudo.detect.testing import BUNDLED_ATTACK_DATA
+
+    log = BUNDLED_ATTACK_DATA / "datasets/attack_techniques/T1572/ngrok/ngrok_linux-sysmon.log"
+    receiver = receiver_factory()
+    spool = tmp_path / "spool"
+    args = [
+        "hunt", str(log), "--detection", "Linux Ngrok Reverse Proxy Usage", "--format", "jsonl",
+        "--hec-url", receiver.url, "--hec-spool", str(spool),
+    ]  # fmt: skip
+    assert main([*args, "--hec-token", "not-the-token"]) == 2
+    out, err = capsys.readouterr()
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert len(rows) == 9 and "HTTP 401, code 4: Invalid token" in err
+    assert receiver.committed == []
+    [folder] = spool.iterdir()
+    pending = [json.loads(line) for line in (folder / "pending.jsonl").read_text().splitlines()]
+    assert sum("risk_event_id" in p["event"] for p in pending) == 2 * len(rows)  # + findings
+    assert main([*args, "--hec-token", TOKEN]) == 0  # the next run delivers them, once
+    assert set(receiver.ids().values()) == {1} and len(receiver.committed) == len(pending)

@@ -14,8 +14,7 @@ from typing import Any
 import click
 
 from escudo.errors import InputError
-
-FORMATS = ("table", "jsonl", "csv")
+from escudo.outputs.records import FORMATS, Group, write_records
 
 
 def parse_tokens(values: tuple[str, ...]) -> dict[str, str]:
@@ -66,7 +65,6 @@ def drilldown(
     fmt: str,
 ) -> int:
     """Run DETECTION's drilldown searches for a result over PATH... or from the store."""
-    from escudo.cli.hunt import write_rows
     from escudo.content.loader import load_content, resolve_detection
     from escudo.detect.drilldown import run_drilldowns, trigger_from
     from escudo.detect.store import Store
@@ -85,12 +83,12 @@ def drilldown(
         store=None if paths else store,
     )
     runs = run_drilldowns(detection, content, trigger, paths=paths, store=store, stored_rows=rows)
-    groups: list[tuple[str | None, list[str], list[dict[str, Any]]]] = []
+    groups: list[Group] = []
     for run in runs:
         window = f"{_iso(run.earliest)} .. {_iso(run.latest)}"
         click.echo(f"escudo: drilldown {run.name!r} over {window}: {run.spl}", err=True)
         groups.append((run.name, list(run.rows.column_names), run.rows.to_pylist()))
-    write_rows(sys.stdout, groups, fmt)
+    write_records(sys.stdout, groups, fmt)
     return 0
 
 

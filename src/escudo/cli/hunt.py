@@ -6,24 +6,20 @@ Exit codes: 0 done; 1 with ``--fail-on-findings`` when any row was found; 2 on e
 
 from __future__ import annotations
 
-import csv
-import json
 import sys
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import click
 
 from escudo.content.model import ContentSet
-from escudo.detect.result import DetectionResult
+from escudo.detect.result import EMIT_KINDS, DetectionResult
 from escudo.errors import InputError
 from escudo.outputs.hec import add_hec_options, hec_from_options
+from escudo.outputs.records import FORMATS, Group, write_records
 from escudo.sources.base import ReadStats
-
-FORMATS = ("table", "jsonl", "csv")
-EMIT_KINDS = ("results", "risk", "findings")
 
 
 def parse_time(value: str | None, option: str) -> datetime | None:
@@ -48,81 +44,7 @@ def load_user_content(content_dirs: Sequence[Path]) -> ContentSet:
     return load_content(list(content_dirs))
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return value
-
-
-def _cell(value: Any, mv_sep: str) -> str:
-    """One value as text: NULL is empty, multivalue fields are joined (Splunk exports one per line)."""
-    value = _jsonable(value)
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        return mv_sep.join(_cell(v, mv_sep) for v in value)
-    if isinstance(value, dict):
-        return json.dumps(value, sort_keys=True)
-    return str(value)
-
-
-def write_rows(
-    out: TextIO,
-    groups: Sequence[tuple[str | None, list[str], list[dict[str, Any]]]],
-    fmt: str,
-) -> None:
-    """Write ``(title, columns, rows)`` groups as a table (one block per title), JSON lines or CSV.
-
-    A group's title becomes the ``detection`` key of each JSON line / CSV row (none when ``None``).
-    """
-    if fmt == "jsonl":
-        for title, columns, rows in groups:
-            for row in rows:
-                obj = {"detection": title} if title is not None else {}
-                obj.update({c: _jsonable(row.get(c)) for c in columns})
-                out.write(json.dumps(obj, ensure_ascii=False) + "\n")
-        return
-    if fmt == "csv":
-        header: list[str] = []
-        titled = any(title is not None for title, _, _ in groups)
-        for _, columns, _ in groups:
-            header += [c for c in columns if c not in header]
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow((["detection"] if titled else []) + header)
-        for title, _, rows in groups:
-            for row in rows:
-                cells = [_cell(row.get(c), "\n") for c in header]
-                writer.writerow(([title or ""] if titled else []) + cells)
-        return
-    for title, columns, rows in groups:
-        if title is not None:
-            noun = "result" if len(rows) == 1 else "results"
-            out.write(f"== {title} ({len(rows)} {noun})\n")
-        if rows:
-            _write_table(out, columns, rows)
-        if title is not None:
-            out.write("\n")
-
-
-def _write_table(out: TextIO, columns: list[str], rows: list[dict[str, Any]]) -> None:
-    cells = [[_cell(row.get(c), ", ").replace("\n", "\\n") for c in columns] for row in rows]
-    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    line = "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))
-    out.write(line.rstrip() + "\n")
-    out.write("  ".join("-" * w for w in widths) + "\n")
-    for r in cells:
-        out.write("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() + "\n")
-
-
-def result_group(
-    result: DetectionResult, titled: bool
-) -> tuple[str | None, list[str], list[dict[str, Any]]]:
+def result_group(result: DetectionResult, titled: bool) -> Group:
     columns = list(result.compiled.output_fields or result.rows.column_names)
     columns += [c for c in result.rows.column_names if c not in columns]
     return (result.detection.name if titled else None, columns, result.records())
@@ -130,26 +52,24 @@ def result_group(
 
 def emit_groups(
     results: list[DetectionResult], kind: str, emitted: Mapping[Any, list[dict[str, Any]]]
-) -> list[tuple[str | None, list[str], list[dict[str, Any]]]]:
+) -> list[Group]:
     """Rows for ``--emit``: result rows grouped by detection, or one block of risk events/findings."""
     if kind == "results":
         return [result_group(r, True) for r in results]
     records = emitted[kind]
-    columns: list[str] = []
-    for record in records:
-        columns += [k for k in record if k not in columns]
+    columns = list(dict.fromkeys(k for record in records for k in record))  # first-seen order
     return [(None, columns, records)]
 
 
 def finish(
     stats: ReadStats,
-    groups: Sequence[tuple[str | None, list[str], list[dict[str, Any]]]],
+    groups: Sequence[Group],
     fmt: str,
     fail_on_findings: bool,
     strict: bool,
 ) -> int:
     """Write the output and the stderr summary; the exit code."""
-    write_rows(sys.stdout, groups, fmt)
+    write_records(sys.stdout, groups, fmt)
     sys.stdout.flush()
     click.echo(stats.summary(), err=True)
     if strict and stats.malformed:
@@ -231,43 +151,52 @@ def hunt(
     **hec: Any,
 ) -> int:  # fmt: skip
     """Run ESCU detections over log files, directories, .gz files or - (stdin)."""
+    from escudo.detect.attack import stix_in_use
     from escudo.detect.hunt import hunt as run_hunt
     from escudo.detect.hunt import select_detections
+    from escudo.detect.identity import IdentityResolver
+    from escudo.detect.store import Store
 
+    # Options that read files or build a client are checked before the (maybe long) run.
+    sender = hec_from_options(**hec)
+    resolver = IdentityResolver.from_csv(identities, assets) if identities or assets else None
     content = load_user_content(content_dirs)
     detections = select_detections(content, detection_refs) if detection_refs else None
-    stats = ReadStats()
-    results = run_hunt(
-        paths,
-        detections,
-        content=content,
-        earliest=parse_time(earliest, "--earliest"),
-        latest=parse_time(latest, "--latest"),
-        stats=stats,
-    )
-    sender = hec_from_options(**hec)
-    if emit_kind == "results" and store is None and sender is None:
-        return finish(
-            stats, [result_group(r, True) for r in results], fmt, fail_on_findings, strict
+    with stix_in_use(attack_stix):
+        stats = ReadStats()
+        results = run_hunt(
+            paths,
+            detections,
+            content=content,
+            earliest=parse_time(earliest, "--earliest"),
+            latest=parse_time(latest, "--latest"),
+            stats=stats,
+            store=Store(store),
         )
+        if emit_kind == "results" and store is None and sender is None:
+            groups = [result_group(r, True) for r in results]
+            return finish(stats, groups, fmt, fail_on_findings, strict)
 
-    from escudo.detect.attack import use_stix
-    from escudo.detect.emit import emit_all
-    from escudo.detect.identity import IdentityResolver
+        from escudo.detect.emit import emit_all
 
-    if attack_stix is not None:
-        use_stix(attack_stix)
-    resolver = IdentityResolver.from_csv(identities, assets) if identities or assets else None
-    emitted = emit_all(results, store_path=store, identities=resolver)
+        emitted = emit_all(results, store_path=store, identities=resolver)
+    code = finish(stats, emit_groups(results, emit_kind, emitted), fmt, fail_on_findings, strict)
     if sender is not None:  # risk events and findings go to Splunk, whatever is printed
+        # After printing: a refused token (HecError, exit 2) must not swallow the run's output;
+        # the events stay spooled for the next run.
         click.echo(sender.send([*emitted["risk"], *emitted["findings"]]).summary(), err=True)
-    return finish(stats, emit_groups(results, emit_kind, emitted), fmt, fail_on_findings, strict)
+    return code
 
 
 @click.command()
 @click.argument("spl")
 @click.argument("paths", nargs=-1, required=True)
 @_common
+@click.option(
+    "--store",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The store Risk.All_Risk is read from (default: the user's).",
+)
 def search(
     spl: str,
     paths: tuple[str, ...],
@@ -277,9 +206,12 @@ def search(
     latest: str | None,
     fail_on_findings: bool,
     strict: bool,
+    store: Path | None,
 ) -> int:
-    """Run an ad-hoc SPL search over log files (its datasets come from the search)."""
+    """Run an ad-hoc SPL search over log files (its datasets come from the search; Risk.All_Risk
+    comes from the store an earlier `escudo hunt --store` filled)."""
     from escudo.detect.hunt import search as run_search
+    from escudo.detect.store import Store
 
     content = load_user_content(content_dirs)
     stats = ReadStats()
@@ -290,5 +222,6 @@ def search(
         earliest=parse_time(earliest, "--earliest"),
         latest=parse_time(latest, "--latest"),
         stats=stats,
+        store=Store(store),
     )
     return finish(stats, [result_group(result, False)], fmt, fail_on_findings, strict)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -53,30 +54,10 @@ def navigator(
 ) -> int:
     """Write an ATT&CK Navigator layer: detection coverage of the content, or (--fired) the
     techniques of the risk events in the store. Scores count detections per technique."""
-    if attack_stix is not None:
-        attack.use_stix(attack_stix)
     if store_path is not None and not use_fired:
         raise InputError("--store is only used with --fired")
-    if use_fired:
-        from escudo.detect.store import Store
-
-        store = Store(store_path)
-        by_technique, counts = fired(store.risk_table())
-        layer = navigator_layer(
-            by_technique,
-            name=name or "escudo: techniques that fired",
-            description=f"Techniques of the risk events in {store.path}; score = detections that fired.",
-            counts=counts,
-        )
-    else:
-        from escudo.content.loader import load_content
-
-        content = load_content(content_dirs, builtin=builtin)
-        layer = navigator_layer(
-            coverage(content.detections.values()),
-            name=name or "escudo: detection coverage",
-            description=f"{len(content.detections)} detections; score = detections per technique.",
-        )
+    with attack.stix_in_use(attack_stix):
+        layer = _layer(content_dirs, builtin, use_fired, store_path, name)
     text = json.dumps(layer, indent=2, ensure_ascii=False) + "\n"
     if output is None:
         click.echo(text, nl=False)
@@ -87,3 +68,31 @@ def navigator(
             raise InputError(f"cannot write layer: {exc.strerror}", path=str(output)) from exc
         click.echo(f"wrote {len(layer['techniques'])} techniques to {output}", err=True)
     return 0
+
+
+def _layer(
+    content_dirs: tuple[Path, ...],
+    builtin: bool,
+    use_fired: bool,
+    store_path: Path | None,
+    name: str | None,
+) -> dict[str, Any]:
+    if use_fired:
+        from escudo.detect.store import Store
+
+        store = Store(store_path)
+        by_technique, counts = fired(store.risk_table())
+        return navigator_layer(
+            by_technique,
+            name=name or "escudo: techniques that fired",
+            description=f"Techniques of the risk events in {store.path}; score = detections that fired.",
+            counts=counts,
+        )
+    from escudo.content.loader import load_content
+
+    content = load_content(content_dirs, builtin=builtin)
+    return navigator_layer(
+        coverage(content.detections.values()),
+        name=name or "escudo: detection coverage",
+        description=f"{len(content.detections)} detections; score = detections per technique.",
+    )

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -247,6 +248,23 @@ def use_stix(path: str | Path | None) -> AttackTable:
     global _active
     _active = None if path is None else load_stix(path)
     return active()
+
+
+@contextmanager
+def stix_in_use(path: str | Path | None) -> Iterator[AttackTable]:
+    """:func:`use_stix` for the ``with`` block only (``None``: the table already in use); the CLI
+    uses it so one command's ``--attack-stix`` does not outlive the command.
+
+    >>> with stix_in_use(None) as table:
+    ...     table.lookup("T1572").name
+    'Protocol Tunneling'
+    """
+    global _active
+    previous = _active
+    try:
+        yield use_stix(path) if path is not None else active()
+    finally:
+        _active = previous
 
 
 def active() -> AttackTable:

@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 
 from escudo.content.model import ContentSet, Detection, Drilldown
-from escudo.detect.risk import TOKEN, event_time, field_text
+from escudo.detect.risk import TOKEN, event_time, field_text, parse_time
 from escudo.detect.store import RISK_DATASET, Store
 from escudo.errors import InputError
 
@@ -75,12 +75,10 @@ def _fill_part(text: str, tokens: Mapping[str, Any]) -> str:
         if match is not None:
             name = match.group(1)
             value = tokens[name]
-            if name in WINDOW_TOKENS or quoted:
-                out.append(
-                    field_text(value)
-                    if name in WINDOW_TOKENS
-                    else spl_string_content(field_text(value))
-                )
+            if name in WINDOW_TOKENS and _is_number(value):
+                out.append(field_text(value))  # epoch seconds, as ES writes them
+            elif quoted:
+                out.append(spl_string_content(field_text(value)))
             else:
                 out.append('"' + spl_string_content(field_text(value)) + '"')
             pos = match.end()
@@ -95,6 +93,10 @@ def _fill_part(text: str, tokens: Mapping[str, Any]) -> str:
         out.append(char)
         pos += 1
     return "".join(out)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def offset_time(
@@ -117,9 +119,10 @@ def offset_time(
         value = tokens.get(token.group(1))
         if value is None:
             return None
-        return (
-            datetime.fromtimestamp(float(value), UTC) if not isinstance(value, datetime) else value
-        )
+        moment = parse_time(value)  # epoch seconds, ISO-8601 or a datetime (a --token may set it)
+        if moment is None:
+            raise InputError(f"drilldown offset {offset}: {value!r} is not a time")
+        return moment
     match = OFFSET.match(text)
     if match is None:
         raise InputError(f"cannot read drilldown offset {offset!r}")

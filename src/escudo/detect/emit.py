@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import duckdb
 
 from escudo.detect.findings import detection_findings, risk_incidents
 from escudo.detect.identity import IdentityResolver
-from escudo.detect.result import DetectionResult
+from escudo.detect.result import EMIT_KINDS, DetectionResult, EmitKind
 from escudo.detect.risk import risk_events
 from escudo.detect.store import (
     Store,
@@ -24,8 +24,6 @@ from escudo.detect.store import (
     insert_results,
     insert_risk,
 )
-
-EmitKind = Literal["results", "risk", "findings"]
 
 
 def result_rows(results: Sequence[DetectionResult]) -> list[dict[str, Any]]:
@@ -38,9 +36,6 @@ def all_risk_events(
 ) -> list[dict[str, Any]]:
     """Every result's risk events, in result order."""
     return [event for r in results for event in risk_events(r, identities=identities)]
-
-
-EMIT_KINDS: tuple[EmitKind, ...] = ("results", "risk", "findings")
 
 
 def emit_all(

@@ -37,6 +37,8 @@ RISK_SEVERITY_DEFAULT = "low"
 # Detection types whose results raise findings directly (contentctl deployments: notable for TTP and
 # Correlation, escu-semantics.md 5.2), with ``nes_fields = user,dest``.
 FINDING_TYPES = frozenset({"TTP", "Correlation"})
+# contentctl's ``rule_title`` is ``%name%``, prefixed "RBA: " for Correlation (escu-semantics.md 5.2).
+TITLE_PREFIX: dict[str, str] = {"Correlation": "RBA: "}
 NES_FIELDS: tuple[str, ...] = ("user", "dest")
 
 
@@ -76,7 +78,9 @@ def detection_findings(result: DetectionResult) -> list[dict[str, Any]]:
     findings: list[dict[str, Any]] = []
     for row in result.records():
         title = (
-            render_message(detection.finding.title, row) if detection.finding else detection.name
+            render_message(detection.finding.title, row)
+            if detection.finding
+            else TITLE_PREFIX.get(detection.type, "") + detection.name
         )
         finding: dict[str, Any] = dict(row)
         finding.update(

@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 from escudo.content.loader import macros_for, resolve_detection
 from escudo.content.model import ContentSet, Detection
 from escudo.detect.result import DetectionResult
+from escudo.detect.store import RISK_DATASET, Store
 from escudo.errors import EscudoError
 from escudo.sources.base import RawFilter, ReadStats
 
@@ -136,17 +137,9 @@ def fed_datasets() -> frozenset[str]:
     >>> "Endpoint.Processes" in fed_datasets()
     True
     """
-    try:
-        from escudo.datamodels import mappings
-    except ImportError:  # ingest not installed yet: every known dataset but Risk
-        from escudo.datamodels.cim import DATASETS
+    from escudo.datamodels.mappings import MAPPINGS
 
-        return frozenset(name for name in DATASETS if not name.startswith("Risk."))
-    table: Any = getattr(mappings, "MAPPINGS", {})
-    names: set[str] = set()
-    for key in table:
-        names.add(key[1] if isinstance(key, tuple) else str(key))
-    return frozenset(names)
+    return frozenset(dataset for _, dataset in MAPPINGS)
 
 
 def select_detections(content: ContentSet, refs: Sequence[str] = ()) -> list[Detection]:
@@ -200,8 +193,12 @@ def run_compiled(
     latest: datetime | None = None,
     stats: ReadStats | None = None,
     engine: Any = None,
+    store: Store | None = None,
 ) -> list[DetectionResult]:
     """Read each dataset the compiled searches need once, then run every search over it.
+
+    ``Risk.All_Risk`` is not read from logs: it is the risk events kept in ``store`` (default: the
+    user's store), as ES's risk index is for a search.
 
     >>> run_compiled(["web.log"], [(detection, compiled)])  # doctest: +SKIP
     [DetectionResult(...)]
@@ -216,6 +213,11 @@ def run_compiled(
         for dataset in compiled.datasets:
             needs.setdefault(dataset, []).append(compiled.raw_filters.get(dataset))
     for dataset, filters in needs.items():
+        if dataset == RISK_DATASET:
+            engine.register(
+                dataset, window.clip(dataset, (store or Store()).risk_table().to_batches())
+            )
+            continue
         batches = read_dataset(
             [Path(p) if p != "-" else p for p in paths],
             dataset,
@@ -255,6 +257,7 @@ def hunt(
     latest: datetime | None = None,
     stats: ReadStats | None = None,
     engine: Any = None,
+    store: Store | None = None,
 ) -> list[DetectionResult]:
     """Run ``detections`` (default: every content detection whose datasets the inputs feed) over ``paths``.
 
@@ -274,7 +277,9 @@ def hunt(
             earliest=earliest,
             latest=latest,
         )
-    return run_compiled(paths, jobs, earliest=earliest, latest=latest, stats=stats, engine=engine)
+    return run_compiled(
+        paths, jobs, earliest=earliest, latest=latest, stats=stats, engine=engine, store=store
+    )
 
 
 def search(
@@ -286,8 +291,10 @@ def search(
     latest: datetime | None = None,
     stats: ReadStats | None = None,
     engine: Any = None,
+    store: Store | None = None,
 ) -> DetectionResult:
-    """Run one ad-hoc SPL search over ``paths`` (macros from ``content``).
+    """Run one ad-hoc SPL search over ``paths`` (macros from ``content``; ``Risk.All_Risk`` from
+    ``store``).
 
     >>> search("| tstats count from datamodel=Endpoint.Processes", ["x.log"], content=c)  # doctest: +SKIP
     """
@@ -303,5 +310,11 @@ def search(
     )
     adhoc = Detection(name="search", id="", search=spl, type="Hunting", status="experimental")
     return run_compiled(
-        paths, [(adhoc, compiled)], earliest=earliest, latest=latest, stats=stats, engine=engine
+        paths,
+        [(adhoc, compiled)],
+        earliest=earliest,
+        latest=latest,
+        stats=stats,
+        engine=engine,
+        store=store,
     )[0]

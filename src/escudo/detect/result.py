@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
@@ -12,6 +12,10 @@ from escudo.content.model import Detection
 
 if TYPE_CHECKING:
     from escudo.compile import CompiledSearch
+
+# What a run can print (``escudo hunt --emit``); a store keeps all three (``escudo.detect.emit``).
+EmitKind = Literal["results", "risk", "findings"]
+EMIT_KINDS: tuple[EmitKind, ...] = ("results", "risk", "findings")
 
 
 @dataclass

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from escudo.content.model import Detection
+from escudo.detect.attack import lookup_technique
 from escudo.detect.identity import IdentityResolver
 from escudo.detect.result import DetectionResult
 
@@ -161,18 +162,15 @@ def attack_annotations(detection: Detection) -> dict[str, list[str]]:
 
 
 def lookup_attack(technique_id: str) -> tuple[str, list[tuple[str, str]]]:
-    """Technique name and ``(tactic_id, tactic_name)`` pairs; empty when ATT&CK data is unavailable."""
-    try:
-        from escudo.detect.attack import lookup_technique  # the "attack" engineer's module
-    except ImportError:
-        return "", []
-    try:
-        technique = lookup_technique(technique_id)
-    except (KeyError, LookupError, ValueError):
-        return "", []
+    """Technique name and ``(tactic_id, tactic_name)`` pairs; empty when the ATT&CK table lacks the id.
+
+    >>> lookup_attack("T1572")
+    ('Protocol Tunneling', [('TA0011', 'Command and Control')])
+    """
+    technique = lookup_technique(technique_id)
     if technique is None:
         return "", []
-    return str(technique.name), [(str(t), str(n)) for t, n in technique.tactics]
+    return technique.name, [(t.id, t.name) for t in technique.tactics]
 
 
 def risk_events(

@@ -51,9 +51,6 @@ ATTACK_DATA_MARKER = "/attack_data/master/"
 # Splunk ``source`` -> sourcetype, for tests that name only the source (data_sources/*.yml).
 SOURCE_SOURCETYPES: dict[str, str] = {"Syslog:Linux-Sysmon/Operational": "sysmon:linux"}
 
-# Sourcetypes escudo can read (sources/registry.py adds more as ingest grows).
-DEFAULT_SOURCETYPES: frozenset[str] = frozenset({"sysmon:linux"})
-
 # contentctl skips these detection types (Correlation) or cannot run them (Baseline).
 SKIPPED_TYPES = frozenset({"Correlation", "Baseline"})
 
@@ -158,12 +155,14 @@ def resolve_attack_data(
 
 
 def supported_sourcetypes() -> frozenset[str]:
-    """Sourcetypes with a reader: the ingest registry when present, else the defaults."""
-    try:
-        from escudo.sources.registry import SOURCETYPES  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        return DEFAULT_SOURCETYPES
-    return frozenset(SOURCETYPES) | DEFAULT_SOURCETYPES
+    """Sourcetypes with a reader (the ingest registry).
+
+    >>> "sysmon:linux" in supported_sourcetypes()
+    True
+    """
+    from escudo.sources.registry import SOURCETYPES
+
+    return frozenset(SOURCETYPES)
 
 
 def sourcetype_of(data: AttackData) -> str:
