@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# Byte sequences whose line always passes a RawFilter: a numeric character reference, and the
+# UTF-8 of U+212A and U+0130, which DuckDB's lower() folds to ASCII letters.
+ALWAYS_PASS: tuple[bytes, ...] = (b"&#", b"\xe2\x84\xaa", b"\xc4\xb0")
+
 
 @dataclass(frozen=True)
 class RawFilter:
@@ -12,7 +16,9 @@ class RawFilter:
     An event is kept iff, for every clause, at least one of the clause's needles occurs in the raw
     text, compared case-insensitively (ASCII). The compiler only builds a filter where it is sound:
     a needle is the XML-escaped form of a literal the detection requires, and a raw line holding a
-    numeric character reference (``&#``) is always kept, since it may spell any letter.
+    numeric character reference (``&#``) is always kept, since it may spell any letter; so is one
+    holding U+212A KELVIN SIGN or U+0130 (UTF-8 ``E2 84 AA``, ``C4 B0``), which DuckDB's Unicode
+    lower()/ILIKE fold to ASCII ``k`` and ``i`` (docs/semantics.md, "Raw-text prefilter").
 
     >>> f = RawFilter(clauses=(("ngrok",), ("http", "tcp")))
     >>> f.matches(b"... <Data Name='Image'>/tmp/NGROK</Data> ... tcp 22")
@@ -22,8 +28,12 @@ class RawFilter:
     clauses: tuple[tuple[str, ...], ...] = ()
 
     def matches(self, raw: bytes) -> bool:
-        """Reference (slow) implementation; sources may apply the same test vectorised."""
-        if not self.clauses or b"&#" in raw:
+        """Reference (slow) implementation; sources may apply the same test vectorised.
+
+        >>> RawFilter(clauses=(("ngrok",),)).matches("/tmp/NGRO\u212a".encode())
+        True
+        """
+        if not self.clauses or any(seq in raw for seq in ALWAYS_PASS):
             return True
         low = raw.lower()
         return all(any(n.lower().encode() in low for n in clause) for clause in self.clauses)
@@ -48,6 +58,7 @@ class ReadStats:
     filtered: int = 0  # events dropped by a RawFilter before extraction
     other: int = 0  # events of an EventID (record type) outside the data set being read
     invalid_utf8: int = 0  # events kept with invalid UTF-8 decoded as U+FFFD
+    lines: int = 0  # input lines, when the source counted them (0: the reader counts)
     problems: list[Problem] = field(default_factory=list)
     max_problems: int = 5
 
@@ -63,6 +74,7 @@ class ReadStats:
         self.malformed += other.malformed
         self.other += other.other
         self.invalid_utf8 += other.invalid_utf8
+        self.lines += other.lines
         room = self.max_problems - len(self.problems)
         self.problems.extend(other.problems[: max(0, room)])
 

@@ -44,7 +44,7 @@ def _count_lines(data: bytes) -> int:
 def run_chunk(processor: Processor, name: str, data: bytes) -> Result:
     """Process one chunk of bytes (module-level so a worker process can run it)."""
     batch, stats = processor(data, name)
-    return batch, stats, _count_lines(data)
+    return batch, stats, stats.lines or _count_lines(data)
 
 
 def run_range(processor: Processor, name: str, path: Path, offset: int, length: int) -> Result:
@@ -78,6 +78,11 @@ def _run(processor: Processor, task: Task) -> Result:
     return run_chunk(processor, *args)  # type: ignore[arg-type]
 
 
+def _ready() -> bool:
+    """A no-op task: its answer tells that a worker process is up."""
+    return True
+
+
 def _auto_workers(inputs: list[Input]) -> int:
     size = sum(i.path.stat().st_size for i in inputs if i.path is not None)
     if size < PARALLEL_MIN_BYTES:
@@ -92,10 +97,12 @@ def read_batches(
     stats: ReadStats | None = None,
     workers: int | None = None,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    warm_up_here: bool = True,
 ) -> Iterator[pa.RecordBatch]:
     """Stream the processor's batches over every input, in order; ``stats`` accumulates counts.
 
-    ``workers=None`` picks one process for small inputs and one per core for big ones.
+    ``workers=None`` picks one process for small inputs and one per core for big ones. With
+    ``warm_up_here`` this process reads the first chunks itself while the workers start.
     """
     stats = stats if stats is not None else ReadStats()
     inputs = expand_inputs(paths)
@@ -131,7 +138,15 @@ def read_batches(
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
     pending: deque[tuple[Task, Future[Result]]] = deque()
     try:
+        # Starting the workers takes a while (a Python, pyarrow & co imported); this process would
+        # only wait, so it reads the first chunks itself until a worker answers a no-op.
+        ready = [pool.submit(_ready) for _ in range(workers)]
         for task in _tasks(inputs, chunk_bytes, ranges=True):
+            if warm_up_here and not any(f.done() for f in ready):
+                batch = account(task, _run(processor, task))
+                if batch.num_rows:
+                    yield batch
+                continue
             pending.append((task, pool.submit(_run, processor, task)))
             while len(pending) >= 2 * workers:
                 done_task, future = pending.popleft()

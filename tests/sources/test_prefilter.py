@@ -1,0 +1,260 @@
+"""The chunk-level raw prefilter (sources/prefilter.py) against the exact per-line path.
+
+For any chunk, reading with the vectorised split must give the rows AND the ReadStats (counts,
+problem lines and reasons) of ``SysmonPlan._read_lines`` over the whole chunk, which re-checks
+every line with the reference test. Lines mix needles in random case, ``&#`` references, the
+Kelvin sign and dotted capital I, cut events, blank and blank-only lines, JSON, CRLF, two events on
+one line, other EventIDs and junk.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from escudo.datamodels.normalize import read_dataset
+from escudo.sources.base import RawFilter, ReadStats
+from escudo.sources.prefilter import choose_clause, line_starts, split_chunk
+from escudo.sources.sysmon import SysmonPlan, _compile_filter, _Sink
+
+sys.path.insert(0, str(Path(__file__).parent))
+from sysmon_events import event_xml, syslog_line
+
+FIELDS = ("EventID", "EventRecordID", "CommandLine", "Computer")
+SEED = RawFilter((("ngrok",), ("start", "--config", "http", "authtoken", "tcp")))
+
+
+def _exact(plan: SysmonPlan, data: bytes) -> tuple[list[dict[str, object]], ReadStats]:
+    """The reference: the per-line path over the whole chunk."""
+    sink = _Sink()
+    plan._read_lines(data, "x", 0, len(data), 1, [], sink)
+    sink.stats.events = len(sink.rows)
+    return plan._batch(sink.hosts, sink.rows, sink.stats).to_pylist(), sink.stats
+
+
+def _key(stats: ReadStats) -> tuple[object, ...]:
+    problems = [(p.line, p.reason) for p in stats.problems]
+    return (stats.events, stats.skipped, stats.malformed, stats.filtered, stats.other, problems)
+
+
+def _check(plan: SysmonPlan, data: bytes) -> tuple[list[dict[str, object]], ReadStats]:
+    assert plan.raw_filter is not None
+    assert split_chunk(data, _compile_filter(plan.raw_filter) or ()) is not None  # vectorised
+    batch, stats = plan(data, "x")
+    rows, expected = _exact(plan, data)
+    assert batch.to_pylist() == rows
+    assert _key(stats) == _key(expected)
+    assert stats.lines == data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+    return rows, stats
+
+
+def _event(command: str, record: int, eventid: int = 1) -> str:
+    neutral = {"Image": "/usr/bin/x", "ParentCommandLine": "bash"}  # the defaults hold "ngrok"
+    return event_xml({**neutral, "CommandLine": command}, eventid=eventid, record=record)
+
+
+WORDS = ["ngrok", "NgRoK", "tcp", "HTTP", "curl", "&", "&#110;grok", "ngro\u212a", "\u0130", "x"]
+
+
+def _line(kind: str, words: list[str], record: int) -> str:
+    xml = _event(" ".join(words), record, eventid=3 if kind == "other" else 1)
+    xml = xml.replace("&amp;#110;", "&#110;")
+    shapes = {
+        "syslog": syslog_line(xml),
+        "bare": xml,
+        "other": syslog_line(xml),
+        "cut": syslog_line(xml)[:700],
+        "blank": "",
+        "spaces": "   ",
+        "junk": "Mar 11 09:15:01 web-01 CRON[4011]: " + " ".join(words),
+        "json": json.dumps({"MESSAGE": xml, "_HOSTNAME": "j1"}),
+        "json-other": json.dumps({"MESSAGE": " ".join(words)}),
+        "crlf": syslog_line(xml) + "\r",
+        "trailing": syslog_line(xml) + "  ",
+        "two": syslog_line(xml + _event("ngrok tcp", record + 1000)),
+        "close-only": "junk " + " ".join(words) + "</Event>",
+        "leading": "  " + xml,
+        "brace": "{" + xml,
+        "broken": syslog_line(xml.replace("<Computer>", "<Computer><b>")),
+    }
+    return shapes[kind]
+
+
+KINDS = st.sampled_from(
+    ["syslog"] * 6
+    + ["bare", "other", "cut", "blank", "spaces", "junk", "json", "json-other", "crlf"]
+    + ["trailing", "two", "close-only", "leading", "brace", "broken"]
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    lines=st.lists(
+        st.tuples(KINDS, st.lists(st.sampled_from(WORDS), min_size=1, max_size=4)), max_size=25
+    ),
+    final_newline=st.booleans(),
+    eventids=st.sampled_from([None, frozenset({1})]),
+    clauses=st.sampled_from(
+        [SEED.clauses, (("ngrok",),), (("tcp", "curl"), ("http",)), (("NGROK", "x"),)]
+    ),
+)
+def test_chunk_filter_equals_the_per_line_path(
+    lines: list[tuple[str, list[str]]],
+    final_newline: bool,
+    eventids: frozenset[int] | None,
+    clauses: tuple[tuple[str, ...], ...],
+) -> None:
+    text = "\n".join(_line(kind, words, i) for i, (kind, words) in enumerate(lines))
+    data = (text + ("\n" if final_newline and lines else "")).encode()
+    plan = SysmonPlan(FIELDS, eventids, RawFilter(clauses))
+    _check(plan, data)
+
+
+def test_counts_and_line_numbers_of_a_known_chunk() -> None:
+    lines = [
+        syslog_line(_event("ngrok tcp 8080", 1)),  # kept
+        syslog_line(_event("sshd -D", 2)),  # filtered
+        "Mar 11 09:15:01 web-01 CRON[4011]: (root) CMD (ngrok)",  # skipped
+        "",  # blank: not counted
+        syslog_line(_event("ngrok http 80", 3))[:600],  # cut: malformed, line 5
+        syslog_line(_event("ls", 4, eventid=3)),  # other type, no needle: filtered
+        syslog_line(_event("NGROK START", 5, eventid=3)),  # other type with the needles: other
+        syslog_line(_event("/tmp/NGRO\u212a tcp", 6)),  # Kelvin sign: kept for the exact test
+    ]
+    data = ("\n".join(lines) + "\n").encode()
+    rows, stats = _check(SysmonPlan(FIELDS, frozenset({1}), SEED), data)
+    assert [r["EventRecordID"] for r in rows] == ["1", "6"]
+    assert (stats.events, stats.filtered, stats.skipped, stats.malformed, stats.other) == (
+        2,
+        2,
+        1,
+        1,
+        1,
+    )
+    assert [p.line for p in stats.problems] == [5]
+
+
+@pytest.mark.parametrize(
+    ("spelling", "kept"),
+    [
+        ("/usr/local/bin/ngrok", True),
+        ("/usr/local/bin/NGRO\u212a", True),  # U+212A KELVIN SIGN: DuckDB lower() gives "k"
+        ("/usr/local/bin/\u0130ngrok", True),  # U+0130 holds no needle but always passes
+        ("/usr/local/bin/ngro&#107;", True),  # a character reference may spell any letter
+        ("/usr/local/bin/ngro", False),
+    ],
+)
+def test_always_pass_sequences(spelling: str, kept: bool) -> None:
+    one = RawFilter((("ngrok",),))
+    raw = syslog_line(_event(spelling, 1)).replace("&amp;#107;", "&#107;").encode()
+    assert one.matches(raw) is kept
+    rows, stats = _check(SysmonPlan(FIELDS, None, one), raw + b"\n")
+    assert (len(rows), stats.filtered) == ((1, 0) if kept else (0, 1))
+
+
+def test_choose_clause_and_line_starts() -> None:
+    assert choose_clause(((b"tcp", b"http"), (b"ngrok",))) == (b"ngrok",)
+    assert choose_clause(((b"ab",), (b"cd", b"ef"))) == (b"ab",)
+    assert choose_clause(((b"",),)) is None
+    assert list(line_starts(b"\n\nx")) == [0, 1, 2, 3]
+
+
+def test_mostly_candidates_falls_back_to_the_exact_path() -> None:
+    data = ("\n".join(syslog_line(_event("ngrok tcp", i)) for i in range(100)) + "\n").encode()
+    assert split_chunk(data, (((b"ngrok",),))) is None
+    batch, stats = SysmonPlan(FIELDS, None, RawFilter((("ngrok",),)))(data, "x")
+    assert (batch.num_rows, stats.filtered) == (100, 0)
+
+
+@settings(
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(st.integers(0, 3), min_size=1, max_size=400))
+def test_two_workers_and_small_chunks_keep_rows_stats_and_lines(
+    tmp_path: Path, pattern: list[int]
+) -> None:
+    kinds = ["sshd -D", "ngrok tcp 22", "cut", "junk"]
+    lines = []
+    for i, k in enumerate(pattern):
+        line = syslog_line(_event(kinds[k], i))
+        lines.append(line[:500] if kinds[k] == "cut" else "cron: x" if k == 3 else line)
+    path = tmp_path / "p.log"
+    path.write_bytes(("\n".join(lines) + "\n").encode())
+    expected = [i for i, k in enumerate(pattern) if k == 1]
+    cut = [i + 1 for i, k in enumerate(pattern) if k == 2][:5]
+    for workers, chunk in ((1, 3000), (2, 7000)):
+        stats = ReadStats()
+        batches = list(
+            read_dataset(
+                [path], "raw", raw_filter=SEED, stats=stats, workers=workers, chunk_bytes=chunk
+            )
+        )
+        table = pa.Table.from_batches(batches) if batches else None
+        got = [] if table is None else [int(r) for r in table.column("EventRecordID").to_pylist()]
+        assert got == expected
+        assert [p.line for p in stats.problems] == cut
+        assert stats.filtered == pattern.count(0)
+        assert stats.skipped == pattern.count(3)
+
+
+def test_without_memmem_the_bytes_find_fallback_agrees(monkeypatch: pytest.MonkeyPatch) -> None:
+    from escudo.sources import prefilter
+
+    lines = [syslog_line(_event(c, i)) for i, c in enumerate(["ls", "NGROK tcp", "x", "ngrok"])]
+    data = ("\n".join(lines) + "\n").encode()
+    with_memmem = split_chunk(data, ((b"ngrok",),))
+    monkeypatch.setattr(prefilter, "_MEMMEM", None)
+    without = split_chunk(data, ((b"ngrok",),))
+    assert with_memmem is not None and without is not None
+    assert with_memmem.runs == without.runs == [(1, 2), (3, 4)]
+    _check(SysmonPlan(FIELDS, None, SEED), data)
+
+
+def test_hunt_finds_ngrok_spelled_with_a_kelvin_sign(tmp_path: Path) -> None:
+    """End to end: the search (DuckDB folds U+212A to "k") matches; the prefilter must keep it."""
+    from escudo.content.loader import load_content
+    from escudo.detect.hunt import hunt, select_detections
+
+    kelvin = "/tmp/NGRO\u212a"
+    values = {"Image": kelvin, "CommandLine": f"{kelvin} tcp 22", "ParentCommandLine": "bash"}
+    path = tmp_path / "k.log"
+    path.write_text(syslog_line(event_xml(values)) + "\n", encoding="utf-8")
+    content = load_content()
+    stats = ReadStats()
+    chosen = select_detections(content, ["Linux Ngrok Reverse Proxy Usage"])
+    [result] = hunt([path], chosen, content=content, stats=stats)
+    assert result.rows.column("process_name").to_pylist() == ["NGRO\u212a"]
+    assert (stats.events, stats.filtered) == (1, 0)
+
+
+def test_worker_processes_and_this_process_give_the_same_batches(tmp_path: Path) -> None:
+    from escudo.sources.reader import read_batches
+
+    lines = []
+    for i in range(300):
+        command = "ngrok tcp 22" if i % 40 == 3 else "sshd -D"
+        line = syslog_line(_event(command, i))
+        lines.append(line[:500] if i % 70 == 9 else line)
+    path = tmp_path / "w.log"
+    path.write_bytes(("\n".join(lines) + "\n").encode())
+    plan = SysmonPlan(FIELDS, frozenset({1}), SEED)
+    got = {}
+    for workers, here in ((1, True), (2, False), (2, True)):
+        stats = ReadStats()
+        batches = read_batches(
+            [path], plan, stats=stats, workers=workers, chunk_bytes=20_000, warm_up_here=here
+        )
+        rows = [r for b in batches for r in b.to_pylist()]
+        got[workers, here] = (rows, _key(stats))
+    assert got[1, True] == got[2, False] == got[2, True]
+    rows, key = got[1, True]
+    assert [r["EventRecordID"] for r in rows] == [str(i) for i in range(3, 300, 40)]
+    assert key[5] == [(10, "event cut short: no </Event> (syslog size limit?)")] + [
+        (n, "event cut short: no </Event> (syslog size limit?)") for n in (80, 150, 220, 290)
+    ]
