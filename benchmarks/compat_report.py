@@ -92,10 +92,10 @@ def check(path: Path, content: Any) -> Status:
         from escudo.engines.duckdb import DuckDBEngine
 
         compiled = state["c"]
-        engine = DuckDBEngine()
-        for dataset in compiled.datasets:
-            engine.register(dataset, empty_table(dataset))
-        engine.run(compiled)
+        with DuckDBEngine() as engine:
+            for dataset in compiled.datasets:
+                engine.register(dataset, empty_table(dataset))
+            engine.run(compiled)
 
     steps: dict[str, Callable[[], None]] = {
         "load": load,

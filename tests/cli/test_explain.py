@@ -76,6 +76,18 @@ def test_explain_unsupported_command(capsys: pytest.CaptureFixture[str]) -> None
     assert source[caret.index("^") :].startswith("frobnicate")
 
 
+def test_explain_mistyped_name_is_not_taken_for_a_search(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["explain", "Linux Ngrok Reverse Proxy Usag"]) == 2
+    err = capsys.readouterr().err
+    assert "no detection named or with id 'Linux Ngrok Reverse Proxy Usag'" in err
+    assert f"did you mean {SEED!r}" in err
+    # Text that looks like SPL is still compiled, and its error located.
+    assert main(["explain", "index=main ngrok"]) == 2
+    assert "searching raw indexes is not supported" in capsys.readouterr().err
+
+
 def test_explain_missing_file(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["explain", "no/such/detection.yml"]) == 2
     assert "detection file not found: no/such/detection.yml" in capsys.readouterr().err

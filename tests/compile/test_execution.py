@@ -299,6 +299,11 @@ def test_unsupported_option_is_not_silent() -> None:
     with pytest.raises(UnsupportedSplError) as info:
         compile_search("search index=main")
     assert "must start with | tstats or | from datamodel" in info.value.message
+    # nodename= names a data model child node, not a field: it must not quietly match nothing.
+    spl = "| tstats count from datamodel=Endpoint.Processes where Processes.user=x NOT nodename=Processes.Child"
+    with pytest.raises(UnsupportedSplError, match="nodename") as info:
+        compile_search(spl)
+    assert info.value.offset == spl.index("nodename")
 
 
 def test_multivalue_fields_in_where_search_and_stats(engine: DuckDBEngine) -> None:
@@ -314,6 +319,24 @@ def test_multivalue_fields_in_where_search_and_stats(engine: DuckDBEngine) -> No
     assert run(engine, base + " | stats dc(u) as n count(u) as c values(u) as all") == [
         {"n": 3, "c": 3, "all": ["bob", "root", "svc_backup"]}
     ]
+    rows = run(engine, base + ' | eval r=mvfilter(match(u, "^r")) | table Processes.dest r')
+    assert rows == [
+        {"Processes.dest": "db1", "r": []},
+        {"Processes.dest": "web1", "r": ["root"]},
+        {"Processes.dest": "web2", "r": None},
+    ]
+
+
+@pytest.mark.parametrize("call", ['split(u, ".")', "lower(u)", 'u . "x"', 'replace(u, "a", "b")'])
+def test_single_value_functions_refuse_a_multivalue_field(call: str) -> None:
+    # Not SQL the engine rejects (split of VARCHAR[]) or renders as "[a, b]": a located error.
+    spl = (
+        "| tstats values(Processes.user) as u from datamodel=Endpoint.Processes by Processes.dest"
+        f" | eval s={call}"
+    )
+    with pytest.raises(UnsupportedSplError, match="multivalue field is not supported") as info:
+        compile_search(spl)
+    assert spl.index("eval") <= info.value.offset <= spl.index(call)
 
 
 def test_search_on_numbers_and_time(engine: DuckDBEngine) -> None:
@@ -327,6 +350,40 @@ def test_search_on_numbers_and_time(engine: DuckDBEngine) -> None:
         f"| from datamodel Endpoint.Processes | search _time>={t(4).timestamp():.0f} | table process_id",
     )
     assert rows == [{"process_id": "7"}, {"process_id": "1000"}]
+
+
+def test_whole_epoch_seconds_match_and_print_without_fraction(engine: DuckDBEngine) -> None:
+    # _time and min(_time) are whole seconds: Splunk matches and prints "1714705200", never
+    # "1714705200.0", in search, values(), concatenation and fillnull.
+    epoch = f"{t(1).timestamp():.0f}"
+    rows = run(
+        engine,
+        f"| from datamodel Endpoint.Processes | search _time={epoch} | table process_id",
+    )
+    assert rows == [{"process_id": "100"}]
+    rows = run(
+        engine,
+        "| tstats min(_time) as firstTime from datamodel=Endpoint.Processes by Processes.dest "
+        f'| search firstTime={epoch} | eval s=firstTime . "" | fillnull value=x firstTime '
+        "| stats values(firstTime) as v by s",
+    )
+    assert rows == [{"s": epoch, "v": [epoch]}]
+    rows = run(
+        engine,
+        f'| from datamodel Endpoint.Processes | regex _time="^{epoch}$" | table process_id',
+    )
+    assert rows == [{"process_id": "100"}]
+
+
+def test_division_by_zero_is_null(engine: DuckDBEngine) -> None:
+    rows = run(
+        engine,
+        "| tstats count from datamodel=Endpoint.Processes by Processes.dest "
+        "| eval a=count/0, b=count%0, c=count/(count-count), d=count/2, e=count%2 | head 1",
+    )
+    assert rows == [
+        {"Processes.dest": "db1", "count": 1, "a": None, "b": None, "c": None, "d": 0.5, "e": 1}
+    ]
 
 
 def test_index_star_matches_everything_and_named_indexes_are_unsupported(
@@ -368,6 +425,10 @@ def test_bin_time_buckets(engine: DuckDBEngine) -> None:
     assert rows == [{"_time": t(0), "count": 2}, {"_time": t(3), "count": 3}]
     with pytest.raises(UnsupportedSplError, match="only _time"):
         compile_search("| from datamodel Endpoint.Processes | bin process_id span=10")
+    with pytest.raises(UnsupportedSplError, match="no field '_time' in the results"):
+        compile_search(
+            "| tstats count from datamodel=Endpoint.Processes by Processes.dest | bin _time span=1h"
+        )
 
 
 def test_stats_by_a_multivalue_field_counts_each_value(engine: DuckDBEngine) -> None:

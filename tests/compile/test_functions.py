@@ -45,6 +45,14 @@ def call(name: str, *args: exp.Expression) -> exp.Expression:
     return lower_function(name, list(args))
 
 
+def over_elements(predicate: exp.Expression) -> exp.Expression:
+    """An mvfilter predicate as the compiler builds it: lowered over ``xs`` as one value, then
+    ``xs`` typed back as the list that mvfilter filters."""
+    for column in predicate.find_all(exp.Column):
+        column.type = xs().type
+    return predicate
+
+
 def split(text: str) -> exp.Expression:
     return call("split", s(text), s(","))
 
@@ -113,7 +121,7 @@ CASES: list[tuple[str, exp.Expression, Any, Any, Any]] = [
     ("mvappend_all_missing", call("mvappend", x(), xs()), None, None, None),
     (
         "mvfilter",
-        call("mvfilter", call("match", xs(), s("^1"))),
+        call("mvfilter", over_elements(call("match", exp.column("xs"), s("^1")))),
         None,
         ["10", "20", "11"],
         ["10", "11"],
@@ -293,3 +301,27 @@ def test_docstring_examples() -> None:
     from escudo.compile import functions as module
 
     assert doctest.testmod(module).failed == 0
+
+
+def test_dialect_hooks_hold_when_sql_was_written_before_they_were_registered() -> None:
+    # A fresh interpreter: the first query (no eval) makes sqlglot cache each dialect's writers
+    # before escudo.compile.functions registers replace(); replace() must still become SQL that
+    # DuckDB and Spark know, not a SPLUNK_REPLACE call.
+    import subprocess
+    import sys
+
+    script = (
+        "from escudo.compile import compile_search\n"
+        "first = compile_search('| tstats count from datamodel=Endpoint.Processes')\n"
+        "first.sql('duckdb'); first.sql('spark')\n"
+        "c = compile_search('| tstats count from datamodel=Endpoint.Processes "
+        '| eval x=replace("ab", "(a)", "\\\\1-"), y=printf("%d", count)\')\n'
+        "print(c.sql('duckdb')); print(c.sql('spark'))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout
+    duckdb_sql, spark_sql = out.splitlines()
+    assert "REGEXP_REPLACE(" in duckdb_sql and "PRINTF(" in duckdb_sql
+    assert "REGEXP_REPLACE(" in spark_sql and "FORMAT_STRING(" in spark_sql
+    assert "SPLUNK" not in out.upper()

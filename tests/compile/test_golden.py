@@ -58,3 +58,37 @@ def test_golden_spark_sql_reads_back(name: str) -> None:
     assert [
         s.alias_or_name for s in parsed.selects
     ] == compiled.output_fields or not compiled.output_fields
+
+
+# Every shipped detection, with the shipped macros, compiles to both dialects (issue 3: "every shipped
+# detection also compiles to Spark SQL"); golden files under golden/builtin/, regenerated as above.
+BUILTIN_GOLDEN = GOLDEN / "builtin"
+
+
+def _shipped() -> list[str]:
+    from escudo.content.loader import load_content
+
+    return sorted(load_content().detections)
+
+
+@pytest.mark.parametrize("name", _shipped())
+@pytest.mark.parametrize("dialect", ["duckdb", "spark"])
+def test_shipped_detections_golden_sql(name: str, dialect: str) -> None:
+    from escudo.content.loader import load_content, macros_for
+
+    content = load_content()
+    detection = content.detections[name]
+    assert detection.path is not None
+    compiled = compile_search(
+        detection.search,
+        macros=macros_for(content, detection),
+        lookups=content.lookups,
+        now=NOW,
+    )
+    sql = compiled.sql(dialect, pretty=True) + "\n"
+    path = BUILTIN_GOLDEN / f"{detection.path.stem}.{dialect}.sql"
+    if REGEN:
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(sql, encoding="utf-8")
+    assert path.exists(), f"missing golden {path.name}; run with ESCUDO_REGEN_GOLDEN=1"
+    assert sql == path.read_text(encoding="utf-8")

@@ -339,10 +339,24 @@ def test_where_text_comparison_casts_a_typed_numeric_column() -> None:
     count = exp.column("x")
     count.type = exp.DataType.build("bigint")
     predicate = where_compare(count, "=", exp.Literal.string("abc"))
-    assert predicate.sql("duckdb") == "CAST(x AS TEXT) = 'abc'"
+    assert predicate.sql("duckdb").startswith("CASE WHEN x = FLOOR(x)")
     assert CON.execute(
         f"SELECT {predicate.sql('duckdb')} FROM (SELECT 5::BIGINT AS x)"
     ).fetchone() == (False,)
+
+
+@pytest.mark.parametrize(
+    ("value", "text"), [("5::BIGINT", "5"), ("1704067200.0::DOUBLE", "1704067200"), ("2.5", "2.5")]
+)
+def test_numbers_become_text_as_splunk_prints_them(value: str, text: str) -> None:
+    # A whole DOUBLE (min(_time) epoch seconds) prints without ".0", so it compares and
+    # concatenates as Splunk shows it.
+    number = exp.column("x")
+    number.type = exp.DataType.build("double")
+    predicate = where_compare(number, "=", exp.Literal.string(text))
+    assert CON.execute(
+        f"SELECT {predicate.sql('duckdb')} FROM (SELECT {value} AS x)"
+    ).fetchone() == (True,)
 
 
 def test_docstring_examples() -> None:

@@ -218,6 +218,29 @@ def test_bad_time_modifier_is_an_input_error(bad: str) -> None:
         parse_time_modifier(bad, NOW)
 
 
+@pytest.mark.parametrize("far", ["-99999999999999999999999s", "99999999999999", "+99999y"])
+def test_time_modifier_beyond_year_9999_is_an_input_error(far: str) -> None:
+    with pytest.raises(InputError, match="out of range"):
+        parse_time_modifier(far, NOW)
+
+
+@pytest.mark.parametrize(
+    ("term", "message"),
+    [
+        ("earliest=-99999999999999999999999s", "out of range"),
+        ('latest="13/45/2024:00:00:00"', "invalid time modifier"),
+        ("starthoursago=1e20", "cannot read time '1e20'"),
+    ],
+)
+def test_bad_time_term_in_search_is_located(term: str, message: str) -> None:
+    from escudo.compile import compile_search
+
+    spl = f"| from datamodel Endpoint.Processes | search {term}"
+    with pytest.raises(UnsupportedSplError, match=message) as info:
+        compile_search(spl, now=NOW)
+    assert info.value.offset == spl.index(term)
+
+
 def test_relative_time_modifier_error_is_located() -> None:
     with pytest.raises(SplSyntaxError) as info:
         parse_relative("-1fortnight", source="x", offset=0)

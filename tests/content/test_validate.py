@@ -212,6 +212,11 @@ def test_builtin_content_is_clean(macros: dict[str, Macro]) -> None:
             ["50: missing required key 'data'"],
         ),
         ("name: Tunnel Test\n", "name: [Tunnel]\n", ["1: 'name' must be a non-empty string"]),
+        (
+            "    role:\n    - Victim\n",
+            "",
+            ["36: missing required key tags.observable[0].'role'"],
+        ),
     ],
 )
 def test_broken_tags_detection(
@@ -274,6 +279,18 @@ def test_drilldowns_are_required_for_production_non_hunting(
             ["27: message token $image$ is not an output field of the search"],
         ),
         (FINDINGS, "asset_type: Endpoint\n", "", ["1: missing required key 'asset_type'"]),
+        (
+            RBA,
+            "    score: 40\n",
+            "    score: high\n",
+            ["30: rba.risk_objects[0].'score' must be an integer"],
+        ),
+        (
+            FINDINGS,
+            "- field: process_name\n  type: process_name\n",
+            "- field: process_name\n",
+            ["33: missing required key threat_objects[0].'type'"],
+        ),
         (
             FINDINGS,
             "- T1572\n",

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import gc
+import os
+import tempfile
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -98,12 +102,34 @@ def test_table_view_and_loaded_table_replace_each_other() -> None:
         assert engine.run(compile_search(COUNT_BY_DEST)).num_rows == 0
 
 
-def test_spill_folder_is_private_and_removed() -> None:
-    import os
+def _spill_folder(engine: DuckDBEngine) -> str:
+    rows = engine.execute("SELECT current_setting('temp_directory') AS d").to_pylist()
+    folder: str = rows[0]["d"]
+    return folder
 
+
+def test_spill_folder_is_private_and_removed_on_close() -> None:
     engine = DuckDBEngine()
-    folder = engine.execute("SELECT current_setting('temp_directory') AS d").to_pylist()[0]["d"]
+    folder = _spill_folder(engine)
     assert "escudo-duckdb-" in folder and os.path.isdir(folder)
     engine.close()
     assert not os.path.exists(folder)
+    engine.close()  # closing twice is harmless
     assert DuckDBEngine.dialect == "duckdb"
+
+
+def test_spill_folder_of_an_engine_nobody_closes_goes_with_the_engine() -> None:
+    engine = DuckDBEngine()
+    folder = _spill_folder(engine)
+    del engine
+    gc.collect()
+    assert not os.path.exists(folder)
+
+
+def test_spill_folder_is_removed_when_duckdb_cannot_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # mkdtemp's parent, for this test only
+    with pytest.raises(EngineError, match="cannot start DuckDB"):
+        DuckDBEngine(memory_limit="not a size")
+    assert list(tmp_path.iterdir()) == []

@@ -19,15 +19,20 @@ DIALECTS = ("duckdb", "spark")
 def pick_target(content: ContentSet, ref: str) -> Detection | None:
     """The detection ``ref`` names (name, id or YAML file), or ``None`` when ``ref`` is SPL text.
 
+    Text that names nothing is SPL only when it looks like a search (``|``, ``=`` or a backtick
+    macro); otherwise it is a mistyped name, reported with the loader's "did you mean" hint rather
+    than as a search that does not start with ``| tstats``.
+
     >>> from escudo.content.loader import load_content
     >>> pick_target(load_content(), "| tstats count from datamodel=Endpoint.Processes") is None
     True
     """
     looks_like_file = ref.endswith((".yml", ".yaml")) or Path(ref).is_file()
+    looks_like_spl = any(mark in ref for mark in "|=`")
     try:
         return resolve_detection(content, ref)
     except InputError:
-        if looks_like_file:
+        if looks_like_file or not looks_like_spl:
             raise
     return None
 

@@ -148,6 +148,8 @@ def lower_tstats(command: ast.Command, frame: Frame) -> None:
             return typed_column(inner, kind), kind
         return null_text(), "text"
 
+    if command.where is not None:
+        _reject_nodename(command.where, frame)
     predicate = (
         lower_predicate(command.where, frame, resolve) if command.where is not None else None
     )
@@ -175,6 +177,22 @@ def lower_tstats(command: ast.Command, frame: Frame) -> None:
         dataset.name, command.where, fill_values=(fillnull,) if fillnull else ()
     )
     _aggregate(frame, command.aggregations, keys, command.span, resolve)
+
+
+def _reject_nodename(predicate: ast.Predicate, frame: Frame) -> None:
+    """``where nodename=Object.Child`` picks a data model child node, which escudo does not model;
+    as an ordinary field it would be missing and silently match nothing, so it is an error."""
+    stack = [predicate]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.And | ast.Or):
+            stack.extend(node.items)
+        elif isinstance(node, ast.Not):
+            stack.append(node.item)
+        elif isinstance(node, ast.Compare | ast.InList) and node.field.lower() == "nodename":
+            raise frame.unsupported(
+                "tstats where nodename= (data model child nodes) is not supported", node.span
+            )
 
 
 def _aggregate(

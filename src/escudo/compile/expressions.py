@@ -9,13 +9,14 @@ model's fields inside ``tstats``).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlglot import exp
 
 from escudo.compile import semantics
 from escudo.compile.schema import DOUBLE, VARCHAR, Frame, Kind, as_expression
-from escudo.errors import Span
+from escudo.errors import InputError, Span
 from escudo.spl import ast
 
 # (expression for the field, its kind) by field name.
@@ -53,7 +54,9 @@ def _time_bound(frame: Frame, node: ast.Compare, resolve: Resolver) -> exp.Expre
         else:
             amount = float(node.value)
             when = now - (timedelta(hours=amount) if "hours" in key else timedelta(days=amount))
-    except ValueError:
+    except InputError as exc:
+        raise frame.unsupported(f"{node.field}=: {exc.message}", node.span) from None
+    except (OverflowError, ValueError):
         raise frame.unsupported(
             f"cannot read time {node.value!r} for {node.field}", node.span
         ) from None
@@ -86,9 +89,7 @@ def lower_predicate(node: ast.Predicate, frame: Frame, resolve: Resolver) -> exp
         col, kind = resolve(node.field)
         if kind == "mv":
             return semantics.search_compare_mv(col, node.op, node.value, quoted=node.quoted)
-        return semantics.search_compare(
-            _searchable(col, kind), node.op, node.value, quoted=node.quoted
-        )
+        return semantics.search_compare(_text(col, kind), node.op, node.value, quoted=node.quoted)
     if isinstance(node, ast.InList):
         col, kind = resolve(node.field)
         if kind == "mv":
@@ -96,7 +97,7 @@ def lower_predicate(node: ast.Predicate, frame: Frame, resolve: Resolver) -> exp
                 semantics.search_compare_mv(col, "=", v) for v in dict.fromkeys(node.values)
             ]
             return as_expression(exp.or_(*alternatives))
-        return semantics.search_in(_searchable(col, kind), list(node.values))
+        return semantics.search_in(_text(col, kind), list(node.values))
     if isinstance(node, ast.Term):
         if node.value and set(node.value) == {"*"}:
             return exp.true()
@@ -123,11 +124,14 @@ def _index_term(node: ast.Compare | ast.InList, frame: Frame) -> exp.Expression:
     )
 
 
-def _searchable(col: exp.Expression, kind: Kind) -> exp.Expression:
-    """Search matches text: ``_time`` as epoch seconds, numbers as their text."""
+def _text(col: exp.Expression, kind: Kind) -> exp.Expression:
+    """A value as Splunk's text: ``_time`` as epoch seconds, numbers as Splunk prints them (search
+    matches and ``values()``/``dc()`` compare this text)."""
     if kind == "time":
-        return exp.Cast(this=exp.TimeToUnix(this=col), to=VARCHAR.copy())
-    if kind in ("number", "any"):
+        return semantics.number_text(exp.TimeToUnix(this=col))
+    if kind == "number":
+        return semantics.number_text(col)
+    if kind == "any":
         return exp.Cast(this=col, to=VARCHAR.copy())
     return col
 
@@ -184,9 +188,13 @@ def lower_expr(node: ast.Expr, frame: Frame) -> exp.Expression:
             if semantics.is_string_literal(left) or semantics.is_string_literal(right):
                 return exp.DPipe(this=semantics.to_text(left), expression=semantics.to_text(right))
             return exp.Add(this=semantics.to_number(left), expression=semantics.to_number(right))
-        return _ARITHMETIC[op](
-            this=semantics.to_number(left), expression=semantics.to_number(right)
-        )
+        divisor = semantics.to_number(right)
+        literal = isinstance(divisor, exp.Literal) and semantics.is_number(divisor.name)
+        if op in ("/", "%") and not (literal and float(divisor.name) != 0):
+            # Splunk leaves the field empty when dividing by zero; DuckDB would give inf/NaN
+            # (or fail for integer %), so the divisor 0 becomes NULL, as in Spark's default mode.
+            divisor = exp.Nullif(this=divisor, expression=exp.Literal.number(0))
+        return _ARITHMETIC[op](this=semantics.to_number(left), expression=divisor)
     if isinstance(node, ast.UnaryOp):
         operand = lower_expr(node.operand, frame)
         if node.op == "NOT":
@@ -206,9 +214,24 @@ def lower_expr(node: ast.Expr, frame: Frame) -> exp.Expression:
     if isinstance(node, ast.Call):
         from escudo.compile.functions import lower_function
 
+        if node.name.lower() == "mvfilter":
+            return _lower_mvfilter(node, frame)
         args = [lower_expr(a, frame) for a in node.args]
         return lower_function(node.name, args, source=frame.source, span=node.span)
     raise AssertionError(node)
+
+
+def _lower_mvfilter(node: ast.Call, frame: Frame) -> exp.Expression:
+    """mvfilter(predicate): the predicate reads its field as one value (each element in turn), so
+    it is lowered with multivalue fields seen as text; the field itself stays the list filtered."""
+    from escudo.compile.functions import lower_function
+
+    as_text = {n: "text" if k == "mv" else k for n, k in frame.columns.items()}
+    args = [lower_expr(a, replace(frame, columns=as_text)) for a in node.args]
+    for col in (c for a in args for c in a.find_all(exp.Column)):
+        if frame.columns.get(col.name) == "mv":
+            col.type = frame.col(col.name).type
+    return lower_function(node.name, args, source=frame.source, span=node.span)
 
 
 # SPL functions whose result is a multivalue field (SR "Multivalue eval functions"); mvindex with a
@@ -268,14 +291,6 @@ AGGREGATIONS = (
     "earliest",
     "latest",
 )
-
-
-def _text(col: exp.Expression, kind: Kind) -> exp.Expression:
-    if kind == "time":
-        return exp.Cast(this=exp.TimeToUnix(this=col), to=VARCHAR.copy())
-    if kind in ("number", "any"):
-        return exp.Cast(this=col, to=VARCHAR.copy())
-    return col
 
 
 def _not_null(col: exp.Expression) -> exp.Expression:
@@ -349,9 +364,7 @@ def lower_aggregation(
     if kind in ("time", "number"):
         return extreme(this=number), "number"
     # Text: the numeric extreme when any value is a number, else the lexicographic one.
-    from escudo.compile.functions import number_text
-
-    numeric = number_text(extreme(this=number))
+    numeric = semantics.number_text(extreme(this=number))
     return exp.Coalesce(this=numeric, expressions=[extreme(this=col)]), "text"
 
 

@@ -210,7 +210,11 @@ def lower_bin(command: ast.Command, frame: Frame) -> None:
         span = opt
     if span is None:
         raise frame.unsupported(f"{command.name} without span= is not supported", command.span)
-    if frame.columns.get(command.field) != "time":
+    if command.field not in frame.columns:
+        raise frame.unsupported(
+            f"{command.name}: no field {command.field!r} in the results at this point", command.span
+        )
+    if frame.columns[command.field] != "time":
         # Splunk bins numbers into "10-20" style ranges; only time buckets are implemented.
         raise frame.unsupported(
             f"{command.name} of {command.field!r} (only _time) is not supported", command.span

@@ -30,6 +30,7 @@ from sqlglot import exp
 
 from escudo.compile import timefmt
 from escudo.compile.semantics import (
+    MultivalueArgumentError,
     is_numeric,
     is_string_literal,
     like,
@@ -308,15 +309,6 @@ def _printf_writer(name: str, dialect: str) -> Callable[[object, exp.Expression]
 # --- conversion ------------------------------------------------------------------------------------
 
 
-def number_text(expression: exp.Expression) -> exp.Expression:
-    """A number as Splunk prints it: whole numbers without ``.0``."""
-    value = to_number(expression)
-    whole = exp.EQ(this=value, expression=exp.Floor(this=value.copy()))
-    small = exp.LT(this=exp.Abs(this=value.copy()), expression=exp.Literal.number("1e15"))
-    as_int = exp.cast(exp.cast(value.copy(), "bigint"), "varchar")
-    return exp.If(this=_and(whole, small), true=as_int, false=exp.cast(value.copy(), "varchar"))
-
-
 def _duration(value: exp.Expression) -> exp.Expression:
     # tostring(X, "duration"): [D+]HH:MM:SS of a number of seconds.
     seconds = exp.cast(exp.Floor(this=value), "bigint")
@@ -353,7 +345,7 @@ def _duration(value: exp.Expression) -> exp.Expression:
 
 def _tostring(args: list[exp.Expression]) -> exp.Expression:
     if len(args) == 1:
-        return number_text(args[0]) if is_numeric(args[0]) else to_text(args[0])
+        return to_text(args[0])
     option = _literal_text(args, 1, "format").lower()
     value = to_number(args[0])
     if option == "hex":
@@ -712,7 +704,7 @@ def lower_function(
         )
     try:
         return parenthesize(spec.builder(args))
-    except _ArgumentError as error:
+    except (_ArgumentError, MultivalueArgumentError) as error:
         raise UnsupportedSplError(
             f"{spec.name}(): {error}", source=source, offset=offset, end=end
         ) from None

@@ -171,7 +171,7 @@ def _as_text(frame: Frame, name: str) -> exp.Expression:
     return (
         semantics.to_text(col)
         if kind != "time"
-        else exp.Cast(this=exp.TimeToUnix(this=col), to=exp.DataType.build("varchar"))
+        else semantics.number_text(exp.TimeToUnix(this=col))
     )
 
 

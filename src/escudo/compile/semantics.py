@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import cast
 
 from sqlglot import exp
+from sqlglot import generator as sqlglot_generator
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.generator import Generator
 
@@ -132,12 +133,44 @@ def try_cast(expression: exp.Expression, to: exp.DataType | str) -> exp.Expressi
     return exp.TryCast(this=expression, to=target, safe=True)
 
 
+def number_text(expression: exp.Expression) -> exp.Expression:
+    """A number as Splunk prints it: whole numbers without ``.0`` (``1704067200``, not the DOUBLE's
+    ``1704067200.0``), so ``min(_time)`` concatenates, fills and ``search``-matches as Splunk shows it.
+
+    >>> number_text(exp.Literal.number(3)).sql("duckdb")
+    'CASE WHEN 3 = FLOOR(3) AND ABS(3) < 1e15 THEN CAST(CAST(3 AS BIGINT) AS TEXT) ELSE CAST(3 AS TEXT) END'
+    """
+    value = to_number(expression)
+    whole = exp.EQ(this=value, expression=exp.Floor(this=value.copy()))
+    small = exp.LT(this=exp.Abs(this=value.copy()), expression=exp.Literal.number("1e15"))
+    as_int = exp.cast(exp.cast(value.copy(), "bigint"), "varchar")
+    return exp.If(
+        this=exp.And(this=whole, expression=small),
+        true=as_int,
+        false=exp.cast(value.copy(), "varchar"),
+    )
+
+
+class MultivalueArgumentError(ValueError):
+    """A list (multivalue field) where a single text value is needed; the caller locates it."""
+
+
 def to_text(expression: exp.Expression) -> exp.Expression:
-    """``expression`` as text: string literals and columns unchanged, anything numeric CAST."""
+    """``expression`` as text: string literals and columns unchanged, numbers as Splunk prints them.
+
+    A multivalue field (a list) has no single text: :class:`MultivalueArgumentError`, rather than
+    SQL the engine rejects (``lower(VARCHAR[])``) or renders as ``[a, b]``.
+    """
+    if isinstance(expression, exp.Array) or (
+        expression.type is not None and expression.type.is_type(exp.DataType.Type.ARRAY)
+    ):
+        raise MultivalueArgumentError(
+            "a multivalue field is not supported here (take one value with mvindex or mvjoin)"
+        )
     if isinstance(expression, exp.Literal):
         return exp.Literal.string(expression.name)
     if is_numeric(expression):
-        return exp.cast(expression, VARCHAR.copy())
+        return number_text(expression)
     return expression
 
 
@@ -314,9 +347,19 @@ SqlWriter = Callable[[Generator, exp.Expression], str]
 
 
 def register_sql(node: type[exp.Expression], writers: dict[str, SqlWriter]) -> None:
-    """Teach dialect ``name`` (``"duckdb"``, ``"spark"``) to write ``node`` with ``writers[name]``."""
+    """Teach dialect ``name`` (``"duckdb"``, ``"spark"``) to write ``node`` with ``writers[name]``.
+
+    sqlglot (>= 28) copies ``TRANSFORMS`` into a per-class dispatch cache the first time a dialect
+    writes SQL, so an entry added later would be ignored (``SPLUNK_REPLACE(...)`` reaching DuckDB
+    when ``functions`` is imported after a first ``.sql()``); the stale cache entries are dropped.
+    """
+    cache = getattr(sqlglot_generator, "_DISPATCH_CACHE", None)
     for name, writer in writers.items():
-        Dialect.get_or_raise(name).generator_class.TRANSFORMS[node] = writer
+        generator_class = Dialect.get_or_raise(name).generator_class
+        generator_class.TRANSFORMS[node] = writer
+        if isinstance(cache, dict):
+            for cached in [c for c in cache if issubclass(c, generator_class)]:
+                del cache[cached]
 
 
 # --- parentheses -----------------------------------------------------------------------------------

@@ -333,28 +333,31 @@ def parse_time_modifier(text: str, now: datetime) -> datetime:
     """
     now = now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
     body = text.strip()
-    if re.fullmatch(r"\d+(\.\d+)?", body):
-        return datetime.fromtimestamp(float(body), UTC)
     try:
-        return datetime.strptime(body, _ABSOLUTE_FORMAT).replace(tzinfo=UTC)
-    except ValueError:
-        pass
-    try:
-        steps = parse_relative(body)
-    except SplSyntaxError:
-        raise InputError(
-            f"invalid time modifier {text!r} (expected e.g. now, -24h, -7d@d, @w0, "
-            f"an epoch or {_ABSOLUTE_FORMAT})"
-        ) from None
-    moment = now
-    for step in steps:
-        if isinstance(step, Snap):
-            moment = _snap(moment, step)
-        elif step.unit in UNIT_SECONDS:
-            moment = moment + timedelta(seconds=step.amount * UNIT_SECONDS[step.unit])
-        else:
-            moment = _add_months(moment, step.amount * _CALENDAR_MONTHS[step.unit])
-    return moment
+        if re.fullmatch(r"\d+(\.\d+)?", body):
+            return datetime.fromtimestamp(float(body), UTC)
+        try:
+            return datetime.strptime(body, _ABSOLUTE_FORMAT).replace(tzinfo=UTC)
+        except ValueError:
+            pass
+        try:
+            steps = parse_relative(body)
+        except SplSyntaxError:
+            raise InputError(
+                f"invalid time modifier {text!r} (expected e.g. now, -24h, -7d@d, @w0, "
+                f"an epoch or {_ABSOLUTE_FORMAT})"
+            ) from None
+        moment = now
+        for step in steps:
+            if isinstance(step, Snap):
+                moment = _snap(moment, step)
+            elif step.unit in UNIT_SECONDS:
+                moment = moment + timedelta(seconds=step.amount * UNIT_SECONDS[step.unit])
+            else:
+                moment = _add_months(moment, step.amount * _CALENDAR_MONTHS[step.unit])
+        return moment
+    except (OverflowError, ValueError):  # a well-formed modifier beyond the years 1..9999
+        raise InputError(f"time modifier {text!r} is out of range (years 1 to 9999)") from None
 
 
 # --- strptime -------------------------------------------------------------------------------------

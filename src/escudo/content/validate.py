@@ -71,6 +71,16 @@ OPTIONAL: dict[str, _Check] = {
     "references": _STRINGS, "drilldown_searches": _LIST, "tests": _LIST, "mitre_attack_id": _STRINGS,
 }  # fmt: skip
 RISK_TYPES = ("TTP", "Anomaly")
+# Keys of each entry of the risk/threat object lists: contentctl v4 Observable (name, type, role),
+# v5 rba objects, schema C entities and top-level threat objects (escu-semantics.md 1c). ("", key)
+# is a top-level list.
+REQUIRED_ENTRIES: dict[tuple[str, str], dict[str, _Check]] = {
+    ("tags", "observable"): {"name": _TEXT, "type": _TEXT, "role": _STRINGS},
+    ("rba", "risk_objects"): {"field": _TEXT, "type": _TEXT, "score": _INT},
+    ("rba", "threat_objects"): {"field": _TEXT, "type": _TEXT},
+    ("intermediate_findings", "entities"): {"field": _TEXT, "type": _TEXT, "score": _INT},
+    ("", "threat_objects"): {"field": _TEXT, "type": _TEXT},
+}
 
 
 @dataclass(frozen=True, order=True)
@@ -109,6 +119,20 @@ def _check_optional(out: _Collector, doc: LineDict, where: str = "") -> None:
     for key, (ok, what) in OPTIONAL.items():
         if doc.get(key) is not None and not ok(doc[key]):
             out.add(doc.line_of(key), f"{where}{key!r} must be {what}")
+
+
+def _check_entries(out: _Collector, doc: LineDict) -> None:
+    """Each risk/threat object entry has its keys (``REQUIRED_ENTRIES``); other shapes the loader
+    reports."""
+    for (outer, key), rules in REQUIRED_ENTRIES.items():
+        block = doc.get(outer) if outer else doc
+        items = block.get(key) if isinstance(block, LineDict) else None
+        if not isinstance(items, LineList):
+            continue
+        for index, item in enumerate(items):
+            if isinstance(item, LineDict):
+                where = f"{outer + '.' if outer else ''}{key}[{index}]."
+                _check_keys(out, item, rules, where=where)
 
 
 def macro_keys(search: str) -> list[tuple[str, str]]:
@@ -264,6 +288,7 @@ def validate_doc(doc: LineDict, path: str, *, macros: Mapping[str, Macro]) -> li
             _check_keys(out, tags, REQUIRED_TAGS_RISK, where=where, line=line)
         if schema != "findings":
             _check_optional(out, tags, where)
+    _check_entries(out, doc)
     if out.problems:  # the model cannot be trusted on a broken shape
         return sorted(out.problems)
     try:

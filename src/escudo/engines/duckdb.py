@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
+import weakref
 from collections.abc import Iterable, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, TypeAlias
@@ -49,6 +50,23 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _projection(ds: Dataset, names: list[str]) -> str:
+    """The data set's columns, typed, from data holding ``names`` (missing ones NULL), then the
+    data's extra columns as they are."""
+    present = set(names)
+    columns = [
+        f"CAST({_quote(f) if f in present else 'NULL'} AS {_sql_type(f, ds.multivalue)}) AS {_quote(f)}"
+        for f in ds.all_fields
+    ]
+    extra = [_quote(n) for n in names if n not in ds.all_fields]
+    return ", ".join(columns + extra)
+
+
+def _release(connection: duckdb.DuckDBPyConnection, spill: str) -> None:
+    connection.close()
+    shutil.rmtree(spill, ignore_errors=True)
+
+
 class DuckDBEngine:
     """An in-process DuckDB database holding data set tables; use as a context manager."""
 
@@ -67,7 +85,11 @@ class DuckDBEngine:
         try:
             self.connection = duckdb.connect(":memory:", config=config)
         except duckdb.Error as exc:
+            shutil.rmtree(self._spill, ignore_errors=True)
             raise EngineError(f"cannot start DuckDB: {exc}") from None
+        # close() releases the database and its folder; an engine its caller never closes releases
+        # them when it is garbage-collected or at interpreter exit (finalize runs at most once).
+        self._release = weakref.finalize(self, _release, self.connection, self._spill)
         self.registered: set[str] = set()
 
     def __enter__(self) -> DuckDBEngine:
@@ -82,8 +104,8 @@ class DuckDBEngine:
         self.close()
 
     def close(self) -> None:
-        self.connection.close()
-        shutil.rmtree(self._spill, ignore_errors=True)
+        """Close the database and remove its spill folder; closing twice is harmless."""
+        self._release()
 
     def _reader(self, data: Data) -> pa.RecordBatchReader:
         if isinstance(data, pa.RecordBatchReader):
@@ -113,15 +135,7 @@ class DuckDBEngine:
             self._register_view(ds, data)
             return
         reader = self._reader(data)
-        present = set(reader.schema.names)
         staging = f"__escudo_load_{ds.relation}"
-        columns = [
-            f"CAST({_quote(f)} AS {_sql_type(f, ds.multivalue)}) AS {_quote(f)}"
-            if f in present
-            else f"CAST(NULL AS {_sql_type(f, ds.multivalue)}) AS {_quote(f)}"
-            for f in ds.all_fields
-        ]
-        extra = [_quote(n) for n in reader.schema.names if n not in ds.all_fields]
         try:
             if not reader.schema.names:
                 self.register_empty(dataset)
@@ -129,7 +143,8 @@ class DuckDBEngine:
             self.connection.register(staging, reader)
             self._drop(ds.relation)
             self.connection.execute(
-                f"CREATE OR REPLACE TABLE {_quote(ds.relation)} AS SELECT {', '.join(columns + extra)} FROM {_quote(staging)}"
+                f"CREATE OR REPLACE TABLE {_quote(ds.relation)} AS SELECT "
+                f"{_projection(ds, reader.schema.names)} FROM {_quote(staging)}"
             )
         except duckdb.Error as exc:
             raise EngineError(f"cannot load {dataset}: {exc}") from None
@@ -149,19 +164,12 @@ class DuckDBEngine:
 
     def _register_view(self, ds: Dataset, table: pa.Table) -> None:
         source = f"__escudo_arrow_{ds.relation}"
-        present = set(table.column_names)
-        columns = [
-            f"CAST({_quote(f)} AS {_sql_type(f, ds.multivalue)}) AS {_quote(f)}"
-            if f in present
-            else f"CAST(NULL AS {_sql_type(f, ds.multivalue)}) AS {_quote(f)}"
-            for f in ds.all_fields
-        ]
-        extra = [_quote(n) for n in table.column_names if n not in ds.all_fields]
         try:
             self._drop(ds.relation)
             self.connection.register(source, table)
             self.connection.execute(
-                f"CREATE OR REPLACE VIEW {_quote(ds.relation)} AS SELECT {', '.join(columns + extra)} FROM {_quote(source)}"
+                f"CREATE OR REPLACE VIEW {_quote(ds.relation)} AS SELECT "
+                f"{_projection(ds, table.column_names)} FROM {_quote(source)}"
             )
         except duckdb.Error as exc:
             raise EngineError(f"cannot load {ds.name}: {exc}") from None
