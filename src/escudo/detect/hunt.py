@@ -203,9 +203,13 @@ def run_compiled(
     >>> run_compiled(["web.log"], [(detection, compiled)])  # doctest: +SKIP
     [DetectionResult(...)]
     """
+    if engine is None:  # ours: closed (and its spill folder removed) once the rows are out
+        with _new_engine() as own:
+            return run_compiled(
+                paths, jobs, earliest=earliest, latest=latest, stats=stats, engine=own, store=store
+            )
     from escudo.datamodels.normalize import read_dataset
 
-    engine = engine if engine is not None else _new_engine()
     stats = stats if stats is not None else ReadStats()
     window = _Window(earliest=earliest, latest=latest)
     needs: dict[str, list[RawFilter | None]] = {}
