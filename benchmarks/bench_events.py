@@ -1,6 +1,7 @@
 """Time the ``escudo events`` pipeline: read, extract, normalize, write.
 
     python benchmarks/bench_events.py FILE [--format parquet] [--datamodel NAME] [--workers N]
+        [--extractor fast|scan|reference]
 
 Prints events/s (every Sysmon event read, whatever its EventID), rows written, wall time and
 peak RSS of this process and of its worker processes (``resource.getrusage``). Not a test: the
@@ -87,6 +88,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--format", default="parquet")
     parser.add_argument("--datamodel", default="Endpoint.Processes")
     parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument(
+        "--extractor",
+        default="fast",
+        help="fast (whole-chunk columnar), scan (per-event regex: the previous fast path), reference",
+    )
     parser.add_argument("--output", default=None, help="default: a temporary file, removed after")
     parser.add_argument("--verbose", "-v", action="store_true", help="CPU and RSS per process")
     args = parser.parse_args(argv)
@@ -94,7 +100,13 @@ def main(argv: list[str] | None = None) -> int:
     stats = ReadStats()
     with ProcessWatch() as watch:
         began = time.perf_counter()
-        batches = read_dataset([args.file], args.datamodel, stats=stats, workers=args.workers)
+        batches = read_dataset(
+            [args.file],
+            args.datamodel,
+            stats=stats,
+            workers=args.workers,
+            extractor=args.extractor,
+        )
         rows = write_batches(batches, args.format, out)
         elapsed = time.perf_counter() - began
     seen = stats.events + stats.other + stats.filtered

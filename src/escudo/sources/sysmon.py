@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from escudo.sources.base import RawFilter, ReadStats
 from escudo.sources.framing import syslog_host
+from escudo.sources.prefilter import ALWAYS_PASS, split_chunk
 from escudo.sources.sysmon_fast import BAD_AMP, FastExtractor, Getter, unescape_bytes
 from escudo.sources.sysmon_xml import ALL_FIELDS, MalformedEvent, extract_reference
 
@@ -33,6 +34,7 @@ SOURCETYPE = "sysmon:linux"
 SOURCE = "Syslog:Linux-Sysmon/Operational"
 
 _OPEN, _CLOSE = b"<Event>", b"</Event>"
+_STAMP = re.compile(rb"[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d ")  # framing.SYSLOG_SHAPES rfc3164
 _JSON_START = (b"{", b" ", b"\t")
 
 
@@ -54,6 +56,14 @@ def _journald_message(line: bytes) -> tuple[bytes, str | None] | None:
     if isinstance(msg, list) and all(isinstance(b, int) and 0 <= b < 256 for b in msg):
         return bytes(msg), host
     return None
+
+
+def _passes(raw: bytes, needles: tuple[tuple[bytes, ...], ...]) -> bool:
+    """:meth:`RawFilter.matches` on compiled needles (the exact, per-line test)."""
+    if any(seq in raw for seq, _ in ALWAYS_PASS):
+        return True
+    low = raw.lower()
+    return all(any(n in low for n in clause) for clause in needles)
 
 
 def _compile_filter(raw_filter: RawFilter | None) -> tuple[tuple[bytes, ...], ...] | None:
@@ -88,7 +98,8 @@ class SysmonPlan:
 
     Calling the plan on a chunk of bytes returns a raw RecordBatch (``host`` then ``fields``, all
     strings) and the chunk's :class:`ReadStats` with line numbers relative to the chunk.
-    ``extractor`` is ``"fast"`` or ``"reference"`` (the expat path tests compare against).
+    ``extractor`` is ``"fast"`` (whole chunks, ``sysmon_columnar``, when there is no raw filter),
+    ``"scan"`` (the per-event regex path alone) or ``"reference"`` (expat, the tests' oracle).
     """
 
     fields: tuple[str, ...] = ALL_FIELDS
@@ -117,12 +128,27 @@ class SysmonPlan:
                 gc.enable()
 
     def _read(self, data: bytes, name: str) -> tuple[pa.RecordBatch, ReadStats]:
+        if self.extractor == "fast" and not self.raw_filter:
+            from escudo.sources.sysmon_columnar import read_columnar
+
+            result = read_columnar(self, data, name)
+            if result is not None:
+                return result
         sink = _Sink()
         fast = fast_extractor(self.fields)
         lanes = (
             [] if self.extractor == "reference" or self.raw_filter else fast.lanes(self.eventids)
         )
-        if len(lanes) == 1:
+        needles = _compile_filter(self.raw_filter)
+        split = split_chunk(data, needles) if needles else None
+        if split is not None:  # the prefilter over the whole chunk: candidate lines only
+            for first, stop in split.runs:
+                begin, end = split.starts[first], split.starts[stop]
+                self._read_lines(data, name, begin, end, first + 1, [], sink)
+            sink.stats.filtered += split.filtered
+            sink.stats.skipped += split.skipped
+            sink.stats.lines = split.lines
+        elif len(lanes) == 1:
             self._scan(data, name, lanes[0], sink)
         else:
             self._read_lines(data, name, 0, len(data), 1, lanes, sink)
@@ -191,14 +217,13 @@ class SysmonPlan:
         eventids = self.eventids
         fast = fast_extractor(self.fields)
         extract = self._reference if self.extractor == "reference" else fast.extract_bytes
-        low_data = data.lower() if needles else data
         number, pos = number - 1, begin
         while pos < size:
             number += 1
             eol = data.find(b"\n", pos, size)
             if eol < 0:
                 eol = size
-            line, low, lpos, leol = data, low_data, pos, eol
+            line, lpos, leol = data, pos, eol
             pos = eol + 1
             start = data.find(_OPEN, lpos, leol)
             if start >= 0 and lanes:
@@ -220,7 +245,7 @@ class SysmonPlan:
                     inner = -1 if found is None else found[0].find(_OPEN)
                     if found is not None and inner >= 0:
                         (line, host), journald = found, True
-                        start, low, lpos, leol = inner, line.lower(), 0, len(line)
+                        start, lpos, leol = inner, 0, len(line)
                     elif start < 0 or found is not None:  # no event (or a journald non-event)
                         stats.skipped += 1
                         continue
@@ -233,15 +258,13 @@ class SysmonPlan:
             j = line.find(b"</EventID>", i, stop)
             eid_text = line[i + 9 : j] if 0 <= i < j < i + 20 else b""
             eventid = int(eid_text) if eid_text.isdigit() else -1
+            # The prefilter before the EventID test: an event it drops counts as ``filtered``
+            # whatever its type, so the chunk-level filter can count it without reading it.
+            if needles and not _passes(line[lpos:leol], needles):
+                stats.filtered += 1
+                continue
             if eventids is not None and eventid >= 0 and eventid not in eventids:
                 stats.other += 1
-                continue
-            if (
-                needles
-                and line.find(b"&#", lpos, leol) < 0
-                and not all(any(low.find(n, lpos, leol) >= 0 for n in c) for c in needles)
-            ):
-                stats.filtered += 1
                 continue
             try:
                 values = extract(line, start, stop, eventid)
@@ -257,7 +280,8 @@ class SysmonPlan:
         """The syslog header host of the line at ``lpos`` whose event starts at ``start``."""
         if start <= lpos:
             return None
-        key = line[lpos + 16 : start] if line[lpos + 15 : lpos + 16] == b" " else None
+        # Only a valid RFC 3164 stamp may be keyed away: the host then depends on the rest alone.
+        key = line[lpos + 16 : start] if _STAMP.match(line, lpos) else None
         host = cache.get(key) if key else None
         return host if host is not None else self._host(line, lpos, start, key, cache)
 
