@@ -258,3 +258,50 @@ def test_worker_processes_and_this_process_give_the_same_batches(tmp_path: Path)
     assert key[5] == [(10, "event cut short: no </Event> (syslog size limit?)")] + [
         (n, "event cut short: no </Event> (syslog size limit?)") for n in (80, 150, 220, 290)
     ]
+
+
+def test_a_chunk_without_candidates_gives_counts_and_no_rows() -> None:
+    """The fast return for a chunk where no line is a candidate (most chunks of a hunt)."""
+    lines = [syslog_line(_event(f"sshd -D {i}", i)) for i in range(80)]
+    lines[10:10] = ["Mar 11 09:15:01 web-01 CRON[4011]: (root) CMD (true)", ""]
+    data = ("\n".join(lines) + "\n").encode()
+    split = split_chunk(data, ((b"ngrok",),))
+    assert split is not None and split.runs == []
+    rows, stats = _check(SysmonPlan(FIELDS, frozenset({1}), SEED), data)
+    assert rows == []
+    assert (stats.events, stats.filtered, stats.skipped, stats.lines) == (0, 80, 1, 82)
+    batch, _ = SysmonPlan(FIELDS, frozenset({1}), SEED)(data, "x")
+    assert batch.schema.names == ["host", *FIELDS] and batch.num_rows == 0
+
+
+def test_workers_started_ahead_are_taken_by_the_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """start_workers' pool serves the next read (same rows and counts as one process); one no
+    read took is stopped by stop_workers; an input one process reads starts nothing."""
+    from escudo.sources import reader
+
+    lines = [syslog_line(_event("ngrok tcp 22" if i % 9 == 4 else "ls", i)) for i in range(120)]
+    path = tmp_path / "a.log"
+    path.write_bytes(("\n".join(lines) + "\n").encode())
+    plan = SysmonPlan(FIELDS, frozenset({1}), SEED)
+    module = type(plan).__module__
+    reader.start_workers([path], module)
+    assert module not in reader._EARLY  # small: read here
+    monkeypatch.setattr(reader, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(reader.os, "cpu_count", lambda: 2)
+    got = {}
+    for ahead in (False, True):
+        if ahead:
+            reader.start_workers([path], module)
+            assert module in reader._EARLY
+        stats = ReadStats()
+        batches = reader.read_batches([path], plan, stats=stats, chunk_bytes=4000)
+        got[ahead] = ([r for b in batches for r in b.to_pylist()], _key(stats))
+        assert module not in reader._EARLY
+    assert got[True] == got[False]
+    assert [r["EventRecordID"] for r in got[True][0]] == [str(i) for i in range(4, 120, 9)]
+    reader.start_workers([path], module)
+    reader.stop_workers(module)
+    assert module not in reader._EARLY
+    reader.stop_workers(module)  # nothing to stop: harmless

@@ -10,16 +10,23 @@ import sys
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from escudo.content.model import ContentSet
 from escudo.detect.result import EMIT_KINDS, DetectionResult
 from escudo.errors import InputError
-from escudo.outputs.hec import add_hec_options, hec_from_options
+from escudo.outputs.hec_options import add_hec_options
 from escudo.outputs.records import FORMATS, Group, write_records
 from escudo.sources.base import ReadStats
+
+if TYPE_CHECKING:
+    from escudo.outputs.hec import HecSender
+
+# The module of the chunk processor hunts read with (escudo.datamodels.normalize.Normalizer): the
+# worker processes import it once, before forking.
+NORMALIZER_MODULE = "escudo.datamodels.normalize"
 
 
 def parse_time(value: str | None, option: str) -> datetime | None:
@@ -151,15 +158,64 @@ def hunt(
     **hec: Any,
 ) -> int:  # fmt: skip
     """Run ESCU detections over log files, directories, .gz files or - (stdin)."""
+    from escudo.sources.reader import start_workers, stop_workers
+
+    # Big inputs are read by worker processes: start them while the detections load and compile.
+    start_workers(paths, NORMALIZER_MODULE)
+    try:
+        return _hunt(
+            paths,
+            detection_refs,
+            content_dirs,
+            fmt,
+            earliest,
+            latest,
+            fail_on_findings,
+            strict,
+            emit_kind,
+            store,
+            identities,
+            assets,
+            attack_stix,
+            hec,
+        )
+    finally:
+        stop_workers(NORMALIZER_MODULE)  # when the run stopped before its read
+
+
+def _hunt(
+    paths: tuple[str, ...],
+    detection_refs: tuple[str, ...],
+    content_dirs: tuple[Path, ...],
+    fmt: str,
+    earliest: str | None,
+    latest: str | None,
+    fail_on_findings: bool,
+    strict: bool,
+    emit_kind: str,
+    store: Path | None,
+    identities: Path | None,
+    assets: Path | None,
+    attack_stix: Path | None,
+    hec: dict[str, Any],
+) -> int:  # fmt: skip
+    """The run of :func:`hunt` (its options, ``--hec-*`` ones in ``hec``)."""
     from escudo.detect.attack import stix_in_use
     from escudo.detect.hunt import hunt as run_hunt
     from escudo.detect.hunt import select_detections
-    from escudo.detect.identity import IdentityResolver
     from escudo.detect.store import Store
 
     # Options that read files or build a client are checked before the (maybe long) run.
-    sender = hec_from_options(**hec)
-    resolver = IdentityResolver.from_csv(identities, assets) if identities or assets else None
+    sender: HecSender | None = None
+    if hec.get("hec_url"):  # the HEC client (http.client, ssl, the spool) only when asked for
+        from escudo.outputs.hec import hec_from_options
+
+        sender = hec_from_options(**hec)
+    resolver = None
+    if identities or assets:
+        from escudo.detect.identity import IdentityResolver
+
+        resolver = IdentityResolver.from_csv(identities, assets)
     content = load_user_content(content_dirs)
     detections = select_detections(content, detection_refs) if detection_refs else None
     with stix_in_use(attack_stix):

@@ -27,7 +27,7 @@ import json
 import ssl
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import Enum
@@ -35,16 +35,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import click
-
 from escudo.errors import EscudoError, InputError
+from escudo.outputs.hec_options import DEFAULT_SOURCETYPE as DEFAULT_SOURCETYPE  # re-exported
+from escudo.outputs.hec_options import add_hec_options as add_hec_options  # re-exported
 from escudo.outputs.spool import Spool
 
 EVENT_PATH = "/services/collector/event"
 ACK_PATH = "/services/collector/ack"
 ID_FIELDS = ("risk_event_id", "finding_id", "event_id")  # first present wins
 DEFAULT_SOURCE = "escudo"
-DEFAULT_SOURCETYPE = "escudo"
 
 
 class HecError(EscudoError):
@@ -414,40 +413,6 @@ def default_spool_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_state_dir("escudo")) / "hec-spool"
-
-
-def add_hec_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Click decorator adding the ``--hec-*`` options; pair it with :func:`hec_from_options`.
-
-    Usage in a command module::
-
-        @click.command()
-        @add_hec_options
-        def hunt(..., **hec): sender = hec_from_options(**hec)
-    """
-    options = [
-        click.option(
-            "--hec-url", envvar="ESCUDO_HEC_URL", help="Splunk HEC URL, e.g. https://splunk:8088."
-        ),
-        click.option(
-            "--hec-token",
-            envvar="ESCUDO_HEC_TOKEN",
-            help="HEC token (or the ESCUDO_HEC_TOKEN variable).",
-        ),
-        click.option("--hec-index", help="Index for the events (default: the token's)."),
-        click.option("--hec-sourcetype", help=f"Sourcetype (default: {DEFAULT_SOURCETYPE})."),
-        click.option(
-            "--hec-insecure", is_flag=True, help="Do not verify the collector's TLS certificate."
-        ),
-        click.option(
-            "--hec-spool",
-            type=click.Path(path_type=Path, file_okay=False),
-            help="Spool folder for undelivered events (default: the user's state directory).",
-        ),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
 
 
 def hec_from_options(**kwargs: Any) -> HecSender | None:

@@ -3,7 +3,7 @@
 A *processor* is a picklable callable ``(data: bytes, name: str) -> (RecordBatch, ReadStats)``
 (e.g. :class:`escudo.sources.sysmon.SysmonPlan`). Plain files are cut into newline-aligned byte
 ranges that workers read themselves (no copy through a pipe); ``.gz`` and stdin are read here and
-shipped as bytes. Results come back in input order; at most ``2 * workers`` chunks are in flight,
+shipped as bytes. Results come back in input order; at most ``4 * workers`` chunks are in flight,
 so memory stays bounded whatever the input size (architecture "Performance design").
 
 >>> from escudo.sources.sysmon import SysmonPlan
@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -26,13 +28,17 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from escudo.errors import EscudoError
 from escudo.sources.base import ReadStats
 from escudo.sources.framing import Input, expand_inputs, file_ranges, iter_chunks, read_range
 
 Processor = Callable[[bytes, str], tuple[pa.RecordBatch, ReadStats]]
-Result = tuple[pa.RecordBatch, ReadStats, int]
+Result = tuple[pa.RecordBatch | None, ReadStats, int]
 
 DEFAULT_CHUNK_BYTES = 8 << 20
+# Chunks queued per worker: with fewer, a worker waits for this process (its threads share the
+# busy cores) to hand it the next one; a ``range`` task holds no data here, a stream chunk does.
+IN_FLIGHT_PER_WORKER = 4
 # Below this much input a process pool costs more (start-up, imports) than it saves.
 PARALLEL_MIN_BYTES = 64 << 20
 
@@ -42,9 +48,10 @@ def _count_lines(data: bytes) -> int:
 
 
 def run_chunk(processor: Processor, name: str, data: bytes) -> Result:
-    """Process one chunk of bytes (module-level so a worker process can run it)."""
+    """Process one chunk of bytes (module-level so a worker process can run it); no batch when
+    it has no rows (most chunks of a hunt: an Arrow batch costs ~0.3 ms to pickle and unpickle)."""
     batch, stats = processor(data, name)
-    return batch, stats, stats.lines or _count_lines(data)
+    return batch if batch.num_rows else None, stats, stats.lines or _count_lines(data)
 
 
 def run_range(processor: Processor, name: str, path: Path, offset: int, length: int) -> Result:
@@ -78,6 +85,20 @@ def _run(processor: Processor, task: Task) -> Result:
     return run_chunk(processor, *args)  # type: ignore[arg-type]
 
 
+# In a worker: processors already unpickled, by their pickle (sent once per task as plain bytes,
+# which pickle as a copy, instead of a dataclass tree pickled and unpickled for every chunk).
+_PROCESSORS: dict[bytes, Processor] = {}
+
+
+def _run_pickled(blob: bytes, task: Task) -> Result:
+    processor = _PROCESSORS.get(blob)
+    if processor is None:
+        if len(_PROCESSORS) >= 8:
+            _PROCESSORS.clear()
+        processor = _PROCESSORS[blob] = pickle.loads(blob)
+    return _run(processor, task)
+
+
 def _ready() -> bool:
     """A no-op task: its answer tells that a worker process is up."""
     return True
@@ -88,6 +109,73 @@ def _auto_workers(inputs: list[Input]) -> int:
     if size < PARALLEL_MIN_BYTES:
         return 1
     return max(1, min(os.cpu_count() or 1, 8))
+
+
+def _context(preload: str) -> BaseContext:
+    """forkserver: forking a process that may already run DuckDB threads is unsafe; workers fork
+    from a server that already imported ``preload`` (the processor's module: pyarrow & co).
+    Windows: spawn."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    server = multiprocessing.get_context("forkserver")
+    server.set_forkserver_preload([preload])  # no effect once the server runs (start_workers)
+    return server
+
+
+# Pools started ahead by start_workers, by preload module, with their worker count, each with
+# the no-op tasks that tell its workers are up.
+_Started = tuple[ProcessPoolExecutor, list[Future[bool]]]
+_EARLY: dict[str, tuple[int, threading.Thread, list[_Started]]] = {}
+
+
+def start_workers(paths: Iterable[str | os.PathLike[str]], preload: str) -> None:
+    """Start the worker processes now when :func:`read_batches` will use a pool for ``paths``.
+
+    A worker is a Python importing ``preload`` (pyarrow & co, about 0.3 s); started first thing,
+    in a background thread, they come up while the caller imports and compiles, and the next
+    :func:`read_batches` whose processor lives in ``preload`` takes them over. Inputs one
+    process reads start nothing.
+
+    >>> start_workers(["no-such-file"], "escudo.datamodels.normalize")  # errors wait for the read
+    """
+    try:
+        inputs = expand_inputs(paths)
+    except EscudoError:
+        return  # reported by the read itself, where it is located
+    workers = _auto_workers(inputs)
+    if workers == 1 or preload in _EARLY:
+        return
+    pools: list[_Started] = []
+
+    def start() -> None:  # blocks until the fork server has imported ``preload``
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=_context(preload))
+        try:
+            pools.append((pool, [pool.submit(_ready) for _ in range(workers)]))
+        except (OSError, RuntimeError):  # no pool then: the read starts its own, and reports
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    thread = threading.Thread(target=start, name="escudo-start-workers", daemon=True)
+    thread.start()
+    _EARLY[preload] = (workers, thread, pools)
+
+
+def stop_workers(preload: str) -> None:
+    """Stop the workers :func:`start_workers` started for ``preload`` if no read took them."""
+    _early_pool(preload, 0)
+
+
+def _early_pool(preload: str, workers: int) -> _Started | None:
+    """The pool :func:`start_workers` started for ``preload`` with ``workers`` processes, if any,
+    and its start-up no-ops."""
+    if preload not in _EARLY:
+        return None
+    count, thread, pools = _EARLY.pop(preload)
+    thread.join()
+    if count == workers and pools:
+        return pools[0]
+    for pool, _ in pools:  # not the shape this read wants
+        pool.shutdown(wait=False, cancel_futures=True)
+    return None
 
 
 def read_batches(
@@ -109,7 +197,7 @@ def read_batches(
     workers = _auto_workers(inputs) if workers is None else max(1, workers)
     line_base: dict[str, int] = {}
 
-    def account(task: Task, result: Result) -> pa.RecordBatch:
+    def account(task: Task, result: Result) -> pa.RecordBatch | None:
         batch, chunk_stats, nlines = result
         name = str(task[1][0])
         base = line_base.get(name, 0)
@@ -122,41 +210,38 @@ def read_batches(
     if workers == 1:
         for task in _tasks(inputs, chunk_bytes, ranges=False):
             batch = account(task, _run(processor, task))
-            if batch.num_rows:
+            if batch is not None:
                 yield batch
         return
 
-    # forkserver: forking a process that may already run DuckDB threads is unsafe; workers fork
-    # from a server that already imported the processor's module (pyarrow & co). Windows: spawn.
-    context: BaseContext
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        server = multiprocessing.get_context("forkserver")
-        server.set_forkserver_preload([type(processor).__module__])
-        context = server
+    preload = type(processor).__module__
+    started = _early_pool(preload, workers)
+    if started is None:
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=_context(preload))
+        ready = [pool.submit(_ready) for _ in range(workers)]
     else:
-        context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        pool, ready = started
     pending: deque[tuple[Task, Future[Result]]] = deque()
+    blob = pickle.dumps(processor)
     try:
         # Starting the workers takes a while (a Python, pyarrow & co imported); this process would
         # only wait, so it reads the first chunks itself until a worker answers a no-op.
-        ready = [pool.submit(_ready) for _ in range(workers)]
         for task in _tasks(inputs, chunk_bytes, ranges=True):
             if warm_up_here and not any(f.done() for f in ready):
                 batch = account(task, _run(processor, task))
-                if batch.num_rows:
+                if batch is not None:
                     yield batch
                 continue
-            pending.append((task, pool.submit(_run, processor, task)))
-            while len(pending) >= 2 * workers:
+            pending.append((task, pool.submit(_run_pickled, blob, task)))
+            while len(pending) >= IN_FLIGHT_PER_WORKER * workers:
                 done_task, future = pending.popleft()
                 batch = account(done_task, future.result())
-                if batch.num_rows:
+                if batch is not None:
                     yield batch
         while pending:
             done_task, future = pending.popleft()
             batch = account(done_task, future.result())
-            if batch.num_rows:
+            if batch is not None:
                 yield batch
     finally:
         pool.shutdown(wait=True, cancel_futures=True)

@@ -83,6 +83,7 @@ class _Sink:
 
 
 _EXTRACTORS: dict[tuple[str, ...], FastExtractor] = {}
+_EMPTY: dict[tuple[str, ...], pa.RecordBatch] = {}
 
 
 def fast_extractor(fields: tuple[str, ...]) -> FastExtractor:
@@ -134,13 +135,16 @@ class SysmonPlan:
             result = read_columnar(self, data, name)
             if result is not None:
                 return result
+        needles = _compile_filter(self.raw_filter)
+        split = split_chunk(data, needles) if needles else None
+        if split is not None and not split.runs:  # most chunks of a hunt: counts, no extractor
+            stats = ReadStats(filtered=split.filtered, skipped=split.skipped, lines=split.lines)
+            return self._batch([], [], stats), stats
         sink = _Sink()
         fast = fast_extractor(self.fields)
         lanes = (
             [] if self.extractor == "reference" or self.raw_filter else fast.lanes(self.eventids)
         )
-        needles = _compile_filter(self.raw_filter)
-        split = split_chunk(data, needles) if needles else None
         if split is not None:  # the prefilter over the whole chunk: candidate lines only
             for first, stop in split.runs:
                 begin, end = split.starts[first], split.starts[stop]
@@ -297,6 +301,10 @@ class SysmonPlan:
     def _batch(
         self, hosts: list[str | None], rows: list[tuple[bytes | None, ...]], stats: ReadStats
     ) -> pa.RecordBatch:
+        if not rows:  # one ready empty batch per field list (a hunt's chunks mostly keep none)
+            if self.fields not in _EMPTY:
+                _EMPTY[self.fields] = pa.RecordBatch.from_pylist([], schema=self.schema)
+            return _EMPTY[self.fields]
         columns = list(zip(*rows, strict=True)) if rows else [() for _ in self.fields]
         arrays = [pa.array(hosts, pa.string())]
         try:

@@ -1,0 +1,56 @@
+"""The ``--hec-*`` options of a command, apart from the HEC client so that declaring them imports
+nothing heavy (:mod:`escudo.outputs.hec` pulls in http.client, ssl and the spool; a command
+imports it only when it runs).
+
+>>> import click
+>>> @click.command()
+... @add_hec_options
+... def cmd(**hec: object) -> None: ...
+>>> sorted(p.name for p in cmd.params)[:2]
+['hec_index', 'hec_insecure']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+DEFAULT_SOURCETYPE = "escudo"
+
+
+def add_hec_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Click decorator adding the ``--hec-*`` options; pair it with
+    :func:`escudo.outputs.hec.hec_from_options`.
+
+    Usage in a command module::
+
+        @click.command()
+        @add_hec_options
+        def hunt(..., **hec): sender = hec_from_options(**hec)
+    """
+    options = [
+        click.option(
+            "--hec-url", envvar="ESCUDO_HEC_URL", help="Splunk HEC URL, e.g. https://splunk:8088."
+        ),
+        click.option(
+            "--hec-token",
+            envvar="ESCUDO_HEC_TOKEN",
+            help="HEC token (or the ESCUDO_HEC_TOKEN variable).",
+        ),
+        click.option("--hec-index", help="Index for the events (default: the token's)."),
+        click.option("--hec-sourcetype", help=f"Sourcetype (default: {DEFAULT_SOURCETYPE})."),
+        click.option(
+            "--hec-insecure", is_flag=True, help="Do not verify the collector's TLS certificate."
+        ),
+        click.option(
+            "--hec-spool",
+            type=click.Path(path_type=Path, file_okay=False),
+            help="Spool folder for undelivered events (default: the user's state directory).",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
