@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from escudo.cli.options import content_option
 from escudo.errors import InputError
 from escudo.outputs.records import FORMATS, Group, write_records
 
@@ -47,13 +48,7 @@ def parse_tokens(values: tuple[str, ...]) -> dict[str, str]:
     type=click.Path(path_type=Path),
     help="The store (default: the user's).",
 )
-@click.option(
-    "--content",
-    "content_dirs",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="A content folder.",
-)
+@content_option()
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 def drilldown(
     detection_ref: str,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from escudo.cli.options import content_option
 from escudo.content.loader import macros_for, resolve_detection
 from escudo.content.model import ContentSet, Detection
 from escudo.errors import InputError
@@ -39,13 +40,7 @@ def pick_target(content: ContentSet, ref: str) -> Detection | None:
 
 @click.command()
 @click.argument("target", metavar="DETECTION|FILE|'SPL'")
-@click.option(
-    "--content",
-    "content_dirs",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="A content folder (detections/, macros/, lookups/); later ones win.",
-)
+@content_option()
 @click.option("--sql", "show_sql", is_flag=True, help="Also print the compiled SQL.")
 @click.option("--dialect", type=click.Choice(DIALECTS), default="duckdb", show_default=True)
 def explain(target: str, content_dirs: tuple[Path, ...], show_sql: bool, dialect: str) -> int:  # fmt: skip

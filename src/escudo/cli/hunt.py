@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from escudo.cli.options import content_option
 from escudo.content.model import ContentSet
 from escudo.detect.result import EMIT_KINDS, DetectionResult
 from escudo.errors import InputError
@@ -89,8 +90,7 @@ def finish(
 
 def _common(f: Any) -> Any:
     options = [
-        click.option("--content", "content_dirs", multiple=True, type=click.Path(path_type=Path),
-                     help="A content folder (detections/, macros/, lookups/); later ones win."),
+        content_option(),
         click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True),
         click.option("--earliest", help="Only events at or after this time: -24h, -7d@d, 01/31/2024:00:00:00, ISO 8601."),
         click.option("--latest", help="Only events before this time."),
@@ -158,90 +158,54 @@ def hunt(
     **hec: Any,
 ) -> int:  # fmt: skip
     """Run ESCU detections over log files, directories, .gz files or - (stdin)."""
-    from escudo.sources.reader import start_workers, stop_workers
+    from escudo.sources.reader import workers_started
 
     # Big inputs are read by worker processes: start them while the detections load and compile.
-    start_workers(paths, NORMALIZER_MODULE)
-    try:
-        return _hunt(
-            paths,
-            detection_refs,
-            content_dirs,
-            fmt,
-            earliest,
-            latest,
-            fail_on_findings,
-            strict,
-            emit_kind,
-            store,
-            identities,
-            assets,
-            attack_stix,
-            hec,
+    with workers_started(paths, NORMALIZER_MODULE):
+        from escudo.detect.attack import stix_in_use
+        from escudo.detect.hunt import hunt as run_hunt
+        from escudo.detect.hunt import select_detections
+        from escudo.detect.store import Store
+
+        # Options that read files or build a client are checked before the (maybe long) run.
+        sender: HecSender | None = None
+        if hec.get("hec_url"):  # the HEC client (http.client, ssl, the spool) only when asked for
+            from escudo.outputs.hec import hec_from_options
+
+            sender = hec_from_options(**hec)
+        resolver = None
+        if identities or assets:
+            from escudo.detect.identity import IdentityResolver
+
+            resolver = IdentityResolver.from_csv(identities, assets)
+        content = load_user_content(content_dirs)
+        detections = select_detections(content, detection_refs) if detection_refs else None
+        with stix_in_use(attack_stix):
+            stats = ReadStats()
+            results = run_hunt(
+                paths,
+                detections,
+                content=content,
+                earliest=parse_time(earliest, "--earliest"),
+                latest=parse_time(latest, "--latest"),
+                stats=stats,
+                store=Store(store),
+            )
+            if emit_kind == "results" and store is None and sender is None:
+                groups = [result_group(r, True) for r in results]
+                return finish(stats, groups, fmt, fail_on_findings, strict)
+
+            from escudo.detect.emit import emit_all
+
+            emitted = emit_all(results, store_path=store, identities=resolver)
+        code = finish(
+            stats, emit_groups(results, emit_kind, emitted), fmt, fail_on_findings, strict
         )
-    finally:
-        stop_workers(NORMALIZER_MODULE)  # when the run stopped before its read
-
-
-def _hunt(
-    paths: tuple[str, ...],
-    detection_refs: tuple[str, ...],
-    content_dirs: tuple[Path, ...],
-    fmt: str,
-    earliest: str | None,
-    latest: str | None,
-    fail_on_findings: bool,
-    strict: bool,
-    emit_kind: str,
-    store: Path | None,
-    identities: Path | None,
-    assets: Path | None,
-    attack_stix: Path | None,
-    hec: dict[str, Any],
-) -> int:  # fmt: skip
-    """The run of :func:`hunt` (its options, ``--hec-*`` ones in ``hec``)."""
-    from escudo.detect.attack import stix_in_use
-    from escudo.detect.hunt import hunt as run_hunt
-    from escudo.detect.hunt import select_detections
-    from escudo.detect.store import Store
-
-    # Options that read files or build a client are checked before the (maybe long) run.
-    sender: HecSender | None = None
-    if hec.get("hec_url"):  # the HEC client (http.client, ssl, the spool) only when asked for
-        from escudo.outputs.hec import hec_from_options
-
-        sender = hec_from_options(**hec)
-    resolver = None
-    if identities or assets:
-        from escudo.detect.identity import IdentityResolver
-
-        resolver = IdentityResolver.from_csv(identities, assets)
-    content = load_user_content(content_dirs)
-    detections = select_detections(content, detection_refs) if detection_refs else None
-    with stix_in_use(attack_stix):
-        stats = ReadStats()
-        results = run_hunt(
-            paths,
-            detections,
-            content=content,
-            earliest=parse_time(earliest, "--earliest"),
-            latest=parse_time(latest, "--latest"),
-            stats=stats,
-            store=Store(store),
-        )
-        if emit_kind == "results" and store is None and sender is None:
-            groups = [result_group(r, True) for r in results]
-            return finish(stats, groups, fmt, fail_on_findings, strict)
-
-        from escudo.detect.emit import emit_all
-
-        emitted = emit_all(results, store_path=store, identities=resolver)
-    code = finish(stats, emit_groups(results, emit_kind, emitted), fmt, fail_on_findings, strict)
-    if sender is not None:  # risk events and findings go to Splunk, whatever is printed
-        # After printing: a refused token (HecError, exit 2) must not swallow the run's output;
-        # the events stay spooled for the next run.
-        click.echo(sender.send([*emitted["risk"], *emitted["findings"]]).summary(), err=True)
-    return code
+        if sender is not None:  # risk events and findings go to Splunk, whatever is printed
+            # After printing: a refused token (HecError, exit 2) must not swallow the run's output;
+            # the events stay spooled for the next run.
+            click.echo(sender.send([*emitted["risk"], *emitted["findings"]]).summary(), err=True)
+        return code
 
 
 @click.command()

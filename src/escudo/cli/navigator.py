@@ -8,19 +8,14 @@ from typing import Any
 
 import click
 
+from escudo.cli.options import content_option
 from escudo.detect import attack
 from escudo.errors import InputError
 from escudo.outputs.navigator import coverage, fired, navigator_layer
 
 
 @click.command()
-@click.option(
-    "--content",
-    "content_dirs",
-    multiple=True,
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Content folder (ESCU layout) over the built-in content; repeatable, later wins.",
-)
+@content_option()
 @click.option("--builtin/--no-builtin", default=True, help="Include the built-in content.")
 @click.option(
     "--fired", "use_fired", is_flag=True, help="Techniques whose risk events are in the store."

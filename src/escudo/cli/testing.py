@@ -11,16 +11,12 @@ from pathlib import Path
 
 import click
 
+from escudo.cli.options import content_option
+
 
 @click.command()
 @click.argument("detection_refs", nargs=-1, metavar="[DETECTION|FILE]...")
-@click.option(
-    "--content",
-    "content_dirs",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="A content folder (detections/, macros/, lookups/); later ones win.",
-)
+@content_option()
 @click.option(
     "--attack-data",
     "attack_data_dirs",

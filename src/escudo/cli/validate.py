@@ -9,15 +9,13 @@ from pathlib import Path
 
 import click
 
+from escudo.cli.options import content_option
+
 
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path), metavar="[PATH]...")
-@click.option(
-    "--content",
-    "content_dirs",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="A content folder: its macros resolve searches; with no PATH its detections are checked.",
+@content_option(
+    "A content folder: its macros resolve searches; with no PATH its detections are checked."
 )
 @click.option(
     "--quiet", "-q", is_flag=True, help="Print problems only, no per-file OK lines or tally."

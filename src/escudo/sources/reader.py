@@ -23,6 +23,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from multiprocessing.context import BaseContext
 from pathlib import Path
 
@@ -162,6 +163,20 @@ def start_workers(paths: Iterable[str | os.PathLike[str]], preload: str) -> None
 def stop_workers(preload: str) -> None:
     """Stop the workers :func:`start_workers` started for ``preload`` if no read took them."""
     _early_pool(preload, 0)
+
+
+@contextmanager
+def workers_started(paths: Iterable[str | os.PathLike[str]], preload: str) -> Iterator[None]:
+    """:func:`start_workers` on entry, :func:`stop_workers` on exit (when no read took them).
+
+    >>> with workers_started(["no-such-file"], "escudo.datamodels.normalize"):
+    ...     pass
+    """
+    start_workers(paths, preload)
+    try:
+        yield
+    finally:
+        stop_workers(preload)
 
 
 def _early_pool(preload: str, workers: int) -> _Started | None:
