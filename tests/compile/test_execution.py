@@ -12,7 +12,7 @@ import pytest
 
 from escudo.compile import compile_search
 from escudo.engines.duckdb import DuckDBEngine
-from escudo.errors import UnsupportedSplError
+from escudo.errors import SplSyntaxError, UnsupportedSplError
 
 NOW = datetime(2024, 5, 3, 12, 0, tzinfo=UTC)
 LOOKUPS = {"suspicious_tools": Path(__file__).parent / "lookups" / "suspicious_tools.csv"}
@@ -454,3 +454,33 @@ def test_earliest_and_latest_skip_events_without_the_field() -> None:
         assert eng.run(compile_search(spl)).to_pylist() == [
             {"Processes.dest": "h", "e": "a", "l": "b"}
         ]
+
+
+@pytest.mark.parametrize(
+    ("spl", "column", "message"),
+    [
+        ('| from datamodel Endpoint.Processes | regex process="(ngrok"', 53, "missing ),"),
+        (
+            '| from datamodel Endpoint.Processes | rex field=process "(?<t>[a-z+)"',
+            57,
+            "character set",
+        ),
+        ('| from datamodel Endpoint.Processes | regex process="*ngrok"', 53, "nothing to repeat"),
+    ],
+)
+def test_broken_regex_is_a_located_syntax_error(spl: str, column: int, message: str) -> None:
+    """A regex no engine could read fails at compile time, at the pattern, not in DuckDB at run time."""
+    with pytest.raises(SplSyntaxError, match="invalid regular expression") as info:
+        compile_search(spl)
+    assert message in info.value.message
+    assert (info.value.line, info.value.column) == (1, column)
+
+
+def test_flavour_specific_regex_is_left_to_the_engine(engine: DuckDBEngine) -> None:
+    """Syntax Python rejects but RE2 reads (``\\pL``, a Unicode letter) is not refused at compile time."""
+    everything = run(engine, "| from datamodel Endpoint.Processes | table process_name")
+    letters = run(
+        engine,
+        r'| from datamodel Endpoint.Processes | regex process_name="^\pL+$" | table process_name',
+    )
+    assert letters == [r for r in everything if r["process_name"].isalpha()] != []

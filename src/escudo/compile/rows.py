@@ -20,7 +20,7 @@ from escudo.compile.schema import (
     ident,
     null_text,
 )
-from escudo.errors import InputError, Span
+from escudo.errors import InputError, Span, SplSyntaxError
 from escudo.spl import ast
 
 
@@ -160,7 +160,35 @@ def _engine_regex(pattern: str, frame: Frame, span: Span) -> tuple[str, dict[str
             )
     if re.search(r"\\[1-9]", pattern):
         raise frame.unsupported("regular expression backreferences are not supported", span)
-    return _NAMED_GROUP.sub("(", pattern), _group_numbers(pattern)
+    engine_pattern = _NAMED_GROUP.sub("(", pattern)
+    _check_regex_syntax(engine_pattern, frame, span)
+    return engine_pattern, _group_numbers(pattern)
+
+
+# Errors that are syntax errors in every regex flavour (PCRE, RE2, Java, Python), so Python's
+# parser can report them at compile time, with a position, instead of the engine at run time.
+_UNIVERSAL_REGEX_ERRORS = (
+    "missing ), unterminated subpattern",
+    "unbalanced parenthesis",
+    "unterminated character set",
+    "nothing to repeat",
+    "multiple repeat",
+)
+
+
+def _check_regex_syntax(pattern: str, frame: Frame, span: Span) -> None:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        if not exc.msg.startswith(_UNIVERSAL_REGEX_ERRORS):
+            return  # maybe valid for the engine's flavour (RE2 / Java): let the engine decide
+        raise SplSyntaxError(
+            f"invalid regular expression: {exc.msg}",
+            source=frame.source,
+            offset=span.start,
+            end=span.end,
+            origin=frame.origin,
+        ) from None
 
 
 def _as_text(frame: Frame, name: str) -> exp.Expression:
