@@ -295,14 +295,6 @@ def test_spark_goldens_parse_as_spark_sql() -> None:
         assert sqlglot.parse_one(f"SELECT {sql} FROM t", read="spark") is not None, name
 
 
-def test_docstring_examples() -> None:
-    import doctest
-
-    from escudo.compile import functions as module
-
-    assert doctest.testmod(module).failed == 0
-
-
 def test_dialect_hooks_hold_when_sql_was_written_before_they_were_registered() -> None:
     # A fresh interpreter: the first query (no eval) makes sqlglot cache each dialect's writers
     # before escudo.compile.functions registers replace(); replace() must still become SQL that

@@ -357,11 +357,3 @@ def test_numbers_become_text_as_splunk_prints_them(value: str, text: str) -> Non
     assert CON.execute(
         f"SELECT {predicate.sql('duckdb')} FROM (SELECT {value} AS x)"
     ).fetchone() == (True,)
-
-
-def test_docstring_examples() -> None:
-    import doctest
-
-    from escudo.compile import semantics as module
-
-    assert doctest.testmod(module).failed == 0

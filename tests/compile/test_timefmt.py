@@ -319,11 +319,3 @@ def test_spark_goldens_parse_as_spark_sql() -> None:
     # No Spark here: at least the text must be valid Spark SQL for sqlglot's Spark parser.
     for name, sql in ((k, v["spark"]) for k, v in json.loads(GOLDEN.read_text()).items()):
         assert sqlglot.parse_one(f"SELECT {sql} FROM t", read="spark") is not None, name
-
-
-def test_docstring_examples() -> None:
-    import doctest
-
-    from escudo.compile import timefmt as module
-
-    assert doctest.testmod(module).failed == 0

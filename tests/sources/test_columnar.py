@@ -192,11 +192,3 @@ def test_invalid_utf8_agrees(lines: list[str], junk: bytes) -> None:
     text = "\n".join(line.replace("\n", " ") for line in lines)
     data = text.encode() + junk + b"\n" + syslog_line(event_xml()).encode()
     _agree(data, "Endpoint.Processes", oracle="scan")
-
-
-def test_module_doctests() -> None:
-    import doctest
-
-    from escudo.sources import sysmon_columnar
-
-    assert doctest.testmod(sysmon_columnar).failed == 0
