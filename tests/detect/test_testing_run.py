@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pyarrow.compute as pc
 
@@ -87,3 +88,20 @@ def test_several_attack_data_files_are_read_together() -> None:
     report = run_tests([dataclasses.replace(SEED, tests=(test,))], content=CONTENT, now=NOW)
     (result,) = report.tests
     assert (result.status, result.result_count, len(result.attack_data)) == ("pass", 9, 2)
+
+
+def test_a_search_with_a_content_lookup_runs_under_test(tmp_path: Path) -> None:
+    """``escudo test`` compiles as ``escudo hunt`` does: the content's CSV lookups resolve."""
+    (tmp_path / "lookups").mkdir()
+    (tmp_path / "lookups" / "tunnel_tools.csv").write_text("process_name,category\nngrok,tunnel\n")
+    content = load_content([tmp_path])
+    search = SEED.search.replace(
+        "| `linux_ngrok_reverse_proxy_usage_filter`",
+        '| lookup tunnel_tools process_name OUTPUT category | where category="tunnel" '
+        "| `linux_ngrok_reverse_proxy_usage_filter`",
+    )
+    assert search != SEED.search
+    detection = dataclasses.replace(SEED, search=search)
+    report = run_tests([detection], content=content)
+    statuses = {t.name: t.status for d in report.detections for t in d.tests}
+    assert statuses == {"True Positive Test": "pass", "Benign Near Misses": "pass"}

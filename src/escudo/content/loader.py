@@ -151,17 +151,19 @@ def load_content(dirs: Sequence[Path] = (), *, builtin: bool = True) -> ContentS
     return content
 
 
-def macros_for(content: ContentSet, detection: Detection | None = None) -> dict[str, Macro]:
+def macros_for(
+    content: ContentSet, detection: Detection | None = None, *, user_filter: bool = True
+) -> dict[str, Macro]:
     """The macros a search sees: the content's macros plus the detection's default filter macro.
 
-    The filter macro is the user's ``<name>_filter`` when some content folder defines it, else
-    contentctl's default ``search *``.
+    The filter macro is the user's ``<name>_filter`` when some content folder defines it (and
+    ``user_filter``), else contentctl's default ``search *`` (what ``contentctl test`` runs with).
 
     >>> macros_for(ContentSet(), Detection(name="A b", id="1", search="")).get("a_b_filter").definition
     'search *'
     """
     macros = dict(content.macros)
-    if detection is not None and detection.filter_macro not in macros:
+    if detection is not None and (not user_filter or detection.filter_macro not in macros):
         name = detection.filter_macro
         macros[name] = Macro(name=name, definition=DEFAULT_FILTER_DEFINITION)
     return macros

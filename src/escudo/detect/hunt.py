@@ -43,8 +43,10 @@ def compile_detection(
     *,
     earliest: datetime | None = None,
     latest: datetime | None = None,
+    user_filter: bool = True,
 ) -> CompiledSearch:
-    """Compile a detection's search with the content's macros, lookups and default filter macro.
+    """Compile a detection's search with the content's macros, lookups and default filter macro
+    (the user's ``<name>_filter`` unless ``user_filter`` is false, see ``macros_for``).
 
     >>> from escudo.content.loader import load_content
     >>> c = load_content()
@@ -56,7 +58,7 @@ def compile_detection(
     origin = str(detection.path) if detection.path is not None else detection.name
     return compile_search(
         detection.search,
-        macros=macros_for(content, detection),
+        macros=macros_for(content, detection, user_filter=user_filter),
         origin=origin,
         earliest=earliest,
         latest=latest,

@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from escudo.content.loader import macros_for
-from escudo.content.model import AttackData, ContentSet, Detection, DetectionTest, Macro
+from escudo.content.model import AttackData, ContentSet, Detection, DetectionTest
+from escudo.detect.hunt import compile_detection, empty_table
 from escudo.errors import EscudoError, InputError
 from escudo.sources.base import ReadStats
 
@@ -232,14 +232,9 @@ def skip_reason(detection: Detection) -> str | None:
 
 
 def compile_for_test(detection: Detection, content: ContentSet) -> CompiledSearch:
-    """The detection's search with its filter macro forced to contentctl's ``search *``."""
-    from escudo.compile import compile_search
-
-    macros = macros_for(content, detection)
-    name = detection.filter_macro
-    macros[name] = Macro(name=name, definition="search *")
-    origin = str(detection.path) if detection.path is not None else detection.name
-    return compile_search(detection.search, macros=macros, origin=origin)
+    """The detection's search as ``escudo hunt`` compiles it, but with its filter macro forced to
+    contentctl's ``search *`` (a user's filter must not hide a true positive)."""
+    return compile_detection(detection, content, user_filter=False)
 
 
 def load_attack_data(
@@ -252,7 +247,6 @@ def load_attack_data(
 ) -> dict[str, pa.Table]:
     """One attack-data file as a table per dataset the search reads, times shifted if asked."""
     from escudo.datamodels.normalize import read_dataset
-    from escudo.detect.hunt import empty_table
 
     sourcetype = sourcetype_of(data)
     tables: dict[str, pa.Table] = {}
