@@ -16,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sysmon_events import event_xml
+
 BASE = datetime(2026, 3, 2, 8, 0, 0, tzinfo=UTC)
 
 
@@ -72,17 +74,6 @@ NETWORK_NOISE = (  # an EventID 3 that mentions ngrok: not a process event
 )
 
 
-def _escape(text: str) -> str:
-    """libxml2 xmlTextWriter text escaping (linux-telemetry.md 1.3)."""
-    return (
-        text.replace("&", "&amp;")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace('"', "&quot;")
-        .replace("\r", "&#13;")
-    )
-
-
 def when(e: Exec) -> datetime:
     return BASE + timedelta(seconds=e.seconds)
 
@@ -114,16 +105,12 @@ def to_xml(e: Exec, record: int) -> str:
         "ParentCommandLine": e.parent_cmdline,
         "ParentUser": e.user,
     }
-    fields = "".join(f'<Data Name="{k}">{_escape(v)}</Data>' for k, v in data.items())
-    return (
-        '<Event><System><Provider Name="Linux-Sysmon" Guid="{ff032593-a8d3-4f13-b0d6-01fc615a0f97}"/>'
-        "<EventID>1</EventID><Version>5</Version><Level>4</Level><Task>1</Task><Opcode>0</Opcode>"
-        "<Keywords>0x8000000000000000</Keywords>"
-        f'<TimeCreated SystemTime="{t.strftime("%Y-%m-%dT%H:%M:%S.%f")}000Z"/>'
-        f"<EventRecordID>{record}</EventRecordID><Correlation/>"
-        '<Execution ProcessID="700" ThreadID="700"/><Channel>Linux-Sysmon/Operational</Channel>'
-        f'<Computer>{e.computer}</Computer><Security UserId="0"/></System><EventData>{fields}'
-        "</EventData></Event>"
+    # Sysmon's own layout and libxml2 escaping, as every test event is built (sysmon_events.py).
+    return event_xml(
+        data,
+        computer=e.computer,
+        time=t.strftime("%Y-%m-%dT%H:%M:%S.%f") + "000Z",
+        record=record,
     )
 
 

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
+from seed import sysmon_line
+
+from escudo.cli import main
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "risk"
-sys.path.insert(0, str(FIXTURES))
-
-from seed import sysmon_line  # noqa: E402
-
-from escudo.cli import main  # noqa: E402
 
 SEED = "Linux Ngrok Reverse Proxy Usage"
 CONTENT = str(FIXTURES / "rba")  # the seed with rba: and the template's double space

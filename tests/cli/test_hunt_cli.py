@@ -8,9 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
-# --import-mode=importlib does not put a test's folder on sys.path; the helper module lives here.
-sys.path.insert(0, str(Path(__file__).parent))
 from hunt_events import BY, SHAPES, reference_rows, write_shape
 
 from escudo.cli import main

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from seed import seed_detection
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "risk"
-sys.path.insert(0, str(FIXTURES))
-
-from seed import seed_detection  # noqa: E402
-
-from escudo.detect.drilldown import Trigger, fill_tokens, offset_time  # noqa: E402
-from escudo.errors import InputError  # noqa: E402
-from escudo.spl.macros import expand_macros  # noqa: E402
-from escudo.spl.tokens import tokenize  # noqa: E402
+from escudo.detect.drilldown import Trigger, fill_tokens, offset_time
+from escudo.errors import InputError
+from escudo.spl.macros import expand_macros
+from escudo.spl.tokens import tokenize
 
 T0 = datetime(2024, 5, 1, 10, tzinfo=UTC)
 T1 = datetime(2024, 5, 2, 10, tzinfo=UTC)

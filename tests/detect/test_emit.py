@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
+from seed import seed_detection, seed_result, seed_row, ttp_detection
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "risk"
-sys.path.insert(0, str(FIXTURES))
-
-from seed import seed_detection, seed_result, seed_row, ttp_detection  # noqa: E402
-
-from escudo.detect.emit import emit  # noqa: E402
-from escudo.detect.store import Store  # noqa: E402
+from escudo.detect.emit import emit
+from escudo.detect.store import Store
 
 
 def test_results_rows_carry_the_detection_name() -> None:

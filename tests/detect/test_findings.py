@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pytest
+from seed import seed_detection, seed_result, seed_row, ttp_detection
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "risk"
-sys.path.insert(0, str(FIXTURES))
-
-from seed import seed_detection, seed_result, seed_row, ttp_detection  # noqa: E402
-
-from escudo.content.model import Detection, RiskObject  # noqa: E402
-from escudo.detect.emit import emit  # noqa: E402
-from escudo.detect.findings import detection_findings, detection_severity, risk_severity  # noqa: E402
-from escudo.detect.result import DetectionResult  # noqa: E402
+from escudo.content.model import Detection, RiskObject
+from escudo.detect.emit import emit
+from escudo.detect.findings import detection_findings, detection_severity, risk_severity
+from escudo.detect.result import DetectionResult
 
 RULE_24H = "Risk Threshold Exceeded For Object Over 24 Hour Period"
 RULE_7D = "ATT&CK Tactic Threshold Exceeded For Object Over Previous 7 Days"

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "cli"))  # the shared hunt test events
 from hunt_events import BASE, EVENTS, reference_rows, write_shape
 
 from escudo.content.loader import load_content

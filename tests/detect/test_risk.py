@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import os
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from seed import SCHEMAS, as_jsonl, seed_detection, seed_result, seed_row
+
+from escudo.detect.identity import IdentityResolver
+from escudo.detect.risk import render_message, risk_events
+from escudo.errors import InputError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "risk"
-sys.path.insert(0, str(FIXTURES))
-
-from seed import SCHEMAS, as_jsonl, seed_detection, seed_result, seed_row  # noqa: E402
-
-from escudo.detect.identity import IdentityResolver  # noqa: E402
-from escudo.detect.risk import render_message, risk_events  # noqa: E402
-from escudo.errors import InputError  # noqa: E402
 
 MESSAGE = (
     "A reverse proxy was identified spawning from bash -  ngrok on endpoint web-02 by user alice."

@@ -10,16 +10,12 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from seed import seed_detection, seed_result, seed_row
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "risk"
-sys.path.insert(0, str(FIXTURES))
-
-from seed import seed_detection, seed_result, seed_row  # noqa: E402
-
-from escudo.datamodels.cim import get_dataset  # noqa: E402
-from escudo.detect.emit import emit  # noqa: E402
-from escudo.detect.store import Store, default_path  # noqa: E402
-from escudo.errors import InputError  # noqa: E402
+from escudo.datamodels.cim import get_dataset
+from escudo.detect.emit import emit
+from escudo.detect.store import Store, default_path
+from escudo.errors import InputError
 
 TIMES = ("2024-05-01T10:00:00", "2024-05-01T12:00:00", "2024-05-01T14:00:00")
 

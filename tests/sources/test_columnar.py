@@ -8,13 +8,13 @@ kind of line the exact path must see (other EventIDs, cut events, character refe
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sysmon_events import event_xml, syslog_line
 
 from escudo.datamodels.mappings import get_mapping
 from escudo.datamodels.normalize import read_dataset
@@ -23,9 +23,6 @@ from escudo.sources.registry import get_sourcetype
 from escudo.sources.sysmon import SysmonPlan
 from escudo.sources.sysmon_columnar import read_columnar
 from escudo.sources.sysmon_xml import EVENT_FIELDS
-
-sys.path.insert(0, str(Path(__file__).parent))
-from sysmon_events import event_xml, syslog_line
 
 GOLDEN = Path(__file__).parents[1] / "fixtures" / "sysmon" / "golden"
 DATASETS = ("Endpoint.Processes", "Endpoint.Filesystem", "Network_Traffic.All_Traffic", "raw")

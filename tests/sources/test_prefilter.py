@@ -10,21 +10,18 @@ one line, other EventIDs and junk.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sysmon_events import event_xml, syslog_line
 
 from escudo.datamodels.normalize import read_dataset
 from escudo.sources.base import RawFilter, ReadStats
 from escudo.sources.prefilter import choose_clause, line_starts, split_chunk
 from escudo.sources.sysmon import SysmonPlan, _compile_filter, _Sink
-
-sys.path.insert(0, str(Path(__file__).parent))
-from sysmon_events import event_xml, syslog_line
 
 FIELDS = ("EventID", "EventRecordID", "CommandLine", "Computer")
 SEED = RawFilter((("ngrok",), ("start", "--config", "http", "authtoken", "tcp")))

@@ -10,6 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sysmon_events import event_xml, syslog_line
 
 from escudo.datamodels.normalize import read_dataset
 from escudo.sources.base import RawFilter, ReadStats
@@ -20,9 +21,6 @@ from escudo.sources.framing import (
     read_range,
     syslog_host,
 )
-
-sys.path.insert(0, str(Path(__file__).parent))
-from sysmon_events import event_xml, syslog_line
 
 GARBAGE = [
     "Mar 11 09:15:01 web-01 CRON[4011]: (root) CMD (run-parts /etc/cron.hourly)",

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sysmon_events import PROCESS_CREATE, event_xml
 
 from escudo.sources.sysmon import SysmonPlan
 from escudo.sources.sysmon_fast import FastExtractor
@@ -19,9 +19,6 @@ from escudo.sources.sysmon_xml import (
     extract_reference,
     unescape,
 )
-
-sys.path.insert(0, str(Path(__file__).parent))
-from sysmon_events import PROCESS_CREATE, event_xml
 
 GOLDEN = Path(__file__).parents[1] / "fixtures" / "sysmon" / "golden"
 FAST = FastExtractor(ALL_FIELDS)
