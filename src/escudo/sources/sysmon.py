@@ -146,8 +146,7 @@ class SysmonPlan:
             [] if self.extractor == "reference" or self.raw_filter else fast.lanes(self.eventids)
         )
         if split is not None:  # the prefilter over the whole chunk: candidate lines only
-            for first, stop in split.runs:
-                begin, end = split.starts[first], split.starts[stop]
+            for first, begin, end in split.runs:
                 self._read_lines(data, name, begin, end, first + 1, [], sink)
             sink.stats.filtered += split.filtered
             sink.stats.skipped += split.skipped

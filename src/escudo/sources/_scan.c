@@ -1,0 +1,485 @@
+/* escudo.sources._scan: the raw-text prefilter's chunk scan in C (an optional speed-up).
+ *
+ * scan(data, needles) sorts a chunk's lines exactly as prefilter.split_chunk_python does, and
+ * returns (lines, filtered, skipped, candidates, runs):
+ * lines       the chunk's lines (a last line without a newline counts);
+ * candidates  how many lines the exact per-line path must see: a line holding a needle (ASCII
+ *             case-insensitive, like bytes.lower), one holding an always-pass sequence ("&#",
+ *             U+212A and U+0130 in UTF-8), an event line not ending in "</Event>\n" (or \r\n),
+ *             and a line without "<Event>" starting with a blank or "{" (JSON, blank-only);
+ * filtered    the other lines holding "<Event>" (whole events the filter drops);
+ * skipped     the other non-blank lines without "<Event>";
+ * runs        [(first_line, begin, end)]: maximal runs of consecutive candidate lines, as the
+ *             0-based index of the first and the byte range [begin, end) they cover.
+ * prefilter.py is the specification; tests hold this module and the Python path equal.
+ *
+ * One pass over 64-byte blocks finds newlines, the rarest byte of each always-pass sequence
+ * ('#', 0xE2, 0xC4) and places where the first needle's first and last bytes sit m-1 apart
+ * (compared with bit 5 set where the needle byte is a letter: exact for ASCII letters), each as
+ * a 64-bit mask; the rare hits are then checked byte by byte. Other needles of the clause take
+ * one more pass each. Blocks are compared with AVX2 where the CPU has it (chosen at import),
+ * else SSE2 on x86-64, else byte by byte. The GIL is released while scanning.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define ESCUDO_X86 1
+#endif
+
+#define F_EVENT 1u    /* holds "<Event>" */
+#define F_ENDS 2u     /* ends with "</Event>\n" or "</Event>\r\n" */
+#define F_ODD 4u      /* starts with one of " \t\r\v\f{" */
+#define F_BLANK 8u    /* is "\n" alone */
+#define F_SPECIAL 16u /* a candidate line */
+
+typedef struct {
+    size_t *starts; /* starts[i] is line i's first byte; then one past the last line's end */
+    uint8_t *flags; /* flags[i]: line i's F_* bits */
+    size_t count;   /* entries of starts in use */
+    size_t cap;
+    int failed;     /* out of memory */
+} Lines;
+
+typedef struct {
+    uint64_t newline, rare, needle;
+} Masks;
+
+static inline uint8_t lower(uint8_t c) { return (c >= 'A' && c <= 'Z') ? (uint8_t)(c | 0x20) : c; }
+
+static inline int matches_at(const uint8_t *s, const uint8_t *nd, size_t m)
+{
+    for (size_t j = 0; j < m; j++)
+        if (lower(s[j]) != nd[j])
+            return 0;
+    return 1;
+}
+
+/* Where the always-pass sequence whose rarest byte is at `at` starts, or -1 if none does. */
+static inline long always_pass_at(const uint8_t *s, size_t n, size_t at)
+{
+    switch (s[at]) {
+    case '#':
+        return (at > 0 && s[at - 1] == '&') ? (long)at - 1 : -1;
+    case 0xE2:
+        return (at + 2 < n && s[at + 1] == 0x84 && s[at + 2] == 0xAA) ? (long)at : -1;
+    case 0xC4:
+        return (at + 1 < n && s[at + 1] == 0xB0) ? (long)at : -1;
+    default:
+        return -1;
+    }
+}
+
+static inline uint8_t fold_bit(uint8_t c) { return (c >= 'a' && c <= 'z') ? 0x20 : 0; }
+
+/* The masks of the 64 bytes at p, byte by byte (any CPU). `nd` may be NULL: no needle mask. */
+static inline Masks masks_scalar(const uint8_t *p, const uint8_t *nd, size_t m)
+{
+    Masks k = {0, 0, 0};
+    for (unsigned j = 0; j < 64; j++) {
+        uint8_t c = p[j];
+        k.newline |= (uint64_t)(c == '\n') << j;
+        k.rare |= (uint64_t)(c == '#' || c == 0xE2 || c == 0xC4) << j;
+        if (nd != NULL)
+            k.needle |= (uint64_t)((c | fold_bit(nd[0])) == nd[0] &&
+                                   (p[j + m - 1] | fold_bit(nd[m - 1])) == nd[m - 1])
+                        << j;
+    }
+    return k;
+}
+
+#ifdef ESCUDO_X86
+static inline uint64_t movemask16(__m128i a, __m128i b, __m128i c, __m128i d)
+{
+    return (uint64_t)(uint16_t)_mm_movemask_epi8(a) |
+           (uint64_t)(uint16_t)_mm_movemask_epi8(b) << 16 |
+           (uint64_t)(uint16_t)_mm_movemask_epi8(c) << 32 |
+           (uint64_t)(uint16_t)_mm_movemask_epi8(d) << 48;
+}
+
+static inline __m128i rare16(__m128i x)
+{
+    return _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('#')),
+                        _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8((char)0xE2)),
+                                     _mm_cmpeq_epi8(x, _mm_set1_epi8((char)0xC4))));
+}
+
+static inline __m128i needle16(const uint8_t *p, const uint8_t *nd, size_t m)
+{
+    __m128i a = _mm_or_si128(_mm_loadu_si128((const __m128i *)p), _mm_set1_epi8((char)fold_bit(nd[0])));
+    __m128i b = _mm_or_si128(_mm_loadu_si128((const __m128i *)(p + m - 1)),
+                             _mm_set1_epi8((char)fold_bit(nd[m - 1])));
+    return _mm_and_si128(_mm_cmpeq_epi8(a, _mm_set1_epi8((char)nd[0])),
+                         _mm_cmpeq_epi8(b, _mm_set1_epi8((char)nd[m - 1])));
+}
+
+/* SSE2 is part of x86-64: always there. */
+static inline Masks masks_sse2(const uint8_t *p, const uint8_t *nd, size_t m)
+{
+    Masks k;
+    __m128i x[4];
+    for (int j = 0; j < 4; j++)
+        x[j] = _mm_loadu_si128((const __m128i *)(p + 16 * j));
+    const __m128i nl = _mm_set1_epi8('\n');
+    k.newline = movemask16(_mm_cmpeq_epi8(x[0], nl), _mm_cmpeq_epi8(x[1], nl),
+                           _mm_cmpeq_epi8(x[2], nl), _mm_cmpeq_epi8(x[3], nl));
+    k.rare = movemask16(rare16(x[0]), rare16(x[1]), rare16(x[2]), rare16(x[3]));
+    k.needle = nd == NULL ? 0
+                          : movemask16(needle16(p, nd, m), needle16(p + 16, nd, m),
+                                       needle16(p + 32, nd, m), needle16(p + 48, nd, m));
+    return k;
+}
+
+__attribute__((target("avx2"))) static inline uint64_t movemask32(__m256i a, __m256i b)
+{
+    return (uint64_t)(uint32_t)_mm256_movemask_epi8(a) |
+           (uint64_t)(uint32_t)_mm256_movemask_epi8(b) << 32;
+}
+
+__attribute__((target("avx2"))) static inline __m256i rare32(__m256i x)
+{
+    return _mm256_or_si256(_mm256_cmpeq_epi8(x, _mm256_set1_epi8('#')),
+                           _mm256_or_si256(_mm256_cmpeq_epi8(x, _mm256_set1_epi8((char)0xE2)),
+                                           _mm256_cmpeq_epi8(x, _mm256_set1_epi8((char)0xC4))));
+}
+
+__attribute__((target("avx2"))) static inline __m256i needle32(const uint8_t *p, const uint8_t *nd,
+                                                               size_t m)
+{
+    __m256i a = _mm256_or_si256(_mm256_loadu_si256((const __m256i *)p),
+                                _mm256_set1_epi8((char)fold_bit(nd[0])));
+    __m256i b = _mm256_or_si256(_mm256_loadu_si256((const __m256i *)(p + m - 1)),
+                                _mm256_set1_epi8((char)fold_bit(nd[m - 1])));
+    return _mm256_and_si256(_mm256_cmpeq_epi8(a, _mm256_set1_epi8((char)nd[0])),
+                            _mm256_cmpeq_epi8(b, _mm256_set1_epi8((char)nd[m - 1])));
+}
+
+__attribute__((target("avx2"))) static inline Masks masks_avx2(const uint8_t *p, const uint8_t *nd,
+                                                               size_t m)
+{
+    Masks k;
+    __m256i a = _mm256_loadu_si256((const __m256i *)p);
+    __m256i b = _mm256_loadu_si256((const __m256i *)(p + 32));
+    const __m256i nl = _mm256_set1_epi8('\n');
+    k.newline = movemask32(_mm256_cmpeq_epi8(a, nl), _mm256_cmpeq_epi8(b, nl));
+    k.rare = movemask32(rare32(a), rare32(b));
+    k.needle = nd == NULL ? 0 : movemask32(needle32(p, nd, m), needle32(p + 32, nd, m));
+    return k;
+}
+#endif
+
+enum { BYTES = 0, SSE2 = 1, AVX2 = 2 };
+
+static int add_line(Lines *lines, size_t start)
+{
+    if (lines->count == lines->cap) {
+        size_t cap = lines->cap * 2;
+        size_t *starts = realloc(lines->starts, cap * sizeof *starts);
+        if (starts != NULL)
+            lines->starts = starts;
+        uint8_t *flags = realloc(lines->flags, cap);
+        if (flags != NULL)
+            lines->flags = flags;
+        if (starts == NULL || flags == NULL) {
+            lines->failed = 1;
+            return 0;
+        }
+        lines->cap = cap;
+    }
+    lines->flags[lines->count] = 0;
+    lines->starts[lines->count++] = start;
+    return 1;
+}
+
+/* The line holding byte `off`: the last start at or before it, from `from` on. */
+static inline size_t line_at(const Lines *lines, size_t from, size_t off)
+{
+    while (from + 1 < lines->count && lines->starts[from + 1] <= off)
+        from++;
+    return from;
+}
+
+/* One pass over s[0:n]. With `record`, the first pass: add every line start to `lines` and mark
+ * the lines holding an always-pass sequence. Always: mark the lines holding the needle nd[0:m]
+ * (lowered; nd NULL for none). `how` picks the block comparison. Inlined into one copy per
+ * comparison, so each copy has its own compiled loop. */
+static inline __attribute__((always_inline)) void pass(const uint8_t *s, size_t n,
+                                                      const uint8_t *nd, size_t m, int record,
+                                                      Lines *lines, int how)
+{
+    size_t line = 0; /* the line holding the current block's first byte */
+    size_t i = 0;
+    if (nd != NULL && m > n)
+        nd = NULL;
+    if (!record && nd == NULL)
+        return;
+    size_t reach = nd != NULL ? m - 1 : 0; /* the needle mask reads this far past a block */
+    for (; i + 64 + reach <= n && !lines->failed; i += 64) {
+        Masks k;
+#ifdef ESCUDO_X86
+        if (how == AVX2)
+            k = masks_avx2(s + i, nd, m);
+        else if (how == SSE2)
+            k = masks_sse2(s + i, nd, m);
+        else
+#endif
+            k = masks_scalar(s + i, nd, m);
+        if (!record)
+            k.newline = k.rare = 0;
+        if (!(k.newline | k.rare | k.needle))
+            continue;
+        /* hits before the block's first newline belong to `line`; record the newlines first */
+        uint64_t hits = k.rare | k.needle;
+        for (uint64_t nl = k.newline; nl; nl &= nl - 1) {
+            if (!add_line(lines, i + (size_t)__builtin_ctzll(nl) + 1))
+                return;
+        }
+        for (; hits; hits &= hits - 1) {
+            unsigned bit = (unsigned)__builtin_ctzll(hits);
+            size_t at = i + bit;
+            size_t of = record ? line + (size_t)__builtin_popcountll(k.newline & ((1ULL << bit) - 1))
+                               : (line = line_at(lines, line, at));
+            if (((k.rare >> bit) & 1) && always_pass_at(s, n, at) >= 0)
+                lines->flags[of] |= F_SPECIAL;
+            if (((k.needle >> bit) & 1) && matches_at(s + at, nd, m))
+                lines->flags[of] |= F_SPECIAL;
+        }
+        if (record)
+            line += (size_t)__builtin_popcountll(k.newline);
+    }
+    for (; i < n && !lines->failed; i++) { /* the tail, byte by byte */
+        if (!record)
+            line = line_at(lines, line, i);
+        if (record && always_pass_at(s, n, i) >= 0)
+            lines->flags[line] |= F_SPECIAL;
+        if (nd != NULL && i + m <= n && matches_at(s + i, nd, m))
+            lines->flags[line] |= F_SPECIAL;
+        if (record && s[i] == '\n') {
+            if (!add_line(lines, i + 1))
+                return;
+            line++;
+        }
+    }
+}
+
+static void pass_bytes(const uint8_t *s, size_t n, const uint8_t *nd, size_t m, int record,
+                       Lines *lines)
+{
+    pass(s, n, nd, m, record, lines, BYTES);
+}
+
+#ifdef ESCUDO_X86
+static void pass_sse2(const uint8_t *s, size_t n, const uint8_t *nd, size_t m, int record,
+                      Lines *lines)
+{
+    pass(s, n, nd, m, record, lines, SSE2);
+}
+
+__attribute__((target("avx2"))) static void pass_avx2(const uint8_t *s, size_t n,
+                                                      const uint8_t *nd, size_t m, int record,
+                                                      Lines *lines)
+{
+    pass(s, n, nd, m, record, lines, AVX2);
+}
+#endif
+
+typedef void (*PassFn)(const uint8_t *, size_t, const uint8_t *, size_t, int, Lines *);
+static PassFn run_pass = pass_bytes;
+static const char *pass_name = "bytes";
+
+static const uint8_t *find_bytes(const uint8_t *h, size_t n, const char *nd, size_t m)
+{
+    if (m > n)
+        return NULL;
+    const uint8_t *end = h + n - m + 1;
+    while (h < end) {
+        const uint8_t *p = memchr(h, (unsigned char)nd[0], (size_t)(end - h));
+        if (p == NULL)
+            return NULL;
+        if (memcmp(p, nd, m) == 0)
+            return p;
+        h = p + 1;
+    }
+    return NULL;
+}
+
+static int ends_with(const uint8_t *s, size_t len, const char *suffix, size_t m)
+{
+    return len >= m && memcmp(s + len - m, suffix, m) == 0;
+}
+
+/* Each line's shape: the F_EVENT, F_ENDS, F_ODD, F_BLANK bits, and F_SPECIAL for the unusual. */
+static void classify(const uint8_t *s, Lines *lines, size_t nlines)
+{
+    for (size_t li = 0; li < nlines; li++) {
+        const uint8_t *line = s + lines->starts[li];
+        size_t len = lines->starts[li + 1] - lines->starts[li];
+        uint8_t f = 0;
+        if (find_bytes(line, len, "<Event>", 7))
+            f |= F_EVENT;
+        if (ends_with(line, len, "</Event>\n", 9) || ends_with(line, len, "</Event>\r\n", 10))
+            f |= F_ENDS;
+        switch (line[0]) {
+        case ' ': case '\t': case '\r': case '\x0b': case '\x0c': case '{':
+            f |= F_ODD;
+            break;
+        case '\n':
+            f |= F_BLANK;
+            break;
+        default:
+            break;
+        }
+        if (((f & F_EVENT) && !(f & F_ENDS)) || ((f & F_ODD) && !(f & F_EVENT)))
+            f |= F_SPECIAL;
+        lines->flags[li] |= f;
+    }
+}
+
+static PyObject *scan(PyObject *self, PyObject *args)
+{
+    Py_buffer buf;
+    PyObject *needles;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*O!:scan", &buf, &PyTuple_Type, &needles))
+        return NULL;
+    Py_ssize_t nneedles = PyTuple_GET_SIZE(needles);
+    for (Py_ssize_t k = 0; k < nneedles; k++) {
+        PyObject *nd = PyTuple_GET_ITEM(needles, k);
+        if (!PyBytes_Check(nd) || PyBytes_GET_SIZE(nd) == 0) {
+            PyBuffer_Release(&buf);
+            PyErr_SetString(PyExc_TypeError, "scan: needles must be non-empty bytes");
+            return NULL;
+        }
+    }
+    const uint8_t *s = buf.buf;
+    size_t n = (size_t)buf.len;
+    Lines lines = {NULL, NULL, 0, n / 512 + 16, 0};
+    lines.starts = malloc(lines.cap * sizeof *lines.starts);
+    lines.flags = malloc(lines.cap);
+    PyObject *runs = NULL;
+    size_t nlines = 0, filtered = 0, skipped = 0, candidates = 0, nruns = 0;
+    if (lines.starts == NULL || lines.flags == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    add_line(&lines, 0);
+    const uint8_t *first = nneedles ? (const uint8_t *)PyBytes_AS_STRING(PyTuple_GET_ITEM(needles, 0)) : NULL;
+    size_t m = nneedles ? (size_t)PyBytes_GET_SIZE(PyTuple_GET_ITEM(needles, 0)) : 0;
+    run_pass(s, n, first, m, 1, &lines);
+    if (!lines.failed && n > 0 && s[n - 1] != '\n')
+        add_line(&lines, n); /* the end of a last line without a newline */
+    if (!lines.failed) {
+        nlines = lines.count - 1;
+        for (Py_ssize_t k = 1; k < nneedles; k++) {
+            PyObject *nd = PyTuple_GET_ITEM(needles, k);
+            run_pass(s, n, (const uint8_t *)PyBytes_AS_STRING(nd), (size_t)PyBytes_GET_SIZE(nd),
+                     0, &lines);
+        }
+        classify(s, &lines, nlines);
+        for (size_t li = 0; li < nlines; li++) {
+            uint8_t f = lines.flags[li];
+            if (f & F_SPECIAL) {
+                candidates++;
+                nruns += li == 0 || !(lines.flags[li - 1] & F_SPECIAL);
+            } else if (f & F_EVENT) {
+                filtered += (f & F_ENDS) != 0;
+            } else if (!(f & (F_ODD | F_BLANK))) {
+                skipped++;
+            }
+        }
+    }
+    Py_END_ALLOW_THREADS
+    if (lines.failed) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    runs = PyList_New((Py_ssize_t)nruns);
+    if (runs == NULL)
+        goto done;
+    size_t r = 0;
+    for (size_t li = 0; li < nlines; li++) {
+        if (!(lines.flags[li] & F_SPECIAL) || (li > 0 && (lines.flags[li - 1] & F_SPECIAL)))
+            continue;
+        size_t stop = li + 1;
+        while (stop < nlines && (lines.flags[stop] & F_SPECIAL))
+            stop++;
+        PyObject *run = Py_BuildValue("(nnn)", (Py_ssize_t)li, (Py_ssize_t)lines.starts[li],
+                                      (Py_ssize_t)lines.starts[stop]);
+        if (run == NULL) {
+            Py_CLEAR(runs);
+            goto done;
+        }
+        PyList_SET_ITEM(runs, (Py_ssize_t)r++, run);
+    }
+done:
+    free(lines.starts);
+    free(lines.flags);
+    PyBuffer_Release(&buf);
+    if (runs == NULL)
+        return NULL;
+    return Py_BuildValue("(nnnnN)", (Py_ssize_t)nlines, (Py_ssize_t)filtered,
+                         (Py_ssize_t)skipped, (Py_ssize_t)candidates, runs);
+}
+
+static PyObject *use(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    const char *name = PyUnicode_AsUTF8(arg);
+    if (name == NULL)
+        return NULL;
+    if (strcmp(name, "bytes") == 0) {
+        run_pass = pass_bytes;
+#ifdef ESCUDO_X86
+    } else if (strcmp(name, "sse2") == 0) {
+        run_pass = pass_sse2;
+    } else if (strcmp(name, "avx2") == 0 && __builtin_cpu_supports("avx2")) {
+        run_pass = pass_avx2;
+#endif
+    } else {
+        PyErr_Format(PyExc_ValueError, "use: %s is not available here", name);
+        return NULL;
+    }
+    pass_name = name[0] == 'b' ? "bytes" : name[0] == 's' ? "sse2" : "avx2";
+    return PyUnicode_FromString(pass_name);
+}
+
+static PyObject *used(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return PyUnicode_FromString(pass_name);
+}
+
+static PyMethodDef methods[] = {
+    {"scan", scan, METH_VARARGS,
+     "scan(data, needles) -> (lines, filtered, skipped, candidates, runs): see prefilter.py."},
+    {"use", use, METH_O,
+     "use(name): compare blocks with 'avx2', 'sse2' or 'bytes' (tests); returns the name."},
+    {"used", used, METH_NOARGS, "used() -> the block comparison in use."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "escudo.sources._scan",
+    "The raw-text prefilter's chunk scan in C (see escudo.sources.prefilter).", -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__scan(void)
+{
+#ifdef ESCUDO_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2")) {
+        run_pass = pass_avx2;
+        pass_name = "avx2";
+    } else {
+        run_pass = pass_sse2;
+        pass_name = "sse2";
+    }
+#endif
+    return PyModule_Create(&module);
+}
