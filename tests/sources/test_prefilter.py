@@ -316,3 +316,34 @@ def test_workers_started_ahead_are_taken_by_the_read(
     reader.stop_workers(module)
     assert module not in reader._EARLY
     reader.stop_workers(module)  # nothing to stop: harmless
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    lines=st.lists(
+        st.tuples(KINDS, st.lists(st.sampled_from(WORDS), min_size=1, max_size=4)), max_size=25
+    ),
+    block=st.sampled_from([1, 300, 2000, 1 << 20]),
+    skip=st.integers(0, 3),
+)
+def test_a_range_read_in_blocks_equals_the_range_at_once(
+    scan_impl: str, tmp_path: Path, lines: list[tuple[str, list[str]]], block: int, skip: int
+) -> None:
+    """SysmonPlan.read_range (blocks through one buffer; the whole range without the C scan)
+    gives the rows, counts and line numbers of the plan over the range's bytes."""
+    raw = (
+        "\n".join(_line(kind, words, i) for i, (kind, words) in enumerate(lines)) + "\n"
+    ).encode()
+    path = tmp_path / f"r{block}.log"
+    path.write_bytes(raw)
+    offset = min(sum(len(line) + 1 for line in raw.split(b"\n")[:skip]), len(raw))
+    data = raw[offset:]
+    plan = SysmonPlan(FIELDS, frozenset({1}), SEED)
+    assert plan.streams is (scan_impl == "c")
+    batch, stats = plan.read_range(path, offset, len(data), "x", block)
+    expected_batch, expected = plan(data, "x")
+    assert batch.to_pylist() == expected_batch.to_pylist()
+    assert _key(stats) == _key(expected)
+    assert stats.lines == data.count(b"\n")

@@ -17,6 +17,7 @@ from escudo.sources.base import RawFilter, ReadStats
 from escudo.sources.framing import (
     expand_inputs,
     file_ranges,
+    iter_blocks,
     iter_chunks,
     read_range,
     syslog_host,
@@ -200,8 +201,12 @@ def test_chunks_and_ranges_cut_only_at_newlines(lines: list[bytes], size: int) -
         fh.write(data)
         fh.flush()
         pieces = [read_range(Path(fh.name), o, n) for o, n in file_ranges(Path(fh.name), size)]
+        offset = len(pieces[0]) if pieces else 0  # a range inside the file, not from its start
+        blocks = [bytes(v) for v in iter_blocks(Path(fh.name), offset, len(data) - offset, size)]
     assert b"".join(pieces) == data
     assert all(p.endswith(b"\n") for p in pieces[:-1])
+    assert b"".join(blocks) == data[offset:]
+    assert all(b.endswith(b"\n") for b in blocks[:-1]) and all(blocks)
 
 
 def test_syslog_shapes() -> None:

@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -174,7 +175,19 @@ class Normalizer:
     sourcetype: str
 
     def __call__(self, data: bytes, name: str) -> tuple[pa.RecordBatch, ReadStats]:
-        raw, stats = self.plan(data, name)
+        return self._normalize(*self.plan(data, name))
+
+    @property
+    def streams(self) -> bool:
+        """Whether :meth:`read_range` reads in blocks (see ``escudo.sources.reader.streams``)."""
+        return bool(getattr(self.plan, "streams", False))
+
+    def read_range(
+        self, path: Path, offset: int, length: int, name: str, block_bytes: int
+    ) -> tuple[pa.RecordBatch, ReadStats]:
+        return self._normalize(*self.plan.read_range(path, offset, length, name, block_bytes))  # type: ignore[attr-defined]
+
+    def _normalize(self, raw: pa.RecordBatch, stats: ReadStats) -> tuple[pa.RecordBatch, ReadStats]:
         if not raw.num_rows:  # most chunks of a hunt keep no row: skip ~0.5 ms of kernels
             return pa.RecordBatch.from_pylist([], schema=self.schema), stats
         return normalize_batch(raw, self.mapping, self.schema, self.source, self.sourcetype), stats

@@ -158,7 +158,7 @@ def _ascii_lower(data: bytes) -> pa.Buffer:
     return pc.ascii_lower(one).buffers()[2]
 
 
-def split_chunk(data: bytes, needles: Needles) -> ChunkSplit | None:
+def split_chunk(data: bytes | memoryview, needles: Needles) -> ChunkSplit | None:
     """Sort the chunk's lines for ``needles`` (a compiled CNF), or None: use the exact path.
 
     The C scan (``escudo.sources._scan``, built with the package where a compiler is found) and
@@ -168,11 +168,16 @@ def split_chunk(data: bytes, needles: Needles) -> ChunkSplit | None:
     if clause is None:
         return None
     if _scan is None:
-        return split_chunk_python(data, clause)
+        return split_chunk_python(bytes(data), clause)
     count, filtered, skipped, candidates, runs = _scan.scan(data, clause)
     if candidates > _limit(count):
         return None
     return ChunkSplit(runs=runs, filtered=filtered, skipped=skipped, lines=count)
+
+
+def has_c_scan() -> bool:
+    """Whether :func:`split_chunk` runs the C scan (which also takes a memoryview)."""
+    return _scan is not None
 
 
 def _limit(count: int) -> float:

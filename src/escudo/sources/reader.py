@@ -31,12 +31,23 @@ import pyarrow as pa
 
 from escudo.errors import EscudoError
 from escudo.sources.base import ReadStats
-from escudo.sources.framing import Input, expand_inputs, file_ranges, iter_chunks, read_range
+from escudo.sources.framing import (
+    Input,
+    count_lines,
+    expand_inputs,
+    file_ranges,
+    iter_chunks,
+    read_range,
+)
 
 Processor = Callable[[bytes, str], tuple[pa.RecordBatch, ReadStats]]
 Result = tuple[pa.RecordBatch | None, ReadStats, int]
 
 DEFAULT_CHUNK_BYTES = 8 << 20
+# A processor that ``streams`` (reads a file range itself, in small blocks through one buffer)
+# takes ranges of this many chunks (fewer tasks to hand out) in blocks of 1/BLOCKS_PER_CHUNK.
+STREAM_RANGE_CHUNKS = 4
+BLOCKS_PER_CHUNK = 8
 # Chunks queued per worker: with fewer, a worker waits for this process (its threads share the
 # busy cores) to hand it the next one; a ``range`` task holds no data here, a stream chunk does.
 IN_FLIGHT_PER_WORKER = 4
@@ -44,31 +55,43 @@ IN_FLIGHT_PER_WORKER = 4
 PARALLEL_MIN_BYTES = 64 << 20
 
 
-def _count_lines(data: bytes) -> int:
-    return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
-
-
 def run_chunk(processor: Processor, name: str, data: bytes) -> Result:
     """Process one chunk of bytes (module-level so a worker process can run it); no batch when
     it has no rows (most chunks of a hunt: an Arrow batch costs ~0.3 ms to pickle and unpickle)."""
     batch, stats = processor(data, name)
-    return batch if batch.num_rows else None, stats, stats.lines or _count_lines(data)
+    return batch if batch.num_rows else None, stats, stats.lines or count_lines(data)
 
 
-def run_range(processor: Processor, name: str, path: Path, offset: int, length: int) -> Result:
-    """Read a byte range of a plain file and process it (in a worker process)."""
+def streams(processor: Processor) -> bool:
+    """Whether ``processor`` reads file ranges itself: ``read_range(path, offset, length, name,
+    block_bytes)`` returning what ``processor(bytes, name)`` would, with ``stats.lines`` set."""
+    return bool(getattr(processor, "streams", False))
+
+
+def run_range(
+    processor: Processor, name: str, path: Path, offset: int, length: int, block_bytes: int = 0
+) -> Result:
+    """Process a byte range of a plain file (in a worker process), in blocks if it streams."""
+    if block_bytes and streams(processor):
+        batch, stats = processor.read_range(path, offset, length, name, block_bytes)  # type: ignore[attr-defined]
+        return batch if batch.num_rows else None, stats, stats.lines
     return run_chunk(processor, name, read_range(path, offset, length))
 
 
-Task = tuple[str, tuple[object, ...]]  # ("chunk", (name, data)) | ("range", (name, path, off, len))
+# ("chunk", (name, data)) | ("range", (name, path, offset, length, block_bytes))
+Task = tuple[str, tuple[object, ...]]
 
 
-def _tasks(inputs: list[Input], chunk_bytes: int, ranges: bool) -> Iterator[Task]:
+def _tasks(
+    inputs: list[Input], chunk_bytes: int, ranges: bool, in_blocks: bool = False
+) -> Iterator[Task]:
     for inp in inputs:
         if ranges and inp.seekable:
             assert inp.path is not None
-            for offset, length in file_ranges(inp.path, chunk_bytes):
-                yield "range", (inp.name, inp.path, offset, length)
+            size = chunk_bytes * STREAM_RANGE_CHUNKS if in_blocks else chunk_bytes
+            block = max(1, chunk_bytes // BLOCKS_PER_CHUNK) if in_blocks else 0
+            for offset, length in file_ranges(inp.path, size):
+                yield "range", (inp.name, inp.path, offset, length, block)
             continue
         stream = inp.open()
         try:
@@ -241,7 +264,7 @@ def read_batches(
     try:
         # Starting the workers takes a while (a Python, pyarrow & co imported); this process would
         # only wait, so it reads the first chunks itself until a worker answers a no-op.
-        for task in _tasks(inputs, chunk_bytes, ranges=True):
+        for task in _tasks(inputs, chunk_bytes, ranges=True, in_blocks=streams(processor)):
             if warm_up_here and not any(f.done() for f in ready):
                 batch = account(task, _run(processor, task))
                 if batch is not None:
