@@ -21,13 +21,15 @@ import json
 import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from escudo.errors import InputError
+
+if TYPE_CHECKING:
+    import pyarrow.parquet as pq
 
 Writer = Callable[[Iterable[pa.RecordBatch], BinaryIO, "pa.Schema | None"], int]
 
@@ -128,6 +130,8 @@ def write_parquet(
     batches: Iterable[pa.RecordBatch], out: BinaryIO, schema: pa.Schema | None
 ) -> int:
     """Parquet, streamed: batches are gathered into row groups of about ``PARQUET_ROW_GROUP`` rows."""
+    import pyarrow.parquet as pq  # only here: ~20 ms of start-up every other command would pay
+
     writer: pq.ParquetWriter | None = None
     pending: list[pa.RecordBatch] = []
     pending_rows = 0

@@ -15,6 +15,7 @@ Tests hold this path equal to ``sysmon_xml.extract_reference``.
 
 from __future__ import annotations
 
+import functools
 import operator
 import re
 from collections.abc import Callable
@@ -67,9 +68,11 @@ def _standard_pattern(eventid: int, wanted: tuple[str, ...] | None) -> str:
     return "".join(parts)
 
 
-_STANDARD: dict[int, re.Pattern[str]] = {
-    eid: re.compile(_standard_pattern(eid, None)) for eid in EVENT_FIELDS
-}
+@functools.cache
+def _standard(eventid: int) -> re.Pattern[str] | None:
+    """The full pattern of ``eventid``'s layout, compiled on first use (not at import: the
+    process that only hands out work never needs it)."""
+    return re.compile(_standard_pattern(eventid, None)) if eventid in EVENT_FIELDS else None
 
 
 BAD_AMP = re.compile(rb"&(?!(?:amp|lt|gt|quot|apos);)")
@@ -146,7 +149,7 @@ class FastExtractor:
         start = xml.find("<EventID>")
         end = xml.find("</EventID>", start)
         eid_text = xml[start + 9 : end] if start >= 0 and end > 0 else ""
-        pattern = _STANDARD.get(int(eid_text)) if eid_text.isdigit() else None
+        pattern = _standard(int(eid_text)) if eid_text.isdigit() else None
         m = pattern.fullmatch(xml) if pattern is not None and "]]>" not in xml else None
         if m is None:
             record = extract_generic(xml)
