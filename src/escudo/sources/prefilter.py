@@ -11,9 +11,10 @@ accounting. Every other line is counted without per-line Python work: an event l
 is not counted; exactly what the per-line path would do with it (tests hold both equal, rows and
 stats).
 
-Two implementations give the same answer: the C module ``escudo.sources._scan`` (SSE2 on x86-64;
-about 3.5x faster, built with the package where a C compiler is found) and
-:func:`split_chunk_python` (Arrow kernels, ``memmem``), used without it.
+Two implementations give the same answer: the C module ``escudo.sources._scan`` (64-byte blocks
+compared with AVX2 or SSE2 on x86-64, about 4-7x faster; built with the package where a C compiler
+is found) and :func:`split_chunk_python` (Arrow kernels, ``memmem``), used without it or on other
+CPUs.
 
 >>> split = split_chunk(b"a\\n<Event>x</Event>\\nngrok <Event>y</Event>\\n", ((b"ngrok",),))
 >>> split.runs, split.filtered, split.skipped, split.lines
@@ -36,6 +37,10 @@ from escudo.sources import base
 try:
     from escudo.sources import _scan  # type: ignore[attr-defined]
 except ImportError:  # built without a C compiler
+    _scan = None
+if _scan is not None and _scan.used() == "bytes":
+    # No SIMD block comparison on this CPU (the C scan has SSE2/AVX2, i.e. x86-64): byte by byte
+    # it is slower than Arrow (benchmarks/bench_scan.py: 0.36 against 1.2 GB/s).
     _scan = None
 
 Needles = tuple[tuple[bytes, ...], ...]
