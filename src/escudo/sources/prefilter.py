@@ -24,6 +24,7 @@ CPUs.
 from __future__ import annotations
 
 import ctypes
+import functools
 from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
@@ -103,6 +104,7 @@ def line_starts(data: bytes) -> array[int]:
     return out
 
 
+@functools.lru_cache(maxsize=64)  # asked again for every block of a read
 def choose_clause(needles: Needles) -> tuple[bytes, ...] | None:
     """The clause to scan for: the longest shortest needle (rarer), then the fewest needles.
 
@@ -110,11 +112,31 @@ def choose_clause(needles: Needles) -> tuple[bytes, ...] | None:
 
     >>> choose_clause(((b"start", b"tcp"), (b"ngrok",), (b"",)))
     (b'ngrok',)
+
+    Each needle costs one more pass over the chunk, so one holding another needle of its clause
+    is dropped: a line with it has the shorter one too (the clause is an OR).
+
+    >>> choose_clause(((b"ngrok", b"tunnel.us.ngrok.com", b"chisel"),))
+    (b'ngrok', b'chisel')
     """
-    usable = [c for c in needles if c and all(c)]
+    usable = [_minimal(c) for c in needles if c and all(c)]
     if not usable:
         return None
     return max(usable, key=lambda c: (min(map(len, c)), -len(c)))
+
+
+def _minimal(clause: tuple[bytes, ...]) -> tuple[bytes, ...]:
+    """``clause`` without the needles that contain another of its needles (first of equals kept)."""
+    kept: list[bytes] = []
+    for i, needle in enumerate(clause):
+        if any(
+            other in needle and (other != needle or j < i)
+            for j, other in enumerate(clause)
+            if j != i
+        ):
+            continue
+        kept.append(needle)
+    return tuple(kept)
 
 
 def _hits(low: pa.Buffer, needle: bytes, starts: array[int]) -> Iterator[int]:

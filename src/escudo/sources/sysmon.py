@@ -16,6 +16,7 @@ SysmonForLinux README) and is malformed; so is XML the extractor refuses.
 
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import re
@@ -68,6 +69,7 @@ def _passes(raw: bytes, needles: tuple[tuple[bytes, ...], ...]) -> bool:
     return all(any(n in low for n in clause) for clause in needles)
 
 
+@functools.lru_cache(maxsize=64)  # asked again for every chunk and block
 def _compile_filter(raw_filter: RawFilter | None) -> tuple[tuple[bytes, ...], ...] | None:
     if raw_filter is None or not raw_filter.clauses:
         return None
