@@ -175,3 +175,21 @@ def test_emit_risk_and_store(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     findings = _jsonl(capsys.readouterr().out)
     assert store.exists() and findings
     assert {f["normalized_risk_object"] for f in findings} <= {"db-02", "root", "alice", "web-01"}
+
+
+def test_hec_options_without_a_url_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--hec-index``/``--hec-token`` typed without ``--hec-url`` would send nothing: exit 2
+    before reading anything; a token from the environment alone is a standing setting, not an error."""
+    path = write_shape(tmp_path, "xml")
+    rc = main(["hunt", str(path), "--detection", SEED, "--hec-index", "main", "--hec-token", "t"])
+    _, err = capsys.readouterr()
+    assert rc == 2
+    assert "Error: --hec-index, --hec-token without --hec-url: nothing would be sent" in err
+    assert "escudo: read" not in err
+    monkeypatch.setenv("ESCUDO_HEC_TOKEN", "from-the-environment")
+    rc = main(["hunt", str(path), "--detection", SEED, "--format", "jsonl"])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert len(_jsonl(out)) == len(reference_rows())

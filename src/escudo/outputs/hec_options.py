@@ -12,11 +12,12 @@ imports it only when it runs).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 DEFAULT_SOURCETYPE = "escudo"
 
@@ -54,3 +55,24 @@ def add_hec_options(command: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(options):
         command = option(command)
     return command
+
+
+def check_hec_options(hec: Mapping[str, Any]) -> None:
+    """Refuse ``--hec-*`` options typed on the command line without ``--hec-url``: they would
+    send nothing, silently. A token from ``ESCUDO_HEC_TOKEN`` alone is fine (a standing setting).
+
+    Call it inside the command (it reads where click took each value from); raises
+    :class:`click.UsageError` (exit 2).
+    """
+    if hec.get("hec_url"):
+        return
+    ctx = click.get_current_context()
+    given = [
+        f"--{name.replace('_', '-')}"
+        for name, value in hec.items()
+        if name.startswith("hec_")
+        and value not in (None, False)
+        and ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
+    ]
+    if given:
+        raise click.UsageError(f"{', '.join(given)} without --hec-url: nothing would be sent")
