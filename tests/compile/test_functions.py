@@ -17,7 +17,7 @@ import sqlglot
 from sqlglot import exp
 
 from escudo.compile.functions import FUNCTIONS, as_multivalue, is_multivalue, lower_function
-from escudo.errors import Span, UnsupportedSplError
+from escudo.errors import Span, SplSyntaxError, UnsupportedSplError
 
 GOLDEN = Path(__file__).parent / "golden_functions" / "functions.json"
 L = exp.Literal
@@ -272,6 +272,10 @@ SOURCE = "| eval y=searchmatch(x)"
             [call("like", x(), xs())],
             "mvfilter(): mvfilter() needs an expression over exactly one",
         ),
+        ("printf", [s("%s and %s"), x()], "printf(): the format asks for 2 value(s), 1 given"),
+        ("printf", [s("%*d%%"), n(5)], "printf(): the format asks for 2 value(s), 1 given"),
+        ("round", [x(), n(1.5)], "round(): the number of decimal places must be a whole number"),
+        ("round", [x(), s("2")], "round(): the number of decimal places must be a whole number"),
     ],
 )
 def test_errors_name_the_function_and_point_at_the_call(
@@ -283,6 +287,36 @@ def test_errors_name_the_function_and_point_at_the_call(
     assert error.message.startswith(message)
     assert (error.line, error.column, error.offset, error.end) == (1, 10, 9, 23)
     assert error.render().splitlines()[-1] == "           " + "^" * 14
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "message"),
+    [
+        ("match", [x(), s("(ngrok")], "match(): invalid regular expression '(ngrok': missing ),"),
+        ("replace", [x(), s("[a-"), s("b")], "replace(): invalid regular expression '[a-': "),
+        ("match", [x(), s("a**")], "match(): invalid regular expression 'a**': multiple repeat"),
+    ],
+)
+def test_a_malformed_quoted_regex_is_a_located_syntax_error(
+    name: str, args: list[exp.Expression], message: str
+) -> None:
+    """Splunk refuses these too: an error at the call (with the detection file), not DuckDB's at
+    run time."""
+    with pytest.raises(SplSyntaxError) as info:
+        lower_function(name, args, source=SOURCE, span=Span(9, 23), origin="d.yml")
+    error = info.value
+    assert error.message.startswith(message)
+    assert (error.line, error.column, error.origin) == (1, 10, "d.yml")
+    assert error.render().startswith(f"{message}")
+
+
+def test_what_compiles_still_compiles_and_runs() -> None:
+    """The checks leave valid calls alone: a flavour-specific regex (left to the engine), printf
+    with ``%%``/``*``/extra values, round to a whole (or negative) number of places."""
+    assert lower_function("match", [x(), s("(?i)ngrok")]).sql("duckdb")
+    assert lower_function("printf", [s("%*d|%%"), n(5), n(3), n(4)]).sql("duckdb")
+    assert evaluate(call("printf", s("%*d|%%"), n(5), n(3)), None, None) == "    3|%"
+    assert evaluate(call("round", n(1234.5678), exp.Neg(this=n(2))), None, None) == 1200
 
 
 def test_function_names_are_case_insensitive() -> None:

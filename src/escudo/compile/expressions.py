@@ -217,7 +217,9 @@ def lower_expr(node: ast.Expr, frame: Frame) -> exp.Expression:
         if node.name.lower() == "mvfilter":
             return _lower_mvfilter(node, frame)
         args = [lower_expr(a, frame) for a in node.args]
-        return lower_function(node.name, args, source=frame.source, span=node.span)
+        return lower_function(
+            node.name, args, source=frame.source, span=node.span, origin=frame.origin
+        )
     raise AssertionError(node)
 
 
@@ -231,7 +233,7 @@ def _lower_mvfilter(node: ast.Call, frame: Frame) -> exp.Expression:
     for col in (c for a in args for c in a.find_all(exp.Column)):
         if frame.columns.get(col.name) == "mv":
             col.type = frame.col(col.name).type
-    return lower_function(node.name, args, source=frame.source, span=node.span)
+    return lower_function(node.name, args, source=frame.source, span=node.span, origin=frame.origin)
 
 
 # SPL functions whose result is a multivalue field (SR "Multivalue eval functions"); mvindex with a

@@ -35,12 +35,13 @@ from escudo.compile.semantics import (
     is_string_literal,
     like,
     parenthesize,
+    regex_syntax_error,
     register_sql,
     to_number,
     to_text,
     try_cast,
 )
-from escudo.errors import Span, SplError, UnsupportedSplError
+from escudo.errors import Span, SplError, SplSyntaxError, UnsupportedSplError
 
 __all__ = ["FUNCTIONS", "FunctionSpec", "as_multivalue", "is_multivalue", "lower_function"]
 
@@ -59,6 +60,21 @@ class FunctionSpec:
 
 class _ArgumentError(Exception):
     """A builder's complaint about one argument; :func:`lower_function` adds the SPL location."""
+
+
+class _InvalidArgument(_ArgumentError):
+    """An argument Splunk would refuse too (a malformed regex): a syntax error, not unsupported."""
+
+
+def _regex_literal(args: list[exp.Expression], index: int) -> exp.Expression:
+    """``args[index]``, checked when it is a quoted pattern: malformed in every flavour is an
+    error now, with its position, rather than the engine's at run time."""
+    arg = args[index]
+    if is_string_literal(arg):
+        problem = regex_syntax_error(arg.name)
+        if problem is not None:
+            raise _InvalidArgument(f"invalid regular expression {arg.name!r}: {problem}")
+    return arg
 
 
 # --- helpers ---------------------------------------------------------------------------------------
@@ -268,7 +284,13 @@ def _replace_spark(gen: object, node: exp.Expression) -> str:
 
 
 def _replace(args: list[exp.Expression]) -> exp.Expression:
-    return SplunkReplace(this=to_text(args[0]), expression=args[1], replacement=args[2])
+    return SplunkReplace(
+        this=to_text(args[0]), expression=_regex_literal(args, 1), replacement=args[2]
+    )
+
+
+def _match(args: list[exp.Expression]) -> exp.Expression:
+    return exp.RegexpLike(this=to_text(args[0]), expression=_regex_literal(args, 1))
 
 
 def _trim(position: str | None) -> Builder:
@@ -297,6 +319,26 @@ class SplunkPrintf(exp.Expression, exp.Func):
 
     arg_types: ClassVar[dict[str, bool]] = {"expressions": True}
     is_var_len_args = True
+
+
+# A printf conversion: flags, width, precision (either may be ``*``, taking a value), length, type.
+_CONVERSION = re.compile(
+    r"%(?:%|[-+ #0']*(\*|\d+)?(?:\.(\*|\d*))?(?:hh|h|ll|l|L|q|j|z|t)?([a-zA-Z]))"
+)
+
+
+def _printf(args: list[exp.Expression]) -> exp.Expression:
+    """printf with a quoted format: it must not ask for more values than it is given (DuckDB and
+    Spark would fail at run time; extra values are ignored, as by C's printf)."""
+    if is_string_literal(args[0]):
+        wanted = sum(
+            1 + (m.group(1) == "*") + (m.group(2) == "*")
+            for m in _CONVERSION.finditer(args[0].name)
+            if m.group(3)
+        )
+        if wanted > len(args) - 1:
+            raise _ArgumentError(f"the format asks for {wanted} value(s), {len(args) - 1} given")
+    return SplunkPrintf(expressions=args)
 
 
 def _printf_writer(name: str, dialect: str) -> Callable[[object, exp.Expression], str]:
@@ -373,6 +415,13 @@ def _unary(node: type[exp.Expression]) -> Builder:
 def _round(args: list[exp.Expression]) -> exp.Expression:
     node = exp.Round(this=to_number(args[0]))
     if len(args) > 1:
+        places = args[1]
+        if isinstance(places, exp.Neg):
+            places = places.this
+        if isinstance(places, exp.Literal) and (places.is_string or not places.name.isdigit()):
+            raise _ArgumentError(
+                f"the number of decimal places must be a whole number, not {args[1].sql()}"
+            )
         node.set("decimals", _integer(args[1]))
     return node
 
@@ -601,7 +650,7 @@ FUNCTIONS: dict[str, FunctionSpec] = dict(
         _spec("case", 2, None, _case),
         _spec("coalesce", 1, None, _coalesce),
         _spec("like", 2, 2, lambda a: like(to_text(a[0]), a[1])),
-        _spec("match", 2, 2, lambda a: exp.RegexpLike(this=to_text(a[0]), expression=a[1])),
+        _spec("match", 2, 2, _match),
         _spec("in", 2, None, _in),
         _spec("null", 0, 0, lambda a: exp.Null()),
         _spec("true", 0, 0, lambda a: exp.true()),
@@ -629,7 +678,7 @@ FUNCTIONS: dict[str, FunctionSpec] = dict(
         _spec("ltrim", 1, 2, _trim("LEADING")),
         _spec("rtrim", 1, 2, _trim("TRAILING")),
         _spec("urldecode", 1, 1, _urldecode),
-        _spec("printf", 1, None, lambda a: SplunkPrintf(expressions=a)),
+        _spec("printf", 1, None, _printf),
         # Conversion functions
         _spec("tostring", 1, 2, _tostring),
         _spec("tonumber", 1, 2, _tonumber),
@@ -671,12 +720,18 @@ FUNCTIONS: dict[str, FunctionSpec] = dict(
 
 
 def lower_function(
-    name: str, args: list[exp.Expression], *, source: str = "", span: Span | None = None
+    name: str,
+    args: list[exp.Expression],
+    *,
+    source: str = "",
+    span: Span | None = None,
+    origin: str | None = None,
 ) -> exp.Expression:
     """The sqlglot expression for eval function ``name(args...)``.
 
-    Raises UnsupportedSplError at ``span`` in ``source`` for an unknown function, a wrong number of
-    arguments or an argument escudo cannot translate.
+    Raises UnsupportedSplError at ``span`` in ``source`` (of ``origin``, e.g. a detection file) for an
+    unknown function, a wrong number of arguments or an argument escudo cannot translate, and
+    SplSyntaxError for an argument Splunk refuses too (a malformed quoted regex).
 
     >>> lower_function("lower", [exp.column("a")]).sql("duckdb")
     'LOWER(a)'
@@ -686,7 +741,11 @@ def lower_function(
     spec = FUNCTIONS.get(name.lower())
     if spec is None:
         raise UnsupportedSplError(
-            f"unknown or unsupported eval function {name}()", source=source, offset=offset, end=end
+            f"unknown or unsupported eval function {name}()",
+            source=source,
+            offset=offset,
+            end=end,
+            origin=origin,
         )
     count = len(args)
     if count < spec.min_args or (spec.max_args is not None and count > spec.max_args):
@@ -701,10 +760,15 @@ def lower_function(
             source=source,
             offset=offset,
             end=end,
+            origin=origin,
         )
     try:
         return parenthesize(spec.builder(args))
+    except _InvalidArgument as error:
+        raise SplSyntaxError(
+            f"{spec.name}(): {error}", source=source, offset=offset, end=end, origin=origin
+        ) from None
     except (_ArgumentError, MultivalueArgumentError) as error:
         raise UnsupportedSplError(
-            f"{spec.name}(): {error}", source=source, offset=offset, end=end
+            f"{spec.name}(): {error}", source=source, offset=offset, end=end, origin=origin
         ) from None

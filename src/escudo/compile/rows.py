@@ -165,30 +165,16 @@ def _engine_regex(pattern: str, frame: Frame, span: Span) -> tuple[str, dict[str
     return engine_pattern, _group_numbers(pattern)
 
 
-# Errors that are syntax errors in every regex flavour (PCRE, RE2, Java, Python), so Python's
-# parser can report them at compile time, with a position, instead of the engine at run time.
-_UNIVERSAL_REGEX_ERRORS = (
-    "missing ), unterminated subpattern",
-    "unbalanced parenthesis",
-    "unterminated character set",
-    "nothing to repeat",
-    "multiple repeat",
-)
-
-
 def _check_regex_syntax(pattern: str, frame: Frame, span: Span) -> None:
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        if not exc.msg.startswith(_UNIVERSAL_REGEX_ERRORS):
-            return  # maybe valid for the engine's flavour (RE2 / Java): let the engine decide
+    problem = semantics.regex_syntax_error(pattern)
+    if problem is not None:
         raise SplSyntaxError(
-            f"invalid regular expression: {exc.msg}",
+            f"invalid regular expression: {problem}",
             source=frame.source,
             offset=span.start,
             end=span.end,
             origin=frame.origin,
-        ) from None
+        )
 
 
 def _as_text(frame: Frame, name: str) -> exp.Expression:

@@ -338,6 +338,32 @@ def where_compare(left: exp.Expression, op: str, right: exp.Expression) -> exp.E
     return parenthesize(exp.Coalesce(this=numeric, expressions=[text]))
 
 
+# --- regular expressions ---------------------------------------------------------------------------
+# Errors that are syntax errors in every regex flavour (PCRE, RE2, Java, Python), so Python's parser
+# can report them at compile time, with a position, instead of the engine at run time.
+_UNIVERSAL_REGEX_ERRORS = (
+    "missing ), unterminated subpattern",
+    "unbalanced parenthesis",
+    "unterminated character set",
+    "nothing to repeat",
+    "multiple repeat",
+)
+
+
+def regex_syntax_error(pattern: str) -> str | None:
+    """Why ``pattern`` is malformed in every regex flavour, or None (valid, or maybe valid for the
+    engine's flavour: RE2 / Java decide at run time).
+
+    >>> regex_syntax_error("a(b"), regex_syntax_error("(?<n>a)"), regex_syntax_error(r"\\d+")
+    ('missing ), unterminated subpattern', None, None)
+    """
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        return exc.msg if exc.msg.startswith(_UNIVERSAL_REGEX_ERRORS) else None
+    return None
+
+
 # --- dialect hooks ---------------------------------------------------------------------------------
 # A few Splunk behaviours need text that differs per engine and that sqlglot does not transpile (regex
 # back-references, strptime patterns). They are small expression classes of ours; each registers how
