@@ -275,7 +275,7 @@ SOURCE = "| eval y=searchmatch(x)"
         ("printf", [s("%s and %s"), x()], "printf(): the format asks for 2 value(s), 1 given"),
         ("printf", [s("%*d%%"), n(5)], "printf(): the format asks for 2 value(s), 1 given"),
         ("round", [x(), n(1.5)], "round(): the number of decimal places must be a whole number"),
-        ("round", [x(), s("2")], "round(): the number of decimal places must be a whole number"),
+        ("round", [x(), s("1.5")], "round(): the number of decimal places must be a whole number"),
     ],
 )
 def test_errors_name_the_function_and_point_at_the_call(
@@ -312,11 +312,15 @@ def test_a_malformed_quoted_regex_is_a_located_syntax_error(
 
 def test_what_compiles_still_compiles_and_runs() -> None:
     """The checks leave valid calls alone: a flavour-specific regex (left to the engine), printf
-    with ``%%``/``*``/extra values, round to a whole (or negative) number of places."""
+    with ``%%``/``*``/extra values, round to a whole (or negative, or computed) number of places."""
     assert lower_function("match", [x(), s("(?i)ngrok")]).sql("duckdb")
     assert lower_function("printf", [s("%*d|%%"), n(5), n(3), n(4)]).sql("duckdb")
     assert evaluate(call("printf", s("%*d|%%"), n(5), n(3)), None, None) == "    3|%"
     assert evaluate(call("round", n(1234.5678), exp.Neg(this=n(2))), None, None) == 1200
+    assert evaluate(call("round", n(1234.5678), s("2.0")), None, None) == 1234.57
+    # places from a field: computed, so DuckDB needs an INTEGER and a DOUBLE (failed before)
+    assert evaluate(call("round", n(1234.5678), x()), "2", None) == 1234.57
+    assert evaluate(call("round", x(), x()), "1", None) == 1
 
 
 def test_function_names_are_case_insensitive() -> None:

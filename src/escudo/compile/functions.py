@@ -412,18 +412,35 @@ def _unary(node: type[exp.Expression]) -> Builder:
     return lambda args: node(this=to_number(args[0]))
 
 
+def _whole_literal(expression: exp.Expression) -> int | float | None:
+    """The value of a numeric literal (sign and parentheses allowed): an int when it is whole
+    (``2``, ``2.0``, ``-1``, ``1e2``), the float when not, None for anything else."""
+    sign = 1
+    while isinstance(expression, exp.Paren | exp.Neg):
+        sign = -sign if isinstance(expression, exp.Neg) else sign
+        expression = expression.this
+    if not isinstance(expression, exp.Literal) or expression.is_string:
+        return None
+    try:
+        value = sign * float(expression.name)
+    except ValueError:
+        return None
+    return int(value) if value.is_integer() else value
+
+
 def _round(args: list[exp.Expression]) -> exp.Expression:
-    node = exp.Round(this=to_number(args[0]))
-    if len(args) > 1:
-        places = args[1]
-        if isinstance(places, exp.Neg):
-            places = places.this
-        if isinstance(places, exp.Literal) and (places.is_string or not places.name.isdigit()):
-            raise _ArgumentError(
-                f"the number of decimal places must be a whole number, not {args[1].sql()}"
-            )
-        node.set("decimals", _integer(args[1]))
-    return node
+    value = to_number(args[0])
+    if len(args) == 1:
+        return exp.Round(this=value)
+    places = to_number(args[1])  # a quoted number is a number
+    literal = _whole_literal(places)
+    if isinstance(literal, int):
+        return exp.Round(this=value, decimals=exp.Literal.number(literal))
+    if literal is not None:
+        raise _ArgumentError(f"the number of decimal places must be a whole number, not {literal}")
+    # Computed places: DuckDB's ROUND takes an INTEGER, and a DOUBLE when the places are not
+    # constant (a DECIMAL literal would need them constant).
+    return exp.Round(this=exp.cast(value, "double"), decimals=exp.cast(places, "int"))
 
 
 def _log(args: list[exp.Expression]) -> exp.Expression:
