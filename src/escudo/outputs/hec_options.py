@@ -64,13 +64,18 @@ def check_hec_options(hec: Mapping[str, Any]) -> None:
     Call it inside the command (it reads where click took each value from); raises
     :class:`click.UsageError` (exit 2).
     """
-    if hec.get("hec_url"):
-        return
     ctx = click.get_current_context()
+    url = hec.get("hec_url")
+    typed = ctx.get_parameter_source("hec_url") == ParameterSource.COMMANDLINE
+    if typed and url is not None and not url.strip():
+        raise click.UsageError("--hec-url is empty")
+    if url:
+        return
     given = [
         f"--{name.replace('_', '-')}"
         for name, value in hec.items()
         if name.startswith("hec_")
+        and name != "hec_url"
         and value not in (None, False)
         and ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
     ]
