@@ -12,7 +12,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from escudo.sources import prefilter
+from escudo.sources import base, prefilter
 from escudo.sources.prefilter import line_starts, split_chunk_python
 
 try:
@@ -43,6 +43,9 @@ COMPARISONS = _available()
 # line ends, the start of each always-pass sequence without its end, event tags, odd starts.
 PIECES = st.sampled_from(
     [
+        *base.ALWAYS_PASS,
+        *prefilter._ODD_STARTS,
+        *prefilter._ENDS,
         *(
             b"ngrok",
             b"NgRoK",
@@ -131,3 +134,11 @@ def test_c_scan_is_built_where_a_compiler_is() -> None:
     assert scan is not None, "a C compiler is here but escudo.sources._scan is missing"
     if scan.used() != "bytes":  # a CPU with SIMD blocks: the reader uses it
         assert prefilter._scan is scan
+
+
+def test_the_c_scan_spells_out_what_the_python_scan_reads() -> None:
+    """``_scan.c`` hard-codes these (the always-pass bytes, the blank and JSON starts, the event
+    ends): change them there too, or the C scan parts from the Python one unseen."""
+    assert base.ALWAYS_PASS == (b"&#", b"\xe2\x84\xaa", b"\xc4\xb0")
+    assert prefilter._ODD_STARTS == (b" ", b"\t", b"\r", b"\x0b", b"\x0c", b"{")
+    assert prefilter._ENDS == (b"</Event>\n", b"</Event>\r\n")

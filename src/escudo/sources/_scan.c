@@ -59,18 +59,20 @@ static inline int matches_at(const uint8_t *s, const uint8_t *nd, size_t m)
     return 1;
 }
 
-/* Where the always-pass sequence whose rarest byte is at `at` starts, or -1 if none does. */
-static inline long always_pass_at(const uint8_t *s, size_t n, size_t at)
+/* Whether the byte at `at` is the rarest byte of an always-pass sequence that is there: '#' of
+ * "&#", 0xE2 of E2 84 AA (U+212A), 0xC4 of C4 B0 (U+0130). (The sequence is on the byte's line:
+ * none holds a newline.) base.ALWAYS_PASS lists the same; a test holds them equal. */
+static inline int always_pass_at(const uint8_t *s, size_t n, size_t at)
 {
     switch (s[at]) {
     case '#':
-        return (at > 0 && s[at - 1] == '&') ? (long)at - 1 : -1;
+        return at > 0 && s[at - 1] == '&';
     case 0xE2:
-        return (at + 2 < n && s[at + 1] == 0x84 && s[at + 2] == 0xAA) ? (long)at : -1;
+        return at + 2 < n && s[at + 1] == 0x84 && s[at + 2] == 0xAA;
     case 0xC4:
-        return (at + 1 < n && s[at + 1] == 0xB0) ? (long)at : -1;
+        return at + 1 < n && s[at + 1] == 0xB0;
     default:
-        return -1;
+        return 0;
     }
 }
 
@@ -243,7 +245,7 @@ static inline __attribute__((always_inline)) void pass(const uint8_t *s, size_t 
             size_t at = i + bit;
             size_t of = record ? line + (size_t)__builtin_popcountll(k.newline & ((1ULL << bit) - 1))
                                : (line = line_at(lines, line, at));
-            if (((k.rare >> bit) & 1) && always_pass_at(s, n, at) >= 0)
+            if (((k.rare >> bit) & 1) && always_pass_at(s, n, at))
                 lines->flags[of] |= F_SPECIAL;
             if (((k.needle >> bit) & 1) && matches_at(s + at, nd, m))
                 lines->flags[of] |= F_SPECIAL;
@@ -254,7 +256,7 @@ static inline __attribute__((always_inline)) void pass(const uint8_t *s, size_t 
     for (; i < n && !lines->failed; i++) { /* the tail, byte by byte */
         if (!record)
             line = line_at(lines, line, i);
-        if (record && always_pass_at(s, n, i) >= 0)
+        if (record && always_pass_at(s, n, i))
             lines->flags[line] |= F_SPECIAL;
         if (nd != NULL && i + m <= n && matches_at(s + i, nd, m))
             lines->flags[line] |= F_SPECIAL;
@@ -360,26 +362,29 @@ static PyObject *scan(PyObject *self, PyObject *args)
     Lines lines = {NULL, NULL, 0, n / 512 + 16, 0};
     lines.starts = malloc(lines.cap * sizeof *lines.starts);
     lines.flags = malloc(lines.cap);
+    /* the needles as (bytes, length), read while the GIL is held */
+    const uint8_t **nds = malloc(((size_t)nneedles + 1) * sizeof *nds);
+    size_t *lens = malloc(((size_t)nneedles + 1) * sizeof *lens);
     PyObject *runs = NULL;
     size_t nlines = 0, filtered = 0, skipped = 0, candidates = 0, nruns = 0;
-    if (lines.starts == NULL || lines.flags == NULL) {
+    if (lines.starts == NULL || lines.flags == NULL || nds == NULL || lens == NULL) {
         PyErr_NoMemory();
         goto done;
     }
+    for (Py_ssize_t k = 0; k < nneedles; k++) {
+        PyObject *nd = PyTuple_GET_ITEM(needles, k);
+        nds[k] = (const uint8_t *)PyBytes_AS_STRING(nd);
+        lens[k] = (size_t)PyBytes_GET_SIZE(nd);
+    }
     Py_BEGIN_ALLOW_THREADS
     add_line(&lines, 0);
-    const uint8_t *first = nneedles ? (const uint8_t *)PyBytes_AS_STRING(PyTuple_GET_ITEM(needles, 0)) : NULL;
-    size_t m = nneedles ? (size_t)PyBytes_GET_SIZE(PyTuple_GET_ITEM(needles, 0)) : 0;
-    run_pass(s, n, first, m, 1, &lines);
+    run_pass(s, n, nneedles ? nds[0] : NULL, nneedles ? lens[0] : 0, 1, &lines);
     if (!lines.failed && n > 0 && s[n - 1] != '\n')
         add_line(&lines, n); /* the end of a last line without a newline */
     if (!lines.failed) {
         nlines = lines.count - 1;
-        for (Py_ssize_t k = 1; k < nneedles; k++) {
-            PyObject *nd = PyTuple_GET_ITEM(needles, k);
-            run_pass(s, n, (const uint8_t *)PyBytes_AS_STRING(nd), (size_t)PyBytes_GET_SIZE(nd),
-                     0, &lines);
-        }
+        for (Py_ssize_t k = 1; k < nneedles; k++)
+            run_pass(s, n, nds[k], lens[k], 0, &lines);
         classify(s, &lines, nlines);
         for (size_t li = 0; li < nlines; li++) {
             uint8_t f = lines.flags[li];
@@ -419,6 +424,8 @@ static PyObject *scan(PyObject *self, PyObject *args)
 done:
     free(lines.starts);
     free(lines.flags);
+    free(nds);
+    free(lens);
     PyBuffer_Release(&buf);
     if (runs == NULL)
         return NULL;
