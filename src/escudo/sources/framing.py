@@ -148,12 +148,12 @@ def iter_blocks(path: Path, offset: int, length: int, block_bytes: int) -> Itera
     ...     [bytes(v) for v in iter_blocks(Path(fh.name), 0, 13, 4)]
     [b'a\\n', b'bbbbbb\\n', b'c\\n', b'd']
     """
-    buf = bytearray(max(1, block_bytes))
+    buf = bytearray(max(1, min(block_bytes, length)))
     carry, left = 0, length  # buf[:carry] is the start of a line not yet given out
     with open(path, "rb", buffering=0) as fh:
         fh.seek(offset)
         while True:
-            if carry == len(buf):  # no newline in a whole buffer: a longer one (views stay valid)
+            if carry == len(buf):  # no newline in a whole buffer: a new one, twice as long
                 buf = buf + bytes(len(buf))
             want = min(len(buf) - carry, left)
             got = fh.readinto(memoryview(buf)[carry : carry + want]) if want else 0

@@ -45,7 +45,7 @@ Result = tuple[pa.RecordBatch | None, ReadStats, int]
 
 DEFAULT_CHUNK_BYTES = 8 << 20
 # A processor that ``streams`` (reads a file range itself, in small blocks through one buffer)
-# takes ranges of this many chunks (fewer tasks to hand out) in blocks of 1/BLOCKS_PER_CHUNK.
+# takes ranges of up to this many chunks (see range_bytes), read in blocks of 1/BLOCKS_PER_CHUNK.
 STREAM_RANGE_CHUNKS = 4
 BLOCKS_PER_CHUNK = 8
 # Chunks queued per worker: with fewer, a worker waits for this process (its threads share the
@@ -82,14 +82,27 @@ def run_range(
 Task = tuple[str, tuple[object, ...]]
 
 
+def range_bytes(file_size: int, chunk_bytes: int, workers: int) -> int:
+    """The range size of a streaming read: up to STREAM_RANGE_CHUNKS chunks (fewer tasks to hand
+    out), but at least four ranges per worker while the file allows, so no worker waits idle.
+
+    >>> range_bytes(1 << 30, 8 << 20, 2) >> 20, range_bytes(100 << 20, 8 << 20, 8) >> 20
+    (32, 8)
+    """
+    share = file_size // (4 * max(1, workers))
+    return max(chunk_bytes, min(chunk_bytes * STREAM_RANGE_CHUNKS, share))
+
+
 def _tasks(
-    inputs: list[Input], chunk_bytes: int, ranges: bool, in_blocks: bool = False
+    inputs: list[Input], chunk_bytes: int, ranges: bool, in_blocks: bool = False, workers: int = 1
 ) -> Iterator[Task]:
     for inp in inputs:
         if ranges and inp.seekable:
             assert inp.path is not None
-            size = chunk_bytes * STREAM_RANGE_CHUNKS if in_blocks else chunk_bytes
-            block = max(1, chunk_bytes // BLOCKS_PER_CHUNK) if in_blocks else 0
+            size, block = chunk_bytes, 0
+            if in_blocks:
+                size = range_bytes(inp.path.stat().st_size, chunk_bytes, workers)
+                block = max(1, chunk_bytes // BLOCKS_PER_CHUNK)
             for offset, length in file_ranges(inp.path, size):
                 yield "range", (inp.name, inp.path, offset, length, block)
             continue
@@ -264,7 +277,8 @@ def read_batches(
     try:
         # Starting the workers takes a while (a Python, pyarrow & co imported); this process would
         # only wait, so it reads the first chunks itself until a worker answers a no-op.
-        for task in _tasks(inputs, chunk_bytes, ranges=True, in_blocks=streams(processor)):
+        in_blocks = streams(processor)
+        for task in _tasks(inputs, chunk_bytes, True, in_blocks, workers):
             if warm_up_here and not any(f.done() for f in ready):
                 batch = account(task, _run(processor, task))
                 if batch is not None:

@@ -20,6 +20,8 @@ import functools
 import gc
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,8 +29,8 @@ import pyarrow as pa
 
 from escudo.sources import prefilter
 from escudo.sources.base import RawFilter, ReadStats
-from escudo.sources.framing import count_lines, iter_blocks, read_range, syslog_host
-from escudo.sources.prefilter import ALWAYS_PASS, split_chunk
+from escudo.sources.framing import count_lines, iter_blocks, syslog_host
+from escudo.sources.prefilter import ALWAYS_PASS, ChunkSplit, split_chunk
 from escudo.sources.sysmon_fast import BAD_AMP, FastExtractor, Getter, unescape_bytes
 from escudo.sources.sysmon_xml import ALL_FIELDS, MalformedEvent, extract_reference
 
@@ -74,6 +76,18 @@ def _compile_filter(raw_filter: RawFilter | None) -> tuple[tuple[bytes, ...], ..
     if raw_filter is None or not raw_filter.clauses:
         return None
     return tuple(tuple(n.lower().encode() for n in clause) for clause in raw_filter.clauses)
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """The cyclic GC off: a chunk makes thousands of short-lived row tuples it would only rescan."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @dataclass
@@ -123,14 +137,8 @@ class SysmonPlan:
         return tuple(_encode(record.get(f)) for f in self.fields)
 
     def __call__(self, data: bytes, name: str) -> tuple[pa.RecordBatch, ReadStats]:
-        # Thousands of short-lived row tuples: the cyclic GC would only rescan them.
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
+        with _no_gc():
             return self._read(data, name)
-        finally:
-            if enabled:
-                gc.enable()
 
     @property
     def streams(self) -> bool:
@@ -141,40 +149,38 @@ class SysmonPlan:
     def read_range(
         self, path: Path, offset: int, length: int, name: str, block_bytes: int
     ) -> tuple[pa.RecordBatch, ReadStats]:
-        """The plan over a file range (newline-aligned), read ``block_bytes`` at a time through
-        one reused buffer when it :attr:`streams`: the same rows and counts as over the range's
+        """The plan (with a raw filter) over a file range, newline-aligned, read ``block_bytes``
+        at a time through one reused buffer: the rows and counts of the plan over the range's
         bytes at once, with ``lines`` set (the reader numbers lines from it)."""
-        if not self.streams:
-            data = read_range(path, offset, length)
-            batch, stats = self(data, name)
-            stats.lines = stats.lines or count_lines(data)
-            return batch, stats
         needles = _compile_filter(self.raw_filter)
-        assert needles is not None
+        if needles is None:
+            raise ValueError("read_range needs a raw filter (see streams)")
         sink = _Sink()
         lines = 0  # of the range, before the block
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
+        with _no_gc():
             for block in iter_blocks(path, offset, length, block_bytes):
                 split = split_chunk(block, needles)
                 if split is None:  # mostly candidates: the whole block line by line
                     data = bytes(block)
                     self._read_lines(data, name, 0, len(data), lines + 1, [], sink)
                     lines += count_lines(data)
-                    continue
-                for first, begin, end in split.runs:
-                    piece = bytes(block[begin:end])
-                    self._read_lines(piece, name, 0, len(piece), lines + first + 1, [], sink)
-                sink.stats.filtered += split.filtered
-                sink.stats.skipped += split.skipped
-                lines += split.lines
-        finally:
-            if enabled:
-                gc.enable()
+                else:
+                    self._read_split(block, split, name, lines, sink)
+                    lines += split.lines
         sink.stats.events = len(sink.rows)
         sink.stats.lines = lines
         return self._batch(sink.hosts, sink.rows, sink.stats), sink.stats
+
+    def _read_split(
+        self, data: bytes | memoryview, split: ChunkSplit, name: str, lines: int, sink: _Sink
+    ) -> None:
+        """The candidate runs of ``split`` through the exact path, the other lines counted;
+        ``lines`` lines came before ``data``."""
+        for first, begin, end in split.runs:
+            piece = bytes(data[begin:end])
+            self._read_lines(piece, name, 0, len(piece), lines + first + 1, [], sink)
+        sink.stats.filtered += split.filtered
+        sink.stats.skipped += split.skipped
 
     def _read(self, data: bytes, name: str) -> tuple[pa.RecordBatch, ReadStats]:
         if self.extractor == "fast" and not self.raw_filter:
@@ -194,10 +200,7 @@ class SysmonPlan:
             [] if self.extractor == "reference" or self.raw_filter else fast.lanes(self.eventids)
         )
         if split is not None:  # the prefilter over the whole chunk: candidate lines only
-            for first, begin, end in split.runs:
-                self._read_lines(data, name, begin, end, first + 1, [], sink)
-            sink.stats.filtered += split.filtered
-            sink.stats.skipped += split.skipped
+            self._read_split(data, split, name, 0, sink)
             sink.stats.lines = split.lines
         elif len(lanes) == 1:
             self._scan(data, name, lanes[0], sink)

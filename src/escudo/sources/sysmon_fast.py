@@ -69,10 +69,10 @@ def _standard_pattern(eventid: int, wanted: tuple[str, ...] | None) -> str:
 
 
 @functools.cache
-def _standard(eventid: int) -> re.Pattern[str] | None:
-    """The full pattern of ``eventid``'s layout, compiled on first use (not at import: the
-    process that only hands out work never needs it)."""
-    return re.compile(_standard_pattern(eventid, None)) if eventid in EVENT_FIELDS else None
+def _standard(eventid: int) -> re.Pattern[str]:
+    """The full pattern of a known EventID's layout, compiled on first use (not at import: the
+    process that only hands out work never needs it). Only EVENT_FIELDS keys reach the cache."""
+    return re.compile(_standard_pattern(eventid, None))
 
 
 BAD_AMP = re.compile(rb"&(?!(?:amp|lt|gt|quot|apos);)")
@@ -149,7 +149,8 @@ class FastExtractor:
         start = xml.find("<EventID>")
         end = xml.find("</EventID>", start)
         eid_text = xml[start + 9 : end] if start >= 0 and end > 0 else ""
-        pattern = _standard(int(eid_text)) if eid_text.isdigit() else None
+        eventid = int(eid_text) if eid_text.isdigit() else -1
+        pattern = _standard(eventid) if eventid in EVENT_FIELDS else None
         m = pattern.fullmatch(xml) if pattern is not None and "]]>" not in xml else None
         if m is None:
             record = extract_generic(xml)
