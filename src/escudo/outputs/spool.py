@@ -4,7 +4,8 @@ One folder per destination holds::
 
     pending.jsonl    events not yet confirmed delivered, one JSON object a line ({"id", "time", "event"});
                      replaced atomically (write a temporary file, fsync, rename, fsync the folder)
-    sent.ids         ids of events the destination confirmed, one a line, appended and fsynced per batch
+    sent.ids         ids of events the destination confirmed, one a line, appended and fsynced per batch;
+                     past 1.5x ``max_sent`` ids it is cut to the newest ``max_sent`` (atomic replace)
     rejected.jsonl   events the destination refused as malformed, with the reason (never resent)
     lock             flock()ed for the whole of a send, so two escudo processes never interleave
 
@@ -38,14 +39,21 @@ PENDING = "pending.jsonl"
 SENT = "sent.ids"
 REJECTED = "rejected.jsonl"
 LOCK = "lock"
+# The sent ledger keeps this many ids (about 33 MB of risk event ids): an event confirmed before
+# the newest MAX_SENT_IDS could be sent again if a later run finds it again.
+MAX_SENT_IDS = 1_000_000
+_ID_BYTES = 33  # a risk_event_id and its newline: to tell from the file's size when to cut
 
 
 class Spool:
     """The spool folder of one destination (created on first use)."""
 
-    def __init__(self, directory: Path, *, lock_timeout: float = 120.0) -> None:
+    def __init__(
+        self, directory: Path, *, lock_timeout: float = 120.0, max_sent: int = MAX_SENT_IDS
+    ) -> None:
         self.directory = Path(directory)
         self.lock_timeout = lock_timeout
+        self.max_sent = max_sent
 
     def _ensure(self) -> None:
         try:
@@ -119,8 +127,34 @@ class Spool:
         return {line for line in complete if line}
 
     def mark_sent(self, ids: Iterable[str]) -> None:
-        """Append confirmed ids and fsync before returning."""
-        _append(self.directory / SENT, [f"{i}\n" for i in ids])
+        """Append confirmed ids and fsync before returning; past 1.5x ``max_sent`` ids (judged
+        from the file's size, then counted), keep the newest ``max_sent``. Call it under
+        :meth:`locked`."""
+        path = self.directory / SENT
+        _append(path, [f"{i}\n" for i in ids])
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            return
+        if size > 1.5 * self.max_sent * _ID_BYTES:
+            self._cut_sent(path)
+
+    def _cut_sent(self, path: Path) -> None:
+        text = path.read_text(encoding="utf-8")
+        lines = [line for line in text.split("\n")[: -1 if text.endswith("\n") else None] if line]
+        if len(lines) <= 1.5 * self.max_sent:  # longer ids than usual: not yet
+            return
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".sent.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.writelines(f"{line}\n" for line in lines[-self.max_sent :])
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        _fsync_dir(self.directory)
 
     def reject(self, items: Iterable[Mapping[str, Any]], reason: str) -> None:
         """Keep refused events, with the reason, in the dead-letter file."""
