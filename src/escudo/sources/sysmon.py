@@ -142,8 +142,8 @@ class SysmonPlan:
 
     @property
     def streams(self) -> bool:
-        """Whether :meth:`read_range` reads a file range in small blocks: with a raw filter and
-        the C scan, which takes a buffer (the Python scan wants ``bytes``)."""
+        """Whether the reader should hand :meth:`read_range` whole file ranges: with a raw filter
+        and the C scan (the Arrow scan's fixed cost per call is too much for 1 MB blocks)."""
         return bool(self.raw_filter and self.raw_filter.clauses) and prefilter.has_c_scan()
 
     def read_range(
