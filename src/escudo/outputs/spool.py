@@ -103,28 +103,11 @@ class Spool:
             target.unlink(missing_ok=True)
             _fsync_dir(self.directory)
             return
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".pending.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.writelines(lines)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        _fsync_dir(self.directory)
+        _replace(target, lines)
 
     def sent_ids(self) -> set[str]:
         """Ids the destination confirmed (a torn last line is ignored)."""
-        path = self.directory / SENT
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return set()
-        lines = text.split("\n")
-        complete = lines if text.endswith("\n") else lines[:-1]
-        return {line for line in complete if line}
+        return set(_complete_lines(self.directory / SENT))
 
     def mark_sent(self, ids: Iterable[str]) -> None:
         """Append confirmed ids and fsync before returning; past 1.5x ``max_sent`` ids (judged
@@ -140,21 +123,9 @@ class Spool:
             self._cut_sent(path)
 
     def _cut_sent(self, path: Path) -> None:
-        text = path.read_text(encoding="utf-8")
-        lines = [line for line in text.split("\n")[: -1 if text.endswith("\n") else None] if line]
-        if len(lines) <= 1.5 * self.max_sent:  # longer ids than usual: not yet
-            return
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".sent.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.writelines(f"{line}\n" for line in lines[-self.max_sent :])
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        _fsync_dir(self.directory)
+        lines = _complete_lines(path)
+        if len(lines) > 1.5 * self.max_sent:  # else longer ids than usual: not yet
+            _replace(path, [f"{line}\n" for line in lines[-self.max_sent :]])
 
     def reject(self, items: Iterable[Mapping[str, Any]], reason: str) -> None:
         """Keep refused events, with the reason, in the dead-letter file."""
@@ -162,6 +133,32 @@ class Spool:
             json.dumps({**item, "reason": reason}, separators=(",", ":")) + "\n" for item in items
         ]
         _append(self.directory / REJECTED, rows)
+
+
+def _replace(target: Path, lines: list[str]) -> None:
+    """Replace ``target`` with ``lines`` atomically: a temporary file beside it, fsynced, renamed
+    over it, then the folder fsynced."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.writelines(lines)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(target.parent)
+
+
+def _complete_lines(path: Path) -> list[str]:
+    """The non-empty lines of ``path`` that end in a newline (a torn last one is left out)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    lines = text.split("\n")
+    return [line for line in (lines if text.endswith("\n") else lines[:-1]) if line]
 
 
 def _append(path: Path, lines: list[str]) -> None:
