@@ -18,7 +18,7 @@ from escudo.cli.options import content_option
 from escudo.content.model import ContentSet
 from escudo.detect.result import EMIT_KINDS, DetectionResult
 from escudo.errors import InputError
-from escudo.outputs.hec_options import add_hec_options, check_hec_options
+from escudo.outputs.hec_options import add_hec_options
 from escudo.outputs.records import FORMATS, Group, write_records
 from escudo.sources.base import ReadStats
 
@@ -159,8 +159,6 @@ def hunt(
 ) -> int:  # fmt: skip
     """Run ESCU detections over log files, directories, .gz files or - (stdin)."""
     from escudo.sources.reader import workers_started
-
-    check_hec_options(hec)
 
     # Big inputs are read by worker processes: start them while the detections load and compile.
     with workers_started(paths, NORMALIZER_MODULE):

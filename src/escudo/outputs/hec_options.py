@@ -12,6 +12,7 @@ imports it only when it runs).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,8 @@ DEFAULT_SOURCETYPE = "escudo"
 
 
 def add_hec_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Click decorator adding the ``--hec-*`` options; pair it with
+    """Click decorator adding the ``--hec-*`` options, refused without ``--hec-url``
+    (:func:`check_hec_options`, before the command runs); pair it with
     :func:`escudo.outputs.hec.hec_from_options`.
 
     Usage in a command module::
@@ -52,16 +54,23 @@ def add_hec_options(command: Callable[..., Any]) -> Callable[..., Any]:
             help="Spool folder for undelivered events (default: the user's state directory).",
         ),
     ]
+
+    @functools.wraps(command)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        check_hec_options({k: v for k, v in kwargs.items() if k.startswith("hec_")})
+        return command(*args, **kwargs)
+
+    wrapped: Callable[..., Any] = checked
     for option in reversed(options):
-        command = option(command)
-    return command
+        wrapped = option(wrapped)
+    return wrapped
 
 
 def check_hec_options(hec: Mapping[str, Any]) -> None:
     """Refuse ``--hec-*`` options typed on the command line without ``--hec-url``: they would
     send nothing, silently. A token from ``ESCUDO_HEC_TOKEN`` alone is fine (a standing setting).
 
-    Call it inside the command (it reads where click took each value from); raises
+    Runs inside the command (it reads where click took each value from); raises
     :class:`click.UsageError` (exit 2).
     """
     ctx = click.get_current_context()
