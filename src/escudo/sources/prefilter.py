@@ -126,17 +126,9 @@ def choose_clause(needles: Needles) -> tuple[bytes, ...] | None:
 
 
 def _minimal(clause: tuple[bytes, ...]) -> tuple[bytes, ...]:
-    """``clause`` without the needles that contain another of its needles (first of equals kept)."""
-    kept: list[bytes] = []
-    for i, needle in enumerate(clause):
-        if any(
-            other in needle and (other != needle or j < i)
-            for j, other in enumerate(clause)
-            if j != i
-        ):
-            continue
-        kept.append(needle)
-    return tuple(kept)
+    """``clause`` once each, without the needles that contain another of its needles."""
+    unique = tuple(dict.fromkeys(clause))
+    return tuple(n for n in unique if not any(o != n and o in n for o in unique))
 
 
 def _hits(low: pa.Buffer, needle: bytes, starts: array[int]) -> Iterator[int]:
