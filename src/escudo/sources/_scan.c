@@ -441,17 +441,19 @@ static PyObject *use(PyObject *self, PyObject *arg)
         return NULL;
     if (strcmp(name, "bytes") == 0) {
         run_pass = pass_bytes;
+        pass_name = "bytes";
 #ifdef ESCUDO_X86
     } else if (strcmp(name, "sse2") == 0) {
         run_pass = pass_sse2;
+        pass_name = "sse2";
     } else if (strcmp(name, "avx2") == 0 && __builtin_cpu_supports("avx2")) {
         run_pass = pass_avx2;
+        pass_name = "avx2";
 #endif
     } else {
         PyErr_Format(PyExc_ValueError, "use: %s is not available here", name);
         return NULL;
     }
-    pass_name = name[0] == 'b' ? "bytes" : name[0] == 's' ? "sse2" : "avx2";
     return PyUnicode_FromString(pass_name);
 }
 
