@@ -2,7 +2,8 @@
 
 Printing picks one kind; storing always keeps all three (results, risk events, findings), and the risk
 incident rules then run over every risk event in the store, so risk accumulates across runs as it does in
-an ES risk index.
+an ES risk index; their answer replaces the stored risk incident findings, so these depend on the set of
+stored risk events only, not on the runs that brought them.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from escudo.detect.store import (
     insert_findings,
     insert_results,
     insert_risk,
+    replace_risk_findings,
 )
 
 
@@ -93,10 +95,9 @@ def _store_all(
     events: Sequence[dict[str, Any]],
     direct: Sequence[dict[str, Any]],
 ) -> list[dict[str, Any]]:
-    # One transaction: results, risk, direct findings, then the rules over all stored risk.
+    # One transaction: results, risk, direct findings, then the rules over all stored risk, whose
+    # answer replaces the stored risk incident findings.
     insert_results(con, results)
     insert_risk(con, events)
     insert_findings(con, direct)
-    incidents = risk_incidents(con)
-    insert_findings(con, incidents)
-    return incidents
+    return replace_risk_findings(con)[0]

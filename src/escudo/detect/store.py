@@ -27,6 +27,7 @@ import platformdirs
 import pyarrow as pa
 
 from escudo.datamodels.cim import get_dataset
+from escudo.detect.findings import RISK_INCIDENT, risk_incidents
 from escudo.detect.result import DetectionResult
 from escudo.detect.risk import event_time, field_text, parse_time, stable_id
 from escudo.errors import InputError
@@ -161,9 +162,8 @@ def insert_risk(con: duckdb.DuckDBPyConnection, events: Sequence[Mapping[str, An
     return _insert(con, "risk", risk_rows(events), "risk_event_id")
 
 
-def insert_findings(con: duckdb.DuckDBPyConnection, findings: Sequence[Mapping[str, Any]]) -> int:
-    """Store findings (each has ``finding_id``, ``_time``, ``rule``, ``severity``); returns how many were new."""
-    table = pa.table(
+def _findings_table(findings: Sequence[Mapping[str, Any]]) -> pa.Table:
+    return pa.table(
         {
             "finding_id": pa.array([f["finding_id"] for f in findings], pa.string()),
             "_time": pa.array(
@@ -174,7 +174,43 @@ def insert_findings(con: duckdb.DuckDBPyConnection, findings: Sequence[Mapping[s
             "finding_json": pa.array([to_json(f) for f in findings], pa.string()),
         }
     )
-    return _insert(con, "findings", table, "finding_id")
+
+
+def insert_findings(con: duckdb.DuckDBPyConnection, findings: Sequence[Mapping[str, Any]]) -> int:
+    """Store findings (each has ``finding_id``, ``_time``, ``rule``, ``severity``); returns how many were new."""
+    return _insert(con, "findings", _findings_table(findings), "finding_id")
+
+
+def replace_risk_findings(con: duckdb.DuckDBPyConnection) -> tuple[list[dict[str, Any]], int]:
+    """Run the risk incident rules over every stored risk event and make the stored risk incident
+    findings exactly their answer: stale ones go, changed ones are updated, new ones added.
+
+    So the store's findings are a function of its set of risk events, whatever the order and the
+    number of runs that added them (docs/semantics.md "Findings from the whole store"). Returns the
+    findings and how many of their ids are new. Call it inside :meth:`Store.transaction`.
+    """
+    incidents = risk_incidents(con)
+    table = _findings_table(incidents)
+    con.register("escudo_incoming", table)
+    try:
+        kept = "json_extract_string(finding_json, '$.finding_type') = ?"
+        con.execute(
+            f"DELETE FROM findings WHERE {kept} "
+            "AND finding_id NOT IN (SELECT finding_id FROM escudo_incoming)",
+            [RISK_INCIDENT],
+        )
+        # Updated in place, not deleted and inserted again: older DuckDB releases (duckdb>=1.1 is
+        # allowed) can refuse a key deleted and re-inserted in one transaction (DuckDB docs,
+        # "Indexes": over-eager unique constraint checking).
+        con.execute(
+            "UPDATE findings SET _time = i._time, rule = i.rule, severity = i.severity, "
+            "finding_json = i.finding_json FROM escudo_incoming i "
+            "WHERE findings.finding_id = i.finding_id "
+            "AND findings.finding_json IS DISTINCT FROM i.finding_json"
+        )
+    finally:
+        con.unregister("escudo_incoming")
+    return incidents, _insert(con, "findings", table, "finding_id")
 
 
 class Store:
@@ -243,13 +279,20 @@ class Store:
         risk_events: Sequence[Mapping[str, Any]] = (),
         findings: Sequence[Mapping[str, Any]] = (),
     ) -> tuple[int, int, int]:
-        """Store all three kinds in one transaction; returns the new (results, risk, findings) counts."""
+        """Store all three kinds in one transaction; returns the new (results, risk, findings) counts.
+
+        Risk events re-run the risk incident rules over the whole store
+        (:func:`replace_risk_findings`); the findings count includes the incidents they added.
+        """
         with self.transaction() as con:
-            return (
+            counts = (
                 insert_results(con, results),
                 insert_risk(con, risk_events),
                 insert_findings(con, findings),
             )
+            if not risk_events:
+                return counts
+            return (counts[0], counts[1], counts[2] + replace_risk_findings(con)[1])
 
     def risk_table(self) -> pa.Table:
         """Every risk event as the ``Risk.All_Risk`` dataset (register it with the engine under that name)."""
