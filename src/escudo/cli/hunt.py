@@ -1,7 +1,9 @@
 """``escudo hunt`` (detections over logs) and ``escudo search`` (ad-hoc SPL over logs).
 
 Exit codes: 0 done; 1 with ``--fail-on-findings`` when any row was found; 2 on errors, and with
-``--strict`` when the input had malformed records. A read summary goes to stderr.
+``--strict`` when the input had malformed records; 3 (``hunt --hec-url``) when HEC delivery gave up
+with events left in the spool, which the next run sends first. When several apply, 2 wins over 3 and
+3 over 1. A read summary goes to stderr.
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ from escudo.sources.base import ReadStats
 
 if TYPE_CHECKING:
     from escudo.outputs.hec import HecSender
+
+# HEC delivery gave up: the run's output is complete, but events wait in the spool (a failure to
+# report, like 2, so it wins over --fail-on-findings' 1; 2 wins over it).
+EXIT_UNDELIVERED = 3
 
 # The module of the chunk processor hunts read with (escudo.datamodels.normalize.Normalizer): the
 # worker processes import it once, before forking.
@@ -204,7 +210,10 @@ def hunt(
         if sender is not None:  # risk events and findings go to Splunk, whatever is printed
             # After printing: a refused token (HecError, exit 2) must not swallow the run's output;
             # the events stay spooled for the next run.
-            click.echo(sender.send([*emitted["risk"], *emitted["findings"]]).summary(), err=True)
+            report = sender.send([*emitted["risk"], *emitted["findings"]])
+            click.echo(report.summary(), err=True)
+            if report.gave_up and code != 2:
+                return EXIT_UNDELIVERED
         return code
 
 
