@@ -271,6 +271,15 @@ def test_a_lookup_csv_symlinked_out_is_refused(lookup_folder: Path) -> None:
     )
 
 
+def test_a_lookup_csv_in_a_symlink_loop_is_refused(lookup_folder: Path) -> None:
+    lookups = lookup_folder / "lookups"
+    (lookups / "a.csv").symlink_to(lookups / "b.csv")
+    (lookups / "b.csv").symlink_to(lookups / "a.csv")
+    with pytest.raises(ContentError) as info:
+        load_content([lookup_folder], builtin=False)
+    assert str(info.value) == f"{lookups / 'a.csv'}: lookup file 'a.csv' is refused: a symlink loop"
+
+
 def test_lookup_files_inside_lookups_still_load(lookup_folder: Path) -> None:
     lookups = lookup_folder / "lookups"
     (lookups / "sub").mkdir()

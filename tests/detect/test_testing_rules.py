@@ -298,3 +298,9 @@ def test_a_symlink_inside_the_tree_is_followed(secret: Path) -> None:
     folder = secret.parent.parent / "data"
     (folder / "datasets" / "alias.log").symlink_to(folder / "datasets" / "ok.log")
     assert resolve_attack_data(MASTER + "datasets/alias.log", [folder]).name == "alias.log"
+
+
+def test_a_name_too_long_for_the_os_is_not_found(tmp_path: Path) -> None:
+    url = MASTER + "datasets/" + "x" * 300 + ".log"
+    with pytest.raises(InputError, match=r"^attack data not found: "):
+        resolve_attack_data(url, [tmp_path])

@@ -119,7 +119,11 @@ def _refused(value: str, reason: str, path: Path | str, line: int | None) -> Con
 
 def _inside_lookups(folder: Path, target: Path, path: str, line: int | None, value: str) -> None:
     """Refuse ``target`` when it resolves (through symlinks) outside ``folder``."""
-    if not target.resolve().is_relative_to(folder.resolve()):
+    try:
+        resolved = target.resolve()
+    except (OSError, RuntimeError):  # Python < 3.13 raises RuntimeError on a symlink loop
+        raise _refused(value, "a symlink loop", path, line) from None
+    if not resolved.is_relative_to(folder.resolve()):
         raise _refused(value, f"a symlink leading out of {folder}", path, line)
 
 
