@@ -237,6 +237,7 @@ def define(folder: Path, filename: str) -> Path:
         ("sub/../../../secret.csv", "'..' leaves lookups/"),
         ("{secret}", "an absolute path"),
         ("~/secret.csv", "an absolute path"),
+        ("tools\x00.csv", "a control character in the name"),
     ],
 )
 def test_lookup_filename_outside_lookups_is_refused(
@@ -269,6 +270,13 @@ def test_a_lookup_csv_symlinked_out_is_refused(lookup_folder: Path) -> None:
         f"{link}: lookup file 'users.csv' is refused: "
         f"a symlink leading out of {lookup_folder / 'lookups'}"
     )
+
+
+def test_a_lookup_filename_too_long_for_the_os_is_not_found(lookup_folder: Path) -> None:
+    yml = define(lookup_folder, "x" * 300 + ".csv")
+    with pytest.raises(ContentError, match=r"lookup file 'x+\.csv' not found") as info:
+        load_content([lookup_folder], builtin=False)
+    assert (info.value.path, info.value.line) == (str(yml), 2)
 
 
 def test_a_lookup_csv_in_a_symlink_loop_is_refused(lookup_folder: Path) -> None:
