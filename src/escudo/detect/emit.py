@@ -26,6 +26,7 @@ from escudo.detect.store import (
     insert_risk,
     replace_risk_findings,
 )
+from escudo.engines.duckdb import connect
 
 
 def result_rows(results: Sequence[DetectionResult]) -> list[dict[str, Any]]:
@@ -60,7 +61,7 @@ def emit_all(
         with Store(store_path).transaction() as con:
             incidents = _store_all(con, results, events, direct)
     else:
-        con = duckdb.connect()
+        con = connect(utc=True)
         try:
             create_schema(con)
             insert_risk(con, events)

@@ -13,8 +13,10 @@ escudo processes queue instead of failing, and retries while a foreign process h
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
+import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -30,6 +32,7 @@ from escudo.datamodels.cim import get_dataset
 from escudo.detect.findings import RISK_INCIDENT, risk_incidents
 from escudo.detect.result import DetectionResult
 from escudo.detect.risk import event_time, field_text, parse_time, stable_id
+from escudo.engines.duckdb import connect as sandboxed_connect
 from escudo.errors import InputError
 
 RISK_DATASET = "Risk.All_Risk"
@@ -37,6 +40,19 @@ RISK_DATASET = "Risk.All_Risk"
 MULTIVALUE_RISK_FIELDS = get_dataset(RISK_DATASET).multivalue
 LOCK_TIMEOUT_SECONDS = 120.0
 TABLES = ("results", "risk", "findings")
+# DuckDB's file starts with three 4 KiB headers (main, then two alternating database headers),
+# then its blocks of ``block_size`` (DuckDB's storage docs, "Storage Format").
+HEADER_BYTES = 3 * 4096
+# DuckDB's words when another process holds its file lock (the only IOException worth waiting on).
+BUSY_MESSAGE = "could not set lock on file"
+# DuckDB's words for a file it cannot read as a database -> the line escudo prints (DuckDB 1.x/2.x
+# messages, checked in tests/detect/test_store.py against real damaged files).
+TRUNCATED = "store is damaged: the file is truncated"
+STORE_FAULTS: tuple[tuple[str, str], ...] = (
+    ("not a valid DuckDB database file", "not an escudo store: the file is not a DuckDB database"),
+    ("Could not read enough bytes", TRUNCATED),
+    ("Corrupt database file", "store is damaged: a block's checksum does not match"),
+)
 
 
 def default_path() -> Path:
@@ -65,7 +81,9 @@ def _quote(name: str) -> str:
 
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create the three tables if missing (idempotent)."""
-    con.execute("SET TimeZone = 'UTC'")
+    # A store connection is opened in UTC with its configuration locked: SET only when needed.
+    if con.execute("SELECT current_setting('TimeZone')").fetchall() != [("UTC",)]:
+        con.execute("SET TimeZone = 'UTC'")
     columns = ", ".join(f"{_quote(f.name)} {_sql_type(f.type)}" for f in risk_schema())
     con.execute(
         "CREATE TABLE IF NOT EXISTS results (result_id VARCHAR PRIMARY KEY, detection VARCHAR, "
@@ -238,15 +256,21 @@ class Store:
         with self._locked(fcntl.LOCK_EX):
             con = self._connect(read_only=False)
             try:
-                create_schema(con)
-                con.execute("BEGIN TRANSACTION")
+                with self._store_errors():
+                    self._check(con, writing=True)
+                    create_schema(con)
+                    con.execute("BEGIN TRANSACTION")
                 try:
                     yield con
-                except BaseException:
-                    con.execute("ROLLBACK")
+                except BaseException as exc:
+                    with contextlib.suppress(duckdb.Error):
+                        con.execute("ROLLBACK")
+                    if isinstance(exc, duckdb.Error):  # the store's own SQL failing on the file
+                        raise store_error(exc, self.path) from None
                     raise
-                con.execute("COMMIT")
-                con.execute("CHECKPOINT")
+                with self._store_errors():
+                    con.execute("COMMIT")
+                    con.execute("CHECKPOINT")
             finally:
                 con.close()
 
@@ -259,18 +283,45 @@ class Store:
         with self._locked(fcntl.LOCK_SH):
             con = self._connect(read_only=True)
             try:
-                con.execute("SET TimeZone = 'UTC'")
-                found = con.execute(
-                    "SELECT count(*) FROM information_schema.tables WHERE table_name IN (?, ?, ?)",
-                    list(TABLES),
-                ).fetchall()
-                if found[0][0] != len(TABLES):
-                    raise InputError(
-                        "not an escudo store (no results/risk/findings tables)", path=str(self.path)
-                    )
-                yield con
+                with self._store_errors():
+                    self._check(con, writing=False)
+                    yield con
             finally:
                 con.close()
+
+    def _check(self, con: duckdb.DuckDBPyConnection, *, writing: bool) -> None:
+        """Refuse a file DuckDB opened but escudo must not use as its store.
+
+        Truncated: shorter than its header says (DuckDB reads blocks lazily, so a cut file opens
+        and fails, or silently misses rows, later). Foreign: reading needs the three tables;
+        writing, which creates missing ones, refuses a file holding any other table, so escudo
+        never adds its tables to someone else's database.
+        """
+        # Free blocks past the last used one are cut off the file, so only used ones must fit.
+        blocks, block_size = con.execute(
+            "SELECT used_blocks, block_size FROM pragma_database_size()"
+        ).fetchall()[0]
+        if self.path.stat().st_size < HEADER_BYTES + int(blocks) * int(block_size):
+            raise InputError(TRUNCATED, path=str(self.path))
+        names = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        foreign = sorted(names - set(TABLES))
+        if writing and foreign:
+            raise InputError(
+                f"not an escudo store (it holds other tables: {', '.join(foreign)})",
+                path=str(self.path),
+            )
+        if not writing and not names.issuperset(TABLES):
+            raise InputError(
+                "not an escudo store (no results/risk/findings tables)", path=str(self.path)
+            )
+
+    @contextmanager
+    def _store_errors(self) -> Iterator[None]:
+        """DuckDB failing on the store file (damaged, truncated, foreign) is one line naming it."""
+        try:
+            yield
+        except duckdb.Error as exc:
+            raise store_error(exc, self.path) from None
 
     def write(
         self,
@@ -356,13 +407,31 @@ class Store:
         # Another (non-escudo) process may hold DuckDB's own file lock: wait for it like for ours.
         def connect() -> duckdb.DuckDBPyConnection:
             try:
-                return duckdb.connect(str(self.path), read_only=read_only)
+                return sandboxed_connect(str(self.path), read_only=read_only, utc=True)
             except duckdb.IOException as exc:
-                if "lock" in str(exc).lower():
+                if BUSY_MESSAGE in str(exc).lower():
                     raise _Busy(str(exc)) from exc
-                raise InputError(f"cannot open store: {exc}", path=str(self.path)) from exc
+                raise store_error(exc, self.path) from None
+            except duckdb.Error as exc:
+                raise store_error(exc, self.path) from None
 
         return _retry(connect, _Busy, self)
+
+
+def store_error(exc: duckdb.Error, path: Path) -> InputError:
+    """One line saying why DuckDB cannot use the file at ``path`` as a store.
+
+    >>> store_error(duckdb.IOException('IO Error: The file "s" exists, but it is not a valid '
+    ...     'DuckDB database file!'), Path("s")).render()
+    's: not an escudo store: the file is not a DuckDB database'
+    """
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    for known, reason in STORE_FAULTS:
+        if known in first:
+            return InputError(reason, path=str(path))
+    detail = re.sub(r"^[A-Za-z ]*Error: ", "", first)  # DuckDB's "IO Error: " and the like
+    return InputError(f"cannot use store: {detail}", path=str(path))
 
 
 class _Busy(Exception):

@@ -62,6 +62,47 @@ def _projection(ds: Dataset, names: list[str]) -> str:
     return ", ".join(columns + extra)
 
 
+# DuckDB fetches and loads extensions on its own when a query needs one it lacks (an ``https://``
+# path, a spatial function): "Securing DuckDB" (duckdb.org/docs/stable/operations_manual/
+# securing_duckdb) lists these settings to stop it. escudo ships every function it compiles to, so
+# nothing is installed or loaded at run time.
+NO_EXTENSIONS: dict[str, str | bool | int | float | list[str]] = {
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+}
+
+
+def connect(
+    database: str = ":memory:",
+    *,
+    read_only: bool = False,
+    config: dict[str, str | bool | int | float | list[str]] | None = None,
+    utc: bool = False,
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection that cannot reach past the data escudo hands it.
+
+    No extension is installed or loaded on demand; ``enable_external_access`` is off (no file,
+    URL, ``ATTACH``, ``INSTALL``/``LOAD`` or Python-variable scan from SQL: escudo registers Arrow
+    data and reads no file through DuckDB except the database itself); ``utc`` sets ``TimeZone``;
+    then ``lock_configuration`` keeps SQL from turning any of it back on.
+
+    >>> con = connect()
+    >>> con.execute("SELECT current_setting('autoload_known_extensions')").fetchone()
+    (False,)
+    """
+    con = duckdb.connect(database, read_only=read_only, config={**(config or {}), **NO_EXTENSIONS})
+    try:
+        if utc:
+            con.execute("SET TimeZone = 'UTC'")
+        # Set after opening: with it in ``config`` DuckDB refuses ``temp_directory``.
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
 def _release(connection: duckdb.DuckDBPyConnection, spill: str) -> None:
     connection.close()
     shutil.rmtree(spill, ignore_errors=True)
@@ -83,7 +124,7 @@ class DuckDBEngine:
             "temp_directory": self._spill,
         }
         try:
-            self.connection = duckdb.connect(":memory:", config=config)
+            self.connection = connect(":memory:", config=config)
         except duckdb.Error as exc:
             shutil.rmtree(self._spill, ignore_errors=True)
             raise EngineError(f"cannot start DuckDB: {exc}") from None
@@ -210,4 +251,4 @@ class DuckDBEngine:
         return table
 
 
-__all__ = ["DuckDBEngine", "dialect"]
+__all__ = ["NO_EXTENSIONS", "DuckDBEngine", "connect", "dialect"]
