@@ -160,13 +160,16 @@ class FastExtractor:
         references, a stray ``&`` or an unusual layout take the slower str path, which checks them.
         """
         lean = self._lean.get(eventid)
-        if lean is not None and line.find(b"]]>", start, stop) < 0:
-            # Only the five predefined entities may take the lean path: anything else (character
-            # references, undefined entities, a stray '&') goes where it is fully checked.
-            if line.find(b"&", start, stop) < 0 or BAD_AMP.search(line, start, stop) is None:
-                m = lean[0].fullmatch(line, start, stop)
-                if m is not None:
-                    return lean[1]((*m.groups(), None))  # type: ignore[return-value]
+        # Only the five predefined entities may take the lean path: anything else (character
+        # references, undefined entities, a stray '&') goes where it is fully checked.
+        if (
+            lean is not None
+            and line.find(b"]]>", start, stop) < 0
+            and (line.find(b"&", start, stop) < 0 or BAD_AMP.search(line, start, stop) is None)
+        ):
+            m = lean[0].fullmatch(line, start, stop)
+            if m is not None:
+                return lean[1]((*m.groups(), None))  # type: ignore[return-value]
         xml = line[start:stop].decode("utf-8", "surrogateescape")
         values = self.extract(xml)
         return tuple(None if v is None else v.encode("utf-8", "surrogateescape") for v in values)
