@@ -18,8 +18,6 @@ gets a leading ``'`` (:func:`escape_formula`, docs/semantics.md "CSV and spreads
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from typing import BinaryIO, ClassVar
 
@@ -32,6 +30,20 @@ from escudo.outputs.base import OutputOptions, cell_text, text_rows
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\0")
 # A plain number ("-5", "+1.5e3") is a number to a spreadsheet too, not a formula: left as it is.
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+# RFC 4180 section 2.6: a field holding a comma, a double quote, CR or LF is quoted. (Python's csv
+# module leaves a lone CR unquoted when rows end in LF, and readers then split the row there.)
+_NEEDS_QUOTES = re.compile(r'[,"\r\n]')
+
+
+def csv_field(text: str) -> str:
+    """``text`` as one RFC 4180 field: quoted, with doubled quotes, when it must be.
+
+    >>> [csv_field(t) for t in ("a", "a,b", 'a "b" c', "cr\\rhere", "")]
+    ['a', '"a,b"', '"a ""b"" c"', '"cr\\rhere"', '']
+    """
+    if _NEEDS_QUOTES.search(text):
+        return '"' + text.replace('"', '""') + '"'
+    return text
 
 
 def escape_formula(text: str) -> str:
@@ -60,9 +72,8 @@ class CsvWriter:
         return [escape_formula(v) for v in values] if self.safe else values
 
     def _write_rows(self, rows: list[list[str]]) -> None:
-        text = io.StringIO()
-        csv.writer(text, lineterminator="\n").writerows(rows)
-        self.out.write(text.getvalue().encode("utf-8"))
+        text = "".join(",".join(csv_field(v) for v in row) + "\n" for row in rows)
+        self.out.write(text.encode("utf-8"))
 
     def begin(self, schema: pa.Schema, title: str | None = None) -> None:
         self._write_rows([self._cells(list(schema.names))])
