@@ -16,6 +16,7 @@ from escudo.cli.options import content_option
 from escudo.cli.output import check_output, output_options, write_output
 from escudo.errors import InputError
 from escudo.outputs import Section
+from escudo.outputs.base import format_time
 from escudo.outputs.table import terminal_text
 
 
@@ -94,4 +95,4 @@ def drilldown(
 
 
 def _iso(value: Any) -> str:
-    return value.isoformat() if value is not None else "*"
+    return format_time(value) if value is not None else "*"

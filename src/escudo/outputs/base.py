@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, BinaryIO, ClassVar, Protocol
 
 import pyarrow as pa
@@ -31,6 +32,17 @@ import pyarrow.compute as pc
 # Arrow's %S prints the fraction the unit holds: microseconds once cast to "us".
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _UTC_US = pa.timestamp("us", tz="UTC")
+
+
+def format_time(moment: datetime) -> str:
+    """One moment in the output time format (a naive one is taken as UTC), for messages.
+
+    >>> format_time(datetime(2024, 5, 1, 12, 0, tzinfo=UTC))
+    '2024-05-01T12:00:00.000000Z'
+    """
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass(frozen=True)
