@@ -10,7 +10,7 @@ import pytest
 from rows import BATCH, SCHEMA, render, render_sections
 
 from escudo.outputs import Section
-from escudo.outputs.csv import FORMULA_STARTS
+from escudo.outputs.csv import FORMULA_STARTS, csv_lines
 
 
 def _read(text: str) -> list[list[str]]:
@@ -71,3 +71,28 @@ def test_sections_share_one_header_with_detection_first() -> None:
         ["A", "", "2", "", "", ""],
         ["B", "", "", "web-02", "x\ny\nz", ""],
     ]
+
+
+TRICKY = [
+    "",
+    "a",
+    "a,b",
+    'say "x"',
+    "two\nlines",
+    " lead",
+    "trail ",
+    "tab\tin",
+    "é",
+    "'q",
+    ";",
+    "\\",
+]
+
+
+def test_the_fast_and_the_cr_paths_write_the_same_csv() -> None:
+    """Rows without a CR go through Python's csv module; a batch with one takes csv_lines."""
+    rows = [[a, b] for a in TRICKY for b in TRICKY] + [[c] for c in TRICKY]
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    assert csv_lines(rows) == buffer.getvalue()
+    assert _read(csv_lines([*rows, ["x\ry"]])) == [*rows, ["x\ry"]]

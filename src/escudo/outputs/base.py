@@ -174,6 +174,8 @@ def cell_text(value: Any, multivalue_separator: str) -> str:
     >>> cell_text(["a", None, 2, True], "\\n")
     'a\\n\\n2\\ntrue'
     """
+    if type(value) is str:  # nearly every cell: CIM fields are text
+        return value
     if value is None:
         return ""
     if isinstance(value, bool):
