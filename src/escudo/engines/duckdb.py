@@ -27,6 +27,7 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
+from escudo.compile.dialects import EscudoDuckDB
 from escudo.datamodels.cim import Dataset, get_dataset
 from escudo.errors import EngineError
 
@@ -232,7 +233,7 @@ class DuckDBEngine:
         sql = (
             sql_or_expression
             if isinstance(sql_or_expression, str)
-            else sql_or_expression.sql(dialect="duckdb")
+            else sql_or_expression.sql(dialect=EscudoDuckDB)
         )
         try:
             relation = self.connection.sql(sql)
