@@ -332,7 +332,7 @@ def run_one(
     compiled: CompiledSearch | None = None,
 ) -> TestResult:
     """Run one test entry; exceptions become an ERROR result carrying the message."""
-    from escudo.engines.duckdb import DuckDBEngine
+    from escudo.engines import new_engine
 
     result = TestResult(name=test.name, test_type=test.test_type, expect=test.expect)
     started = time.perf_counter()
@@ -357,9 +357,11 @@ def run_one(
             tables = load_attack_data(compiled, data, path, now=moment, stats=stats)
             for dataset, table in tables.items():
                 per_dataset.setdefault(dataset, []).append(table)
-        with DuckDBEngine() as engine:
+        with new_engine() as engine:
             for dataset, parts in per_dataset.items():
-                engine.register(dataset, pa.concat_tables(parts, promote_options="permissive"))
+                engine.register_arrow(
+                    dataset, pa.concat_tables(parts, promote_options="permissive")
+                )
             rows = engine.run(compiled)
         result.result_count = rows.num_rows
         result.status, result.message = judge(detection, test, rows)

@@ -1,14 +1,14 @@
-"""Run compiled searches on an embedded DuckDB.
+"""Run compiled searches on an embedded DuckDB (the :class:`~escudo.engines.base.Engine` protocol).
 
-Each data set is a table named ``relation_name(dataset)`` (``dm_endpoint_processes``) holding the
-data set's columns (``_time`` TIMESTAMP WITH TIME ZONE, every other field VARCHAR); columns the
+Each data set is a table or view named ``relation_name(dataset)`` (``dm_endpoint_processes``) holding
+the data set's columns (``_time`` TIMESTAMP WITH TIME ZONE, every other field VARCHAR); columns the
 registered data lacks are added as NULL, so compiled SQL always finds every field. A data set the
 search reads but nobody registered is an empty table.
 
 >>> import pyarrow as pa
 >>> from escudo.compile import compile_search
 >>> with DuckDBEngine() as engine:
-...     engine.register("Endpoint.Processes", pa.table({"dest": ["h1", "h1", "h2"]}))
+...     engine.register_arrow("Endpoint.Processes", pa.table({"dest": ["h1", "h1", "h2"]}))
 ...     engine.run(compile_search("| tstats count from datamodel=Endpoint.Processes by Processes.dest")).to_pylist()
 [{'Processes.dest': 'h1', 'count': 2}, {'Processes.dest': 'h2', 'count': 1}]
 """
@@ -20,8 +20,9 @@ import shutil
 import tempfile
 import weakref
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
@@ -29,16 +30,16 @@ from sqlglot import exp
 
 from escudo.compile.dialects import EscudoDuckDB
 from escudo.datamodels.cim import Dataset, get_dataset
+from escudo.engines.base import ArrowData
 from escudo.errors import EngineError
 
 if TYPE_CHECKING:
     from escudo.compile import CompiledSearch
+    from escudo.detect.store import Store
 
 dialect = "duckdb"
 DEFAULT_MEMORY_LIMIT = "1GB"
 DEFAULT_THREADS = 2
-
-Data: TypeAlias = pa.Table | Iterable[pa.RecordBatch] | pa.RecordBatchReader
 
 
 def _sql_type(field: str, multivalue: frozenset[str] = frozenset()) -> str:
@@ -149,7 +150,7 @@ class DuckDBEngine:
         """Close the database and remove its spill folder; closing twice is harmless."""
         self._release()
 
-    def _reader(self, data: Data) -> pa.RecordBatchReader:
+    def _reader(self, data: ArrowData) -> pa.RecordBatchReader:
         if isinstance(data, pa.RecordBatchReader):
             return data
         if isinstance(data, pa.Table):
@@ -165,7 +166,7 @@ class DuckDBEngine:
 
         return pa.RecordBatchReader.from_batches(first.schema, chain())
 
-    def register(self, dataset: str, data: Data) -> None:
+    def register_arrow(self, dataset: str, data: ArrowData) -> None:
         """Load ``data`` (a table, batches or a reader, streamed) as ``dataset``'s rows.
 
         Fields of the data set missing from ``data`` become NULL columns; extra columns are kept.
@@ -194,6 +195,37 @@ class DuckDBEngine:
             with contextlib.suppress(duckdb.Error):
                 self.connection.unregister(staging)
         self.registered.add(ds.name)
+
+    # The name before the Engine protocol (register_arrow); kept so existing callers keep working.
+    register = register_arrow
+
+    def register_parquet(self, dataset: str, path: str | Path) -> None:
+        """Scan Parquet as ``dataset``'s rows, through a view (nothing is loaded ahead): a file, a
+        folder (every ``*.parquet`` below it) or a glob (``events/*.parquet``). Files may hold
+        different columns (read by name); fields of the data set missing from all are NULL.
+        """
+        ds = get_dataset(dataset)
+        pattern = str(Path(path) / "**" / "*.parquet") if Path(path).is_dir() else str(path)
+        # The path is a value: written as a SQL string literal by sqlglot, never pasted in.
+        files = exp.Literal.string(pattern).sql(dialect=EscudoDuckDB)
+        source = f"read_parquet({files}, union_by_name = true)"
+        try:
+            names = self.connection.sql(f"SELECT * FROM {source} LIMIT 0").columns
+            self._drop(ds.relation)
+            self.connection.execute(
+                f"CREATE OR REPLACE VIEW {_quote(ds.relation)} AS SELECT "
+                f"{_projection(ds, names)} FROM {source}"
+            )
+        except duckdb.Error as exc:
+            raise EngineError(f"cannot load {dataset} from Parquet {pattern}: {exc}") from None
+        self.registered.add(ds.name)
+
+    def register_risk_store(self, store: Store) -> None:
+        """The risk events kept in ``store`` as ``Risk.All_Risk`` (read once, under the store's
+        shared lock, so the store is not held open while searches run)."""
+        from escudo.detect.store import RISK_DATASET
+
+        self.register_arrow(RISK_DATASET, store.risk_table())
 
     def _drop(self, relation: str) -> None:
         """Drop whatever holds ``relation`` now (a view over Arrow data, or a loaded table)."""
