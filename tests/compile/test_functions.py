@@ -16,7 +16,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from escudo.compile.dialects import EscudoDuckDB, dialect_for
+from escudo.compile.dialects import DIALECTS, EscudoDuckDB
 from escudo.compile.functions import FUNCTIONS, as_multivalue, is_multivalue, lower_function
 from escudo.errors import Span, SplSyntaxError, UnsupportedSplError
 
@@ -223,10 +223,7 @@ def test_function_gives_splunk_result_on_duckdb(
 
 
 def test_golden_sql_for_duckdb_and_spark() -> None:
-    actual = {
-        case: {d: e.sql(dialect=dialect_for(d)) for d in ("duckdb", "spark")}
-        for case, e, *_ in CASES
-    }
+    actual = {case: {d: e.sql(dialect=cls) for d, cls in DIALECTS.items()} for case, e, *_ in CASES}
     if os.environ.get("ESCUDO_UPDATE_GOLDEN"):
         GOLDEN.parent.mkdir(exist_ok=True)
         GOLDEN.write_text(json.dumps(actual, indent=1, ensure_ascii=False) + "\n")

@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlglot import exp
 
-from escudo.compile.dialects import EscudoDuckDB, dialect_for
+from escudo.compile.dialects import DIALECTS, EscudoDuckDB
 from escudo.compile.semantics import (
     is_number,
     like,
@@ -72,9 +72,7 @@ CASES: dict[str, Callable[[], exp.Expression]] = {
 
 def _generate() -> dict[str, dict[str, str]]:
     return {
-        name: {
-            dialect: build().sql(dialect=dialect_for(dialect)) for dialect in ("duckdb", "spark")
-        }
+        name: {dialect: build().sql(dialect=cls) for dialect, cls in DIALECTS.items()}
         for name, build in CASES.items()
     }
 

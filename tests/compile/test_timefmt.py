@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlglot import exp
 
-from escudo.compile.dialects import EscudoDuckDB, dialect_for
+from escudo.compile.dialects import DIALECTS, EscudoDuckDB
 from escudo.compile.timefmt import (
     DEFAULT_CONVERT_TIMEFORMAT,
     bucket_expression,
@@ -72,8 +72,7 @@ GOLDEN_CASES: dict[str, exp.Expression] = {
 
 def test_golden_sql_for_duckdb_and_spark() -> None:
     actual = {
-        k: {d: e.sql(dialect=dialect_for(d)) for d in ("duckdb", "spark")}
-        for k, e in GOLDEN_CASES.items()
+        k: {d: e.sql(dialect=cls) for d, cls in DIALECTS.items()} for k, e in GOLDEN_CASES.items()
     }
     if os.environ.get("ESCUDO_UPDATE_GOLDEN"):
         GOLDEN.parent.mkdir(exist_ok=True)
