@@ -336,8 +336,8 @@ def test_spark_goldens_parse_as_spark_sql() -> None:
 
 def test_dialect_hooks_hold_when_sql_was_written_before_they_were_registered() -> None:
     # A fresh interpreter: the first query (no eval) makes sqlglot cache each dialect's writers
-    # before escudo.compile.functions registers replace(); replace() must still become SQL that
-    # DuckDB and Spark know, not a SPLUNK_REPLACE call.
+    # before a query with replace() and printf(); those must still become SQL that DuckDB and Spark
+    # know, not a SPLUNK_REPLACE call (escudo's dialects carry their writers from their creation).
     import subprocess
     import sys
 
