@@ -96,11 +96,18 @@ def test_parquet_glob_keeps_extra_columns(engine_name: str, tmp_path: Path) -> N
 
 
 def test_parquet_that_is_not_there_is_an_engine_error(engine_name: str, tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    for missing in (tmp_path / "none-*.parquet", tmp_path / "none.parquet", tmp_path / "empty"):
+        with new_engine(engine_name) as engine, pytest.raises(EngineError) as info:
+            engine.register_parquet("Endpoint.Filesystem", missing)
+        assert str(info.value) == f"cannot load Endpoint.Filesystem: no Parquet file at {missing}"
+
+
+def test_a_file_that_is_not_parquet_is_an_engine_error(engine_name: str, tmp_path: Path) -> None:
+    (tmp_path / "events.parquet").write_text("not parquet")
     with new_engine(engine_name) as engine, pytest.raises(EngineError) as info:
-        engine.register_parquet("Endpoint.Filesystem", tmp_path / "none-*.parquet")
-    assert str(info.value).startswith(
-        f"cannot load Endpoint.Filesystem from Parquet {tmp_path}/none-*.parquet: "
-    )
+        engine.register_parquet("Endpoint.Filesystem", tmp_path)
+    assert str(info.value).startswith(f"cannot load Endpoint.Filesystem from Parquet {tmp_path}: ")
 
 
 def test_unknown_engine_name() -> None:

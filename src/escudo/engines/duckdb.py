@@ -16,6 +16,7 @@ search reads but nobody registered is an empty table.
 from __future__ import annotations
 
 import contextlib
+import glob
 import shutil
 import tempfile
 import weakref
@@ -103,6 +104,16 @@ def connect(
         con.close()
         raise
     return con
+
+
+def _parquet_files(path: str | Path) -> list[str]:
+    """The Parquet files ``path`` names: itself, every ``*.parquet`` below a folder, or a glob's."""
+    text = str(path)
+    if Path(text).is_dir():
+        return sorted(str(p) for p in Path(text).rglob("*.parquet") if p.is_file())
+    if any(char in text for char in "*?["):  # a glob pattern
+        return sorted(p for p in glob.glob(text, recursive=True) if Path(p).is_file())
+    return [text] if Path(text).is_file() else []
 
 
 def _release(connection: duckdb.DuckDBPyConnection, spill: str) -> None:
@@ -201,23 +212,35 @@ class DuckDBEngine:
 
     def register_parquet(self, dataset: str, path: str | Path) -> None:
         """Scan Parquet as ``dataset``'s rows, through a view (nothing is loaded ahead): a file, a
-        folder (every ``*.parquet`` below it) or a glob (``events/*.parquet``). Files may hold
-        different columns (read by name); fields of the data set missing from all are NULL.
+        folder (every ``*.parquet`` below it) or a glob (``events/*.parquet``, ``**`` for any
+        depth). Files may hold different columns (matched by name); fields of the data set missing
+        from all are NULL.
+
+        The files are opened here, as an Arrow dataset DuckDB scans: SQL itself reads no file
+        (``connect`` turns DuckDB's external access off).
         """
+        import pyarrow.dataset as arrow_dataset
+        import pyarrow.parquet as pq
+
         ds = get_dataset(dataset)
-        pattern = str(Path(path) / "**" / "*.parquet") if Path(path).is_dir() else str(path)
-        # The path is a value: written as a SQL string literal by sqlglot, never pasted in.
-        files = exp.Literal.string(pattern).sql(dialect=EscudoDuckDB)
-        source = f"read_parquet({files}, union_by_name = true)"
+        files = _parquet_files(path)
+        if not files:
+            raise EngineError(f"cannot load {dataset}: no Parquet file at {path}")
         try:
-            names = self.connection.sql(f"SELECT * FROM {source} LIMIT 0").columns
+            schema = pa.unify_schemas([pq.read_schema(f) for f in files])
+            scanned = arrow_dataset.dataset(files, schema=schema, format="parquet")
+        except (OSError, pa.ArrowException) as exc:
+            raise EngineError(f"cannot load {dataset} from Parquet {path}: {exc}") from None
+        source = f"__escudo_parquet_{ds.relation}"
+        try:
             self._drop(ds.relation)
+            self.connection.register(source, scanned)
             self.connection.execute(
                 f"CREATE OR REPLACE VIEW {_quote(ds.relation)} AS SELECT "
-                f"{_projection(ds, names)} FROM {source}"
+                f"{_projection(ds, schema.names)} FROM {_quote(source)}"
             )
         except duckdb.Error as exc:
-            raise EngineError(f"cannot load {dataset} from Parquet {pattern}: {exc}") from None
+            raise EngineError(f"cannot load {dataset} from Parquet {path}: {exc}") from None
         self.registered.add(ds.name)
 
     def register_risk_store(self, store: Store) -> None:
