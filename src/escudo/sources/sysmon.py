@@ -231,6 +231,7 @@ class SysmonPlan:
                 line_end = size
             if (
                 line_start < done
+                or data.find(b"\n", start, end) >= 0  # across lines: each line read alone
                 or (end != line_end and data[end:line_end].strip())
                 or data[line_start : line_start + 1] in _JSON_START
                 or data.find(_OPEN, line_start, start) >= 0
