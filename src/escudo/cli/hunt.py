@@ -1,7 +1,8 @@
 """``escudo hunt`` (detections over logs) and ``escudo search`` (ad-hoc SPL over logs).
 
 Exit codes: 0 done; 1 with ``--fail-on-findings`` when any row was found; 2 on errors, and with
-``--strict`` when the input had malformed records. A read summary goes to stderr.
+``--strict`` when an input could not be read (in full) or had malformed records or lines that are
+not UTF-8 text. A read summary goes to stderr, with one ``path: reason`` line per unreadable input.
 """
 
 from __future__ import annotations
@@ -80,8 +81,9 @@ def finish(
     write_records(sys.stdout, groups, fmt)
     sys.stdout.flush()
     click.echo(stats.summary(), err=True)
-    if strict and stats.malformed:
-        click.echo(f"escudo: error: --strict: {stats.malformed} malformed input records", err=True)
+    failure = stats.strict_failure() if strict else None
+    if failure:
+        click.echo(f"escudo: error: {failure}", err=True)
         return 2
     if fail_on_findings and any(rows for _, _, rows in groups):
         return 1
@@ -95,7 +97,7 @@ def _common(f: Any) -> Any:
         click.option("--earliest", help="Only events at or after this time: -24h, -7d@d, 01/31/2024:00:00:00, ISO 8601."),
         click.option("--latest", help="Only events before this time."),
         click.option("--fail-on-findings", is_flag=True, help="Exit 1 when any result row is found."),
-        click.option("--strict", is_flag=True, help="Exit 2 when the input had malformed records."),
+        click.option("--strict", is_flag=True, help="Exit 2 when an input could not be read or had malformed or non-UTF-8 lines."),
     ]  # fmt: skip
     for option in reversed(options):
         f = option(f)
