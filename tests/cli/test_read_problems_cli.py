@@ -137,3 +137,51 @@ def test_fifo_named_on_the_command_line_is_read_like_stdin(tmp_path: Path) -> No
     assert done.returncode == 0, done.stderr
     assert len(done.stdout.splitlines()) == 1 + 2 * 27  # header, the sample twice
     assert done.stderr.startswith("escudo: read 54 events;")
+
+
+# A user detection on Endpoint.Filesystem: with the seed (Endpoint.Processes), a hunt of two reads.
+ANY_USE = ROOT / "tests" / "fixtures" / "content" / "user" / "detections" / "endpoint"
+FILES_SEEN = re.sub(
+    r"^search: .*$",
+    "search: '| tstats count from datamodel=Endpoint.Filesystem by Filesystem.dest"
+    " | `drop_dm_object_name(Filesystem)`'",
+    (ANY_USE / "linux_ngrok_any_use.yml")
+    .read_text()
+    .replace("Linux Ngrok Any Use", "Files Seen")
+    .replace("6f1c5d8e-0b8e-4d1e-9a77-4a0b1d7c9e21", "0d7c0a52-1f0e-4c55-9a4c-7f4f3b0c2e11"),
+    flags=re.MULTILINE,
+)
+
+
+@pytest.mark.parametrize("via", ["stdin", "fifo"])
+def test_a_stream_feeds_every_data_set_of_a_hunt(tmp_path: Path, via: str) -> None:
+    """Two detections on two data sets are two reads of the input: a stream is read once (kept
+    for the second read), not found empty (stdin) or waited on forever (a FIFO opened again)."""
+    content = tmp_path / "content" / "detections"
+    content.mkdir(parents=True)
+    (content / "files_seen.yml").write_text(FILES_SEEN)
+    args = ["hunt", "--detection", SEED, "--detection", "Files Seen", "--format", "jsonl"]
+    args += ["--content", str(tmp_path / "content")]
+    entry = [sys.executable, "-c", "from escudo.cli import run; run()", *args]
+
+    def hunt(path: str, data: bytes | None) -> subprocess.CompletedProcess[bytes]:
+        # timeout: a guard, so a reader waiting on the FIFO fails the test instead of hanging it
+        return subprocess.run([*entry, path], input=data, capture_output=True, timeout=300)
+
+    expected = hunt(str(SAMPLE), None)
+    assert expected.returncode == 0, expected.stderr
+    assert b'"detection": "Files Seen"' in expected.stdout
+    if via == "stdin":
+        got = hunt("-", SAMPLE.read_bytes())
+    else:
+        fifo = tmp_path / "pipe"
+        os.mkfifo(fifo)
+        writer = subprocess.Popen(["sh", "-c", 'exec cat "$0" > "$1"', str(SAMPLE), str(fifo)])
+        try:
+            got = hunt(str(fifo), None)
+        finally:
+            if writer.poll() is None:
+                os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
+            writer.wait()
+    assert got.returncode == 0, got.stderr
+    assert got.stdout == expected.stdout

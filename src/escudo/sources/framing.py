@@ -165,6 +165,40 @@ def expand_inputs(paths: Iterable[str | os.PathLike[str] | Input]) -> list[Input
     return out
 
 
+def spool_streams(inputs: list[Input], folder: Path) -> list[Input]:
+    """``inputs`` with each stream (stdin, a FIFO) copied to a file in ``folder`` under its own
+    name, so several reads see the same bytes (a pipe is read once; a FIFO opened again waits for
+    a new writer). An error while copying is reported by the reads, with what came before.
+
+    >>> import tempfile
+    >>> spool_streams([Input("a.log", Path("a.log"))], Path(tempfile.gettempdir()))[0].name
+    'a.log'
+    """
+    out = []
+    for number, inp in enumerate(inputs):
+        if inp.error or not (inp.path is None or inp.stream):
+            out.append(inp)
+            continue
+        copy = folder / f"stream-{number}"
+        error = None
+        with open(copy, "wb") as sink:
+            try:
+                raw = sys.stdin.buffer if inp.path is None else open(inp.path, "rb")  # noqa: SIM115
+                try:
+                    while block := raw.read(1 << 20):
+                        sink.write(block)
+                finally:
+                    if inp.path is not None:
+                        raw.close()
+            except OSError as exc:
+                error = os_reason(exc)
+        if error:
+            out.append(Input(inp.name, copy, error=error))
+        else:
+            out.append(Input(inp.name, copy, _is_gzip(copy) if copy.stat().st_size else False))
+    return out
+
+
 def read_chunks(inp: Input, chunk_bytes: int) -> Iterator[bytes]:
     """Newline-aligned chunks of a whole input, decompressed; :class:`ReadError` after the last
     good chunk when the input cannot be read to its end (a truncated or corrupt gzip, an I/O
