@@ -14,6 +14,8 @@ import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sysmon_events import event_xml, syslog_line
 
 from escudo.datamodels.normalize import read_dataset
@@ -318,3 +320,18 @@ def test_binary_garbage_is_counted_and_located(tmp_path: Path) -> None:
     assert "; 1 lines with invalid UTF-8 (replaced by U+FFFD); 3 lines of binary data\n" in (
         stats.summary()
     )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.binary(max_size=700).map(lambda b: b.replace(b"\0", b"a")),
+    st.integers(0, 700),
+    st.sampled_from([b"", b"\0", b"\x80", b"\xff", b"\x7f"]),
+)
+def test_c_plain_text_is_ascii_without_nul(data: bytes, at: int, odd: bytes) -> None:
+    """The C fast test of first_bad_text against its definition, at every position of a word
+    and of a 256-byte step."""
+    _scan = pytest.importorskip("escudo.sources._scan")  # built where a compiler is found
+    data = data[:at] + odd + data[at:]
+    assert _scan.plain_text(data) is (data.isascii() and b"\0" not in data)
+    assert _scan.plain_text(memoryview(data)[1:]) is (data[1:].isascii() and b"\0" not in data[1:])

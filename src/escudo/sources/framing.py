@@ -28,6 +28,11 @@ from typing import BinaryIO
 from escudo.errors import InputError
 from escudo.sources.base import ReadStats
 
+try:  # the C helper of the raw prefilter, built with the package where a compiler is found
+    from escudo.sources._scan import plain_text as _plain_text
+except ImportError:
+    _plain_text = None
+
 GZIP_MAGIC = b"\x1f\x8b"
 STDIN = "-"
 
@@ -282,8 +287,13 @@ def first_bad_text(data: bytes | memoryview) -> bool:
     >>> first_bad_text(b"ok\\n"), first_bad_text("caf\u00e9\\n".encode()), first_bad_text(b"a\\0")
     (False, False, True)
     """
-    if isinstance(data, bytes) and data.isascii():
-        return b"\0" in data
+    if _plain_text is not None:
+        if _plain_text(data):  # one pass in C, in place
+            return False
+    else:  # a view's whole buffer is tested in place: ASCII and NUL-free there, the view is
+        whole = data.obj if isinstance(data, memoryview) else data
+        if isinstance(whole, bytes | bytearray) and whole.isascii() and b"\0" not in whole:
+            return False
     try:
         text = codecs.utf_8_decode(data, "strict", True)[0]
     except UnicodeDecodeError:
