@@ -185,3 +185,87 @@ def test_a_stream_feeds_every_data_set_of_a_hunt(tmp_path: Path, via: str) -> No
             writer.wait()
     assert got.returncode == 0, got.stderr
     assert got.stdout == expected.stdout
+
+
+# capability(7): without CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH, root is bound by permissions.
+PR_CAPBSET_DROP, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH = 24, 1, 2
+
+
+def _drop_dac_capabilities() -> None:
+    """In the child before exec: out of the bounding set, so the exec'd root process lacks them."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH):
+        if libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def _events(paths: list[Path], strict: bool = False) -> subprocess.CompletedProcess[str]:
+    """``escudo events`` in a child that file permissions bind (root included)."""
+    args = ["events", "-F", "process_id", "-f", "csv", *(["--strict"] if strict else [])]
+    try:
+        return subprocess.run(
+            [sys.executable, "-c", "from escudo.cli import run; run()", *args, *map(str, paths)],
+            capture_output=True,
+            text=True,
+            timeout=300,  # a guard: a reader waiting on a FIFO must fail the test, not hang it
+            check=False,
+            preexec_fn=_drop_dac_capabilities if os.geteuid() == 0 else None,
+        )
+    except subprocess.SubprocessError as exc:  # the preexec_fn failed: no CAP_SETPCAP here
+        pytest.skip(f"cannot drop root's file capabilities: {exc}")
+
+
+def _check(done: subprocess.CompletedProcess[str], rows: int, bad: Path, reason: str) -> None:
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.splitlines()) == 1 + rows  # the header, every row of the good file
+    assert [line for line in done.stderr.splitlines() if str(bad) in line] == [f"  {bad}: {reason}"]
+    assert "Traceback" not in done.stderr
+
+
+def test_unreadable_file_and_directory_next_to_a_good_file(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.log"
+    secret.write_bytes(QUIET)
+    secret.chmod(0)
+    (tmp_path / "logs" / "locked").mkdir(parents=True)
+    (tmp_path / "logs" / "locked" / "x.log").write_bytes(QUIET)
+    (tmp_path / "logs" / "locked").chmod(0)
+    try:
+        for bad, given, reason in [
+            (secret, secret, "cannot read: Permission denied"),
+            (
+                tmp_path / "logs" / "locked",
+                tmp_path / "logs",
+                "cannot list directory: Permission denied",
+            ),
+        ]:
+            _check(_events([SAMPLE, given]), 27, bad, reason)
+            done = _events([SAMPLE, given], strict=True)
+            assert done.returncode == 2
+            assert done.stderr.splitlines()[-1].startswith("escudo: error: --strict: ")
+    finally:
+        (tmp_path / "logs" / "locked").chmod(0o755)  # so pytest can remove it
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_file_removed_mid_run_next_to_a_good_file(tmp_path: Path, strict: bool) -> None:
+    """A FIFO first: escudo has listed ``gone.log`` when it opens the FIFO; the writer removes
+    ``gone.log`` then, before escudo's turn comes to it."""
+    fifo = tmp_path / "first"
+    os.mkfifo(fifo)
+    gone = tmp_path / "gone.log"
+    gone.write_bytes(QUIET)
+    script = 'exec 3>"$0"; rm "$1"; cat "$2" >&3'  # open the FIFO, remove the file, then write
+    writer = subprocess.Popen(["sh", "-c", script, str(fifo), str(gone), str(SAMPLE)])
+    try:
+        done = _events([fifo, gone, SAMPLE], strict=strict)
+    finally:
+        if writer.poll() is None:  # the reader never opened the FIFO: release the writer
+            os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
+        writer.wait()
+    reason = "cannot read: No such file or directory (removed while escudo ran?)"
+    if strict:
+        assert done.returncode == 2 and "escudo: error: --strict: " in done.stderr
+    else:
+        _check(done, 2 * 27, gone, reason)
