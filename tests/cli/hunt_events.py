@@ -1,7 +1,8 @@
 """Hand-written Sysmon for Linux events for the hunt tests, the input shapes, and a plain-Python reference.
 
 The reference computes the seed detection ("Linux Ngrok Reverse Proxy Usage") over the events without
-escudo: Sysmon -> CIM per linux-telemetry.md section 2, then the search's logic (case-insensitive ``=``
+escudo: Sysmon -> CIM per linux-telemetry.md section 2 (values as Sysmon writes them, XML escapes kept, as
+Splunk's add-on extracts them; docs/semantics.md), then the search's logic (case-insensitive ``=``
 and ``IN`` with ``*`` wildcards, as issue 3 / Splunk ``search`` semantics), grouped by the BY fields,
 ``count``, ``min``/``max`` of ``_time`` formatted by ``security_content_ctime``.
 """
@@ -16,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sysmon_events import event_xml
+from sysmon_events import escape, event_xml
 
 BASE = datetime(2026, 3, 2, 8, 0, 0, tzinfo=UTC)
 
@@ -178,12 +179,12 @@ def reference_rows() -> list[dict[str, str]]:
     groups: dict[tuple[str, ...], list[datetime]] = {}
     for e in EVENTS:
         cim = {
-            "dest": e.computer,
-            "user": e.user,
-            "parent_process_name": _basename(e.parent_image),
-            "process_name": _basename(e.image),
-            "original_file_name": e.original_file_name,
-            "process": e.cmdline,
+            "dest": escape(e.computer),
+            "user": escape(e.user),
+            "parent_process_name": _basename(escape(e.parent_image)),
+            "process_name": _basename(escape(e.image)),
+            "original_file_name": escape(e.original_file_name),
+            "process": escape(e.cmdline),
             "process_id": str(e.pid),
             "parent_process_id": str(e.ppid),
         }

@@ -123,6 +123,35 @@ def test_missing_attack_data_is_an_error_naming_the_path(
     )
 
 
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        ("master/../outside/secret.log", "'..' leaves the attack data folder"),
+        ("master/%2e%2e%2foutside/secret.log", "'..' leaves the attack data folder"),
+        ("master/{tmp}/outside/secret.log", "an absolute path; give one relative to --attack-data"),
+        ("master/datasets/evil.log", "{tmp}/data/datasets/evil.log is a symlink leading out of "),
+    ],
+)
+def test_attack_data_outside_its_folder_is_a_located_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], data: str, reason: str
+) -> None:
+    """The true-positive log placed outside --attack-data: reading it would PASS; it is refused."""
+    (tmp_path / "outside").mkdir()
+    shutil.copy(BUNDLED_ATTACK_DATA / TP_URL_PATH, tmp_path / "outside" / "secret.log")
+    (tmp_path / "data" / "datasets").mkdir(parents=True)
+    (tmp_path / "data" / "datasets" / "evil.log").symlink_to(tmp_path / "outside" / "secret.log")
+    data = data.format(tmp=tmp_path)
+    path = variant(tmp_path, f"master/{TP_URL_PATH}", data)
+    argv = ["test", str(path), "--attack-data", str(tmp_path / "data"), "--format", "json"]
+    assert main(argv) == 1
+    tp = json.loads(capsys.readouterr().out)["tested_detections"][0]["tests"][0]
+    url = f"https://media.githubusercontent.com/media/splunk/attack_data/{data}"
+    assert tp["status"] == "error"
+    assert tp["message"].startswith(
+        f"{path}:83: attack data {url!r} is refused: {reason.format(tmp=tmp_path)}"
+    )
+
+
 def test_unsupported_sourcetype_is_an_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -16,6 +16,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
+from escudo.compile.dialects import DIALECTS, EscudoDuckDB
 from escudo.compile.functions import FUNCTIONS, as_multivalue, is_multivalue, lower_function
 from escudo.errors import Span, SplSyntaxError, UnsupportedSplError
 
@@ -206,7 +207,7 @@ CON = duckdb.connect()
 
 
 def evaluate(expression: exp.Expression, x_value: Any, xs_value: Any) -> Any:
-    sql = expression.sql(dialect="duckdb")
+    sql = expression.sql(dialect=EscudoDuckDB)
     query = f"SELECT {sql} FROM (SELECT CAST(? AS VARCHAR) AS x, CAST(? AS VARCHAR[]) AS xs) AS t"
     value = CON.execute(query, [x_value, xs_value]).fetchone()[0]  # type: ignore[index]
     return float(value) if type(value).__name__ == "Decimal" else value
@@ -222,7 +223,7 @@ def test_function_gives_splunk_result_on_duckdb(
 
 
 def test_golden_sql_for_duckdb_and_spark() -> None:
-    actual = {case: {d: e.sql(dialect=d) for d in ("duckdb", "spark")} for case, e, *_ in CASES}
+    actual = {case: {d: e.sql(dialect=cls) for d, cls in DIALECTS.items()} for case, e, *_ in CASES}
     if os.environ.get("ESCUDO_UPDATE_GOLDEN"):
         GOLDEN.parent.mkdir(exist_ok=True)
         GOLDEN.write_text(json.dumps(actual, indent=1, ensure_ascii=False) + "\n")
@@ -313,8 +314,8 @@ def test_a_malformed_quoted_regex_is_a_located_syntax_error(
 def test_what_compiles_still_compiles_and_runs() -> None:
     """The checks leave valid calls alone: a flavour-specific regex (left to the engine), printf
     with ``%%``/``*``/extra values, round to a whole (or negative, or computed) number of places."""
-    assert lower_function("match", [x(), s("(?i)ngrok")]).sql("duckdb")
-    assert lower_function("printf", [s("%*d|%%"), n(5), n(3), n(4)]).sql("duckdb")
+    assert lower_function("match", [x(), s("(?i)ngrok")]).sql(EscudoDuckDB)
+    assert lower_function("printf", [s("%*d|%%"), n(5), n(3), n(4)]).sql(EscudoDuckDB)
     assert evaluate(call("printf", s("%*d|%%"), n(5), n(3)), None, None) == "    3|%"
     assert evaluate(call("round", n(1234.5678), exp.Neg(this=n(2))), None, None) == 1200
     assert evaluate(call("round", n(1234.5678), s("2.0")), None, None) == 1234.57
@@ -324,7 +325,7 @@ def test_what_compiles_still_compiles_and_runs() -> None:
 
 
 def test_function_names_are_case_insensitive() -> None:
-    assert lower_function("LOWER", [x()]).sql("duckdb") == "LOWER(x)"
+    assert lower_function("LOWER", [x()]).sql(EscudoDuckDB) == "LOWER(x)"
 
 
 def test_spark_goldens_parse_as_spark_sql() -> None:
@@ -335,8 +336,8 @@ def test_spark_goldens_parse_as_spark_sql() -> None:
 
 def test_dialect_hooks_hold_when_sql_was_written_before_they_were_registered() -> None:
     # A fresh interpreter: the first query (no eval) makes sqlglot cache each dialect's writers
-    # before escudo.compile.functions registers replace(); replace() must still become SQL that
-    # DuckDB and Spark know, not a SPLUNK_REPLACE call.
+    # before a query with replace() and printf(); those must still become SQL that DuckDB and Spark
+    # know, not a SPLUNK_REPLACE call (escudo's dialects carry their writers from their creation).
     import subprocess
     import sys
 

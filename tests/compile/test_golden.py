@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from escudo.compile import CompiledSearch, compile_search
+from escudo.compile.dialects import DIALECTS
 from escudo.engines.duckdb import DuckDBEngine
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -28,7 +29,7 @@ def compile_golden(name: str) -> CompiledSearch:
 
 
 @pytest.mark.parametrize("name", CASES)
-@pytest.mark.parametrize("dialect", ["duckdb", "spark"])
+@pytest.mark.parametrize("dialect", list(DIALECTS))
 def test_golden_sql(name: str, dialect: str) -> None:
     sql = compile_golden(name).sql(dialect, pretty=True) + "\n"
     path = GOLDEN / f"{name}.{dialect}.sql"
@@ -72,7 +73,7 @@ def _shipped() -> list[str]:
 
 
 @pytest.mark.parametrize("name", _shipped())
-@pytest.mark.parametrize("dialect", ["duckdb", "spark"])
+@pytest.mark.parametrize("dialect", list(DIALECTS))
 def test_shipped_detections_golden_sql(name: str, dialect: str) -> None:
     from escudo.content.loader import load_content, macros_for
 

@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlglot import exp
 
+from escudo.compile.dialects import DIALECTS, EscudoDuckDB
 from escudo.compile.semantics import (
     is_number,
     like,
@@ -71,7 +72,7 @@ CASES: dict[str, Callable[[], exp.Expression]] = {
 
 def _generate() -> dict[str, dict[str, str]]:
     return {
-        name: {dialect: build().sql(dialect=dialect) for dialect in ("duckdb", "spark")}
+        name: {dialect: build().sql(dialect=cls) for dialect, cls in DIALECTS.items()}
         for name, build in CASES.items()
     }
 
@@ -97,7 +98,7 @@ def evaluate(
     names = [c.strip() for c in columns.split(",")]
     types = {"xs": "VARCHAR[]"}
     select = ", ".join(f"CAST(? AS {types.get(n, 'VARCHAR')}) AS {n}" for n in names)
-    sql = expression.sql(dialect="duckdb")
+    sql = expression.sql(dialect=EscudoDuckDB)
     out = []
     for row in rows:
         out.append(
@@ -339,9 +340,9 @@ def test_where_text_comparison_casts_a_typed_numeric_column() -> None:
     count = exp.column("x")
     count.type = exp.DataType.build("bigint")
     predicate = where_compare(count, "=", exp.Literal.string("abc"))
-    assert predicate.sql("duckdb").startswith("CASE WHEN x = FLOOR(x)")
+    assert predicate.sql(EscudoDuckDB).startswith("CASE WHEN x = FLOOR(x)")
     assert CON.execute(
-        f"SELECT {predicate.sql('duckdb')} FROM (SELECT 5::BIGINT AS x)"
+        f"SELECT {predicate.sql(EscudoDuckDB)} FROM (SELECT 5::BIGINT AS x)"
     ).fetchone() == (False,)
 
 
@@ -355,5 +356,5 @@ def test_numbers_become_text_as_splunk_prints_them(value: str, text: str) -> Non
     number.type = exp.DataType.build("double")
     predicate = where_compare(number, "=", exp.Literal.string(text))
     assert CON.execute(
-        f"SELECT {predicate.sql('duckdb')} FROM (SELECT {value} AS x)"
+        f"SELECT {predicate.sql(EscudoDuckDB)} FROM (SELECT {value} AS x)"
     ).fetchone() == (True,)

@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlglot import exp
 
+from escudo.compile.dialects import DIALECTS, EscudoDuckDB
 from escudo.compile.timefmt import (
     DEFAULT_CONVERT_TIMEFORMAT,
     bucket_expression,
@@ -44,7 +45,7 @@ CON.execute("SET TimeZone = 'America/New_York'")
 
 
 def evaluate(expression: exp.Expression, *, epoch: Any = None, text: Any = None) -> Any:
-    sql = expression.sql(dialect="duckdb")
+    sql = expression.sql(dialect=EscudoDuckDB)
     query = (
         f"SELECT {sql} FROM (SELECT CAST(? AS VARCHAR) AS epoch, CAST(? AS VARCHAR) AS text, "
         "TO_TIMESTAMP(CAST(? AS DOUBLE)) AS _time) AS t"
@@ -71,7 +72,7 @@ GOLDEN_CASES: dict[str, exp.Expression] = {
 
 def test_golden_sql_for_duckdb_and_spark() -> None:
     actual = {
-        k: {d: e.sql(dialect=d) for d in ("duckdb", "spark")} for k, e in GOLDEN_CASES.items()
+        k: {d: e.sql(dialect=cls) for d, cls in DIALECTS.items()} for k, e in GOLDEN_CASES.items()
     }
     if os.environ.get("ESCUDO_UPDATE_GOLDEN"):
         GOLDEN.parent.mkdir(exist_ok=True)

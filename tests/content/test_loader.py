@@ -213,3 +213,87 @@ def test_lookups(tmp_path: Path) -> None:
     with pytest.raises(ContentError, match=r"lookup file 'gone\.csv' not found") as info:
         load_content([tmp_path], builtin=False)
     assert info.value.line == 2
+
+
+@pytest.fixture
+def lookup_folder(tmp_path: Path) -> Path:
+    """A content folder ``tmp_path/content`` with an empty ``lookups/``, and a CSV outside it
+    (``tmp_path/secret.csv``) a lookup must never reach."""
+    (tmp_path / "content" / "lookups").mkdir(parents=True)
+    (tmp_path / "secret.csv").write_text("user,password\nroot,hunter2\n")
+    return tmp_path / "content"
+
+
+def define(folder: Path, filename: str) -> Path:
+    yml = folder / "lookups" / "tools.yml"
+    yml.write_text(f"name: tunnel_tools\nfilename: {json.dumps(filename)}\n")
+    return yml
+
+
+@pytest.mark.parametrize(
+    ("filename", "reason"),
+    [
+        ("../../secret.csv", "'..' leaves lookups/"),
+        ("sub/../../../secret.csv", "'..' leaves lookups/"),
+        ("{secret}", "an absolute path"),
+        ("~/secret.csv", "an absolute path"),
+        ("tools\x00.csv", "a control character in the name"),
+    ],
+)
+def test_lookup_filename_outside_lookups_is_refused(
+    lookup_folder: Path, filename: str, reason: str
+) -> None:
+    filename = filename.format(secret=lookup_folder.parent / "secret.csv")
+    yml = define(lookup_folder, filename)
+    with pytest.raises(ContentError) as info:
+        load_content([lookup_folder], builtin=False)
+    assert str(info.value) == f"{yml}:2: lookup file {filename!r} is refused: {reason}"
+
+
+def test_lookup_filename_through_a_symlink_out_is_refused(lookup_folder: Path) -> None:
+    (lookup_folder / "lookups" / "shared").symlink_to(lookup_folder.parent)
+    yml = define(lookup_folder, "shared/secret.csv")
+    with pytest.raises(ContentError) as info:
+        load_content([lookup_folder], builtin=False)
+    assert str(info.value) == (
+        f"{yml}:2: lookup file 'shared/secret.csv' is refused: "
+        f"a symlink leading out of {lookup_folder / 'lookups'}"
+    )
+
+
+def test_a_lookup_csv_symlinked_out_is_refused(lookup_folder: Path) -> None:
+    link = lookup_folder / "lookups" / "users.csv"
+    link.symlink_to(lookup_folder.parent / "secret.csv")
+    with pytest.raises(ContentError) as info:
+        load_content([lookup_folder], builtin=False)
+    assert str(info.value) == (
+        f"{link}: lookup file 'users.csv' is refused: "
+        f"a symlink leading out of {lookup_folder / 'lookups'}"
+    )
+
+
+def test_a_lookup_filename_too_long_for_the_os_is_not_found(lookup_folder: Path) -> None:
+    yml = define(lookup_folder, "x" * 300 + ".csv")
+    with pytest.raises(ContentError, match=r"lookup file 'x+\.csv' not found") as info:
+        load_content([lookup_folder], builtin=False)
+    assert (info.value.path, info.value.line) == (str(yml), 2)
+
+
+def test_a_lookup_csv_in_a_symlink_loop_is_refused(lookup_folder: Path) -> None:
+    lookups = lookup_folder / "lookups"
+    (lookups / "a.csv").symlink_to(lookups / "b.csv")
+    (lookups / "b.csv").symlink_to(lookups / "a.csv")
+    with pytest.raises(ContentError) as info:
+        load_content([lookup_folder], builtin=False)
+    assert str(info.value) == f"{lookups / 'a.csv'}: lookup file 'a.csv' is refused: a symlink loop"
+
+
+def test_lookup_files_inside_lookups_still_load(lookup_folder: Path) -> None:
+    lookups = lookup_folder / "lookups"
+    (lookups / "sub").mkdir()
+    (lookups / "sub" / "tools.csv").write_text("name\nngrok\n")
+    (lookups / "alias.csv").symlink_to(lookups / "sub" / "tools.csv")
+    define(lookup_folder, "sub/./tools.csv")
+    content = load_content([lookup_folder], builtin=False)
+    assert content.lookups["tunnel_tools"] == lookups / "sub" / "tools.csv"
+    assert content.lookups["alias"] == lookups / "alias.csv"

@@ -133,7 +133,7 @@ def test_a_file_that_is_not_a_store_is_a_located_error(tmp_path: Path) -> None:
     path.write_text("not a database\n" * 100)
     with pytest.raises(InputError) as info:
         Store(path).write(results=seed_results())
-    assert str(info.value).startswith(f"{path}: cannot open store:")
+    assert str(info.value) == f"{path}: not an escudo store: the file is not a DuckDB database"
 
 
 def test_spl_sees_the_store_as_the_risk_data_model(tmp_path: Path) -> None:
@@ -178,3 +178,67 @@ def test_a_foreign_duckdb_file_is_not_read_as_a_store(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         Store(path).risk_table()
     assert str(info.value) == f"{path}: not an escudo store (no results/risk/findings tables)"
+
+
+def damaged_store(folder: Path, damage: str) -> Path:
+    """A real store, then cut in half (``truncated``) or with bytes overwritten in both of DuckDB's
+    database headers, which carry a checksum (``corrupt``)."""
+    path = folder / f"{damage}.duckdb"
+    Store(path).write(results=seed_results())
+    data = bytearray(path.read_bytes())
+    if damage == "truncated":
+        data = data[: len(data) // 2]
+    else:
+        for header in (4096, 8192):
+            data[header + 100 : header + 200] = b"\xff" * 100
+    path.write_bytes(bytes(data))
+    return path
+
+
+DAMAGE = {
+    "truncated": "store is damaged: the file is truncated",
+    "corrupt": "store is damaged: a block's checksum does not match",
+}
+USES = {
+    "write": lambda store: store.write(results=seed_results()),
+    "risk_table": lambda store: store.risk_table(),
+    "results": lambda store: store.results(),
+    "findings": lambda store: store.findings(),
+}
+
+
+@pytest.mark.parametrize("use", USES)
+@pytest.mark.parametrize("damage", DAMAGE)
+def test_a_damaged_store_is_one_located_line(tmp_path: Path, damage: str, use: str) -> None:
+    path = damaged_store(tmp_path, damage)
+    with pytest.raises(InputError) as info:
+        USES[use](Store(path, timeout=5))
+    assert str(info.value) == f"{path}: {DAMAGE[damage]}"
+
+
+def test_a_foreign_duckdb_file_is_not_written_to(tmp_path: Path) -> None:
+    import duckdb
+
+    path = tmp_path / "other.duckdb"
+    duckdb.connect(str(path)).execute("CREATE TABLE accounts (x INT)").close()
+    with pytest.raises(InputError) as info:
+        Store(path).write(results=seed_results())
+    assert str(info.value) == f"{path}: not an escudo store (it holds other tables: accounts)"
+    tables = duckdb.connect(str(path), read_only=True).execute("SHOW TABLES").fetchall()
+    assert tables == [("accounts",)]
+
+
+def test_store_connections_load_no_extension_and_stay_locked(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.duckdb")
+    store.write(results=seed_results())
+    with store.reading() as con:
+        assert con is not None
+        settings = con.execute(
+            "SELECT current_setting('autoinstall_known_extensions'), "
+            "current_setting('autoload_known_extensions'), current_setting('TimeZone')"
+        ).fetchall()
+        assert settings == [(False, False, "UTC")]
+        with pytest.raises(Exception, match="disabled by configuration"):
+            con.execute("SELECT * FROM read_csv('https://example.invalid/x.csv')")
+        with pytest.raises(Exception, match="locked"):
+            con.execute("SET autoload_known_extensions = true")

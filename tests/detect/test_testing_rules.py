@@ -17,7 +17,7 @@ from escudo.detect.testing import (
     skip_reason,
     sourcetype_of,
 )
-from escudo.errors import InputError
+from escudo.errors import ContentError, InputError
 
 URL = (
     "https://media.githubusercontent.com/media/splunk/attack_data/master/"
@@ -134,14 +134,13 @@ def test_attack_data_dir_wins_over_bundled(tmp_path: Path) -> None:
     assert resolve_attack_data(URL, [tmp_path]) == mine
 
 
-def test_local_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_local_paths(tmp_path: Path) -> None:
     log = tmp_path / "data" / "x.log"
     log.parent.mkdir()
     log.write_text("")
-    assert resolve_attack_data(str(log)) == log
-    assert resolve_attack_data("data/x.log", base=tmp_path) == tmp_path / "data/x.log"
-    monkeypatch.chdir(tmp_path / "data")
-    assert resolve_attack_data("x.log").resolve() == log.resolve()
+    assert resolve_attack_data("data/x.log", base=tmp_path) == log
+    assert resolve_attack_data("./data/x.log", [tmp_path]) == tmp_path / "data/x.log"
+    assert resolve_attack_data("x.log", [tmp_path / "data"]) == log
 
 
 def test_missing_file_names_every_place_it_looked(tmp_path: Path) -> None:
@@ -192,3 +191,116 @@ def test_judge_matches_the_rule_as_written(records: list[tuple[str | None, ...]]
     )
     assert (judge(anomaly(), TP, table)[0] == "pass") == expected
     assert (judge(anomaly(), NEG, table)[0] == "pass") == (not records)
+
+
+# --- attack data stays in its folder --------------------------------------------------------------
+
+MASTER = "https://media.githubusercontent.com/media/splunk/attack_data/master/"
+
+
+@pytest.fixture
+def secret(tmp_path: Path) -> Path:
+    """A file outside every attack-data folder (``tmp_path/outside``), next to ``tmp_path/data``,
+    the --attack-data folder the tests give; ``data/datasets/ok.log`` is a legitimate file."""
+    (tmp_path / "data" / "datasets").mkdir(parents=True)
+    (tmp_path / "data" / "datasets" / "ok.log").write_text("<Event/>\n")
+    (tmp_path / "outside").mkdir()
+    path = tmp_path / "outside" / "secret.log"
+    path.write_text("<Event/>\n")
+    return path
+
+
+def refused(url: str, folder: Path, base: Path | None = None) -> str:
+    """The message of the ContentError resolving ``url`` raises, located at d.yml:12."""
+    with pytest.raises(ContentError) as info:
+        resolve_attack_data(url, [folder], base=base, origin="d.yml", line=12)
+    assert (info.value.path, info.value.line) == ("d.yml", 12)
+    return str(info.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        MASTER + "../outside/secret.log",
+        MASTER + "datasets/../../outside/secret.log",
+        "../outside/secret.log",
+        "datasets/../../outside/secret.log",
+    ],
+)
+def test_dot_dot_is_refused(secret: Path, url: str) -> None:
+    folder = secret.parent.parent / "data"
+    message = refused(url, folder, base=folder / "datasets")
+    assert (
+        message == f"d.yml:12: attack data {url!r} is refused: '..' leaves the attack data folder"
+    )
+
+
+def test_dot_dot_is_refused_even_when_it_lands_back_inside(secret: Path) -> None:
+    folder = secret.parent.parent / "data"
+    message = refused(MASTER + "datasets/../datasets/ok.log", folder)
+    assert message.endswith("is refused: '..' leaves the attack data folder")
+
+
+@pytest.mark.parametrize("url", ["{secret}", MASTER + "{secret}", "~/secret.log"])
+def test_absolute_paths_are_refused(secret: Path, url: str) -> None:
+    url = url.format(secret=secret)  # MASTER + "/tmp/.../secret.log": a path from the root
+    message = refused(url, secret.parent.parent / "data")
+    assert message == (
+        f"d.yml:12: attack data {url!r} is refused: an absolute path; "
+        "give one relative to --attack-data"
+    )
+
+
+@pytest.mark.parametrize(
+    ("encoded", "reason"),
+    [
+        ("%2e%2e%2foutside/secret.log", "'..' leaves the attack data folder"),
+        ("%2E%2E/outside/secret.log", "'..' leaves the attack data folder"),
+        ("..%2Foutside%2Fsecret.log", "'..' leaves the attack data folder"),
+        ("%2F{root}/outside/secret.log", "an absolute path; give one relative to --attack-data"),
+        ("%252e%252e%252foutside/secret.log", "percent-encoded twice"),
+        ("%25252e%25252e/outside/secret.log", "percent-encoded twice"),
+        ("datasets/ok.log%00.txt", "a control character in the path"),
+        ("datasets/%ff.log", "not UTF-8 once percent-decoded"),
+    ],
+)
+def test_percent_encoded_traversal_is_refused(secret: Path, encoded: str, reason: str) -> None:
+    url = MASTER + encoded.format(root=str(secret.parent.parent).lstrip("/"))
+    message = refused(url, secret.parent.parent / "data")
+    assert message == f"d.yml:12: attack data {url!r} is refused: {reason}"
+
+
+def test_percent_encoding_once_is_a_file_name(secret: Path) -> None:
+    folder = secret.parent.parent / "data"
+    (folder / "datasets" / "with space.log").write_text("")
+    found = resolve_attack_data(MASTER + "datasets/with%20space.log", [folder])
+    assert found == folder / "datasets" / "with space.log"
+
+
+@pytest.mark.parametrize("link", ["file", "folder"])
+def test_a_symlink_leading_out_of_the_tree_is_refused(secret: Path, link: str) -> None:
+    folder = secret.parent.parent / "data"
+    if link == "file":
+        (folder / "datasets" / "evil.log").symlink_to(secret)
+        url = MASTER + "datasets/evil.log"
+    else:
+        (folder / "datasets" / "evil").symlink_to(secret.parent, target_is_directory=True)
+        url = MASTER + "datasets/evil/secret.log"
+    message = refused(url, folder)
+    candidate = folder / url.split("/master/")[1]
+    assert message == (
+        f"d.yml:12: attack data {url!r} is refused: "
+        f"{candidate} is a symlink leading out of {folder}"
+    )
+
+
+def test_a_symlink_inside_the_tree_is_followed(secret: Path) -> None:
+    folder = secret.parent.parent / "data"
+    (folder / "datasets" / "alias.log").symlink_to(folder / "datasets" / "ok.log")
+    assert resolve_attack_data(MASTER + "datasets/alias.log", [folder]).name == "alias.log"
+
+
+def test_a_name_too_long_for_the_os_is_not_found(tmp_path: Path) -> None:
+    url = MASTER + "datasets/" + "x" * 300 + ".log"
+    with pytest.raises(InputError, match=r"^attack data not found: "):
+        resolve_attack_data(url, [tmp_path])

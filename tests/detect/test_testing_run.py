@@ -81,9 +81,10 @@ def test_a_search_that_does_not_compile_is_an_error_per_test() -> None:
 
 
 def test_several_attack_data_files_are_read_together() -> None:
-    benign = str(LOG).replace(".log", "-benign.log")
+    log = str(LOG.relative_to(BUNDLED_ATTACK_DATA))  # plain paths are relative to the data folders
+    benign = log.replace(".log", "-benign.log")
     test = DetectionTest(
-        name="Both", attack_data=(AttackData(str(LOG), sourcetype="sysmon:linux"), AttackData(benign, sourcetype="sysmon:linux"))
+        name="Both", attack_data=(AttackData(log, sourcetype="sysmon:linux"), AttackData(benign, sourcetype="sysmon:linux"))
     )  # fmt: skip
     report = run_tests([dataclasses.replace(SEED, tests=(test,))], content=CONTENT, now=NOW)
     (result,) = report.tests

@@ -85,6 +85,37 @@ def test_settings() -> None:
         assert rows[0]["m"].replace(" ", "").upper().startswith(("512", "488"))
 
 
+def test_extensions_are_never_installed_or_loaded_at_run_time() -> None:
+    """An https:// path needs httpfs: stock DuckDB downloads and loads it on the spot."""
+    with DuckDBEngine() as engine:
+        settings = engine.execute(
+            "SELECT current_setting('autoinstall_known_extensions') AS install, "
+            "current_setting('autoload_known_extensions') AS load, "
+            "current_setting('enable_external_access') AS external, "
+            "current_setting('lock_configuration') AS locked"
+        ).to_pylist()
+        assert settings == [{"install": False, "load": False, "external": False, "locked": True}]
+        with pytest.raises(EngineError) as info:
+            engine.execute("SELECT * FROM read_csv('https://example.invalid/x.csv')")
+        assert "install" not in str(info.value)
+        assert "disabled by configuration" in str(info.value)
+        for sql in ("INSTALL httpfs", "LOAD httpfs", "SET autoload_known_extensions = true"):
+            with pytest.raises(EngineError, match=r"disabled|locked"):
+                engine.execute(sql)
+
+
+def test_sql_reads_no_file(tmp_path: Path) -> None:
+    """escudo reads files itself; SQL that names one (a compiled search never does) is refused."""
+    log = tmp_path / "x.csv"
+    log.write_text("a\n1\n")
+    with DuckDBEngine() as engine:
+        with pytest.raises(EngineError, match="disabled by configuration"):
+            engine.execute(f"SELECT * FROM read_csv('{log}')")
+        with pytest.raises(EngineError, match="disabled by configuration"):
+            engine.execute(f"COPY (SELECT 1) TO '{tmp_path / 'out.csv'}'")
+    assert not (tmp_path / "out.csv").exists()
+
+
 def test_spark_dialect_generation() -> None:
     sql = compile_search(COUNT_BY_DEST).sql(spark.dialect)
     assert "`Processes.dest`" in sql and '"' not in sql

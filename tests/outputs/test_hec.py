@@ -85,9 +85,13 @@ class Receiver:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-            def _reply(self, status: int, body: dict[str, Any]) -> None:
+            def _reply(
+                self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+            ) -> None:
                 data = json.dumps(body).encode()
                 self.send_response(status)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -114,6 +118,10 @@ class Receiver:
                     action = receiver.failures.pop(0) if receiver.failures else "ok"
                 if action == "503":
                     return self._reply(503, {"text": "Server is busy", "code": 9})
+                if action == "busy":  # 503 asking to retry at once (the sender honours it)
+                    return self._reply(
+                        503, {"text": "Server is busy", "code": 9}, {"Retry-After": "0"}
+                    )
                 if action == "stall":  # longer than the client's timeout; nothing stored
                     receiver.release.wait(0.25)
                     return
@@ -517,6 +525,45 @@ def test_hunt_prints_its_rows_before_a_refused_token_ends_the_run(
     assert receiver.committed == []
     [folder] = spool.iterdir()
     pending = [json.loads(line) for line in (folder / "pending.jsonl").read_text().splitlines()]
+    assert f"; {len(pending)} events stay spooled at {folder / 'pending.jsonl'}" in err
     assert sum("risk_event_id" in p["event"] for p in pending) == 2 * len(rows)  # + findings
     assert main([*args, "--hec-token", TOKEN]) == 0  # the next run delivers them, once
     assert set(receiver.ids().values()) == {1} and len(receiver.committed) == len(pending)
+
+
+def test_hunt_exits_3_when_delivery_gives_up_and_says_what_stays_spooled(
+    receiver_factory: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The collector answers every attempt with 503: the rows are printed, one line says how many
+    events stay spooled and where, and the exit code is 3 (also with ``--fail-on-findings``, whose
+    1 it outranks); once the collector is back the next run delivers them and exits 0."""
+    from escudo.cli import main
+    from escudo.detect.testing import BUNDLED_ATTACK_DATA
+
+    log = BUNDLED_ATTACK_DATA / "datasets/attack_techniques/T1572/ngrok/ngrok_linux-sysmon.log"
+    attempts = 6  # the first try and the CLI's 5 retries
+    receiver = receiver_factory(failures=["busy"] * attempts)
+    spool = tmp_path / "spool"
+    args = [
+        "hunt", str(log), "--detection", "Linux Ngrok Reverse Proxy Usage", "--format", "jsonl",
+        "--hec-url", receiver.url, "--hec-token", TOKEN, "--hec-spool", str(spool),
+    ]  # fmt: skip
+    assert main(args) == 3
+    out, err = capsys.readouterr()
+    assert len([json.loads(line) for line in out.splitlines()]) == 9
+    [folder] = spool.iterdir()
+    pending = folder / "pending.jsonl"
+    spooled = len(pending.read_text().splitlines())
+    [line] = [line for line in err.splitlines() if "stay spooled" in line]
+    assert line.endswith(f": {spooled} events stay spooled at {pending}")
+    assert f"gave up after {attempts} attempts: HTTP 503, code 9: Server is busy" in line
+    assert receiver.committed == []
+
+    receiver.failures = ["busy"] * attempts
+    assert main([*args, "--fail-on-findings"]) == 3
+    assert "stay spooled" in capsys.readouterr().err and receiver.committed == []
+
+    assert main([*args, "--fail-on-findings"]) == 1  # the collector is back
+    err = capsys.readouterr().err
+    assert "stay spooled" not in err and not pending.exists()
+    assert len(receiver.committed) == spooled and set(receiver.ids().values()) == {1}

@@ -80,7 +80,7 @@ def test_plain_chunk_takes_the_columnar_path() -> None:
     result = read_columnar(_plan("Endpoint.Processes", "fast"), data, "f")
     assert result is not None
     batch, stats = result
-    assert batch.column("CommandLine").to_pylist() == ['a &amp; "b" <c>'] * 3
+    assert batch.column("CommandLine").to_pylist() == ["a &amp;amp; &quot;b&quot; &lt;c&gt;"] * 3
     assert batch.column("host").to_pylist() == ["web-01"] * 3
     assert (stats.events, stats.skipped, stats.lines) == (3, 1, 4)
 

@@ -7,7 +7,8 @@ import io
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from escudo.outputs.tabular import DICTIONARY_SAMPLE_MIN, write_parquet
+from escudo.outputs import write_batches
+from escudo.outputs.parquet import DICTIONARY_SAMPLE_MIN
 
 
 def _encodings(data: bytes) -> dict[str, tuple[str, ...]]:
@@ -28,7 +29,7 @@ def test_unique_columns_skip_the_dictionary_and_round_trip() -> None:
         }
     )
     out = io.BytesIO()
-    assert write_parquet([batch, batch], out, None) == 2 * n
+    assert write_batches([batch, batch], "parquet", out) == 2 * n
     assert pq.read_table(io.BytesIO(out.getvalue())).equals(pa.Table.from_batches([batch, batch]))
     encodings = _encodings(out.getvalue())
     assert "RLE_DICTIONARY" not in encodings["guid"]
@@ -39,12 +40,12 @@ def test_unique_columns_skip_the_dictionary_and_round_trip() -> None:
 def test_small_first_batch_keeps_every_dictionary() -> None:
     batch = pa.record_batch({"guid": [str(i) for i in range(10)]})
     out = io.BytesIO()
-    write_parquet([batch], out, None)
+    write_batches([batch], "parquet", out)
     assert "RLE_DICTIONARY" in _encodings(out.getvalue())["guid"]
 
 
 def test_no_batches_writes_an_empty_file_with_the_schema() -> None:
     schema = pa.schema([("a", pa.string())])
     out = io.BytesIO()
-    assert write_parquet([], out, schema) == 0
+    assert write_batches([], "parquet", out, schema=schema) == 0
     assert pq.read_table(io.BytesIO(out.getvalue())).schema == schema

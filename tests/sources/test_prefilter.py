@@ -353,3 +353,43 @@ def test_a_range_read_in_blocks_equals_the_per_line_path(
     assert batch.to_pylist() == rows
     assert _key(stats) == _key(expected)
     assert stats.lines == data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+
+
+@pytest.mark.parametrize(
+    ("where", "kept"),
+    [
+        # ESCU spells the escapes: the needle is that text, which Sysmon writes for a real ">"
+        ('Processes.process="* echo 3 &gt; *"', ["echo 3 > /proc/sys/vm/drop_caches"]),
+        ('Processes.process="*&amp;&gt;/dev/null*"', ["wget -q x &>/dev/null"]),
+        # a raw ">" or "&" in a search: no Sysmon value holds one, nothing is lost by the needle
+        ('Processes.process="* echo 3 > *"', []),
+        # (cut at "/": the needle is "null", which both commands hold; the search drops them later)
+        (
+            'Processes.process="*&>/dev/null*"',
+            ["wget -q x &>/dev/null", "wget -q x &amp;&gt;/dev/null"],
+        ),
+        # the escape typed as text: Sysmon wrote "&amp;gt;", which the value holds
+        ('Processes.process="* echo 3 &amp;gt; *"', ["echo 3 &gt; /proc/sys/vm/drop_caches"]),
+    ],
+)
+def test_literals_with_escapes_find_the_events_sysmon_wrote(where: str, kept: list[str]) -> None:
+    from escudo.compile.pushdown import raw_filter_for
+    from escudo.spl.parser import parse
+
+    tstats = parse(f"| tstats count from datamodel=Endpoint.Processes where {where}").commands[0]
+    raw_filter = raw_filter_for("Endpoint.Processes", tstats.where)  # type: ignore[attr-defined]
+    assert raw_filter.clauses
+    commands = [
+        "echo 3 > /proc/sys/vm/drop_caches",  # as typed; Sysmon escapes it
+        "echo 3 &gt; /proc/sys/vm/drop_caches",
+        "wget -q x &>/dev/null",
+        "wget -q x &amp;&gt;/dev/null",
+    ]
+    lines = [syslog_line(_event(f"bash -c {c}", i)) for i, c in enumerate(commands)]
+    filler = [syslog_line(_event(f"ls /var/{i}", 100 + i)) for i in range(200)]
+    data = ("\n".join(filler[:100] + lines + filler[100:]) + "\n").encode()
+    rows, stats = _check(SysmonPlan(FIELDS, frozenset({1}), raw_filter), data)
+    written = [c.replace("&", "&amp;").replace(">", "&gt;") for c in kept]
+    assert [r["CommandLine"] for r in rows] == [f"bash -c {w}" for w in written]
+    assert [r["EventRecordID"] for r in rows] == [str(commands.index(c)) for c in kept]
+    assert stats.filtered == 204 - len(kept)

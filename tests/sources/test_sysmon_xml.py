@@ -1,4 +1,4 @@
-"""The two extractors: equal on every fixture and on generated events; escaping; refusals."""
+"""The two extractors: equal on every fixture and on generated events; escapes kept; refusals."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sysmon_events import PROCESS_CREATE, event_xml
+from sysmon_events import PROCESS_CREATE, escape, event_xml
 
 from escudo.sources.sysmon import SysmonPlan
 from escudo.sources.sysmon_fast import FastExtractor
@@ -17,7 +17,6 @@ from escudo.sources.sysmon_xml import (
     MalformedEvent,
     extract_generic,
     extract_reference,
-    unescape,
 )
 
 GOLDEN = Path(__file__).parents[1] / "fixtures" / "sysmon" / "golden"
@@ -55,10 +54,11 @@ def test_fixture_events_agree(xml: str) -> None:
 
 
 def test_public_elastic_values_read_as_in_the_original() -> None:
-    # elastic/integrations sysmon_linux sample (c81e9fe7): EventID 5 with an escaped Image.
+    # elastic/integrations sysmon_linux sample (c81e9fe7): EventID 5 with an escaped Image, which
+    # Splunk's add-on extracts as written (docs/semantics.md, "Field values keep the XML escapes").
     line = next(x for x in _events() if "&lt;unknown process&gt;" in x)
     record = _both(line)
-    assert record["Image"] == "<unknown process>"
+    assert record["Image"] == "&lt;unknown process&gt;"
     assert record["EventID"] == "5"
     assert record["SystemTime"] == "2021-10-24T17:05:38.419503000Z"
     assert record["Computer"] == "james-ubuntu-demo"
@@ -85,17 +85,23 @@ def test_generated_events_round_trip_on_both_paths(eventid: int, data: st.DataOb
     xml = event_xml(values, eventid=eventid, fields=fields, computer=computer)
     record = _both(xml)
     for f in fields:
-        assert record[f] == values[f]
-    assert record["Computer"] == computer
+        assert record[f] == escape(values[f])  # as Sysmon wrote it, escapes kept
+    assert record["Computer"] == escape(computer)
 
 
 @pytest.mark.parametrize(
-    "text, expected",
-    [("a &amp; b", "a & b"), ("&lt;&gt;&quot;&apos;", "<>\"'"), ("&#13;&#x41;&#65;", "\rAA"),
-     ("&amp;lt;", "&lt;"), ("&#x1F600;", "😀"), ("plain", "plain")],
+    "text",
+    ["echo 3 &gt; /proc/sys/vm/drop_caches", "a &amp;&gt;/dev/null", "&lt;&gt;&quot;&apos;",
+     "&#13;&#x41;&#65;", "&amp;lt;", "&#x1F600;"],
 )  # fmt: skip
-def test_unescape(text: str, expected: str) -> None:
-    assert unescape(text) == expected
+def test_values_keep_references_as_written(text: str) -> None:
+    # Splunk's add-on extracts <Data> text with regex transforms: nothing is decoded.
+    xml = event_xml().replace("/tmp/ngrok tcp 22", text)
+    assert _both(xml)["CommandLine"] == text
+    for extractor in ("fast", "scan", "reference"):
+        plan = SysmonPlan(("CommandLine",), frozenset({1}), extractor=extractor)
+        batch, _ = plan(((xml + "\n") * 3).encode(), "f")
+        assert batch.column("CommandLine").to_pylist() == [text] * 3
 
 
 HOSTILE = {
@@ -171,4 +177,5 @@ def test_valid_but_unusual_xml_agrees(mutations: list[str], text: str) -> None:
     for name in mutations:
         xml = MUTATIONS[name](xml)
     record = _both(xml)
-    assert record["Image"] == "/tmp/ngrok"
+    written = MUTATIONS["char refs"]("/tmp/ngrok") if "char refs" in mutations else "/tmp/ngrok"
+    assert record["Image"] == written  # references kept as written

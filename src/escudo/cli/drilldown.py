@@ -7,15 +7,17 @@ The result comes from re-hunting over PATH... (``--row N``, 1-based) or from the
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
 from escudo.cli.options import content_option
+from escudo.cli.output import check_output, output_options, write_output
 from escudo.errors import InputError
-from escudo.outputs.records import FORMATS, Group, write_records
+from escudo.outputs import Section
+from escudo.outputs.base import format_time
+from escudo.outputs.table import terminal_text
 
 
 def parse_tokens(values: tuple[str, ...]) -> dict[str, str]:
@@ -49,7 +51,7 @@ def parse_tokens(values: tuple[str, ...]) -> dict[str, str]:
     help="The store (default: the user's).",
 )
 @content_option()
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@output_options("table")
 def drilldown(
     detection_ref: str,
     paths: tuple[str, ...],
@@ -58,12 +60,15 @@ def drilldown(
     store_path: Path | None,
     content_dirs: tuple[Path, ...],
     fmt: str,
+    output: str | None,
+    csv_safe: bool,
 ) -> int:
     """Run DETECTION's drilldown searches for a result over PATH... or from the store."""
     from escudo.content.loader import load_content, resolve_detection
     from escudo.detect.drilldown import run_drilldowns, trigger_from
     from escudo.detect.store import Store
 
+    check_output(fmt, output)
     content = load_content(list(content_dirs))
     detection = resolve_detection(content, detection_ref)
     if not detection.drilldown_searches:
@@ -78,14 +83,16 @@ def drilldown(
         store=None if paths else store,
     )
     runs = run_drilldowns(detection, content, trigger, paths=paths, store=store, stored_rows=rows)
-    groups: list[Group] = []
+    sections: list[Section] = []
     for run in runs:
         window = f"{_iso(run.earliest)} .. {_iso(run.latest)}"
-        click.echo(f"escudo: drilldown {run.name!r} over {window}: {run.spl}", err=True)
-        groups.append((run.name, list(run.rows.column_names), run.rows.to_pylist()))
-    write_records(sys.stdout, groups, fmt)
+        # The search holds token values taken from logs: shown escaped, like table cells.
+        line = f"escudo: drilldown {run.name!r} over {window}: {run.spl}"
+        click.echo(terminal_text(line), err=True)
+        sections.append(Section.of_table(run.name, run.rows))
+    write_output(sections, fmt, output, csv_safe)
     return 0
 
 
 def _iso(value: Any) -> str:
-    return value.isoformat() if value is not None else "*"
+    return format_time(value) if value is not None else "*"

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 
 import click
 import pyarrow as pa
 
+from escudo.cli.output import check_output, output_options, write_output
 from escudo.datamodels.normalize import dataset_schema, read_dataset
 from escudo.errors import InputError
-from escudo.outputs import WRITERS, write_batches
+from escudo.outputs import Section
 from escudo.sources.base import ReadStats
 
 
@@ -23,17 +23,7 @@ from escudo.sources.base import ReadStats
     show_default=True,
     help="CIM data set (Endpoint.Processes, Endpoint.Filesystem, Network_Traffic.All_Traffic) or 'raw'.",
 )
-@click.option(
-    "--format",
-    "-f",
-    "fmt",
-    type=click.Choice(sorted(WRITERS)),
-    default="jsonl",
-    show_default=True,
-)
-@click.option(
-    "--output", "-o", type=click.Path(dir_okay=False), help="Write here instead of stdout."
-)
+@output_options("jsonl")
 @click.option("--sourcetype", default=None, help="Sourcetype of the inputs (default sysmon:linux).")
 @click.option(
     "--fields",
@@ -51,6 +41,7 @@ def events(
     datamodel: str,
     fmt: str,
     output: str | None,
+    csv_safe: bool,
     sourcetype: str | None,
     fields: str | None,
     strict: bool,
@@ -62,8 +53,7 @@ def events(
       escudo events /var/log/syslog --datamodel Endpoint.Processes --format table
       escudo events logs/ -F _time,dest,user,process_name,process -f csv -o out.csv
     """
-    if fmt == "parquet" and output is None:
-        raise InputError("--format parquet needs --output FILE")
+    check_output(fmt, output)
     schema = dataset_schema(datamodel, sourcetype)
     stats = ReadStats()
     batches: Iterator[pa.RecordBatch] = read_dataset(
@@ -76,10 +66,7 @@ def events(
             raise InputError(f"--fields: {', '.join(unknown)} not in {datamodel}")
         schema = pa.schema([schema.field(f) for f in keep])
         batches = (b.select(keep) for b in batches)
-    out = output if output is not None else sys.stdout.buffer
-    write_batches(batches, fmt, out, schema=schema)
-    if output is None:
-        sys.stdout.buffer.flush()  # rows before the summary on a shared terminal
+    write_output([Section(None, schema, batches)], fmt, output, csv_safe)
     click.echo(stats.summary(), err=True)
     failure = stats.strict_failure() if strict else None
     if failure:

@@ -2,12 +2,13 @@
 
 Exit codes: 0 done; 1 with ``--fail-on-findings`` when any row was found; 2 on errors, and with
 ``--strict`` when an input could not be read (in full) or had malformed records or lines that are
-not UTF-8 text. A read summary goes to stderr, with one ``path: reason`` line per unreadable input.
+not UTF-8 text; 3 (``hunt --hec-url``) when HEC delivery gave up with events left in the spool, which
+the next run sends first. When several apply, 2 wins over 3 and 3 over 1. A read summary goes to
+stderr, with one ``path: reason`` line per unreadable input.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,15 +17,20 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from escudo.cli.options import content_option
+from escudo.cli.output import check_output, output_options, write_output
 from escudo.content.model import ContentSet
 from escudo.detect.result import EMIT_KINDS, DetectionResult
 from escudo.errors import InputError
+from escudo.outputs import Section, records_section
 from escudo.outputs.hec_options import add_hec_options
-from escudo.outputs.records import FORMATS, Group, write_records
 from escudo.sources.base import ReadStats
 
 if TYPE_CHECKING:
     from escudo.outputs.hec import HecSender
+
+# HEC delivery gave up: the run's output is complete, but events wait in the spool (a failure to
+# report, like 2, so it wins over --fail-on-findings' 1; 2 wins over it).
+EXIT_UNDELIVERED = 3
 
 # The module of the chunk processor hunts read with (escudo.datamodels.normalize.Normalizer): the
 # worker processes import it once, before forking.
@@ -53,39 +59,37 @@ def load_user_content(content_dirs: Sequence[Path]) -> ContentSet:
     return load_content(list(content_dirs))
 
 
-def result_group(result: DetectionResult, titled: bool) -> Group:
-    columns = list(result.compiled.output_fields or result.rows.column_names)
+def result_section(result: DetectionResult, titled: bool) -> Section:
+    """A detection's result rows, its search's output fields first."""
+    columns = [c for c in result.compiled.output_fields or () if c in result.rows.column_names]
     columns += [c for c in result.rows.column_names if c not in columns]
-    return (result.detection.name if titled else None, columns, result.records())
+    return Section.of_table(result.detection.name if titled else None, result.rows.select(columns))
 
 
-def emit_groups(
+def emit_sections(
     results: list[DetectionResult], kind: str, emitted: Mapping[Any, list[dict[str, Any]]]
-) -> list[Group]:
-    """Rows for ``--emit``: result rows grouped by detection, or one block of risk events/findings."""
+) -> list[Section]:
+    """Rows for ``--emit``: result rows by detection, or one block of risk events or findings."""
     if kind == "results":
-        return [result_group(r, True) for r in results]
-    records = emitted[kind]
-    columns = list(dict.fromkeys(k for record in records for k in record))  # first-seen order
-    return [(None, columns, records)]
+        return [result_section(r, True) for r in results]
+    return [records_section(None, emitted[kind])]
 
 
 def finish(
     stats: ReadStats,
-    groups: Sequence[Group],
-    fmt: str,
+    sections: Sequence[Section],
+    output: dict[str, Any],
     fail_on_findings: bool,
     strict: bool,
 ) -> int:
-    """Write the output and the stderr summary; the exit code."""
-    write_records(sys.stdout, groups, fmt)
-    sys.stdout.flush()
+    """Write the output (``output``: the output options) and the stderr summary; the exit code."""
+    written = write_output(sections, **output)
     click.echo(stats.summary(), err=True)
     failure = stats.strict_failure() if strict else None
     if failure:
         click.echo(f"escudo: error: {failure}", err=True)
         return 2
-    if fail_on_findings and any(rows for _, _, rows in groups):
+    if fail_on_findings and written:
         return 1
     return 0
 
@@ -93,7 +97,7 @@ def finish(
 def _common(f: Any) -> Any:
     options = [
         content_option(),
-        click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True),
+        output_options("table"),
         click.option("--earliest", help="Only events at or after this time: -24h, -7d@d, 01/31/2024:00:00:00, ISO 8601."),
         click.option("--latest", help="Only events before this time."),
         click.option("--fail-on-findings", is_flag=True, help="Exit 1 when any result row is found."),
@@ -148,6 +152,8 @@ def hunt(
     detection_refs: tuple[str, ...],
     content_dirs: tuple[Path, ...],
     fmt: str,
+    output: str | None,
+    csv_safe: bool,
     earliest: str | None,
     latest: str | None,
     fail_on_findings: bool,
@@ -161,6 +167,9 @@ def hunt(
 ) -> int:  # fmt: skip
     """Run ESCU detections over log files, directories, .gz files or - (stdin)."""
     from escudo.sources.reader import workers_started
+
+    check_output(fmt, output)
+    output_to = {"fmt": fmt, "output": output, "csv_safe": csv_safe}
 
     # Big inputs are read by worker processes: start them while the detections load and compile.
     with workers_started(paths, NORMALIZER_MODULE):
@@ -194,19 +203,21 @@ def hunt(
                 store=Store(store),
             )
             if emit_kind == "results" and store is None and sender is None:
-                groups = [result_group(r, True) for r in results]
-                return finish(stats, groups, fmt, fail_on_findings, strict)
+                sections = [result_section(r, True) for r in results]
+                return finish(stats, sections, output_to, fail_on_findings, strict)
 
             from escudo.detect.emit import emit_all
 
             emitted = emit_all(results, store_path=store, identities=resolver)
-        code = finish(
-            stats, emit_groups(results, emit_kind, emitted), fmt, fail_on_findings, strict
-        )
+        sections = emit_sections(results, emit_kind, emitted)
+        code = finish(stats, sections, output_to, fail_on_findings, strict)
         if sender is not None:  # risk events and findings go to Splunk, whatever is printed
             # After printing: a refused token (HecError, exit 2) must not swallow the run's output;
             # the events stay spooled for the next run.
-            click.echo(sender.send([*emitted["risk"], *emitted["findings"]]).summary(), err=True)
+            report = sender.send([*emitted["risk"], *emitted["findings"]])
+            click.echo(report.summary(), err=True)
+            if report.gave_up and code != 2:
+                return EXIT_UNDELIVERED
         return code
 
 
@@ -224,6 +235,8 @@ def search(
     paths: tuple[str, ...],
     content_dirs: tuple[Path, ...],
     fmt: str,
+    output: str | None,
+    csv_safe: bool,
     earliest: str | None,
     latest: str | None,
     fail_on_findings: bool,
@@ -235,6 +248,7 @@ def search(
     from escudo.detect.hunt import search as run_search
     from escudo.detect.store import Store
 
+    check_output(fmt, output)
     content = load_user_content(content_dirs)
     stats = ReadStats()
     result = run_search(
@@ -246,4 +260,5 @@ def search(
         stats=stats,
         store=Store(store),
     )
-    return finish(stats, [result_group(result, False)], fmt, fail_on_findings, strict)
+    output_to = {"fmt": fmt, "output": output, "csv_safe": csv_safe}
+    return finish(stats, [result_section(result, False)], output_to, fail_on_findings, strict)

@@ -31,8 +31,11 @@ class CompiledSearch:
     output_fields: list[str] | None = None
 
     def sql(self, dialect: str = "duckdb", pretty: bool = False) -> str:
-        """The query in ``dialect`` (``duckdb`` or ``spark``)."""
-        return self.expression.sql(dialect=dialect, pretty=pretty)
+        """The query in ``dialect`` (``duckdb`` or ``spark``), written by escudo's dialect of that
+        name (``escudo.compile.dialects``)."""
+        from escudo.compile.dialects import dialect_for
+
+        return self.expression.sql(dialect=dialect_for(dialect), pretty=pretty)
 
 
 def compile_search(

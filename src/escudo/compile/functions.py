@@ -27,16 +27,18 @@ from dataclasses import dataclass
 from typing import ClassVar, cast
 
 from sqlglot import exp
+from sqlglot.generator import Generator
 
 from escudo.compile import timefmt
 from escudo.compile.semantics import (
     MultivalueArgumentError,
+    SqlWriter,
+    SqlWriters,
     is_numeric,
     is_string_literal,
     like,
     parenthesize,
     regex_syntax_error,
-    register_sql,
     to_number,
     to_text,
     try_cast,
@@ -265,22 +267,22 @@ def _java_replacement(text: str) -> str:
     return "".join(out)
 
 
-def _replace_duckdb(gen: object, node: exp.Expression) -> str:
+def _replace_duckdb(gen: Generator, node: exp.Expression) -> str:
     call = exp.Anonymous(
         this="REGEXP_REPLACE",
         expressions=[node.this, node.expression, node.args["replacement"], exp.Literal.string("g")],
     )
-    return call.sql("duckdb")
+    return call.sql(gen.dialect)
 
 
-def _replace_spark(gen: object, node: exp.Expression) -> str:
+def _replace_spark(gen: Generator, node: exp.Expression) -> str:
     replacement = node.args["replacement"]
     if is_string_literal(replacement):
         replacement = exp.Literal.string(_java_replacement(replacement.name))
     call = exp.Anonymous(
         this="REGEXP_REPLACE", expressions=[node.this, node.expression, replacement]
     )
-    return call.sql("spark")
+    return call.sql(gen.dialect)
 
 
 def _replace(args: list[exp.Expression]) -> exp.Expression:
@@ -341,9 +343,9 @@ def _printf(args: list[exp.Expression]) -> exp.Expression:
     return SplunkPrintf(expressions=args)
 
 
-def _printf_writer(name: str, dialect: str) -> Callable[[object, exp.Expression], str]:
-    def write(gen: object, node: exp.Expression) -> str:
-        return exp.Anonymous(this=name, expressions=list(node.expressions)).sql(dialect)
+def _printf_writer(name: str) -> SqlWriter:
+    def write(gen: Generator, node: exp.Expression) -> str:
+        return exp.Anonymous(this=name, expressions=list(node.expressions)).sql(gen.dialect)
 
     return write
 
@@ -559,13 +561,13 @@ class SplunkMvDedup(exp.Expression, exp.Func):
     arg_types: ClassVar[dict[str, bool]] = {"this": True}
 
 
-def _mvdedup_duckdb(gen: object, node: exp.Expression) -> str:
-    values = node.this.sql("duckdb")
+def _mvdedup_duckdb(gen: Generator, node: exp.Expression) -> str:
+    values = node.this.sql(gen.dialect)
     return f"LIST_FILTER({values}, LAMBDA _mv, _i : LIST_POSITION({values}, _mv) = _i)"
 
 
-def _mvdedup_spark(gen: object, node: exp.Expression) -> str:
-    return exp.ArrayDistinct(this=node.this).sql("spark")
+def _mvdedup_spark(gen: Generator, node: exp.Expression) -> str:
+    return exp.ArrayDistinct(this=node.this).sql(gen.dialect)
 
 
 # --- time, network, hashes -------------------------------------------------------------------------
@@ -643,15 +645,20 @@ def _unsupported(reason: str) -> Builder:
     return build
 
 
-register_sql(SplunkReplace, {"duckdb": _replace_duckdb, "spark": _replace_spark})
-register_sql(
-    SplunkPrintf,
-    {
-        "duckdb": _printf_writer("PRINTF", "duckdb"),
-        "spark": _printf_writer("FORMAT_STRING", "spark"),
+# How each engine writes the nodes above (sqlglot has no spelling for them); escudo's dialects add
+# these to their generators (escudo.compile.dialects), sqlglot's own DuckDB and Spark stay as shipped.
+SQL_WRITERS: SqlWriters = {
+    "duckdb": {
+        SplunkReplace: _replace_duckdb,
+        SplunkPrintf: _printf_writer("PRINTF"),
+        SplunkMvDedup: _mvdedup_duckdb,
     },
-)
-register_sql(SplunkMvDedup, {"duckdb": _mvdedup_duckdb, "spark": _mvdedup_spark})
+    "spark": {
+        SplunkReplace: _replace_spark,
+        SplunkPrintf: _printf_writer("FORMAT_STRING"),
+        SplunkMvDedup: _mvdedup_spark,
+    },
+}
 
 
 def _spec(

@@ -7,14 +7,14 @@ prefilter"):
 * ``field=pattern`` (search semantics: case-insensitive, ``*`` wildcards) accepts a value only if
   the value contains each literal run of the pattern. If the field's CIM value is a substring of a
   raw Sysmon field (``Raw``/``Basename`` derivations; ``Lower`` too, since needles ignore ASCII
-  case), the raw text holds that run once XML-escaped, as libxml2 writes it (``&`` ``<`` ``>``
-  ``"`` escaped; ``'`` not; linux-telemetry.md 1.3). So the longest run, escaped, is a needle.
+  case), the raw text holds that run verbatim: a Sysmon field value is the XML text exactly as
+  written, escapes kept (``&gt;`` is five characters of the value, as in Splunk's add-on). So the
+  longest run, as it is, is a needle; a search literal ``&gt;`` is the needle ``&gt;``.
 * A value the pipeline can invent (the CIM ``"unknown"`` fill, ``0`` port fill, a ``fillnull_value``)
   is not in the raw text: a pattern that matches such a value gives no needle.
 * Characters whose raw spelling is not fixed (control characters, which rsyslog writes as
   ``#011``; non-ASCII, which JSON carriers may write as ``\\uXXXX``; ``\\`` and ``/``, which JSON
-  may escape) cut the run: any piece of a required text is required too. Raw lines holding ``&#``
-  (a character reference such as ``&#13;``) are always kept by ``RawFilter`` itself.
+  may escape) cut the run: any piece of a required text is required too.
 * AND of terms: the union of their clauses. OR: each clause of one side joined with each of the
   other (distribution), given up (no clause) past a small size. NOT, ``!=``, ``<``, ``>``: nothing.
 * Only data sets fed solely by Sysmon for Linux (XML) get needles at all.
@@ -36,7 +36,6 @@ from escudo.spl import ast
 
 MAX_CLAUSE_NEEDLES = 32  # an OR distributing into wider clauses than this is dropped (still sound)
 MAX_CLAUSES = 32
-_XML_ESCAPES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"))
 _XML_SOURCETYPES = frozenset({mappings.SYSMON})
 _SUBSTRING_DERIVATIONS = (mappings.Raw, mappings.Basename, mappings.Lower)
 
@@ -70,17 +69,11 @@ def _wildcard_matches(pattern: str, value: str) -> bool:
     return re.fullmatch(regex, value, flags=re.IGNORECASE | re.DOTALL) is not None
 
 
-def _escape(text: str) -> str:
-    for raw, escaped in _XML_ESCAPES:
-        text = text.replace(raw, escaped)
-    return text
-
-
 def needle_for(pattern: str, fills: Iterable[str] = ()) -> str | None:
     """The needle a ``field=pattern`` match requires, or None when none is provably required.
 
-    >>> needle_for("*--config*"), needle_for("*a&b*"), needle_for("*unk*", ["unknown"])
-    ('--config', 'a&amp;b', None)
+    >>> needle_for("*--config*"), needle_for("* echo 3 &gt; *"), needle_for("*unk*", ["unknown"])
+    ('--config', ' echo 3 &gt; ', None)
     >>> needle_for("*/var/spool/cron/*")
     'spool'
     """
@@ -92,7 +85,7 @@ def needle_for(pattern: str, fills: Iterable[str] = ()) -> str | None:
     pieces = [p for p in _UNSAFE.split(pattern) if p]
     if not pieces:
         return None
-    return _escape(max(pieces, key=len))
+    return max(pieces, key=len)  # verbatim: values keep the XML escapes the raw text holds
 
 
 def _or(left: CNF, right: CNF) -> CNF:

@@ -26,8 +26,6 @@ from collections.abc import Callable
 from typing import cast
 
 from sqlglot import exp
-from sqlglot import generator as sqlglot_generator
-from sqlglot.dialects.dialect import Dialect
 from sqlglot.generator import Generator
 
 # A Splunk number literal as eval/search recognise it: optional sign, digits with an optional fraction,
@@ -366,26 +364,13 @@ def regex_syntax_error(pattern: str) -> str | None:
 
 # --- dialect hooks ---------------------------------------------------------------------------------
 # A few Splunk behaviours need text that differs per engine and that sqlglot does not transpile (regex
-# back-references, strptime patterns). They are small expression classes of ours; each registers how
-# DuckDB and Spark write it in that dialect's generator table, the way sqlglot dialects extend it.
+# back-references, strptime patterns). They are small expression classes of ours; the module defining
+# one lists how DuckDB and Spark write it in a ``SQL_WRITERS`` table, and escudo's own dialects
+# (``escudo.compile.dialects``: sqlglot's DuckDB and Spark, subclassed) add those writers to their
+# generator's ``TRANSFORMS``. sqlglot's own dialect classes are never changed.
 
 SqlWriter = Callable[[Generator, exp.Expression], str]
-
-
-def register_sql(node: type[exp.Expression], writers: dict[str, SqlWriter]) -> None:
-    """Teach dialect ``name`` (``"duckdb"``, ``"spark"``) to write ``node`` with ``writers[name]``.
-
-    sqlglot (>= 28) copies ``TRANSFORMS`` into a per-class dispatch cache the first time a dialect
-    writes SQL, so an entry added later would be ignored (``SPLUNK_REPLACE(...)`` reaching DuckDB
-    when ``functions`` is imported after a first ``.sql()``); the stale cache entries are dropped.
-    """
-    cache = getattr(sqlglot_generator, "_DISPATCH_CACHE", None)
-    for name, writer in writers.items():
-        generator_class = Dialect.get_or_raise(name).generator_class
-        generator_class.TRANSFORMS[node] = writer
-        if isinstance(cache, dict):
-            for cached in [c for c in cache if issubclass(c, generator_class)]:
-                del cache[cached]
+SqlWriters = dict[str, dict[type[exp.Expr], SqlWriter]]
 
 
 # --- parentheses -----------------------------------------------------------------------------------

@@ -26,8 +26,9 @@ from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
 from sqlglot import exp
+from sqlglot.generator import Generator
 
-from escudo.compile.semantics import is_numeric, parenthesize, register_sql, to_number
+from escudo.compile.semantics import SqlWriters, is_numeric, parenthesize, to_number
 from escudo.errors import InputError, SplSyntaxError, UnsupportedSplError
 
 __all__ = [
@@ -429,17 +430,21 @@ class SplunkStrptime(exp.Expression, exp.Func):
     }
 
 
-def _strptime_duckdb(gen: object, node: exp.Expression) -> str:
+def _strptime_duckdb(gen: Generator, node: exp.Expression) -> str:
     parsed = exp.Anonymous(this="TRY_STRPTIME", expressions=[node.this, node.args["duckdb_format"]])
-    return exp.TimeToUnix(this=parsed).sql("duckdb")
+    return exp.TimeToUnix(this=parsed).sql(gen.dialect)
 
 
-def _strptime_spark(gen: object, node: exp.Expression) -> str:
+def _strptime_spark(gen: Generator, node: exp.Expression) -> str:
     call = exp.Anonymous(this="UNIX_TIMESTAMP", expressions=[node.this, node.args["spark_format"]])
-    return call.sql("spark")
+    return call.sql(gen.dialect)
 
 
-register_sql(SplunkStrptime, {"duckdb": _strptime_duckdb, "spark": _strptime_spark})
+# How each engine writes SplunkStrptime; added to escudo's dialects (escudo.compile.dialects).
+SQL_WRITERS: SqlWriters = {
+    "duckdb": {SplunkStrptime: _strptime_duckdb},
+    "spark": {SplunkStrptime: _strptime_spark},
+}
 
 
 def strptime_expression(
@@ -447,7 +452,8 @@ def strptime_expression(
 ) -> exp.Expression:
     """eval ``strptime(X, Y)``: text in Splunk format ``fmt`` (UTC unless it holds ``%z``) to epoch seconds.
 
-    >>> strptime_expression(exp.column("t"), "%d/%m/%Y").sql("duckdb")
+    >>> from escudo.compile.dialects import EscudoDuckDB  # writes SplunkStrptime
+    >>> strptime_expression(exp.column("t"), "%d/%m/%Y").sql(EscudoDuckDB)
     "EPOCH(TRY_STRPTIME(t, '%d/%m/%Y'))"
     """
     duck, java = _parse_formats(fmt, source, offset)

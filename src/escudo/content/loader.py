@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from escudo.content.model import ContentSet, Detection, Macro, Story
 from escudo.content.schemas import detection_from_doc
@@ -82,9 +82,15 @@ def load_story(path: Path) -> Story:
 
 
 def _lookups(folder: Path) -> dict[str, Path]:
-    """CSV lookups by file name and stem, plus ``lookups/*.yml`` definitions (``name`` -> ``filename``)."""
+    """CSV lookups by file name and stem, plus ``lookups/*.yml`` definitions (``name`` -> ``filename``).
+
+    Every file stays inside ``folder``: a ``filename:`` that is absolute or holds ``..``, or a CSV
+    that is a symlink leading out of ``folder``, is a :class:`ContentError` naming the file, its
+    line and the value (Splunk reads a lookup only from its app's ``lookups/``).
+    """
     out: dict[str, Path] = {}
     for csv in sorted(folder.glob("*.csv")):
+        _inside_lookups(folder, csv, str(csv), None, csv.name)
         out[csv.stem] = csv
         out[csv.name] = csv
     for yml in sorted(folder.glob("*.yml")):
@@ -93,15 +99,42 @@ def _lookups(folder: Path) -> dict[str, Path]:
         if not isinstance(name, str):
             raise ContentError("lookup needs a string 'name'", path=str(yml), line=doc.line)
         if isinstance(filename, str):  # KV-store and MLTK lookups have no file; skip them
-            target = folder / filename
-            if not target.is_file():
-                raise ContentError(
-                    f"lookup file {filename!r} not found",
-                    path=str(yml),
-                    line=doc.line_of("filename"),
-                )
+            line = doc.line_of("filename")
+            relative = PurePosixPath(filename)
+            if not filename or relative.is_absolute() or filename.startswith("~"):
+                raise _refused(filename, "an absolute path", yml, line)
+            if ".." in relative.parts:
+                raise _refused(filename, "'..' leaves lookups/", yml, line)
+            if any(ord(ch) < 32 for ch in filename):
+                raise _refused(filename, "a control character in the name", yml, line)
+            target = folder / relative
+            if not _is_file(target):
+                raise ContentError(f"lookup file {filename!r} not found", path=str(yml), line=line)
+            _inside_lookups(folder, target, str(yml), line, filename)
             out[name] = target
     return out
+
+
+def _is_file(path: Path) -> bool:
+    """``path.is_file()``, False for a name the OS refuses (too long) instead of raising."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
+def _refused(value: str, reason: str, path: Path | str, line: int | None) -> ContentError:
+    return ContentError(f"lookup file {value!r} is refused: {reason}", path=str(path), line=line)
+
+
+def _inside_lookups(folder: Path, target: Path, path: str, line: int | None, value: str) -> None:
+    """Refuse ``target`` when it resolves (through symlinks) outside ``folder``."""
+    try:
+        resolved = target.resolve()
+    except (OSError, RuntimeError):  # Python < 3.13 raises RuntimeError on a symlink loop
+        raise _refused(value, "a symlink loop", path, line) from None
+    if not resolved.is_relative_to(folder.resolve()):
+        raise _refused(value, f"a symlink leading out of {folder}", path, line)
 
 
 def _yaml_files(folder: Path, pattern: str) -> Iterable[Path]:

@@ -56,6 +56,7 @@ class AttackData:
     update_timestamp: bool = False
     custom_index: str | None = None
     host: str | None = None
+    line: int | None = field(default=None, compare=False)  # of ``data:`` in the detection file
 
 
 @dataclass(frozen=True)

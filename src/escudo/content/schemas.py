@@ -188,6 +188,7 @@ def _tests(r: _Reader) -> tuple[DetectionTest, ...]:
                 update_timestamp=bool(a.doc.get("update_timestamp", False)),
                 custom_index=a.text("custom_index") or None,
                 host=a.text("host") or None,
+                line=a.doc.line_of("data"),
             )
             for a in t.mappings("attack_data")
         )

@@ -21,6 +21,7 @@ import pyarrow as pa
 from escudo.content.model import ContentSet, Detection, Drilldown
 from escudo.detect.risk import TOKEN, event_time, field_text, parse_time
 from escudo.detect.store import RISK_DATASET, Store
+from escudo.engines import new_engine
 from escudo.errors import InputError
 
 ORIGINAL_SEARCH = "%original_detection_search%"
@@ -224,12 +225,14 @@ def run_drilldowns(
             stand_in = f"| from datamodel {stand_in_dataset}"
             runnable = fill_tokens(drilldown.search, tokens, original_search=stand_in)
         compiled = _compile(runnable, detection, content, drilldown, trigger, earliest, latest)
-        with _engine() as engine:
+        with new_engine() as engine:
             for dataset in compiled.datasets:
-                if from_results and dataset != RISK_DATASET:
-                    engine.register(dataset, _results_table(stored_rows, trigger))
+                if dataset == RISK_DATASET:
+                    engine.register_risk_store(store or Store())
+                elif from_results:
+                    engine.register_arrow(dataset, _results_table(stored_rows, trigger))
                 else:
-                    engine.register(dataset, _dataset_rows(dataset, compiled, paths, store))
+                    engine.register_arrow(dataset, _dataset_rows(dataset, compiled, paths))
             rows = engine.run(compiled)
         if from_results:
             rows = _recover(rows, stored_rows, stand_in_dataset)
@@ -275,12 +278,6 @@ def _compile(
         now=trigger.time,
     )
     return _at_time(compiled, trigger.time)
-
-
-def _engine() -> Any:
-    from escudo.engines.duckdb import DuckDBEngine
-
-    return DuckDBEngine()
 
 
 def _at_time(compiled: Any, now: datetime) -> Any:
@@ -347,10 +344,8 @@ def _recover(found: pa.Table, rows: Sequence[Mapping[str, Any]], dataset: str) -
 
 
 def _dataset_rows(
-    dataset: str, compiled: Any, paths: Sequence[Path | str], store: Store | None
-) -> pa.Table | Iterator[pa.RecordBatch]:
-    if dataset == RISK_DATASET:
-        return (store or Store()).risk_table()
+    dataset: str, compiled: Any, paths: Sequence[Path | str]
+) -> Iterator[pa.RecordBatch]:
     if not paths:
         return iter(())
     from escudo.datamodels.normalize import read_dataset

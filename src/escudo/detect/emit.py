@@ -2,7 +2,8 @@
 
 Printing picks one kind; storing always keeps all three (results, risk events, findings), and the risk
 incident rules then run over every risk event in the store, so risk accumulates across runs as it does in
-an ES risk index.
+an ES risk index; their answer replaces the stored risk incident findings, so these depend on the set of
+stored risk events only, not on the runs that brought them.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from escudo.detect.store import (
     insert_findings,
     insert_results,
     insert_risk,
+    replace_risk_findings,
 )
+from escudo.engines.duckdb import connect
 
 
 def result_rows(results: Sequence[DetectionResult]) -> list[dict[str, Any]]:
@@ -58,7 +61,7 @@ def emit_all(
         with Store(store_path).transaction() as con:
             incidents = _store_all(con, results, events, direct)
     else:
-        con = duckdb.connect()
+        con = connect(utc=True)
         try:
             create_schema(con)
             insert_risk(con, events)
@@ -93,10 +96,9 @@ def _store_all(
     events: Sequence[dict[str, Any]],
     direct: Sequence[dict[str, Any]],
 ) -> list[dict[str, Any]]:
-    # One transaction: results, risk, direct findings, then the rules over all stored risk.
+    # One transaction: results, risk, direct findings, then the rules over all stored risk, whose
+    # answer replaces the stored risk incident findings.
     insert_results(con, results)
     insert_risk(con, events)
     insert_findings(con, direct)
-    incidents = risk_incidents(con)
-    insert_findings(con, incidents)
-    return incidents
+    return replace_risk_findings(con)[0]

@@ -5,12 +5,15 @@ The two default Risk Incident Rules of Enterprise Security run in SQL on DuckDB 
 Windows slide: a rule is evaluated at each risk event's time ``t`` over ``[t - window, t]`` (what an ES
 rule scheduled after every event would see), and a rule that fired for an entity stays quiet for that
 entity for one window length (ES throttles these rules on ``normalized_risk_object``), so three seed
-results within 24 h on one host raise one finding for that host, not one per extra event.
+results within 24 h on one host raise one finding for that host, not one per extra event. The answer
+depends on the set of risk events only (ties and sums included), so a store can replace its risk
+incident findings with it after every write (``store.replace_risk_findings``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,6 +43,8 @@ FINDING_TYPES = frozenset({"TTP", "Correlation"})
 # contentctl's ``rule_title`` is ``%name%``, prefixed "RBA: " for Correlation (escu-semantics.md 5.2).
 TITLE_PREFIX: dict[str, str] = {"Correlation": "RBA: "}
 NES_FIELDS: tuple[str, ...] = ("user", "dest")
+# ``finding_type`` of the findings the risk incident rules raise (the store replaces them as a set).
+RISK_INCIDENT = "risk_incident"
 
 
 def detection_severity(score: int) -> str:
@@ -143,7 +148,8 @@ _RULE_SQL = """
 WITH ev AS (
     SELECT normalized_risk_object AS obj, risk_object_type AS typ, _time, risk_event_id,
            risk_object, source,
-           TRY_CAST(coalesce(calculated_risk_score, risk_score) AS DOUBLE) AS score,
+           -- exact decimals: a sum of doubles would depend on the order it adds them in
+           TRY_CAST(coalesce(calculated_risk_score, risk_score) AS DECIMAL(38, 6)) AS score,
            coalesce("annotations.mitre_attack.mitre_tactic_id", []) AS tactic_ids,
            coalesce("annotations.mitre_attack.mitre_tactic", []) AS tactics,
            coalesce("annotations.mitre_attack.mitre_technique_id", []) AS technique_ids
@@ -153,7 +159,7 @@ WITH ev AS (
            min(b._time) AS first_time,
            coalesce(sum(b.score), 0) AS risk_score,
            count(*) AS risk_event_count,
-           mode(b.risk_object) AS risk_object,
+           list_sort(list(b.risk_object)) AS risk_objects,
            list_sort(list_distinct(list(b.risk_object))) AS all_risk_objects,
            list_sort(list_distinct(flatten(list(b.tactic_ids)))) AS tactic_ids,
            list_sort(list_distinct(flatten(list(b.tactics)))) AS tactics,
@@ -183,7 +189,7 @@ WITH ev AS (
     )
     SELECT * FROM chain
 )
-SELECT c.obj, c.typ, c.trigger_time, c.first_time, c.risk_score, c.risk_event_count, c.risk_object,
+SELECT c.obj, c.typ, c.trigger_time, c.first_time, c.risk_score, c.risk_event_count, c.risk_objects,
        c.all_risk_objects, c.tactic_ids, c.tactics, c.technique_ids, c.sources, c.tactic_count,
        c.source_count, c.risk_event_ids
 FROM candidates c JOIN fired USING (obj, typ, rn)
@@ -217,8 +223,21 @@ def risk_incidents(
     return findings
 
 
+def most_frequent(values: Sequence[str]) -> str | None:
+    """SPL ``mode``: the most frequent value; among equally frequent ones the smallest, so the
+    answer does not depend on the order the values were stored in (Splunk's docs say nothing of
+    ties; escudo's choice).
+
+    >>> most_frequent(["b", "a", "b", "a", "c"]), most_frequent([])
+    ('a', None)
+    """
+    counts = Counter(v for v in values if v is not None)
+    return min(counts, key=lambda v: (-counts[v], v)) if counts else None
+
+
 def _rule_finding(rule: RiskRule, found: dict[str, Any]) -> dict[str, Any]:
     trigger: datetime = found["_time"]
+    found["risk_object"] = most_frequent(found["risk_object"])
     score = float(found["risk_score"])
     found["risk_score"] = int(score) if score.is_integer() else score
     found["annotations.mitre_attack"] = found["annotations.mitre_attack.mitre_technique_id"]
@@ -228,7 +247,7 @@ def _rule_finding(rule: RiskRule, found: dict[str, Any]) -> dict[str, Any]:
             rule.name, found["normalized_risk_object"], found["risk_object_type"], trigger
         ),
         "rule": rule.name,
-        "finding_type": "risk_incident",
+        "finding_type": RISK_INCIDENT,
         "search_name": rule.search_name,
         "title": render_message(rule.title, found),
         "severity": risk_severity(score),

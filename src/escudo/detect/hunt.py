@@ -34,6 +34,7 @@ from escudo.sources.framing import expand_inputs, spool_streams
 
 if TYPE_CHECKING:
     from escudo.compile import CompiledSearch
+    from escudo.engines.base import Engine
 
 # Beyond this many clauses the OR of several CNF prefilters costs more than it saves: read unfiltered.
 MAX_UNION_CLAUSES = 64
@@ -183,12 +184,6 @@ def compile_default_set(
     return out
 
 
-def _new_engine() -> Any:
-    from escudo.engines.duckdb import DuckDBEngine
-
-    return DuckDBEngine()
-
-
 def run_compiled(
     paths: Sequence[Path | str],
     jobs: Sequence[tuple[Detection, CompiledSearch]],
@@ -196,7 +191,7 @@ def run_compiled(
     earliest: datetime | None = None,
     latest: datetime | None = None,
     stats: ReadStats | None = None,
-    engine: Any = None,
+    engine: Engine | None = None,
     store: Store | None = None,
 ) -> list[DetectionResult]:
     """Read each dataset the compiled searches need once, then run every search over it.
@@ -208,7 +203,9 @@ def run_compiled(
     [DetectionResult(...)]
     """
     if engine is None:  # ours: closed (and its spill folder removed) once the rows are out
-        with _new_engine() as own:
+        from escudo.engines import new_engine
+
+        with new_engine() as own:
             return run_compiled(
                 paths, jobs, earliest=earliest, latest=latest, stats=stats, engine=own, store=store
             )
@@ -227,14 +224,16 @@ def run_compiled(
             inputs = spool_streams(inputs, Path(spool))
         for dataset, filters in needs.items():
             if dataset == RISK_DATASET:
-                engine.register(
+                # Arrow rather than register_risk_store: the run's window clips risk events too,
+                # and notes the times seen (info_min_time / info_max_time).
+                engine.register_arrow(
                     dataset, window.clip(dataset, (store or Store()).risk_table().to_batches())
                 )
                 continue
             batches = read_dataset(inputs, dataset, raw_filter=union_filters(filters), stats=stats)
             # The engine streams the batches into its own table (DuckDB spills to disk when it
             # must), so several searches can scan one read.
-            engine.register(dataset, window.clip(dataset, batches))
+            engine.register_arrow(dataset, window.clip(dataset, batches))
     results = []
     for detection, compiled in jobs:
         rows = engine.run(compiled)
@@ -264,7 +263,7 @@ def hunt(
     earliest: datetime | None = None,
     latest: datetime | None = None,
     stats: ReadStats | None = None,
-    engine: Any = None,
+    engine: Engine | None = None,
     store: Store | None = None,
 ) -> list[DetectionResult]:
     """Run ``detections`` (default: every content detection whose datasets the inputs feed) over ``paths``.
@@ -298,7 +297,7 @@ def search(
     earliest: datetime | None = None,
     latest: datetime | None = None,
     stats: ReadStats | None = None,
-    engine: Any = None,
+    engine: Engine | None = None,
     store: Store | None = None,
 ) -> DetectionResult:
     """Run one ad-hoc SPL search over ``paths`` (macros from ``content``; ``Risk.All_Risk`` from

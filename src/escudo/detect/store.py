@@ -13,8 +13,10 @@ escudo processes queue instead of failing, and retries while a foreign process h
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
+import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -27,8 +29,10 @@ import platformdirs
 import pyarrow as pa
 
 from escudo.datamodels.cim import get_dataset
+from escudo.detect.findings import RISK_INCIDENT, risk_incidents
 from escudo.detect.result import DetectionResult
 from escudo.detect.risk import event_time, field_text, parse_time, stable_id
+from escudo.engines.duckdb import connect as sandboxed_connect
 from escudo.errors import InputError
 
 RISK_DATASET = "Risk.All_Risk"
@@ -36,6 +40,19 @@ RISK_DATASET = "Risk.All_Risk"
 MULTIVALUE_RISK_FIELDS = get_dataset(RISK_DATASET).multivalue
 LOCK_TIMEOUT_SECONDS = 120.0
 TABLES = ("results", "risk", "findings")
+# DuckDB's file starts with three 4 KiB headers (main, then two alternating database headers),
+# then its blocks of ``block_size`` (DuckDB's storage docs, "Storage Format").
+HEADER_BYTES = 3 * 4096
+# DuckDB's words when another process holds its file lock (the only IOException worth waiting on).
+BUSY_MESSAGE = "could not set lock on file"
+# DuckDB's words for a file it cannot read as a database -> the line escudo prints (DuckDB 1.x/2.x
+# messages, checked in tests/detect/test_store.py against real damaged files).
+TRUNCATED = "store is damaged: the file is truncated"
+STORE_FAULTS: tuple[tuple[str, str], ...] = (
+    ("not a valid DuckDB database file", "not an escudo store: the file is not a DuckDB database"),
+    ("Could not read enough bytes", TRUNCATED),
+    ("Corrupt database file", "store is damaged: a block's checksum does not match"),
+)
 
 
 def default_path() -> Path:
@@ -64,7 +81,9 @@ def _quote(name: str) -> str:
 
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create the three tables if missing (idempotent)."""
-    con.execute("SET TimeZone = 'UTC'")
+    # A store connection is opened in UTC with its configuration locked: SET only when needed.
+    if con.execute("SELECT current_setting('TimeZone')").fetchall() != [("UTC",)]:
+        con.execute("SET TimeZone = 'UTC'")
     columns = ", ".join(f"{_quote(f.name)} {_sql_type(f.type)}" for f in risk_schema())
     con.execute(
         "CREATE TABLE IF NOT EXISTS results (result_id VARCHAR PRIMARY KEY, detection VARCHAR, "
@@ -161,9 +180,8 @@ def insert_risk(con: duckdb.DuckDBPyConnection, events: Sequence[Mapping[str, An
     return _insert(con, "risk", risk_rows(events), "risk_event_id")
 
 
-def insert_findings(con: duckdb.DuckDBPyConnection, findings: Sequence[Mapping[str, Any]]) -> int:
-    """Store findings (each has ``finding_id``, ``_time``, ``rule``, ``severity``); returns how many were new."""
-    table = pa.table(
+def _findings_table(findings: Sequence[Mapping[str, Any]]) -> pa.Table:
+    return pa.table(
         {
             "finding_id": pa.array([f["finding_id"] for f in findings], pa.string()),
             "_time": pa.array(
@@ -174,7 +192,43 @@ def insert_findings(con: duckdb.DuckDBPyConnection, findings: Sequence[Mapping[s
             "finding_json": pa.array([to_json(f) for f in findings], pa.string()),
         }
     )
-    return _insert(con, "findings", table, "finding_id")
+
+
+def insert_findings(con: duckdb.DuckDBPyConnection, findings: Sequence[Mapping[str, Any]]) -> int:
+    """Store findings (each has ``finding_id``, ``_time``, ``rule``, ``severity``); returns how many were new."""
+    return _insert(con, "findings", _findings_table(findings), "finding_id")
+
+
+def replace_risk_findings(con: duckdb.DuckDBPyConnection) -> tuple[list[dict[str, Any]], int]:
+    """Run the risk incident rules over every stored risk event and make the stored risk incident
+    findings exactly their answer: stale ones go, changed ones are updated, new ones added.
+
+    So the store's findings are a function of its set of risk events, whatever the order and the
+    number of runs that added them (docs/semantics.md "Findings from the whole store"). Returns the
+    findings and how many of their ids are new. Call it inside :meth:`Store.transaction`.
+    """
+    incidents = risk_incidents(con)
+    table = _findings_table(incidents)
+    con.register("escudo_incoming", table)
+    try:
+        kept = "json_extract_string(finding_json, '$.finding_type') = ?"
+        con.execute(
+            f"DELETE FROM findings WHERE {kept} "
+            "AND finding_id NOT IN (SELECT finding_id FROM escudo_incoming)",
+            [RISK_INCIDENT],
+        )
+        # Updated in place, not deleted and inserted again: older DuckDB releases (duckdb>=1.1 is
+        # allowed) can refuse a key deleted and re-inserted in one transaction (DuckDB docs,
+        # "Indexes": over-eager unique constraint checking).
+        con.execute(
+            "UPDATE findings SET _time = i._time, rule = i.rule, severity = i.severity, "
+            "finding_json = i.finding_json FROM escudo_incoming i "
+            "WHERE findings.finding_id = i.finding_id "
+            "AND findings.finding_json IS DISTINCT FROM i.finding_json"
+        )
+    finally:
+        con.unregister("escudo_incoming")
+    return incidents, _insert(con, "findings", table, "finding_id")
 
 
 class Store:
@@ -202,15 +256,21 @@ class Store:
         with self._locked(fcntl.LOCK_EX):
             con = self._connect(read_only=False)
             try:
-                create_schema(con)
-                con.execute("BEGIN TRANSACTION")
+                with self._store_errors():
+                    self._check(con, writing=True)
+                    create_schema(con)
+                    con.execute("BEGIN TRANSACTION")
                 try:
                     yield con
-                except BaseException:
-                    con.execute("ROLLBACK")
+                except BaseException as exc:
+                    with contextlib.suppress(duckdb.Error):
+                        con.execute("ROLLBACK")
+                    if isinstance(exc, duckdb.Error):  # the store's own SQL failing on the file
+                        raise store_error(exc, self.path) from None
                     raise
-                con.execute("COMMIT")
-                con.execute("CHECKPOINT")
+                with self._store_errors():
+                    con.execute("COMMIT")
+                    con.execute("CHECKPOINT")
             finally:
                 con.close()
 
@@ -223,18 +283,45 @@ class Store:
         with self._locked(fcntl.LOCK_SH):
             con = self._connect(read_only=True)
             try:
-                con.execute("SET TimeZone = 'UTC'")
-                found = con.execute(
-                    "SELECT count(*) FROM information_schema.tables WHERE table_name IN (?, ?, ?)",
-                    list(TABLES),
-                ).fetchall()
-                if found[0][0] != len(TABLES):
-                    raise InputError(
-                        "not an escudo store (no results/risk/findings tables)", path=str(self.path)
-                    )
-                yield con
+                with self._store_errors():
+                    self._check(con, writing=False)
+                    yield con
             finally:
                 con.close()
+
+    def _check(self, con: duckdb.DuckDBPyConnection, *, writing: bool) -> None:
+        """Refuse a file DuckDB opened but escudo must not use as its store.
+
+        Truncated: shorter than its header says (DuckDB reads blocks lazily, so a cut file opens
+        and fails, or silently misses rows, later). Foreign: reading needs the three tables;
+        writing, which creates missing ones, refuses a file holding any other table, so escudo
+        never adds its tables to someone else's database.
+        """
+        # Free blocks past the last used one are cut off the file, so only used ones must fit.
+        blocks, block_size = con.execute(
+            "SELECT used_blocks, block_size FROM pragma_database_size()"
+        ).fetchall()[0]
+        if self.path.stat().st_size < HEADER_BYTES + int(blocks) * int(block_size):
+            raise InputError(TRUNCATED, path=str(self.path))
+        names = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        foreign = sorted(names - set(TABLES))
+        if writing and foreign:
+            raise InputError(
+                f"not an escudo store (it holds other tables: {', '.join(foreign)})",
+                path=str(self.path),
+            )
+        if not writing and not names.issuperset(TABLES):
+            raise InputError(
+                "not an escudo store (no results/risk/findings tables)", path=str(self.path)
+            )
+
+    @contextmanager
+    def _store_errors(self) -> Iterator[None]:
+        """DuckDB failing on the store file (damaged, truncated, foreign) is one line naming it."""
+        try:
+            yield
+        except duckdb.Error as exc:
+            raise store_error(exc, self.path) from None
 
     def write(
         self,
@@ -243,13 +330,20 @@ class Store:
         risk_events: Sequence[Mapping[str, Any]] = (),
         findings: Sequence[Mapping[str, Any]] = (),
     ) -> tuple[int, int, int]:
-        """Store all three kinds in one transaction; returns the new (results, risk, findings) counts."""
+        """Store all three kinds in one transaction; returns the new (results, risk, findings) counts.
+
+        Risk events re-run the risk incident rules over the whole store
+        (:func:`replace_risk_findings`); the findings count includes the incidents they added.
+        """
         with self.transaction() as con:
-            return (
+            counts = (
                 insert_results(con, results),
                 insert_risk(con, risk_events),
                 insert_findings(con, findings),
             )
+            if not risk_events:
+                return counts
+            return (counts[0], counts[1], counts[2] + replace_risk_findings(con)[1])
 
     def risk_table(self) -> pa.Table:
         """Every risk event as the ``Risk.All_Risk`` dataset (register it with the engine under that name)."""
@@ -313,13 +407,31 @@ class Store:
         # Another (non-escudo) process may hold DuckDB's own file lock: wait for it like for ours.
         def connect() -> duckdb.DuckDBPyConnection:
             try:
-                return duckdb.connect(str(self.path), read_only=read_only)
+                return sandboxed_connect(str(self.path), read_only=read_only, utc=True)
             except duckdb.IOException as exc:
-                if "lock" in str(exc).lower():
+                if BUSY_MESSAGE in str(exc).lower():
                     raise _Busy(str(exc)) from exc
-                raise InputError(f"cannot open store: {exc}", path=str(self.path)) from exc
+                raise store_error(exc, self.path) from None
+            except duckdb.Error as exc:
+                raise store_error(exc, self.path) from None
 
         return _retry(connect, _Busy, self)
+
+
+def store_error(exc: duckdb.Error, path: Path) -> InputError:
+    """One line saying why DuckDB cannot use the file at ``path`` as a store.
+
+    >>> store_error(duckdb.IOException('IO Error: The file "s" exists, but it is not a valid '
+    ...     'DuckDB database file!'), Path("s")).render()
+    's: not an escudo store: the file is not a DuckDB database'
+    """
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    for known, reason in STORE_FAULTS:
+        if known in first:
+            return InputError(reason, path=str(path))
+    detail = re.sub(r"^[A-Za-z ]*Error: ", "", first)  # DuckDB's "IO Error: " and the like
+    return InputError(f"cannot use store: {detail}", path=str(path))
 
 
 class _Busy(Exception):

@@ -22,20 +22,22 @@ True
 
 from __future__ import annotations
 
+import re
 import time
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import unquote
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from escudo.content.model import AttackData, ContentSet, Detection, DetectionTest
 from escudo.detect.hunt import compile_detection, empty_table
-from escudo.errors import EscudoError, InputError
+from escudo.errors import ContentError, EscudoError, InputError
 from escudo.sources.base import ReadStats
 
 if TYPE_CHECKING:
@@ -44,6 +46,9 @@ if TYPE_CHECKING:
 Status = Literal["pass", "fail", "error", "skip"]
 
 BUNDLED_ATTACK_DATA = Path(__file__).resolve().parent.parent / "data" / "attack_data"
+
+# A ``%XX`` escape left after decoding once: the URL was encoded twice (``%252e%252e%252f``).
+PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 
 # Where Splunk's attack_data repository paths start in a test URL (raw, media and LFS URLs alike).
 ATTACK_DATA_MARKER = "/attack_data/master/"
@@ -122,36 +127,75 @@ class TestReport:
 
 
 def resolve_attack_data(
-    url: str, attack_data_dirs: Sequence[Path] = (), *, base: Path | None = None
+    url: str,
+    attack_data_dirs: Sequence[Path] = (),
+    *,
+    base: Path | None = None,
+    origin: str | None = None,
+    line: int | None = None,
 ) -> Path:
-    """The local file for an ``attack_data.data`` entry; never the network.
+    """The local file for an ``attack_data.data`` entry; never the network, never outside its tree.
 
-    A URL into splunk/attack_data maps to its path after ``/attack_data/master/`` under each of
-    ``attack_data_dirs`` and then the bundled attack data; a plain path is taken as is, or relative to
-    the working directory, the detection's folder (``base``) and the attack-data folders.
+    A URL into splunk/attack_data maps to its path after ``/attack_data/master/`` (percent-decoded
+    once, as a web server would) under each of ``attack_data_dirs`` and then the bundled attack
+    data; a plain path is taken relative to the detection's folder (``base``) and those folders.
+    A path that would leave the folder it is looked up in (an absolute path, ``..``, a path still
+    percent-encoded after decoding, a symlink leading out) is a :class:`ContentError` located at
+    ``origin:line`` (the detection file and its ``data:`` line).
 
     >>> url = "https://media.githubusercontent.com/media/splunk/attack_data/master/datasets/attack_techniques/T1572/ngrok/ngrok_linux-sysmon.log"
     >>> resolve_attack_data(url).name
     'ngrok_linux-sysmon.log'
+    >>> resolve_attack_data("../../etc/passwd", origin="d.yml", line=9)
+    Traceback (most recent call last):
+    ...
+    escudo.errors.ContentError: d.yml:9: attack data '../../etc/passwd' is refused: '..' leaves the attack data folder
     """
     roots = [Path(d) for d in attack_data_dirs] + [BUNDLED_ATTACK_DATA]
+
+    def refuse(reason: str) -> ContentError:
+        return ContentError(f"attack data {url!r} is refused: {reason}", path=origin, line=line)
+
     if "://" in url:
         if ATTACK_DATA_MARKER not in url:
             raise InputError(
                 f"attack data {url} is not in splunk/attack_data and escudo does not download; "
                 "give a local path or put the file under --attack-data"
             )
-        relative = url.split(ATTACK_DATA_MARKER, 1)[1].split("?", 1)[0]
-        candidates = [root / relative for root in roots]
+        raw = re.split(r"[?#]", url.split(ATTACK_DATA_MARKER, 1)[1], maxsplit=1)[0]
+        try:
+            relative = unquote(raw, errors="strict")
+        except UnicodeDecodeError:
+            raise refuse("not UTF-8 once percent-decoded") from None
+        if PERCENT_ESCAPE.search(relative):
+            raise refuse("percent-encoded twice")
+        bases = roots
     else:
-        path = Path(url).expanduser()
-        bases = [Path.cwd()] + ([base] if base is not None else []) + roots
-        candidates = [path] if path.is_absolute() else [b / path for b in bases]
-    for candidate in candidates:
-        if candidate.is_file():
+        relative = url
+        bases = ([base] if base is not None else []) + roots
+    path = PurePosixPath(relative)
+    if any(ord(ch) < 32 for ch in relative):
+        raise refuse("a control character in the path")
+    if not relative or path.is_absolute() or relative.startswith("~"):
+        raise refuse("an absolute path; give one relative to --attack-data")
+    if ".." in path.parts:
+        raise refuse("'..' leaves the attack data folder")
+    candidates = [folder / path for folder in bases]
+    for folder, candidate in zip(bases, candidates, strict=True):
+        if _is_file(candidate):
+            if not candidate.resolve().is_relative_to(folder.resolve()):
+                raise refuse(f"{candidate} is a symlink leading out of {folder}")
             return candidate
     looked = ", ".join(str(c) for c in candidates)
     raise InputError(f"attack data not found: {url} (looked for {looked})")
+
+
+def _is_file(path: Path) -> bool:
+    """``path.is_file()``, False for a name the OS refuses (too long) instead of raising."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 def supported_sourcetypes() -> frozenset[str]:
@@ -288,7 +332,7 @@ def run_one(
     compiled: CompiledSearch | None = None,
 ) -> TestResult:
     """Run one test entry; exceptions become an ERROR result carrying the message."""
-    from escudo.engines.duckdb import DuckDBEngine
+    from escudo.engines import new_engine
 
     result = TestResult(name=test.name, test_type=test.test_type, expect=test.expect)
     started = time.perf_counter()
@@ -299,7 +343,11 @@ def run_one(
         if not test.attack_data:
             raise InputError(f"test {test.name!r} names no attack_data")
         base = detection.path.parent if detection.path is not None else None
-        paths = [resolve_attack_data(a.data, attack_data_dirs, base=base) for a in test.attack_data]
+        origin = str(detection.path) if detection.path is not None else detection.name
+        paths = [
+            resolve_attack_data(a.data, attack_data_dirs, base=base, origin=origin, line=a.line)
+            for a in test.attack_data
+        ]
         result.attack_data = tuple(str(p) for p in paths)
         compiled = compiled or compile_for_test(detection, content)
         stats = ReadStats()
@@ -309,9 +357,11 @@ def run_one(
             tables = load_attack_data(compiled, data, path, now=moment, stats=stats)
             for dataset, table in tables.items():
                 per_dataset.setdefault(dataset, []).append(table)
-        with DuckDBEngine() as engine:
+        with new_engine() as engine:
             for dataset, parts in per_dataset.items():
-                engine.register(dataset, pa.concat_tables(parts, promote_options="permissive"))
+                engine.register_arrow(
+                    dataset, pa.concat_tables(parts, promote_options="permissive")
+                )
             rows = engine.run(compiled)
         result.result_count = rows.num_rows
         result.status, result.message = judge(detection, test, rows)

@@ -1,14 +1,14 @@
-"""Run compiled searches on an embedded DuckDB.
+"""Run compiled searches on an embedded DuckDB (the :class:`~escudo.engines.base.Engine` protocol).
 
-Each data set is a table named ``relation_name(dataset)`` (``dm_endpoint_processes``) holding the
-data set's columns (``_time`` TIMESTAMP WITH TIME ZONE, every other field VARCHAR); columns the
+Each data set is a table or view named ``relation_name(dataset)`` (``dm_endpoint_processes``) holding
+the data set's columns (``_time`` TIMESTAMP WITH TIME ZONE, every other field VARCHAR); columns the
 registered data lacks are added as NULL, so compiled SQL always finds every field. A data set the
 search reads but nobody registered is an empty table.
 
 >>> import pyarrow as pa
 >>> from escudo.compile import compile_search
 >>> with DuckDBEngine() as engine:
-...     engine.register("Endpoint.Processes", pa.table({"dest": ["h1", "h1", "h2"]}))
+...     engine.register_arrow("Endpoint.Processes", pa.table({"dest": ["h1", "h1", "h2"]}))
 ...     engine.run(compile_search("| tstats count from datamodel=Endpoint.Processes by Processes.dest")).to_pylist()
 [{'Processes.dest': 'h1', 'count': 2}, {'Processes.dest': 'h2', 'count': 1}]
 """
@@ -16,28 +16,31 @@ search reads but nobody registered is an empty table.
 from __future__ import annotations
 
 import contextlib
+import glob
 import shutil
 import tempfile
 import weakref
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
+from escudo.compile.dialects import EscudoDuckDB
 from escudo.datamodels.cim import Dataset, get_dataset
+from escudo.engines.base import ArrowData
 from escudo.errors import EngineError
 
 if TYPE_CHECKING:
     from escudo.compile import CompiledSearch
+    from escudo.detect.store import Store
 
 dialect = "duckdb"
 DEFAULT_MEMORY_LIMIT = "1GB"
 DEFAULT_THREADS = 2
-
-Data: TypeAlias = pa.Table | Iterable[pa.RecordBatch] | pa.RecordBatchReader
 
 
 def _sql_type(field: str, multivalue: frozenset[str] = frozenset()) -> str:
@@ -62,6 +65,57 @@ def _projection(ds: Dataset, names: list[str]) -> str:
     return ", ".join(columns + extra)
 
 
+# DuckDB fetches and loads extensions on its own when a query needs one it lacks (an ``https://``
+# path, a spatial function): "Securing DuckDB" (duckdb.org/docs/stable/operations_manual/
+# securing_duckdb) lists these settings to stop it. escudo ships every function it compiles to, so
+# nothing is installed or loaded at run time.
+NO_EXTENSIONS: dict[str, str | bool | int | float | list[str]] = {
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+}
+
+
+def connect(
+    database: str = ":memory:",
+    *,
+    read_only: bool = False,
+    config: dict[str, str | bool | int | float | list[str]] | None = None,
+    utc: bool = False,
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection that cannot reach past the data escudo hands it.
+
+    No extension is installed or loaded on demand; ``enable_external_access`` is off (no file,
+    URL, ``ATTACH``, ``INSTALL``/``LOAD`` or Python-variable scan from SQL: escudo registers Arrow
+    data and reads no file through DuckDB except the database itself); ``utc`` sets ``TimeZone``;
+    then ``lock_configuration`` keeps SQL from turning any of it back on.
+
+    >>> con = connect()
+    >>> con.execute("SELECT current_setting('autoload_known_extensions')").fetchone()
+    (False,)
+    """
+    con = duckdb.connect(database, read_only=read_only, config={**(config or {}), **NO_EXTENSIONS})
+    try:
+        if utc:
+            con.execute("SET TimeZone = 'UTC'")
+        # Set after opening: with it in ``config`` DuckDB refuses ``temp_directory``.
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _parquet_files(path: str | Path) -> list[str]:
+    """The Parquet files ``path`` names: itself, every ``*.parquet`` below a folder, or a glob's."""
+    text = str(path)
+    if Path(text).is_dir():
+        return sorted(str(p) for p in Path(text).rglob("*.parquet") if p.is_file())
+    if any(char in text for char in "*?["):  # a glob pattern
+        return sorted(p for p in glob.glob(text, recursive=True) if Path(p).is_file())
+    return [text] if Path(text).is_file() else []
+
+
 def _release(connection: duckdb.DuckDBPyConnection, spill: str) -> None:
     connection.close()
     shutil.rmtree(spill, ignore_errors=True)
@@ -83,7 +137,7 @@ class DuckDBEngine:
             "temp_directory": self._spill,
         }
         try:
-            self.connection = duckdb.connect(":memory:", config=config)
+            self.connection = connect(":memory:", config=config)
         except duckdb.Error as exc:
             shutil.rmtree(self._spill, ignore_errors=True)
             raise EngineError(f"cannot start DuckDB: {exc}") from None
@@ -107,7 +161,7 @@ class DuckDBEngine:
         """Close the database and remove its spill folder; closing twice is harmless."""
         self._release()
 
-    def _reader(self, data: Data) -> pa.RecordBatchReader:
+    def _reader(self, data: ArrowData) -> pa.RecordBatchReader:
         if isinstance(data, pa.RecordBatchReader):
             return data
         if isinstance(data, pa.Table):
@@ -123,7 +177,7 @@ class DuckDBEngine:
 
         return pa.RecordBatchReader.from_batches(first.schema, chain())
 
-    def register(self, dataset: str, data: Data) -> None:
+    def register_arrow(self, dataset: str, data: ArrowData) -> None:
         """Load ``data`` (a table, batches or a reader, streamed) as ``dataset``'s rows.
 
         Fields of the data set missing from ``data`` become NULL columns; extra columns are kept.
@@ -152,6 +206,49 @@ class DuckDBEngine:
             with contextlib.suppress(duckdb.Error):
                 self.connection.unregister(staging)
         self.registered.add(ds.name)
+
+    # The name before the Engine protocol (register_arrow); kept so existing callers keep working.
+    register = register_arrow
+
+    def register_parquet(self, dataset: str, path: str | Path) -> None:
+        """Scan Parquet as ``dataset``'s rows, through a view (nothing is loaded ahead): a file, a
+        folder (every ``*.parquet`` below it) or a glob (``events/*.parquet``, ``**`` for any
+        depth). Files may hold different columns (matched by name); fields of the data set missing
+        from all are NULL.
+
+        The files are opened here, as an Arrow dataset DuckDB scans: SQL itself reads no file
+        (``connect`` turns DuckDB's external access off).
+        """
+        import pyarrow.dataset as arrow_dataset
+        import pyarrow.parquet as pq
+
+        ds = get_dataset(dataset)
+        files = _parquet_files(path)
+        if not files:
+            raise EngineError(f"cannot load {dataset}: no Parquet file at {path}")
+        try:
+            schema = pa.unify_schemas([pq.read_schema(f) for f in files])
+            scanned = arrow_dataset.dataset(files, schema=schema, format="parquet")
+        except (OSError, pa.ArrowException) as exc:
+            raise EngineError(f"cannot load {dataset} from Parquet {path}: {exc}") from None
+        source = f"__escudo_parquet_{ds.relation}"
+        try:
+            self._drop(ds.relation)
+            self.connection.register(source, scanned)
+            self.connection.execute(
+                f"CREATE OR REPLACE VIEW {_quote(ds.relation)} AS SELECT "
+                f"{_projection(ds, schema.names)} FROM {_quote(source)}"
+            )
+        except duckdb.Error as exc:
+            raise EngineError(f"cannot load {dataset} from Parquet {path}: {exc}") from None
+        self.registered.add(ds.name)
+
+    def register_risk_store(self, store: Store) -> None:
+        """The risk events kept in ``store`` as ``Risk.All_Risk`` (read once, under the store's
+        shared lock, so the store is not held open while searches run)."""
+        from escudo.detect.store import RISK_DATASET
+
+        self.register_arrow(RISK_DATASET, store.risk_table())
 
     def _drop(self, relation: str) -> None:
         """Drop whatever holds ``relation`` now (a view over Arrow data, or a loaded table)."""
@@ -191,7 +288,7 @@ class DuckDBEngine:
         sql = (
             sql_or_expression
             if isinstance(sql_or_expression, str)
-            else sql_or_expression.sql(dialect="duckdb")
+            else sql_or_expression.sql(dialect=EscudoDuckDB)
         )
         try:
             relation = self.connection.sql(sql)
@@ -210,4 +307,4 @@ class DuckDBEngine:
         return table
 
 
-__all__ = ["DuckDBEngine", "dialect"]
+__all__ = ["NO_EXTENSIONS", "DuckDBEngine", "connect", "dialect"]

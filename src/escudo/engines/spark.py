@@ -1,6 +1,8 @@
 """Spark SQL generation (running on Spark comes with the scale-out work).
 
-The same sqlglot query that DuckDB runs is written in Spark's dialect: ``compiled.sql(dialect)``.
+The same sqlglot query that DuckDB runs is written in escudo's Spark dialect
+(``escudo.compile.dialects.EscudoSpark``): ``compiled.sql(dialect)``. A Spark engine will implement
+``escudo.engines.base.Engine`` and join ``escudo.engines.ENGINES``; until then Spark is this name.
 Spark must run with ``spark.sql.session.timeZone=UTC`` (see ``escudo.compile.timefmt``).
 
 >>> from escudo.compile import compile_search

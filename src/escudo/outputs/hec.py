@@ -105,9 +105,20 @@ class SendReport:
     rejected: int = 0  # refused as malformed, kept in rejected.jsonl
     retries: int = 0
     error: str | None = None  # why delivery stopped early
+    spool_path: Path | None = None  # where the spooled events wait
+
+    @property
+    def gave_up(self) -> bool:
+        """Delivery stopped with events left in the spool (``escudo hunt`` exits 3)."""
+        return self.spooled > 0
 
     def summary(self) -> str:
-        """One line for the CLI, e.g. ``HEC: 4 delivered, 0 spooled``."""
+        """One line for the CLI, e.g. ``HEC: 4 delivered, 0 spooled``; when delivery gave up it
+        says where the events wait.
+
+        >>> SendReport(delivered=2, spooled=3, error="gave up", spool_path=Path("p.jsonl")).summary()
+        'HEC: 2 delivered, 3 spooled (gave up): 3 events stay spooled at p.jsonl'
+        """
         text = f"HEC: {self.delivered} delivered, {self.spooled} spooled"
         extra = [
             (self.duplicates, "already sent"),
@@ -115,7 +126,12 @@ class SendReport:
             (self.retries, "retries"),
         ]
         text += "".join(f", {n} {label}" for n, label in extra if n)
-        return text + (f" ({self.error})" if self.error else "")
+        text += f" ({self.error})" if self.error else ""
+        return text + (f": {self.stays()}" if self.gave_up else "")
+
+    def stays(self) -> str:
+        """``N events stay spooled at PATH``."""
+        return f"{self.spooled} events stay spooled at {self.spool_path}"
 
 
 class _Unavailable(Exception):
@@ -239,9 +255,11 @@ class HecSender:
     def send(self, events: Iterable[Mapping[str, Any]]) -> SendReport:
         """Spool ``events``, then deliver the spool (older events first) in batches.
 
-        Raises :class:`HecError` for a refused token, a wrong URL or a TLS failure, after spooling.
+        Raises :class:`HecError` for a refused token, a wrong URL or a TLS failure, after spooling
+        (its message says how many events stay spooled, and where).
         """
-        report = SendReport()
+        report = SendReport(spool_path=self.spool.pending_path)
+        fatal: HecError | None = None
         with self.spool.locked():
             sent = self.spool.sent_ids()
             queue: dict[str, dict[str, Any]] = {}
@@ -275,9 +293,13 @@ class HecSender:
                         report.delivered += len(batch)
                     for item in batch:
                         queue.pop(item["id"], None)
+            except HecError as exc:
+                fatal = exc
             finally:
                 self.spool.write_pending(queue.values())
                 report.spooled = len(queue)
+        if fatal is not None:
+            raise HecError(f"{fatal}; {report.stays()}") from fatal
         return report
 
     def flush(self) -> SendReport:

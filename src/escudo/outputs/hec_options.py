@@ -36,7 +36,10 @@ def add_hec_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """
     options = [
         click.option(
-            "--hec-url", envvar="ESCUDO_HEC_URL", help="Splunk HEC URL, e.g. https://splunk:8088."
+            "--hec-url",
+            envvar="ESCUDO_HEC_URL",
+            help="Splunk HEC URL, e.g. https://splunk:8088. Exit 3 when delivery gives up "
+            "(the events stay spooled for the next run).",
         ),
         click.option(
             "--hec-token",

@@ -84,6 +84,11 @@ class Spool:
             finally:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
+    @property
+    def pending_path(self) -> Path:
+        """The file holding what is not delivered yet."""
+        return self.directory / PENDING
+
     def pending(self) -> list[dict[str, Any]]:
         """Spooled items in order; lines that are not a JSON object with an ``id`` are skipped."""
         return [

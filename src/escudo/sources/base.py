@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# Byte sequences whose line always passes a RawFilter: a numeric character reference, and the
-# UTF-8 of U+212A and U+0130, which DuckDB's lower() folds to ASCII letters.
+# Byte sequences whose line always passes a RawFilter: a numeric character reference (kept from
+# when Sysmon values were decoded; they now keep references as written, so it is only cautious),
+# and the UTF-8 of U+212A and U+0130, which DuckDB's lower() folds to ASCII letters.
 ALWAYS_PASS: tuple[bytes, ...] = (b"&#", b"\xe2\x84\xaa", b"\xc4\xb0")
 
 
@@ -15,10 +16,11 @@ class RawFilter:
 
     An event is kept iff, for every clause, at least one of the clause's needles occurs in the raw
     text, compared case-insensitively (ASCII). The compiler only builds a filter where it is sound:
-    a needle is the XML-escaped form of a literal the detection requires, and a raw line holding a
-    numeric character reference (``&#``) is always kept, since it may spell any letter; so is one
-    holding U+212A KELVIN SIGN or U+0130 (UTF-8 ``E2 84 AA``, ``C4 B0``), which DuckDB's Unicode
-    lower()/ILIKE fold to ASCII ``k`` and ``i`` (docs/semantics.md, "Raw-text prefilter").
+    a needle is a literal the detection requires, as the raw text holds it (Sysmon values keep
+    their XML escapes, so a literal is its own needle). A raw line holding a numeric character
+    reference (``&#``) is always kept, and so is one holding U+212A KELVIN SIGN or U+0130 (UTF-8
+    ``E2 84 AA``, ``C4 B0``), which DuckDB's Unicode lower()/ILIKE fold to ASCII ``k`` and ``i``
+    (docs/semantics.md, "Raw-text prefilter").
 
     >>> f = RawFilter(clauses=(("ngrok",), ("http", "tcp")))
     >>> f.matches(b"... <Data Name='Image'>/tmp/NGROK</Data> ... tcp 22")

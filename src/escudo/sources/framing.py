@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import gzip
+import importlib
 import io
 import os
 import re
@@ -29,8 +30,8 @@ from escudo.errors import InputError
 from escudo.sources.base import ReadStats
 
 try:  # the C helper of the raw prefilter, built with the package where a compiler is found
-    from escudo.sources._scan import plain_text as _plain_text
-except ImportError:
+    _plain_text = importlib.import_module("escudo.sources._scan").plain_text
+except (ImportError, AttributeError):
     _plain_text = None
 
 GZIP_MAGIC = b"\x1f\x8b"

@@ -46,9 +46,9 @@ if _scan is not None and _scan.used() == "bytes":
 
 Needles = tuple[tuple[bytes, ...], ...]
 
-# Lines holding these always pass (base.ALWAYS_PASS: a numeric character reference may spell any
-# letter; DuckDB's lower()/ILIKE fold U+212A KELVIN SIGN to "k" and U+0130 to "i"). Each is found
-# by memchr on its rarest byte (the index paired with it): '#', 0xE2, 0xC4 are rare in logs.
+# Lines holding these always pass (base.ALWAYS_PASS: a numeric character reference, a caution kept
+# from decoded values; DuckDB's lower()/ILIKE fold U+212A KELVIN SIGN to "k" and U+0130 to "i").
+# Each is found by memchr on its rarest byte (the index paired with it): '#', 0xE2, 0xC4 are rare.
 ALWAYS_PASS: tuple[tuple[bytes, int], ...] = tuple(
     (seq, {b"&#": 1}.get(seq, 0)) for seq in base.ALWAYS_PASS
 )

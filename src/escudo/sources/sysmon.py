@@ -31,7 +31,7 @@ from escudo.sources import prefilter
 from escudo.sources.base import RawFilter, ReadStats
 from escudo.sources.framing import count_lines, iter_blocks, note_bad_text, syslog_host
 from escudo.sources.prefilter import ALWAYS_PASS, ChunkSplit, split_chunk
-from escudo.sources.sysmon_fast import BAD_AMP, FastExtractor, Getter, unescape_bytes
+from escudo.sources.sysmon_fast import BAD_AMP, FastExtractor, Getter
 from escudo.sources.sysmon_xml import ALL_FIELDS, MalformedEvent, extract_reference
 
 SOURCETYPE = "sysmon:linux"
@@ -239,16 +239,13 @@ class SysmonPlan:
                 or (data.find(b"]", start, end) >= 0 and data.find(b"]]>", start, end) >= 0)
             ):
                 continue  # left to the general path, within the next gap
-            amp = data.find(b"&", start, end) >= 0
-            if amp and (data.find(b"&#", start, end) >= 0 or BAD_AMP.search(data, start, end)):
-                continue
+            if data.find(b"&", start, end) >= 0 and BAD_AMP.search(data, start, end):
+                continue  # a character reference or a stray '&': checked on the general path
             if line_start > done:
                 self._read_lines(data, name, done, line_start, number, [], sink)
                 number += data.count(b"\n", done, line_start)
             groups: tuple[bytes | None, ...] = m.groups()
             values = groups if getter is None else getter((*groups, None))
-            if amp:
-                values = tuple(unescape_bytes(v) if v and b"&" in v else v for v in values)  # type: ignore[operator, arg-type]
             rows.append(values)  # type: ignore[arg-type]
             hosts.append(self._line_host(data, line_start, start, cache))
             done = line_end + 1
@@ -389,11 +386,10 @@ def _fast_lane(
 ) -> tuple[bytes | None, ...] | None:
     """The values of a standard event at ``data[start:end]``, or None to take the general path.
 
-    Only the five predefined entities may come this way: character references, undefined
-    entities and stray '&' go where they are fully checked.
+    Only the five predefined entities may come this way (values keep them as written): character
+    references, undefined entities and stray '&' go where they are fully checked.
     """
-    amp = data.find(b"&", start, end) >= 0
-    if amp and (data.find(b"&#", start, end) >= 0 or BAD_AMP.search(data, start, end)):
+    if data.find(b"&", start, end) >= 0 and BAD_AMP.search(data, start, end):
         return None
     if data.find(b"]", start, end) >= 0 and data.find(b"]]>", start, end) >= 0:
         return None  # not allowed raw in XML text (expat refuses it)
@@ -404,10 +400,7 @@ def _fast_lane(
             if stop != end and data[stop:end].strip():
                 return None
             groups: tuple[bytes | None, ...] = m.groups()
-            values = groups if getter is None else getter((*groups, None))
-            if amp:
-                values = tuple(unescape_bytes(v) if v and b"&" in v else v for v in values)  # type: ignore[operator, arg-type]
-            return values  # type: ignore[return-value]
+            return groups if getter is None else getter((*groups, None))  # type: ignore[return-value]
     return None
 
 

@@ -9,8 +9,8 @@ references, odd prefixes) fill catch-all groups. Other EventIDs are counted (aft
 ``</Event>``), non-events are counted as skipped, and only the rest goes line by line through the
 exact path (``SysmonPlan._read_lines``): rows come back in input order with that path's values and
 ``ReadStats``; tests hold this path equal to the reference. Values hold no ``<`` and ``&`` only in
-the five predefined entities, decoded column-wise; a chunk holding ``]]>`` or invalid UTF-8 in an
-event is left whole to the per-event path.
+the five predefined entities, kept as written (the add-on's values, ``sysmon_xml``); a chunk
+holding ``]]>`` or invalid UTF-8 in an event is left whole to the per-event path.
 
 Measured on this 2-core machine (benchmarks/bench_events.py, Endpoint.Processes): about 20% less
 CPU per event than the per-event scan (regex ~3.4 us of ~7.5 us per 1.45 KB line).
@@ -26,7 +26,7 @@ CPU per event than the per-event scan (regex ~3.4 us of ~7.5 us per 1.45 KB line
 ...     b'<Data Name="Image">/bin/a&amp;b</Data><Data Name="User">root</Data></EventData></Event>')
 >>> batch, stats = read_columnar(SysmonPlan(("Computer", "Image"), frozenset({5})), line, "x")
 >>> batch.to_pylist(), stats.events
-([{'host': None, 'Computer': 'h', 'Image': '/bin/a&b'}], 1)
+([{'host': None, 'Computer': 'h', 'Image': '/bin/a&amp;b'}], 1)
 """
 
 from __future__ import annotations
@@ -74,8 +74,6 @@ _REST = rb"([^\n]?)"  # anything else (empty: a blank line) goes to the exact pa
 # An RFC 3164 stamp (16 bytes with its space): a header's host does not depend on its value.
 _STAMP = re.compile(r"[A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2} ")
 _FIXED_STAMP = "Jan  1 00:00:00 "
-# The five predefined entities, '&amp;' last (as sysmon_fast.unescape_bytes).
-_ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&apos;", "'"), ("&amp;", "&"))
 _CLOSE = b"</Event>"
 # Each layout adds its groups to every line's tuple: with all ten (``--datamodel raw``) the
 # per-event scan was measured faster (20 vs 24 us per line), with one or two this path wins.
@@ -195,17 +193,6 @@ def _findall(pat: _Pattern, data: bytes, newlines: list[int]) -> list[tuple[byte
     return found
 
 
-def _unescape(column: pa.Array, values: Sequence[bytes]) -> pa.Array:
-    """Decode the five predefined entities (validated by the pattern) where a value has any."""
-    joined = b"".join(values)  # one memchr/memmem per entity over the column's bytes
-    if b"&" not in joined:
-        return column
-    for entity, char in _ENTITIES:
-        if entity.encode() in joined:
-            column = pc.replace_substring(column, entity, char)
-    return column
-
-
 def _hosts(prefix: pa.Array) -> pa.Array:
     """``framing.syslog_host`` of each prefix, computed once per distinct header.
 
@@ -308,21 +295,18 @@ def _plain_parts(
             continue
         keep = None if missing == 0 else marker  # b"" (falsy) where another alternative matched
 
-        def column(
-            values: Sequence[bytes], keep: Sequence[bytes] | None = keep
-        ) -> tuple[pa.Array, Sequence[bytes]]:
+        def column(values: Sequence[bytes], keep: Sequence[bytes] | None = keep) -> pa.Array:
             chosen = values if keep is None else list(compress(values, keep))
-            return pa.array(chosen, pa.binary()).cast(pa.string()), chosen
+            return pa.array(chosen, pa.binary()).cast(pa.string())
 
         count = n - missing
-        arrays = [_hosts(column(columns[groups[""]])[0])]
+        arrays = [_hosts(column(columns[groups[""]]))]
         for field in plan.fields:
             index = groups.get(field)
             if index is None:
                 arrays.append(pa.nulls(count, pa.string()))
             else:
-                array, chosen = column(columns[index])
-                arrays.append(_unescape(array, chosen))
+                arrays.append(column(columns[index]))
         parts.append(pa.RecordBatch.from_arrays(arrays, schema=plan.schema))
         rows = range(n) if keep is None else compress(range(n), keep)
         keys.append(pa.array(rows, pa.int64()))

@@ -3,14 +3,14 @@
 SysmonForLinux writes every event in one fixed layout (libxml2 ``xmlTextWriter`` in
 ``outputxml.c``; ../shared/reference/linux-telemetry.md 1.1): the System block in a fixed order,
 then the EventID's Data fields in manifest order. A bytes pattern for that layout, in which only
-the wanted fields capture, extracts a whole event in one match; anything else (entity references
-beyond the predefined five, another layout) falls back to ``sysmon_xml.extract_generic``.
-Tests hold this path equal to ``sysmon_xml.extract_reference``.
+the wanted fields capture, extracts a whole event in one match; anything else (character
+references, another layout) falls back to ``sysmon_xml.extract_generic``. Values keep their XML
+escapes, as written. Tests hold this path equal to ``sysmon_xml.extract_reference``.
 
 >>> xml = ('<Event><System><EventID>5</EventID><TimeCreated SystemTime="2021-10-24T17:05:46.927191000Z"/>'
 ...        '<Computer>h</Computer></System><EventData><Data Name="Image">a&amp;b</Data></EventData></Event>')
 >>> FastExtractor(("EventID", "Image")).extract(xml)
-('5', 'a&b')
+('5', 'a&amp;b')
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from collections.abc import Callable
 from escudo.sources.sysmon_xml import (
     EVENT_FIELDS,
     SYSTEM_TIME,
+    check_references,
     extract_generic,
-    unescape,
 )
 
 # Possessive quantifiers (Python >= 3.11): nothing to backtrack into, measurably faster.
@@ -75,16 +75,9 @@ def _standard(eventid: int) -> re.Pattern[str]:
     return re.compile(_standard_pattern(eventid, None))
 
 
+# An '&' that does not start one of the five predefined entities: a character reference (checked
+# on the str path) or a stray '&' / undefined entity (malformed there).
 BAD_AMP = re.compile(rb"&(?!(?:amp|lt|gt|quot|apos);)")
-
-
-def unescape_bytes(value: bytes | None) -> bytes | None:
-    """The five predefined entities, decoded (``&amp;`` last so ``&amp;lt;`` stays ``&lt;``)."""
-    if value is None or b"&" not in value:
-        return value
-    for entity, char in ((b"&lt;", b"<"), (b"&gt;", b">"), (b"&quot;", b'"'), (b"&apos;", b"'")):
-        value = value.replace(entity, char)
-    return value.replace(b"&amp;", b"&")
 
 
 def in_layout_order(fields: tuple[str, ...], eventids: frozenset[int] | None) -> tuple[str, ...]:
@@ -155,33 +148,28 @@ class FastExtractor:
         if m is None:
             record = extract_generic(xml)
             return tuple(record.get(f) for f in self.fields)
-        groups: tuple[str | None, ...] = m.groups()
-        if "&" in xml:  # decode (and so validate) every value, wanted or not, as expat would
-            groups = tuple(unescape(g) if g and "&" in g else g for g in groups)
-        return self._full[int(eid_text)]((*groups, None))  # type: ignore[return-value]
+        check_references(xml)  # every value, wanted or not, as expat would (values keep them)
+        return self._full[int(eid_text)]((*m.groups(), None))  # type: ignore[return-value]
 
     def extract_bytes(
         self, line: bytes, start: int, stop: int, eventid: int
     ) -> tuple[bytes | None, ...]:
         """Values (UTF-8 bytes) of ``fields`` for the event at ``line[start:stop]``.
 
-        ``eventid`` is what the caller read from ``<EventID>`` (-1 if none). Events with entity
-        references or an unusual layout take the slower str path.
+        ``eventid`` is what the caller read from ``<EventID>`` (-1 if none). Events with character
+        references, a stray ``&`` or an unusual layout take the slower str path, which checks them.
         """
         lean = self._lean.get(eventid)
-        if lean is not None and line.find(b"]]>", start, stop) < 0:
-            amp = line.find(b"&", start, stop) >= 0
-            # Only the five predefined entities may take the lean path: anything else (character
-            # references, undefined entities, a stray '&') goes where it is fully checked.
-            if not amp or (
-                line.find(b"&#", start, stop) < 0 and BAD_AMP.search(line, start, stop) is None
-            ):
-                m = lean[0].fullmatch(line, start, stop)
-                if m is not None:
-                    found: tuple[bytes | None, ...] = lean[1]((*m.groups(), None))  # type: ignore[assignment]
-                    if amp:
-                        found = tuple(unescape_bytes(v) if v and b"&" in v else v for v in found)
-                    return found
+        # Only the five predefined entities may take the lean path: anything else (character
+        # references, undefined entities, a stray '&') goes where it is fully checked.
+        if (
+            lean is not None
+            and line.find(b"]]>", start, stop) < 0
+            and (line.find(b"&", start, stop) < 0 or BAD_AMP.search(line, start, stop) is None)
+        ):
+            m = lean[0].fullmatch(line, start, stop)
+            if m is not None:
+                return lean[1]((*m.groups(), None))  # type: ignore[return-value]
         xml = line[start:stop].decode("utf-8", "surrogateescape")
         values = self.extract(xml)
         return tuple(None if v is None else v.encode("utf-8", "surrogateescape") for v in values)

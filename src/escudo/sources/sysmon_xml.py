@@ -8,14 +8,18 @@ One ``<Event>...</Event>`` slice becomes a raw record: System fields under the n
   Sysmon writes, falling back to :func:`extract_generic` (element regexes, any layout); no DOM.
   Tests hold them equal on every fixture and on generated events.
 
-Both refuse ``<!`` (DOCTYPE, ENTITY, comments, CDATA) and ``<?`` so no DTD or external entity is
-ever resolved, and both keep raw control characters (Sysmon writes them unescaped, which strict XML
-forbids; linux-telemetry.md 1.3).
+Values are the text exactly as written, XML escapes kept (``&gt;`` stays ``&gt;``, ``&#13;``
+stays ``&#13;``): what Splunk's add-on extracts with its regex transforms, and what ESCU searches
+are written against (docs/semantics.md, "Field values keep the XML escapes"). The references are
+still checked: an undefined entity, a stray ``&`` or a reference to a character XML forbids makes
+the event malformed. Both refuse ``<!`` (DOCTYPE, ENTITY, comments, CDATA) and ``<?`` so no DTD or
+external entity is ever resolved, and both keep raw control characters (Sysmon writes them
+unescaped, which strict XML forbids; linux-telemetry.md 1.3).
 
 >>> xml = ('<Event><System><EventID>5</EventID><TimeCreated SystemTime="2021-10-24T17:05:46.927191000Z"/>'
 ...        '<Computer>h</Computer></System><EventData><Data Name="Image">a&amp;b</Data></EventData></Event>')
 >>> extract_reference(xml)["Image"], extract_generic(xml)["Image"]
-('a&b', 'a&b')
+('a&amp;b', 'a&amp;b')
 """
 
 from __future__ import annotations
@@ -84,39 +88,40 @@ class MalformedEvent(ValueError):
     """The ``<Event>`` slice is not a well-formed Sysmon event; the message is the reason."""
 
 
-# --- entity decoding (XML 1.0 section 4.6 predefined entities + character references) -----------
+# --- entity and character references (XML 1.0 section 4.6 predefined entities, section 4.1) ---
 
-_ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
-_REF_RE = re.compile(r"&(?:(amp|lt|gt|quot|apos)|#([0-9]+)|#x([0-9a-fA-F]+));|&")
+_REF_RE = re.compile(r"&(?:(?:amp|lt|gt|quot|apos)|#([0-9]+)|#x([0-9a-fA-F]+));|&")
 
 
-def _xml_char(code: int) -> str:
+def _xml_char(code: int) -> None:
     # XML 1.0 production [2] Char; expat refuses a reference to anything else.
     if code in (0x9, 0xA, 0xD) or 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD:
-        return chr(code)
+        return
     if 0x10000 <= code <= 0x10FFFF:
-        return chr(code)
+        return
     raise MalformedEvent(f"reference to invalid character number {code}")
 
 
-def _decode_ref(m: re.Match[str]) -> str:
-    name, dec, hexa = m.groups()
-    if name:
-        return _ENTITIES[name]
-    if dec:
-        return _xml_char(int(dec))
-    if hexa:
-        return _xml_char(int(hexa, 16))
-    raise MalformedEvent("undefined entity or stray '&'")
+def check_references(text: str) -> None:
+    """Refuse what expat refuses: a stray ``&``, an undefined entity, a reference to a character
+    XML forbids. The text itself is kept as written (values keep their escapes).
 
-
-def unescape(text: str) -> str:
-    """Decode XML predefined entities and character references; refuse anything else.
-
-    >>> unescape("a &amp; b &lt;c&gt; &quot;d&quot; &#13;&#x41;")
-    'a & b <c> "d" \\rA'
+    >>> check_references("a &amp; b &lt;c&gt; &quot;d&quot; &#13;&#x41;")
+    >>> check_references("a & b")
+    Traceback (most recent call last):
+    ...
+    escudo.sources.sysmon_xml.MalformedEvent: undefined entity or stray '&'
     """
-    return _REF_RE.sub(_decode_ref, text) if "&" in text else text
+    if "&" not in text:
+        return
+    for m in _REF_RE.finditer(text):
+        dec, hexa = m.groups()
+        if dec:
+            _xml_char(int(dec))
+        elif hexa:
+            _xml_char(int(hexa, 16))
+        elif not m.group().endswith(";"):
+            raise MalformedEvent("undefined entity or stray '&'")
 
 
 # --- reference path -----------------------------------------------------------------------------
@@ -156,8 +161,12 @@ def extract_reference(xml: str) -> dict[str, str]:
     escudo.sources.sysmon_xml.MalformedEvent: missing or invalid TimeCreated SystemTime
     """
     _refuse_markup(xml)
+    hidden = xml.translate(_HIDE)
     try:
-        root = ET.fromstring(xml.translate(_HIDE))
+        ET.fromstring(hidden)  # well-formed, every reference defined and allowed
+        # Parsed again with each '&' spelled '&amp;', expat gives every text and attribute value
+        # exactly as written, escapes kept (the add-on's regex extraction, not an XML decoder).
+        root = ET.fromstring(hidden.replace("&", "&amp;"))
     except ET.ParseError as exc:
         raise MalformedEvent(f"XML: {exc}") from None
     record: dict[str, str] = {}
@@ -189,28 +198,30 @@ _SECTION_RE = re.compile(r"<(System|EventData)\s*>(.*?)</\1\s*>|<(System|EventDa
 
 
 def extract_generic(xml: str) -> dict[str, str]:
-    """Regex extraction for any element layout (the fast path's fallback); same result as the reference."""
+    """Regex extraction for any element layout (the fast path's fallback); same result as the
+    reference."""
     _refuse_markup(xml)
     if xml.count("<Event>") != 1:  # expat: "junk after document element"
         raise MalformedEvent("more than one <Event> in the record")
+    check_references(xml)
     record: dict[str, str] = {}
     for sec in _SECTION_RE.finditer(xml):
         part, body = sec.group(1), sec.group(2) or ""
         matched = 0
         for tag, attrs, text in _ELEMENT_RE.findall(body):
             matched += 1
-            attr_map = {k: unescape(v1 or v2) for k, v1, v2 in _ATTR_RE.findall(attrs)}
+            attr_map = {k: v1 or v2 for k, v1, v2 in _ATTR_RE.findall(attrs)}
             if part == "System":
                 for (stag, attr), name in SYSTEM_FIELDS.items():
                     if stag == tag:
                         if attr is None:
-                            record[name] = unescape(text)
+                            record[name] = text
                         elif attr in attr_map:
                             record[name] = attr_map[attr]
             elif tag == "Data":
                 if "Name" not in attr_map:
                     raise MalformedEvent("<Data> without Name")
-                record[attr_map["Name"]] = unescape(text)
+                record[attr_map["Name"]] = text
         if matched != body.count("<") - body.count("</"):
             raise MalformedEvent(f"unexpected markup in <{part}>")
     return _validate(record)

@@ -1,0 +1,76 @@
+"""The engine seam: what every engine that runs escudo's compiled searches provides.
+
+An engine holds CIM data sets (``Endpoint.Processes``, ``Risk.All_Risk``, ...) and runs compiled
+searches over them. It is given data three ways: Arrow (a table, batches or a reader, streamed once),
+a Parquet data set (a file, a folder of files or a glob) and the risk store (``Risk.All_Risk``, the
+risk events ``escudo hunt --store`` kept). Whatever the way, the data set's table has every field of
+the data set (``_time`` a UTC timestamp, the rest text, multivalue fields lists; fields the data lacks
+are NULL) plus the data's extra columns, so compiled SQL always finds its columns. A data set a search
+reads that nobody registered reads as empty.
+
+An engine writes SQL in one of escudo's dialects (``escudo.compile.dialects.DIALECTS``) named by its
+``dialect``. Engines are registered by name in ``escudo.engines.ENGINES``; ``new_engine(name)`` makes
+one. Use one as a context manager: ``close`` releases what it holds (memory, spill files).
+
+>>> from escudo.engines import new_engine
+>>> with new_engine("duckdb") as engine:
+...     isinstance(engine, Engine)
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Protocol, Self, TypeAlias, runtime_checkable
+
+import pyarrow as pa
+
+if TYPE_CHECKING:
+    from escudo.compile import CompiledSearch
+    from escudo.detect.store import Store
+
+# Arrow data an engine can register: a table (scanned in place where the engine can), or batches or
+# a reader (streamed, read once).
+ArrowData: TypeAlias = pa.Table | Iterable[pa.RecordBatch] | pa.RecordBatchReader
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """Runs compiled searches over registered CIM data sets and returns Arrow tables."""
+
+    # The escudo dialect it runs (a key of escudo.compile.dialects.DIALECTS).
+    dialect: str
+
+    def register_arrow(self, dataset: str, data: ArrowData) -> None:
+        """``data`` as the rows of ``dataset`` (replacing any earlier registration)."""
+        ...
+
+    def register_parquet(self, dataset: str, path: str | Path) -> None:
+        """The Parquet file, folder (every ``*.parquet`` below it) or glob ``path`` as ``dataset``."""
+        ...
+
+    def register_risk_store(self, store: Store) -> None:
+        """The risk events kept in ``store`` as ``Risk.All_Risk``."""
+        ...
+
+    def run(self, compiled: CompiledSearch) -> pa.Table:
+        """The rows of ``compiled`` over the registered data sets, columns in its output order."""
+        ...
+
+    def close(self) -> None:
+        """Release what the engine holds; closing twice is harmless."""
+        ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+__all__ = ["ArrowData", "Engine"]
