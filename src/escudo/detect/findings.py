@@ -1,7 +1,8 @@
 """Findings (ES notables): one per TTP result row, and the risk incident rules over risk events.
 
-The two default Risk Incident Rules of Enterprise Security run in SQL on DuckDB over the ``risk`` table
-(``store.create_schema``), with every threshold and window bound as a query parameter.
+The two default Risk Incident Rules of Enterprise Security are sqlglot trees over ``Risk.All_Risk``
+(:func:`rule_query`, every threshold and window a literal of the tree) that any engine runs
+(:func:`risk_incidents`); the throttle between their candidates runs here.
 Windows slide: a rule is evaluated at each risk event's time ``t`` over ``[t - window, t]`` (what an ES
 rule scheduled after every event would see), and a rule that fired for an entity stays quiet for that
 entity for one window length (ES throttles these rules on ``normalized_risk_object``), so three seed
@@ -273,9 +274,7 @@ def rule_query(rule: RiskRule) -> RuleQuery:
     )
     lists = [
         exp.alias_(
-            exp.ArraySort(
-                this=exp.ArrayDistinct(this=exp.Flatten(this=exp.ArrayAgg(this=_col(n))))
-            ),
+            _sorted_set(exp.Flatten(this=exp.ArrayAgg(this=_col(n)))),
             n,
         )
         for _, n in _LIST_FIELDS
