@@ -1,1 +1,2 @@
-"""escudo's store: one directory of Parquet data sets (events, results, risk events, findings)."""
+"""The store: one directory of hive-partitioned Parquet (events, risk events, findings, results)
+with per-input checkpoints and atomic commits (docs/architecture.md "Store")."""
