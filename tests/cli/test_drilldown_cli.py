@@ -90,7 +90,7 @@ def hunt(capsys: pytest.CaptureFixture[str], logs: Path, store: Path, emit: str)
 def test_hunt_prints_two_risk_events_per_result(
     capsys: pytest.CaptureFixture[str], logs: Path, tmp_path: Path
 ) -> None:
-    events = hunt(capsys, logs, tmp_path / "s.duckdb", "risk")
+    events = hunt(capsys, logs, tmp_path / "s-store", "risk")
     assert len(events) == 8  # four results, user and host each
     first = next(e for e in events if e["process"] == "/tmp/ngrok tcp 22")
     assert first["risk_message"] == (
@@ -109,7 +109,7 @@ def test_hunt_prints_two_risk_events_per_result(
 def test_hunt_findings_and_replay(
     capsys: pytest.CaptureFixture[str], logs: Path, tmp_path: Path
 ) -> None:
-    store = tmp_path / "s.duckdb"
+    store = tmp_path / "s-store"
     [finding] = hunt(capsys, logs, store, "findings")
     assert (finding["normalized_risk_object"], finding["risk_score"], finding["severity"]) == (
         "web-02",
@@ -126,7 +126,7 @@ def test_hunt_findings_and_replay(
 
 @pytest.fixture
 def filled_store(capsys: pytest.CaptureFixture[str], logs: Path, tmp_path: Path) -> Path:
-    store = tmp_path / "s.duckdb"
+    store = tmp_path / "s-store"
     hunt(capsys, logs, store, "results")
     return store
 
@@ -179,7 +179,7 @@ def test_seven_day_window_counts_back_from_the_finding(
     capsys: pytest.CaptureFixture[str], logs: Path, tmp_path: Path
 ) -> None:
     """Risk older than 168 h before the finding's time is left out; "now" is the replayed finding's time."""
-    store = tmp_path / "s.duckdb"
+    store = tmp_path / "s-store"
     old = tmp_path / "old.log"
     old.write_text(
         sysmon_line(host="web-02", when="2024-04-20T10:00:00", pid=999, user="alice", image="/tmp/ngrok",
@@ -252,7 +252,7 @@ def test_search_reads_risk_all_risk_from_the_store(
         spl,
         str(logs),
         "--store",
-        str(tmp_path / "new.duckdb"),
+        str(tmp_path / "new-store"),
         "--format",
         "jsonl",
     )

@@ -170,7 +170,7 @@ def test_emit_risk_and_store(tmp_path: Path, capsys: pytest.CaptureFixture[str])
         ("user", 50),
         ("system", 50),
     }
-    store = tmp_path / "store.db"
+    store = tmp_path / "store"
     assert main([*args, "--emit", "findings", "--store", str(store)]) == 0
     findings = _jsonl(capsys.readouterr().out)
     assert store.exists() and findings

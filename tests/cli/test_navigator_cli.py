@@ -61,7 +61,7 @@ def test_user_content_adds_its_techniques(
 
 
 def test_fired_layer_from_the_store(tmp_path: Path) -> None:
-    store = Store(tmp_path / "escudo.duckdb")
+    store = Store(tmp_path / "escudo-store")
     when = datetime(2024, 10, 24, 10, 0, tzinfo=UTC)
     events = [
         {
@@ -89,14 +89,14 @@ def test_fired_layer_from_the_store(tmp_path: Path) -> None:
 def test_fired_with_an_empty_store_gives_an_empty_layer(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["navigator", "--fired", "--store", str(tmp_path / "none.duckdb")]) == 0
+    assert main(["navigator", "--fired", "--store", str(tmp_path / "none-store")]) == 0
     assert json.loads(capsys.readouterr().out)["techniques"] == []
 
 
 def test_store_without_fired_is_an_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["navigator", "--store", str(tmp_path / "s.duckdb")]) == 2
+    assert main(["navigator", "--store", str(tmp_path / "s-store")]) == 2
     assert capsys.readouterr().err == "escudo: error: --store is only used with --fired\n"
 
 

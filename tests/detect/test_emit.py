@@ -34,12 +34,12 @@ def test_findings_mix_ttp_findings_and_risk_incidents(tmp_path: Path) -> None:
         seed_detection(),
         [seed_row(user=f"u{i}", pid=str(i), last=f"2024-05-01T0{i}:00:00") for i in range(3)],
     )
-    rows = emit([ttp, anomalies], "findings", store_path=tmp_path / "s.duckdb")
+    rows = emit([ttp, anomalies], "findings", store_path=tmp_path / "s-store")
     assert [(r["finding_type"], r["title"]) for r in rows] == [
         ("detection", "Ngrok tunnel started on db-01 by alice"),
         ("risk_incident", "24 hour risk threshold exceeded for system=web-02"),
     ]
-    store = Store(tmp_path / "s.duckdb")
+    store = Store(tmp_path / "s-store")
     assert (
         len(store.results()) == 4 and len(store.risk_events()) == 7 and len(store.findings()) == 2
     )
@@ -47,8 +47,8 @@ def test_findings_mix_ttp_findings_and_risk_incidents(tmp_path: Path) -> None:
 
 def test_stored_rows_round_trip(tmp_path: Path) -> None:
     result = seed_result(seed_detection(), [seed_row()])
-    emit([result], "results", store_path=tmp_path / "s.duckdb")
-    [stored] = Store(tmp_path / "s.duckdb").results("linux ngrok reverse proxy usage")
+    emit([result], "results", store_path=tmp_path / "s-store")
+    [stored] = Store(tmp_path / "s-store").results("linux ngrok reverse proxy usage")
     assert stored["row"] == seed_row()
     assert stored["detection"] == "Linux Ngrok Reverse Proxy Usage"
 

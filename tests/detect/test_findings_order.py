@@ -72,7 +72,7 @@ def result(event: Event) -> DetectionResult:
 
 def stored_findings(runs: Sequence[Sequence[Event]], folder: Path) -> list[dict[str, Any]]:
     """Feed each run to the store as ``escudo hunt --store`` does; the findings it ends with."""
-    path = folder / "escudo.duckdb"
+    path = folder / "escudo-store"
     for run in runs:
         emit_all([result(e) for e in run], store_path=path, identities=IDENTITIES)
     return Store(path).findings()
@@ -141,7 +141,7 @@ def test_a_late_event_moves_the_finding_instead_of_adding_one(tmp_path: Path) ->
         seed_row(user=f"u{i}", last=f"2024-05-01T10:00:0{s}", pid=str(i))
         for i, s in enumerate((0, 1, 5))
     ]
-    path = tmp_path / "s.duckdb"
+    path = tmp_path / "s-store"
     [first] = emit([seed_result(detection, rows)], "findings", store_path=path)
     [second] = emit([seed_result(detection, [late])], "findings", store_path=path)
     assert (first["_time"].second, second["_time"].second) == (5, 1)
@@ -150,7 +150,7 @@ def test_a_late_event_moves_the_finding_instead_of_adding_one(tmp_path: Path) ->
     assert [stored[k] for k in keys] == [second[k] for k in keys]
     assert (stored["risk_score"], stored["risk_event_count"]) == (150, 3)
 
-    together = tmp_path / "together.duckdb"
+    together = tmp_path / "together-store"
     emit([seed_result(detection, [*rows, late])], "findings", store_path=together)
     assert Store(together).findings() == [stored]
 
@@ -205,7 +205,7 @@ def test_fractional_scores_add_up_exactly_in_any_order(tmp_path: Path) -> None:
     ]
     found = []
     for name, order in (("forward", events), ("backward", events[::-1])):
-        store = Store(tmp_path / f"{name}.duckdb")
+        store = Store(tmp_path / f"{name}-store")
         for event in order:
             store.write(risk_events=[event])
         found.append([(f["finding_id"], f["risk_score"]) for f in store.findings()])

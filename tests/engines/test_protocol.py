@@ -64,7 +64,7 @@ def test_arrow_parquet_and_risk_store_through_the_protocol(
     engine_name: str, tmp_path: Path
 ) -> None:
     write_filesystem_parquet(tmp_path / "filesystem")
-    store = Store(tmp_path / "escudo.duckdb")
+    store = Store(tmp_path / "escudo-store")
     store.write(risk_events=[risk_event("r1", 40), risk_event("r2", 25)])
     with new_engine(engine_name) as engine:
         assert isinstance(engine, Engine)

@@ -129,7 +129,7 @@ def _common(f: Any) -> Any:
 @click.option(
     "--store",
     type=click.Path(path_type=Path),
-    help="Keep results, risk events and findings in this store (a DuckDB file).",
+    help="Keep results, risk events and findings in this store (a directory of Parquet files).",
 )
 @click.option(
     "--identities",
@@ -227,7 +227,7 @@ def hunt(
 @_common
 @click.option(
     "--store",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=click.Path(path_type=Path),
     help="The store Risk.All_Risk is read from (default: the user's).",
 )
 def search(

@@ -23,8 +23,8 @@ from escudo.outputs.navigator import coverage, fired, navigator_layer
 @click.option(
     "--store",
     "store_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Store file for --fired (default: the user's data directory).",
+    type=click.Path(path_type=Path),
+    help="Store directory for --fired (default: the user's data directory).",
 )
 @click.option(
     "--output",

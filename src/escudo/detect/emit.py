@@ -12,22 +12,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
-from escudo.detect.findings import detection_findings
+from escudo.detect.findings import detection_findings, risk_incidents_of
 from escudo.detect.identity import IdentityResolver
 from escudo.detect.result import EMIT_KINDS, DetectionResult, EmitKind
 from escudo.detect.risk import risk_events
-from escudo.detect.store import (
-    Store,
-    create_schema,
-    insert_findings,
-    insert_results,
-    insert_risk,
-    replace_risk_findings,
-    stored_risk_incidents,
-)
-from escudo.engines.duckdb import connect
+from escudo.detect.store import Store, results_rows, risk_rows, risk_schema, unique_rows
 
 
 def result_rows(results: Sequence[DetectionResult]) -> list[dict[str, Any]]:
@@ -58,17 +47,19 @@ def emit_all(
     """
     events = all_risk_events(results, identities)
     direct = [f for r in results for f in detection_findings(r)]
+    risk = risk_rows(events)
     if store_path is not None:
-        with Store(store_path).transaction() as con:
-            incidents = _store_all(con, results, events, direct)
+        # One commit: results, risk, direct findings, then the rules over all stored risk, whose
+        # answer replaces the stored risk incident findings.
+        _, incidents = Store(store_path).write_tables(
+            results_rows(results), risk, direct, rerun=True
+        )
     else:
-        con = connect(utc=True)
-        try:
-            create_schema(con)
-            insert_risk(con, events)
-            incidents = stored_risk_incidents(con)
-        finally:
-            con.close()
+        unique = unique_rows(risk.select(risk_schema().names), "risk_event_id", set())
+        ordered = unique.sort_by(
+            [("_time", "ascending"), ("risk_event_id", "ascending")]
+        )
+        incidents = risk_incidents_of(ordered)
     ours = {e["risk_event_id"] for e in events}
     relevant = [f for f in incidents if ours.intersection(f["risk_event_ids"])]
     return {"results": result_rows(results), "risk": events, "findings": direct + relevant}
@@ -89,17 +80,3 @@ def emit(
     if kind not in EMIT_KINDS:
         raise ValueError(f"unknown emit kind {kind!r}")
     return emit_all(results, store_path=store_path, identities=identities)[kind]
-
-
-def _store_all(
-    con: duckdb.DuckDBPyConnection,
-    results: Sequence[DetectionResult],
-    events: Sequence[dict[str, Any]],
-    direct: Sequence[dict[str, Any]],
-) -> list[dict[str, Any]]:
-    # One transaction: results, risk, direct findings, then the rules over all stored risk, whose
-    # answer replaces the stored risk incident findings.
-    insert_results(con, results)
-    insert_risk(con, events)
-    insert_findings(con, direct)
-    return replace_risk_findings(con)[0]

@@ -1,22 +1,29 @@
-"""The store: a DuckDB file keeping results, risk events and findings across runs.
+"""The store: a directory of Parquet data sets keeping results, risk events and findings across runs.
 
-Rows are keyed by stable ids (``risk.stable_id``), and inserts are ``INSERT OR IGNORE``, so replaying
-the same logs twice adds nothing. DuckDB lets one process open a database file for writing; escudo
-takes an OS lock (``fcntl.flock`` on ``<store>.lock``) around each short transaction, so concurrent
-escudo processes queue instead of failing, and retries while a foreign process holds DuckDB's own lock.
+Layout (docs/semantics.md "The store is a directory of Parquet files")::
+
+    DIR/escudo-store.json                       {"format": "escudo-store", "version": 1}
+    DIR/results/date=YYYY-MM-DD/part-<txn>.parquet
+    DIR/risk/date=YYYY-MM-DD/part-<txn>.parquet  the Risk.All_Risk columns, plus event_json
+    DIR/findings/date=YYYY-MM-DD/part-<txn>.parquet
+    DIR/_txn/                                   staging and commit intents (escudo.store.txn)
+
+Plain Parquet with Hive-style ``date=`` folders (the UTC day of ``_time``), so DuckDB's
+``read_parquet``, Spark, Polars, Trino and ``pyarrow.dataset`` read it without escudo. Rows are keyed
+by stable ids (``risk.stable_id``) and a write adds only ids the store lacks, so replaying the same logs
+twice adds nothing. Writers hold an exclusive ``fcntl.flock`` on ``DIR/.lock`` and commit atomically;
+readers hold it shared while they read, so they see whole commits only.
 
 >>> import tempfile
->>> store = Store(Path(tempfile.mkdtemp()) / "escudo.duckdb")
+>>> store = Store(Path(tempfile.mkdtemp()) / "store")
 >>> store.risk_table().num_rows
 0
 """
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import json
-import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -24,80 +31,85 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-import duckdb
 import platformdirs
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from escudo.datamodels.cim import get_dataset
 from escudo.detect.findings import RISK_DATASET, RISK_INCIDENT, risk_incidents_of
 from escudo.detect.result import DetectionResult
 from escudo.detect.risk import event_time, field_text, parse_time, stable_id
 from escudo.engines import DEFAULT_ENGINE
-from escudo.engines.duckdb import connect as sandboxed_connect
 from escudo.errors import InputError
+from escudo.store.txn import Transaction, pending, roll_forward
+
+__all__ = ["RISK_DATASET", "Store", "default_path", "from_json", "risk_rows", "to_json"]
 
 # Risk fields ES writes as multivalue (declared with the dataset); every other field is text.
 MULTIVALUE_RISK_FIELDS = get_dataset(RISK_DATASET).multivalue
 LOCK_TIMEOUT_SECONDS = 120.0
-TABLES = ("results", "risk", "findings")
-# DuckDB's file starts with three 4 KiB headers (main, then two alternating database headers),
-# then its blocks of ``block_size`` (DuckDB's storage docs, "Storage Format").
-HEADER_BYTES = 3 * 4096
-# DuckDB's words when another process holds its file lock (the only IOException worth waiting on).
-BUSY_MESSAGE = "could not set lock on file"
-# DuckDB's words for a file it cannot read as a database -> the line escudo prints (DuckDB 1.x/2.x
-# messages, checked in tests/detect/test_store.py against real damaged files).
-TRUNCATED = "store is damaged: the file is truncated"
-STORE_FAULTS: tuple[tuple[str, str], ...] = (
-    ("not a valid DuckDB database file", "not an escudo store: the file is not a DuckDB database"),
-    ("Could not read enough bytes", TRUNCATED),
-    ("Corrupt database file", "store is damaged: a block's checksum does not match"),
+MARKER = "escudo-store.json"
+FORMAT = {"format": "escudo-store", "version": 1}
+KINDS = ("results", "risk", "findings")
+KEYS = {"results": "result_id", "risk": "risk_event_id", "findings": "finding_id"}
+UTC_TIME = pa.timestamp("us", tz="UTC")
+# Hive's name for a partition whose value is NULL (pyarrow's and Spark's default too).
+NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
+# What every DuckDB database file carries at byte 8 (DuckDB's storage docs, "Storage Format").
+DUCKDB_MAGIC = b"DUCK"
+OLD_DUCKDB_STORE = (
+    "a DuckDB store of escudo 0.1 (before the store became a directory); copy it into a store "
+    "directory with: escudo store migrate {path} NEW_DIR"
 )
+DAMAGED = "store is damaged: not a readable Parquet file (truncated or overwritten)"
 
 
 def default_path() -> Path:
-    """``$XDG_DATA_HOME/escudo/escudo.duckdb`` (platformdirs' user data dir)."""
-    return Path(platformdirs.user_data_dir("escudo")) / "escudo.duckdb"
+    """``$XDG_DATA_HOME/escudo/store`` (platformdirs' user data dir)."""
+    return Path(platformdirs.user_data_dir("escudo")) / "store"
 
 
 def risk_schema() -> pa.Schema:
     """The ``Risk.All_Risk`` columns: ``_time`` UTC timestamp, multivalue as lists, the rest text."""
-    fields = [pa.field("_time", pa.timestamp("us", tz="UTC"))]
+    fields = [pa.field("_time", UTC_TIME)]
     for name in get_dataset(RISK_DATASET).all_fields[1:]:
         kind = pa.list_(pa.string()) if name in MULTIVALUE_RISK_FIELDS else pa.string()
         fields.append(pa.field(name, kind))
     return pa.schema(fields)
 
 
-def _sql_type(kind: pa.DataType) -> str:
-    if pa.types.is_timestamp(kind):
-        return "TIMESTAMPTZ"
-    return "VARCHAR[]" if pa.types.is_list(kind) else "VARCHAR"
+RESULTS_SCHEMA = pa.schema(
+    [
+        ("result_id", pa.string()),
+        ("detection", pa.string()),
+        ("detection_id", pa.string()),
+        ("_time", UTC_TIME),
+        ("info_min_time", UTC_TIME),
+        ("info_max_time", UTC_TIME),
+        ("stored_at", UTC_TIME),
+        ("row_index", pa.int64()),
+        ("row_json", pa.string()),
+    ]
+)
+FINDINGS_SCHEMA = pa.schema(
+    [
+        ("finding_id", pa.string()),
+        ("_time", UTC_TIME),
+        ("rule", pa.string()),
+        ("severity", pa.string()),
+        ("finding_type", pa.string()),
+        ("finding_json", pa.string()),
+    ]
+)
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def create_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the three tables if missing (idempotent)."""
-    # A store connection is opened in UTC with its configuration locked: SET only when needed.
-    if con.execute("SELECT current_setting('TimeZone')").fetchall() != [("UTC",)]:
-        con.execute("SET TimeZone = 'UTC'")
-    columns = ", ".join(f"{_quote(f.name)} {_sql_type(f.type)}" for f in risk_schema())
-    con.execute(
-        "CREATE TABLE IF NOT EXISTS results (result_id VARCHAR PRIMARY KEY, detection VARCHAR, "
-        "detection_id VARCHAR, _time TIMESTAMPTZ, info_min_time TIMESTAMPTZ, "
-        "info_max_time TIMESTAMPTZ, stored_at TIMESTAMPTZ, row_index BIGINT, row_json VARCHAR)"
-    )
-    # risk_event_id is one of the Risk.All_Risk fields; the full event (row fields too) is kept as JSON.
-    con.execute(
-        f"CREATE TABLE IF NOT EXISTS risk ({columns}, event_json VARCHAR, PRIMARY KEY (risk_event_id))"
-    )
-    con.execute(
-        "CREATE TABLE IF NOT EXISTS findings (finding_id VARCHAR PRIMARY KEY, _time TIMESTAMPTZ, "
-        "rule VARCHAR, severity VARCHAR, finding_json VARCHAR)"
-    )
+def schemas() -> dict[str, pa.Schema]:
+    """Each data set's columns (the files hold exactly these; ``date`` is the folder's)."""
+    return {
+        "results": RESULTS_SCHEMA,
+        "risk": risk_schema().append(pa.field("event_json", pa.string())),
+        "findings": FINDINGS_SCHEMA,
+    }
 
 
 def to_json(record: Mapping[str, Any]) -> str:
@@ -113,25 +125,9 @@ def from_json(text: str) -> dict[str, Any]:
     return record
 
 
-def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table, key: str) -> int:
-    if rows.num_rows == 0:
-        return 0
-    con.register("escudo_incoming", rows)
-    try:
-        names = ", ".join(_quote(n) for n in rows.column_names)
-        found = con.execute(
-            f"INSERT OR IGNORE INTO {table} ({names}) "
-            f"SELECT {names} FROM (SELECT DISTINCT ON ({_quote(key)}) * FROM escudo_incoming)"
-        ).fetchall()
-    finally:
-        con.unregister("escudo_incoming")
-    return int(found[0][0]) if found else 0
-
-
-def insert_results(con: duckdb.DuckDBPyConnection, results: Sequence[DetectionResult]) -> int:
-    """Store every result row; returns how many were new."""
-    names = ("result_id", "detection", "detection_id", "_time", "info_min_time", "info_max_time")
-    rows: dict[str, list[Any]] = {k: [] for k in (*names, "stored_at", "row_index", "row_json")}
+def results_rows(results: Sequence[DetectionResult]) -> pa.Table:
+    """Every result row as a row of the ``results`` data set."""
+    rows: dict[str, list[Any]] = {name: [] for name in RESULTS_SCHEMA.names}
     now = datetime.now(UTC)
     for result in results:
         for index, row in enumerate(result.records()):
@@ -144,16 +140,7 @@ def insert_results(con: duckdb.DuckDBPyConnection, results: Sequence[DetectionRe
             rows["stored_at"].append(now)
             rows["row_index"].append(index)
             rows["row_json"].append(to_json(row))
-    utc = pa.timestamp("us", tz="UTC")
-    types = {
-        "_time": utc,
-        "info_min_time": utc,
-        "info_max_time": utc,
-        "stored_at": utc,
-        "row_index": pa.int64(),
-    }
-    table = pa.table({k: pa.array(v, types.get(k, pa.string())) for k, v in rows.items()})
-    return _insert(con, "results", table, "result_id")
+    return pa.table(rows, schema=RESULTS_SCHEMA)
 
 
 def risk_rows(events: Sequence[Mapping[str, Any]]) -> pa.Table:
@@ -175,168 +162,57 @@ def risk_rows(events: Sequence[Mapping[str, Any]]) -> pa.Table:
     return pa.table(arrays)
 
 
-def insert_risk(con: duckdb.DuckDBPyConnection, events: Sequence[Mapping[str, Any]]) -> int:
-    """Store risk events; returns how many were new."""
-    return _insert(con, "risk", risk_rows(events), "risk_event_id")
-
-
-def _findings_table(findings: Sequence[Mapping[str, Any]]) -> pa.Table:
+def findings_rows(findings: Sequence[Mapping[str, Any]]) -> pa.Table:
+    """Findings (each has ``finding_id``, ``_time``, ``rule``, ``severity``) as a table."""
     return pa.table(
         {
-            "finding_id": pa.array([f["finding_id"] for f in findings], pa.string()),
-            "_time": pa.array(
-                [parse_time(f.get("_time")) for f in findings], pa.timestamp("us", tz="UTC")
-            ),
-            "rule": pa.array([f.get("rule") for f in findings], pa.string()),
-            "severity": pa.array([f.get("severity") for f in findings], pa.string()),
-            "finding_json": pa.array([to_json(f) for f in findings], pa.string()),
-        }
+            "finding_id": [f["finding_id"] for f in findings],
+            "_time": [parse_time(f.get("_time")) for f in findings],
+            "rule": [f.get("rule") for f in findings],
+            "severity": [f.get("severity") for f in findings],
+            "finding_type": [f.get("finding_type") for f in findings],
+            "finding_json": [to_json(f) for f in findings],
+        },
+        schema=FINDINGS_SCHEMA,
     )
 
 
-def insert_findings(con: duckdb.DuckDBPyConnection, findings: Sequence[Mapping[str, Any]]) -> int:
-    """Store findings (each has ``finding_id``, ``_time``, ``rule``, ``severity``); returns how many were new."""
-    return _insert(con, "findings", _findings_table(findings), "finding_id")
+def unique_rows(table: pa.Table, key: str, known: set[str]) -> pa.Table:
+    """The rows of ``table`` whose ``key`` is not in ``known``, the first of each (adds to ``known``)."""
+    keep = []
+    for index, value in enumerate(table.column(key).to_pylist()):
+        if value not in known:
+            known.add(value)
+            keep.append(index)
+    return table.take(pa.array(keep, pa.int64()))
 
 
-def stored_risk(con: duckdb.DuckDBPyConnection) -> pa.Table:
-    """The ``risk`` table of a store connection as the ``Risk.All_Risk`` data set, oldest first."""
-    names = ", ".join(_quote(f.name) for f in risk_schema())
-    table = con.sql(f"SELECT {names} FROM risk ORDER BY _time, risk_event_id").to_arrow_table()
-    return table.cast(risk_schema())
-
-
-def stored_risk_incidents(
-    con: duckdb.DuckDBPyConnection, engine: str = DEFAULT_ENGINE
-) -> list[dict[str, Any]]:
-    """The risk incident rules over every risk event of a store connection, run on a new
-    ``engine`` (the store is storage; the rules are queries any engine runs)."""
-    return risk_incidents_of(stored_risk(con), engine)
-
-
-def replace_risk_findings(con: duckdb.DuckDBPyConnection) -> tuple[list[dict[str, Any]], int]:
-    """Run the risk incident rules over every stored risk event and make the stored risk incident
-    findings exactly their answer: stale ones go, changed ones are updated, new ones added.
-
-    So the store's findings are a function of its set of risk events, whatever the order and the
-    number of runs that added them (docs/semantics.md "Findings from the whole store"). Returns the
-    findings and how many of their ids are new. Call it inside :meth:`Store.transaction`.
-    """
-    incidents = stored_risk_incidents(con)
-    table = _findings_table(incidents)
-    con.register("escudo_incoming", table)
-    try:
-        kept = "json_extract_string(finding_json, '$.finding_type') = ?"
-        con.execute(
-            f"DELETE FROM findings WHERE {kept} "
-            "AND finding_id NOT IN (SELECT finding_id FROM escudo_incoming)",
-            [RISK_INCIDENT],
-        )
-        # Updated in place, not deleted and inserted again: older DuckDB releases (duckdb>=1.1 is
-        # allowed) can refuse a key deleted and re-inserted in one transaction (DuckDB docs,
-        # "Indexes": over-eager unique constraint checking).
-        con.execute(
-            "UPDATE findings SET _time = i._time, rule = i.rule, severity = i.severity, "
-            "finding_json = i.finding_json FROM escudo_incoming i "
-            "WHERE findings.finding_id = i.finding_id "
-            "AND findings.finding_json IS DISTINCT FROM i.finding_json"
-        )
-    finally:
-        con.unregister("escudo_incoming")
-    return incidents, _insert(con, "findings", table, "finding_id")
+def _days(table: pa.Table) -> dict[str, pa.Table]:
+    """``table`` split by the UTC day of ``_time`` (the ``date=`` folder names)."""
+    days = [
+        NULL_PARTITION if t is None else t.astimezone(UTC).strftime("%Y-%m-%d")
+        for t in table.column("_time").to_pylist()
+    ]
+    split: dict[str, list[int]] = {}
+    for index, day in enumerate(days):
+        split.setdefault(day, []).append(index)
+    return {day: table.take(pa.array(rows, pa.int64())) for day, rows in sorted(split.items())}
 
 
 class Store:
-    """A DuckDB file of results, risk events and findings, safe to share between escudo processes.
+    """A directory of results, risk events and findings, safe to share between escudo processes.
 
     >>> import tempfile
-    >>> Store(Path(tempfile.mkdtemp()) / "s.duckdb").findings()
+    >>> Store(Path(tempfile.mkdtemp()) / "store").findings()
     []
     """
 
     def __init__(self, path: Path | None = None, *, timeout: float = LOCK_TIMEOUT_SECONDS) -> None:
         self.path = Path(path) if path is not None else default_path()
-        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self.lock_path = self.path / ".lock"
         self.timeout = timeout
 
-    @contextmanager
-    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A read-write connection inside one transaction, under the exclusive store lock."""
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise InputError(
-                f"cannot create store folder: {exc.strerror}", path=str(self.path)
-            ) from exc
-        with self._locked(fcntl.LOCK_EX):
-            con = self._connect(read_only=False)
-            try:
-                with self._store_errors():
-                    self._check(con, writing=True)
-                    create_schema(con)
-                    con.execute("BEGIN TRANSACTION")
-                try:
-                    yield con
-                except BaseException as exc:
-                    with contextlib.suppress(duckdb.Error):
-                        con.execute("ROLLBACK")
-                    if isinstance(exc, duckdb.Error):  # the store's own SQL failing on the file
-                        raise store_error(exc, self.path) from None
-                    raise
-                with self._store_errors():
-                    con.execute("COMMIT")
-                    con.execute("CHECKPOINT")
-            finally:
-                con.close()
-
-    @contextmanager
-    def reading(self) -> Iterator[duckdb.DuckDBPyConnection | None]:
-        """A read-only connection under the shared lock; ``None`` while the store does not exist."""
-        if not self.path.exists():
-            yield None
-            return
-        with self._locked(fcntl.LOCK_SH):
-            con = self._connect(read_only=True)
-            try:
-                with self._store_errors():
-                    self._check(con, writing=False)
-                    yield con
-            finally:
-                con.close()
-
-    def _check(self, con: duckdb.DuckDBPyConnection, *, writing: bool) -> None:
-        """Refuse a file DuckDB opened but escudo must not use as its store.
-
-        Truncated: shorter than its header says (DuckDB reads blocks lazily, so a cut file opens
-        and fails, or silently misses rows, later). Foreign: reading needs the three tables;
-        writing, which creates missing ones, refuses a file holding any other table, so escudo
-        never adds its tables to someone else's database.
-        """
-        # Free blocks past the last used one are cut off the file, so only used ones must fit.
-        blocks, block_size = con.execute(
-            "SELECT used_blocks, block_size FROM pragma_database_size()"
-        ).fetchall()[0]
-        if self.path.stat().st_size < HEADER_BYTES + int(blocks) * int(block_size):
-            raise InputError(TRUNCATED, path=str(self.path))
-        names = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-        foreign = sorted(names - set(TABLES))
-        if writing and foreign:
-            raise InputError(
-                f"not an escudo store (it holds other tables: {', '.join(foreign)})",
-                path=str(self.path),
-            )
-        if not writing and not names.issuperset(TABLES):
-            raise InputError(
-                "not an escudo store (no results/risk/findings tables)", path=str(self.path)
-            )
-
-    @contextmanager
-    def _store_errors(self) -> Iterator[None]:
-        """DuckDB failing on the store file (damaged, truncated, foreign) is one line naming it."""
-        try:
-            yield
-        except duckdb.Error as exc:
-            raise store_error(exc, self.path) from None
+    # --- writing -----------------------------------------------------------------------------
 
     def write(
         self,
@@ -345,57 +221,210 @@ class Store:
         risk_events: Sequence[Mapping[str, Any]] = (),
         findings: Sequence[Mapping[str, Any]] = (),
     ) -> tuple[int, int, int]:
-        """Store all three kinds in one transaction; returns the new (results, risk, findings) counts.
+        """Store all three kinds in one commit; returns the new (results, risk, findings) counts.
 
-        Risk events re-run the risk incident rules over the whole store
-        (:func:`replace_risk_findings`); the findings count includes the incidents they added.
+        Risk events re-run the risk incident rules over the whole store and replace the stored risk
+        incident findings with their answer; the findings count includes the incidents they added.
         """
-        with self.transaction() as con:
-            counts = (
-                insert_results(con, results),
-                insert_risk(con, risk_events),
-                insert_findings(con, findings),
-            )
-            if not risk_events:
-                return counts
-            return (counts[0], counts[1], counts[2] + replace_risk_findings(con)[1])
+        counts, _ = self.write_tables(
+            results_rows(results), risk_rows(risk_events), findings, rerun=bool(risk_events)
+        )
+        return counts
+
+    def write_tables(
+        self,
+        results: pa.Table,
+        risk: pa.Table,
+        findings: Sequence[Mapping[str, Any]],
+        *,
+        rerun: bool,
+    ) -> tuple[tuple[int, int, int], list[dict[str, Any]]]:
+        """Add the rows of ``results`` and ``risk`` (the data sets' columns) and the ``findings``
+        whose ids are new, then (``rerun``) run the risk incident rules over every stored risk event
+        and make the stored risk incident findings exactly their answer (docs/semantics.md
+        "Findings from the whole store"). One commit; returns the new counts and the incidents."""
+        with self._writing() as txn:
+            fresh: dict[str, pa.Table] = {}
+            for kind, table in (("results", results), ("risk", risk)):
+                known = set(self._column(kind, KEYS[kind]))
+                fresh[kind] = unique_rows(table.select(schemas()[kind].names), KEYS[kind], known)
+                self._stage(txn, kind, fresh[kind])
+            stored = self._records("findings", "finding_json")
+            old = {f["finding_id"]: to_json(f) for f in stored}
+            merged = dict(old)
+            for finding in findings:
+                merged.setdefault(finding["finding_id"], to_json(finding))
+            incidents: list[dict[str, Any]] = []
+            if rerun:
+                names = risk_schema().names
+                every = pa.concat_tables([self._read("risk", names), fresh["risk"].select(names)])
+                every = every.sort_by([("_time", "ascending"), ("risk_event_id", "ascending")])
+                incidents = risk_incidents_of(every, DEFAULT_ENGINE)
+                merged = {
+                    key: text
+                    for key, text in merged.items()
+                    if json.loads(text).get("finding_type") != RISK_INCIDENT
+                }
+                merged.update((f["finding_id"], to_json(f)) for f in incidents)
+            new_findings = sum(1 for i in merged if i not in old)
+            if merged != old:  # replace the findings data set as a whole
+                for part in self._files("findings"):
+                    txn.delete(str(part.relative_to(self.path)))
+                self._stage(txn, "findings", findings_rows([from_json(t) for t in merged.values()]))
+            txn.commit()
+        return (fresh["results"].num_rows, fresh["risk"].num_rows, new_findings), incidents
+
+    def _stage(self, txn: Transaction, kind: str, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        for day, rows in _days(table).items():
+            staged = txn.stage(f"{kind}/date={day}/part-{txn.id}.parquet")
+            pq.write_table(rows, staged)
+
+    @contextmanager
+    def _writing(self) -> Iterator[Transaction]:
+        """A transaction on the store under the exclusive lock (the store is created if missing)."""
+        self._check(creating=True)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            marker = self.path / MARKER
+            if not marker.exists():
+                marker.write_text(json.dumps(FORMAT) + "\n")
+        except OSError as exc:
+            raise InputError(f"cannot create store: {exc.strerror}", path=str(self.path)) from exc
+        with self._locked(fcntl.LOCK_EX):
+            roll_forward(self.path)
+            txn = Transaction(self.path)
+            try:
+                yield txn
+            except BaseException:
+                txn.abort()
+                raise
+
+    # --- reading -----------------------------------------------------------------------------
 
     def risk_table(self) -> pa.Table:
         """Every risk event as the ``Risk.All_Risk`` dataset (register it with the engine under that name)."""
-        with self.reading() as con:
-            if con is None:
-                return risk_schema().empty_table()
-            return stored_risk(con)
+        with self._reading():
+            return self._read("risk", risk_schema().names)
 
     def risk_events(self) -> list[dict[str, Any]]:
         """Every risk event with all its fields (the result row's too), oldest first."""
-        return self._records("SELECT event_json FROM risk ORDER BY _time, risk_event_id")
+        with self._reading():
+            return self._records("risk", "event_json")
 
     def findings(self) -> list[dict[str, Any]]:
         """Every finding, oldest first."""
-        return self._records("SELECT finding_json FROM findings ORDER BY _time, finding_id")
+        with self._reading():
+            return self._records("findings", "finding_json")
 
     def results(self, detection: str | None = None) -> list[dict[str, Any]]:
         """Stored result rows (``detection``, ``info_min_time``, ``info_max_time``, ``row``) in the order
         they were first stored: a run's rows keep the order the hunt printed them in."""
-        sql = (
-            "SELECT detection, info_min_time, info_max_time, row_json FROM results "
-            "WHERE ? IS NULL OR lower(detection) = lower(?) ORDER BY stored_at, row_index, result_id"
-        )
-        with self.reading() as con:
-            if con is None:
-                return []
-            found = con.execute(sql, [detection, detection]).fetchall()
+        with self._reading():
+            table = self._read("results", RESULTS_SCHEMA.names)
+        rows = table.to_pylist()
+        if detection is not None:
+            rows = [r for r in rows if (r["detection"] or "").lower() == detection.lower()]
+        rows.sort(key=lambda r: (r["stored_at"], r["row_index"], r["result_id"]))
         return [
-            {"detection": d, "info_min_time": lo, "info_max_time": hi, "row": from_json(row)}
-            for d, lo, hi, row in found
+            {
+                "detection": r["detection"],
+                "info_min_time": r["info_min_time"],
+                "info_max_time": r["info_max_time"],
+                "row": from_json(r["row_json"]),
+            }
+            for r in rows
         ]
 
-    def _records(self, sql: str) -> list[dict[str, Any]]:
-        with self.reading() as con:
-            if con is None:
-                return []
-            return [from_json(text) for (text,) in con.execute(sql).fetchall()]
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """The shared lock while reading (nothing while the store does not exist); a commit a
+        writer decided but did not finish is finished first."""
+        if not self._check(creating=False):
+            yield
+            return
+        if pending(self.path):
+            with self._locked(fcntl.LOCK_EX):
+                roll_forward(self.path)
+        with self._locked(fcntl.LOCK_SH):
+            yield
+
+    def _check(self, *, creating: bool) -> bool:
+        """Whether the store exists; refuse a path escudo must not use as its store.
+
+        A DuckDB file is the store of escudo 0.1 (see ``escudo store migrate``); any other file,
+        or a non-empty directory without ``escudo-store.json``, is not a store: escudo neither reads
+        it nor writes into it. An empty directory is a new store.
+        """
+        path = self.path
+        if path.is_file():
+            try:
+                with path.open("rb") as handle:
+                    head = handle.read(12)
+            except OSError as exc:
+                raise InputError(f"cannot read store: {exc.strerror}", path=str(path)) from exc
+            if head[8:12] == DUCKDB_MAGIC:
+                raise InputError(OLD_DUCKDB_STORE.format(path=path), path=str(path))
+            raise InputError("not an escudo store: a file, not a store directory", path=str(path))
+        if not path.exists():
+            return False
+        if not path.is_dir():
+            raise InputError("not an escudo store: not a directory", path=str(path))
+        marker = path / MARKER
+        if not marker.exists():
+            if any(not p.name.startswith(".") for p in path.iterdir()):
+                raise InputError(
+                    f"not an escudo store: a directory without {MARKER}", path=str(path)
+                )
+            return False
+        try:
+            found = json.loads(marker.read_text())
+        except (OSError, ValueError, UnicodeDecodeError):
+            found = None
+        if not isinstance(found, dict) or found.get("format") != FORMAT["format"]:
+            raise InputError(f"not an escudo store: {MARKER} is not escudo's", path=str(marker))
+        if found.get("version") != FORMAT["version"]:
+            raise InputError(
+                f"store version {found.get('version')!r} is not {FORMAT['version']} "
+                "(written by another escudo release)",
+                path=str(marker),
+            )
+        return True
+
+    def _files(self, kind: str) -> list[Path]:
+        """The committed Parquet files of data set ``kind`` (names starting ``_`` or ``.`` skipped)."""
+        folder = self.path / kind
+        if not folder.is_dir():
+            return []
+        return sorted(
+            p
+            for p in folder.rglob("*.parquet")
+            if p.is_file()
+            and not any(part.startswith(("_", ".")) for part in p.relative_to(folder).parts)
+        )
+
+    def _read(self, kind: str, columns: Sequence[str]) -> pa.Table:
+        """``columns`` of every committed row of ``kind``, ordered by ``_time`` then the key."""
+        schema = schemas()[kind]
+        wanted = pa.schema([schema.field(name) for name in columns])
+        tables = [wanted.empty_table()]
+        for part in self._files(kind):
+            try:
+                table = pq.ParquetFile(part).read(columns=list(columns))
+                tables.append(table.cast(wanted))
+            except (OSError, ValueError, KeyError, pa.ArrowException):
+                raise InputError(DAMAGED, path=str(part)) from None
+        table = pa.concat_tables(tables)
+        order = [(name, "ascending") for name in ("_time", KEYS[kind]) if name in columns]
+        return table.sort_by(order) if order else table
+
+    def _column(self, kind: str, name: str) -> list[Any]:
+        return self._read(kind, [name]).column(name).to_pylist()
+
+    def _records(self, kind: str, json_column: str) -> list[dict[str, Any]]:
+        table = self._read(kind, ["_time", KEYS[kind], json_column])
+        return [from_json(text) for text in table.column(json_column).to_pylist()]
 
     @contextmanager
     def _locked(self, mode: int) -> Iterator[None]:
@@ -406,60 +435,23 @@ class Store:
                 f"cannot open store lock: {exc.strerror}", path=str(self.lock_path)
             ) from exc
         try:
-            _retry(lambda: fcntl.flock(handle.fileno(), mode | fcntl.LOCK_NB), OSError, self)
+            deadline = time.monotonic() + self.timeout
+            delay = 0.005
+            while True:
+                try:
+                    fcntl.flock(handle.fileno(), mode | fcntl.LOCK_NB)
+                    break
+                except OSError as exc:
+                    if time.monotonic() >= deadline:
+                        raise InputError(
+                            f"store is busy (locked by another process): {exc}",
+                            path=str(self.path),
+                        ) from exc
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.25)
             try:
                 yield
             finally:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
         finally:
             handle.close()
-
-    def _connect(self, *, read_only: bool) -> duckdb.DuckDBPyConnection:
-        # Another (non-escudo) process may hold DuckDB's own file lock: wait for it like for ours.
-        def connect() -> duckdb.DuckDBPyConnection:
-            try:
-                return sandboxed_connect(str(self.path), read_only=read_only, utc=True)
-            except duckdb.IOException as exc:
-                if BUSY_MESSAGE in str(exc).lower():
-                    raise _Busy(str(exc)) from exc
-                raise store_error(exc, self.path) from None
-            except duckdb.Error as exc:
-                raise store_error(exc, self.path) from None
-
-        return _retry(connect, _Busy, self)
-
-
-def store_error(exc: duckdb.Error, path: Path) -> InputError:
-    """One line saying why DuckDB cannot use the file at ``path`` as a store.
-
-    >>> store_error(duckdb.IOException('IO Error: The file "s" exists, but it is not a valid '
-    ...     'DuckDB database file!'), Path("s")).render()
-    's: not an escudo store: the file is not a DuckDB database'
-    """
-    text = str(exc).strip()
-    first = text.splitlines()[0] if text else type(exc).__name__
-    for known, reason in STORE_FAULTS:
-        if known in first:
-            return InputError(reason, path=str(path))
-    detail = re.sub(r"^[A-Za-z ]*Error: ", "", first)  # DuckDB's "IO Error: " and the like
-    return InputError(f"cannot use store: {detail}", path=str(path))
-
-
-class _Busy(Exception):
-    """DuckDB's own file lock is held by another process."""
-
-
-def _retry(action: Any, errors: type[BaseException], store: Store) -> Any:
-    """Run ``action`` until it stops raising ``errors``, backing off up to the store's timeout."""
-    deadline = time.monotonic() + store.timeout
-    delay = 0.005
-    while True:
-        try:
-            return action()
-        except errors as exc:
-            if time.monotonic() >= deadline:
-                raise InputError(
-                    f"store is busy (locked by another process): {exc}", path=str(store.path)
-                ) from exc
-            time.sleep(delay)
-            delay = min(delay * 2, 0.25)

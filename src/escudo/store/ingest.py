@@ -12,6 +12,7 @@ with no checkpoint. Everything a run writes commits at once (``escudo.store.txn`
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sys
 import time
@@ -27,7 +28,7 @@ import pyarrow.parquet as pq
 from escudo.sources.base import ReadStats
 from escudo.sources.framing import Input, ReadError, expand_inputs, os_reason, read_chunks
 from escudo.store.layout import EVENTS, NO_DATE, StoreLayout
-from escudo.store.txn import Transaction, read_checkpoints, writer_lock
+from escudo.store.txn import Transaction
 
 CHUNK_BYTES = 8 << 20
 HEAD_BYTES = 4096  # the first bytes whose hash tells one file from another at the same inode
@@ -132,6 +133,15 @@ def _head_hash(path: Path, length: int) -> str:
         return hashlib.sha256(f.read(length)).hexdigest()
 
 
+def read_checkpoints(layout: StoreLayout) -> dict[str, Any]:
+    """The committed checkpoints (``{}`` for a new store)."""
+    try:
+        data = json.loads(layout.checkpoints.read_bytes())
+    except FileNotFoundError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def _key(st: os.stat_result) -> str:
     return f"{st.st_dev}:{st.st_ino}"
 
@@ -142,6 +152,7 @@ class _Sink:
     def __init__(self, layout: StoreLayout, txn: Transaction, report: IngestReport) -> None:
         self.layout, self.txn, self.report = layout, txn, report
         self.open: dict[tuple[str, str], tuple[pq.ParquetWriter, Path, list[int]]] = {}
+        self.count = 0
 
     def write(self, dataset: str, batch: pa.RecordBatch) -> None:
         if not batch.num_rows:
@@ -162,7 +173,9 @@ class _Sink:
         key = (dataset, day)
         entry = self.open.get(key)
         if entry is None:
-            staged = self.txn.stage(self.layout.partition(EVENTS, dataset, day))
+            folder = self.layout.partition(EVENTS, dataset, day).relative_to(self.layout.root)
+            self.count += 1
+            staged = self.txn.stage(f"{folder.as_posix()}/part-{self.txn.id}-{self.count:05d}.parquet")
             writer = pq.ParquetWriter(staged, batch.schema, compression="zstd", compression_level=1)
             entry = self.open[key] = (writer, staged, [0])
         writer, _, rows = entry
@@ -172,10 +185,8 @@ class _Sink:
             self._close(key)
 
     def _close(self, key: tuple[str, str]) -> None:
-        writer, staged, _ = self.open.pop(key)
-        writer.close()
-        with open(staged, "rb") as f:
-            os.fsync(f.fileno())
+        writer, _, _ = self.open.pop(key)
+        writer.close()  # the commit makes it durable (fsync)
         self.report.files += 1
 
     def close(self) -> None:
@@ -223,33 +234,33 @@ def ingest(
     >>> ingest([sample], store).events > 0, ingest([sample], store).events
     (True, 0)
     """
+    from escudo.detect.store import Store
+
     stats = stats if stats is not None else ReadStats()
     layout = StoreLayout(Path(store))
-    layout.create()
     report = IngestReport()
-    with writer_lock(layout):
+    # the store's writer lock; a commit a crashed run decided is finished first
+    with Store(layout.root)._writing() as txn:
         old = read_checkpoints(layout)
         entries: dict[str, Any] = dict(old.get("inputs", {}))
         inputs = expand_inputs(paths)
         total = sum(inp.path.stat().st_size for inp in inputs if inp.seekable and inp.path)
         show = _Progress(sys.stderr.isatty() if progress is None else progress, total)
-        txn = Transaction(layout)
         sink = _Sink(layout, txn, report)
         done_before = 0
         try:
             for inp in inputs:
                 done_before += _ingest_one(inp, entries, sink, stats, show, done_before, report)
+        finally:
             sink.close()
-        except BaseException:
-            for writer, _, _ in sink.open.values():
-                writer.close()
-            txn.abort()
-            raise
         show.show(done_before, report.events, final=True)
-        if not txn.renames and entries == old.get("inputs", {}):
-            txn.abort()
-            return report
-        txn.commit({"version": CHECKPOINT_VERSION, "inputs": entries})
+        if entries != old.get("inputs", {}):  # the checkpoints commit with the rows they cover
+            final = layout.checkpoints.relative_to(layout.root).as_posix()
+            staged = txn.stage(final)
+            staged.write_text(
+                json.dumps({"version": CHECKPOINT_VERSION, "inputs": entries}, sort_keys=True)
+            )
+        txn.commit()
     return report
 
 

@@ -13,19 +13,23 @@ from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
-from escudo.store.layout import EVENTS, StoreLayout
-from escudo.store.txn import recover
+from escudo.errors import InputError
+from escudo.store.layout import EVENTS, MARKER, StoreLayout
 
 if TYPE_CHECKING:
     from escudo.engines.base import Engine
 
 
 def open_store(path: str | Path) -> StoreLayout:
-    """The store at ``path`` for reading (InputError if it is none); a crashed commit is finished."""
-    layout = StoreLayout(Path(path))
-    layout.check()
-    recover(layout)
-    return layout
+    """The store at ``path`` for reading (InputError if it is none, or a file); a commit a crashed
+    writer decided is finished first."""
+    from escudo.detect.store import Store
+
+    with Store(Path(path))._reading():
+        pass
+    if not (Path(path) / MARKER).is_file():
+        raise InputError(f"not an escudo store (no {MARKER})", path=str(path))
+    return StoreLayout(Path(path))
 
 
 def _overlaps(day: date | None, earliest: datetime | None, latest: datetime | None) -> bool:

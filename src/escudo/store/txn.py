@@ -1,33 +1,40 @@
-"""Atomic commits into a store directory (docs/architecture.md "Store").
+"""Atomic commits to a store directory: stage, write an intent, rename, forget the intent.
 
-A :class:`Transaction` stages Parquet files under ``_txn/<txn>/`` (invisible to readers). Its
-commit writes an intent (``_txn/<txn>.intent.json``: the renames staged -> final and the new
-checkpoints) atomically, performs the renames, replaces ``checkpoints/inputs.json`` and deletes the
-intent. :func:`recover` (run when a store is opened) finishes every intent a crash left (a rename
-already done is skipped) and deletes staging folders without one: after a ``kill -9`` at any moment
-the store holds each committed file once and the checkpoints that match it.
+A writer (holding the store's lock) stages new files under ``DIR/_txn/<txn>/``, then writes the
+intent ``DIR/_txn/<txn>.json`` (written to a temporary name and renamed, so it is whole or absent)
+listing the renames (staged file -> its place) and the deletes (files it replaces). Once the intent
+exists the commit is decided: the renames and deletes are done, then the intent and the staging folder
+are removed. A writer that dies before the intent leaves only a staging folder (discarded); one that
+dies after leaves an intent, which :func:`roll_forward` finishes. Readers skip names starting with
+``_`` or ``.`` (Hive's, Spark's and pyarrow's convention), so they never see staged files.
 
-``ESCUDO_TEST_KILL_AT=<point>`` kills the process (SIGKILL) at a commit step, for the crash tests:
-``after-stage``, ``after-intent``, ``mid-rename``, ``after-rename``, ``after-checkpoint``.
+>>> import tempfile
+>>> root = Path(tempfile.mkdtemp())
+>>> txn = Transaction(root)
+>>> staged = txn.stage("risk/date=2024-05-01/part-x.parquet")
+>>> _ = staged.write_text("data")
+>>> txn.commit()
+>>> sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+['risk/date=2024-05-01/part-x.parquet']
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
+import secrets
 import shutil
 import signal
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-from escudo.store.layout import StoreLayout, fsync_dir, write_atomic
+TXN_DIR = "_txn"
+INTENT_SUFFIX = ".json"
 
-INTENT_SUFFIX = ".intent.json"
-LOCK_NAME = ".lock"
+
+def new_txn_id() -> str:
+    """A transaction id that sorts by time: nanoseconds since the epoch, then 8 random hex digits."""
+    return f"{time.time_ns():020d}-{secrets.token_hex(4)}"
 
 
 def kill_point(name: str) -> None:
@@ -36,114 +43,100 @@ def kill_point(name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def read_checkpoints(layout: StoreLayout) -> dict[str, Any]:
-    """The committed checkpoints (``{}`` for a new store)."""
+def _fsync_dir(path: Path) -> None:
     try:
-        data = json.loads(layout.checkpoints.read_bytes())
-    except FileNotFoundError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-@contextmanager
-def writer_lock(layout: StoreLayout) -> Iterator[None]:
-    """Hold the store's writer lock (one ingest at a time); recover a crashed commit first."""
-    layout.txn.mkdir(parents=True, exist_ok=True)
-    with open(layout.txn / LOCK_NAME, "a+b") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            _recover(layout)
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def recover(layout: StoreLayout) -> None:
-    """Finish a crashed commit unless a writer is at work (then it is not crashed)."""
-    if not layout.txn.is_dir():
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
         return
     try:
-        lock = open(layout.txn / LOCK_NAME, "a+b")  # noqa: SIM115
-    except OSError:  # a read-only store: nothing to finish from here
-        return
-    with lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            return
-        try:
-            _recover(layout)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def _recover(layout: StoreLayout) -> None:
-    intents = sorted(layout.txn.glob(f"*{INTENT_SUFFIX}"))
-    for intent in intents:
-        try:
-            plan = json.loads(intent.read_bytes())
-        except (OSError, ValueError):  # written atomically: cannot be partial; unreadable: leave
-            continue
-        _apply(layout, plan, intent)
-    for staging in layout.txn.iterdir():
-        if staging.is_dir():  # staged by a run that never wrote its intent: never committed
-            shutil.rmtree(staging, ignore_errors=True)
-
-
-def _apply(layout: StoreLayout, plan: dict[str, Any], intent: Path) -> None:
-    renames: list[list[str]] = plan["renames"]
-    folders: set[Path] = set()
-    for i, (staged_rel, final_rel) in enumerate(renames):
-        staged, final = layout.root / staged_rel, layout.root / final_rel
-        if staged.exists():
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staged, final)
-            folders.add(final.parent)
-        if i == len(renames) // 2:
-            kill_point("mid-rename")
-    for folder in folders:
-        fsync_dir(folder)
-    kill_point("after-rename")
-    if plan.get("checkpoints") is not None:
-        write_atomic(layout.checkpoints, json.dumps(plan["checkpoints"], sort_keys=True).encode())
-    kill_point("after-checkpoint")
-    shutil.rmtree(layout.txn / str(plan["txn"]), ignore_errors=True)
-    intent.unlink(missing_ok=True)
-    fsync_dir(layout.txn)
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 class Transaction:
-    """Parquet files staged for one atomic commit (use under :func:`writer_lock`)."""
+    """Files staged for one commit to ``root`` (call under the store's writer lock)."""
 
-    def __init__(self, layout: StoreLayout) -> None:
-        self.layout = layout
-        self.id = time.time_ns()
-        self.folder = layout.txn / str(self.id)
-        self.renames: list[tuple[Path, Path]] = []
+    def __init__(self, root: Path, txn_id: str | None = None) -> None:
+        self.root = root
+        self.id = txn_id or new_txn_id()
+        self.staging = root / TXN_DIR / self.id
+        self.renames: list[tuple[str, str]] = []
+        self.deletes: list[str] = []
 
-    def stage(self, final_folder: Path) -> Path:
-        """A new staging path for a file that commits as ``final_folder/part-<txn>-<n>.parquet``."""
-        n = len(self.renames)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        staged = self.folder / f"{n}.parquet"
-        self.renames.append((staged, final_folder / f"part-{self.id}-{n}.parquet"))
+    def stage(self, final: str) -> Path:
+        """A path to write the file that will be ``root/final`` once committed."""
+        staged = self.staging / final
+        staged.parent.mkdir(parents=True, exist_ok=True)
+        self.renames.append((str(staged.relative_to(self.root)), final))
         return staged
 
-    def commit(self, checkpoints: dict[str, Any] | None) -> None:
-        """Make the staged files visible and ``checkpoints`` current, all or nothing."""
+    def delete(self, final: str) -> None:
+        """Remove ``root/final`` (relative path) as part of the commit."""
+        self.deletes.append(final)
+
+    def commit(self) -> None:
+        """Make every staged file and delete take effect, all or (if nothing was decided) none."""
+        if not self.renames and not self.deletes:
+            self.abort()
+            return
         kill_point("after-stage")
-        root = self.layout.root
-        plan = {
-            "txn": self.id,
-            "renames": [[str(s.relative_to(root)), str(f.relative_to(root))] for s, f in self.renames],
-            "checkpoints": checkpoints,
-        }
-        if self.folder.is_dir():
-            fsync_dir(self.folder)
-        intent = self.layout.txn / f"{self.id}{INTENT_SUFFIX}"
-        write_atomic(intent, json.dumps(plan).encode())
+        for staged, _ in self.renames:
+            with open(self.root / staged, "rb") as handle:
+                os.fsync(handle.fileno())
+        intent = self.root / TXN_DIR / f"{self.id}{INTENT_SUFFIX}"
+        partial = intent.with_name(f".{intent.name}.tmp")
+        partial.write_text(json.dumps({"renames": self.renames, "deletes": self.deletes}))
+        with open(partial, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(partial, intent)  # the commit point
+        _fsync_dir(intent.parent)
         kill_point("after-intent")
-        _apply(self.layout, plan, intent)
+        apply_intent(self.root, intent)
 
     def abort(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
+        """Discard what was staged."""
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def apply_intent(root: Path, intent: Path) -> None:
+    """Finish the commit ``intent`` describes (idempotent: safe to repeat after a crash)."""
+    plan = json.loads(intent.read_text())
+    for i, (staged, final) in enumerate(plan["renames"]):
+        if i == len(plan["renames"]) // 2:
+            kill_point("mid-rename")
+        source, target = root / staged, root / final
+        if source.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(source, target)
+            _fsync_dir(target.parent)
+    kill_point("after-rename")
+    for final in plan["deletes"]:
+        (root / final).unlink(missing_ok=True)
+    shutil.rmtree(intent.with_suffix(""), ignore_errors=True)
+    intent.unlink(missing_ok=True)
+    _fsync_dir(intent.parent)
+
+
+def pending(root: Path) -> list[Path]:
+    """Intents a writer decided but did not finish, oldest first."""
+    folder = root / TXN_DIR
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob(f"*{INTENT_SUFFIX}") if not p.name.startswith("."))
+
+
+def roll_forward(root: Path) -> None:
+    """Finish every decided commit, then discard staging folders of commits never decided
+    (call under the writer lock)."""
+    for intent in pending(root):
+        apply_intent(root, intent)
+    folder = root / TXN_DIR
+    if folder.is_dir():
+        for leftover in folder.iterdir():
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
