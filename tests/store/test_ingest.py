@@ -272,3 +272,27 @@ def test_hunting_a_directory_that_is_no_store_is_one_error_line(
     assert main(["hunt", "--store", str(tmp_path / "logs"), "--detection", SEED]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("escudo: error:") and "not an escudo store" in err[0]
+
+
+def test_compact_merges_files_and_keeps_every_row(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    for i in range(3):  # three commits of the same three days: three files per partition
+        ingest([days_log(tmp_path / f"{i}.log")], store)
+    rows, files = store_rows(store), committed_files(store)
+    assert main(["store", "compact", "--store", str(store)]) == 0
+    assert store_rows(store) == rows
+    assert len(committed_files(store)) == len(files) // 3 == 9
+    assert main(["ingest", str(tmp_path / "0.log"), "--store", str(store)]) == 0
+    assert store_rows(store) == rows  # the checkpoints survive compaction
+
+
+def test_prune_drops_the_days_before(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = tmp_path / "store"
+    ingest([days_log(tmp_path / "a.log")], store)
+    rows = store_rows(store)
+    assert main(["store", "prune", "--store", str(store), "--before", "2024-03-13"]) == 0
+    kept = store_rows(store)
+    assert kept and sum(kept.values()) == sum(rows.values()) // 3
+    assert all('"_time": "2024-03-13' in row for _, row in kept)
+    assert main(["store", "prune", "--store", str(store), "--before", "March"]) == 2
+    assert capsys.readouterr().err.strip().endswith("not a date (YYYY-MM-DD): 'March'")

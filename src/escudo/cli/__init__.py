@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "drilldown": "escudo.cli.drilldown:drilldown",
     "navigator": "escudo.cli.navigator:navigator",
     "ingest": "escudo.cli.ingest:ingest",
+    "store": "escudo.cli.store:store",
 }
 
 
