@@ -116,9 +116,7 @@ def test_rotated_and_truncated_files_are_read_from_the_start(tmp_path: Path) -> 
     ingest([log], tmp_path / "store")
     expected = tmp_path / "expected.log"
     expected.write_text(
-        day1.read_text()
-        + SAMPLE.read_text().replace("2024-03-11", "2024-03-12")
-        + log.read_text()
+        day1.read_text() + SAMPLE.read_text().replace("2024-03-11", "2024-03-12") + log.read_text()
     )
     ingest([expected], tmp_path / "oneshot")
     assert store_rows(tmp_path / "store") == store_rows(tmp_path / "oneshot")

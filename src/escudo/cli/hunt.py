@@ -58,7 +58,9 @@ def store_events(paths: Sequence[str], store: Path | None) -> Path | None:
     if paths:
         return None
     if store is None:
-        raise click.UsageError("give PATH... (log files) or --store DIR (a store `escudo ingest` filled)")
+        raise click.UsageError(
+            "give PATH... (log files) or --store DIR (a store `escudo ingest` filled)"
+        )
     return store
 
 

@@ -71,9 +71,7 @@ class Engine(Protocol):
         """``data`` as the rows of ``dataset`` (replacing any earlier registration)."""
         ...
 
-    def register_parquet(
-        self, dataset: str, path: str | Path | Sequence[str | Path]
-    ) -> None:
+    def register_parquet(self, dataset: str, path: str | Path | Sequence[str | Path]) -> None:
         """The Parquet file, folder (every ``*.parquet`` below it) or glob ``path`` as ``dataset``
         (a list: all of those, in order; the store registers a data set's partition files so)."""
         ...

@@ -70,8 +70,8 @@ def read_events(
     The one place that knows the reading API (``escudo.datamodels.normalize``): each chunk goes
     through every data set's processor; problems are numbered from ``first_line``.
     """
-    from escudo.datamodels.normalize import Normalizer, dataset_schema
     from escudo.datamodels.mappings import get_mapping
+    from escudo.datamodels.normalize import Normalizer, dataset_schema
     from escudo.sources.framing import note_bad_text
     from escudo.sources.registry import get_sourcetype
 
@@ -162,8 +162,12 @@ class _Sink:
         days = pc.cast(pc.floor(pc.divide(micros, float(_DAY_US))), pa.int64())
         unique = pc.unique(days).to_pylist()
         for day in unique:
-            part = batch if len(unique) == 1 else batch.filter(
-                pc.is_null(days) if day is None else pc.fill_null(pc.equal(days, day), False)
+            part = (
+                batch
+                if len(unique) == 1
+                else batch.filter(
+                    pc.is_null(days) if day is None else pc.fill_null(pc.equal(days, day), False)
+                )
             )
             self._put(dataset, _day_name(day), part)
         self.report.rows[dataset] = self.report.rows.get(dataset, 0) + batch.num_rows
@@ -175,7 +179,9 @@ class _Sink:
         if entry is None:
             folder = self.layout.partition(EVENTS, dataset, day).relative_to(self.layout.root)
             self.count += 1
-            staged = self.txn.stage(f"{folder.as_posix()}/part-{self.txn.id}-{self.count:05d}.parquet")
+            staged = self.txn.stage(
+                f"{folder.as_posix()}/part-{self.txn.id}-{self.count:05d}.parquet"
+            )
             writer = pq.ParquetWriter(staged, batch.schema, compression="zstd", compression_level=1)
             entry = self.open[key] = (writer, staged, [0])
         writer, _, rows = entry
@@ -324,10 +330,11 @@ def _ingest_one(
         report.inputs += 1
         done = [start]
         lines = 0
-        for dataset, batch, lines in read_events(
+        for dataset, batch, read in read_events(
             _file_chunks(inp.path, start, done), inp.name, line, stats
         ):
             sink.write(dataset, batch)
+            lines = read
             show.show(done_before + done[0] - start, report.events)
         if done[0] == start:
             return 0

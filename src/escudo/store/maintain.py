@@ -4,6 +4,7 @@ store's writer lock: readers see the old files or the new ones, never both or ne
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -108,8 +109,6 @@ def prune(store: Path, before: date) -> MaintainReport:
                             report.removed += 1
         txn.commit()
         for folder in folders:  # empty now: readers skip empty folders anyway
-            try:
+            with contextlib.suppress(OSError):
                 folder.rmdir()
-            except OSError:
-                pass
     return report

@@ -75,8 +75,8 @@ class _TimeBounds:
         return (self.dataset,)
 
     @property
-    def output_fields(self) -> tuple[str, ...]:
-        return ("low", "high")
+    def output_fields(self) -> list[str] | None:
+        return ["low", "high"]
 
     @property
     def expression(self) -> exp.Query:
