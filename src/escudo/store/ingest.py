@@ -67,42 +67,41 @@ def read_events(
 ) -> Iterator[tuple[str, pa.RecordBatch, int]]:
     """``(dataset, rows, lines read so far)`` of newline-aligned ``chunks`` of one input.
 
-    The one place that knows the reading API (``escudo.datamodels.normalize``): each chunk goes
-    through every data set's processor; problems are numbered from ``first_line``.
+    The one place that knows the reading API (``escudo.datamodels.normalize``): each chunk is
+    parsed once, for the raw fields of every data set, then each data set's record types are
+    normalized; problems are numbered from ``first_line``.
     """
     from escudo.datamodels.mappings import get_mapping
-    from escudo.datamodels.normalize import Normalizer, dataset_schema
+    from escudo.datamodels.normalize import dataset_schema, normalize_batch
     from escudo.sources.framing import note_bad_text
     from escudo.sources.registry import get_sourcetype
 
     st = get_sourcetype(None)
-    processors = []
-    for dataset in store_datasets():
-        mapping = get_mapping(st.name, dataset)
-        plan = st.plan(mapping.raw_fields, mapping.record_types, None, "fast")
-        schema = dataset_schema(dataset, st.name)
-        processors.append((dataset, Normalizer(plan, mapping, schema, st.source, st.name)))
+    mappings = [(d, get_mapping(st.name, d), dataset_schema(d, st.name)) for d in store_datasets()]
+    fields = sorted({"EventID"}.union(*(m.raw_fields for _, m, _ in mappings)))
+    every = any(m.record_types is None for _, m, _ in mappings)
+    types = None if every else frozenset().union(*(m.record_types or () for _, m, _ in mappings))
+    plan = st.plan(tuple(fields), types, None, "fast")
     line = first_line
     for data in chunks:
-        lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
-        chunk_stats = ReadStats()
-        found = []
-        for i, (dataset, processor) in enumerate(processors):
-            batch, st_stats = processor(data, name)
-            if i == 0:
-                chunk_stats = st_stats
-                note_bad_text(data, name, 1, chunk_stats)
-            else:  # the same lines: only the rows of its record types count
-                chunk_stats.events += st_stats.events
-                chunk_stats.other -= st_stats.events
-            found.append((dataset, batch))
+        raw, chunk_stats = plan(data, name)
+        note_bad_text(data, name, 1, chunk_stats)
         for problem in chunk_stats.problems:
             problem.line += line
-        chunk_stats.other = max(0, chunk_stats.other)
         stats.merge(chunk_stats)
-        line += lines
-        for dataset, batch in found:
-            yield dataset, batch, line - first_line
+        line += data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+        ids = pc.cast(raw.column("EventID"), pa.int64()) if raw.num_rows else None
+        for dataset, mapping, schema in mappings:
+            if ids is None:
+                continue
+            rows = raw
+            if mapping.record_types is not None:
+                wanted = pa.array(sorted(mapping.record_types), pa.int64())
+                rows = raw.filter(pc.fill_null(pc.is_in(ids, wanted), False))
+            if rows.num_rows:
+                batch = normalize_batch(rows, mapping, schema, st.source, st.name)
+                yield dataset, batch, line - first_line
+        yield "", pa.record_batch([]), line - first_line  # the lines read, rows or not
 
 
 def _file_chunks(path: Path, start: int, done: list[int]) -> Iterator[bytes]:
@@ -155,7 +154,7 @@ class _Sink:
         self.count = 0
 
     def write(self, dataset: str, batch: pa.RecordBatch) -> None:
-        if not batch.num_rows:
+        if not dataset or not batch.num_rows:
             return
         times = batch.column("_time")
         micros = pc.cast(pc.cast(times, pa.int64()), pa.float64())  # exact below 2**53 us
