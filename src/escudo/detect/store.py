@@ -3,9 +3,9 @@
 Layout (docs/semantics.md "The store is a directory of Parquet files")::
 
     DIR/escudo-store.json                       {"format": "escudo-store", "version": 1}
-    DIR/results/date=YYYY-MM-DD/part-<txn>.parquet
-    DIR/risk/date=YYYY-MM-DD/part-<txn>.parquet  the Risk.All_Risk columns, plus event_json
-    DIR/findings/date=YYYY-MM-DD/part-<txn>.parquet
+    DIR/results/date=YYYY-MM-DD/part-<txn>-0.parquet
+    DIR/risk/date=YYYY-MM-DD/part-<txn>-0.parquet the Risk.All_Risk columns, plus event_json
+    DIR/findings/date=YYYY-MM-DD/part-<txn>-0.parquet
     DIR/_txn/                                   staging and commit intents (escudo.store.txn)
 
 Plain Parquet with Hive-style ``date=`` folders (the UTC day of ``_time``), so DuckDB's
@@ -41,20 +41,17 @@ from escudo.detect.result import DetectionResult
 from escudo.detect.risk import event_time, field_text, parse_time, stable_id
 from escudo.engines import DEFAULT_ENGINE
 from escudo.errors import InputError
-from escudo.store.txn import Transaction, pending, roll_forward
+from escudo.store.commit import Transaction, pending, roll_forward
+from escudo.store.layout import FORMAT, MARKER, NO_DATE, VERSION, hidden
 
 __all__ = ["RISK_DATASET", "Store", "default_path", "from_json", "risk_rows", "to_json"]
 
 # Risk fields ES writes as multivalue (declared with the dataset); every other field is text.
 MULTIVALUE_RISK_FIELDS = get_dataset(RISK_DATASET).multivalue
 LOCK_TIMEOUT_SECONDS = 120.0
-MARKER = "escudo-store.json"
-FORMAT = {"format": "escudo-store", "version": 1}
 KINDS = ("results", "risk", "findings")
 KEYS = {"results": "result_id", "risk": "risk_event_id", "findings": "finding_id"}
 UTC_TIME = pa.timestamp("us", tz="UTC")
-# Hive's name for a partition whose value is NULL (pyarrow's and Spark's default too).
-NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 # What every DuckDB database file carries at byte 8 (DuckDB's storage docs, "Storage Format").
 DUCKDB_MAGIC = b"DUCK"
 OLD_DUCKDB_STORE = (
@@ -190,7 +187,7 @@ def unique_rows(table: pa.Table, key: str, known: set[str]) -> pa.Table:
 def _days(table: pa.Table) -> dict[str, pa.Table]:
     """``table`` split by the UTC day of ``_time`` (the ``date=`` folder names)."""
     days = [
-        NULL_PARTITION if t is None else t.astimezone(UTC).strftime("%Y-%m-%d")
+        NO_DATE if t is None else t.astimezone(UTC).strftime("%Y-%m-%d")
         for t in table.column("_time").to_pylist()
     ]
     split: dict[str, list[int]] = {}
@@ -278,7 +275,7 @@ class Store:
         if table.num_rows == 0:
             return
         for day, rows in _days(table).items():
-            staged = txn.stage(f"{kind}/date={day}/part-{txn.id}.parquet")
+            staged = txn.stage(f"{kind}/date={day}/part-{txn.id}-0.parquet")
             pq.write_table(rows, staged)
 
     @contextmanager
@@ -289,7 +286,7 @@ class Store:
             self.path.mkdir(parents=True, exist_ok=True)
             marker = self.path / MARKER
             if not marker.exists():
-                marker.write_text(json.dumps(FORMAT) + "\n")
+                marker.write_text(json.dumps({"format": FORMAT, "version": VERSION}) + "\n")
         except OSError as exc:
             raise InputError(f"cannot create store: {exc.strerror}", path=str(self.path)) from exc
         with self._locked(fcntl.LOCK_EX):
@@ -373,7 +370,7 @@ class Store:
             raise InputError("not an escudo store: not a directory", path=str(path))
         marker = path / MARKER
         if not marker.exists():
-            if any(not p.name.startswith(".") for p in path.iterdir()):
+            if any(not hidden(p.name) for p in path.iterdir()):
                 raise InputError(
                     f"not an escudo store: a directory without {MARKER}", path=str(path)
                 )
@@ -382,11 +379,11 @@ class Store:
             found = json.loads(marker.read_text())
         except (OSError, ValueError, UnicodeDecodeError):
             found = None
-        if not isinstance(found, dict) or found.get("format") != FORMAT["format"]:
+        if not isinstance(found, dict) or found.get("format") != FORMAT:
             raise InputError(f"not an escudo store: {MARKER} is not escudo's", path=str(marker))
-        if found.get("version") != FORMAT["version"]:
+        if found.get("version") != VERSION:
             raise InputError(
-                f"store version {found.get('version')!r} is not {FORMAT['version']} "
+                f"store version {found.get('version')!r} is not {VERSION} "
                 "(written by another escudo release)",
                 path=str(marker),
             )
@@ -401,7 +398,7 @@ class Store:
             p
             for p in folder.rglob("*.parquet")
             if p.is_file()
-            and not any(part.startswith(("_", ".")) for part in p.relative_to(folder).parts)
+            and not any(hidden(part) for part in p.relative_to(folder).parts)
         )
 
     def _read(self, kind: str, columns: Sequence[str]) -> pa.Table:
