@@ -452,3 +452,39 @@ class Store:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
         finally:
             handle.close()
+
+
+def migrate_duckdb(old: Path, store: Store) -> tuple[int, int, int]:
+    """Copy the DuckDB store file of escudo 0.1 at ``old`` into ``store`` (a directory); returns
+    the new (results, risk, findings) counts. ``old`` is only read. Risk incident findings are not
+    copied: the rules run again over the copied risk events (the same answer, by the "Findings
+    from the whole store" rule); TTP findings are copied."""
+    import duckdb
+
+    from escudo.engines.duckdb import connect
+
+    if not old.is_file():
+        raise InputError("no such store file", path=str(old))
+    with old.open("rb") as handle:
+        if handle.read(12)[8:12] != DUCKDB_MAGIC:
+            raise InputError("not a DuckDB store of escudo 0.1", path=str(old))
+    try:
+        con = connect(str(old), read_only=True, utc=True)
+        try:
+            results = con.sql(
+                f"SELECT {', '.join(RESULTS_SCHEMA.names)} FROM results"
+            ).to_arrow_table()
+            events = [from_json(t) for (t,) in con.execute("SELECT event_json FROM risk").fetchall()]
+            findings = [
+                from_json(t) for (t,) in con.execute("SELECT finding_json FROM findings").fetchall()
+            ]
+        finally:
+            con.close()
+    except duckdb.Error as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise InputError(f"cannot read the old store: {first}", path=str(old)) from None
+    direct = [f for f in findings if f.get("finding_type") != RISK_INCIDENT]
+    counts, _ = store.write_tables(
+        results.cast(RESULTS_SCHEMA), risk_rows(events), direct, rerun=bool(events)
+    )
+    return counts
