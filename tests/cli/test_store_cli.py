@@ -25,9 +25,7 @@ OLD_SCHEMA = (
 
 
 def run() -> list:
-    rows = [
-        seed_row(user=f"u{i}", last=f"2024-05-01T1{i}:00:00", pid=str(i)) for i in range(3)
-    ]
+    rows = [seed_row(user=f"u{i}", last=f"2024-05-01T1{i}:00:00", pid=str(i)) for i in range(3)]
     return [seed_result(seed_detection(), rows)]
 
 
@@ -42,7 +40,8 @@ def old_store(path: Path) -> None:
     con.execute("INSERT INTO results SELECT * FROM incoming")
     for event in emitted["risk"]:
         con.execute(
-            "INSERT INTO risk VALUES (?, ?, ?)", [event["_time"], event["risk_event_id"], to_json(event)]
+            "INSERT INTO risk VALUES (?, ?, ?)",
+            [event["_time"], event["risk_event_id"], to_json(event)],
         )
     for finding in emitted["findings"]:
         con.execute(

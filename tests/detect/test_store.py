@@ -18,8 +18,8 @@ from seed import seed_detection, seed_result, seed_row
 from escudo.datamodels.cim import get_dataset
 from escudo.detect.emit import emit
 from escudo.detect.store import Store, default_path
-from escudo.store.commit import Transaction
 from escudo.errors import InputError
+from escudo.store.commit import Transaction
 
 TIMES = ("2024-05-01T10:00:00", "2024-05-01T12:00:00", "2024-05-01T14:00:00")
 
@@ -196,7 +196,9 @@ def test_a_foreign_directory_is_neither_read_nor_written(tmp_path: Path) -> None
     for use in ("write", "risk_table", "findings"):
         with pytest.raises(InputError) as info:
             USES[use](Store(path))
-        assert str(info.value) == f"{path}: not an escudo store: a directory without escudo-store.json"
+        assert (
+            str(info.value) == f"{path}: not an escudo store: a directory without escudo-store.json"
+        )
     assert sorted(p.name for p in path.iterdir()) == ["cat.jpg"]
 
 
@@ -259,7 +261,9 @@ def test_other_tools_read_the_store_without_escudo(tmp_path: Path) -> None:
         [str(store.path / "risk" / "**" / "*.parquet")],
     ).fetchall()
     assert summed == [("web-02", 150)]
-    installed = con.execute("SELECT extension_name FROM duckdb_extensions() WHERE loaded").fetchall()
+    installed = con.execute(
+        "SELECT extension_name FROM duckdb_extensions() WHERE loaded"
+    ).fetchall()
     assert ("httpfs",) not in installed
 
 

@@ -56,9 +56,7 @@ def emit_all(
         )
     else:
         unique = unique_rows(risk.select(risk_schema().names), "risk_event_id", set())
-        ordered = unique.sort_by(
-            [("_time", "ascending"), ("risk_event_id", "ascending")]
-        )
+        ordered = unique.sort_by([("_time", "ascending"), ("risk_event_id", "ascending")])
         incidents = risk_incidents_of(ordered)
     ours = {e["risk_event_id"] for e in events}
     relevant = [f for f in incidents if ours.intersection(f["risk_event_ids"])]

@@ -397,8 +397,7 @@ class Store:
         return sorted(
             p
             for p in folder.rglob("*.parquet")
-            if p.is_file()
-            and not any(hidden(part) for part in p.relative_to(folder).parts)
+            if p.is_file() and not any(hidden(part) for part in p.relative_to(folder).parts)
         )
 
     def _read(self, kind: str, columns: Sequence[str]) -> pa.Table:
@@ -474,7 +473,9 @@ def migrate_duckdb(old: Path, store: Store) -> tuple[int, int, int]:
             results = con.sql(
                 f"SELECT {', '.join(RESULTS_SCHEMA.names)} FROM results"
             ).to_arrow_table()
-            events = [from_json(t) for (t,) in con.execute("SELECT event_json FROM risk").fetchall()]
+            events = [
+                from_json(t) for (t,) in con.execute("SELECT event_json FROM risk").fetchall()
+            ]
             findings = [
                 from_json(t) for (t,) in con.execute("SELECT finding_json FROM findings").fetchall()
             ]
