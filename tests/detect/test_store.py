@@ -85,6 +85,22 @@ def test_default_path_is_under_the_user_data_dir(
     assert Store().path == default_path()
 
 
+def test_an_old_default_store_is_not_silently_left_behind(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    old = tmp_path / "escudo" / "escudo.duckdb"
+    old.parent.mkdir()
+    duckdb.connect(str(old)).execute("CREATE TABLE risk (risk_event_id VARCHAR)").close()
+    with pytest.raises(InputError) as info:
+        Store().risk_table()
+    assert str(info.value) == (
+        f"{old}: the default store is now a directory; copy this DuckDB store of escudo 0.1 "
+        f"into it with: escudo store migrate {old} {default_path()}"
+    )
+    assert Store(default_path()).risk_table().num_rows == 0  # named explicitly: read as asked
+
+
 def test_busy_store_is_a_located_error(tmp_path: Path) -> None:
     store = Store(tmp_path / "store", timeout=0.05)
     store.write(results=seed_results())

@@ -66,6 +66,11 @@ def default_path() -> Path:
     return Path(platformdirs.user_data_dir("escudo")) / "store"
 
 
+def old_default_path() -> Path:
+    """Where escudo 0.1 kept its DuckDB store file by default."""
+    return Path(platformdirs.user_data_dir("escudo")) / "escudo.duckdb"
+
+
 def risk_schema() -> pa.Schema:
     """The ``Risk.All_Risk`` columns: ``_time`` UTC timestamp, multivalue as lists, the rest text."""
     fields = [pa.field("_time", UTC_TIME)]
@@ -206,6 +211,8 @@ class Store:
 
     def __init__(self, path: Path | None = None, *, timeout: float = LOCK_TIMEOUT_SECONDS) -> None:
         self.path = Path(path) if path is not None else default_path()
+        # Without --store, escudo 0.1's default file is not silently left behind (see _check).
+        self.old_default = old_default_path() if path is None else None
         self.lock_path = self.path / ".lock"
         self.timeout = timeout
 
@@ -365,6 +372,13 @@ class Store:
                 raise InputError(OLD_DUCKDB_STORE.format(path=path), path=str(path))
             raise InputError("not an escudo store: a file, not a store directory", path=str(path))
         if not path.exists():
+            old = self.old_default
+            if old is not None and old.is_file():
+                raise InputError(
+                    "the default store is now a directory; copy this DuckDB store of escudo 0.1 "
+                    f"into it with: escudo store migrate {old} {path}",
+                    path=str(old),
+                )
             return False
         if not path.is_dir():
             raise InputError("not an escudo store: not a directory", path=str(path))
