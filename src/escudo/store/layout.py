@@ -149,7 +149,7 @@ class StoreLayout:
         if self.root.is_file():
             raise InputError(
                 f"{self.root}: is a file; the store is now a directory (escudo-store, "
-                "docs/architecture.md \"Store\"): give a directory"
+                'docs/architecture.md "Store"): give a directory'
             )
         try:
             meta = json.loads(self.marker.read_bytes())
