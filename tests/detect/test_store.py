@@ -19,7 +19,7 @@ from escudo.datamodels.cim import get_dataset
 from escudo.detect.emit import emit
 from escudo.detect.store import Store, default_path
 from escudo.errors import InputError
-from escudo.store.commit import Transaction
+from escudo.store.txn import Transaction
 
 TIMES = ("2024-05-01T10:00:00", "2024-05-01T12:00:00", "2024-05-01T14:00:00")
 
@@ -308,8 +308,8 @@ def test_a_commit_cut_after_its_intent_is_finished_and_one_before_it_vanishes(
     decided.stage("results/date=2024-05-02/part-1-0.parquet").write_bytes(template.read_bytes())
     decided.delete(str(template.relative_to(store.path)))
     # the commit point, as Transaction.commit writes it, then the "crash" before the renames
-    (store.path / "_txn" / "commit-1.commit.json").write_text(
-        '{"renames": [["_txn/commit-1/results/date=2024-05-02/part-1-0.parquet", '
+    (store.path / "_txn" / "1.json").write_text(
+        '{"renames": [["_txn/1/results/date=2024-05-02/part-1-0.parquet", '
         '"results/date=2024-05-02/part-1-0.parquet"]], '
         f'"deletes": ["{template.relative_to(store.path)}"]}}'
     )
@@ -318,6 +318,6 @@ def test_a_commit_cut_after_its_intent_is_finished_and_one_before_it_vanishes(
     assert len(store.results()) == 3  # the decided commit, moved and not doubled
     assert (store.path / "results/date=2024-05-02/part-1-0.parquet").is_file()
     assert not template.exists()
-    assert not (store.path / "_txn" / "commit-1.commit.json").exists()
+    assert not (store.path / "_txn" / "1.json").exists()
     store.write(results=seed_results())
     assert sorted(p.name for p in (store.path / "_txn").iterdir()) == []

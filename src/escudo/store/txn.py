@@ -1,42 +1,46 @@
-"""Atomic commits of results, risk events and findings: stage, write an intent, rename, forget it.
+"""Atomic commits to a store directory: stage, write an intent, rename, forget the intent.
 
-A writer (holding the store's lock) stages new files under ``DIR/_txn/commit-<txn>/``, then writes
-the intent ``DIR/_txn/commit-<txn>.commit.json`` (written to a temporary name and renamed, so it is whole or absent)
+A writer (holding the store's lock) stages new files under ``DIR/_txn/<txn>/``, then writes the
+intent ``DIR/_txn/<txn>.json`` (written to a temporary name and renamed, so it is whole or absent)
 listing the renames (staged file -> its place) and the deletes (files it replaces). Once the intent
 exists the commit is decided: the renames and deletes are done, then the intent and the staging folder
 are removed. A writer that dies before the intent leaves only a staging folder (discarded); one that
-dies after leaves an intent, which :func:`roll_forward` finishes. Only ``commit-*`` names are
-this module's: ingest's own staging and intents (``escudo.store.txn``) are left to it. Readers skip names starting with
+dies after leaves an intent, which :func:`roll_forward` finishes. Readers skip names starting with
 ``_`` or ``.`` (Hive's, Spark's and pyarrow's convention), so they never see staged files.
 
 >>> import tempfile
 >>> root = Path(tempfile.mkdtemp())
 >>> txn = Transaction(root)
->>> staged = txn.stage("risk/date=2024-05-01/part-1-0.parquet")
+>>> staged = txn.stage("risk/date=2024-05-01/part-x.parquet")
 >>> _ = staged.write_text("data")
 >>> txn.commit()
 >>> sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
-['risk/date=2024-05-01/part-1-0.parquet']
+['risk/date=2024-05-01/part-x.parquet']
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
+import signal
 import time
 from pathlib import Path
 
-from escudo.store.layout import TXN as TXN_DIR
-
-PREFIX = "commit-"
-INTENT_SUFFIX = ".commit.json"
+TXN_DIR = "_txn"
+INTENT_SUFFIX = ".json"
 
 
 def new_txn_id() -> str:
-    """A transaction number that grows with time (nanoseconds since the epoch), as the store's
-    ``part-<txn>-<n>.parquet`` names want."""
-    return str(time.time_ns())
+    """A transaction id that sorts by time: nanoseconds since the epoch, then 8 random hex digits."""
+    return f"{time.time_ns():020d}-{secrets.token_hex(4)}"
+
+
+def kill_point(name: str) -> None:
+    """Fault injection for the crash tests: SIGKILL this process at commit step ``name``."""
+    if os.environ.get("ESCUDO_TEST_KILL_AT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -58,7 +62,7 @@ class Transaction:
     def __init__(self, root: Path, txn_id: str | None = None) -> None:
         self.root = root
         self.id = txn_id or new_txn_id()
-        self.staging = root / TXN_DIR / f"{PREFIX}{self.id}"
+        self.staging = root / TXN_DIR / self.id
         self.renames: list[tuple[str, str]] = []
         self.deletes: list[str] = []
 
@@ -78,16 +82,18 @@ class Transaction:
         if not self.renames and not self.deletes:
             self.abort()
             return
+        kill_point("after-stage")
         for staged, _ in self.renames:
             with open(self.root / staged, "rb") as handle:
                 os.fsync(handle.fileno())
-        intent = self.root / TXN_DIR / f"{PREFIX}{self.id}{INTENT_SUFFIX}"
+        intent = self.root / TXN_DIR / f"{self.id}{INTENT_SUFFIX}"
         partial = intent.with_name(f".{intent.name}.tmp")
         partial.write_text(json.dumps({"renames": self.renames, "deletes": self.deletes}))
         with open(partial, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(partial, intent)  # the commit point
         _fsync_dir(intent.parent)
+        kill_point("after-intent")
         apply_intent(self.root, intent)
 
     def abort(self) -> None:
@@ -98,15 +104,18 @@ class Transaction:
 def apply_intent(root: Path, intent: Path) -> None:
     """Finish the commit ``intent`` describes (idempotent: safe to repeat after a crash)."""
     plan = json.loads(intent.read_text())
-    for staged, final in plan["renames"]:
+    for i, (staged, final) in enumerate(plan["renames"]):
+        if i == len(plan["renames"]) // 2:
+            kill_point("mid-rename")
         source, target = root / staged, root / final
         if source.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(source, target)
             _fsync_dir(target.parent)
+    kill_point("after-rename")
     for final in plan["deletes"]:
         (root / final).unlink(missing_ok=True)
-    shutil.rmtree(intent.with_name(intent.name.removesuffix(INTENT_SUFFIX)), ignore_errors=True)
+    shutil.rmtree(intent.with_suffix(""), ignore_errors=True)
     intent.unlink(missing_ok=True)
     _fsync_dir(intent.parent)
 
@@ -116,7 +125,7 @@ def pending(root: Path) -> list[Path]:
     folder = root / TXN_DIR
     if not folder.is_dir():
         return []
-    return sorted(folder.glob(f"{PREFIX}*{INTENT_SUFFIX}"))
+    return sorted(p for p in folder.glob(f"*{INTENT_SUFFIX}") if not p.name.startswith("."))
 
 
 def roll_forward(root: Path) -> None:
@@ -126,8 +135,8 @@ def roll_forward(root: Path) -> None:
         apply_intent(root, intent)
     folder = root / TXN_DIR
     if folder.is_dir():
-        for leftover in folder.glob(f"{PREFIX}*"):
+        for leftover in folder.iterdir():
             if leftover.is_dir():
                 shutil.rmtree(leftover, ignore_errors=True)
-        for partial in folder.glob(f".{PREFIX}*.tmp"):
-            partial.unlink(missing_ok=True)
+            else:
+                leftover.unlink(missing_ok=True)
