@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "validate": "escudo.cli.validate:validate",
     "drilldown": "escudo.cli.drilldown:drilldown",
     "navigator": "escudo.cli.navigator:navigator",
+    "ingest": "escudo.cli.ingest:ingest",
     "store": "escudo.cli.store:store",
 }
 

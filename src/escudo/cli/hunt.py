@@ -53,6 +53,15 @@ def parse_time(value: str | None, option: str) -> datetime | None:
         return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
+def store_events(paths: Sequence[str], store: Path | None) -> Path | None:
+    """The store to hunt over: ``--store DIR`` without PATH (with PATH the logs are read)."""
+    if paths:
+        return None
+    if store is None:
+        raise click.UsageError("give PATH... (log files) or --store DIR (a store `escudo ingest` filled)")
+    return store
+
+
 def load_user_content(content_dirs: Sequence[Path]) -> ContentSet:
     from escudo.content.loader import load_content
 
@@ -109,7 +118,7 @@ def _common(f: Any) -> Any:
 
 
 @click.command()
-@click.argument("paths", nargs=-1, required=True)
+@click.argument("paths", nargs=-1)
 @click.option(
     "--detection",
     "detection_refs",
@@ -129,7 +138,8 @@ def _common(f: Any) -> Any:
 @click.option(
     "--store",
     type=click.Path(path_type=Path),
-    help="Keep results, risk events and findings in this store (a directory of Parquet files).",
+    help="Keep results, risk events and findings in this store (a directory of Parquet files); "
+    "without PATH, hunt over the events `escudo ingest` put in it.",
 )
 @click.option(
     "--identities",
@@ -165,9 +175,11 @@ def hunt(
     attack_stix: Path | None,
     **hec: Any,
 ) -> int:  # fmt: skip
-    """Run ESCU detections over log files, directories, .gz files or - (stdin)."""
+    """Run ESCU detections over log files, directories, .gz files or - (stdin), or over the
+    events of a store (--store DIR without PATH)."""
     from escudo.sources.reader import workers_started
 
+    events = store_events(paths, store)
     check_output(fmt, output)
     output_to = {"fmt": fmt, "output": output, "csv_safe": csv_safe}
 
@@ -201,6 +213,7 @@ def hunt(
                 latest=parse_time(latest, "--latest"),
                 stats=stats,
                 store=Store(store),
+                events=events,
             )
             if emit_kind == "results" and store is None and sender is None:
                 sections = [result_section(r, True) for r in results]
@@ -223,12 +236,13 @@ def hunt(
 
 @click.command()
 @click.argument("spl")
-@click.argument("paths", nargs=-1, required=True)
+@click.argument("paths", nargs=-1)
 @_common
 @click.option(
     "--store",
     type=click.Path(path_type=Path),
-    help="The store Risk.All_Risk is read from (default: the user's).",
+    help="The store Risk.All_Risk is read from (default: the user's); without PATH, the "
+    "search runs over the events `escudo ingest` put in it.",
 )
 def search(
     spl: str,
@@ -248,6 +262,7 @@ def search(
     from escudo.detect.hunt import search as run_search
     from escudo.detect.store import Store
 
+    events = store_events(paths, store)
     check_output(fmt, output)
     content = load_user_content(content_dirs)
     stats = ReadStats()
@@ -259,6 +274,7 @@ def search(
         latest=parse_time(latest, "--latest"),
         stats=stats,
         store=Store(store),
+        events=events,
     )
     output_to = {"fmt": fmt, "output": output, "csv_safe": csv_safe}
     return finish(stats, [result_section(result, False)], output_to, fail_on_findings, strict)

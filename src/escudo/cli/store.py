@@ -1,15 +1,50 @@
-"""``escudo store migrate OLD NEW``: copy a DuckDB store file of escudo 0.1 into a store directory."""
+"""``escudo store compact|prune|migrate``: maintenance of a store directory (see ``escudo ingest``)."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import click
 
+from escudo.errors import InputError
+
+_STORE = click.option(
+    "--store",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="The store directory.",
+)
+
 
 @click.group()
 def store() -> None:
-    """Manage escudo's store (a directory of Parquet files)."""
+    """Maintain a store directory."""
+
+
+@store.command()
+@_STORE
+def compact(store: Path) -> int:
+    """Merge each partition's small files into few big ones."""
+    from escudo.store.maintain import compact as run
+
+    click.echo(run(store).summary("compact"), err=True)
+    return 0
+
+
+@store.command()
+@_STORE
+@click.option("--before", required=True, metavar="YYYY-MM-DD", help="Drop data of days before this one.")  # fmt: skip
+def prune(store: Path, before: str) -> int:
+    """Retention: drop every partition of a day before --before (UTC)."""
+    from escudo.store.maintain import prune as run
+
+    try:
+        day = date.fromisoformat(before)
+    except ValueError:
+        raise InputError(f"--before: not a date (YYYY-MM-DD): {before!r}") from None
+    click.echo(run(store, day).summary("prune"), err=True)
+    return 0
 
 
 @store.command()

@@ -193,8 +193,12 @@ def run_compiled(
     stats: ReadStats | None = None,
     engine: Engine | None = None,
     store: Store | None = None,
+    events: Path | None = None,
 ) -> list[DetectionResult]:
     """Read each dataset the compiled searches need once, then run every search over it.
+
+    With ``events`` (a store directory, see ``escudo ingest``) the data sets are its Parquet rows,
+    not ``paths``.
 
     ``Risk.All_Risk`` is not read from logs: it is the risk events kept in ``store`` (default: the
     user's store), as ES's risk index is for a search.
@@ -207,7 +211,14 @@ def run_compiled(
 
         with new_engine() as own:
             return run_compiled(
-                paths, jobs, earliest=earliest, latest=latest, stats=stats, engine=own, store=store
+                paths,
+                jobs,
+                earliest=earliest,
+                latest=latest,
+                stats=stats,
+                engine=own,
+                store=store,
+                events=events,
             )
     from escudo.datamodels.normalize import read_dataset
 
@@ -219,6 +230,11 @@ def run_compiled(
             needs.setdefault(dataset, []).append(compiled.raw_filters.get(dataset))
     with TemporaryDirectory(prefix="escudo-streams-") as spool:
         reads = sum(dataset != RISK_DATASET for dataset in needs)  # each reads every input
+        layout = None
+        if events is not None:
+            from escudo.store.read import open_store, register_events
+
+            layout, reads = open_store(events), 0
         inputs = expand_inputs([Path(p) if p != "-" else p for p in paths]) if reads else []
         if reads > 1:
             inputs = spool_streams(inputs, Path(spool))
@@ -229,6 +245,9 @@ def run_compiled(
                 engine.register_arrow(
                     dataset, window.clip(dataset, (store or Store()).risk_table().to_batches())
                 )
+                continue
+            if layout is not None:
+                window.seen[dataset] = register_events(engine, layout, dataset, earliest, latest)
                 continue
             batches = read_dataset(inputs, dataset, raw_filter=union_filters(filters), stats=stats)
             # The engine streams the batches into its own table (DuckDB spills to disk when it
@@ -265,6 +284,7 @@ def hunt(
     stats: ReadStats | None = None,
     engine: Engine | None = None,
     store: Store | None = None,
+    events: Path | None = None,
 ) -> list[DetectionResult]:
     """Run ``detections`` (default: every content detection whose datasets the inputs feed) over ``paths``.
 
@@ -285,7 +305,14 @@ def hunt(
             latest=latest,
         )
     return run_compiled(
-        paths, jobs, earliest=earliest, latest=latest, stats=stats, engine=engine, store=store
+        paths,
+        jobs,
+        earliest=earliest,
+        latest=latest,
+        stats=stats,
+        engine=engine,
+        store=store,
+        events=events,
     )
 
 
@@ -299,6 +326,7 @@ def search(
     stats: ReadStats | None = None,
     engine: Engine | None = None,
     store: Store | None = None,
+    events: Path | None = None,
 ) -> DetectionResult:
     """Run one ad-hoc SPL search over ``paths`` (macros from ``content``; ``Risk.All_Risk`` from
     ``store``).
@@ -324,4 +352,5 @@ def search(
         stats=stats,
         engine=engine,
         store=store,
+        events=events,
     )[0]

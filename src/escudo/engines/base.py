@@ -20,7 +20,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self, TypeAlias, runtime_checkable
@@ -71,8 +71,11 @@ class Engine(Protocol):
         """``data`` as the rows of ``dataset`` (replacing any earlier registration)."""
         ...
 
-    def register_parquet(self, dataset: str, path: str | Path) -> None:
-        """The Parquet file, folder (every ``*.parquet`` below it) or glob ``path`` as ``dataset``."""
+    def register_parquet(
+        self, dataset: str, path: str | Path | Sequence[str | Path]
+    ) -> None:
+        """The Parquet file, folder (every ``*.parquet`` below it) or glob ``path`` as ``dataset``
+        (a list: all of those, in order; the store registers a data set's partition files so)."""
         ...
 
     def register_risk_store(self, store: Store) -> None:

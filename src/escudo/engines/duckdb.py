@@ -20,7 +20,7 @@ import glob
 import shutil
 import tempfile
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -105,8 +105,11 @@ def connect(
     return con
 
 
-def _parquet_files(path: str | Path) -> list[str]:
-    """The Parquet files ``path`` names: itself, every ``*.parquet`` below a folder, or a glob's."""
+def _parquet_files(path: str | Path | Sequence[str | Path]) -> list[str]:
+    """The Parquet files ``path`` names: itself, every ``*.parquet`` below a folder, or a glob's
+    (a list: those of each item, in order)."""
+    if not isinstance(path, (str, Path)):
+        return [f for item in path for f in _parquet_files(item)]
     text = str(path)
     if Path(text).is_dir():
         return sorted(str(p) for p in Path(text).rglob("*.parquet") if p.is_file())
@@ -209,7 +212,7 @@ class DuckDBEngine:
     # The name before the Engine protocol (register_arrow); kept so existing callers keep working.
     register = register_arrow
 
-    def register_parquet(self, dataset: str, path: str | Path) -> None:
+    def register_parquet(self, dataset: str, path: str | Path | Sequence[str | Path]) -> None:
         """Scan Parquet as ``dataset``'s rows, through a view (nothing is loaded ahead): a file, a
         folder (every ``*.parquet`` below it) or a glob (``events/*.parquet``, ``**`` for any
         depth). Files may hold different columns (matched by name); fields of the data set missing

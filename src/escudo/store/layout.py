@@ -1,9 +1,11 @@
 """Where everything lives in a store directory (docs/architecture.md "Store"); shared by ingest
-(``escudo.store.ingest``) and the risk / findings / results tables (``escudo.detect.store``).
+(``escudo.store.ingest``) and the risk / findings / results tables (``escudo.detect.store``, which
+also creates and checks the store and holds its lock).
 
 ```
 DIR/escudo-store.json                     {"format": "escudo-store", "version": 1}
 DIR/events/dataset=<Dataset>/date=YYYY-MM-DD/part-<txn>-<n>.parquet   (_time UTC)
+  (<txn>: nanoseconds, 20 digits, then random hex; <n>: 5 digits, so names sort by commit)
 DIR/risk/..., DIR/findings/..., DIR/results/...
 DIR/checkpoints/inputs.json               per input: identity, offset, line
 DIR/_txn/                                 staging and commit intents
@@ -22,14 +24,11 @@ temporary files), so only committed data is ever visible.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-
-from escudo.errors import InputError
 
 FORMAT = "escudo-store"
 VERSION = 1
@@ -131,44 +130,5 @@ class StoreLayout:
         """The committed Parquet files of a partition folder, in commit order."""
         return sorted(
             (p for p in folder.iterdir() if p.suffix == ".parquet" and not hidden(p.name)),
-            key=_part_key,
+            key=lambda p: p.name,  # part-<txn>-<n>: transaction ids sort by time
         )
-
-    def create(self) -> None:
-        """Make ``root`` a store (the marker file), or check that it is one."""
-        if self.marker.is_file():
-            self.check()
-            return
-        if self.root.exists() and not self.root.is_dir():
-            self.check()
-        self.root.mkdir(parents=True, exist_ok=True)
-        write_atomic(self.marker, json.dumps({"format": FORMAT, "version": VERSION}).encode())
-
-    def check(self) -> None:
-        """Raise InputError unless ``root`` is a store directory escudo can read."""
-        if self.root.is_file():
-            raise InputError(
-                f"{self.root}: is a file; the store is now a directory (escudo-store, "
-                'docs/architecture.md "Store"): give a directory'
-            )
-        try:
-            meta = json.loads(self.marker.read_bytes())
-        except FileNotFoundError:
-            raise InputError(f"{self.root}: not an escudo store (no {MARKER})") from None
-        except (OSError, ValueError) as exc:
-            raise InputError(f"{self.root / MARKER}: unreadable store marker: {exc}") from None
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            raise InputError(f"{self.root / MARKER}: not an escudo store marker")
-        if meta.get("version") != VERSION:
-            raise InputError(
-                f"{self.root}: store version {meta.get('version')!r}, this escudo reads {VERSION}"
-            )
-
-
-def _part_key(path: Path) -> tuple[int, int, str]:
-    """``part-<txn>-<n>.parquet`` sorts by transaction number, then file number."""
-    bits = path.stem.split("-")
-    try:
-        return int(bits[1]), int(bits[2]), path.name
-    except (IndexError, ValueError):
-        return (1 << 62), 0, path.name

@@ -1,0 +1,111 @@
+"""Hunting over a store: each data set's committed Parquet files as the engine's relation.
+
+Only the date partitions that intersect ``[earliest, latest)`` are registered (partition pruning);
+the compiled search's own ``_time`` bounds clip the rows exactly, as for raw files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlglot import exp
+
+from escudo.errors import InputError
+from escudo.store.layout import EVENTS, MARKER, StoreLayout
+
+if TYPE_CHECKING:
+    from escudo.engines.base import Engine
+
+
+def open_store(path: str | Path) -> StoreLayout:
+    """The store at ``path`` for reading (InputError if it is none, or a file); a commit a crashed
+    writer decided is finished first."""
+    from escudo.detect.store import Store
+
+    with Store(Path(path))._reading():
+        pass
+    if not (Path(path) / MARKER).is_file():
+        raise InputError(f"not an escudo store (no {MARKER})", path=str(path))
+    return StoreLayout(Path(path))
+
+
+def _overlaps(day: date | None, earliest: datetime | None, latest: datetime | None) -> bool:
+    """Whether partition ``day`` (``None``: rows without a time) may hold rows in the window.
+
+    >>> _overlaps(date(2024, 3, 11), datetime(2024, 3, 12, tzinfo=UTC), None)
+    False
+    >>> _overlaps(date(2024, 3, 11), datetime(2024, 3, 11, 23, tzinfo=UTC), None)
+    True
+    >>> _overlaps(None, None, None), _overlaps(None, None, datetime(2024, 1, 1, tzinfo=UTC))
+    (True, False)
+    """
+    if day is None:
+        return earliest is None and latest is None
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return (latest is None or start < latest) and (
+        earliest is None or start + timedelta(days=1) > earliest
+    )
+
+
+def event_files(
+    layout: StoreLayout, dataset: str, earliest: datetime | None, latest: datetime | None
+) -> list[Path]:
+    """The committed files of ``dataset`` whose partition intersects the window, in order."""
+    return [
+        f
+        for day, folder in layout.partitions(EVENTS, dataset)
+        if _overlaps(day, earliest, latest)
+        for f in layout.files(folder)
+    ]
+
+
+@dataclass(frozen=True)
+class _TimeBounds:
+    """A runnable query: the least and greatest ``_time`` of a data set within the window."""
+
+    dataset: str
+    earliest: datetime | None
+    latest: datetime | None
+
+    @property
+    def datasets(self) -> tuple[str, ...]:
+        return (self.dataset,)
+
+    @property
+    def output_fields(self) -> tuple[str, ...]:
+        return ("low", "high")
+
+    @property
+    def expression(self) -> exp.Query:
+        from escudo.compile.expressions import time_literal
+        from escudo.datamodels.cim import relation_name
+
+        time = exp.column("_time")
+        query = exp.select(
+            exp.alias_(exp.Min(this=time), "low"), exp.alias_(exp.Max(this=time), "high")
+        ).from_(exp.to_identifier(relation_name(self.dataset)))
+        if self.earliest is not None:
+            query = query.where(exp.GTE(this=time, expression=time_literal(self.earliest)))
+        if self.latest is not None:
+            query = query.where(exp.LT(this=time, expression=time_literal(self.latest)))
+        return query
+
+
+def register_events(
+    engine: Engine,
+    layout: StoreLayout,
+    dataset: str,
+    earliest: datetime | None = None,
+    latest: datetime | None = None,
+) -> tuple[datetime | None, datetime | None]:
+    """Register ``dataset``'s store rows in ``engine``; the first and last event time in the
+    window (Splunk's info_min_time / info_max_time), ``None`` when there is none."""
+    files = event_files(layout, dataset, earliest, latest)
+    if not files:
+        return None, None  # unregistered: reads as empty
+    engine.register_parquet(dataset, files)
+    row = engine.run(_TimeBounds(dataset, earliest, latest)).to_pylist()[0]
+    return row["low"], row["high"]
