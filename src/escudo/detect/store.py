@@ -41,8 +41,8 @@ from escudo.detect.result import DetectionResult
 from escudo.detect.risk import event_time, field_text, parse_time, stable_id
 from escudo.engines import DEFAULT_ENGINE
 from escudo.errors import InputError
-from escudo.store.txn import Transaction, pending, roll_forward
 from escudo.store.layout import FORMAT, MARKER, NO_DATE, VERSION, hidden
+from escudo.store.txn import Transaction, pending, roll_forward
 
 __all__ = ["RISK_DATASET", "Store", "default_path", "from_json", "risk_rows", "to_json"]
 
