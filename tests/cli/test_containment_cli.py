@@ -1,10 +1,12 @@
-"""End to end through the CLI: content that leaves its folder and a store DuckDB cannot use are one
+"""End to end through the CLI: content that leaves its folder and a store escudo cannot use are one
 ``escudo: error: PATH[:LINE]: ...`` line on stderr and exit 2, never a traceback."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import duckdb
 import pytest
 from seed import sysmon_line
 
@@ -30,12 +32,12 @@ def logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def filled_store(tmp_path_factory: pytest.TempPathFactory, logs: Path) -> bytes:
-    """The bytes of a real store after one hunt."""
-    store = tmp_path_factory.mktemp("store") / "s.duckdb"
+def filled_store(tmp_path_factory: pytest.TempPathFactory, logs: Path) -> Path:
+    """A real store directory after one hunt."""
+    store = tmp_path_factory.mktemp("store") / "s"
     argv = ["hunt", str(logs), "--content", CONTENT, "--detection", SEED]
     assert main([*argv, "--emit", "findings", "--format", "jsonl", "--store", str(store)]) == 0
-    return store.read_bytes()
+    return store
 
 
 def errors(capsys: pytest.CaptureFixture[str], argv: list[str]) -> list[str]:
@@ -46,27 +48,35 @@ def errors(capsys: pytest.CaptureFixture[str], argv: list[str]) -> list[str]:
     return err.splitlines()
 
 
-# --- a store DuckDB cannot use -------------------------------------------------------------------
+# --- a store escudo cannot use ------------------------------------------------------------------
 
 STORE_DAMAGE = {
-    "not-duckdb": "not an escudo store: the file is not a DuckDB database",
-    "truncated": "store is damaged: the file is truncated",
-    "corrupt": "store is damaged: a block's checksum does not match",
+    "truncated": "store is damaged: not a readable Parquet file (truncated or overwritten)",
+    "not-parquet": "store is damaged: not a readable Parquet file (truncated or overwritten)",
+    "a-file": "not an escudo store: a file, not a store directory",
+    "foreign-dir": "not an escudo store: a directory without escudo-store.json",
+    "old-duckdb": "a DuckDB store of escudo 0.1 (before the store became a directory); copy it "
+    "into a store directory with: escudo store migrate {store} NEW_DIR",
 }
 
 
-def damaged(folder: Path, good: bytes, damage: str) -> Path:
-    data = bytearray(good)
-    if damage == "not-duckdb":
-        data = bytearray(b"user,password\nroot,hunter2\n" * 200)
-    elif damage == "truncated":
-        data = data[: len(data) // 2]
-    else:  # both DuckDB database headers (4 KiB each, after the main one) fail their checksum
-        for header in (4096, 8192):
-            data[header + 100 : header + 200] = b"\xff" * 100
-    path = folder / f"{damage}.duckdb"
-    path.write_bytes(bytes(data))
-    return path
+def damaged(folder: Path, good: Path, damage: str) -> tuple[Path, Path]:
+    """The store to pass (a copy of ``good`` with ``damage``) and the path the error names."""
+    store = folder / damage
+    if damage in ("truncated", "not-parquet"):
+        shutil.copytree(good, store)
+        [part] = sorted((store / "risk").rglob("*.parquet"))[:1]
+        data = part.read_bytes()
+        part.write_bytes(data[: len(data) // 2] if damage == "truncated" else b"x,y\n1,2\n" * 50)
+        return store, part
+    if damage == "a-file":
+        store.write_text("user,password\nroot,hunter2\n" * 200)
+    elif damage == "foreign-dir":
+        store.mkdir()
+        (store / "notes.txt").write_text("mine\n")
+    else:  # the DuckDB file escudo 0.1 kept its store in
+        duckdb.connect(str(store)).execute("CREATE TABLE risk (risk_event_id VARCHAR)").close()
+    return store, store
 
 
 def store_commands(store: Path, logs: Path) -> dict[str, list[str]]:
@@ -83,17 +93,18 @@ def store_commands(store: Path, logs: Path) -> dict[str, list[str]]:
 
 @pytest.mark.parametrize("command", ["hunt", "search", "drilldown", "navigator"])
 @pytest.mark.parametrize("damage", STORE_DAMAGE)
-def test_a_store_duckdb_cannot_use_is_one_line(
+def test_a_store_escudo_cannot_use_is_one_line(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     logs: Path,
-    filled_store: bytes,
+    filled_store: Path,
     damage: str,
     command: str,
 ) -> None:
-    store = damaged(tmp_path, filled_store, damage)
+    store, named = damaged(tmp_path, filled_store, damage)
     argv = store_commands(store, logs)[command]
-    assert errors(capsys, argv) == [f"escudo: error: {store}: {STORE_DAMAGE[damage]}"]
+    message = STORE_DAMAGE[damage].format(store=store)
+    assert errors(capsys, argv) == [f"escudo: error: {named}: {message}"]
 
 
 # --- lookups stay in their content folder's lookups/ ----------------------------------------------

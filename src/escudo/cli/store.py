@@ -1,4 +1,4 @@
-"""``escudo store compact|prune``: maintenance of a store directory (see ``escudo ingest``)."""
+"""``escudo store compact|prune|migrate``: maintenance of a store directory (see ``escudo ingest``)."""
 
 from __future__ import annotations
 
@@ -45,3 +45,15 @@ def prune(store: Path, before: str) -> int:
         raise InputError(f"--before: not a date (YYYY-MM-DD): {before!r}") from None
     click.echo(run(store, day).summary("prune"), err=True)
     return 0
+
+
+@store.command()
+@click.argument("old", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("new", type=click.Path(path_type=Path, file_okay=False))
+def migrate(old: Path, new: Path) -> None:
+    """Copy the DuckDB store file OLD (escudo 0.1) into the store directory NEW (created if
+    missing; an existing store gains what it lacks). OLD is only read."""
+    from escudo.detect.store import Store, migrate_duckdb
+
+    results, risk, findings = migrate_duckdb(old, Store(new))
+    click.echo(f"{new}: {results} results, {risk} risk events, {findings} findings added", err=True)

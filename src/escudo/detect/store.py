@@ -3,9 +3,9 @@
 Layout (docs/semantics.md "The store is a directory of Parquet files")::
 
     DIR/escudo-store.json                       {"format": "escudo-store", "version": 1}
-    DIR/results/date=YYYY-MM-DD/part-<txn>.parquet
-    DIR/risk/date=YYYY-MM-DD/part-<txn>.parquet  the Risk.All_Risk columns, plus event_json
-    DIR/findings/date=YYYY-MM-DD/part-<txn>.parquet
+    DIR/results/date=YYYY-MM-DD/part-<txn>-0.parquet
+    DIR/risk/date=YYYY-MM-DD/part-<txn>-0.parquet the Risk.All_Risk columns, plus event_json
+    DIR/findings/date=YYYY-MM-DD/part-<txn>-0.parquet
     DIR/_txn/                                   staging and commit intents (escudo.store.txn)
 
 Plain Parquet with Hive-style ``date=`` folders (the UTC day of ``_time``), so DuckDB's
@@ -41,6 +41,7 @@ from escudo.detect.result import DetectionResult
 from escudo.detect.risk import event_time, field_text, parse_time, stable_id
 from escudo.engines import DEFAULT_ENGINE
 from escudo.errors import InputError
+from escudo.store.layout import FORMAT, MARKER, NO_DATE, VERSION, hidden
 from escudo.store.txn import Transaction, pending, roll_forward
 
 __all__ = ["RISK_DATASET", "Store", "default_path", "from_json", "risk_rows", "to_json"]
@@ -48,13 +49,9 @@ __all__ = ["RISK_DATASET", "Store", "default_path", "from_json", "risk_rows", "t
 # Risk fields ES writes as multivalue (declared with the dataset); every other field is text.
 MULTIVALUE_RISK_FIELDS = get_dataset(RISK_DATASET).multivalue
 LOCK_TIMEOUT_SECONDS = 120.0
-MARKER = "escudo-store.json"
-FORMAT = {"format": "escudo-store", "version": 1}
 KINDS = ("results", "risk", "findings")
 KEYS = {"results": "result_id", "risk": "risk_event_id", "findings": "finding_id"}
 UTC_TIME = pa.timestamp("us", tz="UTC")
-# Hive's name for a partition whose value is NULL (pyarrow's and Spark's default too).
-NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 # What every DuckDB database file carries at byte 8 (DuckDB's storage docs, "Storage Format").
 DUCKDB_MAGIC = b"DUCK"
 OLD_DUCKDB_STORE = (
@@ -67,6 +64,11 @@ DAMAGED = "store is damaged: not a readable Parquet file (truncated or overwritt
 def default_path() -> Path:
     """``$XDG_DATA_HOME/escudo/store`` (platformdirs' user data dir)."""
     return Path(platformdirs.user_data_dir("escudo")) / "store"
+
+
+def old_default_path() -> Path:
+    """Where escudo 0.1 kept its DuckDB store file by default."""
+    return Path(platformdirs.user_data_dir("escudo")) / "escudo.duckdb"
 
 
 def risk_schema() -> pa.Schema:
@@ -190,7 +192,7 @@ def unique_rows(table: pa.Table, key: str, known: set[str]) -> pa.Table:
 def _days(table: pa.Table) -> dict[str, pa.Table]:
     """``table`` split by the UTC day of ``_time`` (the ``date=`` folder names)."""
     days = [
-        NULL_PARTITION if t is None else t.astimezone(UTC).strftime("%Y-%m-%d")
+        NO_DATE if t is None else t.astimezone(UTC).strftime("%Y-%m-%d")
         for t in table.column("_time").to_pylist()
     ]
     split: dict[str, list[int]] = {}
@@ -209,6 +211,8 @@ class Store:
 
     def __init__(self, path: Path | None = None, *, timeout: float = LOCK_TIMEOUT_SECONDS) -> None:
         self.path = Path(path) if path is not None else default_path()
+        # Without --store, escudo 0.1's default file is not silently left behind (see _check).
+        self.old_default = old_default_path() if path is None else None
         self.lock_path = self.path / ".lock"
         self.timeout = timeout
 
@@ -278,7 +282,7 @@ class Store:
         if table.num_rows == 0:
             return
         for day, rows in _days(table).items():
-            staged = txn.stage(f"{kind}/date={day}/part-{txn.id}.parquet")
+            staged = txn.stage(f"{kind}/date={day}/part-{txn.id}-0.parquet")
             pq.write_table(rows, staged)
 
     @contextmanager
@@ -289,7 +293,7 @@ class Store:
             self.path.mkdir(parents=True, exist_ok=True)
             marker = self.path / MARKER
             if not marker.exists():
-                marker.write_text(json.dumps(FORMAT) + "\n")
+                marker.write_text(json.dumps({"format": FORMAT, "version": VERSION}) + "\n")
         except OSError as exc:
             raise InputError(f"cannot create store: {exc.strerror}", path=str(self.path)) from exc
         with self._locked(fcntl.LOCK_EX):
@@ -368,12 +372,19 @@ class Store:
                 raise InputError(OLD_DUCKDB_STORE.format(path=path), path=str(path))
             raise InputError("not an escudo store: a file, not a store directory", path=str(path))
         if not path.exists():
+            old = self.old_default
+            if old is not None and old.is_file():
+                raise InputError(
+                    "the default store is now a directory; copy this DuckDB store of escudo 0.1 "
+                    f"into it with: escudo store migrate {old} {path}",
+                    path=str(old),
+                )
             return False
         if not path.is_dir():
             raise InputError("not an escudo store: not a directory", path=str(path))
         marker = path / MARKER
         if not marker.exists():
-            if any(not p.name.startswith(".") for p in path.iterdir()):
+            if any(not hidden(p.name) for p in path.iterdir()):
                 raise InputError(
                     f"not an escudo store: a directory without {MARKER}", path=str(path)
                 )
@@ -382,11 +393,11 @@ class Store:
             found = json.loads(marker.read_text())
         except (OSError, ValueError, UnicodeDecodeError):
             found = None
-        if not isinstance(found, dict) or found.get("format") != FORMAT["format"]:
+        if not isinstance(found, dict) or found.get("format") != FORMAT:
             raise InputError(f"not an escudo store: {MARKER} is not escudo's", path=str(marker))
-        if found.get("version") != FORMAT["version"]:
+        if found.get("version") != VERSION:
             raise InputError(
-                f"store version {found.get('version')!r} is not {FORMAT['version']} "
+                f"store version {found.get('version')!r} is not {VERSION} "
                 "(written by another escudo release)",
                 path=str(marker),
             )
@@ -400,8 +411,7 @@ class Store:
         return sorted(
             p
             for p in folder.rglob("*.parquet")
-            if p.is_file()
-            and not any(part.startswith(("_", ".")) for part in p.relative_to(folder).parts)
+            if p.is_file() and not any(hidden(part) for part in p.relative_to(folder).parts)
         )
 
     def _read(self, kind: str, columns: Sequence[str]) -> pa.Table:
@@ -455,3 +465,41 @@ class Store:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
         finally:
             handle.close()
+
+
+def migrate_duckdb(old: Path, store: Store) -> tuple[int, int, int]:
+    """Copy the DuckDB store file of escudo 0.1 at ``old`` into ``store`` (a directory); returns
+    the new (results, risk, findings) counts. ``old`` is only read. Risk incident findings are not
+    copied: the rules run again over the copied risk events (the same answer, by the "Findings
+    from the whole store" rule); TTP findings are copied."""
+    import duckdb
+
+    from escudo.engines.duckdb import connect
+
+    if not old.is_file():
+        raise InputError("no such store file", path=str(old))
+    with old.open("rb") as handle:
+        if handle.read(12)[8:12] != DUCKDB_MAGIC:
+            raise InputError("not a DuckDB store of escudo 0.1", path=str(old))
+    try:
+        con = connect(str(old), read_only=True, utc=True)
+        try:
+            results = con.sql(
+                f"SELECT {', '.join(RESULTS_SCHEMA.names)} FROM results"
+            ).to_arrow_table()
+            events = [
+                from_json(t) for (t,) in con.execute("SELECT event_json FROM risk").fetchall()
+            ]
+            findings = [
+                from_json(t) for (t,) in con.execute("SELECT finding_json FROM findings").fetchall()
+            ]
+        finally:
+            con.close()
+    except duckdb.Error as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise InputError(f"cannot read the old store: {first}", path=str(old)) from None
+    direct = [f for f in findings if f.get("finding_type") != RISK_INCIDENT]
+    counts, _ = store.write_tables(
+        results.cast(RESULTS_SCHEMA), risk_rows(events), direct, rerun=bool(events)
+    )
+    return counts
