@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import click
 import pyarrow as pa
 
+from escudo.cli.options import check_output_path
 from escudo.datamodels.normalize import dataset_schema, read_dataset
 from escudo.errors import InputError
 from escudo.outputs import WRITERS, write_batches
@@ -60,6 +61,7 @@ def events(
     """
     if fmt == "parquet" and output is None:
         raise InputError("--format parquet needs --output FILE")
+    check_output_path(output, "--output")
     schema = dataset_schema(datamodel, sourcetype)
     stats = ReadStats()
     batches: Iterator[pa.RecordBatch] = read_dataset(
