@@ -69,13 +69,11 @@ def _time_bound(frame: Frame, node: ast.Compare, resolve: Resolver) -> exp.Expre
 def lower_predicate(node: ast.Predicate, frame: Frame, resolve: Resolver) -> exp.Expression:
     """A search-language predicate (``search``, ``tstats where``) as a SQL boolean."""
     if isinstance(node, ast.And):
-        return as_expression(
-            exp.and_(*(_wrap(lower_predicate(i, frame, resolve)) for i in node.items))
-        )
+        items = (_wrap(lower_predicate(i, frame, resolve)) for i in node.items)
+        return as_expression(exp.and_(*items, copy=False))  # fresh trees: no copies
     if isinstance(node, ast.Or):
-        return as_expression(
-            exp.or_(*(_wrap(lower_predicate(i, frame, resolve)) for i in node.items))
-        )
+        items = (_wrap(lower_predicate(i, frame, resolve)) for i in node.items)
+        return as_expression(exp.or_(*items, copy=False))
     if isinstance(node, ast.Not):
         return semantics.search_not(lower_predicate(node.item, frame, resolve))
     if isinstance(node, ast.Compare | ast.InList) and node.field.lower() in (
