@@ -207,7 +207,7 @@ def lower_expr(node: ast.Expr, frame: Frame) -> exp.Expression:
         alternatives = [
             semantics.where_compare(subject.copy(), "=", lower_expr(v, frame)) for v in node.values
         ]
-        test = as_expression(exp.or_(*alternatives))
+        test = as_expression(exp.or_(*alternatives, copy=False))  # fresh trees: no copies
         return semantics.any_element(operand, test, "_v") if multivalue else test
     if isinstance(node, ast.Call):
         from escudo.compile.functions import lower_function
