@@ -16,11 +16,13 @@ import argparse
 import time
 import tracemalloc
 from collections.abc import Callable
+from typing import TypeVar
 
 from escudo.compile import compile_search
 from escudo.spl.macros import expand_macros
 from escudo.spl.parser import parse
 
+T = TypeVar("T")
 HEAD = "| tstats count from datamodel=Endpoint.Processes by Processes.dest Processes.process_name | rename Processes.* AS * "
 
 
@@ -40,14 +42,18 @@ def where_or(n: int) -> str:
     return HEAD + "| where " + " OR ".join(f'process_name="tool{i}"' for i in range(n))
 
 
-SHAPES: dict[str, Callable[[int], str]] = {"in": in_list, "search-or": search_or, "where-or": where_or}
+SHAPES: dict[str, Callable[[int], str]] = {
+    "in": in_list,
+    "search-or": search_or,
+    "where-or": where_or,
+}
 
 
-def timed(label: str, fn: Callable[[], object], out: dict[str, float]) -> object:
+def clock(fn: Callable[..., T], *args: object) -> tuple[T, float]:
+    """``fn(*args)`` and the seconds it took."""
     start = time.perf_counter()
-    result = fn()
-    out[label] = time.perf_counter() - start
-    return result
+    result = fn(*args)
+    return result, time.perf_counter() - start
 
 
 def main() -> None:
@@ -60,22 +66,20 @@ def main() -> None:
     print(f"{'values':>7} {'MB':>5} {'expand':>7} {'parse':>6} {'compile':>8} {'duckdb':>7} {'spark':>6} {'us/value':>8} {'peak MB':>8}")  # fmt: skip
     for n in (int(s) for s in args.sizes.split(",")):
         spl = make(n)
-        t: dict[str, float] = {}
-        timed("expand", lambda: expand_macros(spl, {}), t)
-        timed("parse", lambda: parse(spl), t)
-        compiled = timed("compile", lambda: compile_search(spl), t)
-        timed("duckdb", lambda: compiled.sql("duckdb"), t)  # type: ignore[attr-defined]
-        timed("spark", lambda: compiled.sql("spark"), t)  # type: ignore[attr-defined]
+        _, expand = clock(expand_macros, spl, {})
+        _, parsed = clock(parse, spl)
+        compiled, lowered = clock(compile_search, spl)
+        _, duck = clock(compiled.sql, "duckdb")
+        _, spark = clock(compiled.sql, "spark")
         del compiled
         tracemalloc.start()
         compile_search(spl)
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        per_value = (t["compile"] + t["duckdb"]) / n * 1e6
+        per_value = (lowered + duck) / n * 1e6
         print(
-            f"{n:>7} {len(spl) / 1e6:>5.2f} {t['expand']:>7.2f} {t['parse']:>6.2f} "
-            f"{t['compile']:>8.2f} {t['duckdb']:>7.2f} {t['spark']:>6.2f} {per_value:>8.1f} "
-            f"{peak / 1e6:>8.1f}"
+            f"{n:>7} {len(spl) / 1e6:>5.2f} {expand:>7.2f} {parsed:>6.2f} {lowered:>8.2f} "
+            f"{duck:>7.2f} {spark:>6.2f} {per_value:>8.1f} {peak / 1e6:>8.1f}"
         )
 
 

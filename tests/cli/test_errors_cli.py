@@ -38,7 +38,9 @@ def _error_line(capsys: pytest.CaptureFixture[str]) -> str:
         ["events", "{long}"],
         ["events", SAMPLE, "--output", "{long}"],
     ],
-    ids=lambda argv: "-".join(a for a in argv if a.startswith(("-", "e", "t", "d", "v", "h", "s", "n"))),
+    ids=lambda argv: "-".join(
+        a for a in argv if a.startswith(("-", "e", "t", "d", "v", "h", "s", "n"))
+    ),
 )
 def test_a_long_name_or_file_argument_is_one_error_line(
     argv: list[str], size: int, capsys: pytest.CaptureFixture[str]

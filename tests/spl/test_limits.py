@@ -26,8 +26,10 @@ CASES = {
     "search parentheses": (lambda n: HEAD + "| search " + _nested("(", "process_name=a", n), "("),
     "search NOT": (lambda n: HEAD + "| search " + "NOT " * n + "process_name=a", "NOT "),
     "tstats where": (
-        lambda n: "| tstats count from datamodel=Endpoint.Processes where "
-        + _nested("(", "Processes.process_name=a", n),
+        lambda n: (
+            "| tstats count from datamodel=Endpoint.Processes where "
+            + _nested("(", "Processes.process_name=a", n)
+        ),
         "(",
     ),
 }

@@ -35,10 +35,10 @@ def validate(paths: tuple[Path, ...], content_dirs: tuple[Path, ...], quiet: boo
             raise InputError(f"--content: folder not found: {folder}")
     for path in paths:
         try:
-            found = path.exists()
+            exists = path.exists()
         except OSError as exc:  # e.g. a name longer than the system allows
             raise InputError(f"{exc.strerror}: {path}") from None
-        if not found:
+        if not exists:
             raise InputError(f"no such file or folder: {path}")
     targets = list(paths) or list(content_dirs) or [BUILTIN_DIR]
     macros, problems = load_macros(list(content_dirs))

@@ -310,7 +310,9 @@ def search_in(column: exp.Expression, values: list[str], *, quoted: bool = False
     if len(exact) <= IN_LIST_AS_SQL_IN:
         matches = [search_compare(column, "=", value, quoted=quoted) for value in unique]
     else:
-        folded = exp.In(this=exp.Lower(this=column.copy()), expressions=[_lowered(v) for v in exact])
+        folded = exp.In(
+            this=exp.Lower(this=column.copy()), expressions=[_lowered(v) for v in exact]
+        )
         wildcards = [v for v in unique if "*" in v]
         matches = [folded, *(search_compare(column, "=", v, quoted=quoted) for v in wildcards)]
     # Each match is already parenthesized and holds no OR: combining them needs no more copies.

@@ -62,7 +62,9 @@ class _ExprParser:
         middle = len(items) // 2
         left = self.chain(op, items[:middle], ops[: middle - 1])
         right = self.chain(op, items[middle:], ops[middle:])
-        return self.node(ast.BinOp(op, left, right, _span(left, right)), ops[middle - 1], left, right)
+        return self.node(
+            ast.BinOp(op, left, right, _span(left, right)), ops[middle - 1], left, right
+        )
 
     def peek(self, ahead: int = 0) -> Token | None:
         i = self.pos + ahead
@@ -124,7 +126,9 @@ class _ExprParser:
             self.enter(tok)
             operand = self.parse_not()
             self.level -= 1
-            return self.node(ast.UnaryOp("NOT", operand, tok.span.merge(operand.span)), tok, operand)
+            return self.node(
+                ast.UnaryOp("NOT", operand, tok.span.merge(operand.span)), tok, operand
+            )
         return self.parse_comparison()
 
     def parse_comparison(self) -> ast.Expr:
@@ -152,14 +156,18 @@ class _ExprParser:
         left = self.parse_multiplicative()
         while (tok := self.op("+", "-", ".")) is not None:
             right = self.parse_multiplicative()
-            left = self.node(ast.BinOp(tok.value, left, right, _span(left, right)), tok, left, right)
+            left = self.node(
+                ast.BinOp(tok.value, left, right, _span(left, right)), tok, left, right
+            )
         return left
 
     def parse_multiplicative(self) -> ast.Expr:
         left = self.parse_unary()
         while (tok := self.op("*", "/", "%")) is not None:
             right = self.parse_unary()
-            left = self.node(ast.BinOp(tok.value, left, right, _span(left, right)), tok, left, right)
+            left = self.node(
+                ast.BinOp(tok.value, left, right, _span(left, right)), tok, left, right
+            )
         return left
 
     def parse_unary(self) -> ast.Expr:

@@ -136,14 +136,14 @@ def _expand(text: str, macros: Mapping[str, Macro], chain: tuple[str, ...]) -> s
             raise _Located(SplSyntaxError, "empty macro call ``", i, end + 1)
         name = " ".join(call.split())
         if name in chain:
-            cycle = chain[chain.index(name) :] + (name,)
+            cycle = (*chain[chain.index(name) :], name)
             raise _Located(
                 UnsupportedSplError, f"recursive macro: {_show(cycle)}", i, end + 1, chained=True
             )
         if len(chain) >= MAX_DEPTH:
             raise _Located(
                 UnsupportedSplError,
-                f"macro expansion deeper than {MAX_DEPTH} levels: {_show(chain + (name,))}",
+                f"macro expansion deeper than {MAX_DEPTH} levels: {_show((*chain, name))}",
                 i,
                 end + 1,
                 chained=True,
