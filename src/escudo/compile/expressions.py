@@ -146,7 +146,7 @@ _ARITHMETIC: dict[str, type[exp.Expression]] = {
     "/": exp.Div,
     "%": exp.Mod,
 }
-_BOOLEAN: dict[str, type[exp.Expression]] = {"AND": exp.And, "OR": exp.Or, "XOR": exp.Xor}
+_BOOLEAN: dict[str, type[exp.Expression]] = {"AND": exp.And, "OR": exp.Or}
 _MV_NODES = (
     exp.Split,
     exp.Array,
@@ -177,6 +177,13 @@ def lower_expr(node: ast.Expr, frame: Frame) -> exp.Expression:
             return _compare_mv(node, frame, left, right) or semantics.where_compare(left, op, right)
         if op == "LIKE":
             return semantics.like(left, right)
+        if op == "XOR":
+            # a XOR b is a <> b over booleans, NULL when either is (three-valued logic). sqlglot
+            # writes Xor for DuckDB as (a AND NOT b) OR (NOT a AND b), which doubles both sides:
+            # a chain of n XORs would grow as 2**n. Spark has no boolean XOR operator either.
+            return semantics.parenthesize(
+                exp.NEQ(this=exp.Paren(this=left), expression=exp.Paren(this=right))
+            )
         if op in _BOOLEAN:
             return _BOOLEAN[op](this=_wrap(left), expression=_wrap(right))
         if op == ".":
