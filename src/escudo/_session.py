@@ -133,19 +133,21 @@ class Session:
     ``content_dirs``: folders of user content (detections, macros, lookups) added to the shipped
     ESCU content. ``detections``: names, ids or YAML files to run (default: every detection the
     inputs feed; one that does not compile is left out with a warning). ``earliest``/``latest``:
-    the time window (Splunk time modifiers, ISO 8601 or datetimes; ``latest`` exclusive), relative
-    ones anchored at ``now`` (default: when the session was made), which also anchors the
-    searches' own relative times. ``engine``: a name in ``escudo.engines.ENGINES``. ``store``: a
-    DuckDB file :meth:`hunt` keeps results, risk events and findings in, and ``Risk.All_Risk`` is
-    read from (default: read the user's store, keep nothing). ``identities``/``assets``: ES
-    lookup CSVs that merge aliases into ``normalized_risk_object``. ``attack_stix``: a MITRE
-    enterprise-attack.json used instead of the bundled ATT&CK table. ``hec``: a sender
-    :meth:`deliver` sends risk events and findings through.
+    the time window (Splunk time modifiers, ISO 8601 or datetimes; ``latest`` exclusive),
+    relative ones anchored at ``now`` (default: when the session was made; naive means UTC),
+    which also anchors the searches' own relative times. ``engine``: a name in
+    ``escudo.engines.ENGINES``. ``store``: a DuckDB file :meth:`hunt` keeps results, risk events
+    and findings in, and ``Risk.All_Risk`` is read from (default: read the user's store, keep
+    nothing). ``identities``/``assets``: ES lookup CSVs that merge aliases into
+    ``normalized_risk_object``. ``attack_stix``: a MITRE enterprise-attack.json used instead of
+    the bundled ATT&CK table. ``hec``: a sender :meth:`deliver` sends risk events and findings
+    through. The README's "Library" section runs a hunt and a search on the bundled sample.
 
-    >>> session = Session(detections=["Linux Ngrok Reverse Proxy Usage"])
-    >>> run = session.hunt(["samples/sysmon-linux-syslog.log"])  # doctest: +SKIP
-    >>> run.tables["Linux Ngrok Reverse Proxy Usage"].num_rows  # doctest: +SKIP
-    4
+    >>> from pathlib import Path
+    >>> sample = Path(__file__).parents[2] / "samples" / "sysmon-linux-syslog.log"
+    >>> run = Session(detections=["Linux Ngrok Reverse Proxy Usage"]).hunt([sample])
+    >>> run.tables["Linux Ngrok Reverse Proxy Usage"].num_rows, run.stats.events
+    (4, 8)
     """
 
     def __init__(
@@ -163,7 +165,9 @@ class Session:
         attack_stix: str | os.PathLike[str] | None = None,
         hec: HecSender | None = None,
     ) -> None:
-        self.now = now.astimezone(UTC) if now is not None else datetime.now(UTC)
+        if now is None:
+            now = datetime.now(UTC)
+        self.now = now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
         self.earliest = parse_time(earliest, self.now, name="earliest")
         self.latest = parse_time(latest, self.now, name="latest")
         self.content_dirs = [Path(d) for d in content_dirs]
