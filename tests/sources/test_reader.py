@@ -53,10 +53,12 @@ def test_n_valid_events_among_garbage(tmp_path: Path) -> None:
     stats = ReadStats()
     rows = _rows([_write(tmp_path / "syslog", lines)], stats=stats)
     assert [r["process_id"] for r in rows] == [str(i) for i in range(7)]
-    assert (stats.events, stats.malformed, stats.skipped) == (7, 2, 12)
+    assert (stats.events, stats.malformed, stats.skipped, stats.binary) == (7, 2, 12, 2)
     assert [(p.line, p.reason.split(":")[0]) for p in stats.problems] == [
+        (7, "binary data (NUL byte at column 1)"),  # the junk line: skipped, and reported
         (9, "event cut short"),
         (13, "unexpected markup in <System>"),
+        (20, "binary data (NUL byte at column 1)"),
     ]
     assert "syslog:9: event cut short" in stats.summary()
 

@@ -31,7 +31,11 @@ from escudo.sources.base import ReadStats
     default=None,
     help="Comma-separated columns to keep, in this order (default: every field of the data set).",
 )
-@click.option("--strict", is_flag=True, help="Exit 2 when any record was malformed.")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Exit 2 when an input could not be read or a line was malformed or not UTF-8 text.",
+)
 def events(
     paths: tuple[str, ...],
     datamodel: str,
@@ -64,6 +68,8 @@ def events(
         batches = (b.select(keep) for b in batches)
     write_output([Section(None, schema, batches)], fmt, output, csv_safe)
     click.echo(stats.summary(), err=True)
-    if strict and (stats.malformed or stats.invalid_utf8):
+    failure = stats.strict_failure() if strict else None
+    if failure:
+        click.echo(f"escudo: error: {failure}", err=True)
         return 2
     return 0

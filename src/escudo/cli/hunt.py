@@ -1,9 +1,10 @@
 """``escudo hunt`` (detections over logs) and ``escudo search`` (ad-hoc SPL over logs).
 
 Exit codes: 0 done; 1 with ``--fail-on-findings`` when any row was found; 2 on errors, and with
-``--strict`` when the input had malformed records; 3 (``hunt --hec-url``) when HEC delivery gave up
-with events left in the spool, which the next run sends first. When several apply, 2 wins over 3 and
-3 over 1. A read summary goes to stderr.
+``--strict`` when an input could not be read (in full) or had malformed records or lines that are
+not UTF-8 text; 3 (``hunt --hec-url``) when HEC delivery gave up with events left in the spool, which
+the next run sends first. When several apply, 2 wins over 3 and 3 over 1. A read summary goes to
+stderr, with one ``path: reason`` line per unreadable input.
 """
 
 from __future__ import annotations
@@ -67,8 +68,9 @@ def finish(
     """Write the output (``output``: the output options) and the stderr summary; the exit code."""
     written = write_output(sections, **output)
     click.echo(stats.summary(), err=True)
-    if strict and stats.malformed:
-        click.echo(f"escudo: error: --strict: {stats.malformed} malformed input records", err=True)
+    failure = stats.strict_failure() if strict else None
+    if failure:
+        click.echo(f"escudo: error: {failure}", err=True)
         return 2
     if fail_on_findings and written:
         return 1
@@ -82,7 +84,7 @@ def _common(f: Any) -> Any:
         click.option("--earliest", help="Only events at or after this time: -24h, -7d@d, 01/31/2024:00:00:00, ISO 8601."),
         click.option("--latest", help="Only events before this time."),
         click.option("--fail-on-findings", is_flag=True, help="Exit 1 when any result row is found."),
-        click.option("--strict", is_flag=True, help="Exit 2 when the input had malformed records."),
+        click.option("--strict", is_flag=True, help="Exit 2 when an input could not be read or had malformed or non-UTF-8 lines."),
     ]  # fmt: skip
     for option in reversed(options):
         f = option(f)

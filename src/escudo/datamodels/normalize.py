@@ -36,6 +36,7 @@ from escudo.datamodels.mappings import (
     get_mapping,
 )
 from escudo.sources.base import RawFilter, ReadStats
+from escudo.sources.framing import Input
 from escudo.sources.reader import DEFAULT_CHUNK_BYTES, Processor, read_batches
 from escudo.sources.registry import get_sourcetype
 
@@ -194,7 +195,7 @@ class Normalizer:
 
 
 def read_dataset(
-    paths: Iterable[str | os.PathLike[str]],
+    paths: Iterable[str | os.PathLike[str] | Input],
     dataset: str,
     *,
     raw_filter: RawFilter | None = None,

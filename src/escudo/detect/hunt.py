@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from tempfile import TemporaryDirectory
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -28,6 +29,7 @@ from escudo.detect.result import DetectionResult
 from escudo.detect.store import RISK_DATASET, Store
 from escudo.errors import EscudoError
 from escudo.sources.base import RawFilter, ReadStats
+from escudo.sources.framing import expand_inputs, spool_streams
 
 if TYPE_CHECKING:
     from escudo.compile import CompiledSearch
@@ -220,23 +222,23 @@ def run_compiled(
     for _, compiled in jobs:
         for dataset in compiled.datasets:
             needs.setdefault(dataset, []).append(compiled.raw_filters.get(dataset))
-    for dataset, filters in needs.items():
-        if dataset == RISK_DATASET:
-            # Arrow rather than register_risk_store: the run's window clips risk events too, and
-            # notes the times seen (info_min_time / info_max_time).
-            engine.register_arrow(
-                dataset, window.clip(dataset, (store or Store()).risk_table().to_batches())
-            )
-            continue
-        batches = read_dataset(
-            [Path(p) if p != "-" else p for p in paths],
-            dataset,
-            raw_filter=union_filters(filters),
-            stats=stats,
-        )
-        # The engine streams the batches into its own table (DuckDB spills to disk when it must),
-        # so several searches can scan one read.
-        engine.register_arrow(dataset, window.clip(dataset, batches))
+    with TemporaryDirectory(prefix="escudo-streams-") as spool:
+        reads = sum(dataset != RISK_DATASET for dataset in needs)  # each reads every input
+        inputs = expand_inputs([Path(p) if p != "-" else p for p in paths]) if reads else []
+        if reads > 1:
+            inputs = spool_streams(inputs, Path(spool))
+        for dataset, filters in needs.items():
+            if dataset == RISK_DATASET:
+                # Arrow rather than register_risk_store: the run's window clips risk events too,
+                # and notes the times seen (info_min_time / info_max_time).
+                engine.register_arrow(
+                    dataset, window.clip(dataset, (store or Store()).risk_table().to_batches())
+                )
+                continue
+            batches = read_dataset(inputs, dataset, raw_filter=union_filters(filters), stats=stats)
+            # The engine streams the batches into its own table (DuckDB spills to disk when it
+            # must), so several searches can scan one read.
+            engine.register_arrow(dataset, window.clip(dataset, batches))
     results = []
     for detection, compiled in jobs:
         rows = engine.run(compiled)

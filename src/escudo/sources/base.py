@@ -43,16 +43,27 @@ class RawFilter:
 
 @dataclass
 class Problem:
-    """One malformed input record, kept for the summary."""
+    """One malformed input record (or an input that could not be read), kept for the summary.
+
+    ``line`` 0 means the problem has no line (a file that cannot be opened, a gzip CRC mismatch).
+
+    >>> str(Problem("a.log", 7, "event cut short")), str(Problem("b.gz", 0, "gzip CRC check failed"))
+    ('a.log:7: event cut short', 'b.gz: gzip CRC check failed')
+    """
 
     path: str
     line: int
     reason: str
 
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.reason}"
+
 
 @dataclass
 class ReadStats:
-    """What a read saw: events, lines skipped as not ours, malformed records (first few kept)."""
+    """What a read saw: events, lines skipped as not ours, malformed records (first few kept),
+    lines that are not text, and inputs that could not be read (all kept, one per input)."""
 
     events: int = 0
     skipped: int = 0
@@ -61,13 +72,34 @@ class ReadStats:
     other: int = 0  # events of an EventID (record type) outside the data set being read
     invalid_utf8: int = 0  # events kept with invalid UTF-8 decoded as U+FFFD
     lines: int = 0  # input lines, when the source counted them (0: the reader counts)
+    not_utf8: int = 0  # lines holding invalid UTF-8 (an event in one is still read)
+    binary: int = 0  # lines holding NUL bytes: binary data (an event in one is still read)
     problems: list[Problem] = field(default_factory=list)
+    unreadable: list[Problem] = field(default_factory=list)  # one per input, never capped
     max_problems: int = 5
 
     def add_problem(self, path: str, line: int, reason: str) -> None:
         self.malformed += 1
         if len(self.problems) < self.max_problems:
             self.problems.append(Problem(path, line, reason))
+
+    def add_text_problem(self, path: str, line: int, binary: bool, reason: str) -> None:
+        """A line that is not UTF-8 text: counted and reported like a malformed record."""
+        if binary:
+            self.binary += 1
+        else:
+            self.not_utf8 += 1
+        self.problems.append(Problem(path, line, reason))  # trimmed by the caller, in line order
+
+    def add_unreadable(self, path: str, reason: str, line: int = 0) -> None:
+        """An input (or part of one) that could not be read: reported once per path."""
+        if all(p.path != path for p in self.unreadable):
+            self.unreadable.append(Problem(path, line, reason))
+
+    @property
+    def problem_count(self) -> int:
+        """Malformed records and lines that are not text (what the problem list samples)."""
+        return self.malformed + self.not_utf8 + self.binary
 
     def merge(self, other: ReadStats) -> None:
         self.events += other.events
@@ -77,11 +109,29 @@ class ReadStats:
         self.other += other.other
         self.invalid_utf8 += other.invalid_utf8
         self.lines += other.lines
+        self.not_utf8 += other.not_utf8
+        self.binary += other.binary
         room = self.max_problems - len(self.problems)
         self.problems.extend(other.problems[: max(0, room)])
+        for p in other.unreadable:
+            self.add_unreadable(p.path, p.reason, p.line)
+
+    def strict_failure(self) -> str | None:
+        """Why ``--strict`` fails this read (exit 2), or None when the input was clean."""
+        parts = []
+        if self.unreadable:
+            parts.append(f"{len(self.unreadable)} inputs could not be read (in full)")
+        if self.malformed:
+            parts.append(f"{self.malformed} malformed input records")
+        if self.not_utf8 or self.binary:
+            parts.append(f"{self.not_utf8 + self.binary} lines with invalid UTF-8 or binary data")
+        if not parts and self.invalid_utf8:
+            parts.append(f"{self.invalid_utf8} events with invalid UTF-8")
+        return "--strict: " + ", ".join(parts) if parts else None
 
     def summary(self) -> str:
-        """The stderr summary line (plus the first problems, one per line)."""
+        """The stderr summary line, then each unreadable input and the first problems, one per
+        line (``path: reason``, ``path:line: reason``)."""
         head = (
             f"escudo: read {self.events} events; skipped {self.skipped} non-event lines; "
             f"{self.malformed} malformed"
@@ -90,10 +140,17 @@ class ReadStats:
             head += f"; {self.other} events of other types"
         if self.filtered:
             head += f"; {self.filtered} dropped by the raw-text prefilter"
-        if self.invalid_utf8:
+        if self.not_utf8:
+            head += f"; {self.not_utf8} lines with invalid UTF-8 (replaced by U+FFFD)"
+        elif self.invalid_utf8:
             head += f"; {self.invalid_utf8} with invalid UTF-8 (replaced by U+FFFD)"
+        if self.binary:
+            head += f"; {self.binary} lines of binary data"
+        if self.unreadable:
+            head += f"; {len(self.unreadable)} inputs not read in full"
         lines = [head]
-        lines += [f"  {p.path}:{p.line}: {p.reason}" for p in self.problems]
-        if self.malformed > len(self.problems):
-            lines.append(f"  ... and {self.malformed - len(self.problems)} more")
+        lines += [f"  {p}" for p in self.unreadable]
+        lines += [f"  {p}" for p in self.problems]
+        if self.problem_count > len(self.problems):
+            lines.append(f"  ... and {self.problem_count - len(self.problems)} more")
         return "\n".join(lines)

@@ -12,17 +12,27 @@ two workers; each chunk knows the 1-based number of its first line for error mes
 
 from __future__ import annotations
 
+import codecs
 import gzip
+import importlib
 import io
 import os
 import re
+import stat
 import sys
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from escudo.errors import InputError
+from escudo.sources.base import ReadStats
+
+try:  # the C helper of the raw prefilter, built with the package where a compiler is found
+    _plain_text = importlib.import_module("escudo.sources._scan").plain_text
+except (ImportError, AttributeError):
+    _plain_text = None
 
 GZIP_MAGIC = b"\x1f\x8b"
 STDIN = "-"
@@ -30,21 +40,28 @@ STDIN = "-"
 
 @dataclass(frozen=True)
 class Input:
-    """One input stream: ``name`` is what messages show (``-`` for stdin)."""
+    """One input stream: ``name`` is what messages show (``-`` for stdin).
+
+    ``stream``: not a regular file with a size (a FIFO, a character device, a ``/proc`` file):
+    read once from start to end, gzip sniffed by peeking, never cut into byte ranges. ``error``:
+    why the input cannot be read, found while listing; it is reported, not read.
+    """
 
     name: str
     path: Path | None  # None for stdin
     gzipped: bool = False
+    stream: bool = False
+    error: str | None = None
 
     @property
     def seekable(self) -> bool:
         """A plain regular file: workers can read byte ranges of it directly."""
-        return self.path is not None and not self.gzipped
+        return self.path is not None and not (self.gzipped or self.stream or self.error)
 
     def open(self) -> BinaryIO:
         """The decompressed byte stream."""
         raw: BinaryIO = sys.stdin.buffer if self.path is None else open(self.path, "rb")  # noqa: SIM115
-        if self.path is None:
+        if self.path is None or self.stream:  # a pipe is read once: peek at its first bytes
             head = raw.peek(2)[:2] if isinstance(raw, io.BufferedReader) else b""
             if head == GZIP_MAGIC:
                 return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
@@ -54,30 +71,265 @@ class Input:
         return raw
 
 
+class ReadError(Exception):
+    """An input stopped being readable after the data yielded before it (the reason is the
+    message). ``cut``: the data stops at a line boundary, reported as ``path:line``."""
+
+    def __init__(self, reason: str, *, cut: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.cut = cut
+
+
+def os_reason(exc: OSError, vanished_hint: bool = False) -> str:
+    """``cannot read: <strerror>`` for an OSError (the path is shown by the caller).
+
+    >>> os_reason(PermissionError(13, "Permission denied", "x.log"))
+    'cannot read: Permission denied'
+    """
+    reason = f"cannot read: {exc.strerror or exc}"
+    if vanished_hint and isinstance(exc, FileNotFoundError):
+        reason += " (removed while escudo ran?)"
+    return reason
+
+
 def _is_gzip(path: Path) -> bool:
     with open(path, "rb") as fh:
         return fh.read(2) == GZIP_MAGIC
 
 
-def expand_inputs(paths: Iterable[str | os.PathLike[str]]) -> list[Input]:
-    """Files, directories (recursive, sorted) and ``-`` into a list of inputs.
+_KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"))
 
-    Raises :class:`InputError` for a path that does not exist.
+
+def _file_input(name: str, path: Path, mode: int, size: int, named: bool) -> Input:
+    """The input for a non-directory: a regular file with a size is sniffed for gzip and read in
+    ranges; a FIFO or device named on the command line is a stream (like ``-``); one met inside a
+    directory is reported and skipped (nothing may ever write to it: reading would hang)."""
+    if stat.S_ISREG(mode) and size > 0:
+        try:
+            return Input(name, path, _is_gzip(path))
+        except OSError as exc:
+            return Input(name, path, error=os_reason(exc))
+    if stat.S_ISREG(mode) or named:
+        return Input(name, path, stream=True)
+    kind = next((k for test, k in _KINDS if test(mode)), "not a regular file")
+    return Input(name, path, error=f"skipped: {kind}, not a regular file (name it to read it)")
+
+
+def _walk(root: Path) -> list[Input]:
+    """The files under ``root`` (recursive, sorted, dot-files skipped, symbolic links to
+    directories not followed, as ``Path.rglob``), and the directories that cannot be listed."""
+    found: list[tuple[Path, Input]] = []
+
+    def unlistable(exc: OSError) -> None:
+        where = Path(exc.filename) if exc.filename else root
+        reason = f"cannot list directory: {exc.strerror or exc}"
+        found.append((where, Input(str(where), where, error=reason)))
+
+    for folder, _dirs, files in os.walk(root, onerror=unlistable):
+        for entry in files:
+            if entry.startswith("."):
+                continue
+            path = Path(folder, entry)
+            try:
+                st = path.stat()
+            except OSError as exc:  # a dangling symbolic link, a file removed since the listing
+                found.append((path, Input(str(path), path, error=os_reason(exc))))
+                continue
+            found.append((path, _file_input(str(path), path, st.st_mode, st.st_size, False)))
+    return [inp for _, inp in sorted(found, key=lambda item: item[0])]
+
+
+def expand_inputs(paths: Iterable[str | os.PathLike[str] | Input]) -> list[Input]:
+    """Files, directories (recursive, sorted) and ``-`` into a list of inputs (an :class:`Input`
+    passes as it is).
+
+    Raises :class:`InputError` for a path that does not exist (a usage error: nothing is read). A
+    path that exists but cannot be read, or a directory that cannot be listed, becomes an input
+    with an ``error``: the reader reports it and goes on with the others.
     """
     out: list[Input] = []
     for p in paths:
+        if isinstance(p, Input):
+            out.append(p)
+            continue
         if str(p) == STDIN:
             out.append(Input(STDIN, None))
             continue
         path = Path(p)
-        if path.is_dir():
-            files = sorted(f for f in path.rglob("*") if f.is_file() and not f.name.startswith("."))
-        elif path.exists():
-            files = [path]
+        try:
+            st = path.stat()
+        except (FileNotFoundError, NotADirectoryError):
+            raise InputError("no such file or directory", path=str(path)) from None
+        except OSError as exc:  # a parent that cannot be searched, a loop of links
+            out.append(Input(str(path), path, error=os_reason(exc)))
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            out.extend(_walk(path))
         else:
-            raise InputError("no such file or directory", path=str(path))
-        out.extend(Input(str(f), f, _is_gzip(f)) for f in files)
+            out.append(_file_input(str(path), path, st.st_mode, st.st_size, True))
     return out
+
+
+def spool_streams(inputs: list[Input], folder: Path) -> list[Input]:
+    """``inputs`` with each stream (stdin, a FIFO) copied to a file in ``folder`` under its own
+    name, so several reads see the same bytes (a pipe is read once; a FIFO opened again waits for
+    a new writer). An error while copying is reported by the reads, with what came before.
+
+    >>> import tempfile
+    >>> spool_streams([Input("a.log", Path("a.log"))], Path(tempfile.gettempdir()))[0].name
+    'a.log'
+    """
+    out = []
+    for number, inp in enumerate(inputs):
+        if inp.error or not (inp.path is None or inp.stream):
+            out.append(inp)
+            continue
+        copy = folder / f"stream-{number}"
+        error = None
+        with open(copy, "wb") as sink:
+            try:
+                raw = sys.stdin.buffer if inp.path is None else open(inp.path, "rb")  # noqa: SIM115
+                try:
+                    while block := raw.read(1 << 20):
+                        sink.write(block)
+                finally:
+                    if inp.path is not None:
+                        raw.close()
+            except OSError as exc:
+                error = os_reason(exc)
+        if error:
+            out.append(Input(inp.name, copy, error=error))
+        else:
+            out.append(Input(inp.name, copy, _is_gzip(copy) if copy.stat().st_size else False))
+    return out
+
+
+def read_chunks(inp: Input, chunk_bytes: int) -> Iterator[bytes]:
+    """Newline-aligned chunks of a whole input, decompressed; :class:`ReadError` after the last
+    good chunk when the input cannot be read to its end (a truncated or corrupt gzip, an I/O
+    error), so every line read before the problem is kept.
+
+    >>> import tempfile
+    >>> with tempfile.NamedTemporaryFile(suffix=".gz") as fh:
+    ...     _ = fh.write(gzip.compress(b"a\\nbb\\nccc\\n")[:-12]); _ = fh.flush()
+    ...     out = []
+    ...     try:
+    ...         out.extend(read_chunks(Input(fh.name, Path(fh.name), True), 1 << 20))
+    ...     except ReadError as exc:
+    ...         out.append(exc.reason)
+    >>> out
+    [b'a\\nbb\\n', 'truncated gzip: the data ends before its end-of-stream marker']
+    """
+    if inp.error:
+        raise ReadError(inp.error)
+    try:
+        stream = inp.open()
+    except OSError as exc:
+        raise ReadError(os_reason(exc, vanished_hint=True)) from None
+    try:
+        if isinstance(stream, gzip.GzipFile):
+            yield from _gzip_chunks(stream, chunk_bytes)
+            return
+        try:
+            yield from iter_chunks(stream, chunk_bytes)
+        except OSError as exc:  # the lines of the failed read are lost, the ones before kept
+            raise ReadError(os_reason(exc), cut=True) from None
+    finally:
+        if inp.path is not None:
+            stream.close()
+
+
+def _gzip_reason(exc: Exception) -> tuple[str, bool]:
+    """What a gzip decoding error means, and whether the data before it is whole (the problem
+    came after the last byte: a checksum, trailing bytes) rather than cut in a line."""
+    text = str(exc)
+    if isinstance(exc, EOFError):
+        return "truncated gzip: the data ends before its end-of-stream marker", False
+    if isinstance(exc, zlib.error):
+        return f"corrupt gzip data ({text.rpartition(': ')[2]})", False
+    if text.startswith("CRC check failed"):
+        return "gzip CRC check failed: the data read may be corrupt", True
+    if text.startswith("Incorrect length"):
+        return "gzip length check failed: the data read may be incomplete", True
+    if text.startswith("Not a gzipped file"):
+        return "trailing garbage after the gzip data (ignored)", True
+    if isinstance(exc, gzip.BadGzipFile):
+        return f"bad gzip data ({text})", False
+    assert isinstance(exc, OSError)
+    return os_reason(exc), False
+
+
+def _gzip_chunks(stream: gzip.GzipFile, chunk_bytes: int) -> Iterator[bytes]:
+    """Decompress piece by piece (``read1``: an error loses no data decoded before it)."""
+    buf = bytearray()
+    try:
+        while piece := stream.read1(chunk_bytes):
+            buf += piece
+            if len(buf) >= chunk_bytes:
+                cut = buf.rfind(b"\n") + 1
+                if cut:
+                    yield bytes(buf[:cut])
+                    del buf[:cut]
+    except (EOFError, zlib.error, OSError) as exc:
+        reason, whole = _gzip_reason(exc)
+        cut = len(buf) if whole else buf.rfind(b"\n") + 1  # a line cut by the error is dropped
+        if cut:
+            yield bytes(buf[:cut])
+        raise ReadError(reason, cut=not whole) from None
+    if buf:
+        yield bytes(buf)
+
+
+def first_bad_text(data: bytes | memoryview) -> bool:
+    """Whether ``data`` may hold a line that is not UTF-8 text (invalid UTF-8 or a NUL byte):
+    the fast test before :func:`bad_text_lines`. ASCII text is checked without a copy.
+
+    >>> first_bad_text(b"ok\\n"), first_bad_text("caf\u00e9\\n".encode()), first_bad_text(b"a\\0")
+    (False, False, True)
+    """
+    if _plain_text is not None:
+        if _plain_text(data):  # one pass in C, in place
+            return False
+    else:  # a view's whole buffer is tested in place: ASCII and NUL-free there, the view is
+        whole = data.obj if isinstance(data, memoryview) else data
+        if isinstance(whole, bytes | bytearray) and whole.isascii() and b"\0" not in whole:
+            return False
+    try:
+        text = codecs.utf_8_decode(data, "strict", True)[0]
+    except UnicodeDecodeError:
+        return True
+    return "\0" in text
+
+
+def bad_text_lines(data: bytes | memoryview) -> Iterator[tuple[int, bool, str]]:
+    """``(index, binary, reason)`` of each line of ``data`` (0-based) that is not UTF-8 text.
+
+    >>> list(bad_text_lines(b"ok\\nBAD \\xff\\nnul\\0\\n"))
+    [(1, False, 'invalid UTF-8 (byte 0xff at column 5)'), (2, True, 'binary data (NUL byte at column 4)')]
+    """
+    for index, line in enumerate(bytes(data).split(b"\n")):
+        nul = line.find(b"\0")
+        if nul >= 0:
+            yield index, True, f"binary data (NUL byte at column {nul + 1})"
+            continue
+        try:
+            line.decode()
+        except UnicodeDecodeError as exc:
+            byte, column = line[exc.start], exc.start + 1
+            yield index, False, f"invalid UTF-8 (byte 0x{byte:02x} at column {column})"
+
+
+def note_bad_text(data: bytes | memoryview, name: str, first_line: int, stats: ReadStats) -> None:
+    """Count and report (``path:line``) the lines of ``data`` that are not UTF-8 text: invalid
+    UTF-8 or NUL bytes (binary data); ``first_line`` is the number of its first line. The
+    problems stay in line order, the first ``max_problems`` kept."""
+    if not first_bad_text(data):
+        return
+    for index, binary, reason in bad_text_lines(data):
+        stats.add_text_problem(name, first_line + index, binary, reason)
+    stats.problems.sort(key=lambda p: p.line)
+    del stats.problems[stats.max_problems :]
 
 
 def iter_chunks(stream: BinaryIO, chunk_bytes: int) -> Iterator[bytes]:

@@ -33,10 +33,13 @@ from escudo.errors import EscudoError
 from escudo.sources.base import ReadStats
 from escudo.sources.framing import (
     Input,
+    ReadError,
     count_lines,
     expand_inputs,
     file_ranges,
-    iter_chunks,
+    note_bad_text,
+    os_reason,
+    read_chunks,
     read_range,
 )
 
@@ -59,7 +62,16 @@ def run_chunk(processor: Processor, name: str, data: bytes) -> Result:
     """Process one chunk of bytes (module-level so a worker process can run it); no batch when
     it has no rows (most chunks of a hunt: an Arrow batch costs ~0.3 ms to pickle and unpickle)."""
     batch, stats = processor(data, name)
+    note_bad_text(data, name, 1, stats)
     return batch if batch.num_rows else None, stats, stats.lines or count_lines(data)
+
+
+def _unreadable(name: str, reason: str, cut: bool = False) -> Result:
+    """The result of a task that could not read its input: no rows, the problem reported (at
+    the line where the data stops when ``cut``)."""
+    stats = ReadStats()
+    stats.add_unreadable(name, reason, 1 if cut else 0)
+    return None, stats, 0
 
 
 def streams(processor: Processor) -> bool:
@@ -71,14 +83,20 @@ def streams(processor: Processor) -> bool:
 def run_range(
     processor: Processor, name: str, path: Path, offset: int, length: int, block_bytes: int = 0
 ) -> Result:
-    """Process a byte range of a plain file (in a worker process), in blocks if it streams."""
-    if block_bytes and streams(processor):
-        batch, stats = processor.read_range(path, offset, length, name, block_bytes)  # type: ignore[attr-defined]
-        return batch if batch.num_rows else None, stats, stats.lines
-    return run_chunk(processor, name, read_range(path, offset, length))
+    """Process a byte range of a plain file (in a worker process), in blocks if it streams. A
+    file that cannot be opened or read any more (removed, replaced) is reported, not raised."""
+    try:
+        if block_bytes and streams(processor):
+            batch, stats = processor.read_range(path, offset, length, name, block_bytes)  # type: ignore[attr-defined]
+            return batch if batch.num_rows else None, stats, stats.lines
+        data = read_range(path, offset, length)
+    except OSError as exc:
+        return _unreadable(name, os_reason(exc, vanished_hint=True))
+    return run_chunk(processor, name, data)
 
 
 # ("chunk", (name, data)) | ("range", (name, path, offset, length, block_bytes))
+# | ("error", (name, reason, cut)): an input that could not be read (further), in input order
 Task = tuple[str, tuple[object, ...]]
 
 
@@ -97,28 +115,30 @@ def _tasks(
     inputs: list[Input], chunk_bytes: int, ranges: bool, in_blocks: bool = False, workers: int = 1
 ) -> Iterator[Task]:
     for inp in inputs:
-        if ranges and inp.seekable:
-            assert inp.path is not None
-            size, block = chunk_bytes, 0
-            if in_blocks:
-                size = range_bytes(inp.path.stat().st_size, chunk_bytes, workers)
-                block = max(1, chunk_bytes // BLOCKS_PER_CHUNK)
-            for offset, length in file_ranges(inp.path, size):
-                yield "range", (inp.name, inp.path, offset, length, block)
-            continue
-        stream = inp.open()
         try:
-            for data in iter_chunks(stream, chunk_bytes):
+            if ranges and inp.seekable:
+                assert inp.path is not None
+                size, block = chunk_bytes, 0
+                if in_blocks:
+                    size = range_bytes(inp.path.stat().st_size, chunk_bytes, workers)
+                    block = max(1, chunk_bytes // BLOCKS_PER_CHUNK)
+                for offset, length in file_ranges(inp.path, size):
+                    yield "range", (inp.name, inp.path, offset, length, block)
+                continue
+            for data in read_chunks(inp, chunk_bytes):
                 yield "chunk", (inp.name, data)
-        finally:
-            if inp.path is not None:
-                stream.close()
+        except ReadError as exc:
+            yield "error", (inp.name, exc.reason, exc.cut)
+        except OSError as exc:  # listed, then removed or made unreadable before its turn
+            yield "error", (inp.name, os_reason(exc, vanished_hint=True), False)
 
 
 def _run(processor: Processor, task: Task) -> Result:
     kind, args = task
     if kind == "range":
         return run_range(processor, *args)  # type: ignore[arg-type]
+    if kind == "error":
+        return _unreadable(*args)  # type: ignore[arg-type]
     return run_chunk(processor, *args)  # type: ignore[arg-type]
 
 
@@ -141,8 +161,15 @@ def _ready() -> bool:
     return True
 
 
+def _size(inp: Input) -> int:
+    try:
+        return inp.path.stat().st_size if inp.seekable else 0  # type: ignore[union-attr]
+    except OSError:
+        return 0  # reported when its turn comes
+
+
 def _auto_workers(inputs: list[Input]) -> int:
-    size = sum(i.path.stat().st_size for i in inputs if i.path is not None)
+    size = sum(_size(i) for i in inputs)
     if size < PARALLEL_MIN_BYTES:
         return 1
     return max(1, min(os.cpu_count() or 1, 8))
@@ -233,8 +260,14 @@ def _early_pool(preload: str, workers: int) -> _Started | None:
     return None
 
 
+def _done(result: Result) -> Future[Result]:
+    future: Future[Result] = Future()
+    future.set_result(result)
+    return future
+
+
 def read_batches(
-    paths: Iterable[str | os.PathLike[str]],
+    paths: Iterable[str | os.PathLike[str] | Input],
     processor: Processor,
     *,
     stats: ReadStats | None = None,
@@ -258,6 +291,8 @@ def read_batches(
         base = line_base.get(name, 0)
         for problem in chunk_stats.problems:
             problem.line += base
+        for problem in chunk_stats.unreadable:
+            problem.line += base if problem.line else 0
         line_base[name] = base + nlines
         stats.merge(chunk_stats)
         return batch
@@ -283,7 +318,10 @@ def read_batches(
         # only wait, so it reads the first chunks itself until a worker answers a no-op.
         in_blocks = streams(processor)
         for task in _tasks(inputs, chunk_bytes, True, in_blocks, workers):
-            if warm_up_here and not any(f.done() for f in ready):
+            if task[0] == "error" or (warm_up_here and not any(f.done() for f in ready)):
+                if pending:  # in input order: the line of an error follows the chunks before it
+                    pending.append((task, _done(_run(processor, task))))
+                    continue
                 batch = account(task, _run(processor, task))
                 if batch is not None:
                     yield batch

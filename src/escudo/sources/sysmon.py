@@ -29,7 +29,7 @@ import pyarrow as pa
 
 from escudo.sources import prefilter
 from escudo.sources.base import RawFilter, ReadStats
-from escudo.sources.framing import count_lines, iter_blocks, syslog_host
+from escudo.sources.framing import count_lines, iter_blocks, note_bad_text, syslog_host
 from escudo.sources.prefilter import ALWAYS_PASS, ChunkSplit, split_chunk
 from escudo.sources.sysmon_fast import BAD_AMP, FastExtractor, Getter
 from escudo.sources.sysmon_xml import ALL_FIELDS, MalformedEvent, extract_reference
@@ -159,6 +159,7 @@ class SysmonPlan:
         lines = 0  # of the range, before the block
         with _no_gc():
             for block in iter_blocks(path, offset, length, block_bytes):
+                first = lines + 1
                 split = split_chunk(block, needles)
                 if split is None:  # mostly candidates: the whole block line by line
                     data = bytes(block)
@@ -167,6 +168,7 @@ class SysmonPlan:
                 else:
                     self._read_split(block, split, name, lines, sink)
                     lines += split.lines
+                note_bad_text(block, name, first, sink.stats)  # as the reader does for a chunk
         sink.stats.events = len(sink.rows)
         sink.stats.lines = lines
         return self._batch(sink.hosts, sink.rows, sink.stats), sink.stats
@@ -231,6 +233,7 @@ class SysmonPlan:
                 line_end = size
             if (
                 line_start < done
+                or data.find(b"\n", start, end) >= 0  # across lines: each line read alone
                 or (end != line_end and data[end:line_end].strip())
                 or data[line_start : line_start + 1] in _JSON_START
                 or data.find(_OPEN, line_start, start) >= 0
