@@ -286,20 +286,35 @@ def search_compare_mv(
     )
 
 
+# An IN list with more exact (wildcard-free) values than this compares them in one SQL
+# ``LOWER(field) IN (...)`` instead of an OR of equalities: same result, but a 75,000-value list
+# stays one node, not a 75,000-deep OR tree (docs/semantics.md, "Limits on search size and nesting").
+# Short lists keep the OR form, which reads like the SPL.
+IN_LIST_AS_SQL_IN = 16
+
+
 def search_in(column: exp.Expression, values: list[str], *, quoted: bool = False) -> exp.Expression:
     """``field IN (v1, v2, ...)``: the OR of ``field=v`` (Search Reference, "search", IN operator).
 
     >>> search_in(exp.column("p"), ["*a*", "b"]).sql("duckdb")
     "LOWER(p) LIKE '%a%' OR LOWER(p) = 'b'"
+    >>> search_in(exp.column("p"), [f"v{i}" for i in range(20)] + ["*x*"]).sql("duckdb")[:42]
+    "LOWER(p) IN ('v0', 'v1', 'v2', 'v3', 'v4',"
     """
     if not values:
         return exp.false()
-    seen: list[str] = []
-    for value in values:
-        if value not in seen:  # the seed lists "*http*" twice; one test is enough
-            seen.append(value)
-    matches = [search_compare(column, "=", value, quoted=quoted) for value in seen]
-    return parenthesize(cast(exp.Expression, exp.or_(*matches)))
+    unique = list(dict.fromkeys(values))  # the seed lists "*http*" twice; one test is enough
+    exact = [v for v in unique if "*" not in v]
+    if len(exact) <= IN_LIST_AS_SQL_IN:
+        matches = [search_compare(column, "=", value, quoted=quoted) for value in unique]
+    else:
+        folded = exp.In(
+            this=exp.Lower(this=column.copy()), expressions=[_lowered(v) for v in exact]
+        )
+        wildcards = [v for v in unique if "*" in v]
+        matches = [folded, *(search_compare(column, "=", v, quoted=quoted) for v in wildcards)]
+    # Each match is already parenthesized and holds no OR: combining them needs no more copies.
+    return cast(exp.Expression, exp.or_(*matches, copy=False))
 
 
 def search_not(expression: exp.Expression) -> exp.Expression:

@@ -13,6 +13,7 @@ two workers; each chunk knows the 1-based number of its first line for error mes
 from __future__ import annotations
 
 import codecs
+import errno
 import gzip
 import importlib
 import io
@@ -162,6 +163,10 @@ def expand_inputs(paths: Iterable[str | os.PathLike[str] | Input]) -> list[Input
         except (FileNotFoundError, NotADirectoryError):
             raise InputError("no such file or directory", path=str(path)) from None
         except OSError as exc:  # a parent that cannot be searched, a loop of links
+            if exc.errno == errno.ENAMETOOLONG:  # no file can have this name: as if missing
+                raise InputError(
+                    "no such file or directory (name too long)", path=str(path)
+                ) from None
             out.append(Input(str(path), path, error=os_reason(exc)))
             continue
         if stat.S_ISDIR(st.st_mode):

@@ -192,16 +192,19 @@ _Started = tuple[ProcessPoolExecutor, list[Future[bool]]]
 _EARLY: dict[str, tuple[int, threading.Thread, list[_Started]]] = {}
 
 
-def start_workers(paths: Iterable[str | os.PathLike[str]], preload: str) -> None:
+def start_workers(paths: Iterable[str | os.PathLike[str]], processor: type) -> None:
     """Start the worker processes now when :func:`read_batches` will use a pool for ``paths``.
 
-    A worker is a Python importing ``preload`` (pyarrow & co, about 0.3 s); started first thing,
-    in a background thread, they come up while the caller imports and compiles, and the next
-    :func:`read_batches` whose processor lives in ``preload`` takes them over. Inputs one
-    process reads start nothing.
+    ``processor`` is the class of the processor the read will use: the workers are Pythons that
+    import its module (pyarrow & co, about 0.3 s); started first thing, in a background thread,
+    they come up while the caller imports and compiles, and the next :func:`read_batches` whose
+    processor is of a class from that module takes them over (the class, not a module name, so
+    the two cannot disagree and leave the pool unused). Inputs one process reads start nothing.
 
-    >>> start_workers(["no-such-file"], "escudo.datamodels.normalize")  # errors wait for the read
+    >>> from escudo.datamodels.normalize import Normalizer
+    >>> start_workers(["no-such-file"], Normalizer)  # errors wait for the read
     """
+    preload = processor.__module__
     try:
         inputs = expand_inputs(paths)
     except EscudoError:
@@ -223,23 +226,24 @@ def start_workers(paths: Iterable[str | os.PathLike[str]], preload: str) -> None
     _EARLY[preload] = (workers, thread, pools)
 
 
-def stop_workers(preload: str) -> None:
-    """Stop the workers :func:`start_workers` started for ``preload`` if no read took them."""
-    _early_pool(preload, 0)
+def stop_workers(processor: type) -> None:
+    """Stop the workers :func:`start_workers` started for ``processor`` if no read took them."""
+    _early_pool(processor.__module__, 0)
 
 
 @contextmanager
-def workers_started(paths: Iterable[str | os.PathLike[str]], preload: str) -> Iterator[None]:
+def workers_started(paths: Iterable[str | os.PathLike[str]], processor: type) -> Iterator[None]:
     """:func:`start_workers` on entry, :func:`stop_workers` on exit (when no read took them).
 
-    >>> with workers_started(["no-such-file"], "escudo.datamodels.normalize"):
+    >>> from escudo.datamodels.normalize import Normalizer
+    >>> with workers_started(["no-such-file"], Normalizer):
     ...     pass
     """
-    start_workers(paths, preload)
+    start_workers(paths, processor)
     try:
         yield
     finally:
-        stop_workers(preload)
+        stop_workers(processor)
 
 
 def _early_pool(preload: str, workers: int) -> _Started | None:
