@@ -222,11 +222,14 @@ class Session:
             from escudo.detect.store import Store
             from escudo.engines import new_engine
             from escudo.sources.base import ReadStats
+            from escudo.store.read import engine_settings
 
             detections = self.selected()
             stats = ReadStats()
             warnings: list[str] = []
-            with stix_in_use(self.attack_stix), new_engine(self.engine) as engine:
+            events = self.store if not inputs else None
+            settings = engine_settings(self.engine, events)
+            with stix_in_use(self.attack_stix), new_engine(self.engine, **settings) as engine:
                 results = hunt(
                     [os.fspath(i) for i in inputs],
                     detections,
@@ -238,7 +241,7 @@ class Session:
                     engine=engine,
                     store=Store(self.store),
                     warn=warnings.append,
-                    events=self.store if not inputs else None,
+                    events=events,
                 )
         run = HuntRun(results, stats, warnings, self._emitter(results))
         if self.store is not None:
@@ -256,9 +259,11 @@ class Session:
             from escudo.detect.store import Store
             from escudo.engines import new_engine
             from escudo.sources.base import ReadStats
+            from escudo.store.read import engine_settings
 
             stats = ReadStats()
-            with new_engine(self.engine) as engine:
+            events = self.store if not inputs else None
+            with new_engine(self.engine, **engine_settings(self.engine, events)) as engine:
                 result = search(
                     spl,
                     [os.fspath(i) for i in inputs],
@@ -269,7 +274,7 @@ class Session:
                     stats=stats,
                     engine=engine,
                     store=Store(self.store),
-                    events=self.store if not inputs else None,
+                    events=events,
                 )
         return SearchRun(result, stats)
 

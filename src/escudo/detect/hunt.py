@@ -212,9 +212,10 @@ def run_compiled(
     [DetectionResult(...)]
     """
     if engine is None:  # ours: closed (and its spill folder removed) once the rows are out
-        from escudo.engines import new_engine
+        from escudo.engines import DEFAULT_ENGINE, new_engine
+        from escudo.store.read import engine_settings
 
-        with new_engine() as own:
+        with new_engine(**engine_settings(DEFAULT_ENGINE, events)) as own:
             return run_compiled(
                 paths,
                 jobs,

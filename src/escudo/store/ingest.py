@@ -145,12 +145,22 @@ def _key(st: os.stat_result) -> str:
     return f"{st.st_dev}:{st.st_ino}"
 
 
+@dataclass
+class _Open:
+    """A partition's open staged file: rows written, batches not yet written."""
+
+    writer: pq.ParquetWriter
+    rows: int = 0
+    pending: list[pa.RecordBatch] = field(default_factory=list)
+    pending_rows: int = 0
+
+
 class _Sink:
     """Open Parquet writers, one per (data set, date) partition, on staged files."""
 
     def __init__(self, layout: StoreLayout, txn: Transaction, report: IngestReport) -> None:
         self.layout, self.txn, self.report = layout, txn, report
-        self.open: dict[tuple[str, str], tuple[pq.ParquetWriter, Path, list[int]]] = {}
+        self.open: dict[tuple[str, str], _Open] = {}
         self.count = 0
 
     def write(self, dataset: str, batch: pa.RecordBatch) -> None:
@@ -178,20 +188,29 @@ class _Sink:
         if entry is None:
             folder = self.layout.partition(EVENTS, dataset, day).relative_to(self.layout.root)
             self.count += 1
-            staged = self.txn.stage(
-                f"{folder.as_posix()}/part-{self.txn.id}-{self.count:05d}.parquet"
+            name = f"{folder.as_posix()}/part-{self.txn.id}-{self.count:05d}.parquet"
+            writer = pq.ParquetWriter(
+                self.txn.stage(name), batch.schema, compression="zstd", compression_level=1
             )
-            writer = pq.ParquetWriter(staged, batch.schema, compression="zstd", compression_level=1)
-            entry = self.open[key] = (writer, staged, [0])
-        writer, _, rows = entry
-        writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
-        rows[0] += batch.num_rows
-        if rows[0] >= ROWS_PER_FILE:
+            entry = self.open[key] = _Open(writer)
+        entry.pending.append(batch)
+        entry.pending_rows += batch.num_rows
+        if entry.pending_rows >= ROW_GROUP_ROWS:  # whole row groups: few, with useful statistics
+            self._flush(entry)
+        if entry.rows >= ROWS_PER_FILE:
             self._close(key)
 
+    def _flush(self, entry: _Open) -> None:
+        if entry.pending:
+            table = pa.Table.from_batches(entry.pending)
+            entry.writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+            entry.rows += table.num_rows
+            entry.pending, entry.pending_rows = [], 0
+
     def _close(self, key: tuple[str, str]) -> None:
-        writer, _, _ = self.open.pop(key)
-        writer.close()  # the commit makes it durable (fsync)
+        entry = self.open.pop(key)
+        self._flush(entry)
+        entry.writer.close()  # the commit makes it durable (fsync)
         self.report.files += 1
 
     def close(self) -> None:

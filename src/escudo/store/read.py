@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
@@ -30,6 +30,26 @@ def open_store(path: str | Path) -> StoreLayout:
     if not (Path(path) / MARKER).is_file():
         raise InputError(f"not an escudo store (no {MARKER})", path=str(path))
     return StoreLayout(Path(path))
+
+
+def engine_settings(engine: str, events: Path | None) -> dict[str, Any]:
+    """Settings for ``new_engine(engine, ...)`` when it hunts over the store ``events``: its
+    ``events/`` folder as a ``read_dirs`` folder, for an engine that takes them (DuckDB reads the
+    Parquet with its own reader then).
+
+    >>> engine_settings("duckdb", Path("/s"))
+    {'read_dirs': [PosixPath('/s/events')]}
+    """
+    import inspect
+
+    from escudo.engines import ENGINES
+
+    kind = ENGINES.get(engine.lower())
+    if events is None or kind is None:
+        return {}
+    if "read_dirs" not in inspect.signature(kind).parameters:
+        return {}
+    return {"read_dirs": [Path(events) / EVENTS]}
 
 
 def _overlaps(day: date | None, earliest: datetime | None, latest: datetime | None) -> bool:
@@ -107,5 +127,41 @@ def register_events(
     if not files:
         return None, None  # unregistered: reads as empty
     engine.register_parquet(dataset, files)
+    seen = _seen_from_statistics(files, earliest, latest)
+    if seen is not None:
+        return seen
     row = engine.run(_TimeBounds(dataset, earliest, latest)).to_pylist()[0]
     return row["low"], row["high"]
+
+
+def _seen_from_statistics(
+    files: list[Path], earliest: datetime | None, latest: datetime | None
+) -> tuple[datetime | None, datetime | None] | None:
+    """The first and last event time in the window from the row groups' ``_time`` statistics,
+    where a bound does not already give it (``None``: a row group without statistics).
+
+    Exact: without ``earliest`` the first time is the least row-group minimum below ``latest`` (that
+    row is in the window); likewise the last time without ``latest``."""
+    import pyarrow.parquet as pq
+
+    low: datetime | None = None
+    high: datetime | None = None
+    for f in files:
+        meta = pq.ParquetFile(f).metadata
+        index = meta.schema.to_arrow_schema().get_field_index("_time")
+        if index < 0:
+            return None
+        for group in range(meta.num_row_groups):
+            stats = meta.row_group(group).column(index).statistics
+            if meta.row_group(group).column(index).num_values == 0:
+                continue
+            if stats is None or not stats.has_min_max:
+                if stats is not None and stats.null_count == meta.row_group(group).num_rows:
+                    continue  # only rows without a time
+                return None
+            first, last = stats.min, stats.max
+            if earliest is None and (latest is None or first < latest):
+                low = first if low is None else min(low, first)
+            if latest is None and (earliest is None or last >= earliest):
+                high = last if high is None else max(high, last)
+    return low, high
