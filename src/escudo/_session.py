@@ -164,6 +164,7 @@ class Session:
         assets: str | os.PathLike[str] | None = None,
         attack_stix: str | os.PathLike[str] | None = None,
         hec: HecSender | None = None,
+        sourcetype: str | None = None,
     ) -> None:
         if now is None:
             now = datetime.now(UTC)
@@ -176,6 +177,7 @@ class Session:
         self.store = Path(store) if store is not None else None
         self.attack_stix = Path(attack_stix) if attack_stix is not None else None
         self.hec = hec
+        self.sourcetype = sourcetype  # None: each file's source, sniffed from its content
         # Files checked now, before a (maybe long) run.
         self.identities: IdentityResolver | None = None
         if identities is not None or assets is not None:
@@ -237,6 +239,7 @@ class Session:
                     engine=engine,
                     store=Store(self.store),
                     warn=warnings.append,
+                    sourcetype=self.sourcetype,
                 )
         run = HuntRun(results, stats, warnings, self._emitter(results))
         if self.store is not None:
@@ -267,6 +270,7 @@ class Session:
                     stats=stats,
                     engine=engine,
                     store=Store(self.store),
+                    sourcetype=self.sourcetype,
                 )
         return SearchRun(result, stats)
 

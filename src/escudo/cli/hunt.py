@@ -85,6 +85,7 @@ def _common(f: Any) -> Any:
         click.option("--latest", help="Only events before this time."),
         click.option("--fail-on-findings", is_flag=True, help="Exit 1 when any result row is found."),
         click.option("--strict", is_flag=True, help="Exit 2 when an input could not be read or had malformed or non-UTF-8 lines."),
+        click.option("--sourcetype", default=None, metavar="NAME", help="Read every input as this sourcetype (default: found per file from its content)."),
     ]  # fmt: skip
     for option in reversed(options):
         f = option(f)
@@ -141,6 +142,7 @@ def hunt(
     latest: str | None,
     fail_on_findings: bool,
     strict: bool,
+    sourcetype: str | None,
     emit_kind: str,
     store: Path | None,
     identities: Path | None,
@@ -167,6 +169,7 @@ def hunt(
         assets=assets,
         attack_stix=attack_stix,
         hec=sender,
+        sourcetype=sourcetype,
     )
     run = session.hunt(paths)
     warn(run.warnings)
@@ -205,12 +208,15 @@ def search(
     latest: str | None,
     fail_on_findings: bool,
     strict: bool,
+    sourcetype: str | None,
     store: Path | None,
 ) -> int:
     """Run an ad-hoc SPL search over log files (its datasets come from the search; Risk.All_Risk
     comes from the store an earlier `escudo hunt --store` filled)."""
     check_output(fmt, output)
-    run = session_for(content_dirs, earliest, latest, store=store).search(spl, paths)
+    run = session_for(content_dirs, earliest, latest, store=store, sourcetype=sourcetype).search(
+        spl, paths
+    )
     warn(run.warnings)
     output_to = {"fmt": fmt, "output": output, "csv_safe": csv_safe}
     return finish(
