@@ -18,9 +18,12 @@ import gzip
 import importlib
 import io
 import os
+import queue
 import re
 import stat
 import sys
+import threading
+import time
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -37,6 +40,9 @@ except (ImportError, AttributeError):
 
 GZIP_MAGIC = b"\x1f\x8b"
 STDIN = "-"
+# A stream (stdin, a FIFO) hands over the complete lines it has at most this many seconds after
+# the first of them arrived, whatever the chunk size (semantics "Streaming input").
+STREAM_DELAY = 0.25
 
 
 @dataclass(frozen=True)
@@ -228,6 +234,9 @@ def read_chunks(inp: Input, chunk_bytes: int) -> Iterator[bytes]:
     """
     if inp.error:
         raise ReadError(inp.error)
+    if inp.path is None or inp.stream:
+        yield from stream_chunks(inp, chunk_bytes)
+        return
     try:
         stream = inp.open()
     except OSError as exc:
@@ -284,6 +293,124 @@ def _gzip_chunks(stream: gzip.GzipFile, chunk_bytes: int) -> Iterator[bytes]:
         raise ReadError(reason, cut=not whole) from None
     if buf:
         yield bytes(buf)
+
+
+def stream_chunks(inp: Input, chunk_bytes: int, delay: float = STREAM_DELAY) -> Iterator[bytes]:
+    """Newline-aligned chunks of a stream (stdin, a FIFO), decompressed if it starts as gzip,
+    each handed over when ``chunk_bytes`` arrived or ``delay`` seconds after its first complete
+    line arrived, whichever comes first: a pipe held open delivers its lines before its end.
+
+    A thread reads what the stream has (one ``os.read``, never waiting to fill a buffer) into a
+    short queue; while data keeps coming faster than it is used, chunks stay ``chunk_bytes``
+    long. :class:`ReadError` after the last good line as :func:`read_chunks`.
+
+    >>> r, w = os.pipe(); _ = os.write(w, b"a\\nb")
+    >>> chunks = stream_chunks(Input("pipe", Path(f"/dev/fd/{r}"), stream=True), 1 << 20)
+    >>> next(chunks)  # before the end of the stream
+    b'a\\n'
+    >>> os.close(w); list(chunks)
+    [b'b']
+    """
+    try:
+        fd = 0 if inp.path is None else os.open(inp.path, os.O_RDONLY)
+    except OSError as exc:
+        raise ReadError(os_reason(exc, vanished_hint=True)) from None
+    pump = _Pump(fd, inp.path is not None, chunk_bytes)
+    buf = bytearray()
+    deadline: float | None = None  # when the complete lines in ``buf`` must be handed over
+    try:
+        while True:
+            try:
+                wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+                piece = pump.pieces.get(timeout=wait)
+            except queue.Empty:  # nothing more for now: the lines waited long enough
+                cut = buf.rfind(b"\n") + 1
+                yield bytes(buf[:cut])
+                del buf[:cut]
+                deadline = None
+                continue
+            if piece is None:
+                break
+            if isinstance(piece, Exception):
+                reason, whole = _gzip_reason(piece)
+                cut = len(buf) if whole else buf.rfind(b"\n") + 1  # a cut line is dropped
+                if cut:
+                    yield bytes(buf[:cut])
+                raise ReadError(reason, cut=not whole)
+            buf += piece
+            if deadline is None and b"\n" in piece:
+                deadline = time.monotonic() + delay
+            if len(buf) >= chunk_bytes:
+                cut = buf.rfind(b"\n") + 1
+                if cut:
+                    yield bytes(buf[:cut])
+                    del buf[:cut]
+                    deadline = None  # the rest holds no newline
+        if buf:
+            yield bytes(buf)
+    finally:
+        pump.stop.set()
+
+
+class _Pump:
+    """Reads a file descriptor in a daemon thread: pieces of bytes (decompressed if the data
+    starts as gzip) into ``pieces``, then None at the end, or the exception that stopped it.
+
+    The descriptor is read with ``os.read`` (no lock of a Python file object held while it waits:
+    the process may exit with the thread still waiting). It is closed at the end if ``owned``.
+    """
+
+    def __init__(self, fd: int, owned: bool, chunk_bytes: int) -> None:
+        self.fd, self.owned = fd, owned
+        self.size = max(1, min(chunk_bytes, 1 << 20))
+        self.pieces: queue.Queue[bytes | Exception | None] = queue.Queue(
+            max(4, 4 * chunk_bytes // self.size)
+        )
+        self.stop = threading.Event()
+        threading.Thread(target=self._run, name="escudo-stream", daemon=True).start()
+
+    def _put(self, item: bytes | Exception | None) -> bool:
+        while not self.stop.is_set():
+            try:
+                self.pieces.put(item, timeout=0.5)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        try:
+            head = os.read(self.fd, self.size)
+            while 0 < len(head) < 2 and (more := os.read(self.fd, self.size)):
+                head += more
+            if head[:2] == GZIP_MAGIC:
+                reader = gzip.GzipFile(fileobj=_FdFile(self.fd, head))  # type: ignore[arg-type]
+                while (piece := reader.read1(self.size)) and self._put(piece):
+                    pass
+            elif head and self._put(head):
+                while (piece := os.read(self.fd, self.size)) and self._put(piece):
+                    pass
+            self._put(None)
+        except (EOFError, zlib.error, OSError) as exc:
+            self._put(exc)
+        finally:
+            if self.owned:
+                os.close(self.fd)
+
+
+class _FdFile:
+    """A file descriptor as the file object :class:`gzip.GzipFile` reads: ``read(n)`` returns
+    what is there (one ``os.read``) instead of waiting for ``n`` bytes; ``head`` comes first."""
+
+    def __init__(self, fd: int, head: bytes) -> None:
+        self.fd, self.head = fd, head
+
+    def read(self, size: int = -1) -> bytes:
+        size = size if size > 0 else 1 << 20
+        if self.head:
+            out, self.head = self.head[:size], self.head[size:]
+            return out
+        return os.read(self.fd, size)
 
 
 def first_bad_text(data: bytes | memoryview) -> bool:
