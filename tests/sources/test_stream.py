@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from escudo.datamodels.normalize import read_dataset
-from escudo.sources.framing import Input, ReadError, read_chunks
+from escudo.sources.framing import Input, read_chunks
 
 ROOT = Path(__file__).parents[2]
 SAMPLE = ROOT / "samples" / "sysmon-linux-syslog.log"
@@ -58,20 +58,6 @@ def test_gzip_pipe_chunk_before_end() -> None:
         assert _next_before(chunks) == b"alpha\nbeta\n"
         gz.write(b"gamma\n")
     assert list(chunks) == [b"gamma\n"]
-    os.close(r)
-
-
-def test_truncated_gzip_pipe_keeps_lines_before() -> None:
-    r, w = os.pipe()
-    data = gzip.compress(b"a\nbb\nccc\n")[:-12]
-    os.write(w, data)
-    os.close(w)
-    out: list[object] = []
-    try:
-        out.extend(read_chunks(_pipe_input(r), 1 << 20))
-    except ReadError as exc:
-        out.append(exc.reason)
-    assert out == [b"a\nbb\n", "truncated gzip: the data ends before its end-of-stream marker"]
     os.close(r)
 
 

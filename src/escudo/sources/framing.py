@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import errno
+import functools
 import gzip
 import importlib
 import io
@@ -25,7 +26,7 @@ import sys
 import threading
 import time
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -311,13 +312,10 @@ def stream_chunks(inp: Input, chunk_bytes: int, delay: float = STREAM_DELAY) -> 
     >>> os.close(w); list(chunks)
     [b'b']
     """
-    try:
-        fd = 0 if inp.path is None else os.open(inp.path, os.O_RDONLY)
-    except OSError as exc:
-        raise ReadError(os_reason(exc, vanished_hint=True)) from None
-    pump = _Pump(fd, inp.path is not None, chunk_bytes)
+    pump = _Pump(_stream_reader(inp), chunk_bytes)
     buf = bytearray()
     deadline: float | None = None  # when the complete lines in ``buf`` must be handed over
+    started = False  # a failure at the first read is not "cut" at a line
     try:
         while True:
             try:
@@ -336,8 +334,9 @@ def stream_chunks(inp: Input, chunk_bytes: int, delay: float = STREAM_DELAY) -> 
                 cut = len(buf) if whole else buf.rfind(b"\n") + 1  # a cut line is dropped
                 if cut:
                     yield bytes(buf[:cut])
-                raise ReadError(reason, cut=not whole)
+                raise ReadError(reason, cut=not whole and (pump.gzip or started))
             buf += piece
+            started = True
             if deadline is None and b"\n" in piece:
                 deadline = time.monotonic() + delay
             if len(buf) >= chunk_bytes:
@@ -352,21 +351,38 @@ def stream_chunks(inp: Input, chunk_bytes: int, delay: float = STREAM_DELAY) -> 
         pump.stop.set()
 
 
+def _stream_reader(inp: Input) -> tuple[Callable[[int], bytes], Callable[[], None] | None]:
+    """``read(n)`` returning what a stream has (up to ``n`` bytes, waiting only when it has
+    nothing), and how to close it: a file descriptor read with ``os.read`` (no lock of a Python
+    file object held while waiting: the process may exit with the reading thread still waiting),
+    or for a ``sys.stdin`` with none, its buffer's ``read1``."""
+    if inp.path is not None:
+        try:
+            fd = os.open(inp.path, os.O_RDONLY)
+        except OSError as exc:
+            raise ReadError(os_reason(exc, vanished_hint=True)) from None
+        return functools.partial(os.read, fd), functools.partial(os.close, fd)
+    try:
+        return functools.partial(os.read, sys.stdin.buffer.fileno()), None
+    except (AttributeError, OSError, ValueError):  # a stand-in for stdin (tests)
+        return sys.stdin.buffer.read1, None
+
+
 class _Pump:
-    """Reads a file descriptor in a daemon thread: pieces of bytes (decompressed if the data
-    starts as gzip) into ``pieces``, then None at the end, or the exception that stopped it.
+    """Reads a stream in a daemon thread: pieces of bytes (decompressed if the data starts as
+    gzip) into ``pieces``, then None at the end, or the exception that stopped it. The stream is
+    closed at the end (``close``); ``stop`` tells the thread nobody reads its pieces any more."""
 
-    The descriptor is read with ``os.read`` (no lock of a Python file object held while it waits:
-    the process may exit with the thread still waiting). It is closed at the end if ``owned``.
-    """
-
-    def __init__(self, fd: int, owned: bool, chunk_bytes: int) -> None:
-        self.fd, self.owned = fd, owned
+    def __init__(
+        self, source: tuple[Callable[[int], bytes], Callable[[], None] | None], chunk_bytes: int
+    ) -> None:
+        self.read, self.close = source
         self.size = max(1, min(chunk_bytes, 1 << 20))
         self.pieces: queue.Queue[bytes | Exception | None] = queue.Queue(
             max(4, 4 * chunk_bytes // self.size)
         )
         self.stop = threading.Event()
+        self.gzip = False
         threading.Thread(target=self._run, name="escudo-stream", daemon=True).start()
 
     def _put(self, item: bytes | Exception | None) -> bool:
@@ -380,37 +396,38 @@ class _Pump:
 
     def _run(self) -> None:
         try:
-            head = os.read(self.fd, self.size)
-            while 0 < len(head) < 2 and (more := os.read(self.fd, self.size)):
+            head = self.read(self.size)
+            while 0 < len(head) < 2 and (more := self.read(self.size)):
                 head += more
             if head[:2] == GZIP_MAGIC:
-                reader = gzip.GzipFile(fileobj=_FdFile(self.fd, head))  # type: ignore[arg-type]
+                self.gzip = True
+                reader = gzip.GzipFile(fileobj=_Unbuffered(self.read, head))  # type: ignore[arg-type]
                 while (piece := reader.read1(self.size)) and self._put(piece):
                     pass
             elif head and self._put(head):
-                while (piece := os.read(self.fd, self.size)) and self._put(piece):
+                while (piece := self.read(self.size)) and self._put(piece):
                     pass
             self._put(None)
         except (EOFError, zlib.error, OSError) as exc:
             self._put(exc)
         finally:
-            if self.owned:
-                os.close(self.fd)
+            if self.close is not None:
+                self.close()
 
 
-class _FdFile:
-    """A file descriptor as the file object :class:`gzip.GzipFile` reads: ``read(n)`` returns
-    what is there (one ``os.read``) instead of waiting for ``n`` bytes; ``head`` comes first."""
+class _Unbuffered:
+    """A stream as the file object :class:`gzip.GzipFile` reads: ``read(n)`` returns what is
+    there instead of waiting for ``n`` bytes; ``head`` (bytes already read) comes first."""
 
-    def __init__(self, fd: int, head: bytes) -> None:
-        self.fd, self.head = fd, head
+    def __init__(self, read: Callable[[int], bytes], head: bytes) -> None:
+        self._read, self.head = read, head
 
     def read(self, size: int = -1) -> bytes:
         size = size if size > 0 else 1 << 20
         if self.head:
             out, self.head = self.head[:size], self.head[size:]
             return out
-        return os.read(self.fd, size)
+        return self._read(size)
 
 
 def first_bad_text(data: bytes | memoryview) -> bool:
