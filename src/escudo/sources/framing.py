@@ -29,7 +29,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from escudo.errors import InputError
 from escudo.sources.base import ReadStats
@@ -365,7 +365,7 @@ def _stream_reader(inp: Input) -> tuple[Callable[[int], bytes], Callable[[], Non
     try:
         return functools.partial(os.read, sys.stdin.buffer.fileno()), None
     except (AttributeError, OSError, ValueError):  # a stand-in for stdin (tests)
-        return sys.stdin.buffer.read1, None
+        return cast(io.BufferedReader, sys.stdin.buffer).read1, None
 
 
 class _Pump:
@@ -401,7 +401,7 @@ class _Pump:
                 head += more
             if head[:2] == GZIP_MAGIC:
                 self.gzip = True
-                reader = gzip.GzipFile(fileobj=_Unbuffered(self.read, head))  # type: ignore[arg-type]
+                reader = gzip.GzipFile(fileobj=_Unbuffered(self.read, head))
                 while (piece := reader.read1(self.size)) and self._put(piece):
                     pass
             elif head and self._put(head):
@@ -428,6 +428,9 @@ class _Unbuffered:
             out, self.head = self.head[:size], self.head[size:]
             return out
         return self._read(size)
+
+    def seek(self, offset: int, /) -> object:
+        raise io.UnsupportedOperation("a stream cannot seek")
 
 
 def first_bad_text(data: bytes | memoryview) -> bool:
