@@ -12,6 +12,8 @@ import pytest
 
 from escudo.datamodels.normalize import read_dataset
 from escudo.sources.framing import Input, read_chunks
+from escudo.sources.reader import read_batches
+from escudo.sources.sysmon import SysmonPlan
 
 ROOT = Path(__file__).parents[2]
 SAMPLE = ROOT / "samples" / "sysmon-linux-syslog.log"
@@ -76,3 +78,24 @@ def test_fifo_rows_before_end(tmp_path: Path) -> None:
     rest = list(batches)
     assert first.num_rows >= 1  # type: ignore[attr-defined]
     assert first.num_rows + sum(b.num_rows for b in rest) == 27  # type: ignore[attr-defined]
+
+
+def test_pool_hands_over_a_stream_chunk_before_end(tmp_path: Path) -> None:
+    """With worker processes (and no warm-up in this process), a stream's short chunk is not held
+    back until more chunks fill the pool's queue."""
+    fifo = tmp_path / "live.pipe"
+    os.mkfifo(fifo)
+    lines = SAMPLE.read_bytes().splitlines(keepends=True)
+    plan = SysmonPlan(fields=("EventID",))
+    writer = os.open(fifo, os.O_RDWR)
+    try:
+        os.write(writer, b"".join(lines[:10]))
+        batches = read_batches([fifo], plan, workers=2, warm_up_here=False)
+        first = _next_before(batches)
+        os.write(writer, b"".join(lines[10:]))
+    finally:
+        os.close(writer)
+    rest = list(batches)
+    whole = sum(b.num_rows for b in read_batches([SAMPLE], plan))
+    assert first.num_rows >= 1  # type: ignore[attr-defined]
+    assert first.num_rows + sum(b.num_rows for b in rest) == whole  # type: ignore[attr-defined]
