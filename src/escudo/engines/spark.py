@@ -56,6 +56,7 @@ SESSION_CONFIG: dict[str, str] = {
 # The process's root session and how many engines use it (the last to close stops it).
 _lock = threading.Lock()
 _root: Any = None
+_master = DEFAULT_MASTER
 _users = 0
 
 
@@ -85,12 +86,16 @@ def _spark_errors() -> tuple[type[BaseException], ...]:
     return tuple(kinds)
 
 
-def _root_session(master: str, config: dict[str, str]) -> Any:
-    """The process's root SparkSession, started on first use."""
-    global _root, _users
+def _root_session(master: str | None, config: dict[str, str]) -> Any:
+    """The process's root SparkSession, started on first use (on ``master``, ``local[*]`` when
+    None); one already running serves every engine that names no other master."""
+    global _root, _master, _users
     sql = _pyspark()
     with _lock:
+        if _root is not None and master is not None and master != _master:
+            raise EngineError(f"Spark already runs on {_master} in this process, not {master}")
         if _root is None:
+            master = master or DEFAULT_MASTER
             builder = sql.SparkSession.builder.appName("escudo")
             builder = (
                 builder.remote(master) if master.startswith("sc://") else builder.master(master)
@@ -103,6 +108,7 @@ def _root_session(master: str, config: dict[str, str]) -> Any:
                 raise EngineError(f"cannot start Spark ({master}): {exc}") from None
             if not master.startswith("sc://"):
                 _root.sparkContext.setLogLevel("ERROR")
+            _master = master
         _users += 1
         return _root
 
@@ -160,8 +166,8 @@ class SparkEngine:
     dialect = dialect
 
     def __init__(self, *, master: str | None = None, config: dict[str, str] | None = None) -> None:
-        self.master = master or DEFAULT_MASTER
-        root = _root_session(self.master, dict(config or {}))
+        root = _root_session(master, dict(config or {}))
+        self.master = _master
         self._errors = _spark_errors()
         try:
             self.session: Any = root.newSession()
