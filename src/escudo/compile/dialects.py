@@ -30,7 +30,7 @@ from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.dialects.spark import Spark
 from sqlglot.generator import Generator
 
-from escudo.compile import functions, timefmt
+from escudo.compile import functions, semantics, timefmt
 
 
 class EscudoDuckDB(DuckDB):
@@ -39,6 +39,7 @@ class EscudoDuckDB(DuckDB):
     class Generator(DuckDB.Generator):  # type: ignore[misc,valid-type]
         TRANSFORMS: ClassVar[dict[type[exp.Expr], Callable[..., str]]] = {
             **DuckDB.Generator.TRANSFORMS,
+            **semantics.SQL_WRITERS["duckdb"],
             **functions.SQL_WRITERS["duckdb"],
             **timefmt.SQL_WRITERS["duckdb"],
         }
@@ -47,7 +48,8 @@ class EscudoDuckDB(DuckDB):
 # Where Spark's functions read text or times unlike DuckDB's, EscudoSpark writes them so that Spark
 # returns DuckDB's answer (docs/semantics.md, "Spark agrees with DuckDB"):
 # - epoch seconds keep microseconds: DuckDB's EPOCH is a DOUBLE with the fraction, Spark's
-#   UNIX_TIMESTAMP a whole BIGINT, so Spark writes UNIX_MICROS(t) / 1000000 (a DOUBLE);
+#   UNIX_TIMESTAMP a whole BIGINT, so Spark sums UNIX_MILLIS and UNIX_MICROS as DuckDB does;
+# - a DOUBLE as text: semantics.DoubleText (DuckDB's digits, not Java's 1.5E9);
 # - regular expressions are Java's there and RE2 in DuckDB: see java_regex;
 # - LOWER/UPPER: Java's full case mapping turns 'İ' into 'i' + U+0307, a word-final 'Σ' into 'ς'
 #   and 'ß' into 'SS' where DuckDB maps one character to one ('i', 'σ', 'ẞ'); those characters are
@@ -128,7 +130,17 @@ def _case_mapped(name: str, first: tuple[str, str]) -> Callable[[Generator, exp.
 
 
 def _epoch_seconds(gen: Generator, node: exp.Expr) -> str:
-    return f"UNIX_MICROS({gen.sql(node, 'this')}) / 1000000"
+    # DuckDB's EPOCH of a TIMESTAMP WITH TIME ZONE (a data set's _time column) is whole
+    # milliseconds / 1000 plus the remaining microseconds / 1e6, each a DOUBLE; of a TIMESTAMP (a
+    # computed time: MAKE_TIMESTAMP, STRPTIME) microseconds / 1e6. The same sums on Spark give the
+    # same DOUBLE to the last bit.
+    time = gen.sql(node, "this")
+    if isinstance(node.this, exp.Column):
+        return (
+            f"(UNIX_MILLIS({time}) / 1000 + (UNIX_MICROS({time}) - UNIX_MILLIS({time}) * 1000)"
+            " / 1000000)"
+        )
+    return f"(UNIX_MICROS({time}) / 1000000)"
 
 
 _SPARK = Spark.Generator.TRANSFORMS
@@ -141,6 +153,7 @@ class EscudoSpark(Spark):
     class Generator(Spark.Generator):  # type: ignore[misc,valid-type]
         TRANSFORMS: ClassVar[dict[type[exp.Expr], Callable[..., str]]] = {
             **_SPARK,
+            **semantics.SQL_WRITERS["spark"],
             **functions.SQL_WRITERS["spark"],
             **timefmt.SQL_WRITERS["spark"],
             exp.TimeToUnix: _epoch_seconds,

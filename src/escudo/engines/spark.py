@@ -102,9 +102,10 @@ def _root_session(master: str | None, config: dict[str, str]) -> Any:
             )
             for key, value in {**SESSION_CONFIG, **config}.items():
                 builder = builder.config(key, value)
+            failures = (*_spark_errors(), RuntimeError, OSError)
             try:
                 _root = builder.getOrCreate()
-            except (*_spark_errors(), RuntimeError, OSError) as exc:
+            except failures as exc:
                 raise EngineError(f"cannot start Spark ({master}): {exc}") from None
             if not master.startswith("sc://"):
                 _root.sparkContext.setLogLevel("ERROR")
