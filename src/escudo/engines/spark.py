@@ -102,7 +102,7 @@ def _root_session(master: str | None, config: dict[str, str]) -> Any:
             )
             for key, value in {**SESSION_CONFIG, **config}.items():
                 builder = builder.config(key, value)
-            failures = (*_spark_errors(), RuntimeError, OSError)
+            failures: tuple[type[BaseException], ...] = (*_spark_errors(), RuntimeError, OSError)
             try:
                 _root = builder.getOrCreate()
             except failures as exc:
