@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from escudo.cli.options import content_option
+from escudo.cli.options import content_option, engine_options, open_engine
 from escudo.cli.output import check_output, output_options, write_output
 from escudo.content.model import ContentSet
 from escudo.detect.result import EMIT_KINDS, DetectionResult
@@ -145,6 +145,7 @@ def _common(f: Any) -> Any:
     help="A full MITRE enterprise-attack.json to use instead of the bundled ATT&CK table.",
 )
 @add_hec_options
+@engine_options
 def hunt(
     paths: tuple[str, ...],
     detection_refs: tuple[str, ...],
@@ -161,6 +162,8 @@ def hunt(
     identities: Path | None,
     assets: Path | None,
     attack_stix: Path | None,
+    engine: str,
+    spark_master: str | None,
     **hec: Any,
 ) -> int:  # fmt: skip
     """Run ESCU detections over log files, directories, .gz files or - (stdin)."""
@@ -199,6 +202,7 @@ def hunt(
                 latest=parse_time(latest, "--latest"),
                 stats=stats,
                 store=Store(store),
+                engine=open_engine(engine, spark_master),
             )
             if emit_kind == "results" and store is None and sender is None:
                 sections = [result_section(r, True) for r in results]
@@ -228,6 +232,7 @@ def hunt(
     type=click.Path(path_type=Path, dir_okay=False),
     help="The store Risk.All_Risk is read from (default: the user's).",
 )
+@engine_options
 def search(
     spl: str,
     paths: tuple[str, ...],
@@ -240,6 +245,8 @@ def search(
     fail_on_findings: bool,
     strict: bool,
     store: Path | None,
+    engine: str,
+    spark_master: str | None,
 ) -> int:
     """Run an ad-hoc SPL search over log files (its datasets come from the search; Risk.All_Risk
     comes from the store an earlier `escudo hunt --store` filled)."""
@@ -257,6 +264,7 @@ def search(
         latest=parse_time(latest, "--latest"),
         stats=stats,
         store=Store(store),
+        engine=open_engine(engine, spark_master),
     )
     output_to = {"fmt": fmt, "output": output, "csv_safe": csv_safe}
     return finish(stats, [result_section(result, False)], output_to, fail_on_findings, strict)
