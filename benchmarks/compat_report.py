@@ -51,6 +51,7 @@ class Status:
     group: str
     failed_stage: str | None = None
     reason: str = ""
+    rows: int | None = None  # agree stage: the rows every engine returned
 
 
 def group_of(data_sources: tuple[str, ...]) -> str:
@@ -118,6 +119,7 @@ def check(path: Path, content: Any, engines: dict[str, Any] | None = None) -> St
                 engine.register_arrow(dataset, seeded_rows(dataset, compiled))
             answers[name] = canonical_rows(engine.run(compiled))
         first, *others = answers.items()
+        status.rows = len(first[1])
         for name, rows in others:
             if rows != first[1]:
                 only = sorted(set(rows) ^ set(first[1]))[:1]
@@ -303,6 +305,10 @@ def render(statuses: list[Status], stages: tuple[str, ...] = STAGES) -> str:
     for group, row in sorted(totals(statuses, stages).items(), key=lambda kv: GROUPS.index(kv[0])):
         cells = " ".join(f"{row[st]:7d}" for st in stages)
         lines.append(f"{group:7s} {row['total']:5d} {cells}")
+    agreed = [s for s in statuses if s.rows is not None and s.failed_stage is None]
+    if agreed:
+        found = sum(1 for s in agreed if s.rows)
+        lines.append(f"agree: {len(agreed)} detections, {found} of them returning rows")
     return "\n".join(lines)
 
 
