@@ -171,7 +171,8 @@ class SparkEngine:
         self.master = _master
         self._errors = _spark_errors()
         try:
-            self.session: Any = root.newSession()
+            # Spark Connect has no newSession: its engines share the one remote session.
+            self.session: Any = root if self.master.startswith("sc://") else root.newSession()
             for key in ("spark.sql.session.timeZone", "spark.sql.execution.arrow.pyspark.enabled"):
                 self.session.conf.set(key, SESSION_CONFIG[key])
         except self._errors as exc:
