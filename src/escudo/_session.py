@@ -18,7 +18,7 @@ This module is private; its names are exported by :mod:`escudo` (``escudo.Sessio
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -165,6 +165,7 @@ class Session:
         attack_stix: str | os.PathLike[str] | None = None,
         hec: HecSender | None = None,
         sourcetype: str | None = None,
+        engine_settings: Mapping[str, Any] | None = None,
     ) -> None:
         if now is None:
             now = datetime.now(UTC)
@@ -174,6 +175,7 @@ class Session:
         self.content_dirs = [Path(d) for d in content_dirs]
         self.detection_refs = list(detections)
         self.engine = engine
+        self.engine_settings = dict(engine_settings or {})  # Spark: master, config
         self.store = Path(store) if store is not None else None
         self.attack_stix = Path(attack_stix) if attack_stix is not None else None
         self.hec = hec
@@ -227,7 +229,10 @@ class Session:
             detections = self.selected()
             stats = ReadStats()
             warnings: list[str] = []
-            with stix_in_use(self.attack_stix), new_engine(self.engine) as engine:
+            with (
+                stix_in_use(self.attack_stix),
+                new_engine(self.engine, **self.engine_settings) as engine,
+            ):
                 results = hunt(
                     [os.fspath(i) for i in inputs],
                     detections,
@@ -259,7 +264,7 @@ class Session:
             from escudo.sources.base import ReadStats
 
             stats = ReadStats()
-            with new_engine(self.engine) as engine:
+            with new_engine(self.engine, **self.engine_settings) as engine:
                 result = search(
                     spl,
                     [os.fspath(i) for i in inputs],

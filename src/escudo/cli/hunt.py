@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 import click
 
 from escudo._session import Session, parse_time
-from escudo.cli.options import content_option
+from escudo.cli.options import content_option, engine_options, engine_settings
 from escudo.cli.output import check_output, output_options, write_output
 from escudo.detect.result import EMIT_KINDS, DetectionResult, EmitKind
 from escudo.outputs import Section, records_section
@@ -131,6 +131,7 @@ def _common(f: Any) -> Any:
     help="A full MITRE enterprise-attack.json to use instead of the bundled ATT&CK table.",
 )
 @add_hec_options
+@engine_options
 def hunt(
     paths: tuple[str, ...],
     detection_refs: tuple[str, ...],
@@ -148,6 +149,8 @@ def hunt(
     identities: Path | None,
     assets: Path | None,
     attack_stix: Path | None,
+    engine: str,
+    spark_master: str | None,
     **hec: Any,
 ) -> int:  # fmt: skip
     """Run ESCU detections over log files, directories, .gz files or - (stdin)."""
@@ -170,6 +173,8 @@ def hunt(
         attack_stix=attack_stix,
         hec=sender,
         sourcetype=sourcetype,
+        engine=engine,
+        engine_settings=engine_settings(engine, spark_master),
     )
     run = session.hunt(paths)
     warn(run.warnings)
@@ -197,6 +202,7 @@ def hunt(
     type=click.Path(path_type=Path, dir_okay=False),
     help="The store Risk.All_Risk is read from (default: the user's).",
 )
+@engine_options
 def search(
     spl: str,
     paths: tuple[str, ...],
@@ -210,13 +216,21 @@ def search(
     strict: bool,
     sourcetype: str | None,
     store: Path | None,
+    engine: str,
+    spark_master: str | None,
 ) -> int:
     """Run an ad-hoc SPL search over log files (its datasets come from the search; Risk.All_Risk
     comes from the store an earlier `escudo hunt --store` filled)."""
     check_output(fmt, output)
-    run = session_for(content_dirs, earliest, latest, store=store, sourcetype=sourcetype).search(
-        spl, paths
-    )
+    run = session_for(
+        content_dirs,
+        earliest,
+        latest,
+        store=store,
+        sourcetype=sourcetype,
+        engine=engine,
+        engine_settings=engine_settings(engine, spark_master),
+    ).search(spl, paths)
     warn(run.warnings)
     output_to = {"fmt": fmt, "output": output, "csv_safe": csv_safe}
     return finish(
