@@ -18,7 +18,7 @@ This module is private; its names are exported by :mod:`escudo` (``escudo.Sessio
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -164,6 +164,8 @@ class Session:
         assets: str | os.PathLike[str] | None = None,
         attack_stix: str | os.PathLike[str] | None = None,
         hec: HecSender | None = None,
+        sourcetype: str | None = None,
+        engine_settings: Mapping[str, Any] | None = None,
     ) -> None:
         if now is None:
             now = datetime.now(UTC)
@@ -173,9 +175,11 @@ class Session:
         self.content_dirs = [Path(d) for d in content_dirs]
         self.detection_refs = list(detections)
         self.engine = engine
+        self.engine_settings = dict(engine_settings or {})  # Spark: master, config
         self.store = Path(store) if store is not None else None
         self.attack_stix = Path(attack_stix) if attack_stix is not None else None
         self.hec = hec
+        self.sourcetype = sourcetype  # None: each file's source, sniffed from its content
         # Files checked now, before a (maybe long) run.
         self.identities: IdentityResolver | None = None
         if identities is not None or assets is not None:
@@ -228,8 +232,11 @@ class Session:
             stats = ReadStats()
             warnings: list[str] = []
             events = self.store if not inputs else None
-            settings = engine_settings(self.engine, events)
-            with stix_in_use(self.attack_stix), new_engine(self.engine, **settings) as engine:
+            settings = {**self.engine_settings, **engine_settings(self.engine, events)}
+            with (
+                stix_in_use(self.attack_stix),
+                new_engine(self.engine, **settings) as engine,
+            ):
                 results = hunt(
                     [os.fspath(i) for i in inputs],
                     detections,
@@ -241,6 +248,7 @@ class Session:
                     engine=engine,
                     store=Store(self.store),
                     warn=warnings.append,
+                    sourcetype=self.sourcetype,
                     events=events,
                 )
         run = HuntRun(results, stats, warnings, self._emitter(results))
@@ -263,7 +271,8 @@ class Session:
 
             stats = ReadStats()
             events = self.store if not inputs else None
-            with new_engine(self.engine, **engine_settings(self.engine, events)) as engine:
+            settings = {**self.engine_settings, **engine_settings(self.engine, events)}
+            with new_engine(self.engine, **settings) as engine:
                 result = search(
                     spl,
                     [os.fspath(i) for i in inputs],
@@ -274,6 +283,7 @@ class Session:
                     stats=stats,
                     engine=engine,
                     store=Store(self.store),
+                    sourcetype=self.sourcetype,
                     events=events,
                 )
         return SearchRun(result, stats)

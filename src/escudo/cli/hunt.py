@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 import click
 
 from escudo._session import Session, parse_time
-from escudo.cli.options import content_option
+from escudo.cli.options import content_option, engine_options, engine_settings
 from escudo.cli.output import check_output, output_options, write_output
 from escudo.detect.result import EMIT_KINDS, DetectionResult, EmitKind
 from escudo.outputs import Section, records_section
@@ -93,6 +93,7 @@ def _common(f: Any) -> Any:
         click.option("--latest", help="Only events before this time."),
         click.option("--fail-on-findings", is_flag=True, help="Exit 1 when any result row is found."),
         click.option("--strict", is_flag=True, help="Exit 2 when an input could not be read or had malformed or non-UTF-8 lines."),
+        click.option("--sourcetype", default=None, metavar="NAME", help="Read every input as this sourcetype (default: found per file from its content)."),
     ]  # fmt: skip
     for option in reversed(options):
         f = option(f)
@@ -139,6 +140,7 @@ def _common(f: Any) -> Any:
     help="A full MITRE enterprise-attack.json to use instead of the bundled ATT&CK table.",
 )
 @add_hec_options
+@engine_options
 def hunt(
     paths: tuple[str, ...],
     detection_refs: tuple[str, ...],
@@ -150,11 +152,14 @@ def hunt(
     latest: str | None,
     fail_on_findings: bool,
     strict: bool,
+    sourcetype: str | None,
     emit_kind: str,
     store: Path | None,
     identities: Path | None,
     assets: Path | None,
     attack_stix: Path | None,
+    engine: str,
+    spark_master: str | None,
     **hec: Any,
 ) -> int:  # fmt: skip
     """Run ESCU detections over log files, directories, .gz files or - (stdin), or over the
@@ -178,6 +183,9 @@ def hunt(
         assets=assets,
         attack_stix=attack_stix,
         hec=sender,
+        sourcetype=sourcetype,
+        engine=engine,
+        engine_settings=engine_settings(engine, spark_master),
     )
     run = session.hunt(paths)
     warn(run.warnings)
@@ -206,6 +214,7 @@ def hunt(
     help="The store Risk.All_Risk is read from (default: the user's); without PATH, the search "
     "runs over the events `escudo ingest` put in it.",
 )
+@engine_options
 def search(
     spl: str,
     paths: tuple[str, ...],
@@ -217,13 +226,24 @@ def search(
     latest: str | None,
     fail_on_findings: bool,
     strict: bool,
+    sourcetype: str | None,
     store: Path | None,
+    engine: str,
+    spark_master: str | None,
 ) -> int:
     """Run an ad-hoc SPL search over log files (its datasets come from the search; Risk.All_Risk
     comes from the store an earlier `escudo hunt --store` filled)."""
     need_input(paths, store)
     check_output(fmt, output)
-    run = session_for(content_dirs, earliest, latest, store=store).search(spl, paths)
+    run = session_for(
+        content_dirs,
+        earliest,
+        latest,
+        store=store,
+        sourcetype=sourcetype,
+        engine=engine,
+        engine_settings=engine_settings(engine, spark_master),
+    ).search(spl, paths)
     warn(run.warnings)
     output_to = {"fmt": fmt, "output": output, "csv_safe": csv_safe}
     return finish(

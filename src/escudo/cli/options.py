@@ -52,3 +52,46 @@ def check_output_path(path: Path | str | None, option: str) -> None:
             raise InputError(f"{option}: folder not found: {target.parent}")
     except OSError as exc:
         raise InputError(f"{option}: {exc.strerror}: {target}") from None
+
+
+ENGINE_HELP = (
+    "Where searches run: duckdb (in process, the default) or spark (pyspark, escudo[spark])."
+)
+SPARK_MASTER_HELP = (
+    "Spark master: local[*] (default), spark://HOST:PORT, yarn, k8s://URL, or sc://HOST:PORT for "
+    "Spark Connect."
+)
+
+
+def engine_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--engine duckdb|spark`` and ``--spark-master URL``, passed as ``engine`` and
+    ``spark_master``; the command makes its engine with :func:`open_engine`.
+
+    >>> @click.command()
+    ... @engine_options
+    ... def cmd(engine: str, spark_master: str | None) -> None: ...
+    >>> [p.opts for p in cmd.params]
+    [['--engine'], ['--spark-master']]
+    """
+    from escudo.engines import DEFAULT_ENGINE, ENGINES
+
+    command = click.option("--spark-master", metavar="URL", help=SPARK_MASTER_HELP)(command)
+    return click.option(
+        "--engine",
+        type=click.Choice(sorted(ENGINES), case_sensitive=False),
+        default=DEFAULT_ENGINE,
+        show_default=True,
+        help=ENGINE_HELP,
+    )(command)
+
+
+def engine_settings(engine: str, spark_master: str | None) -> dict[str, Any]:
+    """The engine settings the options ask for (the session makes and closes the engine);
+    ``--spark-master`` needs ``--engine spark``.
+
+    >>> engine_settings("duckdb", None), engine_settings("spark", "local[2]")
+    ({}, {'master': 'local[2]'})
+    """
+    if spark_master and engine.lower() != "spark":
+        raise InputError("--spark-master needs --engine spark")
+    return {"master": spark_master} if spark_master else {}

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import cast
+from typing import ClassVar, cast
 
 from sqlglot import exp
 from sqlglot.generator import Generator
@@ -135,7 +135,8 @@ def number_text(expression: exp.Expression) -> exp.Expression:
     """A number as Splunk prints it: whole numbers without ``.0`` (``1704067200``, not the DOUBLE's
     ``1704067200.0``), so ``min(_time)`` concatenates, fills and ``search``-matches as Splunk shows it.
 
-    >>> number_text(exp.Literal.number(3)).sql("duckdb")
+    >>> from escudo.compile.dialects import EscudoDuckDB
+    >>> number_text(exp.Literal.number(3)).sql(EscudoDuckDB)
     'CASE WHEN 3 = FLOOR(3) AND ABS(3) < 1e15 THEN CAST(CAST(3 AS BIGINT) AS TEXT) ELSE CAST(3 AS TEXT) END'
     """
     value = to_number(expression)
@@ -145,7 +146,30 @@ def number_text(expression: exp.Expression) -> exp.Expression:
     return exp.If(
         this=exp.And(this=whole, expression=small),
         true=as_int,
-        false=exp.cast(value.copy(), "varchar"),
+        false=DoubleText(this=value.copy()),
+    )
+
+
+class DoubleText(exp.Expression, exp.Func):
+    """A DOUBLE as text the way DuckDB writes it (shortest round-trip digits, Python's ``repr``
+    layout: ``1710148521.618``); Spark's CAST writes Java's ``1.710148521618E9``."""
+
+    arg_types: ClassVar[dict[str, bool]] = {"this": True}
+
+
+def _double_text_duckdb(gen: Generator, node: exp.Expression) -> str:
+    return exp.cast(node.this, "varchar").sql(gen.dialect)
+
+
+def _double_text_spark(gen: Generator, node: exp.Expression) -> str:
+    # Between 1e-4 and 1e16 DuckDB writes plain digits: a DECIMAL(38, 18) made from the DOUBLE
+    # (Spark goes through Double.toString's digits) without its trailing zeros, ".0" kept.
+    value = gen.sql(node, "this")
+    digits = f"REGEXP_REPLACE(CAST(CAST({value} AS DECIMAL(38, 18)) AS STRING), '0+$', '')"
+    plain = f"REGEXP_REPLACE({digits}, '[.]$', '.0')"
+    return (
+        f"CASE WHEN ABS({value}) >= 0.0001 AND ABS({value}) < 1e16 THEN {plain} "
+        f"ELSE CAST({value} AS STRING) END"
     )
 
 
@@ -386,6 +410,11 @@ def regex_syntax_error(pattern: str) -> str | None:
 
 SqlWriter = Callable[[Generator, exp.Expression], str]
 SqlWriters = dict[str, dict[type[exp.Expr], SqlWriter]]
+
+SQL_WRITERS: SqlWriters = {
+    "duckdb": {DoubleText: _double_text_duckdb},
+    "spark": {DoubleText: _double_text_spark},
+}
 
 
 # --- parentheses -----------------------------------------------------------------------------------

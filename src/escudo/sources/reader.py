@@ -97,6 +97,7 @@ def run_range(
 
 # ("chunk", (name, data)) | ("range", (name, path, offset, length, block_bytes))
 # | ("error", (name, reason, cut)): an input that could not be read (further), in input order
+# | ("live", (name, data)): a chunk of a stream (stdin, a FIFO), as "chunk"
 Task = tuple[str, tuple[object, ...]]
 
 
@@ -125,8 +126,9 @@ def _tasks(
                 for offset, length in file_ranges(inp.path, size):
                     yield "range", (inp.name, inp.path, offset, length, block)
                 continue
+            kind = "live" if inp.path is None or inp.stream else "chunk"
             for data in read_chunks(inp, chunk_bytes):
-                yield "chunk", (inp.name, data)
+                yield kind, (inp.name, data)
         except ReadError as exc:
             yield "error", (inp.name, exc.reason, exc.cut)
         except OSError as exc:  # listed, then removed or made unreadable before its turn
@@ -260,6 +262,12 @@ def _early_pool(preload: str, workers: int) -> _Started | None:
     return None
 
 
+def _short_live(task: Task, chunk_bytes: int) -> bool:
+    """Whether ``task`` is a chunk a stream handed over before it had ``chunk_bytes`` (its
+    source is slow: no pool needed, and its rows are awaited)."""
+    return task[0] == "live" and len(task[1][1]) < chunk_bytes // 2  # type: ignore[arg-type]
+
+
 def _done(result: Result) -> Future[Result]:
     future: Future[Result] = Future()
     future.set_result(result)
@@ -318,6 +326,16 @@ def read_batches(
         # only wait, so it reads the first chunks itself until a worker answers a no-op.
         in_blocks = streams(processor)
         for task in _tasks(inputs, chunk_bytes, True, in_blocks, workers):
+            if _short_live(task, chunk_bytes):  # a stream's lines, handed over after a delay:
+                while pending:  # their rows come now, not when more tasks fill the queue
+                    done_task, future = pending.popleft()
+                    batch = account(done_task, future.result())
+                    if batch is not None:
+                        yield batch
+                batch = account(task, _run(processor, task))
+                if batch is not None:
+                    yield batch
+                continue
             if task[0] == "error" or (warm_up_here and not any(f.done() for f in ready)):
                 if pending:  # in input order: the line of an error follows the chunks before it
                     pending.append((task, _done(_run(processor, task))))

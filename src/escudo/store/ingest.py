@@ -90,13 +90,13 @@ def read_events(
             problem.line += line
         stats.merge(chunk_stats)
         line += data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
-        ids = pc.cast(raw.column("EventID"), pa.int64()) if raw.num_rows else None
+        ids = raw.column("EventID") if raw.num_rows else None
         for dataset, mapping, schema in mappings:
             if ids is None:
                 continue
             rows = raw
             if mapping.record_types is not None:
-                wanted = pa.array(sorted(mapping.record_types), pa.int64())
+                wanted = pa.array(sorted(str(t) for t in mapping.record_types), ids.type)
                 rows = raw.filter(pc.fill_null(pc.is_in(ids, wanted), False))
             if rows.num_rows:
                 batch = normalize_batch(rows, mapping, schema, st.source, st.name)
