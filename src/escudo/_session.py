@@ -136,7 +136,7 @@ class Session:
     the time window (Splunk time modifiers, ISO 8601 or datetimes; ``latest`` exclusive),
     relative ones anchored at ``now`` (default: when the session was made; naive means UTC),
     which also anchors the searches' own relative times. ``engine``: a name in
-    ``escudo.engines.ENGINES``. ``store``: a DuckDB file :meth:`hunt` keeps results, risk events
+    ``escudo.engines.ENGINES``. ``store``: the store directory :meth:`hunt` keeps results, risk events
     and findings in, and ``Risk.All_Risk`` is read from (default: read the user's store, keep
     nothing). ``identities``/``assets``: ES lookup CSVs that merge aliases into
     ``normalized_risk_object``. ``attack_stix``: a MITRE enterprise-attack.json used instead of
