@@ -12,7 +12,7 @@ Sources: CIM 6.4.0 ``Endpoint.json`` / ``Network_Traffic.json`` (aplura/splunk-s
 
 >>> m = get_mapping("sysmon:linux", "Endpoint.Processes")
 >>> sorted(m.record_types), dict(m.fields)["process_name"]
-([1], Basename(field='Image'))
+(['1'], Basename(field='Image'))
 """
 
 from __future__ import annotations
@@ -57,14 +57,15 @@ class Mapping:
 
     sourcetype: str
     dataset: str
-    record_types: frozenset[int] | None  # Sysmon EventIDs; None = every record
+    record_types: frozenset[str] | None  # e.g. Sysmon EventIDs "1"; None = every record
     fields: tuple[tuple[str, Derivation], ...]
     host: str = "Computer"  # raw field used when the line carried no syslog host
+    time: str = "SystemTime"  # raw field holding the event time (ISO 8601 UTC text)
 
     @property
     def raw_fields(self) -> tuple[str, ...]:
         """The raw fields the mapping reads, in first-use order (what the extractor must fetch)."""
-        names = [self.host, "SystemTime"]
+        names = [self.host, self.time]
         names += [d.field for _, d in self.fields if not isinstance(d, Const)]
         return tuple(dict.fromkeys(names))
 
@@ -137,9 +138,9 @@ _NETWORK = (
 MAPPINGS: dict[tuple[str, str], Mapping] = {
     (m.sourcetype, m.dataset): m
     for m in (
-        Mapping(SYSMON, "Endpoint.Processes", frozenset({1}), _PROCESSES),
-        Mapping(SYSMON, "Endpoint.Filesystem", frozenset({11, 23}), _FILESYSTEM),
-        Mapping(SYSMON, "Network_Traffic.All_Traffic", frozenset({3}), _NETWORK),
+        Mapping(SYSMON, "Endpoint.Processes", frozenset({"1"}), _PROCESSES),
+        Mapping(SYSMON, "Endpoint.Filesystem", frozenset({"11", "23"}), _FILESYSTEM),
+        Mapping(SYSMON, "Network_Traffic.All_Traffic", frozenset({"3"}), _NETWORK),
     )
 }
 

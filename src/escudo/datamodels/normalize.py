@@ -132,8 +132,9 @@ def normalize_batch(
     """One raw batch (``host`` + raw fields) into rows of ``schema`` (a dataset's, from :func:`dataset_schema`)."""
     n = raw.num_rows
     host_field = mapping.host if mapping else "Computer"
+    time_field = mapping.time if mapping else "SystemTime"
     columns: dict[str, pa.Array] = {
-        "_time": _parse_time(raw.column("SystemTime")),
+        "_time": _parse_time(raw.column(time_field)),
         "host": pc.coalesce(raw.column("host"), raw.column(host_field)),
         "source": pa.repeat(pa.scalar(source, pa.string()), n),
         "sourcetype": pa.repeat(pa.scalar(sourcetype, pa.string()), n),

@@ -1,8 +1,15 @@
-"""Contracts shared by every source: raw-text prefilters and per-run input accounting."""
+"""Contracts shared by every source: raw-text prefilters, per-run input accounting, and the
+:class:`Source` protocol a source type implements (with :data:`Requirements`, what the compiler
+asks of an event, source-neutrally)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 # Byte sequences whose line always passes a RawFilter: a numeric character reference (kept from
 # when Sysmon values were decoded; they now keep references as written, so it is only cautious),
@@ -154,3 +161,86 @@ class ReadStats:
         if self.problem_count > len(self.problems):
             lines.append(f"  ... and {self.problem_count - len(self.problems)} more")
         return "\n".join(lines)
+
+
+# -- The source protocol ---------------------------------------------------------------------------
+
+FieldLiteral = tuple[str, str]
+"""``(cim_field, literal)``: the field's value must contain ``literal`` (ASCII case-insensitive)."""
+
+Requirements = tuple[tuple[FieldLiteral, ...], ...]
+"""What the compiler knows every event a search can accept satisfies, source-neutrally: a CNF
+(every clause holds, a clause holds when one of its ``(field, literal)`` does) over CIM field
+names of one data set (without the object prefix: ``process_name``). ``()``: no constraint.
+A source turns it into :class:`RawFilter` needles in its own encoding (:meth:`Source.needles`)."""
+
+SNIFF_BYTES = 64 << 10  # how much of an input's (decompressed) start Source.sniff sees
+
+
+@runtime_checkable
+class Source(Protocol):
+    """A source type (a Splunk sourcetype): everything escudo knows about one log format.
+
+    A source owns its framing (one line per event, or records grouped into events), the shared
+    transports (syslog variants, journald JSON: ``escudo.sources.framing``), field extraction,
+    time and host (the ``time``/``host`` raw fields its mappings name), record types (strings:
+    Sysmon EventIDs ``"1"``, OCSF ``class_uid``, ...), and how the compiler's source-neutral
+    :data:`Requirements` become raw needles in its encoding. Register an instance in
+    ``escudo.sources.registry.SOURCES``; its CIM mappings go in ``escudo.datamodels.mappings``
+    (``Mapping(sourcetype=<name>, ...)``, one per data set it feeds).
+
+    A minimal source (the doctest runs it)::
+
+        >>> import pyarrow as pa
+        >>> class Lines:
+        ...     name, source = "demo:lines", "demo"
+        ...     all_fields = ("SystemTime", "Computer", "Message")
+        ...     def sniff(self, head: bytes) -> bool:
+        ...         return head.startswith(b"DEMO ")
+        ...     def needles(self, dataset: str, requirements: Requirements) -> RawFilter:
+        ...         return RawFilter()  # or: literals, encoded as the raw text holds them
+        ...     def plan(self, fields, record_types, raw_filter, extractor):
+        ...         def process(data: bytes, name: str):  # a picklable callable in practice
+        ...             rows = [dict.fromkeys(("host", *fields)) for line in data.splitlines()]
+        ...             schema = pa.schema([(f, pa.string()) for f in ("host", *fields)])
+        ...             return pa.RecordBatch.from_pylist(rows, schema=schema), ReadStats()
+        ...         return process
+        >>> isinstance(Lines(), Source)
+        True
+        >>> Lines().plan(("Message",), None, None, "fast")(b"DEMO a\\n", "x")[0].num_rows
+        1
+
+    The contract of ``plan(fields, record_types, raw_filter, extractor)``: a picklable processor
+    ``(data: bytes, name: str) -> (RecordBatch, ReadStats)`` over a chunk of whole lines (see
+    ``escudo.sources.reader``): one row per event of a type in ``record_types`` (None: every
+    type) that passes ``raw_filter``, columns ``host`` (the transport's host, NULL when none)
+    then ``fields`` in order, all strings; the time field holds ISO 8601 UTC text. Stats count
+    ``events``, ``skipped`` (lines that are not events), ``filtered``, ``other`` (events of other
+    record types) and malformed records with chunk-relative line numbers. It may also ``stream``
+    (``read_range``, see the reader) when it has a faster path.
+    """
+
+    name: str  # the sourcetype, e.g. "sysmon:linux"
+    source: str  # the Splunk ``source`` value rows carry
+    all_fields: tuple[str, ...]  # every raw field (the ``raw`` pseudo data set)
+
+    def sniff(self, head: bytes) -> bool:
+        """Whether an input starting with ``head`` (up to :data:`SNIFF_BYTES`, decompressed,
+        possibly cut mid-line) is this source's, in any transport."""
+        ...
+
+    def needles(self, dataset: str, requirements: Requirements) -> RawFilter:
+        """The raw prefilter for ``dataset``'s events given the compiler's requirements: each
+        ``(field, literal)`` through this source's mapping of ``field``, a literal encoded as the
+        raw text holds it; a clause with a literal this source cannot place is dropped (sound)."""
+        ...
+
+    def plan(
+        self,
+        fields: tuple[str, ...],
+        record_types: frozenset[str] | None,
+        raw_filter: RawFilter | None,
+        extractor: str,
+    ) -> Callable[[bytes, str], tuple[pa.RecordBatch, ReadStats]]:
+        """A chunk processor (see the class docstring)."""
+        ...

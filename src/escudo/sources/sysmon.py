@@ -28,10 +28,10 @@ from pathlib import Path
 import pyarrow as pa
 
 from escudo.sources import prefilter
-from escudo.sources.base import RawFilter, ReadStats
+from escudo.sources.base import RawFilter, ReadStats, Requirements
 from escudo.sources.framing import count_lines, iter_blocks, note_bad_text, syslog_host
 from escudo.sources.prefilter import ALWAYS_PASS, ChunkSplit, split_chunk
-from escudo.sources.sysmon_fast import BAD_AMP, FastExtractor, Getter
+from escudo.sources.sysmon_fast import BAD_AMP, FastExtractor, Getter, in_layout_order
 from escudo.sources.sysmon_xml import ALL_FIELDS, MalformedEvent, extract_reference
 
 SOURCETYPE = "sysmon:linux"
@@ -411,3 +411,67 @@ def _encode(value: str | None) -> bytes | None:
 
 def _decode(value: bytes | None) -> str | None:
     return None if value is None else value.decode("utf-8", "replace")
+
+
+# Characters whose raw spelling depends on the transport: rsyslog writes control characters as
+# ``#011``; journald JSON may write non-ASCII as ``\\uXXXX``, ``\\`` as ``\\\\``, ``/`` as ``\\/``.
+# A needle is cut at them: any piece of a required text is required too.
+_UNSURE = re.compile(r"[\\/\x00-\x1f\x7f]|[^\x00-\x7f]")
+
+
+def sysmon_needle(literal: str) -> str | None:
+    """The needle for a literal a Sysmon field value must contain: verbatim (values keep the XML
+    escapes the raw text holds), cut at characters whose spelling the transport may change.
+
+    >>> sysmon_needle("/var/spool/cron/"), sysmon_needle(" echo 3 &gt; "), sysmon_needle("\\")
+    ('spool', ' echo 3 &gt; ', None)
+    """
+    pieces = [p for p in _UNSURE.split(literal) if p]
+    return max(pieces, key=len) if pieces else None
+
+
+class SysmonSource:
+    """Sysmon for Linux (``sysmon:linux``) as a :class:`escudo.sources.base.Source`: XML events
+    in syslog (any header), journald JSON or bare lines; the C scan is its prefilter fast path."""
+
+    name = SOURCETYPE
+    source = SOURCE
+    all_fields = ALL_FIELDS
+
+    def sniff(self, head: bytes) -> bool:
+        return _OPEN in head
+
+    def needles(self, dataset: str, requirements: Requirements) -> RawFilter:
+        """Each ``(field, literal)`` through this source's mapping: a field whose value is a
+        substring of the raw XML text (``Raw``, ``Basename``, ``Lower``) takes the literal as its
+        needle; a clause holding any other field is dropped.
+
+        >>> SysmonSource().needles("Endpoint.Processes", ((("process_name", "ngrok"),),)).clauses
+        (('ngrok',),)
+        >>> SysmonSource().needles("Endpoint.Processes", ((("action", "allowed"),),)).clauses
+        ()
+        """
+        from escudo.datamodels import mappings
+
+        try:
+            mapping = mappings.get_mapping(self.name, dataset)
+        except Exception:  # no mapping: no events of this data set, nothing to filter
+            return RawFilter()
+        substring = mappings.Raw, mappings.Basename, mappings.Lower
+        fields = {name for name, d in mapping.fields if isinstance(d, substring)}
+        clauses = []
+        for clause in requirements:
+            found = [sysmon_needle(lit) if f in fields else None for f, lit in clause]
+            if clause and all(n is not None for n in found):
+                clauses.append(tuple(dict.fromkeys(n for n in found if n is not None)))
+        return RawFilter(tuple(dict.fromkeys(clauses)))
+
+    def plan(
+        self,
+        fields: tuple[str, ...],
+        record_types: frozenset[str] | None,
+        raw_filter: RawFilter | None,
+        extractor: str,
+    ) -> SysmonPlan:
+        eventids = None if record_types is None else frozenset(int(t) for t in record_types)
+        return SysmonPlan(in_layout_order(fields, eventids), eventids, raw_filter, extractor)
