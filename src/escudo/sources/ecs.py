@@ -6,7 +6,8 @@ paths (``process.parent.name``, see ``jsonsource``); the time is ``@timestamp``,
 ``host.name``. Record types are ``<event.category>:<event.type>`` pairs (ECS categorization
 fields, both arrays): ``process:start``, ``file:creation``, ``network:start``...; Elastic Defend's
 ``fork`` events (a process start that runs its parent's image, ``event.action`` ``fork``) are
-``process:fork`` instead of ``process:start``. Mappings: ``datamodels/mappings.py`` (ECS section).
+``process:fork`` instead of ``process:start``. The raw field ``record_type`` (computed, not an ECS
+field) holds the event's type among those read. Mappings: ``datamodels/mappings.py`` (ECS section).
 
 An input is ECS when its first JSON object has ``@timestamp`` and ``ecs.version`` or
 ``event.category`` (ECS field reference: ``@timestamp`` and ``ecs.version`` are required core
@@ -29,7 +30,7 @@ SOURCE = "ecs"
 
 # The raw fields of the ``raw`` pseudo data set: what the mappings read, and the categorization.
 ALL_FIELDS: tuple[str, ...] = (
-    "@timestamp", "ecs.version", "agent.type", "event.module", "event.dataset", "event.kind",
+    "record_type", "@timestamp", "ecs.version", "agent.type", "event.module", "event.dataset", "event.kind",
     "event.category", "event.type", "event.action", "event.outcome", "host.name",
     "host.hostname", "host.os.name", "host.os.type", "user.name", "user.id",
     "process.pid", "process.entity_id", "process.name", "process.executable",
@@ -39,6 +40,7 @@ ALL_FIELDS: tuple[str, ...] = (
     "process.parent.user.name", "file.path", "file.name", "file.hash.sha256",
     "source.ip", "source.port", "source.domain", "destination.ip", "destination.port",
     "destination.domain", "network.transport", "network.direction", "message",
+    "SystemTime", "Computer",
 )  # fmt: skip
 
 
@@ -48,7 +50,9 @@ class EcsSource(JsonSource):
     name = SOURCETYPE
     source = SOURCE
     all_fields: tuple[str, ...] = ALL_FIELDS
+    host_field = "host.name"
     time_field = "@timestamp"
+    record_field = "record_type"  # computed: not an ECS field
 
     @staticmethod
     def time_text(text: str) -> str | None:

@@ -8,9 +8,10 @@ escapes: ``echo 3 > f``), a number exactly as written (``8080``, ``1.50``), ``tr
 ``null`` is no value. An array gives its elements' values joined by a newline, as Splunk shows a
 multivalue field (``spath``), objects inside it flattened under the array's path.
 
-Blank lines are ignored; a line that does not start with ``{`` is skipped (not an event); a line
+Blank lines are ignored; a line that does not start with ``{``, or a JSON object that is not the
+source's (no ``@timestamp`` for ECS, no ``class_uid`` for OCSF), is skipped (not an event); a line
 that starts with ``{`` but is not a JSON object (cut, invalid JSON) is malformed, and so is an
-object without the source's time field.
+event whose time field does not hold a time.
 
 >>> flatten({"process": {"name": "ngrok", "pid": "7", "args": ["a", "b"]}, "x.y": True})
 {'process.name': 'ngrok', 'process.pid': '7', 'process.args': 'a\\nb', 'x.y': 'true'}
@@ -84,20 +85,27 @@ def loads(line: str) -> Any:
     return _DECODER.decode(line)
 
 
+# Characters with more than one JSON spelling that no needle covers: control characters (``\n`` or
+# ``\u000a``; an array's elements are also joined by a newline) and non-ASCII (raw UTF-8 or
+# ``\uXXXX``, and DuckDB folds the case of non-ASCII letters, the prefilter only ASCII's).
+_UNSURE = re.compile(r"[\x00-\x1f\x7f]|[^\x00-\x7f]")
+
+
 def json_needle(literal: str) -> str | None:
-    """The text a JSON line holds for ``literal`` inside a string value, or None when no single
-    spelling is certain (a control character: JSON writes it as ``\\n`` or ``\\u000a``; an array's
-    elements are joined by a newline, so a literal spanning two elements holds one).
+    """The needle for a literal a JSON string value must contain: its JSON spelling, cut at
+    characters whose spelling varies (the longest piece; any piece of a required text is
+    required too); None when no piece is left.
 
-    ``"`` and ``\\`` are escaped as every encoder writes them; ``/`` and non-ASCII may also be
-    written ``\\/`` or ``\\uXXXX``, which :data:`JSON_ALWAYS_PASS` covers.
+    ``"`` and ``\\`` are escaped as every encoder writes them; ``/`` may also be written ``\\/``
+    and any character ``\\uXXXX``, which :data:`JSON_ALWAYS_PASS` covers.
 
-    >>> json_needle('say "hi"'), json_needle("C:\\\\x"), json_needle("a\\tb")
-    ('say \\\\"hi\\\\"', 'C:\\\\\\\\x', None)
+    >>> json_needle('say "hi"'), json_needle("C:\\\\x"), json_needle("a\\tbc"), json_needle("é")
+    ('say \\\\"hi\\\\"', 'C:\\\\\\\\x', 'bc', None)
     """
-    if any(ord(ch) < 0x20 for ch in literal):
+    pieces = [p for p in _UNSURE.split(literal) if p]
+    if not pieces:
         return None
-    return literal.replace("\\", "\\\\").replace('"', '\\"')
+    return max(pieces, key=len).replace("\\", "\\\\").replace('"', '\\"')
 
 
 def passes(line: bytes, needles: tuple[tuple[bytes, ...], ...]) -> bool:
@@ -133,7 +141,9 @@ class JsonPlan:
 
     Rows: ``host`` (NULL: JSON lines carry no transport host) then ``fields``; ``time_field``'s
     value goes through ``time_text``; an event of no type in ``record_types`` (None: all) counts
-    as ``other``; ``is_event`` says whether a JSON object is this source's at all (else skipped).
+    as ``other``, and ``record_field`` holds the event's record type (the least of its types
+    that were asked for: one data set per event); ``is_event`` says whether a JSON object is
+    this source's at all (else skipped).
     """
 
     fields: tuple[str, ...]
@@ -143,6 +153,8 @@ class JsonPlan:
     time_text: TimeText
     types_of: RecordTypes
     is_event: Callable[[dict[str, Any]], bool]
+    record_field: str
+    host_field: str
 
     @property
     def schema(self) -> pa.Schema:
@@ -152,6 +164,7 @@ class JsonPlan:
         stats = ReadStats()
         needles = compile_filter(self.raw_filter)
         fields, wanted, time_field = self.fields, self.record_types, self.time_field
+        raw_names = "SystemTime" in fields or "Computer" in fields
         columns: list[list[str | None]] = [[] for _ in fields]
         rows = 0
         for number, raw in enumerate(data.split(b"\n"), 1):
@@ -177,9 +190,14 @@ class JsonPlan:
                 stats.skipped += 1
                 continue
             flat = flatten(obj)
-            if wanted is not None and not (self.types_of(flat) & wanted):
-                stats.other += 1
-                continue
+            kinds = self.types_of(flat)
+            if wanted is not None:
+                kinds &= wanted
+                if not kinds:
+                    stats.other += 1
+                    continue
+            if kinds:
+                flat[self.record_field] = min(kinds)
             when = flat.get(time_field)
             when = self.time_text(when) if when is not None else None
             if when is None:
@@ -188,6 +206,11 @@ class JsonPlan:
             if "\ufffd" in text and b"\xef\xbf\xbd" not in line:
                 stats.invalid_utf8 += 1
             flat[time_field] = when
+            if raw_names:  # the names normalize reads for the raw data set of every source
+                flat["SystemTime"] = when
+                host = flat.get(self.host_field)
+                if host is not None:
+                    flat["Computer"] = host
             for column, field in zip(columns, fields, strict=True):
                 column.append(flat.get(field))
             rows += 1
@@ -271,6 +294,8 @@ class JsonSource:
     source: str
     all_fields: tuple[str, ...]
     time_field: str
+    record_field: str  # the raw field the plan fills with the record type (Mapping.record_type)
+    host_field: str  # the raw field naming the host (Mapping.host)
 
     @staticmethod
     def time_text(text: str) -> str | None:
@@ -337,4 +362,6 @@ class JsonSource:
             self.time_text,
             self.types_of,
             self.is_event,
+            self.record_field,
+            self.host_field,
         )

@@ -40,6 +40,7 @@ ALL_FIELDS: tuple[str, ...] = (
     "dst_endpoint.ip", "dst_endpoint.port", "dst_endpoint.hostname",
     "connection_info.protocol_name", "connection_info.protocol_num",
     "connection_info.direction_id", "disposition", "disposition_id", "message",
+    "SystemTime", "Computer",
 )  # fmt: skip
 
 
@@ -49,7 +50,9 @@ class OcsfSource(JsonSource):
     name = SOURCETYPE
     source = SOURCE
     all_fields: tuple[str, ...] = ALL_FIELDS
+    host_field = "device.hostname"
     time_field = "time"
+    record_field = "type_uid"  # filled from class_uid and activity_id when an event has none
 
     @staticmethod
     def time_text(text: str) -> str | None:
