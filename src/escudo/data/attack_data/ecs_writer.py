@@ -9,8 +9,9 @@ streams of Elastic Defend):
 * process start (Sysmon EventID 1): ``event.category ["process"]``, ``event.type ["start"]``,
   ``event.action "exec"``, ``process.*`` with ``process.parent.*``, ``user.name``;
 * process end (EventID 5): ``event.type ["end"]``, ``event.action "end"``;
-* file creation (EventID 11): ``event.category ["file"]``, ``event.type ["creation"]``,
-  ``event.action "creation"``, ``file.path`` / ``file.name`` / ``file.directory``;
+* file creation (EventID 11) and deletion (23): ``event.category ["file"]``, ``event.type``
+  and ``event.action`` ``creation`` / ``deletion``, ``file.path`` / ``file.name`` /
+  ``file.directory``;
 * network connection (EventID 3): ``event.category ["network"]``, ``event.type ["start"]``,
   ``event.action "connection_attempted"``, ``source.*``, ``destination.*``,
   ``network.transport``, ``network.direction "egress"``.
@@ -120,8 +121,9 @@ def render_event(e: Event) -> dict[str, Any] | None:
         doc = _document(e, "endpoint.events.process", "end", "process", "end")
         doc["message"] = "Endpoint process event"
         doc["process"] = _process(e)
-    elif e.event_id == 11:
-        doc = _document(e, "endpoint.events.file", "creation", "file", "creation")
+    elif e.event_id in (11, 23):
+        verb = "creation" if e.event_id == 11 else "deletion"
+        doc = _document(e, "endpoint.events.file", verb, "file", verb)
         path = e.data["TargetFilename"]
         doc["file"] = {"directory": dirname(path), "name": basename(path), "path": path}
         doc["message"] = "Endpoint file event"

@@ -10,7 +10,8 @@ Information objects):
   new process, ``process.parent_process`` and ``actor.process`` its parent, ``actor.user`` the
   parent's user;
 * EventID 5: 1007, ``activity_id`` 2 Terminate;
-* EventID 11: class 1001 File System Activity, ``activity_id`` 1 Create, ``file``;
+* EventID 11 and 23: class 1001 File System Activity, ``activity_id`` 1 Create / 4 Delete,
+  ``file``;
 * EventID 3: class 4001 Network Activity, ``activity_id`` 1 Open, ``src_endpoint``,
   ``dst_endpoint``, ``connection_info`` (protocol name and number, direction 2 Outbound),
   ``disposition`` Allowed;
@@ -79,6 +80,7 @@ _CLASSES = {
     1: (1007, "Process Activity", 1, "System Activity", 1, "Launch"),
     5: (1007, "Process Activity", 1, "System Activity", 2, "Terminate"),
     11: (1001, "File System Activity", 1, "System Activity", 1, "Create"),
+    23: (1001, "File System Activity", 1, "System Activity", 4, "Delete"),
     3: (4001, "Network Activity", 4, "Network Activity", 1, "Open"),
 }
 
@@ -122,7 +124,7 @@ def render_event(e: Event) -> dict[str, Any] | None:
         doc["actor"] = {"process": subject, "user": subject["user"]}
         if e.event_id == 5:
             doc["process"] = subject
-        elif e.event_id == 11:
+        elif e.event_id in (11, 23):
             doc["file"] = _file(e.data["TargetFilename"])
         else:
             proto = e.data["Protocol"]
