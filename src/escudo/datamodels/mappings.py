@@ -354,22 +354,23 @@ _OCSF_NETWORK = (
     ),
 )
 
-_ECS_TIME, _ECS_HOST = "@timestamp", "host.name"
-_OCSF_TIME, _OCSF_HOST = "time", "device.hostname"
+_ECS = {"host": "host.name", "time": "@timestamp"}
+_OCSF = {"host": "device.hostname", "time": "time"}
 for _m in (
     # ECS categorization (event.category:event.type): process starts, file changes, connections.
-    Mapping(ECS, "Endpoint.Processes", frozenset({"process:start"}), _ECS_PROCESSES,
-            _ECS_HOST, _ECS_TIME),
-    Mapping(ECS, "Endpoint.Filesystem", frozenset({"file:creation", "file:deletion",
-            "file:change"}), _ECS_FILESYSTEM, _ECS_HOST, _ECS_TIME),
-    Mapping(ECS, "Network_Traffic.All_Traffic", frozenset({"network:start"}), _ECS_NETWORK,
-            _ECS_HOST, _ECS_TIME),
+    Mapping(ECS, "Endpoint.Processes", frozenset({"process:start"}), _ECS_PROCESSES, **_ECS),
+    Mapping(
+        ECS, "Endpoint.Filesystem", frozenset({"file:creation", "file:deletion", "file:change"}),
+        _ECS_FILESYSTEM, **_ECS,
+    ),
+    Mapping(ECS, "Network_Traffic.All_Traffic", frozenset({"network:start"}), _ECS_NETWORK, **_ECS),
     # OCSF type_uid: 1007 Launch; 1001 Create/Read/Update/Delete/Rename/Set Security; 4001 Open.
-    Mapping(OCSF, "Endpoint.Processes", frozenset({"100701"}), _OCSF_PROCESSES,
-            _OCSF_HOST, _OCSF_TIME),
-    Mapping(OCSF, "Endpoint.Filesystem", frozenset({"100101", "100102", "100103", "100104",
-            "100105", "100107"}), _OCSF_FILESYSTEM, _OCSF_HOST, _OCSF_TIME),
-    Mapping(OCSF, "Network_Traffic.All_Traffic", frozenset({"400101"}), _OCSF_NETWORK,
-            _OCSF_HOST, _OCSF_TIME),
+    Mapping(OCSF, "Endpoint.Processes", frozenset({"100701"}), _OCSF_PROCESSES, **_OCSF),
+    Mapping(
+        OCSF, "Endpoint.Filesystem",
+        frozenset({"100101", "100102", "100103", "100104", "100105", "100107"}),
+        _OCSF_FILESYSTEM, **_OCSF,
+    ),
+    Mapping(OCSF, "Network_Traffic.All_Traffic", frozenset({"400101"}), _OCSF_NETWORK, **_OCSF),
 ):  # fmt: skip
     MAPPINGS[(_m.sourcetype, _m.dataset)] = _m
