@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from escudo.datamodels.normalize import read_dataset
 from escudo.sources.base import ReadStats
 from escudo.sources.ecs import EcsSource
-from escudo.sources.jsonsource import flatten, json_needle, loads, passes
+from escudo.sources.jsonsource import flatten, json_needle, loads, passes, pick
 from escudo.sources.ocsf import OcsfSource
 from escudo.sources.registry import sniff_source
 
@@ -410,3 +410,25 @@ def test_prefilter_keeps_the_same_rows(tmp_path: Path, name: str) -> None:
     assert all(r in everything for r in kept)
     assert ngrok(kept) == ngrok(everything) and len(ngrok(kept)) >= 9
     assert stats.filtered > 0
+
+
+_KEY = st.sampled_from(["a", "b", "a.b", "c"])
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.sampled_from(["x", "", "1"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_KEY, inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@given(st.dictionaries(_KEY, _JSON, max_size=4))
+def test_pick_is_flatten_restricted(obj: dict[str, Any]) -> None:
+    """The plan's path lookups give what flattening the whole object gives, for the paths asked
+    (a path both nested and dotted in one object, ``{"a.b": 1, "a": {"b": 2}}``, may list its
+    values in another order)."""
+    paths = ("a", "a.b", "a.b.c", "c.a", "b")
+    flat = flatten(obj)
+
+    def values(d: dict[str, str]) -> dict[str, list[str]]:
+        return {k: sorted(v.split("\n")) for k, v in d.items()}
+
+    assert values(pick(obj, paths)) == values({p: flat[p] for p in paths if p in flat})

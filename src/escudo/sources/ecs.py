@@ -50,6 +50,7 @@ class EcsSource(JsonSource):
     name = SOURCETYPE
     source = SOURCE
     all_fields: tuple[str, ...] = ALL_FIELDS
+    type_fields = ("event.category", "event.type", "event.action")
     host_field = "host.name"
     time_field = "@timestamp"
     record_field = "record_type"  # computed: not an ECS field

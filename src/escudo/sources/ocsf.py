@@ -50,6 +50,7 @@ class OcsfSource(JsonSource):
     name = SOURCETYPE
     source = SOURCE
     all_fields: tuple[str, ...] = ALL_FIELDS
+    type_fields = ("type_uid", "class_uid", "activity_id")
     host_field = "device.hostname"
     time_field = "time"
     record_field = "type_uid"  # filled from class_uid and activity_id when an event has none
