@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from escudo.compile.pushdown import needle_for, raw_filter_for
 from escudo.sources.base import RawFilter
+from escudo.sources.sysmon import sysmon_needle
 from escudo.spl import ast
 from escudo.spl.parser import parse
 
@@ -24,6 +25,12 @@ def where(text: str) -> ast.Predicate | None:
 
 def clauses(text: str, dataset: str = "Endpoint.Processes") -> tuple[tuple[str, ...], ...]:
     return raw_filter_for(dataset, where(text)).clauses
+
+
+def needle(pattern: str) -> str | None:
+    """The Sysmon needle of a ``field=pattern`` term: the compiler's literal, then the source's."""
+    literal = needle_for(pattern)
+    return None if literal is None else sysmon_needle(literal)
 
 
 def test_positive_terms_give_needles() -> None:
@@ -70,7 +77,7 @@ def test_fill_values_and_computed_fields_give_no_needle() -> None:
 def test_needles_are_the_literal_as_written() -> None:
     # A Sysmon value keeps the XML escapes (Splunk's add-on; docs/semantics.md), so the raw text
     # holds a search literal verbatim: no escaping, whatever characters it has.
-    assert needle_for("*a&b<c>\"d'*") == "a&b<c>\"d'"
+    assert needle("*a&b<c>\"d'*") == "a&b<c>\"d'"
     # ESCU spells the escapes in its searches: the needle is that text, as the raw XML holds it.
     assert clauses('Processes.process = "*&amp;&gt;/dev/null*"') == (("&amp;&gt;",),)
     assert clauses(
@@ -81,12 +88,12 @@ def test_needles_are_the_literal_as_written() -> None:
 
 def test_unsure_characters_are_cut_out_of_needles() -> None:
     # Non-ASCII, control characters, backslash and "/" have transport-dependent spellings.
-    assert needle_for("*caf\u00e9*") == "caf"
-    assert needle_for("*a\tbc*") == "bc"
-    assert needle_for("*C:\\Windows\\x*") == "Windows"
-    assert needle_for("*/a/b/*") == "a"
-    assert needle_for("*\u00e9/*") is None
-    assert needle_for("*") is None
+    assert needle("*caf\u00e9*") == "caf"
+    assert needle("*a\tbc*") == "bc"
+    assert needle("*C:\\Windows\\x*") == "Windows"
+    assert needle("*/a/b/*") == "a"
+    assert needle("*\u00e9/*") is None
+    assert needle("*") is None
 
 
 def _written(value: str) -> str:

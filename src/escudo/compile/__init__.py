@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlglot import exp
 
 from escudo.content.model import Macro
-from escudo.sources.base import RawFilter
+from escudo.sources.base import RawFilter, Requirements
 from escudo.spl.ast import Pipeline
 
 
@@ -27,8 +27,22 @@ class CompiledSearch:
     pipeline: Pipeline
     expression: exp.Query
     datasets: tuple[str, ...]
-    raw_filters: dict[str, RawFilter] = field(default_factory=dict)
+    # per data set: what every event the search can accept holds, source-neutrally (a CNF over
+    # CIM field and literal, escudo.compile.pushdown); each source derives its raw needles from it
+    requirements: dict[str, Requirements] = field(default_factory=dict)
     output_fields: list[str] | None = None
+
+    def raw_filter(self, dataset: str, sourcetype: str | None = None) -> RawFilter:
+        """The raw prefilter one source (default: the default source type) derives for
+        ``dataset`` from :attr:`requirements`."""
+        from escudo.sources.registry import get_sourcetype
+
+        return get_sourcetype(sourcetype).needles(dataset, self.requirements.get(dataset, ()))
+
+    @property
+    def raw_filters(self) -> dict[str, RawFilter]:
+        """:meth:`raw_filter` of every data set with requirements, for the default source."""
+        return {ds: self.raw_filter(ds) for ds in self.requirements}
 
     def sql(self, dialect: str = "duckdb", pretty: bool = False) -> str:
         """The query in ``dialect`` (``duckdb`` or ``spark``), written by escudo's dialect of that
@@ -78,7 +92,7 @@ def compile_search(
         pipeline=pipeline,
         expression=frame.final(),
         datasets=tuple(frame.datasets),
-        raw_filters=dict(frame.raw_filters),
+        requirements=dict(frame.requirements),
         output_fields=list(frame.columns),
     )
 

@@ -31,7 +31,7 @@ from escudo.compile.fields import (
     lower_rename,
     lower_table,
 )
-from escudo.compile.pushdown import raw_filter_for
+from escudo.compile.pushdown import requirements_for
 from escudo.compile.rows import (
     lower_dedup,
     lower_head,
@@ -173,7 +173,7 @@ def lower_tstats(command: ast.Command, frame: Frame) -> None:
         raise frame.unsupported("span= needs _time among the by fields", command.span_option.span)
     conditions = ([predicate] if predicate is not None else []) + required
     _source_stage(frame, dataset, exp.and_(*conditions) if conditions else None)
-    frame.raw_filters[dataset.name] = raw_filter_for(
+    frame.requirements[dataset.name] = requirements_for(
         dataset.name, command.where, fill_values=(fillnull,) if fillnull else ()
     )
     _aggregate(frame, command.aggregations, keys, command.span, resolve)
@@ -230,7 +230,7 @@ def lower_from(command: ast.Command, frame: Frame) -> None:
     _check_first(command, frame)
     dataset = _dataset(frame, command.datamodel, command.dataset_span)
     _source_stage(frame, dataset, None)
-    frame.raw_filters[dataset.name] = raw_filter_for(dataset.name, None)
+    frame.requirements[dataset.name] = ()
     frame.order = [OrderKey("_time", descending=True)]
 
 
@@ -251,19 +251,16 @@ def lower_search(command: ast.Command, frame: Frame) -> None:
     if predicate == exp.true():
         return  # "search *" keeps everything; no stage needed
     frame.push(frame.select(*frame.passthrough()).where(predicate))
-    _refine_raw_filter(command, frame)
+    _refine_requirements(command, frame)
 
 
-def _refine_raw_filter(command: ast.Search, frame: Frame) -> None:
+def _refine_requirements(command: ast.Search, frame: Frame) -> None:
     """A search directly after ``from datamodel`` can also prefilter the raw events."""
     if len(frame.datasets) != 1 or [n for n, _ in frame.ctes[:-1]] != ["s0"]:
         return
-    from escudo.sources.base import RawFilter
-
     name = frame.datasets[0]
-    extra = raw_filter_for(name, command.predicate)
-    old = frame.raw_filters.get(name, RawFilter())
-    frame.raw_filters[name] = RawFilter(old.clauses + extra.clauses)
+    extra = requirements_for(name, command.predicate)
+    frame.requirements[name] = frame.requirements.get(name, ()) + extra
 
 
 def lower_where(command: ast.Command, frame: Frame) -> None:

@@ -1,28 +1,24 @@
-"""Derive a sound raw-text prefilter (:class:`~escudo.sources.base.RawFilter`) from a search predicate.
+"""Derive source-neutral :data:`~escudo.sources.base.Requirements` from a search predicate.
 
-A needle is kept only when every event the predicate can accept must contain it in its raw text
-(compared case-insensitively, ASCII). The argument, term by term (docs/semantics.md, "Raw-text
-prefilter"):
+A requirement ``(field, literal)`` says: every event the predicate can accept has ``literal`` in
+the CIM ``field``'s value (compared case-insensitively, ASCII). The compiler knows CIM, not any
+log format: each source turns requirements into raw-text needles in its own encoding
+(``Source.needles``: Sysmon keeps a literal verbatim, as its values keep their XML escapes). The
+argument, term by term (docs/semantics.md, "Raw-text prefilter"):
 
 * ``field=pattern`` (search semantics: case-insensitive, ``*`` wildcards) accepts a value only if
-  the value contains each literal run of the pattern. If the field's CIM value is a substring of a
-  raw Sysmon field (``Raw``/``Basename`` derivations; ``Lower`` too, since needles ignore ASCII
-  case), the raw text holds that run verbatim: a Sysmon field value is the XML text exactly as
-  written, escapes kept (``&gt;`` is five characters of the value, as in Splunk's add-on). So the
-  longest run, as it is, is a needle; a search literal ``&gt;`` is the needle ``&gt;``.
+  the value contains each literal run of the pattern; the longest run is the literal.
 * A value the pipeline can invent (the CIM ``"unknown"`` fill, ``0`` port fill, a ``fillnull_value``)
-  is not in the raw text: a pattern that matches such a value gives no needle.
-* Characters whose raw spelling is not fixed (control characters, which rsyslog writes as
-  ``#011``; non-ASCII, which JSON carriers may write as ``\\uXXXX``; ``\\`` and ``/``, which JSON
-  may escape) cut the run: any piece of a required text is required too.
+  need not hold it: a pattern that matches such a value gives no requirement.
 * AND of terms: the union of their clauses. OR: each clause of one side joined with each of the
   other (distribution), given up (no clause) past a small size. NOT, ``!=``, ``<``, ``>``: nothing.
-* Only data sets fed solely by Sysmon for Linux (XML) get needles at all.
+* Whether a field's value is raw text at all (not a constant or a lookup) is the source's
+  mapping's business: the source drops a clause it cannot place.
 
 >>> from escudo.spl.parser import parse
 >>> tstats = parse('| tstats count from datamodel=Endpoint.Processes where Processes.process_name=ngrok').commands[0]
->>> raw_filter_for("Endpoint.Processes", tstats.where).clauses
-(('ngrok',),)
+>>> requirements_for("Endpoint.Processes", tstats.where)
+((('process_name', 'ngrok'),),)
 """
 
 from __future__ import annotations
@@ -30,27 +26,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from escudo.datamodels import mappings
-from escudo.sources.base import RawFilter
+from escudo.datamodels import cim, mappings
+from escudo.errors import UnsupportedSplError
+from escudo.sources.base import FieldLiteral, RawFilter, Requirements
 from escudo.spl import ast
 
 MAX_CLAUSE_NEEDLES = 32  # an OR distributing into wider clauses than this is dropped (still sound)
 MAX_CLAUSES = 32
-_XML_SOURCETYPES = frozenset({mappings.SYSMON})
-_SUBSTRING_DERIVATIONS = (mappings.Raw, mappings.Basename, mappings.Lower)
-
-_UNSAFE = re.compile(r"[*\\/\x00-\x1f\x7f]|[^\x00-\x7f]")  # wildcards and unsure characters
-
-CNF = tuple[tuple[str, ...], ...]  # () means "no constraint"
-
-
-def substring_fields(dataset: str) -> frozenset[str]:
-    """CIM fields of ``dataset`` whose every value is a substring of the raw XML text (or empty)."""
-    found = [m for (_, ds), m in mappings.MAPPINGS.items() if ds.lower() == dataset.lower()]
-    if not found or any(m.sourcetype not in _XML_SOURCETYPES for m in found):
-        return frozenset()
-    sets = [{name for name, d in m.fields if isinstance(d, _SUBSTRING_DERIVATIONS)} for m in found]
-    return frozenset(set.intersection(*sets))
+CNF = Requirements  # () means "no constraint"
 
 
 def _fill_values(dataset: str, field: str, extra: Iterable[str]) -> list[str]:
@@ -70,28 +53,24 @@ def _wildcard_matches(pattern: str, value: str) -> bool:
 
 
 def needle_for(pattern: str, fills: Iterable[str] = ()) -> str | None:
-    """The needle a ``field=pattern`` match requires, or None when none is provably required.
+    """The literal a ``field=pattern`` match requires (its longest run between wildcards), or
+    None when none is provably required.
 
     >>> needle_for("*--config*"), needle_for("* echo 3 &gt; *"), needle_for("*unk*", ["unknown"])
     ('--config', ' echo 3 &gt; ', None)
     >>> needle_for("*/var/spool/cron/*")
-    'spool'
+    '/var/spool/cron/'
     """
     if any(_wildcard_matches(pattern, v) for v in fills):
         return None
-    # Any piece of a literal run is required too, so cutting at characters whose raw spelling
-    # depends on the transport keeps the filter sound: JSON carriers write "\\" as "\\\\" and may
-    # write "/" as "\\/"; control characters and non-ASCII have several spellings (see above).
-    pieces = [p for p in _UNSAFE.split(pattern) if p]
-    if not pieces:
-        return None
-    return max(pieces, key=len)  # verbatim: values keep the XML escapes the raw text holds
+    pieces = [p for p in pattern.split("*") if p]
+    return max(pieces, key=len) if pieces else None
 
 
 def _or(left: CNF, right: CNF) -> CNF:
     if not left or not right:
         return ()
-    clauses = []
+    clauses: list[tuple[FieldLiteral, ...]] = []
     for a in left:
         for b in right:
             merged = tuple(dict.fromkeys(a + b))
@@ -111,7 +90,7 @@ def _field_name(dataset: str, name: str) -> str:
 
 def _cnf(node: ast.Predicate, dataset: str, fields: frozenset[str], fills: tuple[str, ...]) -> CNF:
     if isinstance(node, ast.And):
-        out: list[tuple[str, ...]] = []
+        out: list[tuple[FieldLiteral, ...]] = []
         for item in node.items:
             out += _cnf(item, dataset, fields, fills)
         return tuple(dict.fromkeys(out))
@@ -131,21 +110,37 @@ def _cnf(node: ast.Predicate, dataset: str, fields: frozenset[str], fills: tuple
         needles = [needle_for(v, _fill_values(dataset, name, fills)) for v in values]
         if any(n is None for n in needles):
             return ()
-        return (tuple(dict.fromkeys(n for n in needles if n is not None)),)
+        return (tuple(dict.fromkeys((name, n) for n in needles if n is not None)),)
     return ()  # NOT, bare terms: no needle
 
 
-def raw_filter_for(
+def requirements_for(
     dataset: str, predicate: ast.Predicate | None, *, fill_values: Iterable[str] = ()
-) -> RawFilter:
-    """The prefilter a data set's raw events must pass for ``predicate`` to possibly hold.
+) -> Requirements:
+    """What a data set's events must satisfy for ``predicate`` to possibly hold (see above).
 
-    ``fill_values`` are extra values the search can give a field without the raw text holding
+    ``fill_values`` are extra values the search can give a field without the event holding
     them (tstats ``fillnull_value``).
     """
     if predicate is None:
-        return RawFilter()
-    fields = substring_fields(dataset)
-    if not fields:
-        return RawFilter()
-    return RawFilter(_cnf(predicate, dataset, fields, tuple(fill_values)))
+        return ()
+    try:
+        fields = frozenset(cim.get_dataset(dataset).all_fields)
+    except UnsupportedSplError:  # not a CIM data set escudo knows: nothing to require
+        return ()
+    return _cnf(predicate, dataset, fields, tuple(fill_values))
+
+
+def raw_filter_for(
+    dataset: str,
+    predicate: ast.Predicate | None,
+    *,
+    fill_values: Iterable[str] = (),
+    sourcetype: str | None = None,
+) -> RawFilter:
+    """The needles one source (default: the default source type) derives from
+    :func:`requirements_for` (a convenience for tests and tools)."""
+    from escudo.sources.registry import get_sourcetype
+
+    requirements = requirements_for(dataset, predicate, fill_values=fill_values)
+    return get_sourcetype(sourcetype).needles(dataset, requirements)

@@ -20,7 +20,7 @@ from pathlib import Path
 from sqlglot import exp
 
 from escudo.errors import Span, UnsupportedSplError
-from escudo.sources.base import RawFilter
+from escudo.sources.base import Requirements
 
 VARCHAR = exp.DataType.build("varchar")
 DOUBLE = exp.DataType.build("double")
@@ -95,7 +95,7 @@ class Frame:
     hidden: list[str] = field(default_factory=list)  # carried columns not shown (row order)
     order: list[OrderKey] = field(default_factory=list)
     datasets: list[str] = field(default_factory=list)
-    raw_filters: dict[str, RawFilter] = field(default_factory=dict)
+    requirements: dict[str, Requirements] = field(default_factory=dict)
     started: bool = False  # a generating command (tstats, from) has run
 
     # --- errors -------------------------------------------------------------------------------

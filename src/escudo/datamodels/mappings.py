@@ -61,6 +61,7 @@ class Mapping:
     fields: tuple[tuple[str, Derivation], ...]
     host: str = "Computer"  # raw field used when the line carried no syslog host
     time: str = "SystemTime"  # raw field holding the event time (ISO 8601 UTC text)
+    record_type: str = "EventID"  # raw field holding the record type (what record_types select)
 
     @property
     def raw_fields(self) -> tuple[str, ...]:

@@ -25,6 +25,7 @@ from escudo.datamodels.cim import BASE_FIELDS, get_dataset
 from escudo.datamodels.mappings import (
     FILL_UNKNOWN,
     FILL_ZERO_IF_NOT_NUMBER,
+    MAPPINGS,
     NAME_FROM_COMMAND,
     Basename,
     Const,
@@ -35,10 +36,11 @@ from escudo.datamodels.mappings import (
     Raw,
     get_mapping,
 )
-from escudo.sources.base import RawFilter, ReadStats
-from escudo.sources.framing import Input
+from escudo.errors import UnsupportedSplError
+from escudo.sources.base import SNIFF_BYTES, RawFilter, ReadStats, Requirements, Source
+from escudo.sources.framing import Input, expand_inputs
 from escudo.sources.reader import DEFAULT_CHUNK_BYTES, Processor, read_batches
-from escudo.sources.registry import get_sourcetype
+from escudo.sources.registry import get_sourcetype, sniff_source
 
 RAW = "raw"  # pseudo data set: every raw field of the sourcetype, no CIM mapping
 TIME_TYPE = pa.timestamp("us", tz="UTC")
@@ -195,11 +197,61 @@ class Normalizer:
         return normalize_batch(raw, self.mapping, self.schema, self.source, self.sourcetype), stats
 
 
+def _head(inp: Input) -> bytes | None:
+    """The first bytes of a file (decompressed), or None for a stream (read once: not sniffed)."""
+    if inp.path is None or inp.stream or inp.error:
+        return None
+    try:
+        with inp.open() as f:
+            return f.read(SNIFF_BYTES)
+    except (OSError, EOFError, ValueError):  # reported when the input is read
+        return None
+
+
+def sources_of(
+    paths: Iterable[str | os.PathLike[str] | Input], sourcetype: str | None = None
+) -> list[tuple[Source, list[Input]]]:
+    """The inputs in order, in runs of one source: ``sourcetype`` for all when given, else each
+    file's own, sniffed from its first bytes (``Source.sniff``); streams (stdin, FIFOs) and
+    files no source recognises are read with the default source type.
+
+    >>> from pathlib import Path
+    >>> sample = Path(__file__).parents[3] / "samples" / "sysmon-linux-syslog.log"
+    >>> [(s.name, len(i)) for s, i in sources_of([sample])]
+    [('sysmon:linux', 1)]
+    """
+    inputs = expand_inputs(paths)
+    if sourcetype is not None:
+        return [(get_sourcetype(sourcetype), inputs)] if inputs else []
+    default = get_sourcetype(None)
+    runs: list[tuple[Source, list[Input]]] = []
+    for inp in inputs:
+        head = _head(inp)
+        source = (sniff_source(head) if head is not None else None) or default
+        if runs and runs[-1][0] is source:
+            runs[-1][1].append(inp)
+        else:
+            runs.append((source, [inp]))
+    return runs
+
+
+def _filter(
+    source: Source, dataset: str, raw_filter: RawFilter | None, requirements: Requirements | None
+) -> RawFilter | None:
+    """``raw_filter`` (needles already in the source's encoding) and the source's needles for
+    ``requirements``, together."""
+    clauses = raw_filter.clauses if raw_filter is not None else ()
+    if requirements:
+        clauses += source.needles(dataset, requirements).clauses
+    return RawFilter(clauses) if clauses else raw_filter
+
+
 def read_dataset(
     paths: Iterable[str | os.PathLike[str] | Input],
     dataset: str,
     *,
     raw_filter: RawFilter | None = None,
+    requirements: Requirements | None = None,
     stats: ReadStats | None = None,
     sourcetype: str | None = None,
     batch_size: int = 65536,
@@ -211,7 +263,9 @@ def read_dataset(
 
     Batches hold at most ``batch_size`` rows and follow :func:`dataset_schema`. ``stats`` (if
     given) accumulates events, skipped lines and malformed records. ``extractor="reference"``
-    selects the slow XML-parser path.
+    selects the slow XML-parser path. Each input is read with its own source (:func:`sources_of`;
+    ``sourcetype`` overrides); ``requirements`` (the compiler's) become each source's needles,
+    with ``raw_filter`` (needles as written) on top.
 
     >>> from pathlib import Path
     >>> sample = Path(__file__).parents[3] / "samples" / "sysmon-linux-syslog.log"
@@ -219,17 +273,174 @@ def read_dataset(
     >>> rows[0]["sourcetype"], rows[0]["os"]
     ('sysmon:linux', 'Linux')
     """
-    st = get_sourcetype(sourcetype)
+    if dataset.lower() == RAW and sourcetype is None:
+        sourcetype = get_sourcetype(None).name  # one schema: the raw fields of one source
+    elif dataset.lower() != RAW and not any(ds.lower() == dataset.lower() for _, ds in MAPPINGS):
+        get_mapping(get_sourcetype(sourcetype).name, dataset)  # no source feeds it: the error
+    for st, inputs in sources_of(paths, sourcetype):
+        yield from _read_one_source(
+            st, inputs, dataset, _filter(st, dataset, raw_filter, requirements), stats,
+            batch_size, workers, chunk_bytes, extractor,
+        )  # fmt: skip
+
+
+def _read_one_source(
+    st: Source,
+    inputs: list[Input],
+    dataset: str,
+    raw_filter: RawFilter | None,
+    stats: ReadStats | None,
+    batch_size: int,
+    workers: int | None,
+    chunk_bytes: int,
+    extractor: str,
+) -> Iterator[pa.RecordBatch]:
     schema = dataset_schema(dataset, st.name)
     if dataset.lower() == RAW:
         mapping = None
         plan = st.plan(st.all_fields, None, raw_filter, extractor)
     else:
-        mapping = get_mapping(st.name, dataset)
+        try:
+            mapping = get_mapping(st.name, dataset)
+        except UnsupportedSplError:
+            return  # this source feeds no such data set: its inputs hold none of its rows
         plan = st.plan(mapping.raw_fields, mapping.record_types, raw_filter, extractor)
     processor = Normalizer(plan, mapping, schema, st.source, st.name)
     for batch in read_batches(
-        paths, processor, stats=stats, workers=workers, chunk_bytes=chunk_bytes
+        inputs, processor, stats=stats, workers=workers, chunk_bytes=chunk_bytes
     ):
         for offset in range(0, batch.num_rows, batch_size):
             yield batch.slice(offset, batch_size)
+
+
+class DatasetBatches(dict[str, pa.RecordBatch]):
+    """One chunk's rows per data set (what a :class:`MultiNormalizer` returns); ``num_rows`` is
+    their total, so the reader treats it as it treats one batch."""
+
+    @property
+    def num_rows(self) -> int:
+        return sum(b.num_rows for b in self.values())
+
+
+@dataclass(frozen=True)
+class MultiNormalizer:
+    """A picklable chunk processor feeding several data sets from one extraction: the source's
+    plan reads the union of the data sets' raw fields and record types once, then each data set
+    takes its record types' rows through its own mapping (:func:`normalize_batch`)."""
+
+    plan: Processor
+    record_field: str
+    targets: tuple[tuple[str, Mapping, pa.Schema], ...]
+    source: str
+    sourcetype: str
+
+    def __call__(self, data: bytes, name: str) -> tuple[DatasetBatches, ReadStats]:
+        return self._split(*self.plan(data, name))
+
+    @property
+    def streams(self) -> bool:
+        return bool(getattr(self.plan, "streams", False))
+
+    def read_range(
+        self, path: Path, offset: int, length: int, name: str, block_bytes: int
+    ) -> tuple[DatasetBatches, ReadStats]:
+        return self._split(*self.plan.read_range(path, offset, length, name, block_bytes))  # type: ignore[attr-defined]
+
+    def _split(self, raw: pa.RecordBatch, stats: ReadStats) -> tuple[DatasetBatches, ReadStats]:
+        out = DatasetBatches()
+        if not raw.num_rows:
+            return out, stats
+        kinds = raw.column(self.record_field)
+        for dataset, mapping, schema in self.targets:
+            part = raw
+            if mapping.record_types is not None:
+                wanted = pa.array(sorted(mapping.record_types), pa.string())
+                part = raw.filter(pc.is_in(kinds, value_set=wanted))
+            if part.num_rows:
+                out[dataset] = normalize_batch(part, mapping, schema, self.source, self.sourcetype)
+        return out, stats
+
+
+# Beyond this many clauses the OR of several CNF prefilters costs more than it saves: read unfiltered.
+MAX_UNION_CLAUSES = 64
+
+
+def union_filters(
+    filters: Iterable[RawFilter | None], max_clauses: int = MAX_UNION_CLAUSES
+) -> RawFilter | None:
+    """A prefilter keeping every event any of ``filters`` keeps (``None``: keep everything).
+
+    ``(a1 ∧ a2) ∨ (b1)`` is distributed to ``(a1 ∨ b1) ∧ (a2 ∨ b1)``: sound and exact; past
+    ``max_clauses`` clauses it costs more than it saves, and nothing is filtered.
+
+    >>> union_filters([RawFilter((("ngrok",), ("tcp", "http"))), RawFilter((("chisel",),))]).clauses
+    (('chisel', 'ngrok'), ('chisel', 'http', 'tcp'))
+    """
+    filters = list(filters)
+    if not filters or any(f is None or not f.clauses for f in filters):
+        return None
+    clauses: list[frozenset[str]] = [frozenset()]
+    for f in filters:
+        assert f is not None
+        clauses = list(
+            dict.fromkeys(c | frozenset(n.lower() for n in k) for c in clauses for k in f.clauses)
+        )
+        if len(clauses) > max_clauses:
+            return None
+    return RawFilter(tuple(tuple(sorted(c)) for c in clauses))
+
+
+def read_datasets(
+    paths: Iterable[str | os.PathLike[str] | Input],
+    needs: dict[str, list[Requirements]],
+    *,
+    stats: ReadStats | None = None,
+    sourcetype: str | None = None,
+    workers: int | None = None,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+) -> Iterator[tuple[str, pa.RecordBatch]]:
+    """Read every input ONCE and stream ``(dataset, batch)`` for each data set of ``needs``.
+
+    ``needs`` maps a data set to the requirements of each search reading it. Per source, a line
+    is extracted when any data set's prefilter keeps it (the union over the data sets of the
+    union over their searches: sound), once, and its record feeds every data set its record type
+    belongs to. ``stats`` counts each input line once.
+
+    >>> from pathlib import Path
+    >>> sample = Path(__file__).parents[3] / "samples" / "sysmon-linux-syslog.log"
+    >>> stats = ReadStats()
+    >>> sets = ["Endpoint.Processes", "Network_Traffic.All_Traffic"]
+    >>> sorted({d for d, _ in read_datasets([sample], {d: [()] for d in sets}, stats=stats)})
+    ['Endpoint.Processes', 'Network_Traffic.All_Traffic']
+    >>> stats.events + stats.skipped + stats.other + stats.malformed
+    41
+    """
+    for st, inputs in sources_of(paths, sourcetype):
+        targets = []
+        filters: list[RawFilter | None] = []
+        for dataset, requirements in needs.items():
+            try:
+                mapping = get_mapping(st.name, dataset)
+            except UnsupportedSplError:
+                continue  # this source feeds no such data set
+            targets.append((dataset, mapping, dataset_schema(dataset, st.name)))
+            filters += [_filter(st, dataset, None, r) for r in requirements or [()]]
+        # Nothing to extract (no data set this source feeds): the lines are still read, counted.
+        record_field = targets[0][1].record_type if targets else "EventID"
+        if any(m.record_type != record_field for _, m, _ in targets):
+            raise ValueError(f"{st.name}: mappings disagree on the record type field")
+        fields = [record_field]
+        kinds: set[str] | None = set()
+        for _, mapping, _ in targets:
+            fields += mapping.raw_fields
+            if mapping.record_types is None or kinds is None:
+                kinds = None
+            else:
+                kinds |= mapping.record_types
+        record_types = None if kinds is None else frozenset(kinds)
+        plan = st.plan(tuple(dict.fromkeys(fields)), record_types, union_filters(filters), "fast")
+        processor = MultiNormalizer(plan, record_field, tuple(targets), st.source, st.name)
+        for batches in read_batches(
+            inputs, processor, stats=stats, workers=workers, chunk_bytes=chunk_bytes
+        ):
+            yield from batches.items()

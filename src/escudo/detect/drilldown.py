@@ -351,4 +351,4 @@ def _dataset_rows(
     from escudo.datamodels.normalize import read_dataset
 
     files = [Path(p) if p != "-" else p for p in paths]
-    return read_dataset(files, dataset, raw_filter=compiled.raw_filters.get(dataset))
+    return read_dataset(files, dataset, requirements=compiled.requirements.get(dataset))

@@ -1,8 +1,10 @@
 """Hunting: run detections (or one ad-hoc search) over log files.
 
-Each CIM dataset the selected detections need is read ONCE, whatever the number of detections, with a raw
-prefilter that is the OR of the detections' own prefilters (see :func:`union_filters`), then loaded into
-the engine; every detection's compiled SQL then runs over it. Each detection's ``<name>_filter`` macro is
+Each input is read ONCE, whatever the number of detections and data sets: one extraction per
+record feeds every CIM data set the selected detections need, with a raw prefilter that is the OR
+of the detections' own (``normalize.read_datasets``); the rows are loaded into the engine (the
+first data set streamed, the others spooled to Parquet while it loads), and every detection's
+compiled SQL then runs over them. Each detection's ``<name>_filter`` macro is
 the user's when a content folder defines it, else contentctl's ``search *`` (``loader.macros_for``).
 
 >>> from escudo.content.loader import load_content
@@ -26,18 +28,17 @@ import pyarrow.compute as pc
 
 from escudo.content.loader import macros_for, resolve_detection
 from escudo.content.model import ContentSet, Detection
+from escudo.datamodels.normalize import MAX_UNION_CLAUSES, union_filters
 from escudo.detect.result import DetectionResult
 from escudo.detect.store import RISK_DATASET, Store
 from escudo.errors import EscudoError
-from escudo.sources.base import RawFilter, ReadStats
-from escudo.sources.framing import expand_inputs, spool_streams
+from escudo.sources.base import ReadStats, Requirements
 
 if TYPE_CHECKING:
     from escudo.compile import CompiledSearch
     from escudo.engines.base import Engine
 
-# Beyond this many clauses the OR of several CNF prefilters costs more than it saves: read unfiltered.
-MAX_UNION_CLAUSES = 64
+__all__ = ["MAX_UNION_CLAUSES", "union_filters"]  # kept importable from here
 
 
 def compile_detection(
@@ -69,27 +70,6 @@ def compile_detection(
     )
 
 
-def union_filters(filters: Sequence[RawFilter | None]) -> RawFilter | None:
-    """A prefilter that keeps every event any of ``filters`` keeps (``None``: keep everything).
-
-    ``(a1 ∧ a2) ∨ (b1)`` is distributed to ``(a1 ∨ b1) ∧ (a2 ∨ b1)``: sound and exact.
-
-    >>> union_filters([RawFilter((("ngrok",), ("tcp", "http"))), RawFilter((("chisel",),))]).clauses
-    (('chisel', 'ngrok'), ('chisel', 'http', 'tcp'))
-    """
-    if not filters or any(f is None or not f.clauses for f in filters):
-        return None
-    clauses: list[frozenset[str]] = [frozenset()]
-    for f in filters:
-        assert f is not None
-        clauses = list(
-            dict.fromkeys(c | frozenset(n.lower() for n in k) for c in clauses for k in f.clauses)
-        )
-        if len(clauses) > MAX_UNION_CLAUSES:
-            return None
-    return RawFilter(tuple(tuple(sorted(c)) for c in clauses))
-
-
 @dataclass
 class _Window:
     """The time bounds of a run and the event times actually seen (Splunk's info_min/max_time)."""
@@ -102,31 +82,37 @@ class _Window:
 
     def clip(self, dataset: str, batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         """Keep rows with ``earliest <= _time < latest`` (Splunk's bounds) and note the times seen."""
-        low: datetime | None = None
-        high: datetime | None = None
+        self.seen.setdefault(dataset, (None, None))
         for batch in batches:
+            kept = self.take(dataset, batch)
+            if kept is not None:
+                yield kept
+
+    def take(self, dataset: str, batch: pa.RecordBatch) -> pa.RecordBatch | None:
+        """One batch clipped to the bounds (None when no row is left), its times noted."""
+        if batch.num_rows == 0:
+            return None
+        times = batch.column("_time")
+        if self.earliest is not None or self.latest is not None:
+            mask = None
+            if self.earliest is not None:
+                mask = pc.greater_equal(times, pa.scalar(self.earliest, times.type))
+            if self.latest is not None:
+                upper = pc.less(times, pa.scalar(self.latest, times.type))
+                mask = upper if mask is None else pc.and_(mask, upper)
+            batch = batch.filter(mask)
             if batch.num_rows == 0:
-                continue
+                return None
             times = batch.column("_time")
-            if self.earliest is not None or self.latest is not None:
-                mask = None
-                if self.earliest is not None:
-                    mask = pc.greater_equal(times, pa.scalar(self.earliest, times.type))
-                if self.latest is not None:
-                    upper = pc.less(times, pa.scalar(self.latest, times.type))
-                    mask = upper if mask is None else pc.and_(mask, upper)
-                batch = batch.filter(mask)
-                if batch.num_rows == 0:
-                    continue
-                times = batch.column("_time")
-            bounds = pc.min_max(times)
-            bmin, bmax = bounds["min"].as_py(), bounds["max"].as_py()
-            if bmin is not None:
-                low = bmin if low is None else min(low, bmin)
-            if bmax is not None:
-                high = bmax if high is None else max(high, bmax)
-            yield batch
+        bounds = pc.min_max(times)
+        bmin, bmax = bounds["min"].as_py(), bounds["max"].as_py()
+        low, high = self.seen.get(dataset, (None, None))
+        if bmin is not None:
+            low = bmin if low is None else min(low, bmin)
+        if bmax is not None:
+            high = bmax if high is None else max(high, bmax)
         self.seen[dataset] = (low, high)
+        return batch
 
     def info(self, datasets: Iterable[str]) -> tuple[datetime | None, datetime | None]:
         lows = [self.seen.get(d, (None, None))[0] for d in datasets]
@@ -209,37 +195,86 @@ def run_compiled(
             return run_compiled(
                 paths, jobs, earliest=earliest, latest=latest, stats=stats, engine=own, store=store
             )
-    from escudo.datamodels.normalize import read_dataset
-
     stats = stats if stats is not None else ReadStats()
     window = _Window(earliest=earliest, latest=latest)
-    needs: dict[str, list[RawFilter | None]] = {}
+    needs: dict[str, list[Requirements]] = {}
     for _, compiled in jobs:
         for dataset in compiled.datasets:
-            needs.setdefault(dataset, []).append(compiled.raw_filters.get(dataset))
-    with TemporaryDirectory(prefix="escudo-streams-") as spool:
-        reads = sum(dataset != RISK_DATASET for dataset in needs)  # each reads every input
-        inputs = expand_inputs([Path(p) if p != "-" else p for p in paths]) if reads else []
-        if reads > 1:
-            inputs = spool_streams(inputs, Path(spool))
-        for dataset, filters in needs.items():
-            if dataset == RISK_DATASET:
-                # Arrow rather than register_risk_store: the run's window clips risk events too,
-                # and notes the times seen (info_min_time / info_max_time).
-                engine.register_arrow(
-                    dataset, window.clip(dataset, (store or Store()).risk_table().to_batches())
-                )
-                continue
-            batches = read_dataset(inputs, dataset, raw_filter=union_filters(filters), stats=stats)
-            # The engine streams the batches into its own table (DuckDB spills to disk when it
-            # must), so several searches can scan one read.
-            engine.register_arrow(dataset, window.clip(dataset, batches))
+            needs.setdefault(dataset, []).append(compiled.requirements.get(dataset, ()))
+    if RISK_DATASET in needs:
+        del needs[RISK_DATASET]
+        # Arrow rather than register_risk_store: the run's window clips risk events too,
+        # and notes the times seen (info_min_time / info_max_time).
+        engine.register_arrow(
+            RISK_DATASET,
+            window.clip(RISK_DATASET, (store or Store()).risk_table().to_batches()),
+        )
+    if needs:
+        _load_logs(engine, paths, needs, window, stats)
     results = []
     for detection, compiled in jobs:
         rows = engine.run(compiled)
         low, high = window.info(compiled.datasets)
         results.append(DetectionResult(detection, compiled, rows, low, high))
     return results
+
+
+def _load_logs(
+    engine: Engine,
+    paths: Sequence[Path | str],
+    needs: dict[str, list[Requirements]],
+    window: _Window,
+    stats: ReadStats,
+) -> None:
+    """Read the inputs once into every data set of ``needs``: the first data set streams into
+    the engine (which spills to disk when it must); the others' batches go to Parquet files
+    meanwhile, loaded into the engine once the read is done (memory stays bounded)."""
+    with TemporaryDirectory(prefix="escudo-spool-") as spool:
+        _load_logs_via(engine, paths, needs, window, stats, Path(spool))
+
+
+def _load_logs_via(
+    engine: Engine,
+    paths: Sequence[Path | str],
+    needs: dict[str, list[Requirements]],
+    window: _Window,
+    stats: ReadStats,
+    spool: Path,
+) -> None:
+    import pyarrow.parquet as pq
+
+    from escudo.datamodels.normalize import read_datasets
+
+    first, *others = needs
+    writers: dict[str, pq.ParquetWriter] = {}
+    files: dict[str, Path] = {}
+    stream = read_datasets([Path(p) if p != "-" else p for p in paths], needs, stats=stats)
+
+    def first_rows() -> Iterator[pa.RecordBatch]:
+        for dataset, batch in stream:
+            if dataset == first:
+                yield batch
+                continue
+            kept = window.take(dataset, batch)
+            if kept is None:
+                continue
+            if dataset not in writers:
+                files[dataset] = spool / f"{len(writers)}.parquet"
+                writers[dataset] = pq.ParquetWriter(files[dataset], kept.schema)
+            writers[dataset].write_batch(kept)
+
+    try:
+        engine.register_arrow(first, window.clip(first, first_rows()))
+    finally:
+        for writer in writers.values():
+            writer.close()
+    for dataset in others:
+        window.seen.setdefault(dataset, (None, None))
+        if dataset in files:
+            with pq.ParquetFile(files[dataset]) as spooled:
+                engine.register_arrow(dataset, spooled.iter_batches(batch_size=65536))
+        else:
+            engine.register_arrow(dataset, empty_table(dataset))
 
 
 def empty_table(dataset: str) -> pa.Table:

@@ -296,9 +296,9 @@ def load_attack_data(
     tables: dict[str, pa.Table] = {}
     for dataset in compiled.datasets:
         # With update_timestamp the newest event of the file decides the shift: read it all.
-        raw_filter = None if data.update_timestamp else compiled.raw_filters.get(dataset)
+        needs = None if data.update_timestamp else compiled.requirements.get(dataset)
         batches = list(
-            read_dataset([path], dataset, raw_filter=raw_filter, stats=stats, sourcetype=sourcetype)
+            read_dataset([path], dataset, requirements=needs, stats=stats, sourcetype=sourcetype)
         )
         table = pa.Table.from_batches(batches) if batches else empty_table(dataset)
         # What the HEC replay would index: the test's source/sourcetype/host (contentctl replay).

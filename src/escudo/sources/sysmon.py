@@ -414,7 +414,7 @@ def _decode(value: bytes | None) -> str | None:
 
 
 # Characters whose raw spelling depends on the transport: rsyslog writes control characters as
-# ``#011``; journald JSON may write non-ASCII as ``\\uXXXX``, ``\\`` as ``\\\\``, ``/`` as ``\\/``.
+# ``#011``; journald JSON may write non-ASCII as ``\uXXXX``, ``\`` as ``\\``, ``/`` as ``\/``.
 # A needle is cut at them: any piece of a required text is required too.
 _UNSURE = re.compile(r"[\\/\x00-\x1f\x7f]|[^\x00-\x7f]")
 
@@ -423,8 +423,8 @@ def sysmon_needle(literal: str) -> str | None:
     """The needle for a literal a Sysmon field value must contain: verbatim (values keep the XML
     escapes the raw text holds), cut at characters whose spelling the transport may change.
 
-    >>> sysmon_needle("/var/spool/cron/"), sysmon_needle(" echo 3 &gt; "), sysmon_needle("\\")
-    ('spool', ' echo 3 &gt; ', None)
+    >>> sysmon_needle("/var/spool/cron/"), sysmon_needle(" echo 3 &gt; "), sysmon_needle("a\\\\b")
+    ('spool', ' echo 3 &gt; ', 'a')
     """
     pieces = [p for p in _UNSURE.split(literal) if p]
     return max(pieces, key=len) if pieces else None
@@ -452,10 +452,11 @@ class SysmonSource:
         ()
         """
         from escudo.datamodels import mappings
+        from escudo.errors import UnsupportedSplError
 
         try:
             mapping = mappings.get_mapping(self.name, dataset)
-        except Exception:  # no mapping: no events of this data set, nothing to filter
+        except UnsupportedSplError:  # no mapping: no events of this data set, nothing to filter
             return RawFilter()
         substring = mappings.Raw, mappings.Basename, mappings.Lower
         fields = {name for name, d in mapping.fields if isinstance(d, substring)}
