@@ -355,8 +355,10 @@ _OCSF_NETWORK = (
     ),
 )
 
-_ECS = {"host": "host.name", "time": "@timestamp"}
-_OCSF = {"host": "device.hostname", "time": "time"}
+# record_type: the raw field the source fills with each event's record type (sources/ecs.py,
+# sources/ocsf.py).
+_ECS = {"host": "host.name", "time": "@timestamp", "record_type": "record_type"}
+_OCSF = {"host": "device.hostname", "time": "time", "record_type": "type_uid"}
 for _m in (
     # ECS categorization (event.category:event.type): process starts, file changes, connections.
     Mapping(ECS, "Endpoint.Processes", frozenset({"process:start"}), _ECS_PROCESSES, **_ECS),
