@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from escudo.datamodels.normalize import read_dataset
@@ -432,3 +432,56 @@ def test_pick_is_flatten_restricted(obj: dict[str, Any]) -> None:
         return {k: sorted(v.split("\n")) for k, v in d.items()}
 
     assert values(pick(obj, paths)) == values({p: flat[p] for p in paths if p in flat})
+
+
+# -- any bytes: nothing raised, every line counted once, the prefilter drops or keeps as is ----
+
+_SEED_LINES = [
+    line
+    for name in ("ngrok_linux-ecs.ndjson", "ngrok_linux-ocsf.json")
+    for line in (NGROK / name).read_bytes().split(b"\n")[:12]
+    if line
+]
+_PIECES = st.sampled_from([b"\\u00", b"\\/", b'"', b"{", b"}", b"\xff", b"\x00", b"\r", b"\n",
+                           b"ngrok", b"NGROK", b'"@timestamp":1,', b"[", b"]", b",", b" "])  # fmt: skip
+
+
+@st.composite
+def _mutated(draw: st.DrawFn) -> bytes:
+    lines = draw(st.lists(st.sampled_from(_SEED_LINES), min_size=1, max_size=6))
+    out = []
+    for line in lines:
+        for _ in range(draw(st.integers(0, 3))):
+            at = draw(st.integers(0, len(line)))
+            cut = draw(st.booleans())
+            line = line[:at] + (b"" if cut else draw(_PIECES)) + line[at + (3 if cut else 0) :]
+        out.append(line)
+    return b"\n".join(out) + draw(st.sampled_from([b"", b"\n"]))
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(_mutated(), st.sampled_from(["ecs:json", "ocsf:json"]))
+def test_any_bytes_are_accounted_for(data: bytes, sourcetype: str) -> None:
+    from escudo.datamodels.mappings import get_mapping
+    from escudo.sources.registry import get_sourcetype
+
+    source = get_sourcetype(sourcetype)
+    mapping = get_mapping(sourcetype, "Endpoint.Processes")
+    plain = source.plan(mapping.raw_fields, mapping.record_types, None, "fast")
+    needles = source.needles("Endpoint.Processes", ((("process_name", "ngrok"),),))
+    filtered = source.plan(mapping.raw_fields, mapping.record_types, needles, "fast")
+    batch, stats = plain(data, "x")
+    lines = [line for line in data.split(b"\n") if line.strip()]
+    assert stats.events + stats.skipped + stats.malformed + stats.other == len(lines)
+    assert batch.num_rows == stats.events
+    assert all(1 <= p.line <= data.count(b"\n") + 1 for p in stats.problems)
+    kept, fstats = filtered(data, "x")
+    total = fstats.events + fstats.skipped + fstats.malformed + fstats.other + fstats.filtered
+    assert total == len(lines)
+    rows, kept_rows = batch.to_pylist(), kept.to_pylist()
+    assert all(r in rows for r in kept_rows)  # a kept line is read as without the filter
+
+    def ngrok(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [r for r in rows if "ngrok" in (r["process.name"] or "").lower()]
+
+    assert ngrok(kept_rows) == ngrok(rows)  # no row the requirement accepts is dropped
