@@ -237,7 +237,7 @@ _ECS_FILESYSTEM = (
 )
 
 _ECS_NETWORK = (
-    *_ECS_SUBJECT,
+    *(item for item in _ECS_SUBJECT if item[0] != "process_exec"),  # not an All_Traffic field
     ("action", Const("allowed")),  # a connection the agent saw, as for Sysmon EventID 3
     ("src", Raw("source.ip")),
     ("src_ip", Raw("source.ip")),
