@@ -24,7 +24,11 @@ from escudo.sources.base import ReadStats
     help="CIM data set (Endpoint.Processes, Endpoint.Filesystem, Network_Traffic.All_Traffic) or 'raw'.",
 )
 @output_options("jsonl")
-@click.option("--sourcetype", default=None, help="Sourcetype of the inputs (default sysmon:linux).")
+@click.option(
+    "--sourcetype",
+    default=None,
+    help="Read every input as this sourcetype (default: found per file from its content).",
+)
 @click.option(
     "--fields",
     "-F",

@@ -102,6 +102,7 @@ def _common(f: Any) -> Any:
         click.option("--latest", help="Only events before this time."),
         click.option("--fail-on-findings", is_flag=True, help="Exit 1 when any result row is found."),
         click.option("--strict", is_flag=True, help="Exit 2 when an input could not be read or had malformed or non-UTF-8 lines."),
+        click.option("--sourcetype", default=None, metavar="NAME", help="Read every input as this sourcetype (default: found per file from its content)."),
     ]  # fmt: skip
     for option in reversed(options):
         f = option(f)
@@ -158,6 +159,7 @@ def hunt(
     latest: str | None,
     fail_on_findings: bool,
     strict: bool,
+    sourcetype: str | None,
     emit_kind: str,
     store: Path | None,
     identities: Path | None,
@@ -201,6 +203,7 @@ def hunt(
                 latest=parse_time(latest, "--latest"),
                 stats=stats,
                 store=Store(store),
+                sourcetype=sourcetype,
             )
             if emit_kind == "results" and store is None and sender is None:
                 sections = [result_section(r, True) for r in results]
@@ -241,6 +244,7 @@ def search(
     latest: str | None,
     fail_on_findings: bool,
     strict: bool,
+    sourcetype: str | None,
     store: Path | None,
 ) -> int:
     """Run an ad-hoc SPL search over log files (its datasets come from the search; Risk.All_Risk
@@ -258,6 +262,7 @@ def search(
         earliest=parse_time(earliest, "--earliest"),
         latest=parse_time(latest, "--latest"),
         stats=stats,
+        sourcetype=sourcetype,
         store=Store(store),
     )
     output_to = {"fmt": fmt, "output": output, "csv_safe": csv_safe}

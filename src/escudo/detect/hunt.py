@@ -179,8 +179,11 @@ def run_compiled(
     stats: ReadStats | None = None,
     engine: Engine | None = None,
     store: Store | None = None,
+    sourcetype: str | None = None,
 ) -> list[DetectionResult]:
-    """Read each dataset the compiled searches need once, then run every search over it.
+    """Read every input once into each dataset the compiled searches need, then run every
+    search over them. ``sourcetype`` reads every input as that source (default: each file's own,
+    sniffed from its content).
 
     ``Risk.All_Risk`` is not read from logs: it is the risk events kept in ``store`` (default: the
     user's store), as ES's risk index is for a search.
@@ -193,7 +196,14 @@ def run_compiled(
 
         with new_engine() as own:
             return run_compiled(
-                paths, jobs, earliest=earliest, latest=latest, stats=stats, engine=own, store=store
+                paths,
+                jobs,
+                earliest=earliest,
+                latest=latest,
+                stats=stats,
+                engine=own,
+                store=store,
+                sourcetype=sourcetype,
             )
     stats = stats if stats is not None else ReadStats()
     window = _Window(earliest=earliest, latest=latest)
@@ -210,7 +220,7 @@ def run_compiled(
             window.clip(RISK_DATASET, (store or Store()).risk_table().to_batches()),
         )
     if needs:
-        _load_logs(engine, paths, needs, window, stats)
+        _load_logs(engine, paths, needs, window, stats, sourcetype)
     results = []
     for detection, compiled in jobs:
         rows = engine.run(compiled)
@@ -225,12 +235,13 @@ def _load_logs(
     needs: dict[str, list[Requirements]],
     window: _Window,
     stats: ReadStats,
+    sourcetype: str | None,
 ) -> None:
     """Read the inputs once into every data set of ``needs``: the first data set streams into
     the engine (which spills to disk when it must); the others' batches go to Parquet files
     meanwhile, loaded into the engine once the read is done (memory stays bounded)."""
     with TemporaryDirectory(prefix="escudo-spool-") as spool:
-        _load_logs_via(engine, paths, needs, window, stats, Path(spool))
+        _load_logs_via(engine, paths, needs, window, stats, sourcetype, Path(spool))
 
 
 def _load_logs_via(
@@ -239,6 +250,7 @@ def _load_logs_via(
     needs: dict[str, list[Requirements]],
     window: _Window,
     stats: ReadStats,
+    sourcetype: str | None,
     spool: Path,
 ) -> None:
     import pyarrow.parquet as pq
@@ -248,7 +260,8 @@ def _load_logs_via(
     first, *others = needs
     writers: dict[str, pq.ParquetWriter] = {}
     files: dict[str, Path] = {}
-    stream = read_datasets([Path(p) if p != "-" else p for p in paths], needs, stats=stats)
+    inputs = [Path(p) if p != "-" else p for p in paths]
+    stream = read_datasets(inputs, needs, stats=stats, sourcetype=sourcetype)
 
     def first_rows() -> Iterator[pa.RecordBatch]:
         for dataset, batch in stream:
@@ -300,6 +313,7 @@ def hunt(
     stats: ReadStats | None = None,
     engine: Engine | None = None,
     store: Store | None = None,
+    sourcetype: str | None = None,
 ) -> list[DetectionResult]:
     """Run ``detections`` (default: every content detection whose datasets the inputs feed) over ``paths``.
 
@@ -320,7 +334,14 @@ def hunt(
             latest=latest,
         )
     return run_compiled(
-        paths, jobs, earliest=earliest, latest=latest, stats=stats, engine=engine, store=store
+        paths,
+        jobs,
+        earliest=earliest,
+        latest=latest,
+        stats=stats,
+        engine=engine,
+        store=store,
+        sourcetype=sourcetype,
     )
 
 
@@ -334,6 +355,7 @@ def search(
     stats: ReadStats | None = None,
     engine: Engine | None = None,
     store: Store | None = None,
+    sourcetype: str | None = None,
 ) -> DetectionResult:
     """Run one ad-hoc SPL search over ``paths`` (macros from ``content``; ``Risk.All_Risk`` from
     ``store``).
@@ -359,4 +381,5 @@ def search(
         stats=stats,
         engine=engine,
         store=store,
+        sourcetype=sourcetype,
     )[0]
