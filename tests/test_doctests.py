@@ -8,6 +8,7 @@ from __future__ import annotations
 import doctest
 import importlib
 import pkgutil
+from pathlib import Path
 
 import pytest
 
@@ -24,3 +25,13 @@ def test_modules_are_discovered() -> None:
 def test_docstring_examples(name: str) -> None:
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
+
+
+def test_readme_examples(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's library example runs (from the project folder, where its sample is)."""
+    readme = Path(__file__).parents[1] / "README.md"
+    monkeypatch.chdir(readme.parent)
+    result = doctest.testfile(
+        str(readme), module_relative=False, optionflags=doctest.ELLIPSIS, encoding="utf-8"
+    )
+    assert result.attempted >= 5 and result.failed == 0

@@ -47,18 +47,41 @@ def line_col(source: str, offset: int) -> tuple[int, int]:
     return line, col
 
 
+# An excerpt line longer than this is cut to a window around the caret (a 1 MB one-line search
+# must not print 1 MB); the window starts this many characters before the caret.
+EXCERPT_WIDTH = 160
+EXCERPT_BEFORE = 60
+
+
 def render_caret(source: str, start: int, end: int | None = None) -> str:
-    """The source line holding ``start`` with ``^`` marks under ``[start, end)``."""
+    """The source line holding ``start`` with ``^`` marks under ``[start, end)``.
+
+    A line longer than ``EXCERPT_WIDTH`` is cut to a window around ``start``, ``...`` marking
+    the cuts.
+
+    >>> excerpt, marks = render_caret("x" * 10_000 + " bad", 10_001, 10_004).splitlines()
+    >>> len(excerpt) < 200, excerpt.endswith("x bad"), marks.endswith(" ^^^")
+    (True, True, True)
+    """
     start = max(0, min(start, len(source)))
     line_start = source.rfind("\n", 0, start) + 1
     line_end = source.find("\n", start)
     if line_end == -1:
         line_end = len(source)
+    lead, tail = "", ""
+    if line_end - line_start > EXCERPT_WIDTH:
+        cut_start = max(line_start, start - EXCERPT_BEFORE)
+        cut_end = min(line_end, cut_start + EXCERPT_WIDTH)
+        lead = "..." if cut_start > line_start else ""
+        tail = "..." if cut_end < line_end else ""
+        line_start, line_end = cut_start, cut_end
     text = source[line_start:line_end]
     width = 1 if end is None else max(1, min(end, line_end) - start)
     # Tabs keep their width in the marker line so the caret stays under the right character.
-    pad = "".join("\t" if ch == "\t" else " " for ch in text[: start - line_start])
-    return f"  {text}\n  {pad}{'^' * width}"
+    pad = " " * len(lead) + "".join(
+        "\t" if ch == "\t" else " " for ch in text[: start - line_start]
+    )
+    return f"  {lead}{text}{tail}\n  {pad}{'^' * width}"
 
 
 class EscudoError(Exception):

@@ -186,10 +186,10 @@ def test_hec_options_without_a_url_are_refused(
     rc = main(["hunt", str(path), "--detection", SEED, "--hec-index", "main", "--hec-token", "t"])
     _, err = capsys.readouterr()
     assert rc == 2
-    assert "Error: --hec-index, --hec-token without --hec-url: nothing would be sent" in err
+    assert "escudo: error: --hec-index, --hec-token without --hec-url: nothing would be sent" in err
     assert "escudo: read" not in err
     assert main(["hunt", str(path), "--detection", SEED, "--hec-url", " "]) == 2
-    assert "Error: --hec-url is empty" in capsys.readouterr().err
+    assert "escudo: error: --hec-url is empty" in capsys.readouterr().err
     monkeypatch.setenv("ESCUDO_HEC_TOKEN", "from-the-environment")
     rc = main(["hunt", str(path), "--detection", SEED, "--format", "jsonl"])
     out, err = capsys.readouterr()

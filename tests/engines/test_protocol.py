@@ -57,6 +57,8 @@ def risk_event(risk_event_id: str, score: int) -> dict[str, object]:
 @pytest.fixture(params=sorted(ENGINES))
 def engine_name(request: pytest.FixtureRequest) -> str:
     name: str = request.param
+    if name == "spark":
+        request.getfixturevalue("spark_session")  # one Spark for the whole test session
     return name
 
 
@@ -111,5 +113,7 @@ def test_a_file_that_is_not_parquet_is_an_engine_error(engine_name: str, tmp_pat
 
 
 def test_unknown_engine_name() -> None:
-    with pytest.raises(EngineError, match=r"unknown engine 'spark' \(escudo runs on duckdb\)"):
-        new_engine("spark")
+    with pytest.raises(
+        EngineError, match=r"unknown engine 'flink' \(escudo runs on duckdb, spark\)"
+    ):
+        new_engine("flink")

@@ -298,14 +298,14 @@ def test_workers_started_ahead_are_taken_by_the_read(
     path.write_bytes(("\n".join(lines) + "\n").encode())
     plan = SysmonPlan(FIELDS, frozenset({1}), SEED)
     module = type(plan).__module__
-    reader.start_workers([path], module)
+    reader.start_workers([path], type(plan))
     assert module not in reader._EARLY  # small: read here
     monkeypatch.setattr(reader, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(reader.os, "cpu_count", lambda: 2)
     got = {}
     for ahead in (False, True):
         if ahead:
-            reader.start_workers([path], module)
+            reader.start_workers([path], type(plan))
             assert module in reader._EARLY
         stats = ReadStats()
         batches = reader.read_batches([path], plan, stats=stats, chunk_bytes=4000)
@@ -313,10 +313,10 @@ def test_workers_started_ahead_are_taken_by_the_read(
         assert module not in reader._EARLY
     assert got[True] == got[False]
     assert [r["EventRecordID"] for r in got[True][0]] == [str(i) for i in range(4, 120, 9)]
-    reader.start_workers([path], module)
-    reader.stop_workers(module)
+    reader.start_workers([path], type(plan))
+    reader.stop_workers(type(plan))
     assert module not in reader._EARLY
-    reader.stop_workers(module)  # nothing to stop: harmless
+    reader.stop_workers(type(plan))  # nothing to stop: harmless
 
 
 @settings(

@@ -91,15 +91,51 @@ def test_wrong_argument_count_names_the_defined_keys() -> None:
 def test_nested_error_points_at_the_outer_call() -> None:
     with pytest.raises(UnsupportedSplError) as info:
         expand_macros("search x `broken`", MACROS)
-    assert info.value.message == "undefined macro `nope` (in macro `broken`)"
+    assert info.value.message == "undefined macro `nope` (in macro `broken`)"  # named once
     assert info.value.column == 10
 
 
 def test_recursion_is_stopped() -> None:
     with pytest.raises(UnsupportedSplError) as info:
         expand_macros("search `loop`", MACROS)
-    assert "deeper than 50 levels" in info.value.message
+    assert info.value.message == "recursive macro: `loop` -> `loop`"
     assert info.value.column == 8
+
+
+def test_macro_cycle_is_named_once_with_its_chain() -> None:
+    macros = {
+        "outer": Macro("outer", "a=1 `ping`"),
+        "ping": Macro("ping", "b=2 `pong`"),
+        "pong": Macro("pong", "c=3 `ping`"),
+    }
+    with pytest.raises(UnsupportedSplError) as info:
+        expand_macros("search `outer`", macros, origin="d.yml")
+    assert info.value.message == "recursive macro: `ping` -> `pong` -> `ping`"
+    assert (info.value.line, info.value.column) == (1, 8)
+    assert info.value.render().count("\n") == 2  # one message line, then the caret excerpt
+
+
+def test_deep_macro_nesting_says_it_once_with_the_chain() -> None:
+    # m0 calls m1 calls ... m79: no cycle, but deeper than MAX_DEPTH.
+    macros = {f"m{i}": Macro(f"m{i}", f"x{i}=1 `m{i + 1}`") for i in range(80)}
+    with pytest.raises(UnsupportedSplError) as info:
+        expand_macros("search `m0`", macros)
+    message = info.value.message
+    assert message.startswith("macro expansion deeper than 50 levels: `m0` -> `m1` -> ")
+    assert message.endswith("-> `m49` -> `m50`")
+    assert message.count("deeper") == 1 and "in macro" not in message
+    assert len(message) < 200
+
+
+def test_error_deep_in_a_chain_names_the_chain_once() -> None:
+    macros = {
+        "a": Macro("a", "x `b`"),
+        "b": Macro("b", "y `c`"),
+        "c": Macro("c", "z `nope`"),
+    }
+    with pytest.raises(UnsupportedSplError) as info:
+        expand_macros("search `a`", macros)
+    assert info.value.message == "undefined macro `nope` (in macro `a` -> `b` -> `c`)"
 
 
 def test_unterminated_macro() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from escudo.cli.options import content_option
-from escudo.content.loader import macros_for, resolve_detection
+from escudo.content.loader import is_file, macros_for, resolve_detection
 from escudo.content.model import ContentSet, Detection
 from escudo.errors import InputError
 
@@ -28,7 +28,7 @@ def pick_target(content: ContentSet, ref: str) -> Detection | None:
     >>> pick_target(load_content(), "| tstats count from datamodel=Endpoint.Processes") is None
     True
     """
-    looks_like_file = ref.endswith((".yml", ".yaml")) or Path(ref).is_file()
+    looks_like_file = ref.endswith((".yml", ".yaml")) or is_file(Path(ref))
     looks_like_spl = any(mark in ref for mark in "|=`")
     try:
         return resolve_detection(content, ref)

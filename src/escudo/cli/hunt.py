@@ -9,18 +9,17 @@ stderr, with one ``path: reason`` line per unreadable input.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
-from escudo.cli.options import content_option
+from escudo._session import Session, parse_time
+from escudo.cli.options import content_option, engine_options, engine_settings
 from escudo.cli.output import check_output, output_options, write_output
-from escudo.content.model import ContentSet
-from escudo.detect.result import EMIT_KINDS, DetectionResult
-from escudo.errors import InputError
+from escudo.detect.result import EMIT_KINDS, DetectionResult, EmitKind
 from escudo.outputs import Section, records_section
 from escudo.outputs.hec_options import add_hec_options
 from escudo.sources.base import ReadStats
@@ -32,47 +31,31 @@ if TYPE_CHECKING:
 # report, like 2, so it wins over --fail-on-findings' 1; 2 wins over it).
 EXIT_UNDELIVERED = 3
 
-# The module of the chunk processor hunts read with (escudo.datamodels.normalize.Normalizer): the
-# worker processes import it once, before forking.
-NORMALIZER_MODULE = "escudo.datamodels.normalize"
+
+def session_for(
+    content_dirs: Sequence[Path], earliest: str | None, latest: str | None, **options: Any
+) -> Session:
+    """The library session the options describe (a bad ``--earliest``/``--latest`` is an error
+    naming the option)."""
+    now = datetime.now(UTC)
+    return Session(
+        content_dirs=content_dirs,
+        earliest=parse_time(earliest, now, name="--earliest"),
+        latest=parse_time(latest, now, name="--latest"),
+        now=now,
+        **options,
+    )
 
 
-def parse_time(value: str | None, option: str) -> datetime | None:
-    """A ``--earliest``/``--latest`` value (Splunk time modifier or ISO time) as a UTC datetime."""
-    if value is None:
-        return None
-    from escudo.compile.timefmt import parse_time_modifier
-
-    try:
-        return parse_time_modifier(value, datetime.now(UTC))
-    except InputError as exc:
-        try:  # escudo also takes ISO 8601 (naive means UTC)
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            raise InputError(f"{option}: {exc.message}") from None
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
-def load_user_content(content_dirs: Sequence[Path]) -> ContentSet:
-    from escudo.content.loader import load_content
-
-    return load_content(list(content_dirs))
+def warn(warnings: Sequence[str]) -> None:
+    """The library's warnings, one ``escudo:`` line each on stderr."""
+    for warning in warnings:
+        click.echo(f"escudo: {warning}", err=True)
 
 
 def result_section(result: DetectionResult, titled: bool) -> Section:
     """A detection's result rows, its search's output fields first."""
-    columns = [c for c in result.compiled.output_fields or () if c in result.rows.column_names]
-    columns += [c for c in result.rows.column_names if c not in columns]
-    return Section.of_table(result.detection.name if titled else None, result.rows.select(columns))
-
-
-def emit_sections(
-    results: list[DetectionResult], kind: str, emitted: Mapping[Any, list[dict[str, Any]]]
-) -> list[Section]:
-    """Rows for ``--emit``: result rows by detection, or one block of risk events or findings."""
-    if kind == "results":
-        return [result_section(r, True) for r in results]
-    return [records_section(None, emitted[kind])]
+    return Section.of_table(result.detection.name if titled else None, result.table())
 
 
 def finish(
@@ -148,6 +131,7 @@ def _common(f: Any) -> Any:
     help="A full MITRE enterprise-attack.json to use instead of the bundled ATT&CK table.",
 )
 @add_hec_options
+@engine_options
 def hunt(
     paths: tuple[str, ...],
     detection_refs: tuple[str, ...],
@@ -165,63 +149,48 @@ def hunt(
     identities: Path | None,
     assets: Path | None,
     attack_stix: Path | None,
+    engine: str,
+    spark_master: str | None,
     **hec: Any,
 ) -> int:  # fmt: skip
     """Run ESCU detections over log files, directories, .gz files or - (stdin)."""
-    from escudo.sources.reader import workers_started
-
     check_output(fmt, output)
     output_to = {"fmt": fmt, "output": output, "csv_safe": csv_safe}
+    # Options that read files or build a client are checked before the (maybe long) run.
+    sender: HecSender | None = None
+    if hec.get("hec_url"):  # the HEC client (http.client, ssl, the spool) only when asked for
+        from escudo.outputs.hec import hec_from_options
 
-    # Big inputs are read by worker processes: start them while the detections load and compile.
-    with workers_started(paths, NORMALIZER_MODULE):
-        from escudo.detect.attack import stix_in_use
-        from escudo.detect.hunt import hunt as run_hunt
-        from escudo.detect.hunt import select_detections
-        from escudo.detect.store import Store
-
-        # Options that read files or build a client are checked before the (maybe long) run.
-        sender: HecSender | None = None
-        if hec.get("hec_url"):  # the HEC client (http.client, ssl, the spool) only when asked for
-            from escudo.outputs.hec import hec_from_options
-
-            sender = hec_from_options(**hec)
-        resolver = None
-        if identities or assets:
-            from escudo.detect.identity import IdentityResolver
-
-            resolver = IdentityResolver.from_csv(identities, assets)
-        content = load_user_content(content_dirs)
-        detections = select_detections(content, detection_refs) if detection_refs else None
-        with stix_in_use(attack_stix):
-            stats = ReadStats()
-            results = run_hunt(
-                paths,
-                detections,
-                content=content,
-                earliest=parse_time(earliest, "--earliest"),
-                latest=parse_time(latest, "--latest"),
-                stats=stats,
-                store=Store(store),
-                sourcetype=sourcetype,
-            )
-            if emit_kind == "results" and store is None and sender is None:
-                sections = [result_section(r, True) for r in results]
-                return finish(stats, sections, output_to, fail_on_findings, strict)
-
-            from escudo.detect.emit import emit_all
-
-            emitted = emit_all(results, store_path=store, identities=resolver)
-        sections = emit_sections(results, emit_kind, emitted)
-        code = finish(stats, sections, output_to, fail_on_findings, strict)
-        if sender is not None:  # risk events and findings go to Splunk, whatever is printed
-            # After printing: a refused token (HecError, exit 2) must not swallow the run's output;
-            # the events stay spooled for the next run.
-            report = sender.send([*emitted["risk"], *emitted["findings"]])
-            click.echo(report.summary(), err=True)
-            if report.gave_up and code != 2:
-                return EXIT_UNDELIVERED
-        return code
+        sender = hec_from_options(**hec)
+    session = session_for(
+        content_dirs,
+        earliest,
+        latest,
+        detections=detection_refs,
+        store=store,
+        identities=identities,
+        assets=assets,
+        attack_stix=attack_stix,
+        hec=sender,
+        sourcetype=sourcetype,
+        engine=engine,
+        engine_settings=engine_settings(engine, spark_master),
+    )
+    run = session.hunt(paths)
+    warn(run.warnings)
+    if emit_kind == "results":
+        sections = [result_section(r, True) for r in run.results]
+    else:
+        sections = [records_section(None, run.emitted()[cast(EmitKind, emit_kind)])]
+    code = finish(run.stats, sections, output_to, fail_on_findings, strict)
+    if sender is not None:  # risk events and findings go to Splunk, whatever is printed
+        # After printing: a refused token (HecError, exit 2) must not swallow the run's output;
+        # the events stay spooled for the next run.
+        report = session.deliver(run)
+        click.echo(report.summary(), err=True)
+        if report.gave_up and code != 2:
+            return EXIT_UNDELIVERED
+    return code
 
 
 @click.command()
@@ -233,6 +202,7 @@ def hunt(
     type=click.Path(path_type=Path, dir_okay=False),
     help="The store Risk.All_Risk is read from (default: the user's).",
 )
+@engine_options
 def search(
     spl: str,
     paths: tuple[str, ...],
@@ -246,24 +216,23 @@ def search(
     strict: bool,
     sourcetype: str | None,
     store: Path | None,
+    engine: str,
+    spark_master: str | None,
 ) -> int:
     """Run an ad-hoc SPL search over log files (its datasets come from the search; Risk.All_Risk
     comes from the store an earlier `escudo hunt --store` filled)."""
-    from escudo.detect.hunt import search as run_search
-    from escudo.detect.store import Store
-
     check_output(fmt, output)
-    content = load_user_content(content_dirs)
-    stats = ReadStats()
-    result = run_search(
-        spl,
-        paths,
-        content=content,
-        earliest=parse_time(earliest, "--earliest"),
-        latest=parse_time(latest, "--latest"),
-        stats=stats,
+    run = session_for(
+        content_dirs,
+        earliest,
+        latest,
+        store=store,
         sourcetype=sourcetype,
-        store=Store(store),
-    )
+        engine=engine,
+        engine_settings=engine_settings(engine, spark_master),
+    ).search(spl, paths)
+    warn(run.warnings)
     output_to = {"fmt": fmt, "output": output, "csv_safe": csv_safe}
-    return finish(stats, [result_section(result, False)], output_to, fail_on_findings, strict)
+    return finish(
+        run.stats, [result_section(run.result, False)], output_to, fail_on_findings, strict
+    )

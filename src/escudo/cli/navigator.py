@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from escudo.cli.options import content_option
+from escudo.cli.options import check_output_path, content_option
 from escudo.detect import attack
 from escudo.errors import InputError
 from escudo.outputs.navigator import coverage, fired, navigator_layer
@@ -51,6 +51,7 @@ def navigator(
     techniques of the risk events in the store. Scores count detections per technique."""
     if store_path is not None and not use_fired:
         raise InputError("--store is only used with --fired")
+    check_output_path(output, "--output")
     with attack.stix_in_use(attack_stix):
         layer = _layer(content_dirs, builtin, use_fired, store_path, name)
     text = json.dumps(layer, indent=2, ensure_ascii=False) + "\n"

@@ -12,6 +12,7 @@ from typing import Any, BinaryIO
 
 import click
 
+from escudo.cli.options import check_output_path
 from escudo.errors import InputError
 from escudo.outputs import WRITERS, OutputOptions, Section, write_sections
 
@@ -61,9 +62,11 @@ def output_options(default_format: str) -> Callable[[Callable[..., Any]], Callab
 
 
 def check_output(fmt: str, output: str | None) -> None:
-    """Usage errors found before any work: Parquet is a file format, never a terminal's."""
+    """Usage errors found before any work: Parquet is a file format, never a terminal's, and an
+    ``--output`` file that cannot be created (a missing folder, a folder, a name too long)."""
     if fmt == "parquet" and output is None:
         raise InputError("--format parquet needs --output FILE")
+    check_output_path(output, "--output")
 
 
 @contextmanager

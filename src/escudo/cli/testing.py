@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from escudo.cli.options import content_option
+from escudo.cli.options import check_output_path, content_option
 
 
 @click.command()
@@ -57,6 +57,7 @@ def test(
     from escudo.outputs.junit import write_junit
     from escudo.outputs.test_summary import render_table, summary
 
+    check_output_path(junit_path, "--junit")
     for folder in attack_data_dirs:
         if not folder.is_dir():
             raise InputError(f"--attack-data: folder not found: {folder}")

@@ -34,7 +34,11 @@ def validate(paths: tuple[Path, ...], content_dirs: tuple[Path, ...], quiet: boo
         if not folder.is_dir():
             raise InputError(f"--content: folder not found: {folder}")
     for path in paths:
-        if not path.exists():
+        try:
+            exists = path.exists()
+        except OSError as exc:  # e.g. a name longer than the system allows
+            raise InputError(f"{exc.strerror}: {path}") from None
+        if not exists:
             raise InputError(f"no such file or folder: {path}")
     targets = list(paths) or list(content_dirs) or [BUILTIN_DIR]
     macros, problems = load_macros(list(content_dirs))

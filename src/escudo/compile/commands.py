@@ -93,8 +93,8 @@ def _source_stage(frame: Frame, dataset: Dataset, predicate: exp.Expr | None) ->
     select = exp.select(*[column(f) for f in dataset.all_fields]).from_(
         exp.Table(this=ident(dataset.relation))
     )
-    if conditions:
-        select = select.where(exp.and_(*conditions))
+    if conditions:  # fresh trees of this stage: no copies (they can be big, e.g. IN lists)
+        select = select.where(exp.and_(*conditions, copy=False), copy=False)
     frame.ctes.append(("s0", select))  # named s0 so stage numbering starts at s1 after it
     frame.relation = "s0"
     frame.columns = {f: _field_kind(dataset, f) for f in dataset.all_fields}
@@ -172,7 +172,7 @@ def lower_tstats(command: ast.Command, frame: Frame) -> None:
     if command.span_option is not None and not any(k[2] == "time" for k in keys):
         raise frame.unsupported("span= needs _time among the by fields", command.span_option.span)
     conditions = ([predicate] if predicate is not None else []) + required
-    _source_stage(frame, dataset, exp.and_(*conditions) if conditions else None)
+    _source_stage(frame, dataset, exp.and_(*conditions, copy=False) if conditions else None)
     frame.requirements[dataset.name] = requirements_for(
         dataset.name, command.where, fill_values=(fillnull,) if fillnull else ()
     )

@@ -69,13 +69,11 @@ def _time_bound(frame: Frame, node: ast.Compare, resolve: Resolver) -> exp.Expre
 def lower_predicate(node: ast.Predicate, frame: Frame, resolve: Resolver) -> exp.Expression:
     """A search-language predicate (``search``, ``tstats where``) as a SQL boolean."""
     if isinstance(node, ast.And):
-        return as_expression(
-            exp.and_(*(_wrap(lower_predicate(i, frame, resolve)) for i in node.items))
-        )
+        items = (_wrap(lower_predicate(i, frame, resolve)) for i in node.items)
+        return as_expression(exp.and_(*items, copy=False))  # fresh trees: no copies
     if isinstance(node, ast.Or):
-        return as_expression(
-            exp.or_(*(_wrap(lower_predicate(i, frame, resolve)) for i in node.items))
-        )
+        items = (_wrap(lower_predicate(i, frame, resolve)) for i in node.items)
+        return as_expression(exp.or_(*items, copy=False))
     if isinstance(node, ast.Not):
         return semantics.search_not(lower_predicate(node.item, frame, resolve))
     if isinstance(node, ast.Compare | ast.InList) and node.field.lower() in (
@@ -148,7 +146,7 @@ _ARITHMETIC: dict[str, type[exp.Expression]] = {
     "/": exp.Div,
     "%": exp.Mod,
 }
-_BOOLEAN: dict[str, type[exp.Expression]] = {"AND": exp.And, "OR": exp.Or, "XOR": exp.Xor}
+_BOOLEAN: dict[str, type[exp.Expression]] = {"AND": exp.And, "OR": exp.Or}
 _MV_NODES = (
     exp.Split,
     exp.Array,
@@ -179,6 +177,13 @@ def lower_expr(node: ast.Expr, frame: Frame) -> exp.Expression:
             return _compare_mv(node, frame, left, right) or semantics.where_compare(left, op, right)
         if op == "LIKE":
             return semantics.like(left, right)
+        if op == "XOR":
+            # a XOR b is a <> b over booleans, NULL when either is (three-valued logic). sqlglot
+            # writes Xor for DuckDB as (a AND NOT b) OR (NOT a AND b), which doubles both sides:
+            # a chain of n XORs would grow as 2**n. Spark has no boolean XOR operator either.
+            return semantics.parenthesize(
+                exp.NEQ(this=exp.Paren(this=left), expression=exp.Paren(this=right))
+            )
         if op in _BOOLEAN:
             return _BOOLEAN[op](this=_wrap(left), expression=_wrap(right))
         if op == ".":
@@ -209,7 +214,7 @@ def lower_expr(node: ast.Expr, frame: Frame) -> exp.Expression:
         alternatives = [
             semantics.where_compare(subject.copy(), "=", lower_expr(v, frame)) for v in node.values
         ]
-        test = as_expression(exp.or_(*alternatives))
+        test = as_expression(exp.or_(*alternatives, copy=False))  # fresh trees: no copies
         return semantics.any_element(operand, test, "_v") if multivalue else test
     if isinstance(node, ast.Call):
         from escudo.compile.functions import lower_function

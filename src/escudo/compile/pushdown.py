@@ -107,6 +107,8 @@ def _cnf(node: ast.Predicate, dataset: str, fields: frozenset[str], fills: tuple
         values = (node.value,) if isinstance(node, ast.Compare) else node.values
         if isinstance(node, ast.Compare) and node.op != "=":
             return ()
+        if len(values) > MAX_CLAUSE_NEEDLES:
+            return ()  # a clause this wide is dropped, as in _or (a long IN list: no needle)
         needles = [needle_for(v, _fill_values(dataset, name, fills)) for v in values]
         if any(n is None for n in needles):
             return ()

@@ -193,12 +193,13 @@ class Frame:
                 exp.false()
             )
             for name, cte in self.ctes:
-                empty = empty.with_(name, as_=cte)
+                empty = empty.with_(name, as_=cte.copy(), copy=False)
             return empty
         query = self.select(*[column(n) for n in self.columns])
         terms = self.order_terms()
         if terms:
             query = query.order_by(*terms)
+        # One copy of each stage (a 75,000-value IN list is a big stage), not one per CTE added.
         for name, cte in self.ctes:
-            query = query.with_(name, as_=cte)
+            query = query.with_(name, as_=cte.copy(), copy=False)
         return query

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import cast
+from typing import ClassVar, cast
 
 from sqlglot import exp
 from sqlglot.generator import Generator
@@ -135,7 +135,8 @@ def number_text(expression: exp.Expression) -> exp.Expression:
     """A number as Splunk prints it: whole numbers without ``.0`` (``1704067200``, not the DOUBLE's
     ``1704067200.0``), so ``min(_time)`` concatenates, fills and ``search``-matches as Splunk shows it.
 
-    >>> number_text(exp.Literal.number(3)).sql("duckdb")
+    >>> from escudo.compile.dialects import EscudoDuckDB
+    >>> number_text(exp.Literal.number(3)).sql(EscudoDuckDB)
     'CASE WHEN 3 = FLOOR(3) AND ABS(3) < 1e15 THEN CAST(CAST(3 AS BIGINT) AS TEXT) ELSE CAST(3 AS TEXT) END'
     """
     value = to_number(expression)
@@ -145,7 +146,30 @@ def number_text(expression: exp.Expression) -> exp.Expression:
     return exp.If(
         this=exp.And(this=whole, expression=small),
         true=as_int,
-        false=exp.cast(value.copy(), "varchar"),
+        false=DoubleText(this=value.copy()),
+    )
+
+
+class DoubleText(exp.Expression, exp.Func):
+    """A DOUBLE as text the way DuckDB writes it (shortest round-trip digits, Python's ``repr``
+    layout: ``1710148521.618``); Spark's CAST writes Java's ``1.710148521618E9``."""
+
+    arg_types: ClassVar[dict[str, bool]] = {"this": True}
+
+
+def _double_text_duckdb(gen: Generator, node: exp.Expression) -> str:
+    return exp.cast(node.this, "varchar").sql(gen.dialect)
+
+
+def _double_text_spark(gen: Generator, node: exp.Expression) -> str:
+    # Between 1e-4 and 1e16 DuckDB writes plain digits: a DECIMAL(38, 18) made from the DOUBLE
+    # (Spark goes through Double.toString's digits) without its trailing zeros, ".0" kept.
+    value = gen.sql(node, "this")
+    digits = f"REGEXP_REPLACE(CAST(CAST({value} AS DECIMAL(38, 18)) AS STRING), '0+$', '')"
+    plain = f"REGEXP_REPLACE({digits}, '[.]$', '.0')"
+    return (
+        f"CASE WHEN ABS({value}) >= 0.0001 AND ABS({value}) < 1e16 THEN {plain} "
+        f"ELSE CAST({value} AS STRING) END"
     )
 
 
@@ -286,20 +310,35 @@ def search_compare_mv(
     )
 
 
+# An IN list with more exact (wildcard-free) values than this compares them in one SQL
+# ``LOWER(field) IN (...)`` instead of an OR of equalities: same result, but a 75,000-value list
+# stays one node, not a 75,000-deep OR tree (docs/semantics.md, "Limits on search size and nesting").
+# Short lists keep the OR form, which reads like the SPL.
+IN_LIST_AS_SQL_IN = 16
+
+
 def search_in(column: exp.Expression, values: list[str], *, quoted: bool = False) -> exp.Expression:
     """``field IN (v1, v2, ...)``: the OR of ``field=v`` (Search Reference, "search", IN operator).
 
     >>> search_in(exp.column("p"), ["*a*", "b"]).sql("duckdb")
     "LOWER(p) LIKE '%a%' OR LOWER(p) = 'b'"
+    >>> search_in(exp.column("p"), [f"v{i}" for i in range(20)] + ["*x*"]).sql("duckdb")[:42]
+    "LOWER(p) IN ('v0', 'v1', 'v2', 'v3', 'v4',"
     """
     if not values:
         return exp.false()
-    seen: list[str] = []
-    for value in values:
-        if value not in seen:  # the seed lists "*http*" twice; one test is enough
-            seen.append(value)
-    matches = [search_compare(column, "=", value, quoted=quoted) for value in seen]
-    return parenthesize(cast(exp.Expression, exp.or_(*matches)))
+    unique = list(dict.fromkeys(values))  # the seed lists "*http*" twice; one test is enough
+    exact = [v for v in unique if "*" not in v]
+    if len(exact) <= IN_LIST_AS_SQL_IN:
+        matches = [search_compare(column, "=", value, quoted=quoted) for value in unique]
+    else:
+        folded = exp.In(
+            this=exp.Lower(this=column.copy()), expressions=[_lowered(v) for v in exact]
+        )
+        wildcards = [v for v in unique if "*" in v]
+        matches = [folded, *(search_compare(column, "=", v, quoted=quoted) for v in wildcards)]
+    # Each match is already parenthesized and holds no OR: combining them needs no more copies.
+    return cast(exp.Expression, exp.or_(*matches, copy=False))
 
 
 def search_not(expression: exp.Expression) -> exp.Expression:
@@ -371,6 +410,11 @@ def regex_syntax_error(pattern: str) -> str | None:
 
 SqlWriter = Callable[[Generator, exp.Expression], str]
 SqlWriters = dict[str, dict[type[exp.Expr], SqlWriter]]
+
+SQL_WRITERS: SqlWriters = {
+    "duckdb": {DoubleText: _double_text_duckdb},
+    "spark": {DoubleText: _double_text_spark},
+}
 
 
 # --- parentheses -----------------------------------------------------------------------------------

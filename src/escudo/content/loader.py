@@ -202,6 +202,19 @@ def macros_for(
     return macros
 
 
+def is_file(path: Path) -> bool:
+    """``path.is_file()``, but False (not an OSError) for a name the system refuses, such as one
+    longer than 255 bytes (``ENAMETOOLONG``): a long search given where a name or file is expected.
+
+    >>> is_file(Path("x" * 300))
+    False
+    """
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
 def resolve_detection(content: ContentSet, ref: str) -> Detection:
     """A detection by name (exact, then case-insensitive), by id, or by YAML file path.
 
@@ -214,8 +227,8 @@ def resolve_detection(content: ContentSet, ref: str) -> Detection:
         if detection.name.lower() == ref.lower() or detection.id.lower() == ref.lower():
             return detection
     path = Path(ref)
-    if ref.endswith((".yml", ".yaml")) or path.is_file():
-        if not path.is_file():
+    if ref.endswith((".yml", ".yaml")) or is_file(path):
+        if not is_file(path):
             raise InputError(f"detection file not found: {ref}")
         resolved = path.resolve()
         for detection in content.detections.values():
@@ -232,6 +245,7 @@ __all__ = [
     "DEFAULT_FILTER_DEFINITION",
     "LineDict",
     "LineList",
+    "is_file",
     "load_content",
     "load_detection",
     "load_folder",

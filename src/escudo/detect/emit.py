@@ -14,7 +14,7 @@ from typing import Any
 
 import duckdb
 
-from escudo.detect.findings import detection_findings, risk_incidents
+from escudo.detect.findings import detection_findings
 from escudo.detect.identity import IdentityResolver
 from escudo.detect.result import EMIT_KINDS, DetectionResult, EmitKind
 from escudo.detect.risk import risk_events
@@ -25,6 +25,7 @@ from escudo.detect.store import (
     insert_results,
     insert_risk,
     replace_risk_findings,
+    stored_risk_incidents,
 )
 from escudo.engines.duckdb import connect
 
@@ -65,7 +66,7 @@ def emit_all(
         try:
             create_schema(con)
             insert_risk(con, events)
-            incidents = risk_incidents(con)
+            incidents = stored_risk_incidents(con)
         finally:
             con.close()
     ours = {e["risk_event_id"] for e in events}

@@ -1,7 +1,8 @@
 """Findings (ES notables): one per TTP result row, and the risk incident rules over risk events.
 
-The two default Risk Incident Rules of Enterprise Security run in SQL on DuckDB over the ``risk`` table
-(``store.create_schema``), with every threshold and window bound as a query parameter.
+The two default Risk Incident Rules of Enterprise Security are sqlglot trees over ``Risk.All_Risk``
+(:func:`rule_query`, every threshold and window a literal of the tree) that any engine runs
+(:func:`risk_incidents`); the throttle between their candidates runs here.
 Windows slide: a rule is evaluated at each risk event's time ``t`` over ``[t - window, t]`` (what an ES
 rule scheduled after every event would see), and a rule that fired for an entity stays quiet for that
 entity for one window length (ES throttles these rules on ``normalized_risk_object``), so three seed
@@ -12,16 +13,17 @@ incident findings with it after every write (``store.replace_risk_findings``).
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import duckdb
+import pyarrow as pa
+from sqlglot import exp
 
+from escudo.compile.dialects import dialect_for
 from escudo.detect.result import DetectionResult
 from escudo.detect.risk import attack_annotations, event_time, render_message, stable_id
+from escudo.engines import DEFAULT_ENGINE, Engine, new_engine
 
 # contentctl v4.4.7 severity buckets of a detection's risk score (escu-semantics.md section 1c),
 # as (lowest score, severity), highest first.
@@ -110,134 +112,297 @@ def detection_findings(result: DetectionResult) -> list[dict[str, Any]]:
     return findings
 
 
+# A rule's condition: (aggregate, comparison, threshold), all of them must hold.
+Threshold = tuple[str, str, float]
+_COMPARISONS: dict[str, type[exp.Binary]] = {">": exp.GT, ">=": exp.GTE}
+
+
 @dataclass(frozen=True)
 class RiskRule:
-    """A risk incident rule: a sliding window, a condition on the window's aggregates, a title."""
+    """A risk incident rule: a sliding window, thresholds on the window's aggregates, a title."""
 
     name: str
     search_name: str
     window_seconds: int
-    condition: str  # SQL over the aggregates below, with named parameters only
-    parameters: Mapping[str, float]
+    # Aggregates: risk_score, risk_event_count, tactic_count, source_count (see rule_query).
+    thresholds: tuple[Threshold, ...]
     title: str  # template over the finding's fields
 
 
-# ES's default RIRs (escu-semantics.md section 6; ES 7.0/7.3 docs). Conditions are constant SQL; every
-# number is a bound parameter.
+# ES's default RIRs (escu-semantics.md section 6; ES 7.0/7.3 docs). Every number reaches SQL as a
+# sqlglot literal, never pasted into text.
 RISK_RULES: tuple[RiskRule, ...] = (
     RiskRule(
         name="Risk Threshold Exceeded For Object Over 24 Hour Period",
         search_name="Risk - 24 Hour Risk Threshold Exceeded - Rule",
         window_seconds=24 * 3600,
-        condition="risk_score > $risk_threshold",
-        parameters={"risk_threshold": 100},
+        thresholds=(("risk_score", ">", 100),),
         title="24 hour risk threshold exceeded for $risk_object_type$=$normalized_risk_object$",
     ),
     RiskRule(
         name="ATT&CK Tactic Threshold Exceeded For Object Over Previous 7 Days",
         search_name="Risk - 7 Day ATT&CK Tactic Threshold Exceeded - Rule",
         window_seconds=7 * 24 * 3600,
-        condition="tactic_count >= $min_tactics AND source_count >= $min_sources",
-        parameters={"min_tactics": 3, "min_sources": 4},
+        thresholds=(("tactic_count", ">=", 3), ("source_count", ">=", 4)),
         title="ATT&CK tactic threshold exceeded over previous 7 days for "
         "$risk_object_type$=$normalized_risk_object$",
     ),
 )
 
-_RULE_SQL = """
-WITH ev AS (
-    SELECT normalized_risk_object AS obj, risk_object_type AS typ, _time, risk_event_id,
-           risk_object, source,
-           -- exact decimals: a sum of doubles would depend on the order it adds them in
-           TRY_CAST(coalesce(calculated_risk_score, risk_score) AS DECIMAL(38, 6)) AS score,
-           coalesce("annotations.mitre_attack.mitre_tactic_id", []) AS tactic_ids,
-           coalesce("annotations.mitre_attack.mitre_tactic", []) AS tactics,
-           coalesce("annotations.mitre_attack.mitre_technique_id", []) AS technique_ids
-    FROM risk WHERE normalized_risk_object IS NOT NULL AND _time IS NOT NULL
-), windows AS (
-    SELECT a.obj, a.typ, a._time AS trigger_time, a.risk_event_id AS trigger_id,
-           min(b._time) AS first_time,
-           coalesce(sum(b.score), 0) AS risk_score,
-           count(*) AS risk_event_count,
-           list_sort(list(b.risk_object)) AS risk_objects,
-           list_sort(list_distinct(list(b.risk_object))) AS all_risk_objects,
-           list_sort(list_distinct(flatten(list(b.tactic_ids)))) AS tactic_ids,
-           list_sort(list_distinct(flatten(list(b.tactics)))) AS tactics,
-           list_sort(list_distinct(flatten(list(b.technique_ids)))) AS technique_ids,
-           list_sort(list_distinct(list(b.source))) AS sources,
-           list_sort(list(b.risk_event_id)) AS risk_event_ids
-    FROM ev a JOIN ev b ON a.obj = b.obj AND a.typ = b.typ
-        AND b._time <= a._time AND b._time >= a._time - to_seconds($window)
-    GROUP BY a.obj, a.typ, a._time, a.risk_event_id
-), candidates AS (
-    SELECT *, row_number() OVER (PARTITION BY obj, typ ORDER BY trigger_time, trigger_id) AS rn
-    FROM (SELECT *, len(tactic_ids) AS tactic_count, len(sources) AS source_count FROM windows)
-    WHERE {condition}
-), following AS (
-    -- the first candidate once the throttle after candidate c has passed
-    SELECT c.obj, c.typ, c.rn, min(n.rn) AS next_rn
-    FROM candidates c LEFT JOIN candidates n ON n.obj = c.obj AND n.typ = c.typ
-        AND n.trigger_time >= c.trigger_time + to_seconds($window)
-    GROUP BY c.obj, c.typ, c.rn
-), fired AS (
-    WITH RECURSIVE chain(obj, typ, rn) AS (
-        SELECT obj, typ, rn FROM candidates WHERE rn = 1
-        UNION ALL
-        SELECT f.obj, f.typ, f.next_rn FROM chain JOIN following f
-            ON f.obj = chain.obj AND f.typ = chain.typ AND f.rn = chain.rn
-        WHERE f.next_rn IS NOT NULL
-    )
-    SELECT * FROM chain
+RISK_DATASET = "Risk.All_Risk"
+# Risk.All_Risk multivalue fields the rules read, as (field, name inside the query).
+_LIST_FIELDS = (
+    ("annotations.mitre_attack.mitre_tactic_id", "tactic_ids"),
+    ("annotations.mitre_attack.mitre_tactic", "tactics"),
+    ("annotations.mitre_attack.mitre_technique_id", "technique_ids"),
 )
-SELECT c.obj, c.typ, c.trigger_time, c.first_time, c.risk_score, c.risk_event_count, c.risk_objects,
-       c.all_risk_objects, c.tactic_ids, c.tactics, c.technique_ids, c.sources, c.tactic_count,
-       c.source_count, c.risk_event_ids
-FROM candidates c JOIN fired USING (obj, typ, rn)
-ORDER BY c.trigger_time, c.obj, c.typ
-"""
-
-_COLUMNS = (
-    "normalized_risk_object", "risk_object_type", "_time", "firstTime", "risk_score",
-    "risk_event_count", "risk_object", "all_risk_objects", "annotations.mitre_attack.mitre_tactic_id",
-    "annotations.mitre_attack.mitre_tactic", "annotations.mitre_attack.mitre_technique_id", "source",
-    "mitre_tactic_id_count", "source_count", "risk_event_ids",
+_TRIGGER = ("obj", "typ", "trigger_time", "trigger_id")
+# The query's columns -> the finding's fields (trigger_id only orders the throttle).
+_OUTPUT = (
+    ("obj", "normalized_risk_object"), ("typ", "risk_object_type"), ("trigger_time", "_time"),
+    ("first_time", "firstTime"), ("risk_score", "risk_score"),
+    ("risk_event_count", "risk_event_count"), ("risk_object", "risk_object"),
+    ("all_risk_objects", "all_risk_objects"),
+    ("tactic_ids", "annotations.mitre_attack.mitre_tactic_id"),
+    ("tactics", "annotations.mitre_attack.mitre_tactic"),
+    ("technique_ids", "annotations.mitre_attack.mitre_technique_id"), ("sources", "source"),
+    ("tactic_count", "mitre_tactic_id_count"), ("source_count", "source_count"),
+    ("risk_event_ids", "risk_event_ids"), ("trigger_id", "trigger_id"),
 )  # fmt: skip
 
 
-def risk_incidents(
-    con: duckdb.DuckDBPyConnection, rules: tuple[RiskRule, ...] = RISK_RULES
-) -> list[dict[str, Any]]:
-    """Run the risk incident rules over the connection's ``risk`` table; one finding per firing.
+def _col(name: str, table: str | None = None) -> exp.Column:
+    return exp.column(exp.to_identifier(name, quoted=not name.isidentifier()), table=table)
 
-    >>> from escudo.detect.store import create_schema
-    >>> con = duckdb.connect(); create_schema(con)
-    >>> risk_incidents(con)
+
+def _sorted_set(values: exp.Expr) -> exp.Expr:
+    return exp.ArraySort(this=exp.ArrayDistinct(this=values))
+
+
+def _condition(rule: RiskRule) -> exp.Expr:
+    tests = [
+        _COMPARISONS[op](this=_col(name), expression=exp.Literal.number(value))
+        for name, op, value in rule.thresholds
+    ]
+    return exp.and_(*tests)
+
+
+@dataclass(frozen=True)
+class RuleQuery:
+    """One rule's candidate windows as a query an engine runs (``Engine.run``, like a compiled
+    search): ``expression`` a sqlglot tree, ``datasets`` what it reads, ``output_fields`` its columns.
+    """
+
+    rule: RiskRule
+    expression: exp.Query
+    datasets: tuple[str, ...] = (RISK_DATASET,)
+    output_fields: list[str] | None = None
+
+    def sql(self, dialect: str = "duckdb", pretty: bool = False) -> str:
+        """The query written by escudo's dialect ``dialect`` (``duckdb`` or ``spark``)."""
+        return self.expression.sql(dialect=dialect_for(dialect), pretty=pretty)
+
+
+def rule_query(rule: RiskRule) -> RuleQuery:
+    """The sqlglot query of ``rule``'s candidates: one row per risk event time ``t`` of an entity
+    whose window ``[t - window, t]`` meets the rule's thresholds, with the window's aggregates.
+
+    Portable SQL (plain joins, aggregates, one window function; no QUALIFY, no recursion, no
+    DuckDB list functions): the throttle between candidates runs after, in :func:`risk_incidents`.
+
+    >>> "risk_score > 100" in rule_query(RISK_RULES[0]).sql("spark")
+    True
+    """
+    from escudo.datamodels.cim import relation_name
+
+    empty = exp.cast(exp.Array(expressions=[]), exp.DataType.build("ARRAY<TEXT>"))
+    ev = (
+        exp.select(
+            exp.alias_(_col("normalized_risk_object"), "obj"),
+            exp.alias_(_col("risk_object_type"), "typ"),
+            _col("_time"),
+            _col("risk_event_id"),
+            _col("risk_object"),
+            _col("source"),
+            # exact decimals: a sum of doubles would depend on the order it adds them in
+            exp.alias_(
+                exp.TryCast(
+                    this=exp.func("coalesce", _col("calculated_risk_score"), _col("risk_score")),
+                    to=exp.DataType.build("DECIMAL(38, 6)"),
+                ),
+                "score",
+            ),
+            *(
+                exp.alias_(exp.func("coalesce", _col(field), empty), name)
+                for field, name in _LIST_FIELDS
+            ),
+        )
+        .from_(exp.to_table(relation_name(RISK_DATASET)))
+        .where(
+            exp.and_(
+                _col("normalized_risk_object").is_(exp.null()).not_(),
+                _col("_time").is_(exp.null()).not_(),
+            )
+        )
+    )
+    window = exp.Interval(this=exp.Literal.string(str(rule.window_seconds)), unit=exp.var("SECOND"))
+    pairs = (
+        exp.select(
+            _col("obj", "a"),
+            _col("typ", "a"),
+            exp.alias_(_col("_time", "a"), "trigger_time"),
+            exp.alias_(_col("risk_event_id", "a"), "trigger_id"),
+            *(
+                _col(name, "b")
+                for name in ("_time", "risk_event_id", "risk_object", "source", "score")
+            ),
+            *(_col(name, "b") for _, name in _LIST_FIELDS),
+        )
+        .from_(exp.alias_(exp.to_table("ev"), "a", table=True))
+        .join(
+            exp.alias_(exp.to_table("ev"), "b", table=True),
+            on=exp.and_(
+                exp.EQ(this=_col("obj", "a"), expression=_col("obj", "b")),
+                exp.EQ(this=_col("typ", "a"), expression=_col("typ", "b")),
+                exp.LTE(this=_col("_time", "b"), expression=_col("_time", "a")),
+                exp.GTE(
+                    this=_col("_time", "b"),
+                    expression=exp.Sub(this=_col("_time", "a"), expression=window),
+                ),
+            ),
+        )
+    )
+    lists = [
+        exp.alias_(
+            _sorted_set(exp.Flatten(this=exp.ArrayAgg(this=_col(n)))),
+            n,
+        )
+        for _, n in _LIST_FIELDS
+    ]
+    windows = (
+        exp.select(
+            *(_col(k) for k in _TRIGGER),
+            exp.alias_(exp.Min(this=_col("_time")), "first_time"),
+            exp.alias_(
+                exp.func("coalesce", exp.Sum(this=_col("score")), exp.Literal.number(0)),
+                "risk_score",
+            ),
+            exp.alias_(exp.Count(this=exp.Star()), "risk_event_count"),
+            exp.alias_(_sorted_set(exp.ArrayAgg(this=_col("risk_object"))), "all_risk_objects"),
+            *lists,
+            exp.alias_(_sorted_set(exp.ArrayAgg(this=_col("source"))), "sources"),
+            exp.alias_(
+                exp.ArraySort(this=exp.ArrayAgg(this=_col("risk_event_id"))), "risk_event_ids"
+            ),
+        )
+        .from_("pairs")
+        .group_by(*(_col(k) for k in _TRIGGER))
+    )
+    counted = exp.select(
+        exp.Star(),
+        exp.alias_(exp.ArraySize(this=_col("tactic_ids")), "tactic_count"),
+        exp.alias_(exp.ArraySize(this=_col("sources")), "source_count"),
+    ).from_("windows")
+    candidates = exp.select(exp.Star()).from_(counted.subquery("w")).where(_condition(rule))
+    # mode(risk_object) portably: count per value, the most frequent first, then the smallest.
+    per_object = (
+        exp.select(
+            *(_col(k) for k in _TRIGGER),
+            _col("risk_object"),
+            exp.alias_(exp.Count(this=exp.Star()), "n"),
+        )
+        .from_("pairs")
+        .where(_col("risk_object").is_(exp.null()).not_())
+        .group_by(*(_col(k) for k in _TRIGGER), _col("risk_object"))
+    )
+    ranked = exp.select(
+        exp.Star(),
+        exp.alias_(
+            exp.Window(
+                this=exp.RowNumber(),
+                partition_by=[_col(k) for k in _TRIGGER],
+                order=exp.Order(
+                    expressions=[
+                        exp.Ordered(this=_col("n"), desc=True),
+                        exp.Ordered(this=_col("risk_object"), desc=False),
+                    ]
+                ),
+            ),
+            "object_rank",
+        ),
+    ).from_("per_object")
+    columns = [
+        _col("risk_object", "m") if name == "risk_object" else _col(name, "c")
+        for name, _ in _OUTPUT
+    ]
+    joined = exp.and_(
+        *(exp.EQ(this=_col(k, "m"), expression=_col(k, "c")) for k in _TRIGGER),
+        exp.EQ(this=_col("object_rank", "m"), expression=exp.Literal.number(1)),
+    )
+    query = (
+        exp.select(*columns)
+        .from_(exp.alias_(exp.to_table("candidates"), "c", table=True))
+        .join(exp.alias_(exp.to_table("modes"), "m", table=True), on=joined, join_type="left")
+        .with_("ev", ev)
+        .with_("pairs", pairs)
+        .with_("windows", windows)
+        .with_("candidates", candidates)
+        .with_("per_object", per_object)
+        .with_("modes", ranked)
+    )
+    return RuleQuery(rule, query, output_fields=[name for name, _ in _OUTPUT])
+
+
+def risk_incidents(
+    engine: Engine, rules: tuple[RiskRule, ...] = RISK_RULES
+) -> list[dict[str, Any]]:
+    """Run the risk incident rules on ``engine`` over its ``Risk.All_Risk``; one finding per firing.
+
+    The engine finds each rule's candidates (:func:`rule_query`); per entity the first candidate
+    fires and each next firing is the first candidate at least one window after the previous one
+    (the throttle: a chain over each entity's candidates, which needs recursion in SQL, so it runs
+    here, the same on every engine). Findings come ordered by time, then entity.
+
+    >>> from escudo.engines import new_engine
+    >>> with new_engine() as engine:
+    ...     risk_incidents(engine)
     []
     """
     findings: list[dict[str, Any]] = []
     for rule in rules:
-        sql = _RULE_SQL.format(condition=rule.condition)
-        params = {"window": rule.window_seconds, **rule.parameters}
-        for values in con.execute(sql, params).fetchall():
-            findings.append(_rule_finding(rule, dict(zip(_COLUMNS, values, strict=True))))
+        rows = engine.run(rule_query(rule)).to_pylist()
+        fired: list[dict[str, Any]] = []
+        entities: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for row in rows:
+            entities.setdefault((row["obj"], row["typ"]), []).append(row)
+        throttle = timedelta(seconds=rule.window_seconds)
+        for candidates in entities.values():
+            quiet_until: datetime | None = None
+            for row in sorted(candidates, key=lambda r: (r["trigger_time"], r["trigger_id"])):
+                if quiet_until is None or row["trigger_time"] >= quiet_until:
+                    fired.append(row)
+                    quiet_until = row["trigger_time"] + throttle
+        fired.sort(key=lambda r: (r["trigger_time"], r["obj"], r["typ"]))
+        for row in fired:
+            found = {field: row[name] for name, field in _OUTPUT if name != "trigger_id"}
+            findings.append(_rule_finding(rule, found))
     return findings
 
 
-def most_frequent(values: Sequence[str]) -> str | None:
-    """SPL ``mode``: the most frequent value; among equally frequent ones the smallest, so the
-    answer does not depend on the order the values were stored in (Splunk's docs say nothing of
-    ties; escudo's choice).
+def risk_incidents_of(risk: pa.Table, engine: str = DEFAULT_ENGINE) -> list[dict[str, Any]]:
+    """The risk incident findings over the risk events ``risk`` (``Risk.All_Risk`` columns), run on
+    a new engine named ``engine``.
 
-    >>> most_frequent(["b", "a", "b", "a", "c"]), most_frequent([])
-    ('a', None)
+    >>> risk_incidents_of(pa.table({"risk_event_id": pa.array([], pa.string())}))
+    []
     """
-    counts = Counter(v for v in values if v is not None)
-    return min(counts, key=lambda v: (-counts[v], v)) if counts else None
+    with new_engine(engine) as running:
+        running.register_arrow(RISK_DATASET, risk)
+        return risk_incidents(running)
 
 
 def _rule_finding(rule: RiskRule, found: dict[str, Any]) -> dict[str, Any]:
     trigger: datetime = found["_time"]
-    found["risk_object"] = most_frequent(found["risk_object"])
     score = float(found["risk_score"])
     found["risk_score"] = int(score) if score.is_integer() else score
     found["annotations.mitre_attack"] = found["annotations.mitre_attack.mitre_technique_id"]

@@ -15,13 +15,12 @@ the user's when a content folder defines it, else contentctl's ``search *`` (``l
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from tempfile import TemporaryDirectory
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -48,9 +47,11 @@ def compile_detection(
     earliest: datetime | None = None,
     latest: datetime | None = None,
     user_filter: bool = True,
+    now: datetime | None = None,
 ) -> CompiledSearch:
     """Compile a detection's search with the content's macros, lookups and default filter macro
-    (the user's ``<name>_filter`` unless ``user_filter`` is false, see ``macros_for``).
+    (the user's ``<name>_filter`` unless ``user_filter`` is false, see ``macros_for``); ``now``
+    anchors the search's relative times (default: the current time).
 
     >>> from escudo.content.loader import load_content
     >>> c = load_content()
@@ -67,6 +68,7 @@ def compile_detection(
         earliest=earliest,
         latest=latest,
         lookups=content.lookups,
+        now=now,
     )
 
 
@@ -148,22 +150,25 @@ def compile_default_set(
     content: ContentSet,
     detections: Sequence[Detection],
     *,
-    warn: Any = None,
+    warn: Callable[[str], None] | None = None,
     earliest: datetime | None = None,
     latest: datetime | None = None,
+    now: datetime | None = None,
 ) -> list[tuple[Detection, CompiledSearch]]:
     """Compile ``detections`` keeping those whose datasets the inputs can feed.
 
-    A detection that does not compile is left out with a warning (the run does not stop for it).
+    A detection that does not compile is left out, ``warn`` told why (the run does not stop for it).
     """
     fed = fed_datasets()
     out = []
     for detection in detections:
         try:
-            compiled = compile_detection(detection, content, earliest=earliest, latest=latest)
+            compiled = compile_detection(
+                detection, content, earliest=earliest, latest=latest, now=now
+            )
         except EscudoError as exc:
             if warn is not None:
-                warn(f"escudo: skipped {detection.name!r}: {exc}")
+                warn(f"skipped {detection.name!r}: {exc}")
             continue
         if compiled.datasets and all(d in fed for d in compiled.datasets):
             out.append((detection, compiled))
@@ -313,9 +318,13 @@ def hunt(
     stats: ReadStats | None = None,
     engine: Engine | None = None,
     store: Store | None = None,
+    warn: Callable[[str], None] | None = None,
+    now: datetime | None = None,
     sourcetype: str | None = None,
 ) -> list[DetectionResult]:
     """Run ``detections`` (default: every content detection whose datasets the inputs feed) over ``paths``.
+
+    A default-set detection that does not compile is skipped and ``warn`` told why; nothing is printed.
 
     >>> from escudo.content.loader import load_content
     >>> hunt(["tests/fixtures/empty.log"], content=load_content())  # doctest: +SKIP
@@ -323,15 +332,17 @@ def hunt(
     """
     if detections:
         jobs = [
-            (d, compile_detection(d, content, earliest=earliest, latest=latest)) for d in detections
+            (d, compile_detection(d, content, earliest=earliest, latest=latest, now=now))
+            for d in detections
         ]
     else:
         jobs = compile_default_set(
             content,
             select_detections(content),
-            warn=lambda m: print(m, file=sys.stderr),
+            warn=warn,
             earliest=earliest,
             latest=latest,
+            now=now,
         )
     return run_compiled(
         paths,
@@ -355,6 +366,7 @@ def search(
     stats: ReadStats | None = None,
     engine: Engine | None = None,
     store: Store | None = None,
+    now: datetime | None = None,
     sourcetype: str | None = None,
 ) -> DetectionResult:
     """Run one ad-hoc SPL search over ``paths`` (macros from ``content``; ``Risk.All_Risk`` from
@@ -371,6 +383,7 @@ def search(
         earliest=earliest,
         latest=latest,
         lookups=content.lookups,
+        now=now,
     )
     adhoc = Detection(name="search", id="", search=spl, type="Hunting", status="experimental")
     return run_compiled(

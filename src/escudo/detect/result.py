@@ -33,6 +33,12 @@ class DetectionResult:
     info_min_time: datetime | None = None
     info_max_time: datetime | None = None
 
+    def table(self) -> pa.Table:
+        """The rows with the search's output fields first (the order ``escudo hunt`` prints)."""
+        columns = [c for c in self.compiled.output_fields or () if c in self.rows.column_names]
+        columns += [c for c in self.rows.column_names if c not in columns]
+        return self.rows.select(columns)
+
     def records(self) -> list[dict[str, Any]]:
         """The rows as dicts, in output column order."""
         return self.rows.to_pylist()

@@ -29,13 +29,13 @@ import platformdirs
 import pyarrow as pa
 
 from escudo.datamodels.cim import get_dataset
-from escudo.detect.findings import RISK_INCIDENT, risk_incidents
+from escudo.detect.findings import RISK_DATASET, RISK_INCIDENT, risk_incidents_of
 from escudo.detect.result import DetectionResult
 from escudo.detect.risk import event_time, field_text, parse_time, stable_id
+from escudo.engines import DEFAULT_ENGINE
 from escudo.engines.duckdb import connect as sandboxed_connect
 from escudo.errors import InputError
 
-RISK_DATASET = "Risk.All_Risk"
 # Risk fields ES writes as multivalue (declared with the dataset); every other field is text.
 MULTIVALUE_RISK_FIELDS = get_dataset(RISK_DATASET).multivalue
 LOCK_TIMEOUT_SECONDS = 120.0
@@ -199,6 +199,21 @@ def insert_findings(con: duckdb.DuckDBPyConnection, findings: Sequence[Mapping[s
     return _insert(con, "findings", _findings_table(findings), "finding_id")
 
 
+def stored_risk(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """The ``risk`` table of a store connection as the ``Risk.All_Risk`` data set, oldest first."""
+    names = ", ".join(_quote(f.name) for f in risk_schema())
+    table = con.sql(f"SELECT {names} FROM risk ORDER BY _time, risk_event_id").to_arrow_table()
+    return table.cast(risk_schema())
+
+
+def stored_risk_incidents(
+    con: duckdb.DuckDBPyConnection, engine: str = DEFAULT_ENGINE
+) -> list[dict[str, Any]]:
+    """The risk incident rules over every risk event of a store connection, run on a new
+    ``engine`` (the store is storage; the rules are queries any engine runs)."""
+    return risk_incidents_of(stored_risk(con), engine)
+
+
 def replace_risk_findings(con: duckdb.DuckDBPyConnection) -> tuple[list[dict[str, Any]], int]:
     """Run the risk incident rules over every stored risk event and make the stored risk incident
     findings exactly their answer: stale ones go, changed ones are updated, new ones added.
@@ -207,7 +222,7 @@ def replace_risk_findings(con: duckdb.DuckDBPyConnection) -> tuple[list[dict[str
     number of runs that added them (docs/semantics.md "Findings from the whole store"). Returns the
     findings and how many of their ids are new. Call it inside :meth:`Store.transaction`.
     """
-    incidents = risk_incidents(con)
+    incidents = stored_risk_incidents(con)
     table = _findings_table(incidents)
     con.register("escudo_incoming", table)
     try:
@@ -347,14 +362,10 @@ class Store:
 
     def risk_table(self) -> pa.Table:
         """Every risk event as the ``Risk.All_Risk`` dataset (register it with the engine under that name)."""
-        names = ", ".join(_quote(f.name) for f in risk_schema())
         with self.reading() as con:
             if con is None:
                 return risk_schema().empty_table()
-            table = con.sql(
-                f"SELECT {names} FROM risk ORDER BY _time, risk_event_id"
-            ).to_arrow_table()
-        return table.cast(risk_schema())
+            return stored_risk(con)
 
     def risk_events(self) -> list[dict[str, Any]]:
         """Every risk event with all its fields (the result row's too), oldest first."""

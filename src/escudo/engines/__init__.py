@@ -4,7 +4,7 @@ Every engine implements the :class:`~escudo.engines.base.Engine` protocol and is
 name; callers make one with :func:`new_engine` and never build a database connection themselves.
 
 >>> sorted(ENGINES)
-['duckdb']
+['duckdb', 'spark']
 """
 
 from __future__ import annotations
@@ -13,15 +13,17 @@ from typing import Any
 
 from escudo.engines.base import ArrowData, Engine
 from escudo.engines.duckdb import DuckDBEngine
+from escudo.engines.spark import SparkEngine
 from escudo.errors import EngineError
 
-# Engine name -> class. Spark (escudo.engines.spark) is a SQL dialect only until the scale-out work.
-ENGINES: dict[str, type[Engine]] = {"duckdb": DuckDBEngine}
+# Engine name -> class. Spark needs the spark extra (pyspark) and Java; it is imported when one starts.
+ENGINES: dict[str, type[Engine]] = {"duckdb": DuckDBEngine, "spark": SparkEngine}
 DEFAULT_ENGINE = "duckdb"
 
 
 def new_engine(name: str = DEFAULT_ENGINE, **settings: Any) -> Engine:
-    """A new engine of kind ``name`` with its ``settings`` (DuckDB: ``threads``, ``memory_limit``).
+    """A new engine of kind ``name`` with its ``settings`` (DuckDB: ``threads``, ``memory_limit``;
+    Spark: ``master``, ``config``).
 
     >>> with new_engine(threads=1) as engine:
     ...     engine.dialect

@@ -28,12 +28,36 @@ from typing import TYPE_CHECKING, Protocol, Self, TypeAlias, runtime_checkable
 import pyarrow as pa
 
 if TYPE_CHECKING:
-    from escudo.compile import CompiledSearch
+    from sqlglot import exp
+
     from escudo.detect.store import Store
 
 # Arrow data an engine can register: a table (scanned in place where the engine can), or batches or
 # a reader (streamed, read once).
 ArrowData: TypeAlias = pa.Table | Iterable[pa.RecordBatch] | pa.RecordBatchReader
+
+
+class Runnable(Protocol):
+    """What ``Engine.run`` takes: a sqlglot query over data sets, written in the engine's dialect.
+
+    ``escudo.compile.CompiledSearch`` (a compiled SPL search) and
+    ``escudo.detect.findings.RuleQuery`` (a risk incident rule) are both runnable.
+    """
+
+    @property
+    def expression(self) -> exp.Query:
+        """The query, one sqlglot tree (the engine writes it with ``dialect_for(engine.dialect)``)."""
+        ...
+
+    @property
+    def datasets(self) -> tuple[str, ...]:
+        """The data sets it reads (each a relation named ``relation_name(dataset)``)."""
+        ...
+
+    @property
+    def output_fields(self) -> list[str] | None:
+        """Its columns in order (``None``: as the query returns them)."""
+        ...
 
 
 @runtime_checkable
@@ -55,8 +79,9 @@ class Engine(Protocol):
         """The risk events kept in ``store`` as ``Risk.All_Risk``."""
         ...
 
-    def run(self, compiled: CompiledSearch) -> pa.Table:
-        """The rows of ``compiled`` over the registered data sets, columns in its output order."""
+    def run(self, compiled: Runnable) -> pa.Table:
+        """The rows of ``compiled`` over the registered data sets, columns in its output order
+        (a data set it reads that nobody registered reads as empty)."""
         ...
 
     def close(self) -> None:
@@ -73,4 +98,4 @@ class Engine(Protocol):
     ) -> None: ...
 
 
-__all__ = ["ArrowData", "Engine"]
+__all__ = ["ArrowData", "Engine", "Runnable"]

@@ -31,11 +31,10 @@ from sqlglot import exp
 
 from escudo.compile.dialects import EscudoDuckDB
 from escudo.datamodels.cim import Dataset, get_dataset
-from escudo.engines.base import ArrowData
+from escudo.engines.base import ArrowData, Runnable
 from escudo.errors import EngineError
 
 if TYPE_CHECKING:
-    from escudo.compile import CompiledSearch
     from escudo.detect.store import Store
 
 dialect = "duckdb"
@@ -296,8 +295,8 @@ class DuckDBEngine:
         except duckdb.Error as exc:
             raise EngineError(f"DuckDB failed: {exc}") from None
 
-    def run(self, compiled: CompiledSearch) -> pa.Table:
-        """Run a compiled search; data sets not registered yet read as empty."""
+    def run(self, compiled: Runnable) -> pa.Table:
+        """Run a compiled search (or any runnable query); data sets not registered yet read as empty."""
         for dataset in compiled.datasets:
             if get_dataset(dataset).name not in self.registered:
                 self.register_empty(dataset)

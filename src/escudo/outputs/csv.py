@@ -99,6 +99,7 @@ class CsvWriter:
     def write(self, batch: pa.RecordBatch) -> None:
         rows = [self._cells([cell_text(v, "\n") for v in row]) for row in text_rows(batch)]
         self._write_rows(rows)
+        self.out.flush()  # a reader of a pipe sees each batch as it comes (a stream's rows)
         self.rows += len(rows)
 
     def close(self) -> int:

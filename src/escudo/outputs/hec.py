@@ -218,12 +218,16 @@ class HecSender:
         spool_dir: Path | None = None,
         channel: str | None = None,
     ) -> None:
-        parts = urlsplit(url.strip())
+        try:  # a ValueError for a port outside 0-65535 or not a number, a broken [IPv6] host
+            parts = urlsplit(url.strip())
+            port = parts.port
+        except ValueError as exc:
+            raise InputError(f"--hec-url {url!r}: {exc}") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise InputError(f"--hec-url must be http(s)://host[:port], not {url!r}")
         if not token:
             raise InputError("a HEC token is required (--hec-token or ESCUDO_HEC_TOKEN)")
-        self.scheme, self.host, self.port = parts.scheme, parts.hostname, parts.port
+        self.scheme, self.host, self.port = parts.scheme, parts.hostname, port
         # Accept the base URL or one that already names the collector endpoint.
         self.base_path = parts.path.rstrip("/").split("/services/collector")[0]
         self.token = token

@@ -3,7 +3,7 @@
 Multivalue fields are JSON arrays, NULL is ``null``, times are text in the one output time format
 (``escudo.outputs.base.TIME_FORMAT``). Non-ASCII characters and control characters are JSON's own
 ``\\uXXXX`` escapes, nothing more: a JSON parser reads back the exact value. Rows stream: nothing is
-held beyond the batch being written.
+held beyond the batch being written, and each batch is flushed as it is written.
 
 >>> import io, pyarrow as pa
 >>> from escudo.outputs.base import OutputOptions
@@ -46,6 +46,7 @@ class JsonlWriter:
         ]
         if lines:
             self.out.write(("\n".join(lines) + "\n").encode("ascii"))
+            self.out.flush()  # a reader of a pipe sees each batch as it comes (a stream's rows)
         self.rows += len(lines)
 
     def close(self) -> int:

@@ -13,18 +13,23 @@ two workers; each chunk knows the 1-based number of its first line for error mes
 from __future__ import annotations
 
 import codecs
+import errno
+import functools
 import gzip
 import importlib
 import io
 import os
+import queue
 import re
 import stat
 import sys
+import threading
+import time
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from escudo.errors import InputError
 from escudo.sources.base import ReadStats
@@ -36,6 +41,9 @@ except (ImportError, AttributeError):
 
 GZIP_MAGIC = b"\x1f\x8b"
 STDIN = "-"
+# A stream (stdin, a FIFO) hands over the complete lines it has at most this many seconds after
+# the first of them arrived, whatever the chunk size (semantics "Streaming input").
+STREAM_DELAY = 0.25
 
 
 @dataclass(frozen=True)
@@ -162,46 +170,16 @@ def expand_inputs(paths: Iterable[str | os.PathLike[str] | Input]) -> list[Input
         except (FileNotFoundError, NotADirectoryError):
             raise InputError("no such file or directory", path=str(path)) from None
         except OSError as exc:  # a parent that cannot be searched, a loop of links
+            if exc.errno == errno.ENAMETOOLONG:  # no file can have this name: as if missing
+                raise InputError(
+                    "no such file or directory (name too long)", path=str(path)
+                ) from None
             out.append(Input(str(path), path, error=os_reason(exc)))
             continue
         if stat.S_ISDIR(st.st_mode):
             out.extend(_walk(path))
         else:
             out.append(_file_input(str(path), path, st.st_mode, st.st_size, True))
-    return out
-
-
-def spool_streams(inputs: list[Input], folder: Path) -> list[Input]:
-    """``inputs`` with each stream (stdin, a FIFO) copied to a file in ``folder`` under its own
-    name, so several reads see the same bytes (a pipe is read once; a FIFO opened again waits for
-    a new writer). An error while copying is reported by the reads, with what came before.
-
-    >>> import tempfile
-    >>> spool_streams([Input("a.log", Path("a.log"))], Path(tempfile.gettempdir()))[0].name
-    'a.log'
-    """
-    out = []
-    for number, inp in enumerate(inputs):
-        if inp.error or not (inp.path is None or inp.stream):
-            out.append(inp)
-            continue
-        copy = folder / f"stream-{number}"
-        error = None
-        with open(copy, "wb") as sink:
-            try:
-                raw = sys.stdin.buffer if inp.path is None else open(inp.path, "rb")  # noqa: SIM115
-                try:
-                    while block := raw.read(1 << 20):
-                        sink.write(block)
-                finally:
-                    if inp.path is not None:
-                        raw.close()
-            except OSError as exc:
-                error = os_reason(exc)
-        if error:
-            out.append(Input(inp.name, copy, error=error))
-        else:
-            out.append(Input(inp.name, copy, _is_gzip(copy) if copy.stat().st_size else False))
     return out
 
 
@@ -223,6 +201,9 @@ def read_chunks(inp: Input, chunk_bytes: int) -> Iterator[bytes]:
     """
     if inp.error:
         raise ReadError(inp.error)
+    if inp.path is None or inp.stream:
+        yield from stream_chunks(inp, chunk_bytes)
+        return
     try:
         stream = inp.open()
     except OSError as exc:
@@ -279,6 +260,143 @@ def _gzip_chunks(stream: gzip.GzipFile, chunk_bytes: int) -> Iterator[bytes]:
         raise ReadError(reason, cut=not whole) from None
     if buf:
         yield bytes(buf)
+
+
+def stream_chunks(inp: Input, chunk_bytes: int, delay: float = STREAM_DELAY) -> Iterator[bytes]:
+    """Newline-aligned chunks of a stream (stdin, a FIFO), decompressed if it starts as gzip,
+    each handed over when ``chunk_bytes`` arrived or ``delay`` seconds after its first complete
+    line arrived, whichever comes first: a pipe held open delivers its lines before its end.
+
+    A thread reads what the stream has (one ``os.read``, never waiting to fill a buffer) into a
+    short queue; while data keeps coming faster than it is used, chunks stay ``chunk_bytes``
+    long. :class:`ReadError` after the last good line as :func:`read_chunks`.
+
+    >>> r, w = os.pipe(); _ = os.write(w, b"a\\nb")
+    >>> chunks = stream_chunks(Input("pipe", Path(f"/dev/fd/{r}"), stream=True), 1 << 20)
+    >>> next(chunks)  # before the end of the stream
+    b'a\\n'
+    >>> os.close(w); list(chunks)
+    [b'b']
+    """
+    pump = _Pump(_stream_reader(inp), chunk_bytes)
+    buf = bytearray()
+    deadline: float | None = None  # when the complete lines in ``buf`` must be handed over
+    started = False  # a failure at the first read is not "cut" at a line
+    try:
+        while True:
+            try:
+                wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+                piece = pump.pieces.get(timeout=wait)
+            except queue.Empty:  # nothing more for now: the lines waited long enough
+                cut = buf.rfind(b"\n") + 1
+                yield bytes(buf[:cut])
+                del buf[:cut]
+                deadline = None
+                continue
+            if piece is None:
+                break
+            if isinstance(piece, Exception):
+                reason, whole = _gzip_reason(piece)
+                cut = len(buf) if whole else buf.rfind(b"\n") + 1  # a cut line is dropped
+                if cut:
+                    yield bytes(buf[:cut])
+                raise ReadError(reason, cut=not whole and (pump.gzip or started))
+            buf += piece
+            started = True
+            if deadline is None and b"\n" in piece:
+                deadline = time.monotonic() + delay
+            if len(buf) >= chunk_bytes:
+                cut = buf.rfind(b"\n") + 1
+                if cut:
+                    yield bytes(buf[:cut])
+                    del buf[:cut]
+                    deadline = None  # the rest holds no newline
+        if buf:
+            yield bytes(buf)
+    finally:
+        pump.stop.set()
+
+
+def _stream_reader(inp: Input) -> tuple[Callable[[int], bytes], Callable[[], None] | None]:
+    """``read(n)`` returning what a stream has (up to ``n`` bytes, waiting only when it has
+    nothing), and how to close it: a file descriptor read with ``os.read`` (no lock of a Python
+    file object held while waiting: the process may exit with the reading thread still waiting),
+    or for a ``sys.stdin`` with none, its buffer's ``read1``."""
+    if inp.path is not None:
+        try:
+            fd = os.open(inp.path, os.O_RDONLY)
+        except OSError as exc:
+            raise ReadError(os_reason(exc, vanished_hint=True)) from None
+        return functools.partial(os.read, fd), functools.partial(os.close, fd)
+    try:
+        return functools.partial(os.read, sys.stdin.buffer.fileno()), None
+    except (AttributeError, OSError, ValueError):  # a stand-in for stdin (tests)
+        return cast(io.BufferedReader, sys.stdin.buffer).read1, None
+
+
+class _Pump:
+    """Reads a stream in a daemon thread: pieces of bytes (decompressed if the data starts as
+    gzip) into ``pieces``, then None at the end, or the exception that stopped it. The stream is
+    closed at the end (``close``); ``stop`` tells the thread nobody reads its pieces any more."""
+
+    def __init__(
+        self, source: tuple[Callable[[int], bytes], Callable[[], None] | None], chunk_bytes: int
+    ) -> None:
+        self.read, self.close = source
+        self.size = max(1, min(chunk_bytes, 1 << 20))
+        self.pieces: queue.Queue[bytes | Exception | None] = queue.Queue(
+            max(4, 4 * chunk_bytes // self.size)
+        )
+        self.stop = threading.Event()
+        self.gzip = False
+        threading.Thread(target=self._run, name="escudo-stream", daemon=True).start()
+
+    def _put(self, item: bytes | Exception | None) -> bool:
+        while not self.stop.is_set():
+            try:
+                self.pieces.put(item, timeout=0.5)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        try:
+            head = self.read(self.size)
+            while 0 < len(head) < 2 and (more := self.read(self.size)):
+                head += more
+            if head[:2] == GZIP_MAGIC:
+                self.gzip = True
+                reader = gzip.GzipFile(fileobj=_Unbuffered(self.read, head))
+                while (piece := reader.read1(self.size)) and self._put(piece):
+                    pass
+            elif head and self._put(head):
+                while (piece := self.read(self.size)) and self._put(piece):
+                    pass
+            self._put(None)
+        except (EOFError, zlib.error, OSError) as exc:
+            self._put(exc)
+        finally:
+            if self.close is not None:
+                self.close()
+
+
+class _Unbuffered:
+    """A stream as the file object :class:`gzip.GzipFile` reads: ``read(n)`` returns what is
+    there instead of waiting for ``n`` bytes; ``head`` (bytes already read) comes first."""
+
+    def __init__(self, read: Callable[[int], bytes], head: bytes) -> None:
+        self._read, self.head = read, head
+
+    def read(self, size: int = -1) -> bytes:
+        size = size if size > 0 else 1 << 20
+        if self.head:
+            out, self.head = self.head[:size], self.head[size:]
+            return out
+        return self._read(size)
+
+    def seek(self, offset: int, /) -> object:
+        raise io.UnsupportedOperation("a stream cannot seek")
 
 
 def first_bad_text(data: bytes | memoryview) -> bool:

@@ -97,6 +97,7 @@ def run_range(
 
 # ("chunk", (name, data)) | ("range", (name, path, offset, length, block_bytes))
 # | ("error", (name, reason, cut)): an input that could not be read (further), in input order
+# | ("live", (name, data)): a chunk of a stream (stdin, a FIFO), as "chunk"
 Task = tuple[str, tuple[object, ...]]
 
 
@@ -125,8 +126,9 @@ def _tasks(
                 for offset, length in file_ranges(inp.path, size):
                     yield "range", (inp.name, inp.path, offset, length, block)
                 continue
+            kind = "live" if inp.path is None or inp.stream else "chunk"
             for data in read_chunks(inp, chunk_bytes):
-                yield "chunk", (inp.name, data)
+                yield kind, (inp.name, data)
         except ReadError as exc:
             yield "error", (inp.name, exc.reason, exc.cut)
         except OSError as exc:  # listed, then removed or made unreadable before its turn
@@ -192,16 +194,19 @@ _Started = tuple[ProcessPoolExecutor, list[Future[bool]]]
 _EARLY: dict[str, tuple[int, threading.Thread, list[_Started]]] = {}
 
 
-def start_workers(paths: Iterable[str | os.PathLike[str]], preload: str) -> None:
+def start_workers(paths: Iterable[str | os.PathLike[str]], processor: type) -> None:
     """Start the worker processes now when :func:`read_batches` will use a pool for ``paths``.
 
-    A worker is a Python importing ``preload`` (pyarrow & co, about 0.3 s); started first thing,
-    in a background thread, they come up while the caller imports and compiles, and the next
-    :func:`read_batches` whose processor lives in ``preload`` takes them over. Inputs one
-    process reads start nothing.
+    ``processor`` is the class of the processor the read will use: the workers are Pythons that
+    import its module (pyarrow & co, about 0.3 s); started first thing, in a background thread,
+    they come up while the caller imports and compiles, and the next :func:`read_batches` whose
+    processor is of a class from that module takes them over (the class, not a module name, so
+    the two cannot disagree and leave the pool unused). Inputs one process reads start nothing.
 
-    >>> start_workers(["no-such-file"], "escudo.datamodels.normalize")  # errors wait for the read
+    >>> from escudo.datamodels.normalize import Normalizer
+    >>> start_workers(["no-such-file"], Normalizer)  # errors wait for the read
     """
+    preload = processor.__module__
     try:
         inputs = expand_inputs(paths)
     except EscudoError:
@@ -223,23 +228,24 @@ def start_workers(paths: Iterable[str | os.PathLike[str]], preload: str) -> None
     _EARLY[preload] = (workers, thread, pools)
 
 
-def stop_workers(preload: str) -> None:
-    """Stop the workers :func:`start_workers` started for ``preload`` if no read took them."""
-    _early_pool(preload, 0)
+def stop_workers(processor: type) -> None:
+    """Stop the workers :func:`start_workers` started for ``processor`` if no read took them."""
+    _early_pool(processor.__module__, 0)
 
 
 @contextmanager
-def workers_started(paths: Iterable[str | os.PathLike[str]], preload: str) -> Iterator[None]:
+def workers_started(paths: Iterable[str | os.PathLike[str]], processor: type) -> Iterator[None]:
     """:func:`start_workers` on entry, :func:`stop_workers` on exit (when no read took them).
 
-    >>> with workers_started(["no-such-file"], "escudo.datamodels.normalize"):
+    >>> from escudo.datamodels.normalize import Normalizer
+    >>> with workers_started(["no-such-file"], Normalizer):
     ...     pass
     """
-    start_workers(paths, preload)
+    start_workers(paths, processor)
     try:
         yield
     finally:
-        stop_workers(preload)
+        stop_workers(processor)
 
 
 def _early_pool(preload: str, workers: int) -> _Started | None:
@@ -254,6 +260,12 @@ def _early_pool(preload: str, workers: int) -> _Started | None:
     for pool, _ in pools:  # not the shape this read wants
         pool.shutdown(wait=False, cancel_futures=True)
     return None
+
+
+def _short_live(task: Task, chunk_bytes: int) -> bool:
+    """Whether ``task`` is a chunk a stream handed over before it had ``chunk_bytes`` (its
+    source is slow: no pool needed, and its rows are awaited)."""
+    return task[0] == "live" and len(task[1][1]) < chunk_bytes // 2  # type: ignore[arg-type]
 
 
 def _done(result: Result) -> Future[Result]:
@@ -314,6 +326,16 @@ def read_batches(
         # only wait, so it reads the first chunks itself until a worker answers a no-op.
         in_blocks = streams(processor)
         for task in _tasks(inputs, chunk_bytes, True, in_blocks, workers):
+            if _short_live(task, chunk_bytes):  # a stream's lines, handed over after a delay:
+                while pending:  # their rows come now, not when more tasks fill the queue
+                    done_task, future = pending.popleft()
+                    batch = account(done_task, future.result())
+                    if batch is not None:
+                        yield batch
+                batch = account(task, _run(processor, task))
+                if batch is not None:
+                    yield batch
+                continue
             if task[0] == "error" or (warm_up_here and not any(f.done() for f in ready)):
                 if pending:  # in input order: the line of an error follows the chunks before it
                     pending.append((task, _done(_run(processor, task))))

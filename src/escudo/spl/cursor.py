@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from escudo.errors import Span, SplSyntaxError, UnsupportedSplError
 from escudo.spl import ast
+from escudo.spl.limits import MAX_NESTING
 from escudo.spl.tokens import Token
 
 
@@ -22,6 +23,13 @@ class Cursor:
         self.source = source
         self.origin = origin
         self.end = end  # offset just past the command (where the next pipe is)
+        self.level = 0  # parentheses and NOTs open around the current search term
+
+    def enter(self, tok: Token) -> None:
+        """One more level of nesting at ``tok``; :data:`MAX_NESTING` bounds the recursion."""
+        self.level += 1
+        if self.level > MAX_NESTING:
+            raise self.error(f"search nested deeper than {MAX_NESTING} levels", tok)
 
     def peek(self, ahead: int = 0) -> Token | None:
         i = self.pos + ahead
@@ -139,7 +147,9 @@ def _parse_not(cur: Cursor, stops: tuple[str, ...]) -> ast.Predicate:
     tok = cur.peek()
     if tok is not None and tok.is_word("not") and not _is_comparison_ahead(cur):
         cur.next()
+        cur.enter(tok)
         item = _parse_not(cur, stops)
+        cur.level -= 1
         return ast.Not(item, tok.span.merge(item.span))
     return _parse_atom(cur, stops)
 
@@ -152,7 +162,9 @@ def _is_comparison_ahead(cur: Cursor) -> bool:
 def _parse_atom(cur: Cursor, stops: tuple[str, ...]) -> ast.Predicate:
     tok = cur.next("a search term")
     if tok.kind == "lparen":
+        cur.enter(tok)
         inner = parse_predicate(cur, stops)
+        cur.level -= 1
         close = cur.expect("rparen", "')'")
         if inner is None:
             raise cur.error("empty parentheses", close)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from escudo.errors import Span, SplSyntaxError
 from escudo.spl import ast
+from escudo.spl.limits import MAX_NESTING
 from escudo.spl.tokens import Token, tokenize_expression
 
 _COMPARISONS = ("=", "==", "!=", "<", ">", "<=", ">=")
@@ -29,6 +30,41 @@ class _ExprParser:
                 exc.message, source=source, offset=exc.offset, origin=origin
             ) from None
         self.pos = 0
+        self.level = 0  # parentheses, calls, NOT and unary minus open around the current token
+        self.depths: dict[int, int] = {}  # id(node) -> depth of the tree under it (leaves: 1)
+
+    def enter(self, tok: Token) -> None:
+        """One more level of nesting at ``tok``; :data:`MAX_NESTING` bounds the recursion."""
+        self.level += 1
+        if self.level > MAX_NESTING:
+            raise self.too_deep(tok)
+
+    def too_deep(self, tok: Token) -> SplSyntaxError:
+        return self.error(f"expression nested deeper than {MAX_NESTING} levels", tok)
+
+    def node(self, node: ast.Expr, tok: Token, *children: ast.Expr) -> ast.Expr:
+        """``node`` (made from ``children`` at ``tok``), refused past :data:`MAX_NESTING` levels."""
+        depth = 1 + max((self.depths.get(id(c), 1) for c in children), default=1)
+        if depth > MAX_NESTING:
+            raise self.too_deep(tok)
+        self.depths[id(node)] = depth
+        return node
+
+    def chain(self, op: str, items: list[ast.Expr], ops: list[Token]) -> ast.Expr:
+        """``items[0] op items[1] op ...`` for an associative ``op`` (AND, OR, XOR): left to right
+        when short, balanced when long, so a where clause of 10,000 ORs nests 14 levels, not
+        10,000 (AND, OR and XOR are associative in SQL's three-valued logic, as in Splunk)."""
+        if len(items) <= 8:
+            left = items[0]
+            for tok, right in zip(ops, items[1:], strict=True):
+                left = self.node(ast.BinOp(op, left, right, _span(left, right)), tok, left, right)
+            return left
+        middle = len(items) // 2
+        left = self.chain(op, items[:middle], ops[: middle - 1])
+        right = self.chain(op, items[middle:], ops[middle:])
+        return self.node(
+            ast.BinOp(op, left, right, _span(left, right)), ops[middle - 1], left, right
+        )
 
     def peek(self, ahead: int = 0) -> Token | None:
         i = self.pos + ahead
@@ -64,31 +100,35 @@ class _ExprParser:
 
     # precedence levels
     def parse_or(self) -> ast.Expr:
-        left = self.parse_xor()
-        while self.keyword("OR"):
-            right = self.parse_xor()
-            left = ast.BinOp("OR", left, right, _span(left, right))
-        return left
+        items, ops = [self.parse_xor()], []
+        while (tok := self.keyword("OR")) is not None:
+            ops.append(tok)
+            items.append(self.parse_xor())
+        return self.chain("OR", items, ops)
 
     def parse_xor(self) -> ast.Expr:
-        left = self.parse_and()
-        while self.keyword("XOR"):
-            right = self.parse_and()
-            left = ast.BinOp("XOR", left, right, _span(left, right))
-        return left
+        items, ops = [self.parse_and()], []
+        while (tok := self.keyword("XOR")) is not None:
+            ops.append(tok)
+            items.append(self.parse_and())
+        return self.chain("XOR", items, ops)
 
     def parse_and(self) -> ast.Expr:
-        left = self.parse_not()
-        while self.keyword("AND"):
-            right = self.parse_not()
-            left = ast.BinOp("AND", left, right, _span(left, right))
-        return left
+        items, ops = [self.parse_not()], []
+        while (tok := self.keyword("AND")) is not None:
+            ops.append(tok)
+            items.append(self.parse_not())
+        return self.chain("AND", items, ops)
 
     def parse_not(self) -> ast.Expr:
         tok = self.keyword("NOT")
         if tok is not None:
+            self.enter(tok)
             operand = self.parse_not()
-            return ast.UnaryOp("NOT", operand, tok.span.merge(operand.span))
+            self.level -= 1
+            return self.node(
+                ast.UnaryOp("NOT", operand, tok.span.merge(operand.span)), tok, operand
+            )
         return self.parse_comparison()
 
     def parse_comparison(self) -> ast.Expr:
@@ -96,46 +136,57 @@ class _ExprParser:
         if (tok := self.op(*_COMPARISONS)) is not None:
             right = self.parse_additive()
             op = "=" if tok.value == "==" else tok.value
-            return ast.BinOp(op, left, right, _span(left, right))
-        if self.keyword("LIKE"):
+            return self.node(ast.BinOp(op, left, right, _span(left, right)), tok, left, right)
+        if (tok := self.keyword("LIKE")) is not None:
             right = self.parse_additive()
-            return ast.BinOp("LIKE", left, right, _span(left, right))
-        if self.keyword("IN"):
+            return self.node(ast.BinOp("LIKE", left, right, _span(left, right)), tok, left, right)
+        if (tok := self.keyword("IN")) is not None:
             open_tok = self.next("'('")
             if open_tok.kind != "lparen":
                 raise self.error("expected '(' after IN", open_tok)
+            self.enter(open_tok)
             values = self.arguments()
+            self.level -= 1
             close = self.tokens[self.pos - 1]
-            return ast.InExpr(left, tuple(values), left.span.merge(close.span))
+            node = ast.InExpr(left, tuple(values), left.span.merge(close.span))
+            return self.node(node, tok, left, *values)
         return left
 
     def parse_additive(self) -> ast.Expr:
         left = self.parse_multiplicative()
         while (tok := self.op("+", "-", ".")) is not None:
             right = self.parse_multiplicative()
-            left = ast.BinOp(tok.value, left, right, _span(left, right))
+            left = self.node(
+                ast.BinOp(tok.value, left, right, _span(left, right)), tok, left, right
+            )
         return left
 
     def parse_multiplicative(self) -> ast.Expr:
         left = self.parse_unary()
         while (tok := self.op("*", "/", "%")) is not None:
             right = self.parse_unary()
-            left = ast.BinOp(tok.value, left, right, _span(left, right))
+            left = self.node(
+                ast.BinOp(tok.value, left, right, _span(left, right)), tok, left, right
+            )
         return left
 
     def parse_unary(self) -> ast.Expr:
         tok = self.op("-", "+")
         if tok is not None:
+            self.enter(tok)
             operand = self.parse_unary()
+            self.level -= 1
             if tok.value == "+":
                 return operand
-            return ast.UnaryOp("-", operand, tok.span.merge(operand.span))
+            return self.node(ast.UnaryOp("-", operand, tok.span.merge(operand.span)), tok, operand)
         return self.parse_primary()
 
     def parse_primary(self) -> ast.Expr:
         tok = self.next("a value")
         if tok.kind == "lparen":
+            self.enter(tok)
             inner = self.parse_or()
+            self.level -= 1
             close = self.next("')'")
             if close.kind != "rparen":
                 raise self.error("expected ')'", close)
@@ -150,9 +201,12 @@ class _ExprParser:
             nxt = self.peek()
             if nxt is not None and nxt.kind == "lparen":
                 self.pos += 1
+                self.enter(tok)
                 args = self.arguments()
+                self.level -= 1
                 close = self.tokens[self.pos - 1]
-                return ast.Call(tok.value.lower(), tuple(args), tok.span.merge(close.span))
+                call = ast.Call(tok.value.lower(), tuple(args), tok.span.merge(close.span))
+                return self.node(call, tok, *args)
             if tok.value.upper() in ("AND", "OR", "NOT", "XOR", "LIKE", "IN"):
                 raise self.error(f"{tok.value} needs an operand", tok)
             return ast.FieldRef(tok.value, tok.span)

@@ -24,7 +24,9 @@ from collections.abc import Mapping
 from escudo.content.model import Macro
 from escudo.errors import SplError, SplSyntaxError, UnsupportedSplError
 
-MAX_DEPTH = 50  # Splunk gives up on deeper nesting too; beyond this it is a recursive macro.
+# Macro calls nest at most this deep (a call inside a definition inside a definition ...); deeper is
+# almost surely a recursion the cycle check cannot see (arguments that change at each level).
+MAX_DEPTH = 50
 
 
 def _split_arguments(text: str) -> list[str]:
@@ -101,7 +103,9 @@ def _expand_call(call: str, macros: Mapping[str, Macro]) -> str:
     return definition
 
 
-def _expand(text: str, macros: Mapping[str, Macro], depth: int) -> str:
+def _expand(text: str, macros: Mapping[str, Macro], chain: tuple[str, ...]) -> str:
+    """Expand the calls in ``text``; ``chain`` holds the calls being expanded around it (outermost
+    first), so a call already in it is a cycle and its length is the nesting depth."""
     out: list[str] = []
     i = 0
     n = len(text)
@@ -115,8 +119,12 @@ def _expand(text: str, macros: Mapping[str, Macro], depth: int) -> str:
             i = j + 1
             continue
         if ch != "`":
-            out.append(ch)
-            i += 1
+            # Copy the run up to the next quote or backtick at once (linear in the text).
+            j = i + 1
+            while j < n and text[j] not in '"`':
+                j += 1
+            out.append(text[i:j])
+            i = j
             continue
         end = text.find("`", i + 1)
         if end == -1:
@@ -126,12 +134,19 @@ def _expand(text: str, macros: Mapping[str, Macro], depth: int) -> str:
         call = text[i + 1 : end]
         if not call.strip():
             raise _Located(SplSyntaxError, "empty macro call ``", i, end + 1)
-        if depth >= MAX_DEPTH:
+        name = " ".join(call.split())
+        if name in chain:
+            cycle = (*chain[chain.index(name) :], name)
+            raise _Located(
+                UnsupportedSplError, f"recursive macro: {_show(cycle)}", i, end + 1, chained=True
+            )
+        if len(chain) >= MAX_DEPTH:
             raise _Located(
                 UnsupportedSplError,
-                f"macro expansion deeper than {MAX_DEPTH} levels (recursive macro `{call}`?)",
+                f"macro expansion deeper than {MAX_DEPTH} levels: {_show((*chain, name))}",
                 i,
                 end + 1,
+                chained=True,
             )
         try:
             body = _expand_call(call, macros)
@@ -142,40 +157,61 @@ def _expand(text: str, macros: Mapping[str, Macro], depth: int) -> str:
                 SplSyntaxError, f"wrong number of arguments in `{call}`", i, end + 1
             ) from None
         try:
-            out.append(_expand(body, macros, depth + 1))
+            out.append(_expand(body, macros, (*chain, name)))
         except _Located as inner:
-            # Point at the call in this text; say which macro the problem came from.
+            # Point at the call in this text; the chain of macros is named once, at the top.
             raise _Located(
-                inner.kind, f"{inner.message} (in macro `{call.strip()}`)", i, end + 1
+                inner.kind, inner.message, i, end + 1, (name, *inner.chain), inner.chained
             ) from None
         i = end + 1
     return "".join(out)
 
 
-class _Located(Exception):
-    """Internal: an error at [start, end) of the text being expanded at this level."""
+def _show(chain: tuple[str, ...], keep: int = 4) -> str:
+    """```a` -> `b` -> `c```, the middle of a long chain elided."""
+    names = [f"`{c}`" for c in chain]
+    if len(names) > 2 * keep + 1:
+        names = [*names[:keep], f"... ({len(chain) - 2 * keep} more)", *names[-keep:]]
+    return " -> ".join(names)
 
-    def __init__(self, kind: type[SplError], message: str, start: int, end: int) -> None:
+
+class _Located(Exception):
+    """Internal: an error at [start, end) of the text being expanded at this level, raised from
+    inside the macro calls ``chain`` (outermost first); ``chained`` when the message names them."""
+
+    def __init__(
+        self,
+        kind: type[SplError],
+        message: str,
+        start: int,
+        end: int,
+        chain: tuple[str, ...] = (),
+        chained: bool = False,
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.start = start
         self.end = end
+        self.chain = chain
+        self.chained = chained
 
 
 def expand_macros(text: str, macros: Mapping[str, Macro], *, origin: str | None = None) -> str:
     """Expand every backtick macro in ``text``, recursively.
 
     Errors (undefined macro, wrong argument count, recursion) point at the outermost call in
-    ``text`` with a caret.
+    ``text`` with a caret and name the chain of calls once (``in macro `a` -> `b```); a call
+    that is already being expanded is a cycle, reported with the cycle.
 
     >>> m = {"shells": Macro("shells", 'process_name IN ("sh", "bash")')}
     >>> expand_macros("search `shells` x=1", m)
     'search process_name IN ("sh", "bash") x=1'
     """
     try:
-        return _expand(text, macros, 0)
+        return _expand(text, macros, ())
     except _Located as exc:
-        raise exc.kind(
-            exc.message, source=text, offset=exc.start, end=exc.end, origin=origin
-        ) from None
+        message = exc.message
+        if exc.chain and not exc.chained:
+            message = f"{message} (in macro {_show(exc.chain)})"
+        raise exc.kind(message, source=text, offset=exc.start, end=exc.end, origin=origin) from None

@@ -46,26 +46,36 @@ class Token:
         return self.kind == "word" and self.value.lower() in words
 
 
-def _read_quoted(text: str, start: int, quote: str, origin: str | None) -> tuple[str, int]:
-    """Unescape a quoted string starting at ``start``; returns (value, end offset).
+# The characters that end a run of plain text inside a quoted string, per quote.
+_QUOTED_SPECIAL = {'"': re.compile(r'["\\]'), "'": re.compile(r"['\\]")}
+
+
+def _read_quoted(
+    text: str, start: int, quote: str, origin: str | None, stop: int | None = None
+) -> tuple[str, int]:
+    """Unescape a quoted string starting at ``start`` (ending before ``stop``); returns (value,
+    end offset).
 
     Splunk treats ``\\"`` and ``\\\\`` as escapes inside quotes and leaves any other backslash alone
     (so regexes like ``"base64\\s+"`` reach rex intact). Source: Splunk Search Reference, "Quotes
-    and escaping characters".
+    and escaping characters". Plain runs are copied at once, so a 1 MB search tokenizes in linear
+    time.
     """
     out: list[str] = []
+    special = _QUOTED_SPECIAL[quote]
+    n = len(text) if stop is None else stop
     i = start + 1
-    n = len(text)
-    while i < n:
-        ch = text[i]
-        if ch == "\\" and i + 1 < n and text[i + 1] in (quote, "\\"):
-            out.append(text[i + 1])
-            i += 2
-            continue
-        if ch == quote:
-            return "".join(out), i + 1
-        out.append(ch)
-        i += 1
+    while (found := special.search(text, i, n)) is not None:
+        j = found.start()
+        out.append(text[i:j])
+        if text[j] == quote:
+            return "".join(out), j + 1
+        if j + 1 < n and text[j + 1] in (quote, "\\"):
+            out.append(text[j + 1])
+            i = j + 2
+        else:
+            out.append("\\")
+            i = j + 1
     raise SplSyntaxError("unterminated quoted string", source=text, offset=start, origin=origin)
 
 
@@ -146,7 +156,7 @@ def tokenize_expression(text: str, start: int = 0, end: int | None = None) -> li
             i += 1
             continue
         if ch in "\"'":
-            value, after = _read_quoted(text[:stop], i, ch, None)
+            value, after = _read_quoted(text, i, ch, None, stop)
             tokens.append(Token("string" if ch == '"' else "squote", value, Span(i, after)))
             i = after
             continue

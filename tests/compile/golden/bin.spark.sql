@@ -67,7 +67,11 @@ WITH s0 AS (
   FROM `s0`
 ), s2 AS (
   SELECT
-    CAST(FROM_UNIXTIME(FLOOR(UNIX_TIMESTAMP(`_time`) / 900) * 900) AS TIMESTAMP) AS `_time`,
+    CAST(FROM_UNIXTIME(
+      FLOOR(
+        (UNIX_MILLIS(`_time`) / 1000 + (UNIX_MICROS(`_time`) - UNIX_MILLIS(`_time`) * 1000) / 1000000) / 900
+      ) * 900
+    ) AS TIMESTAMP) AS `_time`,
     `host`,
     `source`,
     `sourcetype`,
@@ -149,7 +153,11 @@ WITH s0 AS (
     `_time`,
     `dest`,
     `count`,
-    CAST(FROM_UNIXTIME(FLOOR(UNIX_TIMESTAMP(`_time`) / 3600) * 3600) AS TIMESTAMP) AS `hour`
+    CAST(FROM_UNIXTIME(
+      FLOOR(
+        (UNIX_MILLIS(`_time`) / 1000 + (UNIX_MICROS(`_time`) - UNIX_MILLIS(`_time`) * 1000) / 1000000) / 3600
+      ) * 3600
+    ) AS TIMESTAMP) AS `hour`
   FROM `s4`
 )
 SELECT

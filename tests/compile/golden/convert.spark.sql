@@ -36,8 +36,12 @@ WITH s0 AS (
 ), s1 AS (
   SELECT
     `dest` AS `Processes.dest`,
-    MIN(UNIX_TIMESTAMP(`_time`)) AS `firstTime`,
-    MAX(UNIX_TIMESTAMP(`_time`)) AS `lastTime`
+    MIN(
+      (UNIX_MILLIS(`_time`) / 1000 + (UNIX_MICROS(`_time`) - UNIX_MILLIS(`_time`) * 1000) / 1000000)
+    ) AS `firstTime`,
+    MAX(
+      (UNIX_MILLIS(`_time`) / 1000 + (UNIX_MICROS(`_time`) - UNIX_MILLIS(`_time`) * 1000) / 1000000)
+    ) AS `lastTime`
   FROM `s0`
   GROUP BY
     `dest`

@@ -66,9 +66,10 @@ WITH s0 AS (
   FROM `s0`
   WHERE
     (
-      LOWER(`process_name`) = 'ngrok' OR LOWER(`process_name`) = 'curl'
+      LOWER(TRANSLATE(`process_name`, 'İΣ', 'iσ')) = 'ngrok'
+      OR LOWER(TRANSLATE(`process_name`, 'İΣ', 'iσ')) = 'curl'
     )
-    AND NOT COALESCE(LOWER(`user`) = 'root', FALSE)
+    AND NOT COALESCE(LOWER(TRANSLATE(`user`, 'İΣ', 'iσ')) = 'root', FALSE)
     AND `_time` >= CAST('2024-05-02T15:00:00+00:00' AS TIMESTAMP)
     AND `_time` < CAST('2024-05-03T15:30:00+00:00' AS TIMESTAMP)
     AND `_time` >= CAST('2024-05-01T15:30:00+00:00' AS TIMESTAMP)

@@ -65,9 +65,10 @@ WITH s0 AS (
     `vendor_product`
   FROM `s0`
   WHERE
-    LOWER(`process`) LIKE '%\'); drop table x; --%'
+    LOWER(TRANSLATE(`process`, 'İΣ', 'iσ')) LIKE '%\'); drop table x; --%'
     AND (
-      LOWER(`user`) = 'o\'brien\\' OR LOWER(`user`) = '"quoted"'
+      LOWER(TRANSLATE(`user`, 'İΣ', 'iσ')) = 'o\'brien\\'
+      OR LOWER(TRANSLATE(`user`, 'İΣ', 'iσ')) = '"quoted"'
     )
 ), s2 AS (
   SELECT

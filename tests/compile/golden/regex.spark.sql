@@ -65,7 +65,7 @@ WITH s0 AS (
     `vendor_product`
   FROM `s0`
   WHERE
-    `process` RLIKE '(^.{1}$)'
+    `process` RLIKE '(?du)(^.{1}\\z)'
 ), s2 AS (
   SELECT
     `_time`,
@@ -100,7 +100,7 @@ WITH s0 AS (
     `vendor_product`
   FROM `s1`
   WHERE
-    NOT COALESCE(`user` RLIKE '^svc_', FALSE)
+    NOT COALESCE(`user` RLIKE '(?du)^svc_', FALSE)
 )
 SELECT
   `_time`,

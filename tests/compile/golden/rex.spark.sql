@@ -45,8 +45,8 @@ WITH s0 AS (
     `Processes.process`,
     `count`,
     CASE
-      WHEN `Processes.process` RLIKE '--dport (3269|636|8443)'
-      THEN REGEXP_EXTRACT(`Processes.process`, '--dport (3269|636|8443)')
+      WHEN `Processes.process` RLIKE '(?du)--dport (3269|636|8443)'
+      THEN REGEXP_EXTRACT(`Processes.process`, '(?du)--dport (3269|636|8443)')
       ELSE CAST(NULL AS STRING)
     END AS `port`
   FROM `s1`

@@ -54,8 +54,8 @@ WITH s0 AS (
   FROM `s0`
   WHERE
     (
-      LOWER(`normalized_risk_object`) = 'ubuntu'
-      OR LOWER(`normalized_risk_object`) = 'ar-linux'
+      LOWER(TRANSLATE(`normalized_risk_object`, 'İΣ', 'iσ')) = 'ubuntu'
+      OR LOWER(TRANSLATE(`normalized_risk_object`, 'İΣ', 'iσ')) = 'ar-linux'
     )
     AND `_time` >= CAST('2024-04-26T15:30:00+00:00' AS TIMESTAMP)
 ), s2 AS (
@@ -91,8 +91,12 @@ WITH s0 AS (
   SELECT
     `normalized_risk_object` AS `normalized_risk_object`,
     COUNT(*) AS `count`,
-    MIN(UNIX_TIMESTAMP(`_time`)) AS `firstTime`,
-    MAX(UNIX_TIMESTAMP(`_time`)) AS `lastTime`,
+    MIN(
+      (UNIX_MILLIS(`_time`) / 1000 + (UNIX_MICROS(`_time`) - UNIX_MILLIS(`_time`) * 1000) / 1000000)
+    ) AS `firstTime`,
+    MAX(
+      (UNIX_MILLIS(`_time`) / 1000 + (UNIX_MICROS(`_time`) - UNIX_MILLIS(`_time`) * 1000) / 1000000)
+    ) AS `lastTime`,
     ARRAY_SORT(
       ARRAY_DISTINCT(COLLECT_LIST(`search_name`) FILTER(WHERE
         NOT `search_name` IS NULL))

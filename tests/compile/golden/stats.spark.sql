@@ -74,7 +74,9 @@ WITH s0 AS (
     ARRAY_SORT(ARRAY_DISTINCT(COLLECT_LIST(`process`) FILTER(WHERE
       NOT `process` IS NULL))) AS `processes`,
     COUNT(DISTINCT `process_name`) AS `names`,
-    MIN(UNIX_TIMESTAMP(`_time`)) AS `firstTime`
+    MIN(
+      (UNIX_MILLIS(`_time`) / 1000 + (UNIX_MICROS(`_time`) - UNIX_MILLIS(`_time`) * 1000) / 1000000)
+    ) AS `firstTime`
   FROM `s1`
   GROUP BY
     `dest`,

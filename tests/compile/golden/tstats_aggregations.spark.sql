@@ -34,18 +34,28 @@ WITH s0 AS (
   WHERE
     (
       (
-        LOWER(`process_name`) = 'curl' OR LOWER(`process_name`) = 'wget'
+        LOWER(TRANSLATE(`process_name`, 'İΣ', 'iσ')) = 'curl'
+        OR LOWER(TRANSLATE(`process_name`, 'İΣ', 'iσ')) = 'wget'
       )
-      AND NOT COALESCE(LOWER(`user`) = 'root', FALSE)
-      AND COALESCE(TRY_CAST(`process_id` AS DOUBLE) > 10, LOWER(`process_id`) > '10')
-      AND COALESCE(TRY_CAST(`process_id` AS DOUBLE) <= 99999, LOWER(`process_id`) <= '99999')
-      AND COALESCE(TRY_CAST(`parent_process_id` AS DOUBLE) >= 1, LOWER(`parent_process_id`) >= '1')
+      AND NOT COALESCE(LOWER(TRANSLATE(`user`, 'İΣ', 'iσ')) = 'root', FALSE)
+      AND COALESCE(
+        TRY_CAST(`process_id` AS DOUBLE) > 10,
+        LOWER(TRANSLATE(`process_id`, 'İΣ', 'iσ')) > '10'
+      )
+      AND COALESCE(
+        TRY_CAST(`process_id` AS DOUBLE) <= 99999,
+        LOWER(TRANSLATE(`process_id`, 'İΣ', 'iσ')) <= '99999'
+      )
+      AND COALESCE(
+        TRY_CAST(`parent_process_id` AS DOUBLE) >= 1,
+        LOWER(TRANSLATE(`parent_process_id`, 'İΣ', 'iσ')) >= '1'
+      )
       AND COALESCE(
         TRY_CAST(`parent_process_id` AS DOUBLE) < 5000,
-        LOWER(`parent_process_id`) < '5000'
+        LOWER(TRANSLATE(`parent_process_id`, 'İΣ', 'iσ')) < '5000'
       )
       AND (
-        NOT `dest` IS NULL AND NOT LOWER(`dest`) LIKE '%.internal'
+        NOT `dest` IS NULL AND NOT LOWER(TRANSLATE(`dest`, 'İΣ', 'iσ')) LIKE '%.internal'
       )
     )
     AND NOT `dest` IS NULL
@@ -64,7 +74,7 @@ WITH s0 AS (
         TRY_CAST(MIN(TRY_CAST(`process_id` AS DOUBLE)) AS DOUBLE) = FLOOR(TRY_CAST(MIN(TRY_CAST(`process_id` AS DOUBLE)) AS DOUBLE))
         AND ABS(TRY_CAST(MIN(TRY_CAST(`process_id` AS DOUBLE)) AS DOUBLE)) < 1e15,
         CAST(CAST(TRY_CAST(MIN(TRY_CAST(`process_id` AS DOUBLE)) AS DOUBLE) AS BIGINT) AS STRING),
-        CAST(TRY_CAST(MIN(TRY_CAST(`process_id` AS DOUBLE)) AS DOUBLE) AS STRING)
+        CASE WHEN ABS(TRY_CAST(MIN(TRY_CAST(`process_id` AS DOUBLE)) AS DOUBLE)) >= 0.0001 AND ABS(TRY_CAST(MIN(TRY_CAST(`process_id` AS DOUBLE)) AS DOUBLE)) < 1e16 THEN REGEXP_REPLACE(REGEXP_REPLACE(CAST(CAST(TRY_CAST(MIN(TRY_CAST(`process_id` AS DOUBLE)) AS DOUBLE) AS DECIMAL(38, 18)) AS STRING), '0+$', ''), '[.]$', '.0') ELSE CAST(TRY_CAST(MIN(TRY_CAST(`process_id` AS DOUBLE)) AS DOUBLE) AS STRING) END
       ),
       MIN(`process_id`)
     ) AS `min(Processes.process_id)`,
@@ -73,7 +83,7 @@ WITH s0 AS (
         TRY_CAST(MAX(TRY_CAST(`process_id` AS DOUBLE)) AS DOUBLE) = FLOOR(TRY_CAST(MAX(TRY_CAST(`process_id` AS DOUBLE)) AS DOUBLE))
         AND ABS(TRY_CAST(MAX(TRY_CAST(`process_id` AS DOUBLE)) AS DOUBLE)) < 1e15,
         CAST(CAST(TRY_CAST(MAX(TRY_CAST(`process_id` AS DOUBLE)) AS DOUBLE) AS BIGINT) AS STRING),
-        CAST(TRY_CAST(MAX(TRY_CAST(`process_id` AS DOUBLE)) AS DOUBLE) AS STRING)
+        CASE WHEN ABS(TRY_CAST(MAX(TRY_CAST(`process_id` AS DOUBLE)) AS DOUBLE)) >= 0.0001 AND ABS(TRY_CAST(MAX(TRY_CAST(`process_id` AS DOUBLE)) AS DOUBLE)) < 1e16 THEN REGEXP_REPLACE(REGEXP_REPLACE(CAST(CAST(TRY_CAST(MAX(TRY_CAST(`process_id` AS DOUBLE)) AS DOUBLE) AS DECIMAL(38, 18)) AS STRING), '0+$', ''), '[.]$', '.0') ELSE CAST(TRY_CAST(MAX(TRY_CAST(`process_id` AS DOUBLE)) AS DOUBLE) AS STRING) END
       ),
       MAX(`process_id`)
     ) AS `max(Processes.process_id)`,

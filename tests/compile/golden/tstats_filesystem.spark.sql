@@ -31,9 +31,10 @@ WITH s0 AS (
   FROM `dm_endpoint_filesystem`
   WHERE
     (
-      LOWER(`action`) = 'deleted'
+      LOWER(TRANSLATE(`action`, 'İΣ', 'iσ')) = 'deleted'
       AND (
-        LOWER(`file_path`) LIKE '/etc/ssh/%' OR LOWER(`file_path`) LIKE '~/.ssh/%'
+        LOWER(TRANSLATE(`file_path`, 'İΣ', 'iσ')) LIKE '/etc/ssh/%'
+        OR LOWER(TRANSLATE(`file_path`, 'İΣ', 'iσ')) LIKE '~/.ssh/%'
       )
     )
     AND NOT `file_name` IS NULL
@@ -43,7 +44,9 @@ WITH s0 AS (
     `file_name` AS `Filesystem.file_name`,
     `dest` AS `Filesystem.dest`,
     COUNT(*) AS `count`,
-    MIN(UNIX_TIMESTAMP(`_time`)) AS `firstTime`
+    MIN(
+      (UNIX_MILLIS(`_time`) / 1000 + (UNIX_MICROS(`_time`) - UNIX_MILLIS(`_time`) * 1000) / 1000000)
+    ) AS `firstTime`
   FROM `s0`
   GROUP BY
     `file_name`,

@@ -33,15 +33,19 @@ WITH s0 AS (
   FROM `dm_endpoint_processes`
   WHERE
     (
-      LOWER(`process_name`) = 'arp'
-      OR LOWER(`process_name`) = 'ip'
-      OR LOWER(`process_name`) = 'ss'
+      LOWER(TRANSLATE(`process_name`, 'İΣ', 'iσ')) = 'arp'
+      OR LOWER(TRANSLATE(`process_name`, 'İΣ', 'iσ')) = 'ip'
+      OR LOWER(TRANSLATE(`process_name`, 'İΣ', 'iσ')) = 'ss'
     )
     AND NOT `dest` IS NULL
     AND NOT `user` IS NULL
 ), s1 AS (
   SELECT
-    CAST(FROM_UNIXTIME(FLOOR(UNIX_TIMESTAMP(`_time`) / 1800) * 1800) AS TIMESTAMP) AS `_time`,
+    CAST(FROM_UNIXTIME(
+      FLOOR(
+        (UNIX_MILLIS(`_time`) / 1000 + (UNIX_MICROS(`_time`) - UNIX_MILLIS(`_time`) * 1000) / 1000000) / 1800
+      ) * 1800
+    ) AS TIMESTAMP) AS `_time`,
     `dest` AS `Processes.dest`,
     `user` AS `Processes.user`,
     COUNT(*) AS `count`,
@@ -52,7 +56,11 @@ WITH s0 AS (
     COUNT(DISTINCT `process_name`) AS `process_name_count`
   FROM `s0`
   GROUP BY
-    CAST(FROM_UNIXTIME(FLOOR(UNIX_TIMESTAMP(`_time`) / 1800) * 1800) AS TIMESTAMP),
+    CAST(FROM_UNIXTIME(
+      FLOOR(
+        (UNIX_MILLIS(`_time`) / 1000 + (UNIX_MICROS(`_time`) - UNIX_MILLIS(`_time`) * 1000) / 1000000) / 1800
+      ) * 1800
+    ) AS TIMESTAMP),
     `dest`,
     `user`
 ), s2 AS (

@@ -33,21 +33,21 @@ WITH s0 AS (
   FROM `dm_endpoint_processes`
   WHERE
     (
-      LOWER(`process_name`) = 'chisel'
+      LOWER(TRANSLATE(`process_name`, 'İΣ', 'iσ')) = 'chisel'
       AND (
-        LOWER(`process`) LIKE '% client %'
-        OR LOWER(`process`) LIKE '%--reverse%'
-        OR LOWER(`process`) LIKE '%socks%'
+        LOWER(TRANSLATE(`process`, 'İΣ', 'iσ')) LIKE '% client %'
+        OR LOWER(TRANSLATE(`process`, 'İΣ', 'iσ')) LIKE '%--reverse%'
+        OR LOWER(TRANSLATE(`process`, 'İΣ', 'iσ')) LIKE '%socks%'
       )
     )
     OR (
-      LOWER(`process_name`) = 'frpc'
+      LOWER(TRANSLATE(`process_name`, 'İΣ', 'iσ')) = 'frpc'
       AND (
-        LOWER(`process`) LIKE '% -c %'
-        OR LOWER(`process`) LIKE '%--config%'
-        OR LOWER(`process`) LIKE '% tcp %'
-        OR LOWER(`process`) LIKE '% http %'
-        OR LOWER(`process`) LIKE '% stcp %'
+        LOWER(TRANSLATE(`process`, 'İΣ', 'iσ')) LIKE '% -c %'
+        OR LOWER(TRANSLATE(`process`, 'İΣ', 'iσ')) LIKE '%--config%'
+        OR LOWER(TRANSLATE(`process`, 'İΣ', 'iσ')) LIKE '% tcp %'
+        OR LOWER(TRANSLATE(`process`, 'İΣ', 'iσ')) LIKE '% http %'
+        OR LOWER(TRANSLATE(`process`, 'İΣ', 'iσ')) LIKE '% stcp %'
       )
     )
 ), s1 AS (
@@ -61,8 +61,12 @@ WITH s0 AS (
     COALESCE(`process_id`, 'null') AS `Processes.process_id`,
     COALESCE(`parent_process_id`, 'null') AS `Processes.parent_process_id`,
     COUNT(*) AS `count`,
-    MIN(UNIX_TIMESTAMP(`_time`)) AS `firstTime`,
-    MAX(UNIX_TIMESTAMP(`_time`)) AS `lastTime`
+    MIN(
+      (UNIX_MILLIS(`_time`) / 1000 + (UNIX_MICROS(`_time`) - UNIX_MILLIS(`_time`) * 1000) / 1000000)
+    ) AS `firstTime`,
+    MAX(
+      (UNIX_MILLIS(`_time`) / 1000 + (UNIX_MICROS(`_time`) - UNIX_MILLIS(`_time`) * 1000) / 1000000)
+    ) AS `lastTime`
   FROM `s0`
   GROUP BY
     COALESCE(`dest`, 'null'),

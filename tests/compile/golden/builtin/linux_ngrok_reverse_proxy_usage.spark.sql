@@ -32,13 +32,13 @@ WITH s0 AS (
     `vendor_product`
   FROM `dm_endpoint_processes`
   WHERE
-    LOWER(`process_name`) = 'ngrok'
+    LOWER(TRANSLATE(`process_name`, 'İΣ', 'iσ')) = 'ngrok'
     AND (
-      LOWER(`process`) LIKE '%start%'
-      OR LOWER(`process`) LIKE '%--config%'
-      OR LOWER(`process`) LIKE '%http%'
-      OR LOWER(`process`) LIKE '%authtoken%'
-      OR LOWER(`process`) LIKE '%tcp%'
+      LOWER(TRANSLATE(`process`, 'İΣ', 'iσ')) LIKE '%start%'
+      OR LOWER(TRANSLATE(`process`, 'İΣ', 'iσ')) LIKE '%--config%'
+      OR LOWER(TRANSLATE(`process`, 'İΣ', 'iσ')) LIKE '%http%'
+      OR LOWER(TRANSLATE(`process`, 'İΣ', 'iσ')) LIKE '%authtoken%'
+      OR LOWER(TRANSLATE(`process`, 'İΣ', 'iσ')) LIKE '%tcp%'
     )
 ), s1 AS (
   SELECT
@@ -51,8 +51,12 @@ WITH s0 AS (
     COALESCE(`process_id`, 'null') AS `Processes.process_id`,
     COALESCE(`parent_process_id`, 'null') AS `Processes.parent_process_id`,
     COUNT(*) AS `count`,
-    MIN(UNIX_TIMESTAMP(`_time`)) AS `firstTime`,
-    MAX(UNIX_TIMESTAMP(`_time`)) AS `lastTime`
+    MIN(
+      (UNIX_MILLIS(`_time`) / 1000 + (UNIX_MICROS(`_time`) - UNIX_MILLIS(`_time`) * 1000) / 1000000)
+    ) AS `firstTime`,
+    MAX(
+      (UNIX_MILLIS(`_time`) / 1000 + (UNIX_MICROS(`_time`) - UNIX_MILLIS(`_time`) * 1000) / 1000000)
+    ) AS `lastTime`
   FROM `s0`
   GROUP BY
     COALESCE(`dest`, 'null'),

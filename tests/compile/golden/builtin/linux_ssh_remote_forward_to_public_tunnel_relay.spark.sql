@@ -33,16 +33,17 @@ WITH s0 AS (
   FROM `dm_endpoint_processes`
   WHERE
     (
-      LOWER(`process_name`) = 'ssh' OR LOWER(`process_name`) = 'autossh'
+      LOWER(TRANSLATE(`process_name`, 'İΣ', 'iσ')) = 'ssh'
+      OR LOWER(TRANSLATE(`process_name`, 'İΣ', 'iσ')) = 'autossh'
     )
-    AND LOWER(`process`) LIKE '%-r%'
+    AND LOWER(TRANSLATE(`process`, 'İΣ', 'iσ')) LIKE '%-r%'
     AND (
-      LOWER(`process`) LIKE '%serveo.net%'
-      OR LOWER(`process`) LIKE '%localhost.run%'
-      OR LOWER(`process`) LIKE '%pinggy.io%'
-      OR LOWER(`process`) LIKE '%tuns.sh%'
-      OR LOWER(`process`) LIKE '%ngrok-agent.com%'
-      OR LOWER(`process`) LIKE '%tunnel.us.ngrok.com%'
+      LOWER(TRANSLATE(`process`, 'İΣ', 'iσ')) LIKE '%serveo.net%'
+      OR LOWER(TRANSLATE(`process`, 'İΣ', 'iσ')) LIKE '%localhost.run%'
+      OR LOWER(TRANSLATE(`process`, 'İΣ', 'iσ')) LIKE '%pinggy.io%'
+      OR LOWER(TRANSLATE(`process`, 'İΣ', 'iσ')) LIKE '%tuns.sh%'
+      OR LOWER(TRANSLATE(`process`, 'İΣ', 'iσ')) LIKE '%ngrok-agent.com%'
+      OR LOWER(TRANSLATE(`process`, 'İΣ', 'iσ')) LIKE '%tunnel.us.ngrok.com%'
     )
 ), s1 AS (
   SELECT
@@ -55,8 +56,12 @@ WITH s0 AS (
     COALESCE(`process_id`, 'null') AS `Processes.process_id`,
     COALESCE(`parent_process_id`, 'null') AS `Processes.parent_process_id`,
     COUNT(*) AS `count`,
-    MIN(UNIX_TIMESTAMP(`_time`)) AS `firstTime`,
-    MAX(UNIX_TIMESTAMP(`_time`)) AS `lastTime`
+    MIN(
+      (UNIX_MILLIS(`_time`) / 1000 + (UNIX_MICROS(`_time`) - UNIX_MILLIS(`_time`) * 1000) / 1000000)
+    ) AS `firstTime`,
+    MAX(
+      (UNIX_MILLIS(`_time`) / 1000 + (UNIX_MICROS(`_time`) - UNIX_MILLIS(`_time`) * 1000) / 1000000)
+    ) AS `lastTime`
   FROM `s0`
   GROUP BY
     COALESCE(`dest`, 'null'),
