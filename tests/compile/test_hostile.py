@@ -58,7 +58,7 @@ def test_a_75k_in_list_compiles_to_one_sql_in_and_runs(
     assert sorted(r["Processes.dest"] for r in rows) == ["web1", "web2", "web4"]
     # Spark gets the same single IN (Spark itself is not installed here; sqlglot writes the list).
     spark = compiled.sql("spark")
-    assert spark.count("LOWER(`process_name`) IN ('tool000000', 'tool000001', ") == 1
+    assert spark.count(") IN ('tool000000', 'tool000001', ") == 1  # LOWER(TRANSLATE(...)) IN
     assert spark.count("'tool0") == ITEMS
 
 
