@@ -19,6 +19,11 @@ Usage: ``python benchmarks/compat_report.py PATH_TO_ESCU [--json] [--group sysmo
 
 and the report gives the first failing stage with its reason, then totals per stage and group. Detections
 are grouped by data source: Sysmon for Linux (94 in the 2024 snapshot), Linux auditd (50), other.
+
+Then, per registered source (``sysmon:linux``, ``ecs:json``, ``ocsf:json``), how many of the compiled
+detections it serves: ``feeds`` (the source maps every data set the search reads), ``needles`` (the source
+turns the search's requirements into its raw prefilter; ``prefiltered`` counts those with a non-empty one)
+and ``run`` (the search runs on DuckDB over that source's rendering of the bundled ngrok intrusion).
 Exit status 0 (the report is the product, not a test).
 """
 
@@ -28,13 +33,25 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 STAGES = ("load", "expand", "parse", "compile", "run")
 AGREE = "agree"
 GROUPS = ("sysmon", "auditd", "other")
+SOURCE_STAGES = ("feeds", "needles", "run")
+NGROK = (
+    Path(__file__).resolve().parents[1]
+    / "src/escudo/data/attack_data/datasets/attack_techniques/T1572/ngrok"
+)
+# Each source's rendering of the same intrusion (data/attack_data/generate_edr_json.py).
+SAMPLES = {
+    "sysmon:linux": NGROK / "ngrok_linux-sysmon.log",
+    "ecs:json": NGROK / "ngrok_linux-ecs.ndjson",
+    "ocsf:json": NGROK / "ngrok_linux-ocsf.json",
+}
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT_LOGS = (
     ROOT / "src/escudo/data/attack_data/datasets",
@@ -51,6 +68,8 @@ class Status:
     group: str
     failed_stage: str | None = None
     reason: str = ""
+    # per source, for a detection that compiled: "ok", "ok prefiltered" or "FAIL@<stage>: <reason>"
+    sources: dict[str, str] = field(default_factory=dict)
     rows: int | None = None  # agree stage: the rows every engine returned
 
 
@@ -141,7 +160,77 @@ def check(path: Path, content: Any, engines: dict[str, Any] | None = None) -> St
         except Exception as exc:  # the report records every failure, whatever raised it
             status.failed_stage, status.reason = stage, _one_line(exc)
             break
+    if "c" in state:
+        from escudo.sources.registry import SOURCES
+
+        status.sources = {name: check_source(state["c"], name) for name in SOURCES}
     return status
+
+
+@cache
+def sample_rows(sourcetype: str, dataset: str) -> Any:
+    """The CIM rows of ``dataset`` in the source's rendering of the ngrok intrusion (a table)."""
+    import pyarrow as pa
+
+    from escudo.datamodels.normalize import dataset_schema, read_dataset
+
+    batches = list(read_dataset([SAMPLES[sourcetype]], dataset, sourcetype=sourcetype, workers=0))
+    return pa.Table.from_batches(batches, schema=dataset_schema(dataset))
+
+
+def check_source(compiled: Any, sourcetype: str) -> str:
+    """Whether one source serves a compiled search (see the module doc), its first failure."""
+    from escudo.datamodels.mappings import get_mapping
+    from escudo.engines.duckdb import DuckDBEngine
+    from escudo.sources.registry import get_sourcetype
+
+    source = get_sourcetype(sourcetype)
+    prefiltered = False
+
+    def feeds() -> None:
+        for dataset in compiled.datasets:
+            get_mapping(sourcetype, dataset)
+
+    def needles() -> None:
+        nonlocal prefiltered
+        for dataset in compiled.datasets:
+            requirements = compiled.requirements.get(dataset, ())
+            prefiltered |= bool(source.needles(dataset, requirements).clauses)
+
+    def run() -> None:
+        if sourcetype not in SAMPLES:
+            return
+        with DuckDBEngine() as engine:
+            for dataset in compiled.datasets:
+                engine.register(dataset, sample_rows(sourcetype, dataset))
+            engine.run(compiled)
+
+    steps = {"feeds": feeds, "needles": needles, "run": run}
+    for stage in SOURCE_STAGES:
+        try:
+            steps[stage]()
+        except Exception as exc:  # recorded, like the stages above
+            return f"FAIL@{stage}: {_one_line(exc)}"
+    return "ok prefiltered" if prefiltered else "ok"
+
+
+def source_totals(statuses: list[Status]) -> dict[str, dict[str, int]]:
+    """Per source: of the detections that compiled, how many passed each source stage."""
+    out: dict[str, dict[str, int]] = {}
+    for s in statuses:
+        for name, result in s.sources.items():
+            row = out.setdefault(
+                name, {"compiled": 0, **dict.fromkeys(SOURCE_STAGES, 0), "prefiltered": 0}
+            )
+            row["compiled"] += 1
+            failed = (
+                result.split(":")[0].removeprefix("FAIL@") if result.startswith("FAIL@") else None
+            )
+            limit = SOURCE_STAGES.index(failed) if failed else len(SOURCE_STAGES)
+            for stage in SOURCE_STAGES[:limit]:
+                row[stage] += 1
+            row["prefiltered"] += result == "ok prefiltered"
+    return out
 
 
 def stages_for(engines: dict[str, Any] | None) -> tuple[str, ...]:
@@ -309,6 +398,17 @@ def render(statuses: list[Status], stages: tuple[str, ...] = STAGES) -> str:
     if agreed:
         found = sum(1 for s in agreed if s.rows)
         lines.append(f"agree: {len(agreed)} detections, {found} of them returning rows")
+    per_source = source_totals(statuses)
+    if per_source:
+        columns = ("compiled", *SOURCE_STAGES, "prefiltered")
+        lines.append("")
+        lines.append(f"{'source':12s} " + " ".join(f"{c:>11s}" for c in columns))
+        for name, row in per_source.items():
+            lines.append(f"{name:12s} " + " ".join(f"{row[c]:11d}" for c in columns))
+        for s in statuses:
+            for name, result in s.sources.items():
+                if result.startswith("FAIL@"):
+                    lines.append(f"{name:12s} {result}  ({s.name})")
     return "\n".join(lines)
 
 
@@ -334,7 +434,11 @@ def main(argv: list[str] | None = None) -> int:
             engine.close()
     stages = stages_for(engines)
     if args.json:
-        doc = {"detections": [asdict(s) for s in statuses], "totals": totals(statuses, stages)}
+        doc = {
+            "detections": [asdict(s) for s in statuses],
+            "totals": totals(statuses, stages),
+            "sources": source_totals(statuses),
+        }
         print(json.dumps(doc, indent=2))
     else:
         print(render(statuses, stages))

@@ -77,3 +77,24 @@ def test_main_prints_json_for_one_group(
     doc = json.loads(capsys.readouterr().out)
     assert [d["name"] for d in doc["detections"]] == ["Raw Auditd"]
     assert doc["totals"]["auditd"]["compile"] == 0
+
+
+def test_counts_per_source(
+    compat: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each registered source serves the seed: it maps the data set, derives its prefilter from
+    the search's requirements, and the search runs on its rendering of the ngrok intrusion."""
+    statuses = {s.name: s for s in compat.report(_corpus(tmp_path))}
+    assert statuses["Linux Ngrok Reverse Proxy Usage"].sources == {
+        "ecs:json": "ok prefiltered",
+        "ocsf:json": "ok prefiltered",
+        "sysmon:linux": "ok prefiltered",
+    }
+    assert statuses["Uses Transaction"].sources == {}  # did not compile: nothing to ask a source
+    row = {"compiled": 1, "feeds": 1, "needles": 1, "run": 1, "prefiltered": 1}
+    assert compat.source_totals(list(statuses.values())) == {
+        "ecs:json": row, "ocsf:json": row, "sysmon:linux": row
+    }  # fmt: skip
+    assert compat.main([str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "ecs:json" in out and "ocsf:json" in out

@@ -178,3 +178,202 @@ def get_mapping(sourcetype: str, dataset: str) -> Mapping:
         if st == sourcetype and ds.lower() == dataset.lower():
             return mapping
     raise UnsupportedSplError(f"no mapping from sourcetype {sourcetype!r} to data set {dataset!r}")
+
+
+# -- JSON EDR sources: Elastic Common Schema and OCSF ---------------------------------------------
+# One table per (sourcetype, dataset), registered below; docs/semantics.md "JSON EDR sources" gives
+# each field with its source: the ECS field reference (elastic.co/guide/en/ecs, 8.x), the OCSF 1.1
+# schema (schema.ocsf.io), and the OCSF-CIM Add-on for Splunk's mappings for classes 1007 and 4001
+# (splunk.github.io/ocsf_cim_addon_for_splunk/mappings/). Values are plain JSON text.
+
+ECS = "ecs:json"
+
+# The subject process of every ECS event (ECS Process fields; user.* is the process's user).
+_ECS_SUBJECT: tuple[tuple[str, Derivation], ...] = (
+    ("user", Raw("user.name")),
+    ("process_path", Raw("process.executable")),
+    ("process_name", Raw("process.name")),
+    ("process_exec", Basename("process.executable")),
+    ("process_id", Raw("process.pid")),
+    ("process_guid", Raw("process.entity_id")),
+    # CIM vendor_product falls back to the sourcetype (as for Sysmon): ECS has no vendor/product
+    # pair for an endpoint agent (observer.* describes network devices).
+    ("vendor_product", Const(ECS)),
+)
+
+_ECS_PROCESSES = (
+    ("dest", Raw("host.name")),
+    *_ECS_SUBJECT,
+    ("action", Const("allowed")),  # a process start, as for Sysmon EventID 1 (OCSF-CIM add-on)
+    ("os", Raw("host.os.name")),
+    ("process", Raw("process.command_line")),
+    ("process_current_directory", Raw("process.working_directory")),
+    ("process_hash", Raw("process.hash.sha256")),
+    ("original_file_name", Raw("process.pe.original_file_name")),  # PE only: unknown on Linux
+    ("parent_process", Raw("process.parent.command_line")),
+    ("parent_process_name", Raw("process.parent.name")),
+    ("parent_process_path", Raw("process.parent.executable")),
+    ("parent_process_exec", Basename("process.parent.executable")),
+    ("parent_process_id", Raw("process.parent.pid")),
+    ("parent_process_guid", Raw("process.parent.entity_id")),
+    ("parent_user", Raw("process.parent.user.name")),
+    ("user_id", Raw("user.id")),
+)
+
+_ECS_FILESYSTEM = (
+    ("dest", Raw("host.name")),
+    *_ECS_SUBJECT,
+    # ECS event.type -> CIM Filesystem action (expected: acl_modified|created|deleted|modified|read).
+    (
+        "action",
+        Lookup(
+            "event.type",
+            (("creation", "created"), ("deletion", "deleted"), ("change", "modified")),
+        ),
+    ),
+    ("file_path", Raw("file.path")),
+    ("file_name", Raw("file.name")),
+    ("file_hash", Raw("file.hash.sha256")),
+)
+
+_ECS_NETWORK = (
+    *(item for item in _ECS_SUBJECT if item[0] != "process_exec"),  # not an All_Traffic field
+    ("action", Const("allowed")),  # a connection the agent saw, as for Sysmon EventID 3
+    ("src", Raw("source.ip")),
+    ("src_ip", Raw("source.ip")),
+    ("src_port", Raw("source.port")),
+    ("src_host", Raw("source.domain")),
+    ("dest", Raw("destination.ip")),
+    ("dest_ip", Raw("destination.ip")),
+    ("dest_port", Raw("destination.port")),
+    ("dest_host", Raw("destination.domain")),
+    ("transport", Lower("network.transport")),
+    # ECS network.direction: egress/ingress seen from the host (also inbound/outbound).
+    (
+        "direction",
+        Lookup(
+            "network.direction",
+            (
+                ("egress", "outbound"),
+                ("outbound", "outbound"),
+                ("ingress", "inbound"),
+                ("inbound", "inbound"),
+            ),
+        ),
+    ),
+)
+
+OCSF = "ocsf:json"
+
+# The actor process of OCSF File System and Network Activity (the process that acted).
+_OCSF_ACTOR: tuple[tuple[str, Derivation], ...] = (
+    ("user", Raw("actor.user.name")),  # OCSF-CIM add-on 4001: user = actor.user.name
+    ("process_id", Raw("actor.process.pid")),  # add-on 4001: process_id = actor.process.pid
+    ("process_guid", Raw("actor.process.uid")),
+    ("process_name", Raw("actor.process.name")),
+    ("process_path", Raw("actor.process.file.path")),
+    ("vendor_product", Raw("metadata.product.name")),  # add-on: every class
+)
+
+_OCSF_PROCESSES = (
+    # OCSF-CIM add-on, class 1007 -> Endpoint.Processes, field for field; process.user.uid and
+    # process.parent_process.cmd_line where the add-on names process.user.id / .cmdline, which
+    # OCSF's Process and User objects do not define (uid, cmd_line).
+    ("dest", Raw("device.hostname")),
+    ("action", Const("allowed")),
+    ("os", Raw("device.os.name")),
+    ("original_file_name", Raw("process.file.name")),
+    ("parent_process", Raw("process.parent_process.cmd_line")),
+    ("parent_process_guid", Raw("process.parent_process.uid")),
+    ("parent_process_name", Raw("process.parent_process.name")),
+    ("parent_process_path", Raw("process.parent_process.file.path")),
+    ("process", Raw("process.cmd_line")),
+    ("process_exec", Raw("process.file.name")),
+    ("process_name", Raw("process.name")),
+    ("process_path", Raw("process.file.path")),
+    ("process_id", Raw("process.pid")),
+    ("user", Raw("process.user.name")),
+    ("user_id", Raw("process.user.uid")),
+    ("vendor_product", Raw("metadata.product.name")),
+    # Not in the add-on; the OCSF Process object has them.
+    ("process_guid", Raw("process.uid")),
+    ("parent_process_id", Raw("process.parent_process.pid")),
+    ("parent_process_exec", Raw("process.parent_process.file.name")),
+    ("parent_user", Raw("process.parent_process.user.name")),
+)
+
+_OCSF_FILESYSTEM = (
+    ("dest", Raw("device.hostname")),
+    *_OCSF_ACTOR,
+    ("process", Raw("actor.process.cmd_line")),
+    ("process_exec", Raw("actor.process.file.name")),
+    # OCSF 1001 activity_id -> CIM Filesystem action (the add-on's case() for its Change mapping,
+    # with CIM's expected values: Update -> modified, Rename -> modified, Set Security -> acl_modified).
+    (
+        "action",
+        Lookup(
+            "activity_id",
+            (
+                ("1", "created"),
+                ("2", "read"),
+                ("3", "modified"),
+                ("4", "deleted"),
+                ("5", "modified"),
+                ("7", "acl_modified"),
+            ),
+        ),
+    ),
+    ("file_path", Raw("file.path")),
+    ("file_name", Raw("file.name")),
+)
+
+_OCSF_NETWORK = (
+    *_OCSF_ACTOR,
+    # OCSF-CIM add-on 4001: action = replace(lower(disposition), "\s", "_") (one-word captions).
+    ("action", Lower("disposition")),
+    ("src", Raw("src_endpoint.ip")),
+    ("src_ip", Raw("src_endpoint.ip")),
+    ("src_port", Raw("src_endpoint.port")),
+    ("src_host", Raw("src_endpoint.hostname")),
+    ("dest", Raw("dst_endpoint.ip")),
+    ("dest_ip", Raw("dst_endpoint.ip")),
+    ("dest_port", Raw("dst_endpoint.port")),
+    ("dest_host", Raw("dst_endpoint.hostname")),
+    ("protocol", Raw("connection_info.protocol_name")),
+    # add-on: transport = case(protocol_num==1,"icmp",==6,"tcp",==17,"udp",true(),"other")
+    (
+        "transport",
+        Lookup("connection_info.protocol_num", (("1", "icmp"), ("6", "tcp"), ("17", "udp"))),
+    ),
+    # add-on: direction = case(direction_id==1,"inbound",==2,"outbound",==3,"lateral",==99,"other")
+    (
+        "direction",
+        Lookup(
+            "connection_info.direction_id",
+            (("1", "inbound"), ("2", "outbound"), ("3", "lateral"), ("99", "other")),
+        ),
+    ),
+)
+
+# record_type: the raw field the source fills with each event's record type (sources/ecs.py,
+# sources/ocsf.py).
+_ECS = {"host": "host.name", "time": "@timestamp", "record_type": "record_type"}
+_OCSF = {"host": "device.hostname", "time": "time", "record_type": "type_uid"}
+for _m in (
+    # ECS categorization (event.category:event.type): process starts, file changes, connections.
+    Mapping(ECS, "Endpoint.Processes", frozenset({"process:start"}), _ECS_PROCESSES, **_ECS),
+    Mapping(
+        ECS, "Endpoint.Filesystem", frozenset({"file:creation", "file:deletion", "file:change"}),
+        _ECS_FILESYSTEM, **_ECS,
+    ),
+    Mapping(ECS, "Network_Traffic.All_Traffic", frozenset({"network:start"}), _ECS_NETWORK, **_ECS),
+    # OCSF type_uid: 1007 Launch; 1001 Create/Read/Update/Delete/Rename/Set Security; 4001 Open.
+    Mapping(OCSF, "Endpoint.Processes", frozenset({"100701"}), _OCSF_PROCESSES, **_OCSF),
+    Mapping(
+        OCSF, "Endpoint.Filesystem",
+        frozenset({"100101", "100102", "100103", "100104", "100105", "100107"}),
+        _OCSF_FILESYSTEM, **_OCSF,
+    ),
+    Mapping(OCSF, "Network_Traffic.All_Traffic", frozenset({"400101"}), _OCSF_NETWORK, **_OCSF),
+):  # fmt: skip
+    MAPPINGS[(_m.sourcetype, _m.dataset)] = _m

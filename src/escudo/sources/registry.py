@@ -14,10 +14,15 @@ found from the input's first bytes (:func:`sniff_source`) unless ``--sourcetype`
 from __future__ import annotations
 
 from escudo.errors import InputError
-from escudo.sources import sysmon
+from escudo.sources import ecs, ocsf, sysmon
 from escudo.sources.base import Source
 
-SOURCES: dict[str, Source] = {s.name: s for s in (sysmon.SysmonSource(),)}
+# Sniffed in this order: the JSON sources first, since their test is strict (a JSON object with
+# their required keys) while Sysmon's (``<Event>`` anywhere) also holds for a JSON event whose
+# command line mentions ``<Event>``.
+SOURCES: dict[str, Source] = {
+    s.name: s for s in (ecs.EcsSource(), ocsf.OcsfSource(), sysmon.SysmonSource())
+}
 SOURCETYPES = SOURCES  # the table's name before the Source protocol
 
 DEFAULT_SOURCETYPE = sysmon.SOURCETYPE
