@@ -9,16 +9,34 @@ name; callers make one with :func:`new_engine` and never build a database connec
 
 from __future__ import annotations
 
-from typing import Any
+from importlib import import_module
+from typing import Any, cast
 
 from escudo.engines.base import ArrowData, Engine
-from escudo.engines.duckdb import DuckDBEngine
-from escudo.engines.spark import SparkEngine
 from escudo.errors import EngineError
 
-# Engine name -> class. Spark needs the spark extra (pyspark) and Java; it is imported when one starts.
-ENGINES: dict[str, type[Engine]] = {"duckdb": DuckDBEngine, "spark": SparkEngine}
+# Engine name -> "module:class", imported when an engine of that kind is made: the CLI lists the
+# names without paying for DuckDB's and sqlglot's imports before its workers start. Spark needs the
+# spark extra (pyspark) and Java.
+ENGINES: dict[str, str] = {
+    "duckdb": "escudo.engines.duckdb:DuckDBEngine",
+    "spark": "escudo.engines.spark:SparkEngine",
+}
 DEFAULT_ENGINE = "duckdb"
+
+
+def engine_class(name: str) -> type[Engine]:
+    """The class of the engines called ``name`` (any case).
+
+    >>> engine_class("DuckDB").__name__
+    'DuckDBEngine'
+    """
+    try:
+        module, _, attribute = ENGINES[name.lower()].partition(":")
+    except KeyError:
+        known = ", ".join(sorted(ENGINES))
+        raise EngineError(f"unknown engine {name!r} (escudo runs on {known})") from None
+    return cast("type[Engine]", getattr(import_module(module), attribute))
 
 
 def new_engine(name: str = DEFAULT_ENGINE, **settings: Any) -> Engine:
@@ -29,12 +47,7 @@ def new_engine(name: str = DEFAULT_ENGINE, **settings: Any) -> Engine:
     ...     engine.dialect
     'duckdb'
     """
-    try:
-        kind = ENGINES[name.lower()]
-    except KeyError:
-        known = ", ".join(sorted(ENGINES))
-        raise EngineError(f"unknown engine {name!r} (escudo runs on {known})") from None
-    return kind(**settings)
+    return engine_class(name)(**settings)
 
 
-__all__ = ["DEFAULT_ENGINE", "ENGINES", "ArrowData", "Engine", "new_engine"]
+__all__ = ["DEFAULT_ENGINE", "ENGINES", "ArrowData", "Engine", "engine_class", "new_engine"]

@@ -42,11 +42,11 @@ def engine_settings(engine: str, events: Path | None) -> dict[str, Any]:
     """
     import inspect
 
-    from escudo.engines import ENGINES
+    from escudo.engines import ENGINES, engine_class
 
-    kind = ENGINES.get(engine.lower())
-    if events is None or kind is None:
+    if events is None or engine.lower() not in ENGINES:
         return {}
+    kind = engine_class(engine)
     if "read_dirs" not in inspect.signature(kind).parameters:
         return {}
     return {"read_dirs": [Path(events) / EVENTS]}
