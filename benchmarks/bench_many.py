@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_hunt import NEWLINE, Run, measure  # noqa: E402
+from bench_hunt import NEWLINE, Run, measure
 
 DEFAULT_CONTENT = Path(__file__).resolve().parents[2] / "shared" / "reference" / "escu"
 

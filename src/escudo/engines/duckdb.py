@@ -332,7 +332,8 @@ class DuckDBEngine:
                 result = self.connection.execute(sql)
                 if result.description is None:  # a statement without rows
                     return pa.table({})
-                return result.to_arrow_reader().read_all()
+                reader: pa.RecordBatchReader = result.to_arrow_reader()
+                return reader.read_all()
         except duckdb.Error as exc:
             raise EngineError(f"DuckDB failed: {exc}") from None
 
