@@ -19,6 +19,7 @@ import contextlib
 import glob
 import shutil
 import tempfile
+import warnings
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -125,6 +126,9 @@ def _parquet_files(path: str | Path | Sequence[str | Path]) -> list[str]:
 def _release(connection: duckdb.DuckDBPyConnection, spill: str) -> None:
     connection.close()
     shutil.rmtree(spill, ignore_errors=True)
+
+
+_DBAPI_ARROW_COPY = "Arrow output on a DB-API result makes an extra copy"
 
 
 class DuckDBEngine:
@@ -319,8 +323,17 @@ class DuckDBEngine:
             else sql_or_expression.sql(dialect=EscudoDuckDB)
         )
         try:
-            relation = self.connection.sql(sql)
-            return relation.to_arrow_table() if relation is not None else pa.table({})
+            # execute, not sql(): a relation binds its query once more to describe it, which
+            # cost a hunt ~30% of its per-query CPU (97 ESCU searches: 1.1 s -> 0.8 s, empty
+            # tables). The result streams out in batches: DuckDB's warning about a copy of the
+            # rows is about one batch at a time here.
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", _DBAPI_ARROW_COPY, UserWarning)
+                result = self.connection.execute(sql)
+                if result.description is None:  # a statement without rows
+                    return pa.table({})
+                reader: pa.RecordBatchReader = result.to_arrow_reader()
+                return reader.read_all()
         except duckdb.Error as exc:
             raise EngineError(f"DuckDB failed: {exc}") from None
 
