@@ -108,19 +108,11 @@ def _lookups(folder: Path) -> dict[str, Path]:
             if any(ord(ch) < 32 for ch in filename):
                 raise _refused(filename, "a control character in the name", yml, line)
             target = folder / relative
-            if not _is_file(target):
+            if not is_file(target):
                 raise ContentError(f"lookup file {filename!r} not found", path=str(yml), line=line)
             _inside_lookups(folder, target, str(yml), line, filename)
             out[name] = target
     return out
-
-
-def _is_file(path: Path) -> bool:
-    """``path.is_file()``, False for a name the OS refuses (too long) instead of raising."""
-    try:
-        return path.is_file()
-    except OSError:
-        return False
 
 
 def _refused(value: str, reason: str, path: Path | str, line: int | None) -> ContentError:

@@ -35,6 +35,7 @@ from urllib.parse import unquote
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from escudo.content.loader import is_file
 from escudo.content.model import AttackData, ContentSet, Detection, DetectionTest
 from escudo.detect.hunt import compile_detection, empty_table
 from escudo.errors import ContentError, EscudoError, InputError
@@ -182,20 +183,12 @@ def resolve_attack_data(
         raise refuse("'..' leaves the attack data folder")
     candidates = [folder / path for folder in bases]
     for folder, candidate in zip(bases, candidates, strict=True):
-        if _is_file(candidate):
+        if is_file(candidate):
             if not candidate.resolve().is_relative_to(folder.resolve()):
                 raise refuse(f"{candidate} is a symlink leading out of {folder}")
             return candidate
     looked = ", ".join(str(c) for c in candidates)
     raise InputError(f"attack data not found: {url} (looked for {looked})")
-
-
-def _is_file(path: Path) -> bool:
-    """``path.is_file()``, False for a name the OS refuses (too long) instead of raising."""
-    try:
-        return path.is_file()
-    except OSError:
-        return False
 
 
 def supported_sourcetypes() -> frozenset[str]:
