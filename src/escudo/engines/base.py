@@ -99,4 +99,22 @@ class Engine(Protocol):
     ) -> None: ...
 
 
-__all__ = ["ArrowData", "Engine", "Runnable"]
+class ClosedOnExit:
+    """The ``with`` block of every engine: the engine is closed when the block ends."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+__all__ = ["ArrowData", "ClosedOnExit", "Engine", "Runnable"]

@@ -23,7 +23,6 @@ import warnings
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -32,7 +31,7 @@ from sqlglot import exp
 
 from escudo.compile.dialects import EscudoDuckDB
 from escudo.datamodels.cim import Dataset, get_dataset
-from escudo.engines.base import ArrowData, Runnable
+from escudo.engines.base import ArrowData, ClosedOnExit, Runnable
 from escudo.errors import EngineError
 
 if TYPE_CHECKING:
@@ -131,7 +130,7 @@ def _release(connection: duckdb.DuckDBPyConnection, spill: str) -> None:
 _DBAPI_ARROW_COPY = "Arrow output on a DB-API result makes an extra copy"
 
 
-class DuckDBEngine:
+class DuckDBEngine(ClosedOnExit):
     """An in-process DuckDB database holding data set tables; use as a context manager."""
 
     dialect = dialect
@@ -162,17 +161,6 @@ class DuckDBEngine:
         # them when it is garbage-collected or at interpreter exit (finalize runs at most once).
         self._release = weakref.finalize(self, _release, self.connection, self._spill)
         self.registered: set[str] = set()
-
-    def __enter__(self) -> DuckDBEngine:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         """Close the database and remove its spill folder; closing twice is harmless."""

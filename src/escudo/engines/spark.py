@@ -25,14 +25,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from escudo.compile.dialects import EscudoSpark
 from escudo.datamodels.cim import Dataset, get_dataset
-from escudo.engines.base import ArrowData, Runnable
+from escudo.engines.base import ArrowData, ClosedOnExit, Runnable
 from escudo.errors import EngineError
 
 if TYPE_CHECKING:
@@ -156,7 +155,7 @@ def _table(data: ArrowData) -> pa.Table:
     return pa.Table.from_batches(batches) if batches else pa.table({})
 
 
-class SparkEngine:
+class SparkEngine(ClosedOnExit):
     """A Spark session holding data set views; use as a context manager.
 
     ``master``: ``local[*]`` (default), any Spark master URL, or ``sc://`` for Spark Connect;
@@ -181,17 +180,6 @@ class SparkEngine:
         self._open = True
         self.registered: set[str] = set()
         self._views = 0
-
-    def __enter__(self) -> SparkEngine:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         """Drop this engine's views and release Spark; closing twice is harmless."""
