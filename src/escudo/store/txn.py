@@ -28,7 +28,9 @@ import signal
 import time
 from pathlib import Path
 
-TXN_DIR = "_txn"
+from escudo.store.layout import TXN as TXN_DIR
+from escudo.store.layout import fsync_dir, write_atomic
+
 INTENT_SUFFIX = ".json"
 
 
@@ -41,19 +43,6 @@ def kill_point(name: str) -> None:
     """Fault injection for the crash tests: SIGKILL this process at commit step ``name``."""
     if os.environ.get("ESCUDO_TEST_KILL_AT") == name:
         os.kill(os.getpid(), signal.SIGKILL)
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 class Transaction:
@@ -87,12 +76,10 @@ class Transaction:
             with open(self.root / staged, "rb") as handle:
                 os.fsync(handle.fileno())
         intent = self.root / TXN_DIR / f"{self.id}{INTENT_SUFFIX}"
-        partial = intent.with_name(f".{intent.name}.tmp")
-        partial.write_text(json.dumps({"renames": self.renames, "deletes": self.deletes}))
-        with open(partial, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(partial, intent)  # the commit point
-        _fsync_dir(intent.parent)
+        # The commit point: the intent appears whole (temporary name, fsync, rename) or not at all.
+        write_atomic(
+            intent, json.dumps({"renames": self.renames, "deletes": self.deletes}).encode()
+        )
         kill_point("after-intent")
         apply_intent(self.root, intent)
 
@@ -111,13 +98,13 @@ def apply_intent(root: Path, intent: Path) -> None:
         if source.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(source, target)
-            _fsync_dir(target.parent)
+            fsync_dir(target.parent)
     kill_point("after-rename")
     for final in plan["deletes"]:
         (root / final).unlink(missing_ok=True)
     shutil.rmtree(intent.with_suffix(""), ignore_errors=True)
     intent.unlink(missing_ok=True)
-    _fsync_dir(intent.parent)
+    fsync_dir(intent.parent)
 
 
 def pending(root: Path) -> list[Path]:
