@@ -41,7 +41,7 @@ from escudo.detect.result import DetectionResult
 from escudo.detect.risk import event_time, field_text, parse_time, stable_id
 from escudo.engines import DEFAULT_ENGINE
 from escudo.errors import InputError
-from escudo.store.layout import FORMAT, MARKER, NO_DATE, VERSION, hidden
+from escudo.store.layout import FORMAT, MARKER, NO_DATE, VERSION, hidden, write_atomic
 from escudo.store.txn import Transaction, pending, roll_forward
 
 __all__ = ["RISK_DATASET", "Store", "default_path", "from_json", "risk_rows", "to_json"]
@@ -49,7 +49,6 @@ __all__ = ["RISK_DATASET", "Store", "default_path", "from_json", "risk_rows", "t
 # Risk fields ES writes as multivalue (declared with the dataset); every other field is text.
 MULTIVALUE_RISK_FIELDS = get_dataset(RISK_DATASET).multivalue
 LOCK_TIMEOUT_SECONDS = 120.0
-KINDS = ("results", "risk", "findings")
 KEYS = {"results": "result_id", "risk": "risk_event_id", "findings": "finding_id"}
 UTC_TIME = pa.timestamp("us", tz="UTC")
 # What every DuckDB database file carries at byte 8 (DuckDB's storage docs, "Storage Format").
@@ -293,7 +292,10 @@ class Store:
             self.path.mkdir(parents=True, exist_ok=True)
             marker = self.path / MARKER
             if not marker.exists():
-                marker.write_text(json.dumps({"format": FORMAT, "version": VERSION}) + "\n")
+                # Whole or absent, even if two writers create the store at once or one dies.
+                write_atomic(
+                    marker, (json.dumps({"format": FORMAT, "version": VERSION}) + "\n").encode()
+                )
         except OSError as exc:
             raise InputError(f"cannot create store: {exc.strerror}", path=str(self.path)) from exc
         with self._locked(fcntl.LOCK_EX):

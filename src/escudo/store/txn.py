@@ -54,6 +54,7 @@ class Transaction:
         self.staging = root / TXN_DIR / self.id
         self.renames: list[tuple[str, str]] = []
         self.deletes: list[str] = []
+        self.decided = False  # the intent is written: the commit happens, now or at roll-forward
 
     def stage(self, final: str) -> Path:
         """A path to write the file that will be ``root/final`` once committed."""
@@ -84,8 +85,11 @@ class Transaction:
         apply_intent(self.root, intent)
 
     def abort(self) -> None:
-        """Discard what was staged."""
-        shutil.rmtree(self.staging, ignore_errors=True)
+        """Discard what was staged, unless the commit was decided: then the staged files are what
+        the intent's renames need, and the next :func:`roll_forward` finishes the commit (removing
+        them here would leave an intent whose deletes run without its renames)."""
+        if not self.decided:
+            shutil.rmtree(self.staging, ignore_errors=True)
 
 
 def apply_intent(root: Path, intent: Path) -> None:
