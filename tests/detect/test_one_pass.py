@@ -63,7 +63,7 @@ def test_hunt_cli_with_detections_on_two_data_sets(
     (content / "outbound_https.yml").write_text(text)
     rc = main(["hunt", str(SAMPLE), "--content", str(tmp_path / "content"), "--format", "jsonl"])
     out, err = capsys.readouterr()
-    assert rc in (0, 3), err
+    assert rc == 0, err
     assert '"detection": "Outbound HTTPS"' in out
     summary = next(line for line in err.splitlines() if line.startswith("escudo: read "))
     counts = [int(n) for n in re.findall(r"(\d+) (?:events|non-event|malformed|dropped)", summary)]
