@@ -65,7 +65,7 @@ SPARK_MASTER_HELP = (
 
 def engine_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """``--engine duckdb|spark`` and ``--spark-master URL``, passed as ``engine`` and
-    ``spark_master``; the command makes its engine with :func:`open_engine`.
+    ``spark_master``; :func:`engine_settings` turns them into the session's engine settings.
 
     >>> @click.command()
     ... @engine_options

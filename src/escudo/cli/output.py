@@ -82,7 +82,7 @@ def open_output(output: str | None) -> Iterator[BinaryIO]:
 
 
 def write_output(sections: Sequence[Section], fmt: str, output: str | None, csv_safe: bool) -> int:
-    """Write ``sections`` as the output options say; the number of rows written."""
-    check_output(fmt, output)
+    """Write ``sections`` as the output options say (each command has called
+    :func:`check_output` before its work); the number of rows written."""
     with open_output(output) as out:
         return write_sections(sections, fmt, out, OutputOptions(csv_safe=csv_safe))
