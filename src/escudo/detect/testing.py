@@ -197,9 +197,9 @@ def supported_sourcetypes() -> frozenset[str]:
     >>> "sysmon:linux" in supported_sourcetypes()
     True
     """
-    from escudo.sources.registry import SOURCETYPES
+    from escudo.sources.registry import SOURCES
 
-    return frozenset(SOURCETYPES)
+    return frozenset(SOURCES)
 
 
 def sourcetype_of(data: AttackData) -> str:

@@ -23,11 +23,8 @@ from escudo.sources.base import Source
 SOURCES: dict[str, Source] = {
     s.name: s for s in (ecs.EcsSource(), ocsf.OcsfSource(), sysmon.SysmonSource())
 }
-SOURCETYPES = SOURCES  # the table's name before the Source protocol
 
 DEFAULT_SOURCETYPE = sysmon.SOURCETYPE
-
-SourceType = Source  # the name before the Source protocol
 
 
 def get_sourcetype(name: str | None) -> Source:
