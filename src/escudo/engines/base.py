@@ -20,6 +20,7 @@ True
 
 from __future__ import annotations
 
+import glob
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -99,6 +100,19 @@ class Engine(Protocol):
     ) -> None: ...
 
 
+def parquet_files(path: str | Path | Sequence[str | Path]) -> list[str]:
+    """The Parquet files ``path`` names: itself, every ``*.parquet`` below a folder, or a glob's
+    (a list: those of each item, in order); what every engine's ``register_parquet`` reads."""
+    if not isinstance(path, (str, Path)):
+        return [f for item in path for f in parquet_files(item)]
+    text = str(path)
+    if Path(text).is_dir():
+        return sorted(str(p) for p in Path(text).rglob("*.parquet") if p.is_file())
+    if any(char in text for char in "*?["):  # a glob pattern
+        return sorted(p for p in glob.glob(text, recursive=True) if Path(p).is_file())
+    return [text] if Path(text).is_file() else []
+
+
 class ClosedOnExit:
     """The ``with`` block of every engine: the engine is closed when the block ends."""
 
@@ -117,4 +131,4 @@ class ClosedOnExit:
         self.close()
 
 
-__all__ = ["ArrowData", "ClosedOnExit", "Engine", "Runnable"]
+__all__ = ["ArrowData", "ClosedOnExit", "Engine", "Runnable", "parquet_files"]

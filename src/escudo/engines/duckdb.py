@@ -16,7 +16,6 @@ search reads but nobody registered is an empty table.
 from __future__ import annotations
 
 import contextlib
-import glob
 import shutil
 import tempfile
 import warnings
@@ -31,7 +30,7 @@ from sqlglot import exp
 
 from escudo.compile.dialects import EscudoDuckDB
 from escudo.datamodels.cim import Dataset, get_dataset
-from escudo.engines.base import ArrowData, ClosedOnExit, Runnable
+from escudo.engines.base import ArrowData, ClosedOnExit, Runnable, parquet_files
 from escudo.errors import EngineError
 
 if TYPE_CHECKING:
@@ -107,19 +106,6 @@ def connect(
         con.close()
         raise
     return con
-
-
-def _parquet_files(path: str | Path | Sequence[str | Path]) -> list[str]:
-    """The Parquet files ``path`` names: itself, every ``*.parquet`` below a folder, or a glob's
-    (a list: those of each item, in order)."""
-    if not isinstance(path, (str, Path)):
-        return [f for item in path for f in _parquet_files(item)]
-    text = str(path)
-    if Path(text).is_dir():
-        return sorted(str(p) for p in Path(text).rglob("*.parquet") if p.is_file())
-    if any(char in text for char in "*?["):  # a glob pattern
-        return sorted(p for p in glob.glob(text, recursive=True) if Path(p).is_file())
-    return [text] if Path(text).is_file() else []
 
 
 def _release(connection: duckdb.DuckDBPyConnection, spill: str) -> None:
@@ -229,7 +215,7 @@ class DuckDBEngine(ClosedOnExit):
         import pyarrow.parquet as pq
 
         ds = get_dataset(dataset)
-        files = _parquet_files(path)
+        files = parquet_files(path)
         if not files:
             raise EngineError(f"cannot load {dataset}: no Parquet file at {path}")
         try:

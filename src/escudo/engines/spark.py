@@ -31,7 +31,7 @@ import pyarrow as pa
 
 from escudo.compile.dialects import EscudoSpark
 from escudo.datamodels.cim import Dataset, get_dataset
-from escudo.engines.base import ArrowData, ClosedOnExit, Runnable
+from escudo.engines.base import ArrowData, ClosedOnExit, Runnable, parquet_files
 from escudo.errors import EngineError
 
 if TYPE_CHECKING:
@@ -226,10 +226,9 @@ class SparkEngine(ClosedOnExit):
         """Scan Parquet as ``dataset``'s rows: a file, a folder (every ``*.parquet`` below it) or
         a glob, or a list of those; files may hold different columns (merged by name, Spark's
         ``mergeSchema``)."""
-        from escudo.engines.duckdb import _parquet_files
 
         ds = get_dataset(dataset)
-        files = _parquet_files(path)
+        files = parquet_files(path)
         if not files:
             raise EngineError(f"cannot load {dataset}: no Parquet file at {path}")
         try:
