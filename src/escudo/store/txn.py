@@ -81,6 +81,7 @@ class Transaction:
         write_atomic(
             intent, json.dumps({"renames": self.renames, "deletes": self.deletes}).encode()
         )
+        self.decided = True
         kill_point("after-intent")
         apply_intent(self.root, intent)
 
