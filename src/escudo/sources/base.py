@@ -244,3 +244,30 @@ class Source(Protocol):
     ) -> Callable[[bytes, str], tuple[pa.RecordBatch, ReadStats]]:
         """A chunk processor (see the class docstring)."""
         ...
+
+
+# -- Raw events (what Splunk's raw-event searches read) ----------------------------------------------
+
+RAW_EVENTS = "raw_events"
+"""The data set of raw events: one row per event as Splunk indexes it, before any data model.
+
+Columns, in order: ``host`` (the transport's host, NULL when none), ``_time`` (ISO 8601 UTC text,
+the event time as Splunk's add-on for the sourcetype takes it) and ``_raw`` (the event text as
+Splunk's add-on indexes it). Searches that start from events (``sourcetype=linux:audit ...``)
+extract every other field from ``_raw`` at search time, as Splunk does (docs/semantics.md)."""
+
+
+@runtime_checkable
+class RawEventSource(Protocol):
+    """A :class:`Source` that can also give its raw events (the :data:`RAW_EVENTS` data set).
+
+    ``raw_plan(raw_filter)`` returns a picklable chunk processor with the contract of
+    :meth:`Source.plan` whose rows have the columns ``host``, ``_time``, ``_raw`` (all strings):
+    one row per record Splunk would index as one event (an auditd record line, a Sysmon event),
+    every row passing ``raw_filter`` (None: no filter)."""
+
+    def raw_plan(
+        self, raw_filter: RawFilter | None
+    ) -> Callable[[bytes, str], tuple[pa.RecordBatch, ReadStats]]:
+        """A chunk processor of raw events (see the class docstring)."""
+        ...

@@ -1,0 +1,1 @@
+"""watch stage of escudo: follow live telemetry and run detections continuously (``escudo watch``)."""
