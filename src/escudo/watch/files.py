@@ -147,15 +147,22 @@ class FileInput:
         # lines are already handed out.
         before = [(f.fp_len, f.fp, f.offset, f.line, f) for f in self._files if f.fp_len > 0]
         for path in self._paths():
-            opened = _open(path)
-            if opened is None:
+            try:  # a followed file is known by its status: only new files are opened
+                st = os.stat(path)
+            except OSError:
                 continue
-            fd, st = opened
             known = by_inode.get((st.st_dev, st.st_ino))
+            if known is None:
+                opened = _open(path)
+                if opened is None:
+                    continue
+                fd, st = opened
+                known = by_inode.get((st.st_dev, st.st_ino))  # replaced since the stat
+                if known is not None:
+                    os.close(fd)
             if known is not None:
                 # The same inode is the same file while its descriptor is held open (an inode
                 # is reused only once its file is deleted and closed).
-                os.close(fd)
                 if not known.matches(st.st_size):
                     self._restart(known)  # truncated (or rewritten) in place
                 known.path, known.gone_at = path, None

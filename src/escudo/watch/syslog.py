@@ -260,6 +260,32 @@ class SyslogReceiver:
         self._thread = threading.Thread(target=self._run, name="escudo-syslog", daemon=True)
         self._thread.start()
 
+    @classmethod
+    def from_urls(
+        cls, urls: list[str], spool_dir: str | os.PathLike[str], segment_bytes: int = SEGMENT_BYTES
+    ) -> SyslogReceiver:
+        """A receiver on ``udp://HOST:PORT`` and/or ``tcp://HOST:PORT`` (one of each at most).
+
+        >>> import tempfile
+        >>> r = SyslogReceiver.from_urls(["udp://127.0.0.1:0"], tempfile.mkdtemp()); r.name
+        'syslog:udp:127.0.0.1:0'
+        >>> r.close(); SyslogReceiver.from_urls(["http://x:1"], "spool")
+        Traceback (most recent call last):
+        escudo.errors.InputError: syslog input 'http://x:1': expected udp://HOST:PORT or tcp://HOST:PORT
+        """
+        addresses: dict[str, str] = {}
+        for url in urls:
+            scheme, sep, address = url.partition("://")
+            if not sep or scheme not in ("udp", "tcp") or scheme in addresses:
+                raise InputError(
+                    f"syslog input {url!r}: expected udp://HOST:PORT or tcp://HOST:PORT"
+                    + (" (one of each)" if scheme in addresses else "")
+                )
+            parse_address(address)
+            addresses[scheme] = address
+        udp, tcp = addresses.get("udp"), addresses.get("tcp")
+        return cls(spool_dir, udp=udp, tcp=tcp, segment_bytes=segment_bytes)
+
     def _bind(self, proto: str, address: tuple[str, int]) -> None:
         family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         kind = socket.SOCK_DGRAM if proto == "udp" else socket.SOCK_STREAM
