@@ -19,7 +19,7 @@ from sysmon_events import event_xml
 from escudo.datamodels.normalize import read_dataset
 from escudo.errors import InputError
 from escudo.watch.base import Piece, WatchInput
-from escudo.watch.syslog import SyslogReceiver, frames, to_line
+from escudo.watch.syslog import MAX_MESSAGE, SyslogReceiver, frames, to_line
 
 WAIT = 30.0  # seconds a message may take to arrive on a loaded machine (a wait, not a measure)
 
@@ -62,6 +62,8 @@ def test_tcp_framing_octet_counted_and_newline_mixed() -> None:
     assert buf == b""
     buf = bytearray(b"<1>unterminated")
     assert frames(buf) == [] and frames(buf, final=True) == [b"<1>unterminated"]
+    buf = bytearray(b"x" * (MAX_MESSAGE + 10))  # no newline: cut, not buffered forever
+    assert frames(buf) == [b"x" * MAX_MESSAGE] and buf == b"x" * 10
 
 
 def test_is_a_watch_input_and_needs_an_address(tmp_path: Path) -> None:

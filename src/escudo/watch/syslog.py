@@ -149,7 +149,8 @@ class _Conn:
 def frames(buf: bytearray, final: bool = False) -> list[bytes]:
     """Take the complete messages off the start of a TCP stream's ``buf``: octet-counted
     (``LEN SP MSG``, RFC 6587 3.4.1) when a frame starts with a digit, else ended by a newline
-    (3.4.2); ``final``: the connection closed, what is left is a last message.
+    (3.4.2), or cut at :data:`MAX_MESSAGE` bytes if none comes; ``final``: the connection
+    closed, what is left is a last message.
 
     >>> b = bytearray(b"5 <1>ab<2>cd\\n11 <3>e"); frames(b), b
     ([b'<1>ab', b'<2>cd'], bytearray(b'11 <3>e'))
@@ -166,6 +167,10 @@ def frames(buf: bytearray, final: bool = False) -> list[bytes]:
                 del buf[:end]
                 continue
         nl = buf.find(b"\n")
+        if nl < 0 and len(buf) > MAX_MESSAGE:  # no end in sight: cut, memory stays bounded
+            out.append(bytes(buf[:MAX_MESSAGE]))
+            del buf[:MAX_MESSAGE]
+            continue
         if nl < 0:
             break
         out.append(bytes(buf[:nl]))
