@@ -28,9 +28,7 @@ def counts(rows: list[dict[str, Any]]) -> Counter[tuple[str, ...]]:
     total: Counter[tuple[str, ...]] = Counter()
     for row in rows:
         key = tuple(
-            f"{k}={row[k]}"
-            for k in sorted(row)
-            if k not in ("count", "firstTime", "lastTime")
+            f"{k}={row[k]}" for k in sorted(row) if k not in ("count", "firstTime", "lastTime")
         )
         total[key] += int(row["count"])
     return total

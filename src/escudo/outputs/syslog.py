@@ -61,7 +61,7 @@ def format_message(
     body = json.dumps(dict(record), default=json_default, ensure_ascii=False)
     header = (
         f"<{facility * 8 + severity}>1 {timestamp} {host} {APP_NAME} "
-        f"{procid or os.getpid()} {MSGID} [{SD_ID} id=\"{_sd_value(message_id)}\"] "
+        f'{procid or os.getpid()} {MSGID} [{SD_ID} id="{_sd_value(message_id)}"] '
     )
     # MSG is UTF-8 text; RFC 5424 6.4 puts a BOM before it, which rsyslog and most receivers
     # keep in the message, so none is written (the JSON is plain UTF-8 either way).
@@ -84,7 +84,9 @@ class SyslogSender:
         except ValueError as exc:
             raise InputError(f"--syslog-url {url!r}: {exc}") from None
         if parts.scheme not in ("tcp", "udp") or not parts.hostname or port is None:
-            raise InputError(f"--syslog-url must be tcp://host:port or udp://host:port, not {url!r}")
+            raise InputError(
+                f"--syslog-url must be tcp://host:port or udp://host:port, not {url!r}"
+            )
         self.url = url
         self.scheme, self.host, self.port = parts.scheme, parts.hostname, port
         self.timeout = timeout

@@ -83,9 +83,7 @@ class WebhookSender:
                 raise WebhookError(f"webhook {self.url} refused the alerts: {problem}")
             if retry_after is not None:
                 wait = min(max(retry_after, 0.0), self.max_backoff)
-        raise WebhookError(
-            f"webhook {self.url}: {problem} after {self.max_retries + 1} attempts"
-        )
+        raise WebhookError(f"webhook {self.url}: {problem} after {self.max_retries + 1} attempts")
 
     def _post(self, body: bytes, headers: Mapping[str, str]) -> tuple[int, float | None]:
         cls = http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection

@@ -79,7 +79,6 @@ class Status:
     last_batch_events: int = 0
     events_per_second: float = 0.0
     lag_seconds: float = 0.0
-    newest_event_time: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -106,6 +105,7 @@ class WatchLoop:
         self.interval = interval
         self.max_batch_bytes = max_batch_bytes
         self.on_batch = on_batch
+        self.on_error: Callable[[str], None] | None = None
         self.status = Status()
         self.stop_event = threading.Event()
         self.reload_event = threading.Event()
@@ -167,6 +167,8 @@ class WatchLoop:
     def _failed(self, exc: Exception, what: str = "batch") -> None:
         self.status.errors += 1
         self.status.last_error = f"{what}: {type(exc).__name__}: {exc}"
+        if self.on_error is not None:
+            self.on_error(self.status.last_error)
         self.write_status()
 
     # --- one batch ------------------------------------------------------------------------
@@ -253,11 +255,9 @@ class WatchLoop:
         status.last_batch_events = events
         status.events_per_second = events / max(now - self._last_commit_time, 1e-6)
         self._last_commit_time = now
-        newest = [r.info_max_time for r in run.results if r.info_max_time is not None]
-        if newest:
-            status.newest_event_time = max(newest).timestamp()
-        if status.newest_event_time is not None:
-            status.lag_seconds = max(0.0, time.time() - status.newest_event_time)
+        if batch.opened_at is not None:  # from reading its lines to committing its alerts
+            opened = datetime.fromisoformat(batch.opened_at).timestamp()
+            status.lag_seconds = max(0.0, time.time() - opened)
         self.write_status()
 
     def write_status(self) -> None:
