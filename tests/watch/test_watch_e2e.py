@@ -9,47 +9,24 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from watch_helpers import NGROK, counts, log_part, read_jsonl
+from watch_helpers import (
+    ESCUDO,
+    HANG_GUARD,
+    NGROK,
+    append,
+    committed,
+    counts,
+    log_part,
+    read_jsonl,
+    started,
+    wait_for,
+)
 
 pytest.importorskip("escudo.watch.files")  # the file follower (branch follow)
-
-ESCUDO = [sys.executable, "-c", "from escudo.cli import run; run()"]
-HANG_GUARD = 60.0  # seconds: a guard against a hang, not a measure of speed
-
-
-def committed(state: Path) -> int:
-    try:
-        return int(json.loads((state / "commit.json").read_text())["batch"])
-    except (FileNotFoundError, ValueError):
-        return 0
-
-
-def wait_for(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + HANG_GUARD
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
-def started(cmd: list[str]) -> subprocess.Popen[bytes]:
-    """The watcher, once it says it is watching (its state restored)."""
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE)
-    assert proc.stderr is not None
-    line = proc.stderr.readline()
-    assert b"watching" in line, line
-    return proc
-
-
-def append(path: Path, data: bytes) -> None:
-    with open(path, "ab") as fh:
-        fh.write(data)
 
 
 def hunt_counts(whole: Path) -> object:

@@ -6,14 +6,51 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from escudo.watch.base import Checkpoint, Piece
 
 SAMPLE = Path(__file__).parents[2] / "samples" / "sysmon-linux-syslog.log"
 NGROK = "Linux Ngrok Reverse Proxy Usage"
+ESCUDO = [sys.executable, "-c", "from escudo.cli import run; run()"]
+HANG_GUARD = 60.0  # seconds: a guard against a hang, not a measure of speed
+
+
+def committed(state: Path) -> int:
+    try:
+        return int(json.loads((state / "commit.json").read_text())["batch"])
+    except (FileNotFoundError, ValueError):
+        return 0
+
+
+def wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + HANG_GUARD
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def started(cmd: list[str]) -> subprocess.Popen[bytes]:
+    """The watcher, once it says it is watching (its state restored)."""
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE)
+    assert proc.stderr is not None
+    line = proc.stderr.readline()
+    assert b"watching" in line, line
+    return proc
+
+
+def append(path: Path, data: bytes) -> None:
+    with open(path, "ab") as fh:
+        fh.write(data)
 
 
 def log_part(index: int) -> bytes:

@@ -72,6 +72,7 @@ class Status:
     bytes: int = 0
     results: int = 0
     errors: int = 0
+    reloads: int = 0
     last_error: str | None = None
     last_batch: int = 0
     last_batch_at: float | None = None
@@ -163,6 +164,9 @@ class WatchLoop:
             self.runner.reload()
         except Exception as exc:
             self._failed(exc, what="reload")
+            return
+        self.status.reloads += 1
+        self.write_status()
 
     def _failed(self, exc: Exception, what: str = "batch") -> None:
         self.status.errors += 1

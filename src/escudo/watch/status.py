@@ -22,6 +22,7 @@ METRICS: dict[str, tuple[str, str, str]] = {
     "bytes": ("escudo_watch_bytes_total", "counter", "Bytes of lines in committed batches."),
     "results": ("escudo_watch_results_total", "counter", "Result rows of committed batches."),
     "errors": ("escudo_watch_errors_total", "counter", "Batches or reloads that failed."),
+    "reloads": ("escudo_watch_reloads_total", "counter", "Content reloads (SIGHUP) done."),
     "events_per_second": (
         "escudo_watch_events_per_second",
         "gauge",
