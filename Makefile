@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install java demo test lint typecheck pytest clean
+.PHONY: install java rsyslog demo test lint typecheck pytest clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ $(STAMP): $(BIN)/python pyproject.toml setup.py src/escudo/sources/_scan.c
 java:
 	@sh scripts/ensure_java.sh
 
+# The watch inputs' tests run a real rsyslogd and journal tools: installed when missing.
+rsyslog:
+	@sh scripts/ensure_rsyslog.sh
+
 install: $(STAMP)
 
 demo: install
@@ -30,7 +34,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install java
+pytest: install java rsyslog
 	$(BIN)/pytest -n 2 -q
 
 test: lint typecheck pytest
