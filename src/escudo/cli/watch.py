@@ -66,18 +66,41 @@ def merged_config(ctx: click.Context, config_file: Path | None, **options: Any) 
     if options["webhook_url"]:
         config.outputs.append({"type": "webhook", "url": options["webhook_url"], "emit": emit})
     if not config.inputs:
-        raise click.UsageError("give PATH... (logs to follow) or --config FILE with [[inputs]]")
+        raise click.UsageError(
+            "give PATH... (logs to follow), --listen URL or --config FILE with [[inputs]]"
+        )
     return config
 
 
-def open_input(entry: dict[str, Any], sourcetype: str | None) -> Any:
-    """The ``WatchInput`` a config ``[[inputs]]`` entry describes."""
+def open_input(entry: dict[str, Any], sourcetype: str | None, state: Path) -> Any:
+    """The ``WatchInput`` a config ``[[inputs]]`` entry describes (a syslog receiver spools
+    under the state folder)."""
     kind = entry["type"]
     if kind == "file":
         from escudo.watch.files import FileInput
 
         return FileInput(str(entry["path"]), sourcetype=entry.get("sourcetype", sourcetype))
-    raise InputError(f"input type {kind!r} is not available in this build")
+    if kind == "stdin":
+        from escudo.watch.stdin import StdinInput
+
+        return StdinInput()
+    if kind == "journald":
+        from escudo.watch.journald import JournaldInput
+
+        return JournaldInput([str(a) for a in entry.get("args", [])])
+    from escudo.watch.syslog import SyslogReceiver
+
+    udp, tcp = entry.get("udp"), entry.get("tcp")
+    spool = state / "syslog" / _slug(f"udp={udp} tcp={tcp}")
+    return SyslogReceiver(spool, udp=udp, tcp=tcp)
+
+
+def listen_entry(url: str) -> dict[str, Any]:
+    """``--listen udp://HOST:PORT`` or ``tcp://HOST:PORT`` as a syslog ``[[inputs]]`` entry."""
+    scheme, sep, address = url.partition("://")
+    if not sep or scheme not in ("udp", "tcp") or not address:
+        raise InputError(f"--listen must be udp://HOST:PORT or tcp://HOST:PORT, not {url!r}")
+    return {"type": "syslog", scheme: address}
 
 
 def open_output(
@@ -132,6 +155,13 @@ def _slug(text: str) -> str:
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
     help="TOML file with inputs, content, detections, outputs, store and state (see README); "
     "options given here win over it.",
+)
+@click.option(
+    "--listen",
+    multiple=True,
+    metavar="udp://HOST:PORT|tcp://HOST:PORT",
+    help="Receive syslog (RFC 3164 or 5424; TCP octet-counted or newline framed) and follow "
+    "what arrives (repeatable).",
 )
 @click.option(
     "--detection",
@@ -213,6 +243,7 @@ def watch(
     ctx: click.Context,
     paths: tuple[str, ...],
     config_file: Path | None,
+    listen: tuple[str, ...],
     detection_refs: tuple[str, ...],
     content_dirs: tuple[Path, ...],
     state: Path | None,
@@ -235,6 +266,7 @@ def watch(
         ctx,
         config_file,
         paths=paths,
+        listen=listen,
         detection_refs=detection_refs,
         content_dirs=content_dirs,
         state=state,
@@ -290,14 +322,16 @@ def run_watch(
     runner = Runner(make_session)
     for warning in runner.warnings:
         click.echo(f"escudo: {warning}", err=True)
-    inputs = [open_input(i, config.sourcetype) for i in config.inputs]
+    state = StateDir(state_dir)
+    state.lock()  # before the inputs: a syslog receiver spools in it
+    inputs = [open_input(i, config.sourcetype, state_dir) for i in config.inputs]
     loop: Any
     if config.schedule:
         from escudo.watch.schedule import ScheduleLoop
 
-        loop = ScheduleLoop(inputs, runner, sinks, StateDir(state_dir), interval=config.interval)
+        loop = ScheduleLoop(inputs, runner, sinks, state, interval=config.interval)
     else:
-        loop = WatchLoop(inputs, runner, sinks, StateDir(state_dir), interval=config.interval)
+        loop = WatchLoop(inputs, runner, sinks, state, interval=config.interval)
     loop.on_error = lambda text: click.echo(f"escudo: {text}", err=True)
     loop.start()
     server = None

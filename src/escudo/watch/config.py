@@ -14,6 +14,12 @@ an error naming them (a typo must not be a silently ignored setting)::
 
     [[inputs]]                           # type: file (default), stdin, journald, syslog
     path = "/var/log/syslog*"
+    [[inputs]]
+    type = "syslog"                      # a receiver: udp and/or tcp = "HOST:PORT"
+    tcp = "0.0.0.0:6514"
+    [[inputs]]
+    type = "journald"                    # journalctl -f -o json, with these arguments
+    args = ["-u", "sysmon.service"]
 
     [[outputs]]                          # type: file, syslog, webhook, hec
     type = "file"
@@ -98,6 +104,8 @@ def parse_config(text: str, origin: str) -> WatchConfig:
     for entry in config.inputs:
         if entry["type"] == "file" and "path" not in entry:
             raise InputError("a file input needs path", path=origin)
+        if entry["type"] == "syslog" and not (entry.get("udp") or entry.get("tcp")):
+            raise InputError("a syslog input needs udp or tcp (HOST:PORT)", path=origin)
     for entry in config.outputs:
         _check_output(entry, origin)
     return config

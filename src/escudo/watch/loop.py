@@ -198,6 +198,10 @@ class WatchLoop:
         self._commit, self._open = commit, None
         for output in self.outputs:
             output.committed()
+        for watched in self.inputs:  # a syslog receiver drops the spool files read to their end
+            release = getattr(watched, "release", None)
+            if release is not None:
+                release(commit.inputs.get(watched.name))
         self._account(batch, run, time.monotonic() - began)
         if self.on_batch is not None:
             self.on_batch(run)

@@ -97,6 +97,8 @@ class StateDir:
 
     def lock(self) -> None:
         """Take the folder for this process; a second watcher on it is an error."""
+        if self._lock is not None:
+            return
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             handle = open(self.path / ".lock", "ab")  # noqa: SIM115 (held until unlock)
