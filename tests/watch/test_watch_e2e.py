@@ -8,9 +8,12 @@ import json
 import os
 import random
 import signal
+import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from watch_helpers import (
@@ -81,3 +84,58 @@ def test_kill_9_and_rotation_lose_and_repeat_nothing(tmp_path: Path, seed: int) 
     assert counts(read_jsonl(out)) == expected  # nothing repeated after the stop either
     assert not (state / "batch").exists()
     assert os.path.exists(f"{log}.1")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def spooled_lines(state: Path) -> int:
+    return sum(p.read_bytes().count(b"\n") for p in state.glob("syslog/*/syslog-*.spool"))
+
+
+def test_through_rsyslogd_kill_9_loses_and_repeats_nothing(
+    tmp_path: Path, rsyslogd: Callable[..., Any]
+) -> None:
+    """rsyslogd forwards Sysmon events (RFC 5424, octet-counted TCP) to the watcher's receiver;
+    the watcher is killed with SIGKILL after parts it has received, at some moment of its
+    batches; per result key the counts equal one hunt over the events."""
+    state, out = tmp_path / "state", tmp_path / "alerts.jsonl"
+    port = free_port()
+    cmd = [
+        *ESCUDO, "watch", "--listen", f"tcp://127.0.0.1:{port}", "--detection", NGROK,
+        "--state", str(state), "--output", str(out), "--interval", "0.2",
+    ]  # fmt: skip
+    rng = random.Random(5)
+    proc = started(cmd)
+    daemon = rsyslogd("tcp", port, "5424", "octet-counted")
+    sent: list[bytes] = []
+    try:
+        for index in range(4):
+            lines = log_part(index).splitlines(keepends=True)
+            events = [line for line in lines if b"<Event>" in line]
+            for line in events:
+                daemon.log(line.split(b" sysmon: ", 1)[1].decode().rstrip("\n"))
+            sent += events
+            # Received (one spool segment here: none is removed) before the kill: what rsyslogd
+            # wrote to a socket the kill closes is lost in transit (plain TCP syslog, no RELP).
+            total = len(sent)
+            wait_for(lambda: spooled_lines(state) >= total, "the part's messages")  # noqa: B023
+            if index % 2 == 0:
+                time.sleep(rng.uniform(0.0, 1.0))
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                proc = started(cmd)
+        whole = tmp_path / "whole.log"
+        whole.write_bytes(b"".join(sent))
+        expected = hunt_counts(whole)
+        wait_for(lambda: counts(read_jsonl(out)) == expected, "every part's alerts")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(HANG_GUARD) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert counts(read_jsonl(out)) == expected

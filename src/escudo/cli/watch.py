@@ -38,10 +38,10 @@ def merged_config(ctx: click.Context, config_file: Path | None, **options: Any) 
     def given(name: str) -> bool:
         return ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
 
-    if options["paths"]:
+    if options["paths"] or options["listen"]:
         config.inputs = [
             {"type": "stdin"} if p == "-" else {"type": "file", "path": p} for p in options["paths"]
-        ]
+        ] + [listen_entry(url) for url in options["listen"]]
     for name, key in (
         ("state", "state"),
         ("interval", "interval"),
