@@ -72,7 +72,14 @@ def test_kill_9_and_rotation_lose_and_repeat_nothing(tmp_path: Path, seed: int) 
         whole = tmp_path / "whole.log"
         whole.write_bytes(b"".join(parts))
         expected = hunt_counts(whole)
-        wait_for(lambda: counts(read_jsonl(out)) == expected, "every part's alerts")
+        wait_for(
+            lambda: counts(read_jsonl(out)) == expected,
+            "every part's alerts",
+            lambda: (
+                f"{counts(read_jsonl(out)) - expected} {expected - counts(read_jsonl(out))} "
+                f"{(state / 'commit.json').read_text()} {os.listdir(state)}"
+            ),
+        )
         settled = committed(state)
         wait_for(lambda: committed(state) >= settled, "the last commit")
         proc.send_signal(signal.SIGTERM)

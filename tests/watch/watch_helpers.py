@@ -31,11 +31,11 @@ def committed(state: Path) -> int:
         return 0
 
 
-def wait_for(condition: Callable[[], bool], what: str) -> None:
+def wait_for(condition: Callable[[], bool], what: str, detail: Callable[[], str] = str) -> None:
     deadline = time.monotonic() + HANG_GUARD
     while not condition():
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
+            pytest.fail(f"timed out waiting for {what} {detail()}")
         time.sleep(0.05)
 
 
@@ -55,9 +55,12 @@ def append(path: Path, data: bytes) -> None:
 
 def log_part(index: int) -> bytes:
     """The bundled sample with its host renamed ``web-<index % 3>``: parts share result keys, so
-    a key's count sums over parts (and over the batches that read them)."""
+    a key's count sums over parts (and over the batches that read them). A first line naming the
+    part keeps the first bytes of files started with different parts apart, as real logs' times
+    do (followers tell a file from a copy of it by its first bytes)."""
     text = SAMPLE.read_text()
-    return text.replace("web-01", f"web-{index % 3}").encode()
+    first = f"Mar 11 09:14:01 web-{index % 3} escudo-test[1]: part {index}\n"
+    return (first + text.replace("web-01", f"web-{index % 3}")).encode()
 
 
 def counts(rows: list[dict[str, Any]]) -> Counter[tuple[str, ...]]:

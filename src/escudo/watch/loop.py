@@ -193,6 +193,7 @@ class WatchLoop:
             {**self._commit.inputs, **batch.inputs},
             {output.name: output.position() for output in self.outputs},
             datetime.now(UTC).isoformat(),
+            self._commit.extra,
         )
         self.state.commit(commit)
         self._commit, self._open = commit, None

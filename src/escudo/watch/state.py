@@ -50,9 +50,11 @@ class Commit:
     inputs: dict[str, Checkpoint] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
     committed_at: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # --schedule: last runs, suppressions
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "extra": self.extra,
             "format": FORMAT,
             "version": VERSION,
             "batch": self.batch,
@@ -71,6 +73,7 @@ class OpenBatch:
     files: list[tuple[Path, str | None]]  # (spooled lines, sourcetype or None: sniffed)
     events_bytes: int = 0
     opened_at: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # --schedule: the run's time, detections
 
 
 class StateDir:
@@ -134,7 +137,13 @@ class StateDir:
             ) from None
         if data.get("format") != FORMAT:
             raise InputError("not an escudo watch state folder", path=str(self.path))
-        return Commit(int(data["batch"]), data["inputs"], data["outputs"], data.get("committed_at"))
+        return Commit(
+            int(data["batch"]),
+            data["inputs"],
+            data["outputs"],
+            data.get("committed_at"),
+            data.get("extra", {}),
+        )
 
     def commit(self, commit: Commit) -> None:
         """Make ``commit`` the committed state (atomic), then drop the batch it closes."""
@@ -152,6 +161,7 @@ class StateDir:
     def open(self, batch: OpenBatch) -> None:
         """Record ``batch`` (its files written and synced before): from now on a restart runs
         it again rather than polling its lines anew."""
+        self.batch_dir.mkdir(parents=True, exist_ok=True)
         for path, _ in batch.files:
             with open(path, "rb") as fh:
                 os.fsync(fh.fileno())
@@ -161,6 +171,7 @@ class StateDir:
             "files": [[p.name, st] for p, st in batch.files],
             "events_bytes": batch.events_bytes,
             "opened_at": batch.opened_at,
+            "extra": batch.extra,
         }
         write_atomic(self.batch_dir / "manifest.json", json.dumps(manifest).encode())
 
@@ -177,6 +188,7 @@ class StateDir:
             [(self.batch_dir / name, st) for name, st in data["files"]],
             int(data.get("events_bytes", 0)),
             data.get("opened_at"),
+            data.get("extra", {}),
         )
 
     def drop_batch(self) -> None:
