@@ -209,3 +209,71 @@ def test_status_is_prometheus_text_on_a_local_port(tmp_path: Path) -> None:
     assert re.search(r"^escudo_watch_lag_seconds \d", text, re.M)
     saved = json.loads((tmp_path / "state" / "status.json").read_text())
     assert saved["last_batch"] == 1 and saved["errors"] == 0
+
+
+class Collector:
+    """A HEC event endpoint (no indexer acknowledgement) keeping every envelope it took."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        collector = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                collector.events += [json.loads(line) for line in body.splitlines()]
+                reply = b'{"text":"Success","code":0}'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_hec_store_and_csv_take_a_repeated_batch_once(tmp_path: Path) -> None:
+    from escudo.detect.store import Store
+    from escudo.outputs import OutputOptions
+    from escudo.outputs.hec import HecSender
+    from escudo.watch.outputs import FileOutput, HecOutput
+
+    class CrashAfter(FileOutput):
+        def deliver(self, batch: int, run: HuntRun) -> None:
+            super().deliver(batch, run)
+            raise Crash
+
+    collector = Collector()
+    log, store, out = tmp_path / "app.log", tmp_path / "store", tmp_path / "alerts.csv"
+    log.write_bytes(log_part(0) + log_part(1))
+
+    def loop(last: Any) -> WatchLoop:
+        sender = HecSender(collector.url, "t0k3n", spool_dir=tmp_path / "spool")
+        runner = Runner(lambda: Session(detections=[NGROK], store=store))
+        outputs = [HecOutput(sender), last]
+        return WatchLoop([TailFile(log)], runner, outputs, StateDir(tmp_path / "state"))
+
+    first = loop(CrashAfter(out, "csv", "results", OutputOptions()))
+    first.start()
+    with pytest.raises(Crash):
+        first.step()
+    first.close()
+    sent = len(collector.events)
+    second = loop(FileOutput(out, "csv", "results", OutputOptions()))
+    second.start()
+    assert second.step()
+    second.close()
+    collector.server.shutdown()
+    collector.server.server_close()
+    rows = expected_rows(tmp_path)
+    lines = out.read_text().splitlines()
+    assert lines[0].startswith("detection,dest,user") and len(lines) == 1 + rows
+    assert len(collector.events) == sent > 0  # the repeat sent no event again
+    ids = [e["fields"]["escudo_event_id"] for e in collector.events]
+    assert len(set(ids)) == len(ids)
+    assert len(Store(store).results()) == rows

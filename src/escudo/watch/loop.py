@@ -132,6 +132,12 @@ class WatchLoop:
         for output in self.outputs:
             output.recover(self._commit.outputs.get(output.name))
         self._open = pending
+        # An output no commit knows yet (a first start, a new one) gets its position recorded
+        # now, so that what the first batch writes can be cut back after a crash too.
+        fresh = [o for o in self.outputs if o.name not in self._commit.outputs]
+        if fresh and pending is None:
+            self._commit.outputs.update({o.name: o.position() for o in fresh})
+            self.state.commit(self._commit)
 
     def close(self) -> None:
         for watched in self.inputs:
