@@ -84,7 +84,6 @@ def test_the_systemd_unit_verifies(tmp_path: Path) -> None:
 
 
 def test_sighup_reloads_content_and_status_reports(tmp_path: Path) -> None:
-    pytest.importorskip("escudo.watch.files")
     log, state, out = tmp_path / "app.log", tmp_path / "state", tmp_path / "alerts.jsonl"
     content = tmp_path / "content"
     (content / "macros").mkdir(parents=True)
@@ -118,3 +117,26 @@ def test_sighup_reloads_content_and_status_reports(tmp_path: Path) -> None:
     assert status.returncode == 0
     assert re.search(r"^last batch: 1 ", status.stdout, re.M)
     assert "errors: 0" in status.stdout
+
+
+def test_config_file_runs_inputs_and_outputs_and_emits_risk(tmp_path: Path) -> None:
+    log, state, out = tmp_path / "app.log", tmp_path / "state", tmp_path / "risk.jsonl"
+    log.write_bytes(log_part(0))
+    config = tmp_path / "watch.toml"
+    config.write_text(
+        f'state = "{state}"\ninterval = 0.2\ndetections = ["{NGROK}"]\n'
+        f'[[inputs]]\npath = "{log}"\n'
+        f'[[outputs]]\ntype = "file"\npath = "{out}"\nemit = "risk"\n'
+    )
+    proc = started([*ESCUDO, "watch", "--config", str(config)])
+    try:
+        wait_for(lambda: committed(state) >= 1, "the first batch")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(HANG_GUARD) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    risk = read_jsonl(out)
+    assert risk and {r["search_name"] for r in risk} == {f"ESCU - {NGROK} - Rule"}
+    assert {r["risk_object_type"] for r in risk} == {"user", "system"}

@@ -29,8 +29,6 @@ from watch_helpers import (
     wait_for,
 )
 
-pytest.importorskip("escudo.watch.files")  # the file follower (branch follow)
-
 
 def hunt_counts(whole: Path) -> object:
     done = subprocess.run(
