@@ -8,6 +8,7 @@ import json
 import os
 import random
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -302,3 +303,43 @@ def test_random_rotations_and_crashes_lose_and_repeat_nothing(tmp_path: Path, se
     follow.close()
     assert sorted(got) == sorted(written)
     assert len(set(got)) == len(got)
+
+
+@pytest.mark.parametrize("packer", ["gzip", "bz2", "xz"])
+def test_restore_after_a_rotation_compressed_meanwhile(tmp_path: Path, packer: str) -> None:
+    """Rotated and compressed while escudo was down (logrotate's compress without
+    delaycompress): the rest of the file is read from the archive, once, even across another
+    crash in the middle of it; the archive is not read again afterwards."""
+    import bz2
+    import lzma
+
+    packers: dict[str, Callable[[bytes], bytes]] = {
+        "gzip": gzip.compress, "bz2": bz2.compress, "xz": lzma.compress
+    }  # fmt: skip
+    compress = packers[packer]
+    log = tmp_path / "app.log"
+    log.write_bytes(b"".join(b"old %03d\n" % i for i in range(300)))  # past the fingerprint
+    follow = FileInput(str(tmp_path / "app.log*"))
+    follow.restore(None)
+    assert len(lines(follow.poll(1000))) < 300
+    state = json.loads(json.dumps(follow.checkpoint()))
+    read_before = int(state["files"][0]["line"])
+    follow.close()
+    append(log, b"older tail")  # a last line without its newline
+    (tmp_path / "app.log.1.z").write_bytes(compress(log.read_bytes()))
+    log.unlink()
+    log.write_bytes(b"new 1\n")
+    again = FileInput(str(tmp_path / "app.log*"))
+    again.restore(state)
+    pieces = again.poll(500)  # part of the archive, then a crash
+    first = lines(pieces)
+    assert first[0] == b"old %03d" % read_before and pieces[0].first_line == read_before + 1
+    again = restarted(again)
+    rest = lines(drain(again))
+    assert first + rest == [b"old %03d" % i for i in range(read_before, 300)] + [
+        b"older tail",
+        b"new 1",
+    ]
+    append(log, b"new 2\n")
+    assert lines(drain(again)) == [b"new 2"]
+    assert lines(drain(restarted(again))) == []

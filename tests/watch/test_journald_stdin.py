@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -135,3 +136,20 @@ def test_stdin_whole_lines_without_waiting() -> None:
     assert [(p.data, p.first_line) for p in follow.poll(100)] == [(b"half line\n", 3)]
     assert follow.ended and follow.poll(100) == [] and follow.checkpoint() == {}
     follow.close()
+
+
+def test_stdin_is_left_blocking_as_found() -> None:
+    """Standard input is shared with the shell that started escudo (the same open file):
+    non-blocking while followed, blocking again once closed."""
+    r, w = os.pipe()
+    code = (
+        "import os; from escudo.watch.stdin import StdinInput; s = StdinInput(); "
+        "s.restore(None); print(os.get_blocking(0), s.poll(10)); s.close()"
+    )
+    try:
+        done = subprocess.run([sys.executable, "-c", code], stdin=r, capture_output=True, text=True)
+        assert done.stdout == "False []\n", done.stderr
+        assert os.get_blocking(r)
+    finally:
+        os.close(r)
+        os.close(w)

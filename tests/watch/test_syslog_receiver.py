@@ -4,7 +4,10 @@ spooled durably and followed; messages from a real rsyslogd arrive once each, pa
 from __future__ import annotations
 
 import json
+import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +19,7 @@ from sysmon_events import event_xml
 from escudo.datamodels.normalize import read_dataset
 from escudo.errors import InputError
 from escudo.watch.base import Piece, WatchInput
-from escudo.watch.syslog import SyslogReceiver, frames, to_line
+from escudo.watch.syslog import MAX_MESSAGE, SyslogReceiver, frames, to_line
 
 WAIT = 30.0  # seconds a message may take to arrive on a loaded machine (a wait, not a measure)
 
@@ -59,6 +62,8 @@ def test_tcp_framing_octet_counted_and_newline_mixed() -> None:
     assert buf == b""
     buf = bytearray(b"<1>unterminated")
     assert frames(buf) == [] and frames(buf, final=True) == [b"<1>unterminated"]
+    buf = bytearray(b"x" * (MAX_MESSAGE + 10))  # no newline: cut, not buffered forever
+    assert frames(buf) == [b"x" * MAX_MESSAGE] and buf == b"x" * 10
 
 
 def test_is_a_watch_input_and_needs_an_address(tmp_path: Path) -> None:
@@ -183,3 +188,63 @@ def test_messages_from_rsyslogd_arrive_once_each(
         assert {r["host"] for r in rows} == {socket.gethostname()}
     finally:
         receiver.close()
+
+
+CHILD = """
+import json, sys, time
+from escudo.watch.syslog import SyslogReceiver
+receiver = SyslogReceiver(sys.argv[1], tcp="127.0.0.1:" + sys.argv[2])
+receiver.restore(None)
+handed = 0
+with open(sys.argv[3], "a") as log:
+    print("ready", file=log, flush=True)
+    while True:
+        pieces = receiver.poll(1 << 20)
+        if pieces:
+            handed += sum(p.data.count(b"\\n") for p in pieces)
+            print(json.dumps({"lines": handed, "checkpoint": receiver.checkpoint()}), file=log, flush=True)
+        time.sleep(0.02)
+"""
+
+
+def test_kill_9_then_restart_from_the_checkpoint_with_rsyslogd(
+    tmp_path: Path, rsyslogd: Callable[..., Any]
+) -> None:
+    """A receiver killed with SIGKILL after handing out batch A; batch B logged while it is
+    down (rsyslogd's action queue keeps it); restarted from its last checkpoint on the same
+    spool and port: B arrives, once, and nothing of A again."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    spool, progress = tmp_path / "spool", tmp_path / "progress"
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(spool), str(port), str(progress)])
+    try:
+        until(lambda: progress.exists() and progress.read_text().startswith("ready"))
+        daemon = rsyslogd("tcp", port, "5424")
+        first = [f"batch A {i}" for i in range(10)]
+        for message in first:
+            daemon.log(message)
+        until(lambda: '"lines": 10,' in progress.read_text())
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    state = json.loads(progress.read_text().splitlines()[-1])["checkpoint"]
+    second = [f"batch B {i}" for i in range(10)]
+    for message in second:
+        daemon.log(message)
+    receiver = SyslogReceiver(spool, tcp=f"127.0.0.1:{port}")
+    try:
+        receiver.restore(state)
+        got = receive(receiver, len(second))
+    finally:
+        receiver.close()
+    assert sorted(line.split(b" sysmon: ", 1)[1].strip() for line in got) == [
+        m.encode() for m in second
+    ]
+
+
+def until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        assert time.monotonic() < deadline, "waited too long"
+        time.sleep(0.05)

@@ -24,12 +24,18 @@ compressed (semantics "Following files").
 
 from __future__ import annotations
 
+import bz2
 import glob
+import gzip
 import hashlib
+import io
+import lzma
 import os
 import stat
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from escudo.watch.base import Checkpoint, Piece
 
@@ -42,6 +48,13 @@ COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd")
 # a last line before it reopens its log.
 ROTATED_GRACE = 1.0
 READ_BYTES = 1 << 20
+# Compressed files a restore may finish (a file rotated and compressed while escudo was stopped):
+# their magic number and how to decompress them as a stream.
+DECOMPRESS: dict[bytes, Callable[[BinaryIO], io.BufferedIOBase]] = {
+    b"\x1f\x8b": lambda raw: gzip.GzipFile(fileobj=raw),
+    b"BZh": bz2.BZ2File,
+    b"\xfd7zXZ\x00": lzma.LZMAFile,
+}
 
 
 def fingerprint(head: bytes) -> str:
@@ -66,6 +79,8 @@ class _Followed:
     fd: int = -1
     gone_at: float | None = None  # when its name stopped leading to it
     ignored: bool = False  # compressed: never read
+    packed: bool = False  # compressed since the checkpoint: read decompressed to its end
+    stream: io.BufferedIOBase | None = None  # the decompressed data of a packed file, at ``offset``
 
     def state(self) -> dict[str, object]:
         return {
@@ -78,6 +93,7 @@ class _Followed:
             "line": self.line,
             "seq": self.seq,
             "ignored": self.ignored,
+            "packed": self.packed,
         }
 
     def matches(self, size: int, fd: int | None = None) -> bool:
@@ -86,6 +102,23 @@ class _Followed:
         if size < self.fp_len:
             return False
         return fingerprint(os.pread(self.fd if fd is None else fd, self.fp_len, 0)) == self.fp
+
+    def unpack(self, fd: int) -> io.BufferedIOBase | None:
+        """The decompressed data of the compressed file ``fd`` at this file's offset if it
+        starts with this file's first bytes (the rotated file, compressed), else None."""
+        magic = next((m for m in DECOMPRESS if os.pread(fd, len(m), 0) == m), None)
+        if magic is None or self.fp_len <= 0:
+            return None
+        stream = DECOMPRESS[magic](os.fdopen(os.dup(fd), "rb"))
+        try:
+            if fingerprint(stream.read(self.fp_len)) == self.fp:
+                stream.seek(self.offset)
+                if stream.tell() == self.offset:
+                    return stream
+        except (OSError, EOFError, lzma.LZMAError):
+            pass
+        stream.close()
+        return None
 
 
 def _open(path: str) -> tuple[int, os.stat_result] | None:
@@ -147,16 +180,23 @@ class FileInput:
         # lines are already handed out.
         before = [(f.fp_len, f.fp, f.offset, f.line, f) for f in self._files if f.fp_len > 0]
         for path in self._paths():
-            opened = _open(path)
-            if opened is None:
+            try:  # a followed file is known by its status: only new files are opened
+                st = os.stat(path)
+            except OSError:
                 continue
-            fd, st = opened
             known = by_inode.get((st.st_dev, st.st_ino))
+            if known is None:
+                opened = _open(path)
+                if opened is None:
+                    continue
+                fd, st = opened
+                known = by_inode.get((st.st_dev, st.st_ino))  # replaced since the stat
+                if known is not None:
+                    os.close(fd)
             if known is not None:
                 # The same inode is the same file while its descriptor is held open (an inode
                 # is reused only once its file is deleted and closed).
-                os.close(fd)
-                if not known.matches(st.st_size):
+                if not known.packed and not known.matches(st.st_size):
                     self._restart(known)  # truncated (or rewritten) in place
                 known.path, known.gone_at = path, None
                 seen.add(id(known))
@@ -188,6 +228,8 @@ class FileInput:
         return entry
 
     def _forget(self, f: _Followed) -> None:
+        if f.stream is not None:
+            f.stream.close()
         os.close(f.fd)
         self._files.remove(f)
 
@@ -241,6 +283,13 @@ class FileInput:
                 int(e["offset"]), int(e["line"]), int(e["seq"]), ignored=bool(e.get("ignored")),
             )  # fmt: skip
             found = opened.get((f.dev, f.ino))
+            if e.get("packed") and found is not None:
+                f.stream = f.unpack(found[1])
+                if f.stream is not None:
+                    f.packed = True
+                    del opened[(f.dev, f.ino)]
+                    self._resume(f, found)
+                    continue
             # The same inode with other first bytes, or shorter than read: truncated in place
             # or reused by a new file, new either way.
             if (
@@ -252,13 +301,19 @@ class FileInput:
                 self._resume(f, found)
             else:
                 unmatched.append(f)
-        for f in unmatched:  # a copy of it (copytruncate), found by its fingerprint
+        for f in unmatched:  # a copy of it (copytruncate) or the file compressed, by fingerprint
             for key, found in opened.items():
                 if (
                     f.fp_len > 0
                     and found[2].st_size >= f.offset
                     and f.matches(found[2].st_size, found[1])
                 ):
+                    del opened[key]
+                    self._resume(f, found)
+                    break
+                f.stream = f.unpack(found[1])
+                if f.stream is not None:
+                    f.packed, f.ignored = True, False
                     del opened[key]
                     self._resume(f, found)
                     break
@@ -283,14 +338,17 @@ class FileInput:
         for f in sorted(self._files, key=lambda f: f.seq):
             if budget <= 0:
                 break
-            data, at_end = self._read(f, budget)
-            if at_end and f.gone_at is not None and now - f.gone_at >= self.rotated_grace:
+            data, at_end = self._read(f, budget) if f.stream is None else self._unpack(f, budget)
+            finished = f.packed or (f.gone_at is not None and now - f.gone_at >= self.rotated_grace)
+            if at_end and finished:
                 data += self._rest(f)  # finished: a last line without its newline gets one
                 self._forget(f)
             if data:
                 pieces.append(Piece(self.name, f.path, data, f.line + 1, self.sourcetype))
                 f.line += data.count(b"\n")
                 budget -= len(data)
+            if not at_end:  # the budget is spent: newer files wait, so lines keep their order
+                break
         return pieces
 
     def _read(self, f: _Followed, budget: int) -> tuple[bytes, bool]:
@@ -319,8 +377,31 @@ class FileInput:
         f.offset += cut
         return bytes(buf[:cut]), eof and b"\n" not in buf[cut:]
 
+    def _unpack(self, f: _Followed, budget: int) -> tuple[bytes, bool]:
+        """:meth:`_read` for a packed file: its decompressed lines after ``f.offset``."""
+        assert f.stream is not None
+        buf = bytearray()
+        eof = False
+        try:
+            while len(buf) < budget or b"\n" not in buf:
+                block = f.stream.read(READ_BYTES)
+                if not block:
+                    eof = True
+                    break
+                buf += block
+        except (OSError, EOFError, lzma.LZMAError):  # a corrupt archive: what came before
+            eof = True
+        cut = buf.rfind(b"\n", 0, max(budget, buf.find(b"\n") + 1)) + 1
+        f.offset += cut
+        f.stream.seek(f.offset)  # back to the line after the last one handed out
+        if eof and cut < len(buf):  # a last line without its newline, finished now
+            return bytes(buf) + b"\n", True
+        return bytes(buf[:cut]), eof
+
     def _rest(self, f: _Followed) -> bytes:
         """The last line of a finished file that never got its newline, with one."""
+        if f.packed:
+            return b""
         rest = b""
         while block := os.pread(f.fd, READ_BYTES, f.offset + len(rest)):
             rest += block
@@ -332,5 +413,7 @@ class FileInput:
 
     def close(self) -> None:
         for f in self._files:
+            if f.stream is not None:
+                f.stream.close()
             os.close(f.fd)
         self._files.clear()

@@ -33,9 +33,11 @@ class StdinInput:
         self.ended = False
         self._buf = bytearray()
         self._line = 0
+        self._was_blocking = True
 
     def restore(self, state: Checkpoint | None) -> None:
         """Nothing to resume: a pipe is read from where it is now."""
+        self._was_blocking = os.get_blocking(self.fd)
         os.set_blocking(self.fd, False)
 
     def poll(self, max_bytes: int) -> list[Piece]:
@@ -64,3 +66,5 @@ class StdinInput:
     def close(self) -> None:
         if self._owned:
             os.close(self.fd)
+        else:  # the descriptor is shared with the shell that started escudo: leave it as found
+            os.set_blocking(self.fd, self._was_blocking)

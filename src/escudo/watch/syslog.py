@@ -149,7 +149,8 @@ class _Conn:
 def frames(buf: bytearray, final: bool = False) -> list[bytes]:
     """Take the complete messages off the start of a TCP stream's ``buf``: octet-counted
     (``LEN SP MSG``, RFC 6587 3.4.1) when a frame starts with a digit, else ended by a newline
-    (3.4.2); ``final``: the connection closed, what is left is a last message.
+    (3.4.2), or cut at :data:`MAX_MESSAGE` bytes if none comes; ``final``: the connection
+    closed, what is left is a last message.
 
     >>> b = bytearray(b"5 <1>ab<2>cd\\n11 <3>e"); frames(b), b
     ([b'<1>ab', b'<2>cd'], bytearray(b'11 <3>e'))
@@ -166,6 +167,10 @@ def frames(buf: bytearray, final: bool = False) -> list[bytes]:
                 del buf[:end]
                 continue
         nl = buf.find(b"\n")
+        if nl < 0 and len(buf) > MAX_MESSAGE:  # no end in sight: cut, memory stays bounded
+            out.append(bytes(buf[:MAX_MESSAGE]))
+            del buf[:MAX_MESSAGE]
+            continue
         if nl < 0:
             break
         out.append(bytes(buf[:nl]))
@@ -259,6 +264,32 @@ class SyslogReceiver:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="escudo-syslog", daemon=True)
         self._thread.start()
+
+    @classmethod
+    def from_urls(
+        cls, urls: list[str], spool_dir: str | os.PathLike[str], segment_bytes: int = SEGMENT_BYTES
+    ) -> SyslogReceiver:
+        """A receiver on ``udp://HOST:PORT`` and/or ``tcp://HOST:PORT`` (one of each at most).
+
+        >>> import tempfile
+        >>> r = SyslogReceiver.from_urls(["udp://127.0.0.1:0"], tempfile.mkdtemp()); r.name
+        'syslog:udp:127.0.0.1:0'
+        >>> r.close(); SyslogReceiver.from_urls(["http://x:1"], "spool")
+        Traceback (most recent call last):
+        escudo.errors.InputError: syslog input 'http://x:1': expected udp://HOST:PORT or tcp://HOST:PORT
+        """
+        addresses: dict[str, str] = {}
+        for url in urls:
+            scheme, sep, address = url.partition("://")
+            if not sep or scheme not in ("udp", "tcp") or scheme in addresses:
+                raise InputError(
+                    f"syslog input {url!r}: expected udp://HOST:PORT or tcp://HOST:PORT"
+                    + (" (one of each)" if scheme in addresses else "")
+                )
+            parse_address(address)
+            addresses[scheme] = address
+        udp, tcp = addresses.get("udp"), addresses.get("tcp")
+        return cls(spool_dir, udp=udp, tcp=tcp, segment_bytes=segment_bytes)
 
     def _bind(self, proto: str, address: tuple[str, int]) -> None:
         family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
