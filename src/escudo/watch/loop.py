@@ -35,9 +35,9 @@ if TYPE_CHECKING:
     from escudo.content.model import Detection
     from escudo.watch.outputs import WatchOutput
 
-MAX_BATCH_BYTES = (
-    64 * 1024 * 1024
-)  # one batch's lines at most (about: an input's last poll may pass it)
+# One batch's lines at most (about: an input's last poll may pass it). A full batch reaches the
+# reader's PARALLEL_MIN_BYTES (64 MB), so a backlog is read by the worker pool (both cores).
+MAX_BATCH_BYTES = 64 * 1024 * 1024
 POLL_BYTES = 8 * 1024 * 1024
 RETRY_SECONDS = 5.0  # a batch an output refused is tried again after this long (at most)
 
