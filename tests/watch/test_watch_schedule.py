@@ -148,3 +148,22 @@ def test_a_scheduled_run_interrupted_is_repeated_once(tmp_path: Path) -> None:
     rows = read_jsonl(tmp_path / "alerts.jsonl")
     assert rows and len(rows) == len({tuple(sorted(r.items())) for r in rows})
     assert StateDir(tmp_path / "state").committed().extra["schedule"][NGROK] == at(10).isoformat()
+
+
+def test_the_same_bytes_arriving_twice_are_ingested_twice(tmp_path: Path) -> None:
+    """The second batch's spool file gets the first one's inode back (removed at commit) and
+    starts with the same bytes: ingest must not take it for the file it already read."""
+    part = log_part(0)
+    (tmp_path / "app.log").write_bytes(part)
+    clock = Clock(at(9, 20))
+    loop = loop_for(tmp_path, clock, None)
+    loop.start()
+    drain(loop)
+    with open(tmp_path / "app.log", "ab") as fh:
+        fh.write(part)
+    drain(loop)
+    clock.moment = at(10, 5)
+    drain(loop)
+    loop.close()
+    rows = read_jsonl(tmp_path / "alerts.jsonl")
+    assert rows and {r["count"] for r in rows} == {2}

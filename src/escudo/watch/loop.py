@@ -251,10 +251,16 @@ class WatchLoop:
         # One file per followed file (each is sniffed for its source, as hunt sniffs each input).
         key = (piece.input, piece.name, piece.sourcetype)
         if key not in files:
-            files[key] = self.state.new_batch_file(len(files))
+            files[key] = self._new_file(len(files))
             handles[files[key]] = open(files[key], "wb")  # noqa: SIM115 (closed by _poll)
         handles[files[key]].write(piece.data)
         return len(piece.data)
+
+    def _new_file(self, index: int) -> Path:
+        """An empty file for the ``index``-th spooled file of a new batch."""
+        path = self.state.new_batch_file(index)
+        path.write_bytes(b"")
+        return path
 
     def _account(self, batch: OpenBatch, run: HuntRun, seconds: float) -> None:
         status = self.status

@@ -25,6 +25,7 @@ True
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -190,6 +191,26 @@ class ScheduleLoop(WatchLoop):
             self._run_scheduled(due)
             done = True
         return done
+
+    def _new_file(self, index: int) -> Path:
+        """An empty spool file whose inode no ingest checkpoint of the store names.
+
+        Ingest knows a file by device, inode and first bytes; a batch file is removed at commit
+        and the file system hands its inode to the next one at once, so a next batch starting
+        with the same bytes would be taken for the old file and skipped. Files that would be are
+        kept (empty, unnamed in the manifest, dropped with the batch) while another is made."""
+        from escudo.store.ingest import read_checkpoints
+        from escudo.store.layout import StoreLayout
+
+        known = set(read_checkpoints(StoreLayout(self.store)).get("inputs", {}))
+        attempt = 0
+        while True:
+            path = self.state.new_batch_file(index).with_name(f"{index}-{attempt}.log")
+            path.write_bytes(b"")
+            st = os.stat(path)
+            if f"{st.st_dev}:{st.st_ino}" not in known:
+                return path
+            attempt += 1
 
     def _ingest(self, batch: OpenBatch) -> None:
         from escudo.store.ingest import ingest
