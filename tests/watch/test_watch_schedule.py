@@ -167,3 +167,16 @@ def test_the_same_bytes_arriving_twice_are_ingested_twice(tmp_path: Path) -> Non
     loop.close()
     rows = read_jsonl(tmp_path / "alerts.jsonl")
     assert rows and {r["count"] for r in rows} == {2}
+
+
+def test_a_run_before_anything_arrived_finds_nothing_and_moves_on(tmp_path: Path) -> None:
+    (tmp_path / "app.log").write_bytes(b"")
+    clock = Clock(at(9, 20))
+    loop = loop_for(tmp_path, clock, None)
+    loop.start()
+    drain(loop)
+    clock.moment = at(10, 1)
+    drain(loop)  # the 10:00 run over a store nothing was ingested into
+    loop.close()
+    assert not (tmp_path / "store").exists()
+    assert StateDir(tmp_path / "state").committed().extra["schedule"][NGROK] == at(10).isoformat()

@@ -285,8 +285,11 @@ class ScheduleLoop(WatchLoop):
         from escudo.detect.store import Store
         from escudo.engines import new_engine
         from escudo.sources.base import ReadStats
+        from escudo.store.layout import MARKER
         from escudo.store.read import engine_settings
 
+        if not (self.store / MARKER).is_file():  # nothing ingested yet: no events to search
+            return []
         session = self.runner.session
         earliest, latest = schedule_of(detection).window(at)
         compiled = compile_detection(
