@@ -140,3 +140,16 @@ def test_config_file_runs_inputs_and_outputs_and_emits_risk(tmp_path: Path) -> N
     risk = read_jsonl(out)
     assert risk and {r["search_name"] for r in risk} == {f"ESCU - {NGROK} - Rule"}
     assert {r["risk_object_type"] for r in risk} == {"user", "system"}
+
+
+def test_watching_stdin_ends_when_stdin_does(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [*ESCUDO, "watch", "-", "--detection", NGROK, "--interval", "0.2", "--state",
+         str(tmp_path / "state")],
+        input=log_part(0),
+        capture_output=True,
+        timeout=HANG_GUARD,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(rows) == 4 and {r["dest"] for r in rows} == {"web-0"}

@@ -1,7 +1,8 @@
 """``escudo watch`` (follow live logs, run detections every batch or on their schedules, deliver
 each alert once) and ``escudo status`` (what a watcher is doing).
 
-Exit codes: 0 after SIGTERM or Ctrl-C (the batch under way is finished and committed first); 2
+Exit codes: 0 after SIGTERM or Ctrl-C (the batch under way is finished and committed first), or
+once stdin (``-``, the only input) is closed and its lines committed; 2
 on errors found before the loop starts (options, config, a state folder another watcher holds).
 A batch that fails (an output refusing it) is retried and counted in the status, not fatal.
 """

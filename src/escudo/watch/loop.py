@@ -163,6 +163,12 @@ class WatchLoop:
                 self._failed(exc)
                 self.stop_event.wait(min(RETRY_SECONDS, max(self.interval, 0.1)))
                 continue
+            if (
+                self._open is None
+                and self.inputs
+                and all(getattr(watched, "ended", False) for watched in self.inputs)
+            ):  # stdin closed and read to its end: nothing more can come
+                break
             self.stop_event.wait(max(0.0, self.interval - (time.monotonic() - began)))
 
     def _reload(self) -> None:
