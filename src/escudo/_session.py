@@ -29,6 +29,7 @@ from escudo.errors import InputError
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from escudo.compile import CompiledSearch
     from escudo.content.model import ContentSet, Detection
     from escudo.detect.identity import IdentityResolver
     from escudo.detect.result import DetectionResult, EmitKind
@@ -208,9 +209,31 @@ class Session:
 
         return select_detections(self.content, self.detection_refs)
 
-    def hunt(self, inputs: Sequence[Input]) -> HuntRun:
+    def compile(self, warnings: list[str] | None = None) -> list[tuple[Detection, CompiledSearch]]:
+        """The detections compiled once for many hunts (``hunt(inputs, compiled=...)``, as
+        ``escudo watch`` runs every batch): the ones ``detections`` names, else the default set
+        (a detection that does not compile is left out and ``warnings`` told why)."""
+        from escudo.detect.hunt import compile_default_set, compile_detection, select_detections
+
+        chosen = self.selected()
+        if chosen is not None:
+            return [(d, compile_detection(d, self.content, now=self.now)) for d in chosen]
+        return compile_default_set(
+            self.content,
+            select_detections(self.content),
+            warn=warnings.append if warnings is not None else None,
+            now=self.now,
+        )
+
+    def hunt(
+        self,
+        inputs: Sequence[Input],
+        *,
+        compiled: Sequence[tuple[Detection, CompiledSearch]] | None = None,
+    ) -> HuntRun:
         """Run the detections over ``inputs`` (files, folders, ``.gz`` files, ``"-"``); with no
-        inputs, over the events of the ``store`` (``escudo ingest``).
+        inputs, over the events of the ``store`` (``escudo ingest``). ``compiled``: the
+        detections :meth:`compile` made (default: compiled for this hunt).
 
         Each CIM data set is read once for every detection. With a ``store``, results, risk
         events and findings are kept in it before this returns.
@@ -222,7 +245,7 @@ class Session:
         # compile (the class the read uses, so the read takes them over).
         with workers_started(inputs, Normalizer):
             from escudo.detect.attack import stix_in_use
-            from escudo.detect.hunt import hunt
+            from escudo.detect.hunt import hunt, run_compiled
             from escudo.detect.store import Store
             from escudo.engines import new_engine
             from escudo.sources.base import ReadStats
@@ -237,19 +260,33 @@ class Session:
                 stix_in_use(self.attack_stix),
                 new_engine(self.engine, **settings) as engine,
             ):
-                results = hunt(
-                    [os.fspath(i) for i in inputs],
-                    detections,
-                    content=self.content,
-                    earliest=self.earliest,
-                    latest=self.latest,
-                    now=self.now,
-                    stats=stats,
-                    engine=engine,
-                    store=Store(self.store),
-                    warn=warnings.append,
-                    sourcetype=self.sourcetype,
-                    events=events,
+                results = (
+                    hunt(
+                        [os.fspath(i) for i in inputs],
+                        detections,
+                        content=self.content,
+                        earliest=self.earliest,
+                        latest=self.latest,
+                        now=self.now,
+                        stats=stats,
+                        engine=engine,
+                        store=Store(self.store),
+                        warn=warnings.append,
+                        sourcetype=self.sourcetype,
+                        events=events,
+                    )
+                    if compiled is None
+                    else run_compiled(
+                        [os.fspath(i) for i in inputs],
+                        compiled,
+                        earliest=self.earliest,
+                        latest=self.latest,
+                        stats=stats,
+                        engine=engine,
+                        store=Store(self.store),
+                        sourcetype=self.sourcetype,
+                        events=events,
+                    )
                 )
         run = HuntRun(results, stats, warnings, self._emitter(results))
         if self.store is not None:

@@ -28,6 +28,8 @@ COMMANDS: dict[str, str] = {
     "navigator": "escudo.cli.navigator:navigator",
     "ingest": "escudo.cli.ingest:ingest",
     "store": "escudo.cli.store:store",
+    "watch": "escudo.cli.watch:watch",
+    "status": "escudo.cli.watch:status",
 }
 
 
