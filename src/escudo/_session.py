@@ -215,42 +215,51 @@ class Session:
         Each CIM data set is read once for every detection. With a ``store``, results, risk
         events and findings are kept in it before this returns.
         """
-        from escudo.datamodels.normalize import Normalizer
-        from escudo.sources.reader import workers_started
+        from escudo.datamodels.normalize import MultiNormalizer
+        from escudo.detect.attack import stix_in_use
+        from escudo.detect.hunt import compile_jobs, run_compiled, start_reading
+        from escudo.detect.store import Store
+        from escudo.sources.base import ReadStats
+        from escudo.sources.reader import stop_workers
 
-        # Big inputs are read by worker processes: start them while the detections load and
-        # compile (the class the read uses, so the read takes them over).
-        with workers_started(inputs, Normalizer):
-            from escudo.detect.attack import stix_in_use
-            from escudo.detect.hunt import hunt
-            from escudo.detect.store import Store
+        detections = self.selected()
+        stats = ReadStats()
+        warnings: list[str] = []
+        events = self.store if not inputs else None
+        paths = [os.fspath(i) for i in inputs]
+        jobs = compile_jobs(
+            self.content,
+            detections,
+            warn=warnings.append,
+            earliest=self.earliest,
+            latest=self.latest,
+            now=self.now,
+        )
+        # Big inputs are read by worker processes (none for a selective hunt, read in threads):
+        # started now, they come up while the engine opens (the read takes them over).
+        start_reading(paths, jobs, self.sourcetype)
+        try:
             from escudo.engines import new_engine
-            from escudo.sources.base import ReadStats
             from escudo.store.read import engine_settings
 
-            detections = self.selected()
-            stats = ReadStats()
-            warnings: list[str] = []
-            events = self.store if not inputs else None
             settings = {**self.engine_settings, **engine_settings(self.engine, events)}
             with (
                 stix_in_use(self.attack_stix),
                 new_engine(self.engine, **settings) as engine,
             ):
-                results = hunt(
-                    [os.fspath(i) for i in inputs],
-                    detections,
-                    content=self.content,
+                results = run_compiled(
+                    paths,
+                    jobs,
                     earliest=self.earliest,
                     latest=self.latest,
-                    now=self.now,
                     stats=stats,
                     engine=engine,
                     store=Store(self.store),
-                    warn=warnings.append,
                     sourcetype=self.sourcetype,
                     events=events,
                 )
+        finally:
+            stop_workers(MultiNormalizer)
         run = HuntRun(results, stats, warnings, self._emitter(results))
         if self.store is not None:
             run.emitted()  # kept now: a store is written by the hunt, not by reading the run

@@ -319,6 +319,38 @@ def test_workers_started_ahead_are_taken_by_the_read(
     reader.stop_workers(type(plan))  # nothing to stop: harmless
 
 
+def test_a_selective_read_runs_in_threads(
+    scan_impl: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the C scan, a read whose filter leaves Python few lines runs in threads: no worker
+    process starts ahead for it, and its rows and counts are one process's; a filter most lines
+    pass (or the Python scan) keeps worker processes."""
+    from escudo.sources import reader
+    from escudo.sources.framing import expand_inputs
+
+    lines = [syslog_line(_event("ngrok tcp 22" if i == 400 else "ls", i)) for i in range(3000)]
+    path = tmp_path / "a.log"
+    path.write_bytes(("\n".join(lines) + "\n").encode())
+    monkeypatch.setattr(reader, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(reader.os, "cpu_count", lambda: 2)
+    selective = SysmonPlan(FIELDS, frozenset({1}), SEED)
+    common = SysmonPlan(FIELDS, frozenset({1}), RawFilter((("ls",),)))
+    inputs = expand_inputs([path])
+    assert reader.threaded(inputs, selective) is (scan_impl == "c")
+    assert not reader.threaded(inputs, common)
+    module = type(selective).__module__
+    reader.start_workers([path], selective)
+    assert (module in reader._EARLY) is (scan_impl != "c")
+    reader.stop_workers(selective)
+    got = {}
+    for workers in (1, 2):
+        stats = ReadStats()
+        batches = reader.read_batches([path], selective, stats=stats, workers=workers)
+        got[workers] = ([r for b in batches for r in b.to_pylist()], _key(stats), stats.lines)
+    assert got[2] == got[1]
+    assert [r["EventRecordID"] for r in got[2][0]] == ["400"]
+
+
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

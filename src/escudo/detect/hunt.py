@@ -218,10 +218,7 @@ def run_compiled(
             )
     stats = stats if stats is not None else ReadStats()
     window = _Window(earliest=earliest, latest=latest)
-    needs: dict[str, list[Requirements]] = {}
-    for _, compiled in jobs:
-        for dataset in compiled.datasets:
-            needs.setdefault(dataset, []).append(compiled.requirements.get(dataset, ()))
+    needs = needs_of(jobs)
     if RISK_DATASET in needs:
         del needs[RISK_DATASET]
         # Arrow rather than register_risk_store: the run's window clips risk events too,
@@ -244,6 +241,32 @@ def run_compiled(
         low, high = window.info(compiled.datasets)
         results.append(DetectionResult(detection, compiled, rows, low, high))
     return results
+
+
+def needs_of(jobs: Sequence[tuple[Detection, CompiledSearch]]) -> dict[str, list[Requirements]]:
+    """Each data set the compiled searches read, with the requirements of each search reading it
+    (what ``normalize.read_datasets`` takes; ``Risk.All_Risk`` included)."""
+    needs: dict[str, list[Requirements]] = {}
+    for _, compiled in jobs:
+        for dataset in compiled.datasets:
+            needs.setdefault(dataset, []).append(compiled.requirements.get(dataset, ()))
+    return needs
+
+
+def start_reading(
+    paths: Sequence[Path | str],
+    jobs: Sequence[tuple[Detection, CompiledSearch]],
+    sourcetype: str | None = None,
+) -> None:
+    """Start the worker processes the read of :func:`run_compiled` will use (if any) now, so
+    they come up while the caller opens the engine (``reader.stop_workers(MultiNormalizer)``
+    stops them when no read took them)."""
+    from escudo.datamodels import normalize
+
+    needs = needs_of(jobs)
+    needs.pop(RISK_DATASET, None)
+    if needs and paths:
+        normalize.start_reading([Path(p) if p != "-" else p for p in paths], needs, sourcetype)
 
 
 def _load_logs(
@@ -343,20 +366,7 @@ def hunt(
     >>> hunt(["tests/fixtures/empty.log"], content=load_content())  # doctest: +SKIP
     [DetectionResult(...), ...]
     """
-    if detections:
-        jobs = [
-            (d, compile_detection(d, content, earliest=earliest, latest=latest, now=now))
-            for d in detections
-        ]
-    else:
-        jobs = compile_default_set(
-            content,
-            select_detections(content),
-            warn=warn,
-            earliest=earliest,
-            latest=latest,
-            now=now,
-        )
+    jobs = compile_jobs(content, detections, warn=warn, earliest=earliest, latest=latest, now=now)
     return run_compiled(
         paths,
         jobs,
@@ -367,6 +377,28 @@ def hunt(
         store=store,
         sourcetype=sourcetype,
         events=events,
+    )
+
+
+def compile_jobs(
+    content: ContentSet,
+    detections: Sequence[Detection] | None = None,
+    *,
+    warn: Callable[[str], None] | None = None,
+    earliest: datetime | None = None,
+    latest: datetime | None = None,
+    now: datetime | None = None,
+) -> list[tuple[Detection, CompiledSearch]]:
+    """What :func:`hunt` runs: ``detections`` compiled (an error stops), or by default every
+    content detection whose datasets the inputs feed (one that does not compile is skipped,
+    ``warn`` told why)."""
+    if detections:
+        return [
+            (d, compile_detection(d, content, earliest=earliest, latest=latest, now=now))
+            for d in detections
+        ]
+    return compile_default_set(
+        content, select_detections(content), warn=warn, earliest=earliest, latest=latest, now=now
     )
 
 

@@ -146,6 +146,19 @@ class SysmonPlan:
         and the C scan (the Arrow scan's fixed cost per call is too much for 1 MB blocks)."""
         return bool(self.raw_filter and self.raw_filter.clauses) and prefilter.has_c_scan()
 
+    def python_share(self, data: bytes) -> float:
+        """The share of ``data``'s bytes the exact (Python) path reads under the raw filter: the
+        candidate lines, or all of them (no filter, or too many candidates).
+
+        >>> SysmonPlan(raw_filter=RawFilter((("ngrok",),))).python_share(b"a\\nngrok\\n")
+        0.75
+        """
+        needles = _compile_filter(self.raw_filter)
+        split = split_chunk(data, needles) if needles else None
+        if split is None or not data:
+            return 1.0
+        return sum(end - begin for _, begin, end in split.runs) / len(data)
+
     def read_range(
         self, path: Path, offset: int, length: int, name: str, block_bytes: int
     ) -> tuple[pa.RecordBatch, ReadStats]:
