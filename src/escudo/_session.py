@@ -141,7 +141,8 @@ class Session:
     nothing). ``identities``/``assets``: ES lookup CSVs that merge aliases into
     ``normalized_risk_object``. ``attack_stix``: a MITRE enterprise-attack.json used instead of
     the bundled ATT&CK table. ``hec``: a sender :meth:`deliver` sends risk events and findings
-    through. The README's "Library" section runs a hunt and a search on the bundled sample.
+    through. ``compile_cache``: keep compiled detections in the user's cache folder, so the next
+    hunt compiles nothing (``escudo.compile.cache``; not with ``earliest``/``latest``). The README's "Library" section runs a hunt and a search on the bundled sample.
 
     >>> from pathlib import Path
     >>> sample = Path(__file__).parents[2] / "samples" / "sysmon-linux-syslog.log"
@@ -166,6 +167,7 @@ class Session:
         hec: HecSender | None = None,
         sourcetype: str | None = None,
         engine_settings: Mapping[str, Any] | None = None,
+        compile_cache: bool = True,
     ) -> None:
         if now is None:
             now = datetime.now(UTC)
@@ -180,6 +182,7 @@ class Session:
         self.attack_stix = Path(attack_stix) if attack_stix is not None else None
         self.hec = hec
         self.sourcetype = sourcetype  # None: each file's source, sniffed from its content
+        self.compile_cache = compile_cache  # hunts keep compiled detections on disk (compile.cache)
         # Files checked now, before a (maybe long) run.
         self.identities: IdentityResolver | None = None
         if identities is not None or assets is not None:
@@ -215,6 +218,7 @@ class Session:
         Each CIM data set is read once for every detection. With a ``store``, results, risk
         events and findings are kept in it before this returns.
         """
+        from escudo.compile.cache import CompileCache
         from escudo.datamodels.normalize import MultiNormalizer
         from escudo.detect.attack import stix_in_use
         from escudo.detect.hunt import compile_jobs, run_compiled, start_reading
@@ -234,15 +238,19 @@ class Session:
             earliest=self.earliest,
             latest=self.latest,
             now=self.now,
+            cache=CompileCache.default() if self.compile_cache else None,
         )
         # Big inputs are read by worker processes (none for a selective hunt, read in threads):
         # started now, they come up while the engine opens (the read takes them over).
         start_reading(paths, jobs, self.sourcetype)
         try:
             from escudo.engines import new_engine
-            from escudo.store.read import engine_settings
 
-            settings = {**self.engine_settings, **engine_settings(self.engine, events)}
+            settings = dict(self.engine_settings)
+            if events is not None:  # (store.read imports sqlglot, which a cached hunt avoids)
+                from escudo.store.read import engine_settings
+
+                settings |= engine_settings(self.engine, events)
             with (
                 stix_in_use(self.attack_stix),
                 new_engine(self.engine, **settings) as engine,

@@ -11,12 +11,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-
-from sqlglot import exp
+from typing import TYPE_CHECKING
 
 from escudo.content.model import Macro
 from escudo.sources.base import RawFilter, Requirements
 from escudo.spl.ast import Pipeline
+
+if TYPE_CHECKING:  # sqlglot is imported by the compile itself (a cached search needs none)
+    from sqlglot import exp
 
 
 @dataclass

@@ -35,6 +35,7 @@ from escudo.sources.base import ReadStats, Requirements
 
 if TYPE_CHECKING:
     from escudo.compile import CompiledSearch
+    from escudo.compile.cache import CompileCache
     from escudo.engines.base import Engine
 
 __all__ = ["MAX_UNION_CLAUSES", "union_filters"]  # kept importable from here
@@ -154,18 +155,18 @@ def compile_default_set(
     earliest: datetime | None = None,
     latest: datetime | None = None,
     now: datetime | None = None,
+    cache: CompileCache | None = None,
 ) -> list[tuple[Detection, CompiledSearch]]:
     """Compile ``detections`` keeping those whose datasets the inputs can feed.
 
     A detection that does not compile is left out, ``warn`` told why (the run does not stop for it).
+    ``cache``: compiled detections kept on disk, used when there are no window bounds.
     """
     fed = fed_datasets()
     out = []
     for detection in detections:
         try:
-            compiled = compile_detection(
-                detection, content, earliest=earliest, latest=latest, now=now
-            )
+            compiled = _compile(detection, content, earliest, latest, now, cache)
         except EscudoError as exc:
             if warn is not None:
                 warn(f"skipped {detection.name!r}: {exc}")
@@ -388,18 +389,36 @@ def compile_jobs(
     earliest: datetime | None = None,
     latest: datetime | None = None,
     now: datetime | None = None,
+    cache: CompileCache | None = None,
 ) -> list[tuple[Detection, CompiledSearch]]:
     """What :func:`hunt` runs: ``detections`` compiled (an error stops), or by default every
     content detection whose datasets the inputs feed (one that does not compile is skipped,
-    ``warn`` told why)."""
+    ``warn`` told why). ``cache``: compiled detections kept on disk (``compile.cache``), used
+    when there are no window bounds."""
     if detections:
-        return [
-            (d, compile_detection(d, content, earliest=earliest, latest=latest, now=now))
-            for d in detections
-        ]
+        return [(d, _compile(d, content, earliest, latest, now, cache)) for d in detections]
     return compile_default_set(
-        content, select_detections(content), warn=warn, earliest=earliest, latest=latest, now=now
+        content,
+        select_detections(content),
+        warn=warn,
+        earliest=earliest,
+        latest=latest,
+        now=now,
+        cache=cache,
     )
+
+
+def _compile(
+    detection: Detection,
+    content: ContentSet,
+    earliest: datetime | None,
+    latest: datetime | None,
+    now: datetime | None,
+    cache: CompileCache | None,
+) -> CompiledSearch:
+    if cache is not None and earliest is None and latest is None:
+        return cache.compile(detection, content, now=now)
+    return compile_detection(detection, content, earliest=earliest, latest=latest, now=now)
 
 
 def search(
