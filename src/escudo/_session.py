@@ -240,9 +240,9 @@ class Session:
             now=self.now,
             cache=CompileCache.default() if self.compile_cache else None,
         )
-        # Big inputs are read by worker processes (none for a selective hunt, read in threads):
-        # started now, they come up while the engine opens (the read takes them over).
-        start_reading(paths, jobs, self.sourcetype)
+        # The read starts now and runs while the engine opens: big inputs are read by worker
+        # processes (none for a selective hunt, read in threads), which come up meanwhile.
+        reads = start_reading(paths, jobs, self.sourcetype, stats)
         try:
             from escudo.engines import new_engine
 
@@ -265,8 +265,11 @@ class Session:
                     store=Store(self.store),
                     sourcetype=self.sourcetype,
                     events=events,
+                    reads=reads,
                 )
         finally:
+            if reads is not None:
+                reads.close()
             stop_workers(MultiNormalizer)
         run = HuntRun(results, stats, warnings, self._emitter(results))
         if self.store is not None:
