@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -23,3 +24,16 @@ def spark_session() -> Iterator[SparkEngine]:
     """A Spark engine open for the whole session; ``new_engine("spark")`` shares its Spark."""
     with SparkEngine(master="local[2]", config=SPARK_TEST_CONFIG) as engine:
         yield engine
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compile_cache_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Hunts keep compiled detections in the user's cache folder (escudo.compile.cache): the
+    tests' go to a folder of their own (escudo commands run by tests inherit it)."""
+    old = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+    yield
+    if old is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = old

@@ -142,7 +142,8 @@ class Session:
     nothing). ``identities``/``assets``: ES lookup CSVs that merge aliases into
     ``normalized_risk_object``. ``attack_stix``: a MITRE enterprise-attack.json used instead of
     the bundled ATT&CK table. ``hec``: a sender :meth:`deliver` sends risk events and findings
-    through. The README's "Library" section runs a hunt and a search on the bundled sample.
+    through. ``compile_cache``: keep compiled detections in the user's cache folder, so the next
+    hunt compiles nothing (``escudo.compile.cache``; not with ``earliest``/``latest``). The README's "Library" section runs a hunt and a search on the bundled sample.
 
     >>> from pathlib import Path
     >>> sample = Path(__file__).parents[2] / "samples" / "sysmon-linux-syslog.log"
@@ -167,6 +168,7 @@ class Session:
         hec: HecSender | None = None,
         sourcetype: str | None = None,
         engine_settings: Mapping[str, Any] | None = None,
+        compile_cache: bool = True,
     ) -> None:
         if now is None:
             now = datetime.now(UTC)
@@ -181,6 +183,7 @@ class Session:
         self.attack_stix = Path(attack_stix) if attack_stix is not None else None
         self.hec = hec
         self.sourcetype = sourcetype  # None: each file's source, sniffed from its content
+        self.compile_cache = compile_cache  # hunts keep compiled detections on disk (compile.cache)
         # Files checked now, before a (maybe long) run.
         self.identities: IdentityResolver | None = None
         if identities is not None or assets is not None:
@@ -238,56 +241,63 @@ class Session:
         Each CIM data set is read once for every detection. With a ``store``, results, risk
         events and findings are kept in it before this returns.
         """
-        from escudo.datamodels.normalize import Normalizer
-        from escudo.sources.reader import workers_started
+        from escudo.compile.cache import CompileCache
+        from escudo.datamodels.normalize import MultiNormalizer
+        from escudo.detect.attack import stix_in_use
+        from escudo.detect.hunt import compile_jobs, run_compiled, start_reading
+        from escudo.detect.store import Store
+        from escudo.sources.base import ReadStats
+        from escudo.sources.reader import stop_workers
 
-        # Big inputs are read by worker processes: start them while the detections load and
-        # compile (the class the read uses, so the read takes them over).
-        with workers_started(inputs, Normalizer):
-            from escudo.detect.attack import stix_in_use
-            from escudo.detect.hunt import hunt, run_compiled
-            from escudo.detect.store import Store
+        detections = self.selected()
+        stats = ReadStats()
+        warnings: list[str] = []
+        events = self.store if not inputs else None
+        paths = [os.fspath(i) for i in inputs]
+        jobs = (
+            list(compiled)
+            if compiled is not None
+            else compile_jobs(
+                self.content,
+                detections,
+                warn=warnings.append,
+                earliest=self.earliest,
+                latest=self.latest,
+                now=self.now,
+                cache=CompileCache.default() if self.compile_cache else None,
+            )
+        )
+        # The read starts now and runs while the engine opens: big inputs are read by worker
+        # processes (none for a selective hunt, read in threads), which come up meanwhile.
+        reads = start_reading(paths, jobs, self.sourcetype, stats)
+        try:
             from escudo.engines import new_engine
-            from escudo.sources.base import ReadStats
-            from escudo.store.read import engine_settings
 
-            detections = self.selected()
-            stats = ReadStats()
-            warnings: list[str] = []
-            events = self.store if not inputs else None
-            settings = {**self.engine_settings, **engine_settings(self.engine, events)}
+            settings = dict(self.engine_settings)
+            if events is not None:  # (store.read imports sqlglot, which a cached hunt avoids)
+                from escudo.store.read import engine_settings
+
+                settings |= engine_settings(self.engine, events)
             with (
                 stix_in_use(self.attack_stix),
                 new_engine(self.engine, **settings) as engine,
             ):
-                results = (
-                    hunt(
-                        [os.fspath(i) for i in inputs],
-                        detections,
-                        content=self.content,
-                        earliest=self.earliest,
-                        latest=self.latest,
-                        now=self.now,
-                        stats=stats,
-                        engine=engine,
-                        store=Store(self.store),
-                        warn=warnings.append,
-                        sourcetype=self.sourcetype,
-                        events=events,
-                    )
-                    if compiled is None
-                    else run_compiled(
-                        [os.fspath(i) for i in inputs],
-                        compiled,
-                        earliest=self.earliest,
-                        latest=self.latest,
-                        stats=stats,
-                        engine=engine,
-                        store=Store(self.store),
-                        sourcetype=self.sourcetype,
-                        events=events,
-                    )
+                results = run_compiled(
+                    paths,
+                    jobs,
+                    earliest=self.earliest,
+                    latest=self.latest,
+                    stats=stats,
+                    engine=engine,
+                    store=Store(self.store),
+                    sourcetype=self.sourcetype,
+                    events=events,
+                    reads=reads,
                 )
+        finally:
+            if reads is not None:
+                reads.close()
+            stop_workers(MultiNormalizer)
         run = HuntRun(results, stats, warnings, self._emitter(results))
         if self.store is not None:
             run.emitted()  # kept now: a store is written by the hunt, not by reading the run

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from hunt_events import BASE, EVENTS, reference_rows, write_shape
 
@@ -93,3 +95,35 @@ def test_adhoc_search(tmp_path: Path) -> None:
     )
     assert [str(v) for v in result.rows.column("count").to_pylist()] == ["4"]
     assert result.detection.name == "search"
+
+
+def test_a_read_started_ahead_hands_over_its_items_errors_and_stops() -> None:
+    """detect.hunt.Prefetch (start_reading's read ahead): the items in order; an error raised
+    where the consumer takes it; close() stops a producer its consumer left (its iterator closed)."""
+    from escudo.detect.hunt import Prefetch
+
+    closed: list[int] = []
+
+    def items(count: int, fail_at: int = -1) -> Iterator[tuple[str, pa.RecordBatch]]:
+        try:
+            for i in range(count):
+                if i == fail_at:
+                    raise InputError("x.log: cannot read: gone")
+                yield str(i), pa.record_batch({"n": [i]})
+        finally:
+            closed.append(count)
+
+    ahead = Prefetch(items(5), depth=2)
+    assert [name for name, _ in ahead] == ["0", "1", "2", "3", "4"]
+    ahead.close()
+    failing = Prefetch(items(6, fail_at=3), depth=2)
+    taken = []
+    with pytest.raises(InputError, match="cannot read: gone"):
+        for name, _ in failing:
+            taken.append(name)
+    assert taken == ["0", "1", "2"]
+    failing.close()
+    endless = Prefetch(items(10**9), depth=2)
+    assert next(iter(endless))[0] == "0"
+    endless.close()  # the producer waits on a full queue: it stops, its generator closed
+    assert closed == [5, 6, 10**9]

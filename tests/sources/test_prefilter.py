@@ -319,6 +319,38 @@ def test_workers_started_ahead_are_taken_by_the_read(
     reader.stop_workers(type(plan))  # nothing to stop: harmless
 
 
+def test_a_selective_read_runs_in_threads(
+    scan_impl: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the C scan, a read whose filter leaves Python few lines runs in threads: no worker
+    process starts ahead for it, and its rows and counts are one process's; a filter most lines
+    pass (or the Python scan) keeps worker processes."""
+    from escudo.sources import reader
+    from escudo.sources.framing import expand_inputs
+
+    lines = [syslog_line(_event("ngrok tcp 22" if i == 400 else "ls", i)) for i in range(3000)]
+    path = tmp_path / "a.log"
+    path.write_bytes(("\n".join(lines) + "\n").encode())
+    monkeypatch.setattr(reader, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(reader.os, "cpu_count", lambda: 2)
+    selective = SysmonPlan(FIELDS, frozenset({1}), SEED)
+    common = SysmonPlan(FIELDS, frozenset({1}), RawFilter((("ls",),)))
+    inputs = expand_inputs([path])
+    assert reader.threaded(inputs, selective) is (scan_impl == "c")
+    assert not reader.threaded(inputs, common)
+    module = type(selective).__module__
+    reader.start_workers([path], selective)
+    assert (module in reader._EARLY) is (scan_impl != "c")
+    reader.stop_workers(selective)
+    got = {}
+    for workers in (1, 2):
+        stats = ReadStats()
+        batches = reader.read_batches([path], selective, stats=stats, workers=workers)
+        got[workers] = ([r for b in batches for r in b.to_pylist()], _key(stats), stats.lines)
+    assert got[2] == got[1]
+    assert [r["EventRecordID"] for r in got[2][0]] == ["400"]
+
+
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -353,6 +385,50 @@ def test_a_range_read_in_blocks_equals_the_per_line_path(
     assert batch.to_pylist() == rows
     assert _key(stats) == _key(expected)
     assert stats.lines == data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    lines=st.lists(
+        st.tuples(
+            KINDS,
+            st.lists(st.sampled_from(WORDS), min_size=1, max_size=4),
+            st.sampled_from([b"", b"", b"", b"\xff\xfe", b"\x00", "é".encode()]),
+        ),
+        max_size=40,
+    ),
+    block=st.sampled_from([1, 300, 2000, 1 << 20]),
+    max_out=st.sampled_from([1, 700, 1 << 20]),
+)
+def test_the_c_range_scan_equals_the_block_loop(
+    scan_impl: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    lines: list[tuple[str, list[str], bytes]],
+    block: int,
+    max_out: int,
+) -> None:
+    """SysmonPlan.read_range through the C range scan (prefilter.scan_range: called again when
+    it stops at RANGE_MAX_OUT bytes) gives the rows, counts and problem lines (not UTF-8 text
+    included) of the loop over framing.iter_blocks it replaces."""
+    if scan_impl != "c":
+        pytest.skip("the range scan is C only")
+    monkeypatch.setattr(prefilter, "RANGE_MAX_OUT", max_out)
+    raw = b"\n".join(
+        _line(kind, words, i).encode() + extra for i, (kind, words, extra) in enumerate(lines)
+    )
+    path = tmp_path / f"c{block}-{max_out}.log"
+    path.write_bytes(raw)
+    plan = SysmonPlan(FIELDS, frozenset({1}), SEED)
+    got = plan.read_range(path, 0, len(raw), "x", block)
+    monkeypatch.setattr(prefilter, "has_c_scan", lambda: False)  # the loop in Python
+    expected = plan.read_range(path, 0, len(raw), "x", block)
+    assert got[0].to_pylist() == expected[0].to_pylist()
+    assert _key(got[1]) == _key(expected[1])
+    counts = [(s.lines, s.invalid_utf8, s.not_utf8, s.binary) for s in (got[1], expected[1])]
+    assert counts[0] == counts[1]
 
 
 @pytest.mark.parametrize(

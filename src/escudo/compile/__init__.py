@@ -11,12 +11,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlglot import exp
-
-from escudo.content.model import Macro
 from escudo.sources.base import RawFilter, Requirements
-from escudo.spl.ast import Pipeline
+
+if TYPE_CHECKING:  # the parser and sqlglot come with the compile (a cached search needs neither)
+    from sqlglot import exp
+
+    from escudo.content.model import Macro
+    from escudo.spl.ast import Pipeline
 
 
 @dataclass

@@ -33,6 +33,23 @@ from sqlglot.generator import Generator
 from escudo.compile import functions, semantics, timefmt
 
 
+def _folded_like(gen: Generator, node: exp.Like) -> str:
+    """``LOWER(x) LIKE p`` (Splunk's case-insensitive match, ``semantics._wildcard_match``) as
+    ``x ILIKE p`` when ``p`` is an ASCII literal already in lower case: DuckDB's ILIKE folds both
+    sides with LOWER's own mapping, so it keeps the same rows, without a lowered copy of every
+    value (a hunt's queries: 20-50% less CPU). docs/semantics.md, "ILIKE for the folded match"."""
+    pattern = node.expression
+    if (
+        isinstance(node.this, exp.Lower)
+        and isinstance(pattern, exp.Literal)
+        and pattern.is_string
+        and pattern.name.isascii()
+        and pattern.name == pattern.name.lower()
+    ):
+        return f"{gen.sql(node.this, 'this')} ILIKE {gen.sql(pattern)}"
+    return str(gen.like_sql(node))
+
+
 class EscudoDuckDB(DuckDB):
     """DuckDB SQL plus the writers of escudo's own expression classes."""
 
@@ -42,6 +59,7 @@ class EscudoDuckDB(DuckDB):
             **semantics.SQL_WRITERS["duckdb"],
             **functions.SQL_WRITERS["duckdb"],
             **timefmt.SQL_WRITERS["duckdb"],
+            exp.Like: _folded_like,
         }
 
 

@@ -186,6 +186,11 @@ class Normalizer:
         """Whether :meth:`read_range` reads in blocks (see ``escudo.sources.reader.streams``)."""
         return bool(getattr(self.plan, "streams", False))
 
+    def python_share(self, data: bytes) -> float:
+        """The plan's (see ``escudo.sources.reader.threaded``); 1.0 when it does not say."""
+        share = getattr(self.plan, "python_share", None)
+        return 1.0 if share is None else float(share(data))
+
     def read_range(
         self, path: Path, offset: int, length: int, name: str, block_bytes: int
     ) -> tuple[pa.RecordBatch, ReadStats]:
@@ -341,6 +346,10 @@ class MultiNormalizer:
     def streams(self) -> bool:
         return bool(getattr(self.plan, "streams", False))
 
+    def python_share(self, data: bytes) -> float:
+        share = getattr(self.plan, "python_share", None)
+        return 1.0 if share is None else float(share(data))
+
     def read_range(
         self, path: Path, offset: int, length: int, name: str, block_bytes: int
     ) -> tuple[DatasetBatches, ReadStats]:
@@ -415,6 +424,41 @@ def read_datasets(
     >>> stats.events + stats.skipped + stats.other + stats.malformed
     41
     """
+    for inputs, processor in _processors(paths, needs, sourcetype):
+        for batches in read_batches(
+            inputs, processor, stats=stats, workers=workers, chunk_bytes=chunk_bytes
+        ):
+            yield from batches.items()
+
+
+def start_reading(
+    paths: Iterable[str | os.PathLike[str] | Input],
+    needs: dict[str, list[Requirements]],
+    sourcetype: str | None = None,
+) -> None:
+    """Start the worker processes :func:`read_datasets` will use for these arguments (if any)
+    now, so they come up while the caller does other work (``reader.start_workers``); stopped by
+    ``reader.stop_workers(MultiNormalizer)`` when no read took them.
+
+    >>> start_reading(["no-such-file"], {"Endpoint.Processes": [()]})  # errors wait for the read
+    """
+    from escudo.errors import EscudoError
+    from escudo.sources.reader import start_workers
+
+    try:
+        first = next(iter(_processors(paths, needs, sourcetype)), None)
+    except EscudoError:
+        return  # reported by the read itself
+    if first is not None:
+        start_workers(*first)
+
+
+def _processors(
+    paths: Iterable[str | os.PathLike[str] | Input],
+    needs: dict[str, list[Requirements]],
+    sourcetype: str | None,
+) -> Iterator[tuple[list[Input], MultiNormalizer]]:
+    """The inputs in runs of one source, each with the processor :func:`read_datasets` runs."""
     for st, inputs in sources_of(paths, sourcetype):
         targets = []
         filters: list[RawFilter | None] = []
@@ -439,8 +483,4 @@ def read_datasets(
                 kinds |= mapping.record_types
         record_types = None if kinds is None else frozenset(kinds)
         plan = st.plan(tuple(dict.fromkeys(fields)), record_types, union_filters(filters), "fast")
-        processor = MultiNormalizer(plan, record_field, tuple(targets), st.source, st.name)
-        for batches in read_batches(
-            inputs, processor, stats=stats, workers=workers, chunk_bytes=chunk_bytes
-        ):
-            yield from batches.items()
+        yield inputs, MultiNormalizer(plan, record_field, tuple(targets), st.source, st.name)

@@ -22,7 +22,14 @@ from sqlglot import exp
 
 from escudo.compile.dialects import dialect_for
 from escudo.detect.result import DetectionResult
-from escudo.detect.risk import attack_annotations, event_time, render_message, stable_id
+from escudo.detect.risk import (
+    RISK_DATASET,
+    RISK_INCIDENT,
+    attack_annotations,
+    event_time,
+    render_message,
+    stable_id,
+)
 from escudo.engines import DEFAULT_ENGINE, Engine, new_engine
 
 # contentctl v4.4.7 severity buckets of a detection's risk score (escu-semantics.md section 1c),
@@ -45,8 +52,6 @@ FINDING_TYPES = frozenset({"TTP", "Correlation"})
 # contentctl's ``rule_title`` is ``%name%``, prefixed "RBA: " for Correlation (escu-semantics.md 5.2).
 TITLE_PREFIX: dict[str, str] = {"Correlation": "RBA: "}
 NES_FIELDS: tuple[str, ...] = ("user", "dest")
-# ``finding_type`` of the findings the risk incident rules raise (the store replaces them as a set).
-RISK_INCIDENT = "risk_incident"
 
 
 def detection_severity(score: int) -> str:
@@ -149,7 +154,6 @@ RISK_RULES: tuple[RiskRule, ...] = (
     ),
 )
 
-RISK_DATASET = "Risk.All_Risk"
 # Risk.All_Risk multivalue fields the rules read, as (field, name inside the query).
 _LIST_FIELDS = (
     ("annotations.mitre_attack.mitre_tactic_id", "tactic_ids"),

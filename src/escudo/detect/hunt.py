@@ -15,6 +15,8 @@ the user's when a content folder defines it, else contentctl's ``search *`` (``l
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,6 +37,7 @@ from escudo.sources.base import ReadStats, Requirements
 
 if TYPE_CHECKING:
     from escudo.compile import CompiledSearch
+    from escudo.compile.cache import CompileCache
     from escudo.engines.base import Engine
 
 __all__ = ["MAX_UNION_CLAUSES", "union_filters"]  # kept importable from here
@@ -154,18 +157,18 @@ def compile_default_set(
     earliest: datetime | None = None,
     latest: datetime | None = None,
     now: datetime | None = None,
+    cache: CompileCache | None = None,
 ) -> list[tuple[Detection, CompiledSearch]]:
     """Compile ``detections`` keeping those whose datasets the inputs can feed.
 
     A detection that does not compile is left out, ``warn`` told why (the run does not stop for it).
+    ``cache``: compiled detections kept on disk, used when there are no window bounds.
     """
     fed = fed_datasets()
     out = []
     for detection in detections:
         try:
-            compiled = compile_detection(
-                detection, content, earliest=earliest, latest=latest, now=now
-            )
+            compiled = _compile(detection, content, earliest, latest, now, cache)
         except EscudoError as exc:
             if warn is not None:
                 warn(f"skipped {detection.name!r}: {exc}")
@@ -186,9 +189,10 @@ def run_compiled(
     store: Store | None = None,
     sourcetype: str | None = None,
     events: Path | None = None,
+    reads: Iterable[tuple[str, pa.RecordBatch]] | None = None,
 ) -> list[DetectionResult]:
     """Read every input once into each dataset the compiled searches need, then run every
-    search over them. ``sourcetype`` reads every input as that source (default: each file's own,
+    search over them (``reads``: that read, already started by :func:`start_reading`). ``sourcetype`` reads every input as that source (default: each file's own,
     sniffed from its content).
 
     With ``events`` (a store directory, see ``escudo ingest``) the data sets are its Parquet rows,
@@ -215,13 +219,11 @@ def run_compiled(
                 store=store,
                 sourcetype=sourcetype,
                 events=events,
+                reads=reads,
             )
     stats = stats if stats is not None else ReadStats()
     window = _Window(earliest=earliest, latest=latest)
-    needs: dict[str, list[Requirements]] = {}
-    for _, compiled in jobs:
-        for dataset in compiled.datasets:
-            needs.setdefault(dataset, []).append(compiled.requirements.get(dataset, ()))
+    needs = needs_of(jobs)
     if RISK_DATASET in needs:
         del needs[RISK_DATASET]
         # Arrow rather than register_risk_store: the run's window clips risk events too,
@@ -237,13 +239,98 @@ def run_compiled(
         for dataset in needs:
             window.seen[dataset] = register_events(engine, layout, dataset, earliest, latest)
     elif needs:
-        _load_logs(engine, paths, needs, window, stats, sourcetype)
+        _load_logs(engine, paths, needs, window, stats, sourcetype, reads)
     results = []
     for detection, compiled in jobs:
         rows = engine.run(compiled)
         low, high = window.info(compiled.datasets)
         results.append(DetectionResult(detection, compiled, rows, low, high))
     return results
+
+
+def needs_of(jobs: Sequence[tuple[Detection, CompiledSearch]]) -> dict[str, list[Requirements]]:
+    """Each data set the compiled searches read, with the requirements of each search reading it
+    (what ``normalize.read_datasets`` takes; ``Risk.All_Risk`` included)."""
+    needs: dict[str, list[Requirements]] = {}
+    for _, compiled in jobs:
+        for dataset in compiled.datasets:
+            needs.setdefault(dataset, []).append(compiled.requirements.get(dataset, ()))
+    return needs
+
+
+def start_reading(
+    paths: Sequence[Path | str],
+    jobs: Sequence[tuple[Detection, CompiledSearch]],
+    sourcetype: str | None = None,
+    stats: ReadStats | None = None,
+) -> Prefetch | None:
+    """Start the read :func:`run_compiled` does (``reads=``) now, so it runs while the caller
+    opens the engine: its worker processes (if it uses any) come up, and a background thread
+    reads ahead (the C scan holds no GIL while the engine's imports run). None without logs to
+    read. ``close()`` it when done (``reader.stop_workers(MultiNormalizer)`` stops workers no
+    read took)."""
+    from escudo.datamodels import normalize
+
+    needs = needs_of(jobs)
+    needs.pop(RISK_DATASET, None)
+    if not needs or not paths:
+        return None
+    inputs = [Path(p) if p != "-" else p for p in paths]
+    normalize.start_reading(inputs, needs, sourcetype)
+    stream = normalize.read_datasets(inputs, needs, stats=stats, sourcetype=sourcetype)
+    return Prefetch(stream)
+
+
+class Prefetch:
+    """The items of an iterator, taken by a background thread ahead of their consumer (at most
+    ``depth`` waiting): an error is raised where the consumer takes it; :meth:`close` stops the
+    thread (and closes the iterator) when the consumer is done or gave up."""
+
+    _END = object()
+
+    def __init__(self, items: Iterator[tuple[str, pa.RecordBatch]], depth: int = 4) -> None:
+        self._queue: queue.Queue[object] = queue.Queue(depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._produce, args=(items,), name="escudo-read-ahead", daemon=True
+        )
+        self._thread.start()
+
+    def _produce(self, items: Iterator[tuple[str, pa.RecordBatch]]) -> None:
+        try:
+            for item in items:
+                if not self._put(item):
+                    return
+        except Exception as exc:  # the consumer's to raise
+            self._put(exc)
+            return
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+        self._put(self._END)
+
+    def _put(self, item: object) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> Iterator[tuple[str, pa.RecordBatch]]:
+        while True:
+            item = self._queue.get()
+            if item is self._END:
+                return
+            if isinstance(item, Exception):
+                raise item
+            yield item  # type: ignore[misc]
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def _load_logs(
@@ -253,12 +340,14 @@ def _load_logs(
     window: _Window,
     stats: ReadStats,
     sourcetype: str | None,
+    reads: Iterable[tuple[str, pa.RecordBatch]] | None = None,
 ) -> None:
     """Read the inputs once into every data set of ``needs``: the first data set streams into
     the engine (which spills to disk when it must); the others' batches go to Parquet files
-    meanwhile, loaded into the engine once the read is done (memory stays bounded)."""
+    meanwhile, loaded into the engine once the read is done (memory stays bounded). ``reads``:
+    that read, already started."""
     with TemporaryDirectory(prefix="escudo-spool-") as spool:
-        _load_logs_via(engine, paths, needs, window, stats, sourcetype, Path(spool))
+        _load_logs_via(engine, paths, needs, window, stats, sourcetype, Path(spool), reads)
 
 
 def _load_logs_via(
@@ -269,6 +358,7 @@ def _load_logs_via(
     stats: ReadStats,
     sourcetype: str | None,
     spool: Path,
+    reads: Iterable[tuple[str, pa.RecordBatch]] | None = None,
 ) -> None:
     import pyarrow.parquet as pq
 
@@ -278,7 +368,11 @@ def _load_logs_via(
     writers: dict[str, pq.ParquetWriter] = {}
     files: dict[str, Path] = {}
     inputs = [Path(p) if p != "-" else p for p in paths]
-    stream = read_datasets(inputs, needs, stats=stats, sourcetype=sourcetype)
+    stream = (
+        reads
+        if reads is not None
+        else read_datasets(inputs, needs, stats=stats, sourcetype=sourcetype)
+    )
 
     def first_rows() -> Iterator[pa.RecordBatch]:
         for dataset, batch in stream:
@@ -343,20 +437,7 @@ def hunt(
     >>> hunt(["tests/fixtures/empty.log"], content=load_content())  # doctest: +SKIP
     [DetectionResult(...), ...]
     """
-    if detections:
-        jobs = [
-            (d, compile_detection(d, content, earliest=earliest, latest=latest, now=now))
-            for d in detections
-        ]
-    else:
-        jobs = compile_default_set(
-            content,
-            select_detections(content),
-            warn=warn,
-            earliest=earliest,
-            latest=latest,
-            now=now,
-        )
+    jobs = compile_jobs(content, detections, warn=warn, earliest=earliest, latest=latest, now=now)
     return run_compiled(
         paths,
         jobs,
@@ -368,6 +449,46 @@ def hunt(
         sourcetype=sourcetype,
         events=events,
     )
+
+
+def compile_jobs(
+    content: ContentSet,
+    detections: Sequence[Detection] | None = None,
+    *,
+    warn: Callable[[str], None] | None = None,
+    earliest: datetime | None = None,
+    latest: datetime | None = None,
+    now: datetime | None = None,
+    cache: CompileCache | None = None,
+) -> list[tuple[Detection, CompiledSearch]]:
+    """What :func:`hunt` runs: ``detections`` compiled (an error stops), or by default every
+    content detection whose datasets the inputs feed (one that does not compile is skipped,
+    ``warn`` told why). ``cache``: compiled detections kept on disk (``compile.cache``), used
+    when there are no window bounds."""
+    if detections:
+        return [(d, _compile(d, content, earliest, latest, now, cache)) for d in detections]
+    return compile_default_set(
+        content,
+        select_detections(content),
+        warn=warn,
+        earliest=earliest,
+        latest=latest,
+        now=now,
+        cache=cache,
+    )
+
+
+def _compile(
+    detection: Detection,
+    content: ContentSet,
+    earliest: datetime | None,
+    latest: datetime | None,
+    now: datetime | None,
+    cache: CompileCache | None,
+) -> CompiledSearch:
+    if cache is not None and earliest is None and latest is None:
+        return cache.compile(detection, content, now=now)
+    return compile_detection(detection, content, earliest=earliest, latest=latest, now=now)
 
 
 def search(

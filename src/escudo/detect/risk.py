@@ -20,6 +20,10 @@ from escudo.detect.attack import lookup_technique
 from escudo.detect.identity import IdentityResolver
 from escudo.detect.result import DetectionResult
 
+RISK_DATASET = "Risk.All_Risk"  # the risk events as a data set (ES's risk index)
+# ``finding_type`` of the findings the risk incident rules raise (the store replaces them as a set).
+RISK_INCIDENT = "risk_incident"
+
 TOKEN = re.compile(r"\$([A-Za-z0-9_.\-:]+)\$")
 
 # The row fields that carry an event time, in order of preference, for replayed logs (docs/semantics.md

@@ -36,9 +36,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from escudo.datamodels.cim import get_dataset
-from escudo.detect.findings import RISK_DATASET, RISK_INCIDENT, risk_incidents_of
 from escudo.detect.result import DetectionResult
-from escudo.detect.risk import event_time, field_text, parse_time, stable_id
+from escudo.detect.risk import (
+    RISK_DATASET,
+    RISK_INCIDENT,
+    event_time,
+    field_text,
+    parse_time,
+    stable_id,
+)
 from escudo.engines import DEFAULT_ENGINE
 from escudo.errors import InputError
 from escudo.store.layout import FORMAT, MARKER, NO_DATE, VERSION, hidden, write_atomic
@@ -262,6 +268,8 @@ class Store:
                 names = risk_schema().names
                 every = pa.concat_tables([self._read("risk", names), fresh["risk"].select(names)])
                 every = every.sort_by([("_time", "ascending"), ("risk_event_id", "ascending")])
+                from escudo.detect.findings import risk_incidents_of  # sqlglot: when needed
+
                 incidents = risk_incidents_of(every, DEFAULT_ENGINE)
                 merged = {
                     key: text

@@ -26,14 +26,14 @@ from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
-from sqlglot import exp
 
-from escudo.compile.dialects import EscudoDuckDB
 from escudo.datamodels.cim import Dataset, get_dataset
 from escudo.engines.base import ArrowData, ClosedOnExit, Runnable, parquet_files
 from escudo.errors import EngineError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # sqlglot only to write a tree's SQL (a cached search has its text)
+    from sqlglot import exp
+
     from escudo.detect.store import Store
 
 dialect = "duckdb"
@@ -92,9 +92,14 @@ def connect(
     >>> con = connect()
     >>> con.execute("SELECT current_setting('autoload_known_extensions')").fetchone()
     (False,)
+    >>> con.execute("SELECT current_setting('enable_progress_bar')").fetchone()
+    (False,)
     """
     con = duckdb.connect(database, read_only=read_only, config={**(config or {}), **NO_EXTENSIONS})
     try:
+        # No progress bar: DuckDB draws one on stdout for a query past 2 s, into escudo's output
+        # (a hunt's JSONL got a "100% ▕███▏" line on a loaded machine).
+        con.execute("SET enable_progress_bar = false")
         if utc:
             con.execute("SET TimeZone = 'UTC'")
         if readable:  # set once the database runs, before external access is turned off
@@ -291,11 +296,12 @@ class DuckDBEngine(ClosedOnExit):
 
     def execute(self, sql_or_expression: str | exp.Expr) -> pa.Table:
         """Run SQL (text in DuckDB's dialect, or a sqlglot expression) and return the result."""
-        sql = (
-            sql_or_expression
-            if isinstance(sql_or_expression, str)
-            else sql_or_expression.sql(dialect=EscudoDuckDB)
-        )
+        if isinstance(sql_or_expression, str):
+            sql = sql_or_expression
+        else:
+            from escudo.compile.dialects import EscudoDuckDB
+
+            sql = sql_or_expression.sql(dialect=EscudoDuckDB)
         try:
             # execute, not sql(): a relation binds its query once more to describe it, which
             # cost a hunt ~30% of its per-query CPU (97 ESCU searches: 1.1 s -> 0.8 s, empty
@@ -316,7 +322,8 @@ class DuckDBEngine(ClosedOnExit):
         for dataset in compiled.datasets:
             if get_dataset(dataset).name not in self.registered:
                 self.register_empty(dataset)
-        table = self.execute(compiled.expression)
+        # A search from the compile cache brings its SQL text (compile.cache.CachedSearch).
+        table = self.execute(getattr(compiled, "duckdb_sql", "") or compiled.expression)
         if compiled.output_fields is not None and table.column_names != compiled.output_fields:
             table = table.select(compiled.output_fields)
         return table

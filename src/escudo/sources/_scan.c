@@ -25,6 +25,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <unistd.h>
 
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
@@ -341,6 +343,80 @@ static void classify(const uint8_t *s, Lines *lines, size_t nlines)
     }
 }
 
+/* Sort the lines of s[0:n] for the needles nds[0:k] (the GIL may be released): fills `lines`
+ * (starts and flags) and the counts. Returns 0 when out of memory. */
+static int sort_lines(const uint8_t *s, size_t n, const uint8_t *const *nds, const size_t *lens,
+                      size_t k, Lines *lines, size_t *nlines, size_t *filtered, size_t *skipped,
+                      size_t *candidates, size_t *nruns)
+{
+    lines->count = 0;
+    lines->failed = 0;
+    *nlines = *filtered = *skipped = *candidates = *nruns = 0;
+    add_line(lines, 0);
+    run_pass(s, n, k ? nds[0] : NULL, k ? lens[0] : 0, 1, lines);
+    if (!lines->failed && n > 0 && s[n - 1] != '\n')
+        add_line(lines, n); /* the end of a last line without a newline */
+    if (lines->failed)
+        return 0;
+    *nlines = lines->count - 1;
+    for (size_t j = 1; j < k; j++)
+        run_pass(s, n, nds[j], lens[j], 0, lines);
+    classify(s, lines, *nlines);
+    for (size_t li = 0; li < *nlines; li++) {
+        uint8_t f = lines->flags[li];
+        if (f & F_SPECIAL) {
+            (*candidates)++;
+            *nruns += li == 0 || !(lines->flags[li - 1] & F_SPECIAL);
+        } else if (f & F_EVENT) {
+            *filtered += (f & F_ENDS) != 0;
+        } else if (!(f & (F_ODD | F_BLANK))) {
+            (*skipped)++;
+        }
+    }
+    return !lines->failed;
+}
+
+/* The end (exclusive) of the run of candidate lines starting at line `li`. */
+static size_t run_end(const Lines *lines, size_t nlines, size_t li)
+{
+    size_t stop = li + 1;
+    while (stop < nlines && (lines->flags[stop] & F_SPECIAL))
+        stop++;
+    return stop;
+}
+
+/* Whether line `li` starts a run of candidate lines. */
+static inline int run_starts(const Lines *lines, size_t li)
+{
+    return (lines->flags[li] & F_SPECIAL) && !(li > 0 && (lines->flags[li - 1] & F_SPECIAL));
+}
+
+/* The needles of a scan as (bytes, length), checked (non-empty bytes), read with the GIL held;
+ * NULL with an exception set. The arrays are freed by the caller. */
+static int read_needles(PyObject *needles, const char *fn, const uint8_t ***nds, size_t **lens)
+{
+    Py_ssize_t k = PyTuple_GET_SIZE(needles);
+    for (Py_ssize_t j = 0; j < k; j++) {
+        PyObject *nd = PyTuple_GET_ITEM(needles, j);
+        if (!PyBytes_Check(nd) || PyBytes_GET_SIZE(nd) == 0) {
+            PyErr_Format(PyExc_TypeError, "%s: needles must be non-empty bytes", fn);
+            return 0;
+        }
+    }
+    *nds = malloc(((size_t)k + 1) * sizeof **nds);
+    *lens = malloc(((size_t)k + 1) * sizeof **lens);
+    if (*nds == NULL || *lens == NULL) {
+        PyErr_NoMemory();
+        return 0;
+    }
+    for (Py_ssize_t j = 0; j < k; j++) {
+        PyObject *nd = PyTuple_GET_ITEM(needles, j);
+        (*nds)[j] = (const uint8_t *)PyBytes_AS_STRING(nd);
+        (*lens)[j] = (size_t)PyBytes_GET_SIZE(nd);
+    }
+    return 1;
+}
+
 static PyObject *scan(PyObject *self, PyObject *args)
 {
     Py_buffer buf;
@@ -348,58 +424,27 @@ static PyObject *scan(PyObject *self, PyObject *args)
     (void)self;
     if (!PyArg_ParseTuple(args, "y*O!:scan", &buf, &PyTuple_Type, &needles))
         return NULL;
-    Py_ssize_t nneedles = PyTuple_GET_SIZE(needles);
-    for (Py_ssize_t k = 0; k < nneedles; k++) {
-        PyObject *nd = PyTuple_GET_ITEM(needles, k);
-        if (!PyBytes_Check(nd) || PyBytes_GET_SIZE(nd) == 0) {
-            PyBuffer_Release(&buf);
-            PyErr_SetString(PyExc_TypeError, "scan: needles must be non-empty bytes");
-            return NULL;
-        }
-    }
+    const uint8_t **nds = NULL;
+    size_t *lens = NULL;
+    size_t k = (size_t)PyTuple_GET_SIZE(needles);
     const uint8_t *s = buf.buf;
     size_t n = (size_t)buf.len;
     Lines lines = {NULL, NULL, 0, n / 512 + 16, 0};
-    lines.starts = malloc(lines.cap * sizeof *lines.starts);
-    lines.flags = malloc(lines.cap);
-    /* the needles as (bytes, length), read while the GIL is held */
-    const uint8_t **nds = malloc(((size_t)nneedles + 1) * sizeof *nds);
-    size_t *lens = malloc(((size_t)nneedles + 1) * sizeof *lens);
     PyObject *runs = NULL;
     size_t nlines = 0, filtered = 0, skipped = 0, candidates = 0, nruns = 0;
-    if (lines.starts == NULL || lines.flags == NULL || nds == NULL || lens == NULL) {
+    int ok = 1;
+    if (!read_needles(needles, "scan", &nds, &lens))
+        goto done;
+    lines.starts = malloc(lines.cap * sizeof *lines.starts);
+    lines.flags = malloc(lines.cap);
+    if (lines.starts == NULL || lines.flags == NULL) {
         PyErr_NoMemory();
         goto done;
     }
-    for (Py_ssize_t k = 0; k < nneedles; k++) {
-        PyObject *nd = PyTuple_GET_ITEM(needles, k);
-        nds[k] = (const uint8_t *)PyBytes_AS_STRING(nd);
-        lens[k] = (size_t)PyBytes_GET_SIZE(nd);
-    }
     Py_BEGIN_ALLOW_THREADS
-    add_line(&lines, 0);
-    run_pass(s, n, nneedles ? nds[0] : NULL, nneedles ? lens[0] : 0, 1, &lines);
-    if (!lines.failed && n > 0 && s[n - 1] != '\n')
-        add_line(&lines, n); /* the end of a last line without a newline */
-    if (!lines.failed) {
-        nlines = lines.count - 1;
-        for (Py_ssize_t k = 1; k < nneedles; k++)
-            run_pass(s, n, nds[k], lens[k], 0, &lines);
-        classify(s, &lines, nlines);
-        for (size_t li = 0; li < nlines; li++) {
-            uint8_t f = lines.flags[li];
-            if (f & F_SPECIAL) {
-                candidates++;
-                nruns += li == 0 || !(lines.flags[li - 1] & F_SPECIAL);
-            } else if (f & F_EVENT) {
-                filtered += (f & F_ENDS) != 0;
-            } else if (!(f & (F_ODD | F_BLANK))) {
-                skipped++;
-            }
-        }
-    }
+    ok = sort_lines(s, n, nds, lens, k, &lines, &nlines, &filtered, &skipped, &candidates, &nruns);
     Py_END_ALLOW_THREADS
-    if (lines.failed) {
+    if (!ok) {
         PyErr_NoMemory();
         goto done;
     }
@@ -408,11 +453,9 @@ static PyObject *scan(PyObject *self, PyObject *args)
         goto done;
     size_t r = 0;
     for (size_t li = 0; li < nlines; li++) {
-        if (!(lines.flags[li] & F_SPECIAL) || (li > 0 && (lines.flags[li - 1] & F_SPECIAL)))
+        if (!run_starts(&lines, li))
             continue;
-        size_t stop = li + 1;
-        while (stop < nlines && (lines.flags[stop] & F_SPECIAL))
-            stop++;
+        size_t stop = run_end(&lines, nlines, li);
         PyObject *run = Py_BuildValue("(nnn)", (Py_ssize_t)li, (Py_ssize_t)lines.starts[li],
                                       (Py_ssize_t)lines.starts[stop]);
         if (run == NULL) {
@@ -431,6 +474,213 @@ done:
         return NULL;
     return Py_BuildValue("(nnnnN)", (Py_ssize_t)nlines, (Py_ssize_t)filtered,
                          (Py_ssize_t)skipped, (Py_ssize_t)candidates, runs);
+}
+
+static int plain_bytes(const unsigned char *p, Py_ssize_t n);
+
+/* What scan_range hands back to Python, in file order: bytes copied into `arena`. */
+enum { ITEM_RUN = 0, ITEM_WHOLE = 1, ITEM_BAD_TEXT = 2 };
+
+typedef struct {
+    int kind;
+    size_t line;   /* ITEM_RUN: the 0-based index in the range of its first line; else the
+                      number of lines of the range before the block */
+    size_t offset; /* in the arena */
+    size_t length;
+} Item;
+
+typedef struct {
+    Item *items;
+    size_t count, cap;
+    uint8_t *arena;
+    size_t used, size;
+    int failed;
+} Out;
+
+static void put(Out *out, int kind, size_t line, const uint8_t *data, size_t length)
+{
+    if (out->failed)
+        return;
+    if (out->count == out->cap) {
+        size_t cap = out->cap ? out->cap * 2 : 64;
+        Item *items = realloc(out->items, cap * sizeof *items);
+        if (items == NULL) {
+            out->failed = 1;
+            return;
+        }
+        out->items = items;
+        out->cap = cap;
+    }
+    if (out->used + length > out->size) {
+        size_t size = out->size ? out->size : 1 << 16;
+        while (size < out->used + length)
+            size *= 2;
+        uint8_t *arena = realloc(out->arena, size);
+        if (arena == NULL) {
+            out->failed = 1;
+            return;
+        }
+        out->arena = arena;
+        out->size = size;
+    }
+    memcpy(out->arena + out->used, data, length);
+    out->items[out->count++] = (Item){kind, line, out->used, length};
+    out->used += length;
+}
+
+/* scan_range(fd, offset, length, needles, block_bytes, max_share, max_out)
+ *   -> (consumed, lines, filtered, skipped, items)
+ *
+ * SysmonPlan.read_range's loop over a file range in C, without the GIL: the range is read with
+ * pread in newline-aligned blocks of about block_bytes through one buffer (framing.iter_blocks:
+ * a line longer than the buffer doubles it), each block is scanned as scan() does and checked
+ * with plain_text(). What needs Python comes back as items (kind, line, bytes), in file order:
+ * ITEM_RUN, a run of candidate lines; ITEM_WHOLE, a block with more than max_share of its lines
+ * candidates (prefilter._limit), for the exact path; ITEM_BAD_TEXT, a block that is not plain
+ * text, for framing.note_bad_text. lines/filtered/skipped count the blocks (whole ones' lines
+ * included; their filtered and skipped lines are Python's to count). Reading stops after the
+ * block where the items pass max_out bytes: `consumed` says how far it got (Python calls again
+ * for the rest). An OSError is raised when the file cannot be read. */
+static PyObject *scan_range(PyObject *self, PyObject *args)
+{
+    int fd;
+    Py_ssize_t offset_arg, length_arg, block_arg, max_out_arg;
+    double max_share;
+    PyObject *needles;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "innO!ndn:scan_range", &fd, &offset_arg, &length_arg,
+                          &PyTuple_Type, &needles, &block_arg, &max_share, &max_out_arg))
+        return NULL;
+    if (offset_arg < 0 || length_arg < 0 || max_out_arg < 0) {
+        PyErr_SetString(PyExc_ValueError, "scan_range: negative offset, length or max_out");
+        return NULL;
+    }
+    const uint8_t **nds = NULL;
+    size_t *lens = NULL;
+    size_t k = (size_t)PyTuple_GET_SIZE(needles);
+    if (!read_needles(needles, "scan_range", &nds, &lens)) {
+        free(nds);
+        free(lens);
+        return NULL;
+    }
+    size_t length = (size_t)length_arg, left = length, max_out = (size_t)max_out_arg;
+    off_t pos = (off_t)offset_arg;
+    size_t bufsize = (size_t)(block_arg < 1 ? 1 : block_arg);
+    if (bufsize > length)
+        bufsize = length ? length : 1;
+    uint8_t *buf = malloc(bufsize);
+    Lines lines = {NULL, NULL, 0, bufsize / 512 + 16, 0};
+    lines.starts = malloc(lines.cap * sizeof *lines.starts);
+    lines.flags = malloc(lines.cap);
+    Out out = {NULL, 0, 0, NULL, 0, 0, 0};
+    size_t consumed = 0, total_lines = 0, total_filtered = 0, total_skipped = 0;
+    int err = 0, nomem = buf == NULL || lines.starts == NULL || lines.flags == NULL;
+    PyObject *items = NULL;
+    Py_BEGIN_ALLOW_THREADS
+    size_t carry = 0; /* buf[:carry] is the start of a line not yet scanned */
+    while (!nomem && !err) {
+        if (carry == bufsize) { /* no newline in a whole buffer: one twice as long */
+            uint8_t *grown = realloc(buf, bufsize * 2);
+            if (grown == NULL) {
+                nomem = 1;
+                break;
+            }
+            buf = grown;
+            bufsize *= 2;
+        }
+        size_t want = bufsize - carry < left ? bufsize - carry : left;
+        ssize_t got = 0;
+        if (want) {
+            do
+                got = pread(fd, buf + carry, want, pos);
+            while (got < 0 && errno == EINTR);
+            if (got < 0) {
+                err = errno;
+                break;
+            }
+        }
+        pos += got;
+        left -= (size_t)got;
+        size_t end = carry + (size_t)got, cut;
+        if (got == 0) { /* the range (or the file) ends */
+            if (end == 0)
+                break;
+            cut = end;
+        } else {
+            cut = end;
+            while (cut > 0 && buf[cut - 1] != '\n')
+                cut--;
+            if (cut == 0) {
+                carry = end;
+                continue;
+            }
+        }
+        /* the block buf[:cut] */
+        size_t nlines, filtered, skipped, candidates, nruns;
+        if (!sort_lines(buf, cut, nds, lens, k, &lines, &nlines, &filtered, &skipped,
+                        &candidates, &nruns)) {
+            nomem = 1;
+            break;
+        }
+        double limit = nlines > 64 ? max_share * (double)nlines : (double)nlines;
+        if ((double)candidates > limit) {
+            put(&out, ITEM_WHOLE, total_lines, buf, cut);
+        } else {
+            for (size_t li = 0; li < nlines; li++) {
+                if (!run_starts(&lines, li))
+                    continue;
+                size_t stop = run_end(&lines, nlines, li);
+                put(&out, ITEM_RUN, total_lines + li, buf + lines.starts[li],
+                    lines.starts[stop] - lines.starts[li]);
+            }
+            total_filtered += filtered;
+            total_skipped += skipped;
+        }
+        if (!plain_bytes(buf, (Py_ssize_t)cut))
+            put(&out, ITEM_BAD_TEXT, total_lines, buf, cut);
+        if (out.failed) {
+            nomem = 1;
+            break;
+        }
+        total_lines += nlines;
+        consumed += cut;
+        if (got == 0)
+            break;
+        memmove(buf, buf + cut, end - cut);
+        carry = end - cut;
+        if (out.used >= max_out)
+            break; /* enough for Python to work on: it calls again for the rest */
+    }
+    Py_END_ALLOW_THREADS
+    if (err) {
+        errno = err;
+        PyErr_SetFromErrno(PyExc_OSError);
+    } else if (nomem) {
+        PyErr_NoMemory();
+    } else {
+        items = PyList_New((Py_ssize_t)out.count);
+        for (size_t j = 0; items != NULL && j < out.count; j++) {
+            Item *it = &out.items[j];
+            PyObject *item = Py_BuildValue("(iny#)", it->kind, (Py_ssize_t)it->line,
+                                           (const char *)out.arena + it->offset,
+                                           (Py_ssize_t)it->length);
+            if (item == NULL)
+                Py_CLEAR(items);
+            else
+                PyList_SET_ITEM(items, (Py_ssize_t)j, item);
+        }
+    }
+    free(buf);
+    free(lines.starts);
+    free(lines.flags);
+    free(out.items);
+    free(out.arena);
+    free(nds);
+    free(lens);
+    if (items == NULL)
+        return NULL;
+    return Py_BuildValue("(nnnnN)", (Py_ssize_t)consumed, (Py_ssize_t)total_lines,
+                         (Py_ssize_t)total_filtered, (Py_ssize_t)total_skipped, items);
 }
 
 static PyObject *use(PyObject *self, PyObject *arg)
@@ -506,6 +756,9 @@ static PyObject *plain_text(PyObject *self, PyObject *arg)
 static PyMethodDef methods[] = {
     {"scan", scan, METH_VARARGS,
      "scan(data, needles) -> (lines, filtered, skipped, candidates, runs): see prefilter.py."},
+    {"scan_range", scan_range, METH_VARARGS,
+     "scan_range(fd, offset, length, needles, block_bytes, max_share, max_out) -> (consumed, "
+     "lines, filtered, skipped, items): a file range scanned in blocks (see sysmon.py)."},
     {"use", use, METH_O,
      "use(name): compare blocks with 'avx2', 'sse2' or 'bytes' (tests); returns the name."},
     {"used", used, METH_NOARGS, "used() -> the block comparison in use."},

@@ -194,6 +194,39 @@ def split_chunk(data: bytes | memoryview, needles: Needles) -> ChunkSplit | None
     return ChunkSplit(runs=runs, filtered=filtered, skipped=skipped, lines=count)
 
 
+# scan_range's items: a run of candidate lines, a block for the exact path, a block that is not
+# plain text (for framing.note_bad_text); and the bytes they may hold before it returns.
+RANGE_RUN, RANGE_WHOLE, RANGE_BAD_TEXT = 0, 1, 2
+RANGE_MAX_OUT = 16 << 20
+
+
+def scan_range(
+    fd: int, offset: int, length: int, clause: tuple[bytes, ...], block_bytes: int
+) -> tuple[int, int, int, int, list[tuple[int, int, bytes]]]:
+    """The C scan over a file range, read in newline-aligned blocks of about ``block_bytes``
+    (``framing.iter_blocks``) without holding the GIL: ``(consumed, lines, filtered, skipped,
+    items)``, what :func:`split_chunk` and ``framing.first_bad_text`` say of each block. Items,
+    in file order, are ``(kind, line, bytes)``: ``RANGE_RUN`` a run of candidate lines (``line``:
+    the 0-based index in the range of its first line), ``RANGE_WHOLE`` a block with too many
+    candidates and ``RANGE_BAD_TEXT`` a block that is not plain text (``line``: the lines
+    before it). ``filtered`` and ``skipped`` leave out whole blocks. It stops early once the
+    items hold ``RANGE_MAX_OUT`` bytes, after ``consumed`` bytes (a line boundary); call it again
+    for the rest. Needs the C module (:func:`has_c_scan`).
+
+    >>> import os, tempfile
+    >>> with tempfile.TemporaryFile() as fh:
+    ...     _ = fh.write(b"a\\n<Event>x</Event>\\nngrok <Event>y</Event>\\n"); _ = fh.flush()
+    ...     scan_range(fh.fileno(), 0, 42, (b"ngrok",), 1 << 20) if has_c_scan() else (42, 3, 1, 1,
+    ...         [(0, 2, b"ngrok <Event>y</Event>\\n")])
+    (42, 3, 1, 1, [(0, 2, b'ngrok <Event>y</Event>\\n')])
+    """
+    assert _scan is not None
+    result: tuple[int, int, int, int, list[tuple[int, int, bytes]]] = _scan.scan_range(
+        fd, offset, length, clause, block_bytes, MAX_CANDIDATE_SHARE, RANGE_MAX_OUT
+    )
+    return result
+
+
 def has_c_scan() -> bool:
     """Whether :func:`split_chunk` runs the C scan (which also takes a memoryview)."""
     return _scan is not None

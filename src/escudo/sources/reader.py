@@ -22,7 +22,7 @@ import pickle
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from multiprocessing.context import BaseContext
 from pathlib import Path
@@ -56,6 +56,12 @@ BLOCKS_PER_CHUNK = 8
 IN_FLIGHT_PER_WORKER = 4
 # Below this much input a process pool costs more (start-up, imports) than it saves.
 PARALLEL_MIN_BYTES = 64 << 20
+# A processor that streams (the C range scan holds no GIL) and leaves Python at most this share
+# of the bytes of a sample (the first PROBE_BYTES of the first file) runs in threads of this
+# process: a selective hunt scans at the speed of the C scan on every core, with no worker
+# process to start (a Python with pyarrow & co, ~0.3 s of CPU each) and no batch to pickle.
+THREAD_MAX_PYTHON_SHARE = 0.02
+PROBE_BYTES = 8 << 20
 
 
 def run_chunk(processor: Processor, name: str, data: bytes) -> Result:
@@ -158,6 +164,26 @@ def _run_pickled(blob: bytes, task: Task) -> Result:
     return _run(processor, task)
 
 
+def threaded(inputs: list[Input], processor: Processor) -> bool:
+    """Whether a parallel read of ``inputs`` runs ``processor`` in threads rather than worker
+    processes: it streams, and its ``python_share(sample)`` (the share of a sample's bytes its
+    Python path would read) is at most THREAD_MAX_PYTHON_SHARE on the first file's first bytes."""
+    share = getattr(processor, "python_share", None)
+    if share is None or not streams(processor):
+        return False
+    path = next((i.path for i in inputs if i.seekable), None)
+    if path is None:
+        return False
+    try:
+        with open(path, "rb") as fh:
+            sample = fh.read(PROBE_BYTES)
+    except OSError:
+        return False  # reported when its turn comes
+    if len(sample) == PROBE_BYTES:
+        sample = sample[: sample.rfind(b"\n") + 1]
+    return bool(sample) and float(share(sample)) <= THREAD_MAX_PYTHON_SHARE
+
+
 def _ready() -> bool:
     """A no-op task: its answer tells that a worker process is up."""
     return True
@@ -194,25 +220,30 @@ _Started = tuple[ProcessPoolExecutor, list[Future[bool]]]
 _EARLY: dict[str, tuple[int, threading.Thread, list[_Started]]] = {}
 
 
-def start_workers(paths: Iterable[str | os.PathLike[str]], processor: type) -> None:
+def start_workers(
+    paths: Iterable[str | os.PathLike[str] | Input], processor: type | Processor
+) -> None:
     """Start the worker processes now when :func:`read_batches` will use a pool for ``paths``.
 
-    ``processor`` is the class of the processor the read will use: the workers are Pythons that
+    ``processor`` is the processor the read will use, or its class: the workers are Pythons that
     import its module (pyarrow & co, about 0.3 s); started first thing, in a background thread,
     they come up while the caller imports and compiles, and the next :func:`read_batches` whose
     processor is of a class from that module takes them over (the class, not a module name, so
-    the two cannot disagree and leave the pool unused). Inputs one process reads start nothing.
+    the two cannot disagree and leave the pool unused). Inputs one process reads start nothing,
+    nor does a processor the read runs in threads (:func:`threaded`: the class alone cannot say).
 
     >>> from escudo.datamodels.normalize import Normalizer
     >>> start_workers(["no-such-file"], Normalizer)  # errors wait for the read
     """
-    preload = processor.__module__
+    preload = processor.__module__ if isinstance(processor, type) else type(processor).__module__
     try:
         inputs = expand_inputs(paths)
     except EscudoError:
         return  # reported by the read itself, where it is located
     workers = _auto_workers(inputs)
     if workers == 1 or preload in _EARLY:
+        return
+    if not isinstance(processor, type) and threaded(inputs, processor):
         return
     pools: list[_Started] = []
 
@@ -228,13 +259,17 @@ def start_workers(paths: Iterable[str | os.PathLike[str]], processor: type) -> N
     _EARLY[preload] = (workers, thread, pools)
 
 
-def stop_workers(processor: type) -> None:
+def stop_workers(processor: type | Processor) -> None:
     """Stop the workers :func:`start_workers` started for ``processor`` if no read took them."""
-    _early_pool(processor.__module__, 0)
+    _early_pool(
+        processor.__module__ if isinstance(processor, type) else type(processor).__module__, 0
+    )
 
 
 @contextmanager
-def workers_started(paths: Iterable[str | os.PathLike[str]], processor: type) -> Iterator[None]:
+def workers_started(
+    paths: Iterable[str | os.PathLike[str]], processor: type | Processor
+) -> Iterator[None]:
     """:func:`start_workers` on entry, :func:`stop_workers` on exit (when no read took them).
 
     >>> from escudo.datamodels.normalize import Normalizer
@@ -313,14 +348,29 @@ def read_batches(
         return
 
     preload = type(processor).__module__
-    started = _early_pool(preload, workers)
-    if started is None:
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=_context(preload))
-        ready = [pool.submit(_ready) for _ in range(workers)]
+    pool: Executor
+    ready: list[Future[bool]]
+    if threaded(inputs, processor):
+        _early_pool(preload, 0)  # workers started ahead are not needed: stopped
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="escudo-read")
+        ready = [Future()]
+        ready[0].set_result(True)  # nothing to wait for
+
+        def submit(task: Task) -> Future[Result]:
+            return pool.submit(_run, processor, task)
     else:
-        pool, ready = started
+        started = _early_pool(preload, workers)
+        if started is None:
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=_context(preload))
+            ready = [pool.submit(_ready) for _ in range(workers)]
+        else:
+            pool, ready = started
+        blob = pickle.dumps(processor)
+
+        def submit(task: Task) -> Future[Result]:
+            return pool.submit(_run_pickled, blob, task)
+
     pending: deque[tuple[Task, Future[Result]]] = deque()
-    blob = pickle.dumps(processor)
     try:
         # Starting the workers takes a while (a Python, pyarrow & co imported); this process would
         # only wait, so it reads the first chunks itself until a worker answers a no-op.
@@ -344,7 +394,7 @@ def read_batches(
                 if batch is not None:
                     yield batch
                 continue
-            pending.append((task, pool.submit(_run_pickled, blob, task)))
+            pending.append((task, submit(task)))
             while len(pending) >= IN_FLIGHT_PER_WORKER * workers:
                 done_task, future = pending.popleft()
                 batch = account(done_task, future.result())

@@ -146,6 +146,19 @@ class SysmonPlan:
         and the C scan (the Arrow scan's fixed cost per call is too much for 1 MB blocks)."""
         return bool(self.raw_filter and self.raw_filter.clauses) and prefilter.has_c_scan()
 
+    def python_share(self, data: bytes) -> float:
+        """The share of ``data``'s bytes the exact (Python) path reads under the raw filter: the
+        candidate lines, or all of them (no filter, or too many candidates).
+
+        >>> SysmonPlan(raw_filter=RawFilter((("ngrok",),))).python_share(b"a\\nngrok\\n")
+        0.75
+        """
+        needles = _compile_filter(self.raw_filter)
+        split = split_chunk(data, needles) if needles else None
+        if split is None or not data:
+            return 1.0
+        return sum(end - begin for _, begin, end in split.runs) / len(data)
+
     def read_range(
         self, path: Path, offset: int, length: int, name: str, block_bytes: int
     ) -> tuple[pa.RecordBatch, ReadStats]:
@@ -156,6 +169,13 @@ class SysmonPlan:
         if needles is None:
             raise ValueError("read_range needs a raw filter (see streams)")
         sink = _Sink()
+        clause = prefilter.choose_clause(needles)
+        if clause is not None and prefilter.has_c_scan():
+            with _no_gc():
+                lines = self._scan_range(path, offset, length, name, block_bytes, clause, sink)
+            sink.stats.events = len(sink.rows)
+            sink.stats.lines = lines
+            return self._batch(sink.hosts, sink.rows, sink.stats), sink.stats
         lines = 0  # of the range, before the block
         with _no_gc():
             for block in iter_blocks(path, offset, length, block_bytes):
@@ -172,6 +192,39 @@ class SysmonPlan:
         sink.stats.events = len(sink.rows)
         sink.stats.lines = lines
         return self._batch(sink.hosts, sink.rows, sink.stats), sink.stats
+
+    def _scan_range(
+        self,
+        path: Path,
+        offset: int,
+        length: int,
+        name: str,
+        block_bytes: int,
+        clause: tuple[bytes, ...],
+        sink: _Sink,
+    ) -> int:
+        """:meth:`read_range`'s loop in C (``prefilter.scan_range``: read and scanned without
+        the GIL, so threads scan in parallel); what it hands back goes through the exact path
+        and ``note_bad_text`` as the loop would. The lines of the range read."""
+        lines = 0  # of the range, before the current call's first block
+        with open(path, "rb", buffering=0) as fh:
+            done = 0
+            while done < length:
+                consumed, count, filtered, skipped, items = prefilter.scan_range(
+                    fh.fileno(), offset + done, length - done, clause, block_bytes
+                )
+                for kind, line, data in items:
+                    if kind == prefilter.RANGE_BAD_TEXT:
+                        note_bad_text(data, name, lines + line + 1, sink.stats)
+                    else:  # a run of candidate lines, or a whole block: the exact path
+                        self._read_lines(data, name, 0, len(data), lines + line + 1, [], sink)
+                sink.stats.filtered += filtered
+                sink.stats.skipped += skipped
+                lines += count
+                done += consumed
+                if not consumed:  # the file ends before the range (it shrank)
+                    break
+        return lines
 
     def _read_split(
         self, data: bytes | memoryview, split: ChunkSplit, name: str, lines: int, sink: _Sink

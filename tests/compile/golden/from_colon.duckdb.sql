@@ -65,7 +65,7 @@ WITH s0 AS (
     "vendor_product"
   FROM "s0"
   WHERE
-    LOWER("dest") LIKE 'web%'
+    "dest" ILIKE 'web%'
 ), s2 AS (
   SELECT
     "_time",

@@ -65,7 +65,7 @@ WITH s0 AS (
     "vendor_product"
   FROM "s0"
   WHERE
-    LOWER("process") LIKE '%''); drop table x; --%'
+    "process" ILIKE '%''); drop table x; --%'
     AND (
       LOWER("user") = 'o''brien\' OR LOWER("user") = '"quoted"'
     )

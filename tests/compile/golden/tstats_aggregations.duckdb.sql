@@ -45,7 +45,7 @@ WITH s0 AS (
         LOWER("parent_process_id") < '5000'
       )
       AND (
-        NOT "dest" IS NULL AND NOT LOWER("dest") LIKE '%.internal'
+        NOT "dest" IS NULL AND NOT "dest" ILIKE '%.internal'
       )
     )
     AND NOT "dest" IS NULL

@@ -33,7 +33,7 @@ WITH s0 AS (
     (
       LOWER("action") = 'deleted'
       AND (
-        LOWER("file_path") LIKE '/etc/ssh/%' OR LOWER("file_path") LIKE '~/.ssh/%'
+        "file_path" ILIKE '/etc/ssh/%' OR "file_path" ILIKE '~/.ssh/%'
       )
     )
     AND NOT "file_name" IS NULL

@@ -34,11 +34,11 @@ WITH s0 AS (
   WHERE
     LOWER("process_name") = 'ngrok'
     AND (
-      LOWER("process") LIKE '%start%'
-      OR LOWER("process") LIKE '%--config%'
-      OR LOWER("process") LIKE '%http%'
-      OR LOWER("process") LIKE '%authtoken%'
-      OR LOWER("process") LIKE '%tcp%'
+      "process" ILIKE '%start%'
+      OR "process" ILIKE '%--config%'
+      OR "process" ILIKE '%http%'
+      OR "process" ILIKE '%authtoken%'
+      OR "process" ILIKE '%tcp%'
     )
 ), s1 AS (
   SELECT

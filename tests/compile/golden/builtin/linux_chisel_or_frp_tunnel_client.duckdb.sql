@@ -35,19 +35,19 @@ WITH s0 AS (
     (
       LOWER("process_name") = 'chisel'
       AND (
-        LOWER("process") LIKE '% client %'
-        OR LOWER("process") LIKE '%--reverse%'
-        OR LOWER("process") LIKE '%socks%'
+        "process" ILIKE '% client %'
+        OR "process" ILIKE '%--reverse%'
+        OR "process" ILIKE '%socks%'
       )
     )
     OR (
       LOWER("process_name") = 'frpc'
       AND (
-        LOWER("process") LIKE '% -c %'
-        OR LOWER("process") LIKE '%--config%'
-        OR LOWER("process") LIKE '% tcp %'
-        OR LOWER("process") LIKE '% http %'
-        OR LOWER("process") LIKE '% stcp %'
+        "process" ILIKE '% -c %'
+        OR "process" ILIKE '%--config%'
+        OR "process" ILIKE '% tcp %'
+        OR "process" ILIKE '% http %'
+        OR "process" ILIKE '% stcp %'
       )
     )
 ), s1 AS (

@@ -34,11 +34,11 @@ WITH s0 AS (
   WHERE
     LOWER("process_name") = 'cloudflared'
     AND (
-      LOWER("process") LIKE '%tunnel%--url%'
-      OR LOWER("process") LIKE '%tunnel%run%'
-      OR LOWER("process") LIKE '%--token%'
-      OR LOWER("process") LIKE '%service install%'
-      OR LOWER("process") LIKE '%access tcp%'
+      "process" ILIKE '%tunnel%--url%'
+      OR "process" ILIKE '%tunnel%run%'
+      OR "process" ILIKE '%--token%'
+      OR "process" ILIKE '%service install%'
+      OR "process" ILIKE '%access tcp%'
     )
 ), s1 AS (
   SELECT

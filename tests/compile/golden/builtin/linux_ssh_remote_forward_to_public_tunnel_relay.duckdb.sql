@@ -35,14 +35,14 @@ WITH s0 AS (
     (
       LOWER("process_name") = 'ssh' OR LOWER("process_name") = 'autossh'
     )
-    AND LOWER("process") LIKE '%-r%'
+    AND "process" ILIKE '%-r%'
     AND (
-      LOWER("process") LIKE '%serveo.net%'
-      OR LOWER("process") LIKE '%localhost.run%'
-      OR LOWER("process") LIKE '%pinggy.io%'
-      OR LOWER("process") LIKE '%tuns.sh%'
-      OR LOWER("process") LIKE '%ngrok-agent.com%'
-      OR LOWER("process") LIKE '%tunnel.us.ngrok.com%'
+      "process" ILIKE '%serveo.net%'
+      OR "process" ILIKE '%localhost.run%'
+      OR "process" ILIKE '%pinggy.io%'
+      OR "process" ILIKE '%tuns.sh%'
+      OR "process" ILIKE '%ngrok-agent.com%'
+      OR "process" ILIKE '%tunnel.us.ngrok.com%'
     )
 ), s1 AS (
   SELECT

@@ -1,0 +1,231 @@
+"""A cache of compiled detections on disk: a hunt's second run compiles nothing (nor imports sqlglot).
+
+A detection's compiled search (its DuckDB SQL, data sets, requirements, output fields, expanded
+text) is kept as one JSON file under the user's cache folder (``$XDG_CACHE_HOME/escudo/compiled``,
+``platformdirs.user_cache_dir``), named by a digest of everything the compile reads: escudo's
+own code and sqlglot's (each file's size and modification time), the search, its origin, every
+macro it can see, every lookup file (CSV contents are inlined into the SQL) and the window bounds.
+Change any of them and the digest changes: the entry is simply not found. A search whose SQL
+depends on the time it is compiled (``earliest=-24h`` in the SPL: its ``now``) is never kept; it
+is found out by compiling it at two times and comparing. Runs with a window (``--earliest``,
+``--latest``) do not use the cache. The cache is best effort: an unreadable or unwritable folder
+or a damaged entry only means compiling.
+
+What comes back is a :class:`CachedSearch`: a :class:`~escudo.compile.CompiledSearch` whose SQL
+text is known; its sqlglot tree and AST are compiled again on first use (Spark, ``explain``).
+
+>>> import tempfile
+>>> from escudo.content.loader import load_content
+>>> content = load_content()
+>>> ngrok = content.detections["Linux Ngrok Reverse Proxy Usage"]
+>>> cache = CompileCache(Path(tempfile.mkdtemp()))
+>>> first = cache.compile(ngrok, content)
+>>> again = cache.compile(ngrok, content)
+>>> type(again).__name__, again.sql() == first.sql(), again.datasets
+('CachedSearch', True, ('Endpoint.Processes',))
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from importlib.util import find_spec
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from escudo.compile import CompiledSearch
+from escudo.sources.base import Requirements
+
+if TYPE_CHECKING:
+    from sqlglot import exp
+
+    from escudo.content.model import ContentSet, Detection
+    from escudo.spl.ast import Pipeline
+
+FORMAT = 1  # of an entry; part of the digest
+# A far-away second time a search is compiled at: equal SQL means the SQL does not use ``now``.
+_OTHER_NOW = datetime(2001, 2, 3, 4, 5, 6, 789000, tzinfo=UTC)
+
+
+def _code_stamp() -> list[Any]:
+    """Size and modification time of every file of escudo's and sqlglot's code (what compiles)."""
+    stamp: list[Any] = []
+    roots = [Path(__file__).resolve().parents[1]]
+    spec = find_spec("sqlglot")
+    if spec is not None and spec.origin is not None:
+        roots.append(Path(spec.origin).parent)
+    for root in roots:
+        for folder, dirs, files in os.walk(root):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            for name in sorted(files):
+                if name.endswith((".py", ".so")):
+                    info = os.stat(os.path.join(folder, name))
+                    stamp.append([os.path.join(folder, name), info.st_size, info.st_mtime_ns])
+    return stamp
+
+
+def _file_stamp(path: Path) -> list[Any]:
+    try:
+        info = path.stat()
+    except OSError:
+        return [str(path), None]
+    return [str(path), info.st_size, info.st_mtime_ns]
+
+
+class CachedSearch(CompiledSearch):
+    """A compiled search read from the cache: what a hunt needs is here, its DuckDB SQL written
+    out (``duckdb_sql``, which the DuckDB engine runs); ``pipeline`` and ``expression`` are
+    compiled again on first use."""
+
+    def __init__(
+        self,
+        *,
+        spl: str,
+        datasets: tuple[str, ...],
+        requirements: dict[str, Requirements],
+        output_fields: list[str] | None,
+        duckdb_sql: str,
+        recompile: Callable[[], CompiledSearch],
+    ) -> None:
+        # Not CompiledSearch.__init__: its tree and AST are what this class does without.
+        self.spl = spl
+        self.datasets = datasets
+        self.requirements = requirements
+        self.output_fields = output_fields
+        self.duckdb_sql = duckdb_sql
+        self._recompile = recompile
+        self._full: CompiledSearch | None = None
+
+    def _compiled(self) -> CompiledSearch:
+        if self._full is None:
+            self._full = self._recompile()
+        return self._full
+
+    @property
+    def pipeline(self) -> Pipeline:
+        return self._compiled().pipeline
+
+    @pipeline.setter
+    def pipeline(self, value: Pipeline) -> None:
+        self._compiled().pipeline = value
+
+    @property
+    def expression(self) -> exp.Query:
+        return self._compiled().expression
+
+    @expression.setter
+    def expression(self, value: exp.Query) -> None:
+        self._compiled().expression = value
+        self.duckdb_sql = ""  # the tree changed: the text is no longer its SQL
+
+    def sql(self, dialect: str = "duckdb", pretty: bool = False) -> str:
+        if dialect.lower() == "duckdb" and not pretty and self.duckdb_sql:
+            return self.duckdb_sql
+        return self._compiled().sql(dialect, pretty)
+
+
+@dataclass
+class CompileCache:
+    """Compiled detections kept under ``folder`` (see the module's docstring)."""
+
+    folder: Path
+    _stamps: dict[int, str] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def default(cls) -> CompileCache:
+        """The user's cache folder (``$XDG_CACHE_HOME/escudo/compiled`` on Linux)."""
+        import platformdirs
+
+        return cls(Path(platformdirs.user_cache_dir("escudo")) / "compiled")
+
+    def _content_stamp(self, content: ContentSet) -> str:
+        """One digest of the code, the content's macros and its lookup files (once per content)."""
+        key = id(content)
+        if key not in self._stamps:
+            macros = sorted(
+                [m.key, m.definition, list(m.arguments)] for m in content.macros.values()
+            )
+            lookups = sorted([name, *_file_stamp(p)] for name, p in content.lookups.items())
+            text = json.dumps([FORMAT, _code_stamp(), macros, lookups], default=str)
+            self._stamps[key] = hashlib.sha256(text.encode()).hexdigest()
+        return self._stamps[key]
+
+    def compile(
+        self,
+        detection: Detection,
+        content: ContentSet,
+        *,
+        now: datetime | None = None,
+    ) -> CompiledSearch:
+        """``detect.hunt.compile_detection(detection, content, now=now)``, from the cache when
+        an entry is there, else compiled (and kept when its SQL does not depend on ``now``)."""
+        from escudo.content.loader import macros_for
+        from escudo.detect.hunt import compile_detection
+
+        def fresh(at: datetime | None = now) -> CompiledSearch:
+            return compile_detection(detection, content, now=at)
+
+        own_filter = macros_for(content, detection).get(detection.filter_macro)
+        origin = str(detection.path) if detection.path is not None else detection.name
+        parts = [
+            self._content_stamp(content),
+            detection.search,
+            origin,
+            detection.filter_macro,
+            None if own_filter is None else own_filter.definition,
+        ]
+        digest = hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+        path = self.folder / f"{digest}.json"
+        cached = self._read(path, fresh)
+        if cached is not None:
+            return cached
+        compiled = fresh()
+        at = now or datetime.now(UTC)
+        other = _OTHER_NOW if abs(at - _OTHER_NOW) > timedelta(days=1) else at - timedelta(days=900)
+        if fresh(other).sql() == compiled.sql():
+            self._write(path, compiled)
+        return compiled
+
+    def _read(self, path: Path, recompile: Callable[[], CompiledSearch]) -> CachedSearch | None:
+        try:
+            entry = json.loads(path.read_text(encoding="utf-8"))
+            return CachedSearch(
+                spl=entry["spl"],
+                datasets=tuple(entry["datasets"]),
+                requirements={
+                    dataset: tuple(tuple((f, lit) for f, lit in clause) for clause in cnf)
+                    for dataset, cnf in entry["requirements"].items()
+                },
+                output_fields=entry["output_fields"],
+                duckdb_sql=entry["duckdb_sql"],
+                recompile=recompile,
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # none yet, or damaged: compiled again (and written over)
+
+    def _write(self, path: Path, compiled: CompiledSearch) -> None:
+        entry = {
+            "spl": compiled.spl,
+            "datasets": list(compiled.datasets),
+            "requirements": {
+                dataset: [[list(pair) for pair in clause] for clause in cnf]
+                for dataset, cnf in compiled.requirements.items()
+            },
+            "output_fields": compiled.output_fields,
+            "duckdb_sql": compiled.sql("duckdb"),
+        }
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".entry-", suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                json.dump(entry, out)
+            os.replace(tmp, path)  # readers see a whole entry or none
+        except OSError:
+            with contextlib.suppress(NameError, OSError):
+                os.unlink(tmp)
