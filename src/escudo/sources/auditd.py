@@ -220,7 +220,7 @@ def parse_fields(body: str) -> dict[str, str]:
     translations (after 0x1D) are fields of their own (upper-case names), and a ``msg='...'``
     value's own fields come last, where the record has no field of that name.
 
-    >>> parse_fields("pid=1 msg='op=x exe=\"/bin/a b\" res=success'\x1dUID=\"root\"")
+    >>> parse_fields("pid=1 msg='op=x exe=\\"/bin/a b\\" res=success'\\x1dUID=\\"root\\"")
     {'pid': '1', 'msg': 'op=x exe="/bin/a b" res=success', 'UID': 'root', 'op': 'x', 'exe': '/bin/a b', 'res': 'success'}
     """
     out: dict[str, str] = {}
