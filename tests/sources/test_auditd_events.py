@@ -76,6 +76,12 @@ def test_events_assembled_whatever_the_chunks(tmp_path: Path) -> None:
     assert _got(whole) == _expected(events)
     for chunk_bytes in (700, 3000, 20000, 50000):
         assert _events(path, chunk_bytes, 30) == whole, chunk_bytes
+    # the same records after a syslog header: the per-line path, not the whole-chunk pattern
+    forwarded = [f"Oct 14 09:55:00 web-02 audisp-syslog: {x.removeprefix('node=web-02 ')}"
+                 for x in lines]  # fmt: skip
+    other = _write(tmp_path, forwarded, "forwarded.log")
+    for chunk_bytes in (3000, 50000):
+        assert _got(_events(other, chunk_bytes, 30)) == _got(whole)
 
 
 def test_events_assembled_by_worker_processes(tmp_path: Path) -> None:
