@@ -345,15 +345,25 @@ class EventPlan:
             else:
                 group.append(i)
         needles = compile_filter(self.raw_filter)
+        candidates = _candidates(text, needles) if needles is not None else None
+        stats = ReadStats()
         rows: list[Row] = []
         edge_lines = self.edge_lines
-        for (node, seconds, fraction, serial), indexes in groups.items():
-            when = audit_time(f"{seconds}.{fraction}")
-            event_key = f"|{node}|{when}|{serial}"
+        for group_key, indexes in groups.items():
+            node, seconds, fraction, serial = group_key
             first, last = indexes[0] + 1, indexes[-1] + 1
             edge = (_HEAD if first <= edge_lines else 0) | (
                 _TAIL if last > lines - edge_lines else 0
             )
+            if candidates is not None and not edge and group_key not in candidates:
+                slim = _slim(group_key, [found[i] for i in indexes], lines)
+                if slim is not None:  # an exec the filter drops: its image, for its children
+                    rows.append(slim)
+                else:  # no needle in it, no exec: dropped here
+                    stats.filtered += 1
+                continue
+            when = audit_time(f"{seconds}.{fraction}")
+            event_key = f"|{node}|{when}|{serial}"
             records = [found[i] for i in indexes]
             if edge:
                 texts = [
@@ -373,7 +383,62 @@ class EventPlan:
             if needles is not None:
                 row["_pass"] = _passes(_event_text([m[5] for m in records], row), needles)
             rows.append(row)
-        return _batch(rows, plan_schema(self.fields)), ReadStats()
+        return _batch(rows, plan_schema(self.fields)), stats
+
+
+# Records whose text may not hold a needle literally: a hex value (EXECVE arguments, exe, comm,
+# cwd, PATH name), an argument in pieces (aN_len), whose decoded text the needle may be in.
+_ENCODED = re.compile(
+    r"^(?:node=(\S+) )?type=(?:SYSCALL|EXECVE|CWD|PATH) msg=audit\((\d+)\.(\d+):(\d+)\):"
+    r"[^\n]*? (?:(?:a\d+(?:\[\d+\])?|exe|comm|cwd|name)=(?:[0-9A-F]{2})+(?=[ \x1d\n]|$)|a\d+_len=)",
+    re.MULTILINE,
+)
+_HEADER_AT = re.compile(r"(?:node=(\S+) )?type=[A-Z_]+ msg=audit\((\d+)\.(\d+):(\d+)\)")
+EventKey = tuple[str, str, str, str]
+
+
+def _candidates(text: str, needles: tuple[tuple[bytes, ...], ...]) -> set[EventKey] | None:
+    """The events of a chunk of bare records that may pass ``needles``: those with a record
+    holding a needle of every clause (ASCII case-insensitive, as written) or a value the needle
+    may hide in (hex, pieces); None when that test is not sound for these needles (one holding
+    a space or a quote: EXECVE arguments are joined by spaces only once decoded)."""
+    words = [[n.decode("utf-8", "replace") for n in clause] for clause in needles]
+    if any(" " in n or '"' in n or not n.isascii() for c in words for n in c):
+        return None
+    low = text.lower()
+    found: set[EventKey] | None = None
+    for clause in words:
+        keys: set[EventKey] = set()
+        for needle in clause:
+            at = low.find(needle)
+            while at >= 0:
+                start = text.rfind("\n", 0, at) + 1
+                m = _HEADER_AT.match(text, start)
+                if m is not None:
+                    keys.add((m[1] or "", m[2], m[3], m[4]))
+                end = text.find("\n", at)
+                at = low.find(needle, end) if end >= 0 else -1
+        found = keys if found is None else found & keys
+    encoded = {(m[0], m[1], m[2], m[3]) for m in _ENCODED.findall(text)}
+    return (found or set()) | encoded
+
+
+def _slim(key: EventKey, records: list[tuple[str, ...]], lines: int) -> Row | None:
+    """What the assembler needs of an exec event the raw filter drops (its image, for parents);
+    None when it is no exec (no EXECVE record: such events are always candidates)."""
+    node, seconds, fraction, serial = key
+    syscall = next((m[5] for m in records if m[1] == "SYSCALL"), None)
+    if syscall is None or not any(m[1] == "EXECVE" for m in records):
+        return None
+    fields = _take(syscall.partition("\x1d")[0], ("success", "pid", "exe"))
+    if fields.get("success") == "no":
+        return None
+    when = audit_time(f"{seconds}.{fraction}")
+    return {
+        "record_type": EXEC, "time": when, "dest": node or None, "serial": serial,
+        "pid": fields.get("pid"), "exe": _hex_text("exe", fields.get("exe")),
+        "_key": f"|{node}|{when}|{serial}", "_edge": 0, "_lines": lines, "_pass": False,
+    }  # fmt: skip
 
 
 @dataclass
