@@ -182,7 +182,9 @@ def test_one_pass_feeds_both_datasets(tmp_path: Path) -> None:
     assert got == {"Endpoint.Processes": 3, "Endpoint.Filesystem": 1}
 
 
-@pytest.mark.parametrize("literal", ["ngrok", "NGROK", "my files", "8080", "srv/my", "Print("])
+@pytest.mark.parametrize(
+    "literal", ["ngrok", "NGROK", "my files", "8080", "srv/my", "Print(", "in-no-event"]
+)
 def test_raw_filter_changes_no_row(tmp_path: Path, literal: str) -> None:
     """A read with the compiler's requirements keeps every row the unfiltered read has that
     meets them, parents included (they come from events the filter drops)."""

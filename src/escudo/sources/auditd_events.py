@@ -546,11 +546,11 @@ class Assembler:
         order = pc.sort_indices(keys, sort_keys=[("t", "ascending"), ("s", "ascending")])
         table = self._parents(table.take(order))
         keep = pc.fill_null(table.column("_pass"), True)
-        self.stats.filtered += table.num_rows - pc.sum(keep).as_py()
+        self.stats.filtered += table.num_rows - (pc.sum(keep).as_py() or 0)
         table = table.filter(keep)
         if self.record_types is not None:
             wanted = pc.is_in(table.column("record_type"), pa.array(sorted(self.record_types)))
-            self.stats.other += table.num_rows - pc.sum(wanted).as_py()
+            self.stats.other += table.num_rows - (pc.sum(wanted).as_py() or 0)
             table = table.filter(wanted)
         self.stats.events += table.num_rows
         if not table.num_rows:
