@@ -303,17 +303,28 @@ def _read_one_source(
     schema = dataset_schema(dataset, st.name)
     if dataset.lower() == RAW:
         mapping = None
-        plan = st.plan(st.all_fields, None, raw_filter, extractor)
+        fields, record_types = st.all_fields, None
     else:
         try:
             mapping = get_mapping(st.name, dataset)
         except UnsupportedSplError:
             return  # this source feeds no such data set: its inputs hold none of its rows
-        plan = st.plan(mapping.raw_fields, mapping.record_types, raw_filter, extractor)
-    processor = Normalizer(plan, mapping, schema, st.source, st.name)
-    for batch in read_batches(
-        inputs, processor, stats=stats, workers=workers, chunk_bytes=chunk_bytes
-    ):
+        fields, record_types = mapping.raw_fields, mapping.record_types
+    plan = st.plan(fields, record_types, raw_filter, extractor)
+    assemble = getattr(st, "assemble", None)
+    if assemble is not None:  # events span chunks: joined here, in input order, then mapped
+        stats = stats if stats is not None else ReadStats()
+        raws = read_batches(inputs, plan, stats=stats, workers=workers, chunk_bytes=chunk_bytes)
+        batches: Iterator[pa.RecordBatch] = (
+            normalize_batch(raw, mapping, schema, st.source, st.name)
+            for raw in assemble(raws, fields, record_types, raw_filter, stats)
+        )
+    else:
+        processor = Normalizer(plan, mapping, schema, st.source, st.name)
+        batches = read_batches(
+            inputs, processor, stats=stats, workers=workers, chunk_bytes=chunk_bytes
+        )
+    for batch in batches:
         for offset in range(0, batch.num_rows, batch_size):
             yield batch.slice(offset, batch_size)
 
@@ -424,7 +435,14 @@ def read_datasets(
     >>> stats.events + stats.skipped + stats.other + stats.malformed
     41
     """
-    for inputs, processor in _processors(paths, needs, sourcetype):
+    for inputs, processor, finish in _processors(paths, needs, sourcetype):
+        if finish is not None:  # a source whose events span records (auditd)
+            stats = stats if stats is not None else ReadStats()
+            raws = read_batches(
+                inputs, processor, stats=stats, workers=workers, chunk_bytes=chunk_bytes
+            )
+            yield from finish(raws, stats)
+            continue
         for batches in read_batches(
             inputs, processor, stats=stats, workers=workers, chunk_bytes=chunk_bytes
         ):
@@ -450,15 +468,19 @@ def start_reading(
     except EscudoError:
         return  # reported by the read itself
     if first is not None:
-        start_workers(*first)
+        start_workers(first[0], first[1])
+
+
+_Finish = Callable[[Iterable[pa.RecordBatch], ReadStats], Iterator[tuple[str, pa.RecordBatch]]]
 
 
 def _processors(
     paths: Iterable[str | os.PathLike[str] | Input],
     needs: dict[str, list[Requirements]],
     sourcetype: str | None,
-) -> Iterator[tuple[list[Input], MultiNormalizer]]:
-    """The inputs in runs of one source, each with the processor :func:`read_datasets` runs."""
+) -> Iterator[tuple[list[Input], Processor, _Finish | None]]:
+    """The inputs in runs of one source, each with the processor :func:`read_datasets` runs and,
+    for a source that assembles events from records, what turns the records read into rows."""
     for st, inputs in sources_of(paths, sourcetype):
         targets = []
         filters: list[RawFilter | None] = []
@@ -482,5 +504,26 @@ def _processors(
             else:
                 kinds |= mapping.record_types
         record_types = None if kinds is None else frozenset(kinds)
-        plan = st.plan(tuple(dict.fromkeys(fields)), record_types, union_filters(filters), "fast")
-        yield inputs, MultiNormalizer(plan, record_field, tuple(targets), st.source, st.name)
+        wanted, raw_filter = tuple(dict.fromkeys(fields)), union_filters(filters)
+        plan = st.plan(wanted, record_types, raw_filter, "fast")
+        processor = MultiNormalizer(plan, record_field, tuple(targets), st.source, st.name)
+        assemble = getattr(st, "assemble", None)
+        if assemble is None:
+            yield inputs, processor, None
+            continue
+
+        # Events span chunks: the raw records are read with the plan and joined here, in input
+        # order, then split into the data sets.
+        def finish(
+            raws: Iterable[pa.RecordBatch],
+            stats: ReadStats,
+            assemble: Callable[..., Iterable[pa.RecordBatch]] = assemble,
+            processor: MultiNormalizer = processor,
+            wanted: tuple[str, ...] = wanted,
+            record_types: frozenset[str] | None = record_types,
+            raw_filter: RawFilter | None = raw_filter,
+        ) -> Iterator[tuple[str, pa.RecordBatch]]:
+            for raw in assemble(raws, wanted, record_types, raw_filter, stats):
+                yield from processor._split(raw, stats)[0].items()
+
+        yield inputs, plan, finish

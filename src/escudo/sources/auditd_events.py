@@ -1,0 +1,676 @@
+"""Linux audit events: records sharing ``audit(time:serial)`` assembled into one event, for CIM.
+
+One system call gives several records with one id: SYSCALL, EXECVE (one or more), CWD, PATH
+(per name), PROCTITLE, and EOE on some systems (linux-telemetry.md 3.1); records of concurrent
+events interleave. :func:`build_event` makes one row of :data:`~escudo.sources.auditd.EVENT_FIELDS`
+from an event's records, values decoded (hex into text: CIM's ``process`` is the command line).
+
+Events are cut by the reader's chunks: a chunk processor (:class:`EventPlan`, run in parallel)
+builds the events that lie wholly inside its chunk, and hands on, as their record lines, those
+with a record within :data:`EDGE_LINES` lines of either end of the chunk. :class:`Assembler`, run
+in input order over the processors' batches, joins the pieces of each event with the pieces of the
+next chunk (memory: the pieces at one chunk boundary), and resolves each process's parent from
+the parent's own exec event seen before it (a table by host and pid, capped at
+:data:`MAX_PROCESSES`): the image that pid last ran. Then record types and the raw filter apply.
+
+>>> from escudo.sources.auditd import parse_line
+>>> lines = ['type=SYSCALL msg=audit(1.000:7): arch=c000003e syscall=59 success=yes exit=0 ppid=1 '
+...          'pid=2 uid=0 comm="ls" exe="/bin/ls" key=(null)',
+...          'type=EXECVE msg=audit(1.000:7): argc=2 a0="ls" a1=2D6C2061',
+...          'type=CWD msg=audit(1.000:7): cwd="/root"']
+>>> e = build_event(None, [parse_line(x) for x in lines])
+>>> e["record_type"], e["command_line"], e["exe"], e["cwd"], e["pid"]
+('execve', 'ls -l a', '/bin/ls', '/root', '2')
+"""
+
+from __future__ import annotations
+
+import functools
+import posixpath
+import re
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from escudo.sources.auditd import (
+    EVENT_FIELDS,
+    FIELD,
+    Malformed,
+    Record,
+    audit_time,
+    check_fields,
+    compile_filter,
+    decode,
+    hex_bytes,
+    is_hex,
+    parse_line,
+    read_records,
+)
+from escudo.sources.base import RawFilter, ReadStats, Requirements
+
+EXEC = "execve"
+FILE_CREATE = "file_create"
+FILE_DELETE = "file_delete"
+# (arch, syscall number) of execve and execveat: x86_64, i386, aarch64 (linux-telemetry.md 3.1;
+# the kernels' syscall tables).
+EXEC_SYSCALLS = frozenset(
+    {("c000003e", "59"), ("c000003e", "322"), ("40000003", "11"), ("40000003", "358"),
+     ("c00000b7", "221"), ("c00000b7", "281")}
+)  # fmt: skip
+# The record types the kernel's own lines (kern.log, dmesg) give as numbers (linux/audit.h).
+TYPE_NAMES = {"1300": "SYSCALL", "1302": "PATH", "1307": "CWD", "1309": "EXECVE",
+              "1320": "EOE", "1327": "PROCTITLE"}  # fmt: skip
+# A bare record line, as auditd writes audit.log: the fast path's one pattern per chunk.
+_FAST = re.compile(
+    r"^(?:node=(\S+) )?type=([A-Z_]+) msg=audit\((\d+)\.(\d+):(\d+)\): ?(.*)$", re.MULTILINE
+)
+_HEX_DIGITS = frozenset("0123456789ABCDEF")
+EDGE_LINES = 512  # an event's records lie within this many lines of each other
+MAX_PROCESSES = 1 << 20  # (host, pid) -> image entries kept for parent resolution
+INTERNAL = ("_key", "_edge", "_after", "_lines", "_records", "_pass")
+_HEAD, _TAIL = 1, 2
+Row = dict[str, "str | int | bool | None"]  # event fields (text) and internal columns
+
+
+def _args(execves: list[list[tuple[str, str]]]) -> tuple[str | None, str | None]:
+    """``argc`` and the command line of an event's EXECVE records: ``aN`` values, and ``aN[i]``
+    pieces of a long argument (``aN_len``) joined, each decoded, joined by single spaces."""
+    whole: dict[int, str] = {}
+    pieces: dict[int, dict[int, bytes]] = {}
+    argc = None
+    for fields in execves:
+        for key, written in fields:
+            if key == "argc":
+                argc = written
+            elif key[:1] == "a" and key[1:].isdigit():
+                quoted = written[:1] == '"' and written[-1:] == '"' and len(written) > 1
+                whole[int(key[1:])] = written[1:-1] if quoted else decode(key, written)
+            elif key[:1] == "a" and key.endswith("]") and "[" in key:
+                n, _, i = key[1:-1].partition("[")
+                if n.isdigit() and i.isdigit():
+                    if written[:1] == '"':
+                        chunk = written[1:-1].encode()
+                    else:
+                        chunk = hex_bytes(written) if is_hex(written) else written.encode()
+                    pieces.setdefault(int(n), {})[int(i)] = chunk
+    for index, parts in pieces.items():
+        joined = b"".join(parts[piece] for piece in sorted(parts))
+        whole[index] = joined.decode("utf-8", "replace")
+    if not whole:
+        return argc, None
+    return argc, " ".join(whole[n] for n in sorted(whole))
+
+
+def build_event(host: str | None, records: list[Record]) -> Row:
+    """One event's raw fields (:data:`EVENT_FIELDS`) from its records (in file order)."""
+    first = records[0]
+    items = [(r.type, r.body) for r in records]
+    return event_row(host or first.host or first.node, first.node, first.when, first.serial, items)
+
+
+def _fields(body: str) -> dict[str, str]:
+    """A kernel record's fields as written: ``key=value`` words (a kernel value holds no space:
+    one that would is hex), else the general :data:`FIELD` pattern (quoted text with spaces)."""
+    if "'" in body or ('"' in body and _QUOTED_SPACE.search(body)):
+        return dict(FIELD.findall(body))
+    return dict(word.partition("=")[::2] for word in body.split() if "=" in word)
+
+
+_QUOTED_SPACE = re.compile(r'="[^"]* ')
+_ENRICHED_KEYS = ("ARCH", "SYSCALL", "AUID", "UID", "EUID")
+_SYSCALL_KEYS = ("arch", "syscall", "success", "exit", "ppid", "pid", "uid", "auid", "euid", "gid",
+                 "ses", "tty", "comm", "exe", "key")  # fmt: skip
+
+
+def _take(body: str, keys: tuple[str, ...]) -> dict[str, str]:
+    """The values of ``keys`` in a record's fields text, each found by its `` key=`` (a kernel
+    value holds no space, so a field starts after one): cheaper than splitting every field."""
+    if "'" in body or ('"' in body and _QUOTED_SPACE.search(body)):
+        return _fields(body)
+    text = " " + body
+    out = {}
+    for key in keys:
+        at = text.find(f" {key}=")
+        if at >= 0:
+            start = at + len(key) + 2
+            end = text.find(" ", start)
+            out[key] = text[start:] if end < 0 else text[start:end]
+    return out
+
+
+def _text(written: str | None) -> str | None:
+    """A value that is never hex: quotes removed."""
+    if written is not None and written[:1] == '"' and written[-1:] == '"' and len(written) > 1:
+        return written[1:-1]
+    return written
+
+
+def _hex_text(key: str, written: str | None) -> str | None:
+    return None if written is None else decode(key, written)
+
+
+_ALWAYS_SYSCALL = frozenset({"arch", "syscall", "success", "exe", "pid", "ppid"})
+_PATH_FIELDS = frozenset({"path", "file_path", "file_name", "file_action"})
+
+
+@functools.lru_cache(maxsize=64)
+def _syscall_keys(need: frozenset[str] | None) -> tuple[str, ...]:
+    if need is None:
+        return _SYSCALL_KEYS
+    return tuple(k for k in _SYSCALL_KEYS if k in need or k in _ALWAYS_SYSCALL)
+
+
+def event_row(
+    dest: str | None,
+    node: str | None,
+    when: str,
+    serial: str,
+    items: list[tuple[str, str]],
+    need: frozenset[str] | None = None,
+) -> Row:
+    """:func:`build_event` on ``(record type, fields text)`` pairs; with ``need``, the fields
+    outside it may be left out (what a plan's rows do not carry)."""
+    syscall: dict[str, str] = {}
+    enriched: dict[str, str] = {}
+    execves: list[list[tuple[str, str]]] = []
+    path_bodies: list[str] = []
+    cwd = title = None
+    types: list[str] = []
+    for kind, body in items:
+        kind = TYPE_NAMES.get(kind, kind)
+        if kind not in types:
+            types.append(kind)
+        if kind == "SYSCALL":
+            if not syscall:
+                main, _, extra = body.partition("\x1d")
+                syscall = _take(main, _syscall_keys(need))
+                enriched = _take(extra, _ENRICHED_KEYS) if extra else {}
+        elif kind == "EXECVE":
+            execves.append(list(_fields(body.partition("\x1d")[0]).items()))
+        elif kind == "CWD":
+            if cwd is None:
+                cwd = decode("cwd", _take(body.partition("\x1d")[0], ("cwd",)).get("cwd", ""))
+        elif kind == "PATH":
+            path_bodies.append(body.partition("\x1d")[0])
+        elif kind == "PROCTITLE" and title is None:
+            title = body
+    if title is not None and (need is None or "proctitle" in need or not execves):
+        title = _take(title.partition("\x1d")[0], ("proctitle",)).get("proctitle")
+    else:
+        title = None
+    argc, command_line = _args(execves)
+    success = syscall.get("success")
+    arch, number = syscall.get("arch"), syscall.get("syscall")
+    named = _text(enriched.get("SYSCALL"))
+    is_exec = bool(execves) or (arch, number) in EXEC_SYSCALLS or named in ("execve", "execveat")
+    path_keys = ("item", "name", "nametype", "objtype")
+    if is_exec and "exe" in syscall and need is not None and not need & _PATH_FIELDS:
+        path_bodies = []  # an exec's PATH items name its program and loader: not asked here
+    paths = [_take(b, path_keys) for b in path_bodies]
+    path = decode("name", paths[0]["name"]) if paths and "name" in paths[0] else None
+    file_path = file_action = None
+    for item in paths:
+        nametype = item.get("nametype") or item.get("objtype")
+        if nametype in ("CREATE", "DELETE") and "name" in item:
+            name = decode("name", item["name"])
+            if not name.startswith("/") and cwd:
+                name = posixpath.normpath(posixpath.join(cwd, name))
+            file_path = name
+            file_action = "created" if nametype == "CREATE" else "deleted"
+            if nametype == "CREATE":
+                break
+    if is_exec and success != "no":
+        record_type = EXEC
+    elif file_action and success != "no":
+        record_type = FILE_CREATE if file_action == "created" else FILE_DELETE
+    else:
+        record_type = TYPE_NAMES.get(items[0][0], items[0][0])
+    exe = _hex_text("exe", syscall.get("exe"))
+    if exe is None and is_exec and path is not None and path.startswith("/"):
+        exe = path  # no SYSCALL record: PATH item 0 is the file executed
+    proctitle = _hex_text("proctitle", title)
+    uid = syscall.get("uid")
+    user_name = _text(enriched.get("UID"))
+    return {
+        "record_type": record_type, "time": when, "dest": dest, "node": node, "serial": serial,
+        "types": ",".join(types), "arch": arch, "syscall": number, "SYSCALL": named,
+        "success": success, "exit": syscall.get("exit"), "pid": syscall.get("pid"),
+        "ppid": syscall.get("ppid"), "uid": uid, "auid": syscall.get("auid"),
+        "euid": syscall.get("euid"), "gid": syscall.get("gid"), "ses": syscall.get("ses"),
+        "tty": syscall.get("tty"), "comm": _hex_text("comm", syscall.get("comm")), "exe": exe,
+        "key": _hex_text("key", syscall.get("key")), "UID": user_name,
+        "AUID": _text(enriched.get("AUID")), "EUID": _text(enriched.get("EUID")),
+        "user": user_name if user_name is not None else uid, "cwd": cwd, "argc": argc,
+        "command_line": command_line if command_line is not None else proctitle,
+        "proctitle": proctitle, "path": path, "file_path": file_path,
+        "file_name": posixpath.basename(file_path) if file_path else None,
+        "file_action": file_action, "parent_exe": None, "parent_name": None,
+    }  # fmt: skip
+
+
+def _passes(text: str, needles: tuple[tuple[bytes, ...], ...] | None) -> bool:
+    if needles is None:
+        return True
+    low = text.lower().encode("utf-8", "replace")
+    return all(any(n in low for n in clause) for clause in needles)
+
+
+def _event_text(texts: list[str], row: Row) -> str:
+    """What the raw filter sees of an event: its records as written and its decoded values."""
+    return "\n".join([*texts, *(v for v in row.values() if isinstance(v, str))])
+
+
+_ALIASES = ("SystemTime", "Computer")  # time and dest under the names the raw data set reads
+_SCHEMA = pa.schema(
+    [("host", pa.string()), *((f, pa.string()) for f in EVENT_FIELDS if f not in _ALIASES),
+     ("_key", pa.string()), ("_edge", pa.int8()), ("_after", pa.int64()), ("_lines", pa.int64()),
+     ("_records", pa.string()), ("_pass", pa.bool_())]
+)  # fmt: skip
+
+
+# What the assembler reads of every event, whatever the fields asked (parents, order, selection).
+_ASSEMBLER_FIELDS = ("record_type", "time", "dest", "serial", "pid", "ppid", "exe", "parent_exe",
+                     "parent_name")  # fmt: skip
+
+
+@functools.lru_cache(maxsize=64)
+def _need(fields: tuple[str, ...]) -> frozenset[str]:
+    """The event fields a plan's rows carry (:func:`plan_schema`)."""
+    return frozenset(fields) | frozenset(_ASSEMBLER_FIELDS)
+
+
+@functools.lru_cache(maxsize=64)
+def plan_schema(fields: tuple[str, ...]) -> pa.Schema:
+    """The columns of :class:`EventPlan` rows: ``host``, the event fields asked and those the
+    assembler reads (in :data:`EVENT_FIELDS` order), then :data:`INTERNAL`."""
+    wanted = set(fields) | set(_ASSEMBLER_FIELDS)
+    return pa.schema(
+        [f for f in _SCHEMA if f.name == "host" or f.name in wanted or f.name in INTERNAL]
+    )
+
+
+def _batch(rows: list[Row], schema: pa.Schema = _SCHEMA) -> pa.RecordBatch:
+    columns = {name: [row.get(name) for row in rows] for name in schema.names}
+    return pa.RecordBatch.from_pydict(columns, schema=schema)
+
+
+@dataclass(frozen=True)
+class EventPlan:
+    """The chunk processor of audit events (picklable). Rows: ``host``, the event fields asked
+    and those the assembler reads (:func:`plan_schema`), then the internal columns
+    :data:`INTERNAL` that :class:`Assembler` reads and drops. ``record_types`` and
+    ``raw_filter`` are applied by the assembler (``AuditdSource.assemble``), which alone sees
+    whole events and every exec event's image; the plan only skips building the events the
+    filter cannot keep."""
+
+    fields: tuple[str, ...]
+    record_types: frozenset[str] | None
+    raw_filter: RawFilter | None
+    edge_lines: int = EDGE_LINES
+
+    def __call__(self, data: bytes, name: str) -> tuple[pa.RecordBatch, ReadStats]:
+        fast = self._fast(data)
+        if fast is not None:
+            return fast
+        stats = ReadStats()
+        groups: dict[str, tuple[list[int], list[Record]]] = {}
+
+        def add(number: int, record: Record) -> None:
+            found = groups.get(record.key)
+            if found is None:
+                groups[record.key] = ([number, number], [record])
+            else:
+                found[0][1] = number
+                found[1].append(record)
+
+        read_records(data, name, stats, add)
+        lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+        needles = compile_filter(self.raw_filter)
+        rows: list[Row] = []
+        for key, ((first, last), records) in groups.items():
+            edge = (_HEAD if first <= self.edge_lines else 0) | (
+                _TAIL if last > lines - self.edge_lines else 0
+            )
+            if edge:
+                rows.append({
+                    "host": records[0].host, "_key": key, "_edge": edge, "_after": lines - last,
+                    "_lines": lines, "_records": "\n".join(r.text for r in records),
+                })  # fmt: skip
+                continue
+            row = build_event(None, records)
+            row["host"] = records[0].host
+            row["_key"], row["_edge"], row["_lines"] = key, 0, lines
+            if needles is not None:
+                row["_pass"] = _passes(_event_text([r.text for r in records], row), needles)
+            rows.append(row)
+        return _batch(rows, plan_schema(self.fields)), stats
+
+    def _fast(self, data: bytes) -> tuple[pa.RecordBatch, ReadStats] | None:
+        """The chunk when every line is a bare record (``node=``/``type=`` first, audit.log as
+        auditd writes it) and none is cut: one pattern over the whole chunk, no per-line
+        parsing; None otherwise (the general path reads it, and reports what it must)."""
+        if b"\r" in data:
+            return None
+        text = data.decode("utf-8", "replace")
+        if "\ufffd" in text:
+            return None
+        found = _FAST.findall(text)
+        lines = text.count("\n") + (0 if text.endswith("\n") else 1)
+        if len(found) != lines:
+            return None  # blank lines, transport headers, other text: the general path
+        for match in found:
+            body = match[5]
+            suspect = "'" in body or body.count('"') & 1
+            if not suspect and body[-1:] in _HEX_DIGITS:  # a hex value last: of odd length?
+                suspect = (len(body) - body.rfind("=")) % 2 == 0
+            if suspect:
+                try:
+                    check_fields(body)
+                except Malformed:
+                    return None
+        groups: dict[tuple[str, str, str, str], list[int]] = {}
+        for i, match in enumerate(found):
+            key = (match[0], match[2], match[3], match[4])
+            group = groups.get(key)
+            if group is None:
+                groups[key] = [i]
+            else:
+                group.append(i)
+        needles = compile_filter(self.raw_filter)
+        candidates = _candidates(text, needles) if needles is not None else None
+        need = None if needles is not None else _need(self.fields)
+        stats = ReadStats()
+        rows: list[Row] = []
+        edge_lines = self.edge_lines
+        for group_key, indexes in groups.items():
+            node, seconds, fraction, serial = group_key
+            first, last = indexes[0] + 1, indexes[-1] + 1
+            edge = (_HEAD if first <= edge_lines else 0) | (
+                _TAIL if last > lines - edge_lines else 0
+            )
+            if candidates is not None and not edge and group_key not in candidates:
+                slim = _slim(group_key, [found[i] for i in indexes], lines)
+                if slim is not None:  # an exec the filter drops: its image, for its children
+                    rows.append(slim)
+                else:  # no needle in it, no exec: dropped here
+                    stats.filtered += 1
+                continue
+            when = audit_time(f"{seconds}.{fraction}")
+            event_key = f"|{node}|{when}|{serial}"
+            records = [found[i] for i in indexes]
+            if edge:
+                texts = [
+                    f"{'node=' + m[0] + ' ' if m[0] else ''}type={m[1]} msg=audit({m[2]}.{m[3]}:"
+                    f"{m[4]}): {m[5]}"
+                    for m in records
+                ]
+                rows.append({
+                    "host": None, "_key": event_key, "_edge": edge, "_after": lines - last,
+                    "_lines": lines, "_records": "\n".join(texts),
+                })  # fmt: skip
+                continue
+            row = event_row(
+                node or None, node or None, when, serial, [(m[1], m[5]) for m in records], need
+            )
+            row["_key"], row["_edge"], row["_lines"] = event_key, 0, lines
+            if needles is not None:
+                row["_pass"] = _passes(_event_text([m[5] for m in records], row), needles)
+            rows.append(row)
+        return _batch(rows, plan_schema(self.fields)), stats
+
+
+# Records whose text may not hold a needle literally: a hex value (EXECVE arguments, exe, comm,
+# cwd, PATH name), an argument in pieces (aN_len), whose decoded text the needle may be in.
+_ENCODED = re.compile(
+    r"^(?:node=(\S+) )?type=(?:SYSCALL|EXECVE|CWD|PATH) msg=audit\((\d+)\.(\d+):(\d+)\):"
+    r"[^\n]*? (?:(?:a\d+(?:\[\d+\])?|exe|comm|cwd|name)=(?:[0-9A-F]{2})+(?=[ \x1d\n]|$)|a\d+_len=)",
+    re.MULTILINE,
+)
+_HEADER_AT = re.compile(r"(?:node=(\S+) )?type=[A-Z_]+ msg=audit\((\d+)\.(\d+):(\d+)\)")
+EventKey = tuple[str, str, str, str]
+
+
+def _candidates(text: str, needles: tuple[tuple[bytes, ...], ...]) -> set[EventKey] | None:
+    """The events of a chunk of bare records that may pass ``needles``: those with a record
+    holding a needle of every clause (ASCII case-insensitive, as written) or a value the needle
+    may hide in (hex, pieces); None when that test is not sound for these needles (one holding
+    a space or a quote: EXECVE arguments are joined by spaces only once decoded)."""
+    words = [[n.decode("utf-8", "replace") for n in clause] for clause in needles]
+    if any(" " in n or '"' in n or not n.isascii() for c in words for n in c):
+        return None
+    low = text.lower()
+    found: set[EventKey] | None = None
+    for clause in words:
+        keys: set[EventKey] = set()
+        for needle in clause:
+            at = low.find(needle)
+            while at >= 0:
+                start = text.rfind("\n", 0, at) + 1
+                m = _HEADER_AT.match(text, start)
+                if m is not None:
+                    keys.add((m[1] or "", m[2], m[3], m[4]))
+                end = text.find("\n", at)
+                at = low.find(needle, end) if end >= 0 else -1
+        found = keys if found is None else found & keys
+    encoded = {(m[0], m[1], m[2], m[3]) for m in _ENCODED.findall(text)}
+    return (found or set()) | encoded
+
+
+def _slim(key: EventKey, records: list[tuple[str, ...]], lines: int) -> Row | None:
+    """What the assembler needs of an exec event the raw filter drops (its image, for parents);
+    None when it is no exec (no EXECVE record: such events are always candidates)."""
+    node, seconds, fraction, serial = key
+    syscall = next((m[5] for m in records if m[1] == "SYSCALL"), None)
+    if syscall is None or not any(m[1] == "EXECVE" for m in records):
+        return None
+    fields = _take(syscall.partition("\x1d")[0], ("success", "pid", "exe"))
+    if fields.get("success") == "no":
+        return None
+    when = audit_time(f"{seconds}.{fraction}")
+    return {
+        "record_type": EXEC, "time": when, "dest": node or None, "serial": serial,
+        "pid": fields.get("pid"), "exe": _hex_text("exe", fields.get("exe")),
+        "_key": f"|{node}|{when}|{serial}", "_edge": 0, "_lines": lines, "_pass": False,
+    }  # fmt: skip
+
+
+@dataclass
+class Assembler:
+    """Joins the pieces of events cut by chunk boundaries, resolves parents, then selects (see the
+    module docstring). ``feed`` a batch of :class:`EventPlan` rows, in input order, get the
+    finished rows (columns ``host`` then ``fields``); ``finish`` gives the rest."""
+
+    fields: tuple[str, ...]
+    record_types: frozenset[str] | None
+    raw_filter: RawFilter | None
+    stats: ReadStats
+    edge_lines: int = EDGE_LINES
+
+    def __post_init__(self) -> None:
+        # key -> (host, record lines, lines read since its last record)
+        self.pending: dict[str, tuple[str | None, list[str], int]] = {}
+        self.held: pa.Table | None = None  # finished rows younger than a pending piece
+        self.images: OrderedDict[tuple[str | None, str], str] = OrderedDict()
+
+    def _built(self, pieces: Iterable[tuple[str | None, list[str], int]]) -> list[Row]:
+        needles = compile_filter(self.raw_filter)
+        rows = []
+        for host, texts, _ in pieces:
+            records = [r for r in (parse_line(t) for t in texts) if r is not None]
+            records.sort(key=lambda r: _order(r.type))  # the kernel's order, whatever the pieces'
+            row = build_event(host, records)
+            row["host"] = host
+            if needles is not None:
+                row["_pass"] = _passes(_event_text(texts, row), needles)
+            rows.append(row)
+        return rows
+
+    def feed(self, batch: pa.RecordBatch) -> pa.RecordBatch | None:
+        edges = batch.column("_edge").to_pylist()
+        chunk_lines = batch.column("_lines")[0].as_py() if batch.num_rows else 0
+        for key, (host, texts, age) in list(self.pending.items()):
+            self.pending[key] = (host, texts, age + chunk_lines)
+        whole = [i for i, edge in enumerate(edges) if not edge]
+        if len(whole) < len(edges):
+            self._join(batch, edges)
+        finished: list[tuple[str | None, list[str], int]] = []
+        pending: dict[str, tuple[str | None, list[str], int]] = {}
+        for key, piece in self.pending.items():
+            if piece[2] >= self.edge_lines:  # no more records of it can follow
+                finished.append(piece)
+            else:
+                pending[key] = piece
+        self.pending = pending
+        rows = pa.Table.from_batches([batch.take(pa.array(whole, pa.int64()))])
+        if finished:
+            built = _batch(self._built(finished), batch.schema)
+            rows = pa.concat_tables([pa.Table.from_batches([built]), rows])
+        return self._release(rows)
+
+    def _release(self, rows: pa.Table) -> pa.RecordBatch | None:
+        """The rows older than every pending piece (time, then serial), the others held back:
+        an event finished late (its pieces pending) still comes before the events after it."""
+        if self.held is not None:
+            rows = pa.concat_tables([self.held, rows])
+            self.held = None
+        if self.pending and rows.num_rows:
+            oldest = min((k.rsplit("|", 2)[1], int(k.rsplit("|", 2)[2])) for k in self.pending)
+            when, serial = rows.column("time"), pc.cast(rows.column("serial"), pa.int64())
+            before = pc.or_(
+                pc.less(when, oldest[0]),
+                pc.and_(pc.equal(when, oldest[0]), pc.less(serial, oldest[1])),
+            )
+            before = pc.fill_null(before, True)
+            self.held = rows.filter(pc.invert(before))
+            rows = rows.filter(before)
+        return self._select(rows)
+
+    def _join(self, batch: pa.RecordBatch, edges: list[int]) -> None:
+        """The batch's pieces joined to the pending ones (ages already advanced)."""
+        keys = batch.column("_key").to_pylist()
+        hosts = batch.column("host").to_pylist()
+        texts = batch.column("_records").to_pylist()
+        after = batch.column("_after").to_pylist()
+        for i, edge in enumerate(edges):
+            if not edge:
+                continue
+            key = keys[i]
+            old = self.pending.pop(key, None) if edge & _HEAD else None
+            lines = (old[1] if old else []) + texts[i].split("\n")
+            # a piece ending far from the chunk's end is whole: finished at once (age past edge)
+            age = after[i] if edge & _TAIL else self.edge_lines
+            self.pending[key] = (hosts[i], lines, age)
+
+    def finish(self) -> pa.RecordBatch | None:
+        finished = self._built(self.pending.values())
+        self.pending = {}
+        schema = plan_schema(self.fields)
+        return self._release(pa.Table.from_batches([_batch(finished, schema)], schema=schema))
+
+    def _select(self, table: pa.Table) -> pa.RecordBatch | None:
+        if not table.num_rows:
+            return None
+        # In time order, then serial (the kernel's numbering): a parent's exec comes before its
+        # children's whatever order their records were written or cut in.
+        keys = pa.table(
+            {"t": table.column("time"), "s": pc.cast(table.column("serial"), pa.int64())}
+        )
+        order = pc.sort_indices(keys, sort_keys=[("t", "ascending"), ("s", "ascending")])
+        table = self._parents(table.take(order))
+        keep = pc.fill_null(table.column("_pass"), True)
+        self.stats.filtered += table.num_rows - (pc.sum(keep).as_py() or 0)
+        table = table.filter(keep)
+        if self.record_types is not None:
+            wanted = pc.is_in(table.column("record_type"), pa.array(sorted(self.record_types)))
+            self.stats.other += table.num_rows - (pc.sum(wanted).as_py() or 0)
+            table = table.filter(wanted)
+        self.stats.events += table.num_rows
+        if not table.num_rows:
+            return None
+        if "SystemTime" in self.fields:  # the names the raw data set's rows take time and host by
+            table = table.append_column("SystemTime", table.column("time"))
+        if "Computer" in self.fields:
+            table = table.append_column("Computer", table.column("dest"))
+        out = table.select(["host", *self.fields]).combine_chunks()
+        return out.to_batches()[0] if out.num_rows else None
+
+    def _parents(self, table: pa.Table) -> pa.Table:
+        """``parent_exe``/``parent_name``: the image the parent pid last ran (its exec event
+        before this one, same host); then this event's own exec updates the table."""
+        kinds = table.column("record_type").to_pylist()
+        dests = table.column("dest").to_pylist()
+        pids = table.column("pid").to_pylist()
+        ppids = table.column("ppid").to_pylist()
+        exes = table.column("exe").to_pylist()
+        images = self.images
+        parent_exe: list[str | None] = []
+        for kind, dest, pid, ppid, exe in zip(kinds, dests, pids, ppids, exes, strict=True):
+            parent_exe.append(images.get((dest, ppid)) if ppid is not None else None)
+            if kind == EXEC and pid is not None and exe is not None:
+                images[(dest, pid)] = exe
+                images.move_to_end((dest, pid))
+                if len(images) > MAX_PROCESSES:
+                    images.popitem(last=False)
+        column = pa.array(parent_exe, pa.string())
+        names = pc.replace_substring_regex(column, pattern="(?s)^.*/", replacement="")
+        table = table.set_column(table.schema.get_field_index("parent_exe"), "parent_exe", column)
+        return table.set_column(table.schema.get_field_index("parent_name"), "parent_name", names)
+
+
+_ORDER = {"SYSCALL": 0, "EXECVE": 1, "CWD": 2, "PATH": 3, "PROCTITLE": 4, "EOE": 9}
+
+
+def _order(kind: str) -> int:
+    return _ORDER.get(kind, 5)
+
+
+def assemble(
+    batches: Iterable[pa.RecordBatch],
+    fields: tuple[str, ...],
+    record_types: frozenset[str] | None,
+    raw_filter: RawFilter | None,
+    stats: ReadStats,
+    edge_lines: int = EDGE_LINES,
+) -> Iterator[pa.RecordBatch]:
+    """:class:`EventPlan` batches, in input order, into finished rows (see :class:`Assembler`);
+    ``edge_lines`` as the plan's."""
+    assembler = Assembler(fields, record_types, raw_filter, stats, edge_lines)
+    for batch in batches:
+        out = assembler.feed(batch)
+        if out is not None:
+            yield out
+    out = assembler.finish()
+    if out is not None:
+        yield out
+
+
+def needles(dataset: str, requirements: Requirements) -> RawFilter:
+    """The requirements' literals as needles: the raw filter of an audit event is tested on its
+    records as written AND its decoded values (:func:`_event_text`), so a literal a field derived
+    from a raw field must contain is in the tested text whatever its encoding (hex, a long
+    argument split in pieces). A clause naming a field the mapping does not derive that way
+    (``Const``, ``Lookup``, a resolved parent, a CIM fill) is dropped."""
+    from escudo.datamodels import mappings
+    from escudo.errors import EscudoError
+
+    try:
+        mapping = mappings.get_mapping("linux:audit", dataset)
+    except EscudoError:
+        return RawFilter()
+    substring = mappings.Raw, mappings.Basename, mappings.Lower
+    parents = {"parent_exe", "parent_name"}
+    fields = {
+        name for name, d in mapping.fields if isinstance(d, substring) and d.field not in parents
+    }
+    fills = {f: "unknown" for f in mappings.FILL_UNKNOWN.get(mapping.dataset, ())}
+    clauses = []
+    for clause in requirements:
+        ok = clause and all(
+            f in fields and lit and lit.lower() not in fills.get(f, "\0") for f, lit in clause
+        )
+        if ok:
+            clauses.append(tuple(dict.fromkeys(lit for _, lit in clause)))
+    return RawFilter(tuple(dict.fromkeys(clauses)))
