@@ -298,17 +298,28 @@ def _read_one_source(
     schema = dataset_schema(dataset, st.name)
     if dataset.lower() == RAW:
         mapping = None
-        plan = st.plan(st.all_fields, None, raw_filter, extractor)
+        fields, record_types = st.all_fields, None
     else:
         try:
             mapping = get_mapping(st.name, dataset)
         except UnsupportedSplError:
             return  # this source feeds no such data set: its inputs hold none of its rows
-        plan = st.plan(mapping.raw_fields, mapping.record_types, raw_filter, extractor)
-    processor = Normalizer(plan, mapping, schema, st.source, st.name)
-    for batch in read_batches(
-        inputs, processor, stats=stats, workers=workers, chunk_bytes=chunk_bytes
-    ):
+        fields, record_types = mapping.raw_fields, mapping.record_types
+    plan = st.plan(fields, record_types, raw_filter, extractor)
+    assemble = getattr(st, "assemble", None)
+    if assemble is not None:  # events span chunks: joined here, in input order, then mapped
+        stats = stats if stats is not None else ReadStats()
+        raws = read_batches(inputs, plan, stats=stats, workers=workers, chunk_bytes=chunk_bytes)
+        batches: Iterator[pa.RecordBatch] = (
+            normalize_batch(raw, mapping, schema, st.source, st.name)
+            for raw in assemble(raws, fields, record_types, raw_filter, stats)
+        )
+    else:
+        processor = Normalizer(plan, mapping, schema, st.source, st.name)
+        batches = read_batches(
+            inputs, processor, stats=stats, workers=workers, chunk_bytes=chunk_bytes
+        )
+    for batch in batches:
         for offset in range(0, batch.num_rows, batch_size):
             yield batch.slice(offset, batch_size)
 
@@ -438,8 +449,16 @@ def read_datasets(
             else:
                 kinds |= mapping.record_types
         record_types = None if kinds is None else frozenset(kinds)
-        plan = st.plan(tuple(dict.fromkeys(fields)), record_types, union_filters(filters), "fast")
+        wanted, raw_filter = tuple(dict.fromkeys(fields)), union_filters(filters)
+        plan = st.plan(wanted, record_types, raw_filter, "fast")
         processor = MultiNormalizer(plan, record_field, tuple(targets), st.source, st.name)
+        assemble = getattr(st, "assemble", None)
+        if assemble is not None:  # events span chunks: joined here, in input order (see above)
+            stats = stats if stats is not None else ReadStats()
+            raws = read_batches(inputs, plan, stats=stats, workers=workers, chunk_bytes=chunk_bytes)
+            for raw in assemble(raws, wanted, record_types, raw_filter, stats):
+                yield from processor._split(raw, stats)[0].items()
+            continue
         for batches in read_batches(
             inputs, processor, stats=stats, workers=workers, chunk_bytes=chunk_bytes
         ):
