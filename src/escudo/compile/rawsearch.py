@@ -22,7 +22,15 @@ from collections.abc import Iterator
 
 from sqlglot import exp
 
-from escudo.compile.schema import HIDDEN_PREFIX, VARCHAR, Frame, OrderKey, column, ident
+from escudo.compile.schema import (
+    HIDDEN_PREFIX,
+    VARCHAR,
+    Frame,
+    OrderKey,
+    as_expression,
+    column,
+    ident,
+)
 from escudo.sources.base import RAW_EVENTS
 from escudo.sources.searchtime import SEARCH_TIME
 from escudo.spl import ast
@@ -275,7 +283,7 @@ def _replace(
             return strings[node.name].copy()
         return node
 
-    return tree.transform(swap, copy=True)
+    return as_expression(tree.transform(swap, copy=True))
 
 
 def _fold(command: ast.Foreach, frame: Frame) -> None:
@@ -353,7 +361,7 @@ def _fold(command: ast.Foreach, frame: Frame) -> None:
             "<<MATCHSTR>> needs one pattern with one * in foreach over raw events", command.span
         )
     # '<<FIELD>>' reads the field's value, "<<FIELD>>" is its name (the key)
-    strings = {FOREACH_FIELD: key}
+    strings: dict[str, exp.Expression] = {FOREACH_FIELD: key}
     if FOREACH_MATCH in subst:
         strings[FOREACH_MATCH] = subst[FOREACH_MATCH]
     merged = _replace(lowered, subst, strings)

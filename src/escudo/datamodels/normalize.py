@@ -361,18 +361,34 @@ def _read_one_source(
         processor = raw
     elif dataset.lower() == RAW:
         mapping = None
-        plan = st.plan(st.all_fields, None, raw_filter, extractor)
+        fields, record_types = st.all_fields, None
     else:
         try:
             mapping = get_mapping(st.name, dataset)
         except UnsupportedSplError:
             return  # this source feeds no such data set: its inputs hold none of its rows
-        plan = st.plan(mapping.raw_fields, mapping.record_types, raw_filter, extractor)
-    if dataset != RAW_EVENTS:
+        fields, record_types = mapping.raw_fields, mapping.record_types
+    assemble = getattr(st, "assemble", None)
+    batches: Iterator[pa.RecordBatch]
+    if dataset == RAW_EVENTS:  # one raw event per record: nothing to assemble
+        batches = read_batches(
+            inputs, processor, stats=stats, workers=workers, chunk_bytes=chunk_bytes
+        )
+    elif assemble is not None:  # events span chunks: joined here, in input order, then mapped
+        plan = st.plan(fields, record_types, raw_filter, extractor)
+        stats = stats if stats is not None else ReadStats()
+        raws = read_batches(inputs, plan, stats=stats, workers=workers, chunk_bytes=chunk_bytes)
+        batches = (
+            normalize_batch(event, mapping, schema, st.source, st.name)
+            for event in assemble(raws, fields, record_types, raw_filter, stats)
+        )
+    else:
+        plan = st.plan(fields, record_types, raw_filter, extractor)
         processor = Normalizer(plan, mapping, schema, st.source, st.name)
-    for batch in read_batches(
-        inputs, processor, stats=stats, workers=workers, chunk_bytes=chunk_bytes
-    ):
+        batches = read_batches(
+            inputs, processor, stats=stats, workers=workers, chunk_bytes=chunk_bytes
+        )
+    for batch in batches:
         for offset in range(0, batch.num_rows, batch_size):
             yield batch.slice(offset, batch_size)
 
@@ -434,6 +450,67 @@ class MultiNormalizer:
             if part.num_rows:
                 out[dataset] = normalize_batch(part, mapping, schema, self.source, self.sourcetype)
         return out, stats
+
+
+class _RecordsAndRaw(DatasetBatches):
+    """A chunk's raw records (for a source's assembly) and its raw events."""
+
+
+@dataclass(frozen=True)
+class _RecordsThenRaw:
+    """A picklable chunk processor: the CIM plan's records and the raw events of one chunk."""
+
+    plan: Processor
+    raw: RawNormalizer
+
+    def __call__(self, data: bytes, name: str) -> tuple[_RecordsAndRaw, ReadStats]:
+        records, stats = self.plan(data, name)
+        raw, _ = self.raw.plan(data, name)  # the same lines: counted once, by the CIM plan
+        out = _RecordsAndRaw()
+        if records.num_rows:
+            out["records"] = records
+        if raw.num_rows:
+            out[RAW_EVENTS] = self.raw.rows(raw)
+        return out, stats
+
+
+def _assembled(
+    processor: MultiNormalizer,
+    raw: RawNormalizer | None,
+    assemble: Callable[..., Iterator[pa.RecordBatch]],
+    inputs: list[Input],
+    wanted: tuple[str, ...],
+    record_types: frozenset[str] | None,
+    raw_filter: RawFilter | None,
+    stats: ReadStats,
+    workers: int | None,
+    chunk_bytes: int,
+) -> Iterator[tuple[str, pa.RecordBatch]]:
+    """A source whose events span records (``assemble``): the records of each chunk go to the
+    assembly, in input order, and its raw events (when asked) out as they come, in one read."""
+    pending: list[pa.RecordBatch] = []
+
+    def records() -> Iterator[pa.RecordBatch]:
+        if raw is None:
+            yield from read_batches(
+                inputs, processor.plan, stats=stats, workers=workers, chunk_bytes=chunk_bytes
+            )
+            return
+        both = _RecordsThenRaw(processor.plan, raw)
+        for out in read_batches(
+            inputs, both, stats=stats, workers=workers, chunk_bytes=chunk_bytes
+        ):
+            if RAW_EVENTS in out:
+                pending.append(out[RAW_EVENTS])
+            if "records" in out:
+                yield out["records"]
+
+    for event in assemble(records(), wanted, record_types, raw_filter, stats):
+        while pending:
+            yield RAW_EVENTS, pending.pop(0)
+        yield from processor._split(event, stats)[0].items()
+    while pending:
+        yield RAW_EVENTS, pending.pop(0)
 
 
 # Beyond this many clauses the OR of several CNF prefilters costs more than it saves: read unfiltered.
@@ -519,7 +596,15 @@ def read_datasets(
             else:
                 kinds |= mapping.record_types
         record_types = None if kinds is None else frozenset(kinds)
-        plan = st.plan(tuple(dict.fromkeys(fields)), record_types, union_filters(filters), "fast")
+        wanted, raw_filter = tuple(dict.fromkeys(fields)), union_filters(filters)
+        plan = st.plan(wanted, record_types, raw_filter, "fast")
+        assemble = getattr(st, "assemble", None)
+        if assemble is not None and targets:  # events span chunks: joined here, in input order
+            stats = stats if stats is not None else ReadStats()
+            processor = MultiNormalizer(plan, record_field, tuple(targets), st.source, st.name)
+            yield from _assembled(processor, raw, assemble, inputs, wanted, record_types,
+                                  raw_filter, stats, workers, chunk_bytes)  # fmt: skip
+            continue
         processor = MultiNormalizer(plan, record_field, tuple(targets), st.source, st.name, raw)
         for batches in read_batches(
             inputs, processor, stats=stats, workers=workers, chunk_bytes=chunk_bytes
