@@ -279,8 +279,19 @@ def _replace(
     def swap(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.Column) and not node.table and node.name in columns:
             return columns[node.name].copy()
-        if isinstance(node, exp.Literal) and node.is_string and node.name in strings:
-            return strings[node.name].copy()
+        if (
+            isinstance(node, exp.Literal)
+            and node.is_string
+            and any(k in node.name for k in strings)
+        ):
+            # "<<FIELD>>" inside a string: the name spliced in (foreach substitutes text)
+            pattern = "(" + "|".join(re.escape(k) for k in strings) + ")"
+            parts = [p for p in re.split(pattern, node.name) if p]
+            pieces = [strings[p].copy() if p in strings else exp.Literal.string(p) for p in parts]
+            joined = pieces[0]
+            for piece in pieces[1:]:
+                joined = exp.DPipe(this=joined, expression=piece)
+            return joined
         return node
 
     return as_expression(tree.transform(swap, copy=True))
