@@ -13,10 +13,10 @@ from escudo.cli import main
 SYSMON = Path(__file__).resolve().parents[2] / "samples" / "sysmon-linux-syslog.log"
 CORPUS = Path(__file__).parents[3] / "shared" / "reference" / "escu"
 AUDIT = (
-    'node=web-01 type=SYSCALL msg=audit(1723044684.257:15795): arch=c000003e syscall=59 '
+    "node=web-01 type=SYSCALL msg=audit(1723044684.257:15795): arch=c000003e syscall=59 "
     'success=yes exit=0 ppid=1 pid=2 uid=0 comm="whoami" exe="/usr/bin/whoami"\x1d'
     'ARCH=x86_64 SYSCALL=execve UID="root"\n'
-    'node=web-01 type=SYSCALL msg=audit(1723044685.257:15796): arch=c000003e syscall=59 '
+    "node=web-01 type=SYSCALL msg=audit(1723044685.257:15796): arch=c000003e syscall=59 "
     'success=yes exit=0 ppid=1 pid=3 uid=0 comm="id" exe="/usr/bin/id"\x1d'
     'ARCH=x86_64 SYSCALL=execve UID="root"\n'
 )
@@ -77,7 +77,7 @@ def test_hunt_with_a_detection_that_starts_from_events(
     (content / "macros").mkdir()
     (content / "detections" / "endpoint" / "whoami_from_audit.yml").write_text(DETECTION)
     (content / "macros" / "linux_auditd.yml").write_text(
-        "definition: sourcetype=\"linux:audit\"\nname: linux_auditd\ndescription: x\n"
+        'definition: sourcetype="linux:audit"\nname: linux_auditd\ndescription: x\n'
     )
     args = ["hunt", str(audit_log), "--content", str(content), "--detection", "Whoami From Audit"]
     assert main([*args, "--format", "jsonl"]) == 0
