@@ -109,11 +109,11 @@ WITH s0 AS (
     `index`,
     `type`,
     AGGREGATE(
-      LIST_GRADE_UP(`__escudo_foreach_keys`),
+      IF(SIZE(`__escudo_foreach_keys`) = 0, CAST(ARRAY() AS ARRAY<INT>), ARRAY_SORT(SEQUENCE(1, SIZE(`__escudo_foreach_keys`)), (__l, __r) -> CASE WHEN ELEMENT_AT(`__escudo_foreach_keys`, __l) < ELEMENT_AT(`__escudo_foreach_keys`, __r) THEN -1 WHEN ELEMENT_AT(`__escudo_foreach_keys`, __l) > ELEMENT_AT(`__escudo_foreach_keys`, __r) THEN 1 ELSE __l - __r END)),
       CASE WHEN `relevant_fields` IS NULL THEN NULL ELSE ARRAY(`relevant_fields`) END,
       (__acc, __i) -> IF(
-        `__escudo_foreach_values`[__i] = ''
-        OR LIST_POSITION(`__escudo_foreach_keys`, `__escudo_foreach_keys`[__i]) < __i,
+        ELEMENT_AT(`__escudo_foreach_values`, __i) = ''
+        OR ARRAY_POSITION(`__escudo_foreach_keys`, ELEMENT_AT(`__escudo_foreach_keys`, __i)) < __i,
         __acc,
         IF(
           `type` = 'EXECVE',
@@ -122,7 +122,7 @@ WITH s0 AS (
               FILTER(
                 CONCAT(
                   COALESCE(__acc, CAST(ARRAY() AS ARRAY<STRING>)),
-                  ARRAY(`__escudo_foreach_values`[__i])
+                  ARRAY(ELEMENT_AT(`__escudo_foreach_values`, __i))
                 ),
                 _mv -> NOT _mv IS NULL
               )
@@ -131,7 +131,7 @@ WITH s0 AS (
             ELSE FILTER(
               CONCAT(
                 COALESCE(__acc, CAST(ARRAY() AS ARRAY<STRING>)),
-                ARRAY(`__escudo_foreach_values`[__i])
+                ARRAY(ELEMENT_AT(`__escudo_foreach_values`, __i))
               ),
               _mv -> NOT _mv IS NULL
             )
