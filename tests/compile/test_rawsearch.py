@@ -145,3 +145,24 @@ def test_unsupported_raw_search_shapes_point_at_the_command(
         compile_search(spl)
     assert message in caught.value.message
     assert spl[caught.value.offset :].startswith(where)
+
+
+def test_a_raw_search_reads_only_the_events_it_can_match(audit_log: Path) -> None:
+    from escudo.datamodels.normalize import read_datasets
+    from escudo.sources.base import ReadStats
+
+    compiled = compile_search("sourcetype=linux:audit WHOAMI | table comm")
+    requirements = compiled.requirements[RAW_EVENTS]
+    assert requirements == ((("sourcetype", "linux:audit"),), (("_raw", "WHOAMI"),))
+    stats = ReadStats()
+    needs = {RAW_EVENTS: [requirements]}
+    read = [b for _, b in read_datasets([audit_log, SYSMON], needs, stats=stats)]
+    rows = pa.Table.from_batches(read).to_pylist()
+    # the Sysmon file gives no raw events (sourcetype), the audit records without the term none
+    assert [(r["sourcetype"], r["_raw"].split()[1]) for r in rows] == [
+        ("linux:audit", "type=SYSCALL")
+    ]
+    assert stats.filtered == 3
+    with DuckDBEngine() as engine:
+        engine.register_arrow(RAW_EVENTS, pa.Table.from_batches(read))
+        assert engine.run(compiled).to_pylist() == [{"comm": "whoami"}]
