@@ -89,11 +89,12 @@ def test_counts_per_source(
         "ecs:json": "ok prefiltered",
         "ocsf:json": "ok prefiltered",
         "sysmon:linux": "ok prefiltered",
+        "linux:audit": "ok prefiltered",
     }
     assert statuses["Uses Transaction"].sources == {}  # did not compile: nothing to ask a source
     row = {"compiled": 1, "feeds": 1, "needles": 1, "run": 1, "prefiltered": 1}
     assert compat.source_totals(list(statuses.values())) == {
-        "ecs:json": row, "ocsf:json": row, "sysmon:linux": row
+        "ecs:json": row, "ocsf:json": row, "sysmon:linux": row, "linux:audit": row
     }  # fmt: skip
     assert compat.main([str(tmp_path)]) == 0
     out = capsys.readouterr().out
