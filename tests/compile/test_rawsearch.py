@@ -166,3 +166,21 @@ def test_a_raw_search_reads_only_the_events_it_can_match(audit_log: Path) -> Non
     with DuckDBEngine() as engine:
         engine.register_arrow(RAW_EVENTS, pa.Table.from_batches(read))
         assert engine.run(compiled).to_pylist() == [{"comm": "whoami"}]
+
+
+@pytest.mark.parametrize(
+    ("terms", "needles"),
+    [
+        ("type=SYSCALL comm=whoami", (("SYSCALL",), ("whoami",))),
+        ('comm IN ("at", "atd") OR exe="/usr/bin/at"', (("/usr/bin/at", "at", "atd"),)),
+        ("exe=*/whoami", ()),  # a wildcard: the value may hold a blank, hex in _raw
+        ("pid=2", ()),  # a number: 2.0 would match too
+        ('a1="LD PRELOAD"', ()),  # a blank: hex in _raw
+        ("Image=a&b", ()),  # XML-escaped in Sysmon's _raw
+        ("NOT comm=whoami", ()),
+    ],
+)
+def test_exact_field_values_are_raw_needles(terms: str, needles: tuple[Any, ...]) -> None:
+    requirements = compile_search(f"sourcetype=linux:audit {terms}").requirements[RAW_EVENTS]
+    assert requirements[0] == (("sourcetype", "linux:audit"),)
+    assert tuple(tuple(sorted(lit for _, lit in c)) for c in requirements[1:]) == needles

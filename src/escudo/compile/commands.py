@@ -32,7 +32,13 @@ from escudo.compile.fields import (
     lower_table,
 )
 from escudo.compile.pushdown import requirements_for
-from escudo.compile.rawsearch import after_command, before_command, lower_foreach, start_raw_search
+from escudo.compile.rawsearch import (
+    after_command,
+    before_command,
+    lower_foreach,
+    raw_requirements,
+    start_raw_search,
+)
 from escudo.compile.rows import (
     lower_dedup,
     lower_head,
@@ -248,7 +254,7 @@ def lower_search(command: ast.Command, frame: Frame) -> None:
     starts = not frame.started
     if starts:  # a search that starts from events: sourcetype=linux:audit ...
         start_raw_search(frame)
-        frame.requirements[RAW_EVENTS] = requirements_for(RAW_EVENTS, command.predicate)
+        frame.requirements[RAW_EVENTS] = raw_requirements(command.predicate)
         before_command(command, frame)
     if command.predicate is None:
         return

@@ -32,7 +32,7 @@ from escudo.compile.schema import (
     column,
     ident,
 )
-from escudo.sources.base import RAW_EVENTS
+from escudo.sources.base import RAW_EVENTS, FieldLiteral, Requirements
 from escudo.sources.searchtime import SEARCH_TIME
 from escudo.spl import ast
 
@@ -105,6 +105,69 @@ def extraction(name: str) -> exp.Expression:
         test = exp.EQ(this=column("sourcetype"), expression=exp.Literal.string(sourcetype))
         ifs.append(exp.If(this=test, true=value))
     return exp.Case(ifs=ifs)
+
+
+# --- what a raw search requires of an event (its prefilter) ---------------------------------------
+
+# Characters a literal may hold for ``field=literal`` to need the literal verbatim in ``_raw``: an
+# auditd value holding a blank, a quote or a byte outside 0x21..0x7e is hex-encoded (kernel
+# audit_string_contains_control), and a Sysmon value holding & < > ' " is XML-escaped.
+_VERBATIM = re.compile(r"[!#-%()+-;=?-~]+")  # and no * (a wildcard)
+
+
+def _field_needle(field: str, value: str) -> FieldLiteral | None:
+    """The requirement ``field=value`` gives, or None: ``sourcetype`` (a column) keeps its field;
+    a search-time field's value, matched whole (no wildcard) and not a number, is in ``_raw``."""
+    from escudo.compile.pushdown import needle_for
+
+    if field == "sourcetype":
+        needle = needle_for(value)
+        return ("sourcetype", needle) if needle is not None else None
+    if field in RAW_COLUMNS or field.lower() in _NOT_FIELDS or not _VERBATIM.fullmatch(value):
+        return None
+    try:
+        float(value)
+        return None  # a number may match other spellings of it (1 and 1.0)
+    except ValueError:
+        return ("_raw", value)
+
+
+def raw_requirements(node: ast.Predicate | None) -> Requirements:
+    """What every event a raw search's first predicate accepts holds, as a CNF over
+    ``("sourcetype", literal)`` (the event's sourcetype contains it) and ``("_raw", literal)``
+    (its raw text contains it, case-insensitively): free-text terms' longest literal runs and the
+    values of exact ``field=value`` terms (docs/semantics.md, "Raw-event search", prefilter).
+
+    >>> from escudo.spl.parser import parse
+    >>> raw_requirements(parse('sourcetype=linux:audit comm IN (at, atd) x=*y* ngrok').commands[0].predicate)
+    ((('sourcetype', 'linux:audit'),), (('_raw', 'at'), ('_raw', 'atd')), (('_raw', 'ngrok'),))
+    """
+    from escudo.compile.pushdown import _or, needle_for
+
+    if node is None:
+        return ()
+    if isinstance(node, ast.And):
+        out: list[tuple[FieldLiteral, ...]] = []
+        for item in node.items:
+            out += raw_requirements(item)
+        return tuple(dict.fromkeys(out))
+    if isinstance(node, ast.Or):
+        result = raw_requirements(node.items[0])
+        for item in node.items[1:]:
+            result = _or(result, raw_requirements(item))
+        return result
+    if isinstance(node, ast.Term):
+        needle = needle_for(node.value)
+        return ((("_raw", needle),),) if needle is not None else ()
+    if isinstance(node, ast.Compare | ast.InList):
+        values = (node.value,) if isinstance(node, ast.Compare) else node.values
+        if isinstance(node, ast.Compare) and node.op != "=":
+            return ()
+        found = [_field_needle(node.field, v) for v in values]
+        if not found or any(f is None for f in found):
+            return ()
+        return (tuple(dict.fromkeys(f for f in found if f is not None)),)
+    return ()  # NOT: nothing required
 
 
 # --- which fields a command reads ---------------------------------------------------------------
