@@ -426,13 +426,16 @@ def path_case(
     case(stem, enriched=True)(run)
 
 
-def service_case(stem: str, positive: str, near: tuple[str, str]) -> None:
+def service_case(stem: str, positive: str, near: tuple[str, str], *, by_unit: bool = True) -> None:
     """A search on systemd's SERVICE_STOP records (ENRICHED: it reads UID)."""
 
     def run(pos: Writer, neg: Writer) -> list[dict[str, Any]]:
         pos.service(30, "SERVICE_STOP", positive)
         neg.service(30, near[0], near[1])
-        return [service_row(pos, 30, positive)]
+        row = service_row(pos, 30, positive)
+        if not by_unit:
+            del row["unit"]
+        return [row]
 
     case(stem, enriched=True)(run)
 
@@ -755,8 +758,9 @@ def network_discovery(pos: Writer, neg: Writer) -> list[dict[str, Any]]:
             "UID": "alice",
             "pid": sorted(str(p.pid) for p in procs),
             "count": 4,
-            "firstTime": when(pos, 10),
-            "lastTime": when(pos, 55),
+            # min/max of _time after `bucket _time span=15m`: the quarter hour's start
+            "firstTime": when(pos, 0),
+            "lastTime": when(pos, 0),
         }
     ]
 
@@ -767,7 +771,7 @@ service_case("disable_or_modify_system_firewall", "ufw", ("SERVICE_STOP", "nftab
 service_case("osquery_service_stop", "osqueryd", ("SERVICE_START", "osqueryd"))
 service_case("sysmon_service_stop", "sysmon", ("SERVICE_STOP", "sysstat"))
 # `linux_auditd` type=SERVICE_STOP (any unit); the near miss starts one
-service_case("stop_services", "nginx", ("SERVICE_START", "nginx"))
+service_case("stop_services", "nginx", ("SERVICE_START", "nginx"), by_unit=False)
 
 
 # `linux_auditd` type=ADD_USER | rename hostname as dest | stats ... by exe pid dest res UID type
