@@ -14,6 +14,8 @@ the positive's result rows. Each case below quotes the condition of the search i
 The lines are audit.log records as auditd writes them (``../shared/reference/linux-telemetry.md``
 section 3, ``../shared/reference/samples/auditd_public.txt``):
 
+* around the case's events, background no search looks for: an ``ls`` before (its argument with
+  a blank is hex in EXECVE) and a PAM ``USER_END`` after;
 * every line starts with ``node=<host> `` (auditd ``name_format=hostname``), which is where the
   event's host comes from;
 * the records of one event share ``msg=audit(<epoch>.<ms>:<serial>)``: an exec is SYSCALL, EXECVE,
@@ -230,6 +232,16 @@ class Writer:
         for item, (path, nametype) in enumerate(paths):
             self.path(ts, serial, item, path, nametype, owner if nametype != "PARENT" else "root")
         self.record("PROCTITLE", ts, serial, f"proctitle={proctitle_of(proc.argv)}")
+
+    def session_end(self, at: float) -> None:
+        """sudo's PAM session close (USER_END, one record): background no search looks for."""
+        ts, serial = self.stamp(at)
+        body = (
+            f"pid={self.pid + 1} uid=0 auid=1000 ses=3 subj=unconfined "
+            'msg=\'op=PAM:session_close grantors=pam_limits,pam_unix acct="root" '
+            'exe="/usr/bin/sudo" hostname=? addr=? terminal=/dev/pts/0 res=success\''
+        )
+        self.record("USER_END", ts, serial, body, 'UID="root" AUID="alice"')
 
     def service(self, at: float, kind: str, unit: str) -> None:
         """systemd's SERVICE_START/SERVICE_STOP user message (one record; pid 1, no login)."""
@@ -858,7 +870,19 @@ def main(argv: list[str]) -> int:
         start = START + 3600 * index
         pos = Writer(host, start, enriched)
         neg = Writer(host, start, enriched)
+        for writer in (pos, neg):  # background before: an ls whose argument auditd hexes
+            writer.execute(
+                5,
+                Proc(
+                    ["ls", "-la", "/var/tmp/build output"],
+                    "/usr/bin/ls",
+                    "alice",
+                    cwd="/home/alice",
+                ),
+            )
         rows = function(pos, neg)
+        for writer in (pos, neg):  # and after: a PAM session closing
+            writer.session_end(58)
         folder = out / stem
         folder.mkdir(parents=True, exist_ok=True)
         for name, writer in (("positive.log", pos), ("near_miss.log", neg)):

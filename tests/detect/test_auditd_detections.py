@@ -124,7 +124,7 @@ def check_event(event: list[dict[str, Any]], enriched: bool) -> None:
                 assert extra["AUID"] == f'"{ACCOUNTS[fields["auid"]]}"', record["line"]
         if record["type"] == "PATH" and enriched:
             assert record["enriched"]["OGID"] == f'"{ACCOUNTS[fields["ogid"]]}"', record["line"]
-        if record["type"] in ("SERVICE_STOP", "SERVICE_START", "ADD_USER", "DEL_USER"):
+        if record["type"] in ("SERVICE_STOP", "SERVICE_START", "ADD_USER", "DEL_USER", "USER_END"):
             inner = fields["msg"]
             assert inner.startswith("'") and inner.endswith("'"), record["line"]
             message = dict(PAIR.findall(inner[1:-1]))  # op= holds spaces: not all pairs
