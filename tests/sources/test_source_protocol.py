@@ -69,6 +69,6 @@ def test_sysmon_needles_come_from_its_own_mapping() -> None:
 def test_unknown_sourcetype_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
     spl = "| tstats count from datamodel=Endpoint.Processes"
     assert main(["search", spl, str(SAMPLE), "--sourcetype", "nope:x"]) == 2
-    known = "(known: ecs:json, ocsf:json, sysmon:linux)"
+    known = "(known: ecs:json, linux:audit, ocsf:json, sysmon:linux)"
     assert f"unknown sourcetype 'nope:x' {known}" in capsys.readouterr().err
     assert main(["search", spl, str(SAMPLE), "--sourcetype", "sysmon:linux"]) == 0

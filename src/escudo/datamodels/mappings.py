@@ -377,3 +377,52 @@ for _m in (
     Mapping(OCSF, "Network_Traffic.All_Traffic", frozenset({"400101"}), _OCSF_NETWORK, **_OCSF),
 ):  # fmt: skip
     MAPPINGS[(_m.sourcetype, _m.dataset)] = _m
+
+# -- Linux audit (auditd) ---------------------------------------------------------------------------
+# Raw fields are those of an assembled event (escudo.sources.auditd.EVENT_FIELDS: the records of one
+# audit(time:serial) joined, values decoded). docs/semantics.md "Linux audit (auditd) to CIM" gives
+# each choice with its source: linux-telemetry.md 3.2 (auditd -> process fields), CIM Endpoint.json.
+
+AUDITD = "linux:audit"
+
+_AUDITD_SUBJECT: tuple[tuple[str, Derivation], ...] = (
+    ("dest", Raw("dest")),  # the transport's host, else the record's node= (name_format)
+    ("user", Raw("user")),  # ENRICHED UID="name", else the uid number (raw logs hold no names)
+    ("process_path", Raw("exe")),  # SYSCALL exe: the executable, decoded
+    ("process_name", Basename("exe")),  # as for Sysmon (basename of Image); comm is cut at 15
+    ("process_exec", Basename("exe")),
+    ("process_id", Raw("pid")),
+    ("process", Raw("command_line")),  # EXECVE a0..aN decoded, joined by spaces; else PROCTITLE
+    ("parent_process_id", Raw("ppid")),
+    # The parent's own exec event earlier in the data (auditd names no parent): its exe.
+    ("parent_process_name", Raw("parent_name")),
+    ("parent_process_path", Raw("parent_exe")),
+    ("vendor_product", Const(AUDITD)),  # CIM's fallback to the sourcetype, as for Sysmon
+)
+
+_AUDITD_PROCESSES = (
+    *_AUDITD_SUBJECT,
+    ("action", Const("allowed")),  # a process start, as Sysmon EventID 1
+    ("os", Const("Linux")),
+    ("process_current_directory", Raw("cwd")),  # CWD record
+    ("parent_process_exec", Raw("parent_name")),
+    ("user_id", Raw("uid")),  # SYSCALL uid: the real uid of the process
+)
+
+_AUDITD_FILESYSTEM = (
+    *_AUDITD_SUBJECT,
+    # PATH nametype=CREATE / DELETE of a successful syscall: CIM Filesystem created / deleted.
+    ("action", Raw("file_action")),
+    ("file_path", Raw("file_path")),  # PATH name, made absolute with the CWD record
+    ("file_name", Basename("file_path")),
+)
+
+_AUDITD = {"host": "dest", "time": "time", "record_type": "record_type"}
+for _m in (
+    Mapping(AUDITD, "Endpoint.Processes", frozenset({"execve"}), _AUDITD_PROCESSES, **_AUDITD),
+    Mapping(
+        AUDITD, "Endpoint.Filesystem", frozenset({"file_create", "file_delete"}),
+        _AUDITD_FILESYSTEM, **_AUDITD,
+    ),
+):  # fmt: skip
+    MAPPINGS[(_m.sourcetype, _m.dataset)] = _m

@@ -131,8 +131,10 @@ def fed_datasets() -> frozenset[str]:
     True
     """
     from escudo.datamodels.mappings import MAPPINGS
+    from escudo.sources.base import RAW_EVENTS
 
-    return frozenset(dataset for _, dataset in MAPPINGS)
+    # every source registered may give raw events (sources.base.RawEventSource): raw searches
+    return frozenset(dataset for _, dataset in MAPPINGS) | {RAW_EVENTS}
 
 
 def select_detections(content: ContentSet, refs: Sequence[str] = ()) -> list[Detection]:

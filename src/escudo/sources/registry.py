@@ -14,14 +14,16 @@ found from the input's first bytes (:func:`sniff_source`) unless ``--sourcetype`
 from __future__ import annotations
 
 from escudo.errors import InputError
-from escudo.sources import ecs, ocsf, sysmon
+from escudo.sources import auditd, ecs, ocsf, sysmon
 from escudo.sources.base import Source
 
 # Sniffed in this order: the JSON sources first, since their test is strict (a JSON object with
 # their required keys) while Sysmon's (``<Event>`` anywhere) also holds for a JSON event whose
-# command line mentions ``<Event>``.
+# command line mentions ``<Event>``; auditd last (a record header, ``type=... msg=audit(``, on
+# one of the first lines, which a Sysmon command line could also hold).
 SOURCES: dict[str, Source] = {
-    s.name: s for s in (ecs.EcsSource(), ocsf.OcsfSource(), sysmon.SysmonSource())
+    s.name: s
+    for s in (ecs.EcsSource(), ocsf.OcsfSource(), sysmon.SysmonSource(), auditd.AuditdSource())
 }
 
 DEFAULT_SOURCETYPE = sysmon.SOURCETYPE

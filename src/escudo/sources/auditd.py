@@ -1,0 +1,408 @@
+"""The Linux audit source (sourcetype ``linux:audit``): audit records, their transports, raw events.
+
+An audit record is one line ``type=<TYPE> msg=audit(<seconds>.<millis>:<serial>): key=value ...``
+(``/var/log/audit/audit.log``, linux-telemetry.md section 3.1). It may come:
+
+* bare, as auditd writes it, with an optional ``node=<host>`` prefix (auditd ``name_format``);
+* after a syslog header (audisp-syslog / ``audispd``, rsyslog and journalctl short output, the
+  kernel's own ``audit: type=1300 audit(...)`` lines in kern.log): the shapes of
+  :data:`escudo.sources.framing.SYSLOG_SHAPES`, whose host is the transport's host;
+* inside a ``journalctl -o json`` object: its ``MESSAGE`` holds the record (audisp-syslog through
+  the journal), or journald's own audit capture gives ``MESSAGE`` ``<TYPE> <fields>`` with
+  ``_AUDIT_ID``, ``_AUDIT_TYPE_NAME`` and ``_SOURCE_REALTIME_TIMESTAMP`` (systemd
+  ``journald-audit.c``), from which the record is rebuilt;
+* as ``ausearch -i`` prints it (``msg=audit(11/18/2022 14:33:22.294:2760) :``, local time; read
+  as UTC, since the zone is not written).
+
+With ``log_format=ENRICHED`` a record ends with a 0x1D byte followed by auditd's translations
+(``UID="root" AUID="alice" SYSCALL=execve``): :func:`parse_fields` keeps them as fields of their
+own (their names are upper case, the kernel's lower case). Values keep their encoding here
+(``exe="/bin/ls"`` gives ``/bin/ls`` without quotes, hex stays hex); :func:`decode` turns a hex
+value into text where the kernel may have hex-encoded it.
+
+Lines without ``audit(`` are not records (skipped); a line that has one but not a whole header,
+or whose fields were cut (an unclosed quote, a hex value of odd length), is malformed and reported
+``path:line``.
+
+>>> r = parse_line('node=h1 type=EXECVE msg=audit(1700000000.123:42): argc=2 a0="ls" a1=2D6C')
+>>> r.node, r.type, r.serial, r.when, parse_fields(r.body)
+('h1', 'EXECVE', '42', '2023-11-14T22:13:20.123000Z', {'argc': '2', 'a0': 'ls', 'a1': '2D6C'})
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pyarrow as pa
+
+from escudo.sources.base import RawFilter, ReadStats, Requirements
+from escudo.sources.framing import syslog_host
+
+SOURCETYPE = "linux:audit"
+# ESCU data_sources/linux_auditd_*.yml: source /var/log/audit/audit.log, sourcetype linux:audit,
+# the Splunk Add-on for Unix and Linux (9.2.0).
+SOURCE = "/var/log/audit/audit.log"
+ENRICHED_SEPARATOR = "\x1d"  # auditd.conf log_format=ENRICHED (auditd.conf(5))
+
+# The record header: an optional node= (name_format), type=, then audit(<time>:<serial>); the
+# kernel's own lines (kern.log, dmesg) write ``audit(`` without ``msg=``; ausearch -i writes
+# ``MM/DD/YYYY HH:MM:SS.mmm`` and `` : `` after it.
+HEADER = re.compile(
+    r"(?:node=(?P<node>\S+) )?type=(?P<type>[A-Za-z0-9_]+) (?:msg=)?audit\("
+    r"(?P<time>\d+\.\d+|\d\d/\d\d/\d{4} \d\d:\d\d:\d\d\.\d+):(?P<serial>\d+)\)(?: ?:)? ?"
+)
+# One field: a key, then a double-quoted value (no escapes: the kernel hex-encodes any value
+# holding a quote), a single-quoted one (user-space records' msg='...'), or a bare word.
+FIELD = re.compile(r"([^\s=\x1d]+)=(\"[^\"]*\"|'[^']*'|[^\s\x1d]*)")
+_HEX = re.compile(r"[0-9A-F]+")
+
+# Fields the kernel may hex-encode (audit_log_untrustedstring / audit_log_n_untrustedstring in
+# kernel/audit.c): exe, comm, cwd, PATH name, proctitle, EXECVE arguments, and user-space ones.
+HEX_FIELDS = frozenset(
+    {"exe", "comm", "cwd", "name", "proctitle", "cmd", "data", "path", "old-chardev",
+     "new-chardev", "root_dir", "acct", "grp", "new_group", "old_group", "op_name"}
+)  # fmt: skip
+_ARG = re.compile(r"a\d+(?:\[\d+\])?")
+
+# The raw fields of an assembled event (the ``raw`` pseudo data set; escudo.sources.auditd_events
+# builds them): audit field names where the records have one (SYSCALL pid, ppid, uid, exe...;
+# ENRICHED translations upper case: UID, AUID, SYSCALL), else computed ones named for what they
+# hold. docs/semantics.md "Linux audit (auditd)" gives each.
+EVENT_FIELDS: tuple[str, ...] = (
+    "record_type", "time", "dest", "node", "serial", "types", "arch", "syscall", "SYSCALL",
+    "success", "exit", "pid", "ppid", "uid", "auid", "euid", "gid", "ses", "tty", "comm", "exe",
+    "key", "UID", "AUID", "EUID", "user", "cwd", "argc", "command_line", "proctitle",
+    "path", "file_path", "file_name", "file_action", "parent_exe", "parent_name",
+    "SystemTime", "Computer",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Record:
+    """One audit record line, parsed as far as its header.
+
+    ``text`` is the record as auditd wrote it (from ``node=`` or ``type=`` to the end of the line:
+    Splunk's ``_raw``); ``body`` its fields (after ``): ``); ``host`` the transport's host (syslog
+    header, journald ``_HOSTNAME``), None when bare; ``when`` ISO 8601 UTC text.
+    """
+
+    host: str | None
+    node: str | None
+    type: str
+    when: str
+    serial: str
+    body: str
+    text: str
+
+    @property
+    def key(self) -> str:
+        """What the records of one event share: host, node, time and serial."""
+        return f"{self.host or ''}|{self.node or ''}|{self.when}|{self.serial}"
+
+
+class Malformed(ValueError):
+    """A line that holds an audit record that cannot be read whole (the reason is the message)."""
+
+
+@functools.lru_cache(maxsize=4096)
+def _second(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+
+
+def audit_time(text: str) -> str:
+    """``audit(...)``'s time as ISO 8601 UTC text (Splunk's ``_time``: the TA's TIME_PREFIX is
+    ``msg=audit(``, the epoch seconds with milliseconds).
+
+    >>> audit_time("1626611363.720"), audit_time("11/18/2022 14:33:22.294")
+    ('2021-07-18T12:29:23.720000Z', '2022-11-18T14:33:22.294000Z')
+    """
+    if "/" in text:  # ausearch -i: local time, zone unknown (read as UTC)
+        when = datetime.strptime(text, "%m/%d/%Y %H:%M:%S.%f").replace(tzinfo=UTC)
+        return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    seconds, _, fraction = text.partition(".")
+    return f"{_second(int(seconds))}.{(fraction + '000000')[:6]}Z"
+
+
+def _journald(line: str) -> tuple[str, str | None] | None:
+    """The record of a ``journalctl -o json`` line and the journal's host, or None."""
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(obj, dict):
+        return None
+    message = obj.get("MESSAGE")
+    if isinstance(message, list) and all(isinstance(b, int) and 0 <= b < 256 for b in message):
+        message = bytes(message).decode("utf-8", "replace")  # journald's byte-array form
+    if not isinstance(message, str):
+        return None
+    host = obj.get("_HOSTNAME")
+    host = host if isinstance(host, str) else None
+    audit_id, type_name = obj.get("_AUDIT_ID"), obj.get("_AUDIT_TYPE_NAME")
+    stamp = obj.get("_SOURCE_REALTIME_TIMESTAMP")
+    if "audit(" not in message and isinstance(audit_id, str) and isinstance(stamp, str):
+        # journald-audit.c: MESSAGE=<type name> <fields>, the id and the time in their own fields
+        name, _, fields = message.partition(" ")
+        micros = int(stamp) if stamp.isdigit() else 0
+        seconds, rest = divmod(micros, 1_000_000)
+        kind = type_name if isinstance(type_name, str) else name
+        fields = fields if kind == name else message
+        message = f"type={kind} msg=audit({seconds}.{rest // 1000:03d}:{audit_id}): {fields}"
+    return message, host
+
+
+def _syslog_host(prefix: str) -> str | None:
+    """The host of the syslog header before a record (a kernel line ends ``kernel: audit:``)."""
+    prefix = prefix.rstrip()
+    if prefix.endswith(" audit:"):
+        prefix = prefix[: -len(" audit:")]
+    prefix = re.sub(r" \[\s*\d+\.\d+\]$", "", prefix)  # the kernel's [uptime] stamp
+    return syslog_host(prefix)
+
+
+def parse_line(line: str) -> Record | None:
+    """The record a line holds, None when it holds none; :class:`Malformed` when it holds one
+    that cannot be read (a header cut short, a field cut short).
+
+    >>> parse_line("Dec  6 21:00:01 web-1 audispd: type=CWD msg=audit(1.5:7):  cwd=\\"/\\"").host
+    'web-1'
+    >>> parse_line("----") is None
+    True
+    """
+    host = None
+    stripped = line.strip()
+    if stripped.startswith("{"):
+        found = _journald(stripped)
+        if found is None:
+            return None
+        line, host = found
+    at = line.find("audit(")
+    if at < 0:
+        return None
+    m = HEADER.search(line, max(0, at - 200), at + 120) or HEADER.search(line)
+    if m is None:
+        if "type=" not in line[:at]:
+            return None  # text that mentions audit( (a comment, a message): not a record
+        raise Malformed("audit record with no whole header (type=... msg=audit(time:serial):)")
+    prefix = line[: m.start()]
+    if host is None and prefix.strip():
+        host = _syslog_host(prefix)
+    body = line[m.end() :].rstrip("\r\n")
+    _check(body)
+    return Record(
+        host, m.group("node"), m.group("type"), audit_time(m.group("time")), m.group("serial"),
+        body, line[m.start() :].rstrip("\r\n"),
+    )  # fmt: skip
+
+
+def _check(body: str) -> None:
+    """:class:`Malformed` when the fields were cut (the kernel writes no quote inside a value)."""
+    main = body.partition(ENRICHED_SEPARATOR)[0]
+    outside = re.sub(r"'[^']*'", "", main)
+    if outside.count('"') % 2:
+        raise Malformed("record cut short: a quoted value is not closed")
+    if "'" in outside:
+        raise Malformed("record cut short: a msg='...' value is not closed")
+    key, eq, value = main.rpartition(" ")[2].partition("=")
+    hex_field = key in HEX_FIELDS or _ARG.fullmatch(key)
+    if eq and hex_field and _HEX.fullmatch(value) and len(value) % 2:
+        raise Malformed(f"record cut short: hex value of {key} has an odd length")
+
+
+def parse_fields(body: str) -> dict[str, str]:
+    """A record's fields, quotes removed, values otherwise as written (hex stays hex); a
+    ``msg='...'`` value's own fields are added where the record has no field of that name, and
+    ENRICHED translations (after 0x1D) come last (upper-case names).
+
+    >>> parse_fields("pid=1 msg='op=x exe=\\"/bin/a b\\" res=success'\\x1dUID=\\"root\\"")
+    {'pid': '1', 'msg': 'op=x exe="/bin/a b" res=success', 'op': 'x', 'exe': '/bin/a b', 'res': 'success', 'UID': 'root'}
+    """
+    out: dict[str, str] = {}
+    inner: list[str] = []
+    for key, value in FIELD.findall(body):
+        if value[:1] == '"' or value[:1] == "'":
+            value = value[1:-1]
+            if key == "msg" and "=" in value:
+                inner.append(value)
+        if key not in out:
+            out[key] = value
+    for text in inner:
+        for key, value in FIELD.findall(text):
+            out.setdefault(key, value[1:-1] if value[:1] in "\"'" and len(value) > 1 else value)
+    return out
+
+
+def is_hex(value: str) -> bool:
+    """Whether a bare value is the kernel's hex encoding (upper case, an even number of digits).
+
+    >>> is_hex("2F746D70"), is_hex("top"), is_hex("ABC")
+    (True, False, False)
+    """
+    return len(value) % 2 == 0 and _HEX.fullmatch(value) is not None
+
+
+def hex_bytes(value: str) -> bytes:
+    return bytes.fromhex(value)
+
+
+def decode(key: str, written: str) -> str:
+    """A value as written in a record (quoted or bare) as text: quotes removed; bare hex decoded
+    where the kernel may hex-encode ``key`` (NUL bytes become spaces, as ``ausearch -i`` shows a
+    proctitle's argument separators); else as written.
+
+    >>> decode("proctitle", "6C73002D6C"), decode("a1", "2D6C"), decode("a1", '"2D6C"')
+    ('ls -l', '-l', '2D6C')
+    """
+    if written[:1] == '"' and written[-1:] == '"' and len(written) > 1:
+        return written[1:-1]
+    if (key in HEX_FIELDS or _ARG.fullmatch(key)) and is_hex(written):
+        return hex_bytes(written).replace(b"\0", b" ").decode("utf-8", "replace")
+    return written
+
+
+# -- Raw events: one per record line, as Splunk indexes audit.log ------------------------------------
+
+
+@functools.lru_cache(maxsize=64)
+def compile_filter(raw_filter: RawFilter | None) -> tuple[tuple[bytes, ...], ...] | None:
+    if raw_filter is None or not raw_filter.clauses:
+        return None
+    return tuple(tuple(n.lower().encode() for n in clause) for clause in raw_filter.clauses)
+
+
+RAW_SCHEMA = pa.schema([("host", pa.string()), ("_time", pa.string()), ("_raw", pa.string())])
+
+
+def read_records(
+    data: bytes, name: str, stats: ReadStats, on_record: Callable[[int, Record], None]
+) -> None:
+    """Every record of a chunk in order (``on_record(line_number, record)``); lines holding no
+    record are counted ``skipped`` (blank lines are not counted), malformed ones reported."""
+    text = data.decode("utf-8", "replace")
+    for number, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            record = parse_line(line)
+        except Malformed as exc:
+            stats.add_problem(name, number, str(exc))
+            continue
+        if record is None:
+            stats.skipped += 1
+            continue
+        if "\ufffd" in line:
+            stats.invalid_utf8 += 1
+        on_record(number, record)
+
+
+@dataclass(frozen=True)
+class RawPlan:
+    """The chunk processor of raw events (:data:`escudo.sources.base.RAW_EVENTS`): one row per
+    record line, ``host`` the transport's host or else the record's ``node=``, ``_time`` from
+    ``audit(...)``, ``_raw`` the record text from ``node=``/``type=`` on (a transport header is
+    not part of it), values as written (hex stays hex), an ENRICHED 0x1D kept.
+
+    >>> RawPlan(None)(b"x\\ntype=EOE msg=audit(1.000:2): \\n", "f")[0].to_pylist()
+    [{'host': None, '_time': '1970-01-01T00:00:01.000000Z', '_raw': 'type=EOE msg=audit(1.000:2): '}]
+    """
+
+    raw_filter: RawFilter | None
+
+    def __call__(self, data: bytes, name: str) -> tuple[pa.RecordBatch, ReadStats]:
+        stats = ReadStats()
+        needles = compile_filter(self.raw_filter)
+        hosts: list[str | None] = []
+        times: list[str] = []
+        raws: list[str] = []
+
+        def keep(number: int, record: Record) -> None:
+            if needles is not None:
+                low = record.text.lower().encode()
+                if not all(any(n in low for n in clause) for clause in needles):
+                    stats.filtered += 1
+                    return
+            hosts.append(record.host or record.node)
+            times.append(record.when)
+            raws.append(record.text)
+
+        read_records(data, name, stats, keep)
+        stats.events = len(raws)
+        arrays = [pa.array(hosts, pa.string()), pa.array(times, pa.string())]
+        arrays.append(pa.array(raws, pa.string()))
+        return pa.RecordBatch.from_arrays(arrays, schema=RAW_SCHEMA), stats
+
+
+def sniff(head: bytes) -> bool:
+    """An input whose first record-bearing lines hold an audit record header (bare, after a
+    syslog header, or in a journald JSON ``MESSAGE``)."""
+    lines = head.split(b"\n")
+    if len(lines) > 1 and not head.endswith(b"\n"):
+        lines = lines[:-1]  # a cut last line
+    seen = 0
+    for raw in lines[:200]:
+        line = raw.decode("utf-8", "replace")
+        if not line.strip():
+            continue
+        try:
+            record = parse_line(line)
+        except Malformed:
+            record = None
+        if record is not None:
+            return True
+        seen += 1
+        if seen >= 20:
+            break
+    return False
+
+
+class AuditdSource:
+    """Linux audit records as a :class:`escudo.sources.base.Source` and
+    :class:`escudo.sources.base.RawEventSource`; its events (records sharing ``audit(...)``,
+    assembled) and their CIM mappings are in ``escudo.sources.auditd_events``."""
+
+    name = SOURCETYPE
+    source = SOURCE
+    all_fields: tuple[str, ...] = EVENT_FIELDS
+
+    def sniff(self, head: bytes) -> bool:
+        return sniff(head)
+
+    def needles(self, dataset: str, requirements: Requirements) -> RawFilter:
+        from escudo.sources.auditd_events import needles
+
+        return needles(dataset, requirements)
+
+    def plan(
+        self,
+        fields: tuple[str, ...],
+        record_types: frozenset[str] | None,
+        raw_filter: RawFilter | None,
+        extractor: str,
+    ) -> Callable[[bytes, str], tuple[pa.RecordBatch, ReadStats]]:
+        from escudo.sources.auditd_events import EventPlan
+
+        return EventPlan(fields, record_types, raw_filter)
+
+    def assemble(
+        self,
+        batches: Iterable[pa.RecordBatch],
+        fields: tuple[str, ...],
+        record_types: frozenset[str] | None,
+        raw_filter: RawFilter | None,
+        stats: ReadStats,
+    ) -> Iterator[pa.RecordBatch]:
+        """The plan's batches, in input order, into events (``host`` then ``fields``): pieces of
+        events cut by chunk boundaries joined, parents resolved, then ``record_types`` and
+        ``raw_filter`` applied (``escudo.sources.auditd_events.Assembler``)."""
+        from escudo.sources.auditd_events import assemble
+
+        return assemble(batches, fields, record_types, raw_filter, stats)
+
+    def raw_plan(self, raw_filter: RawFilter | None) -> RawPlan:
+        return RawPlan(raw_filter)

@@ -1,0 +1,397 @@
+"""Linux audit events: records sharing ``audit(time:serial)`` assembled into one event, for CIM.
+
+One system call gives several records with one id: SYSCALL, EXECVE (one or more), CWD, PATH
+(per name), PROCTITLE, and EOE on some systems (linux-telemetry.md 3.1); records of concurrent
+events interleave. :func:`build_event` makes one row of :data:`~escudo.sources.auditd.EVENT_FIELDS`
+from an event's records, values decoded (hex into text: CIM's ``process`` is the command line).
+
+Events are cut by the reader's chunks: a chunk processor (:class:`EventPlan`, run in parallel)
+builds the events that lie wholly inside its chunk, and hands on, as their record lines, those
+with a record within :data:`EDGE_LINES` lines of either end of the chunk. :class:`Assembler`, run
+in input order over the processors' batches, joins the pieces of each event with the pieces of the
+next chunk (memory: the pieces at one chunk boundary), and resolves each process's parent from
+the parent's own exec event seen before it (a table by host and pid, capped at
+:data:`MAX_PROCESSES`): the image that pid last ran. Then record types and the raw filter apply.
+
+>>> from escudo.sources.auditd import parse_line
+>>> lines = ['type=SYSCALL msg=audit(1.000:7): arch=c000003e syscall=59 success=yes exit=0 ppid=1 '
+...          'pid=2 uid=0 comm="ls" exe="/bin/ls" key=(null)',
+...          'type=EXECVE msg=audit(1.000:7): argc=2 a0="ls" a1=2D6C2061',
+...          'type=CWD msg=audit(1.000:7): cwd="/root"']
+>>> e = build_event(None, [parse_line(x) for x in lines])
+>>> e["record_type"], e["command_line"], e["exe"], e["cwd"], e["pid"]
+('execve', 'ls -l a', '/bin/ls', '/root', '2')
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from escudo.sources.auditd import (
+    EVENT_FIELDS,
+    FIELD,
+    Record,
+    compile_filter,
+    decode,
+    hex_bytes,
+    is_hex,
+    parse_line,
+    read_records,
+)
+from escudo.sources.base import RawFilter, ReadStats, Requirements
+
+EXEC = "execve"
+FILE_CREATE = "file_create"
+FILE_DELETE = "file_delete"
+# (arch, syscall number) of execve and execveat: x86_64, i386, aarch64 (linux-telemetry.md 3.1;
+# the kernels' syscall tables).
+EXEC_SYSCALLS = frozenset(
+    {("c000003e", "59"), ("c000003e", "322"), ("40000003", "11"), ("40000003", "358"),
+     ("c00000b7", "221"), ("c00000b7", "281")}
+)  # fmt: skip
+EDGE_LINES = 512  # an event's records lie within this many lines of each other
+MAX_PROCESSES = 1 << 20  # (host, pid) -> image entries kept for parent resolution
+INTERNAL = ("_key", "_edge", "_records", "_pass")
+_HEAD, _TAIL = 1, 2
+Row = dict[str, "str | int | bool | None"]  # event fields (text) and internal columns
+
+
+def _args(execves: list[list[tuple[str, str]]]) -> tuple[str | None, str | None]:
+    """``argc`` and the command line of an event's EXECVE records: ``aN`` values, and ``aN[i]``
+    pieces of a long argument (``aN_len``) joined, each decoded, joined by single spaces."""
+    whole: dict[int, str] = {}
+    pieces: dict[int, dict[int, bytes]] = {}
+    argc = None
+    for fields in execves:
+        for key, written in fields:
+            if key == "argc":
+                argc = written
+            elif key[:1] == "a" and key[1:].isdigit():
+                whole[int(key[1:])] = decode(key, written)
+            elif key[:1] == "a" and key.endswith("]") and "[" in key:
+                n, _, i = key[1:-1].partition("[")
+                if n.isdigit() and i.isdigit():
+                    if written[:1] == '"':
+                        chunk = written[1:-1].encode()
+                    else:
+                        chunk = hex_bytes(written) if is_hex(written) else written.encode()
+                    pieces.setdefault(int(n), {})[int(i)] = chunk
+    for index, parts in pieces.items():
+        joined = b"".join(parts[piece] for piece in sorted(parts))
+        whole[index] = joined.decode("utf-8", "replace")
+    if not whole:
+        return argc, None
+    return argc, " ".join(whole[n] for n in sorted(whole))
+
+
+def build_event(host: str | None, records: list[Record]) -> Row:
+    """One event's raw fields (:data:`EVENT_FIELDS`) from its records (in file order)."""
+    first = records[0]
+    syscall: dict[str, str] = {}
+    enriched: dict[str, str] = {}
+    execves: list[list[tuple[str, str]]] = []
+    paths: list[dict[str, str]] = []
+    cwd = proctitle = None
+    types: list[str] = []
+    for record in records:
+        kind = record.type
+        if kind not in types:
+            types.append(kind)
+        main, _, extra = record.body.partition("\x1d")
+        found = FIELD.findall(main)
+        if kind == "SYSCALL" and not syscall:
+            syscall = dict(found)
+            enriched = dict(FIELD.findall(extra)) if extra else {}
+        elif kind == "EXECVE":
+            execves.append(found)
+        elif kind == "CWD" and cwd is None:
+            cwd = decode("cwd", dict(found).get("cwd", ""))
+        elif kind == "PATH":
+            paths.append(dict(found))
+        elif kind == "PROCTITLE" and proctitle is None:
+            written = dict(found).get("proctitle")
+            proctitle = decode("proctitle", written) if written is not None else None
+    argc, command_line = _args(execves)
+
+    def get(key: str) -> str | None:
+        written = syscall.get(key)
+        return None if written is None else decode(key, written)
+
+    def translated(key: str) -> str | None:
+        written = enriched.get(key)
+        return None if written is None else decode(key, written)
+
+    success = get("success")
+    arch, number = get("arch"), get("syscall")
+    named = translated("SYSCALL")
+    is_exec = bool(execves) or (arch, number) in EXEC_SYSCALLS or named in ("execve", "execveat")
+    path = decode("name", paths[0]["name"]) if paths and "name" in paths[0] else None
+    file_path = file_action = None
+    for item in paths:
+        nametype = item.get("nametype") or item.get("objtype")
+        if nametype in ("CREATE", "DELETE") and "name" in item:
+            name = decode("name", item["name"])
+            if not name.startswith("/") and cwd:
+                name = posixpath.normpath(posixpath.join(cwd, name))
+            file_path = name
+            file_action = "created" if nametype == "CREATE" else "deleted"
+            if nametype == "CREATE":
+                break
+    if is_exec and success != "no":
+        record_type = EXEC
+    elif file_action and success != "no":
+        record_type = FILE_CREATE if file_action == "created" else FILE_DELETE
+    else:
+        record_type = first.type
+    exe = get("exe")
+    if exe is None and is_exec and path is not None and path.startswith("/"):
+        exe = path  # no SYSCALL record: PATH item 0 is the file executed
+    uid = get("uid")
+    user_name = translated("UID")
+    dest = host or first.host or first.node
+    return {
+        "record_type": record_type, "time": first.when, "dest": dest, "node": first.node,
+        "serial": first.serial, "types": ",".join(types), "arch": arch, "syscall": number,
+        "SYSCALL": named, "success": success, "exit": get("exit"), "pid": get("pid"),
+        "ppid": get("ppid"), "uid": uid, "auid": get("auid"), "euid": get("euid"),
+        "gid": get("gid"), "ses": get("ses"), "tty": get("tty"), "comm": get("comm"),
+        "exe": exe, "key": get("key"), "UID": user_name, "AUID": translated("AUID"),
+        "EUID": translated("EUID"), "user": user_name if user_name is not None else uid,
+        "cwd": cwd, "argc": argc,
+        "command_line": command_line if command_line is not None else proctitle,
+        "proctitle": proctitle, "path": path, "file_path": file_path,
+        "file_name": posixpath.basename(file_path) if file_path else None,
+        "file_action": file_action, "parent_exe": None, "parent_name": None,
+    }  # fmt: skip
+
+
+def _passes(text: str, needles: tuple[tuple[bytes, ...], ...] | None) -> bool:
+    if needles is None:
+        return True
+    low = text.lower().encode("utf-8", "replace")
+    return all(any(n in low for n in clause) for clause in needles)
+
+
+def _event_text(records: list[Record], row: Row) -> str:
+    """What the raw filter sees of an event: its records as written and its decoded values."""
+    return "\n".join([*(r.text for r in records), *(v for v in row.values() if isinstance(v, str))])
+
+
+_ALIASES = ("SystemTime", "Computer")  # time and dest under the names the raw data set reads
+_SCHEMA = pa.schema(
+    [("host", pa.string()), *((f, pa.string()) for f in EVENT_FIELDS if f not in _ALIASES),
+     ("_key", pa.string()), ("_edge", pa.int8()), ("_records", pa.string()), ("_pass", pa.bool_())]
+)  # fmt: skip
+
+
+def _batch(rows: list[Row]) -> pa.RecordBatch:
+    columns = {name: [row.get(name) for row in rows] for name in _SCHEMA.names}
+    return pa.RecordBatch.from_pydict(columns, schema=_SCHEMA)
+
+
+@dataclass(frozen=True)
+class EventPlan:
+    """The chunk processor of audit events (picklable). Rows: ``host`` then every event field,
+    then the internal columns :data:`INTERNAL` that :class:`Assembler` reads and drops; ``fields``,
+    ``record_types`` and ``raw_filter`` are applied by the assembler (``escudo.sources.auditd.
+    AuditdSource.assemble``), which alone sees whole events."""
+
+    fields: tuple[str, ...]
+    record_types: frozenset[str] | None
+    raw_filter: RawFilter | None
+    edge_lines: int = EDGE_LINES
+
+    def __call__(self, data: bytes, name: str) -> tuple[pa.RecordBatch, ReadStats]:
+        stats = ReadStats()
+        groups: dict[str, tuple[list[int], list[Record]]] = {}
+
+        def add(number: int, record: Record) -> None:
+            found = groups.get(record.key)
+            if found is None:
+                groups[record.key] = ([number, number], [record])
+            else:
+                found[0][1] = number
+                found[1].append(record)
+
+        read_records(data, name, stats, add)
+        lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+        needles = compile_filter(self.raw_filter)
+        rows: list[Row] = []
+        for key, ((first, last), records) in groups.items():
+            edge = (_HEAD if first <= self.edge_lines else 0) | (
+                _TAIL if last > lines - self.edge_lines else 0
+            )
+            if edge:
+                rows.append({
+                    "host": records[0].host, "_key": key, "_edge": edge,
+                    "_records": "\n".join(r.text for r in records),
+                })  # fmt: skip
+                continue
+            row = build_event(None, records)
+            row["host"] = records[0].host
+            row["_key"], row["_edge"] = key, 0
+            row["_pass"] = _passes(_event_text(records, row), needles)
+            rows.append(row)
+        return _batch(rows), stats
+
+
+@dataclass
+class Assembler:
+    """Joins the pieces of events cut by chunk boundaries, resolves parents, then selects (see the
+    module docstring). ``feed`` a batch of :class:`EventPlan` rows, in input order, get the
+    finished rows (columns ``host`` then ``fields``); ``finish`` gives the rest."""
+
+    fields: tuple[str, ...]
+    record_types: frozenset[str] | None
+    raw_filter: RawFilter | None
+    stats: ReadStats
+
+    def __post_init__(self) -> None:
+        self.pending: dict[str, tuple[str | None, list[str]]] = {}
+        self.images: OrderedDict[tuple[str | None, str], str] = OrderedDict()
+        self.schema = pa.schema([("host", pa.string()), *((f, pa.string()) for f in self.fields)])
+
+    def _built(self, pieces: dict[str, tuple[str | None, list[str]]]) -> list[Row]:
+        needles = compile_filter(self.raw_filter)
+        rows = []
+        for host, texts in pieces.values():
+            records = [r for r in (parse_line(t) for t in texts) if r is not None]
+            records.sort(key=lambda r: _order(r.type))  # the kernel's order, whatever the pieces'
+            row = build_event(host, records)
+            row["host"] = host
+            row["_pass"] = _passes(_event_text(records, row), needles)
+            rows.append(row)
+        return rows
+
+    def feed(self, batch: pa.RecordBatch) -> pa.RecordBatch | None:
+        edges = batch.column("_edge").to_pylist()
+        keys = batch.column("_key").to_pylist()
+        hosts = batch.column("host").to_pylist()
+        texts = batch.column("_records").to_pylist()
+        whole = []
+        carried: dict[str, tuple[str | None, list[str]]] = {}
+        for i, edge in enumerate(edges):
+            if not edge:
+                whole.append(i)
+                continue
+            key = keys[i]
+            old = self.pending.pop(key, None) if edge & _HEAD else None
+            lines = (old[1] if old else []) + texts[i].split("\n")
+            if edge & _TAIL:
+                carried[key] = (hosts[i], lines)
+            else:
+                self.pending[key] = (hosts[i], lines)  # finished: emitted below, in order
+        done, self.pending = self.pending, carried
+        finished = self._built(done)
+        rows = pa.Table.from_batches([batch.take(pa.array(whole, pa.int64()))])
+        if finished:
+            rows = pa.concat_tables([pa.Table.from_batches([_batch(finished)]), rows])
+        return self._select(rows)
+
+    def finish(self) -> pa.RecordBatch | None:
+        finished = self._built(self.pending)
+        self.pending = {}
+        return self._select(pa.Table.from_batches([_batch(finished)])) if finished else None
+
+    def _select(self, table: pa.Table) -> pa.RecordBatch | None:
+        if not table.num_rows:
+            return None
+        table = self._parents(table)
+        keep = pc.fill_null(table.column("_pass"), True)
+        self.stats.filtered += table.num_rows - pc.sum(keep).as_py()
+        table = table.filter(keep)
+        if self.record_types is not None:
+            wanted = pc.is_in(table.column("record_type"), pa.array(sorted(self.record_types)))
+            self.stats.other += table.num_rows - pc.sum(wanted).as_py()
+            table = table.filter(wanted)
+        self.stats.events += table.num_rows
+        if not table.num_rows:
+            return None
+        if "SystemTime" in self.fields:  # the names the raw data set's rows take time and host by
+            table = table.append_column("SystemTime", table.column("time"))
+        if "Computer" in self.fields:
+            table = table.append_column("Computer", table.column("dest"))
+        out = table.select(["host", *self.fields]).combine_chunks()
+        return out.to_batches()[0] if out.num_rows else None
+
+    def _parents(self, table: pa.Table) -> pa.Table:
+        """``parent_exe``/``parent_name``: the image the parent pid last ran (its exec event
+        before this one, same host); then this event's own exec updates the table."""
+        kinds = table.column("record_type").to_pylist()
+        dests = table.column("dest").to_pylist()
+        pids = table.column("pid").to_pylist()
+        ppids = table.column("ppid").to_pylist()
+        exes = table.column("exe").to_pylist()
+        images = self.images
+        parent_exe: list[str | None] = []
+        for kind, dest, pid, ppid, exe in zip(kinds, dests, pids, ppids, exes, strict=True):
+            parent_exe.append(images.get((dest, ppid)) if ppid is not None else None)
+            if kind == EXEC and pid is not None and exe is not None:
+                images[(dest, pid)] = exe
+                images.move_to_end((dest, pid))
+                if len(images) > MAX_PROCESSES:
+                    images.popitem(last=False)
+        column = pa.array(parent_exe, pa.string())
+        names = pc.replace_substring_regex(column, pattern="(?s)^.*/", replacement="")
+        table = table.set_column(table.schema.get_field_index("parent_exe"), "parent_exe", column)
+        return table.set_column(table.schema.get_field_index("parent_name"), "parent_name", names)
+
+
+_ORDER = {"SYSCALL": 0, "EXECVE": 1, "CWD": 2, "PATH": 3, "PROCTITLE": 4, "EOE": 9}
+
+
+def _order(kind: str) -> int:
+    return _ORDER.get(kind, 5)
+
+
+def assemble(
+    batches: Iterable[pa.RecordBatch],
+    fields: tuple[str, ...],
+    record_types: frozenset[str] | None,
+    raw_filter: RawFilter | None,
+    stats: ReadStats,
+) -> Iterator[pa.RecordBatch]:
+    """:class:`EventPlan` batches, in input order, into finished rows (see :class:`Assembler`)."""
+    assembler = Assembler(fields, record_types, raw_filter, stats)
+    for batch in batches:
+        out = assembler.feed(batch)
+        if out is not None:
+            yield out
+    out = assembler.finish()
+    if out is not None:
+        yield out
+
+
+def needles(dataset: str, requirements: Requirements) -> RawFilter:
+    """The requirements' literals as needles: the raw filter of an audit event is tested on its
+    records as written AND its decoded values (:func:`_event_text`), so a literal a field derived
+    from a raw field must contain is in the tested text whatever its encoding (hex, a long
+    argument split in pieces). A clause naming a field the mapping does not derive that way
+    (``Const``, ``Lookup``, a resolved parent, a CIM fill) is dropped."""
+    from escudo.datamodels import mappings
+    from escudo.errors import EscudoError
+
+    try:
+        mapping = mappings.get_mapping("linux:audit", dataset)
+    except EscudoError:
+        return RawFilter()
+    substring = mappings.Raw, mappings.Basename, mappings.Lower
+    parents = {"parent_exe", "parent_name"}
+    fields = {
+        name for name, d in mapping.fields if isinstance(d, substring) and d.field not in parents
+    }
+    fills = {f: "unknown" for f in mappings.FILL_UNKNOWN.get(mapping.dataset, ())}
+    clauses = []
+    for clause in requirements:
+        ok = clause and all(
+            f in fields and lit and lit.lower() not in fills.get(f, "\0") for f, lit in clause
+        )
+        if ok:
+            clauses.append(tuple(dict.fromkeys(lit for _, lit in clause)))
+    return RawFilter(tuple(dict.fromkeys(clauses)))
