@@ -22,7 +22,7 @@ import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow as pa
 import pytest
@@ -211,7 +211,9 @@ def corpus() -> Any:
     return content, detections
 
 
-def run(corpus: Any, stem: str, name: str, expect: str) -> tuple[pa.Table, str, str]:
+def run(
+    corpus: Any, stem: str, name: str, expect: Literal["results", "none"]
+) -> tuple[pa.Table, str, str]:
     """The detection's rows on one set, and escudo test's verdict on them."""
     from escudo.content.model import AttackData, DetectionTest
     from escudo.detect.testing import compile_for_test, judge, load_attack_data
@@ -223,7 +225,7 @@ def run(corpus: Any, stem: str, name: str, expect: str) -> tuple[pa.Table, str, 
     data = AttackData(
         data=f"{stem}/{name}", source="/var/log/audit/audit.log", sourcetype="linux:audit"
     )
-    test = DetectionTest(name=name, attack_data=(data,), expect=expect)  # type: ignore[arg-type]
+    test = DetectionTest(name=name, attack_data=(data,), expect=expect)
     compiled = compile_for_test(detection, content)
     stats = ReadStats()
     tables = load_attack_data(
