@@ -36,18 +36,23 @@ def test_seed_passes_with_its_negative_test_and_writes_junit(
     status, count, _, *message = out[1].split()[-5:]
     assert (status, count, message) == ("PASS", "9", ["9", "results"])
     assert "0 results, as expected" in out[2] and " PASS " in out[2]
-    assert out[-1].startswith("2 tests: 2 passed, 0 failed, 0 errors, 0 skipped (1 detection) in ")
+    assert out[-1].startswith("4 tests: 4 passed, 0 failed, 0 errors, 0 skipped (1 detection) in ")
     root = ET.parse(junit).getroot()
     assert (root.tag, root.get("tests"), root.get("failures"), root.get("errors")) == (
         "testsuites",
-        "2",
+        "4",
         "0",
         "0",
     )
     suite = root.find("testsuite")
     assert suite is not None and suite.get("name") == NAME
     cases = suite.findall("testcase")
-    assert [c.get("name") for c in cases] == ["True Positive Test", "Benign Near Misses"]
+    assert [c.get("name") for c in cases] == [
+        "True Positive Test",
+        "Benign Near Misses",
+        "True Positive Test (auditd)",
+        "Benign Near Misses (auditd)",
+    ]
     assert all(len(c.findall("failure")) + len(c.findall("error")) == 0 for c in cases)
     expect = {p.get("name"): p.get("value") for p in cases[1].findall("properties/property")}
     assert expect["expect"] == "none" and expect["resultCount"] == "0"
@@ -88,7 +93,7 @@ def test_json_summary_of_a_passing_run(capsys: pytest.CaptureFixture[str]) -> No
         "pass",
         "production",
     )
-    assert [t["resultCount"] for t in detection["tests"]] == [9, 0]
+    assert [t["resultCount"] for t in detection["tests"]] == [9, 0, 18, 0]
     assert detection["tests"][0]["attack_data"] == [str(BUNDLED_ATTACK_DATA / TP_URL_PATH)]
 
 
@@ -158,11 +163,11 @@ def test_unsupported_sourcetype_is_an_error(
     path = variant(
         tmp_path,
         "sourcetype: sysmon:linux\n    update_timestamp",
-        "sourcetype: linux:audit\n    update_timestamp",
+        "sourcetype: cisco:asa\n    update_timestamp",
     )
     assert main(["test", str(path)]) == 1
     line = capsys.readouterr().out.splitlines()[1]
-    assert "ERROR" in line and "unsupported sourcetype 'linux:audit'" in line
+    assert "ERROR" in line and "unsupported sourcetype 'cisco:asa'" in line
 
 
 def test_manual_and_experimental_detections_are_skipped(

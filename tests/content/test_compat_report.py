@@ -63,7 +63,7 @@ def test_report_gives_the_first_failing_stage_with_its_reason(
     assert "unsupported command 'transaction'" in unsupported.reason
     raw = statuses["Raw Auditd"]
     assert (raw.failed_stage, raw.group) == ("compile", "auditd")
-    assert "searching raw indexes is not supported" in raw.reason
+    assert "tstats must be the first command of the search" in raw.reason
     assert compat.totals(list(statuses.values())) == {
         "sysmon": {"total": 2, "load": 2, "expand": 2, "parse": 1, "compile": 1, "run": 1},
         "auditd": {"total": 1, "load": 1, "expand": 1, "parse": 1, "compile": 0, "run": 0},
@@ -89,11 +89,12 @@ def test_counts_per_source(
         "ecs:json": "ok prefiltered",
         "ocsf:json": "ok prefiltered",
         "sysmon:linux": "ok prefiltered",
+        "linux:audit": "ok prefiltered",
     }
     assert statuses["Uses Transaction"].sources == {}  # did not compile: nothing to ask a source
     row = {"compiled": 1, "feeds": 1, "needles": 1, "run": 1, "prefiltered": 1}
     assert compat.source_totals(list(statuses.values())) == {
-        "ecs:json": row, "ocsf:json": row, "sysmon:linux": row
+        "ecs:json": row, "ocsf:json": row, "sysmon:linux": row, "linux:audit": row
     }  # fmt: skip
     assert compat.main([str(tmp_path)]) == 0
     out = capsys.readouterr().out

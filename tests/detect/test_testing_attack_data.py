@@ -15,7 +15,9 @@ from escudo.detect.testing import BUNDLED_ATTACK_DATA
 
 T1572 = BUNDLED_ATTACK_DATA / "datasets/attack_techniques/T1572"
 LOGS = [T1572 / "ngrok/ngrok_linux-sysmon.log", T1572 / "ngrok/ngrok_linux-sysmon-benign.log"]
-ALL_LOGS = sorted(T1572.rglob("*.log"))
+ALL_LOGS = sorted(
+    T1572.rglob("*-sysmon*.log")
+)  # the auditd renderings: tests/detect/test_auditd_seed.py
 SYSTEM_ORDER = [
     "Provider", "EventID", "Version", "Level", "Task", "Opcode", "Keywords", "TimeCreated",
     "EventRecordID", "Correlation", "Execution", "Channel", "Computer", "Security",

@@ -64,8 +64,8 @@ def test_user_filter_macro_is_ignored() -> None:
 
     content.macros[name] = Macro(name=name, definition="search user=nobody")
     report = run_tests([SEED], content=content, now=NOW)
-    assert [t.status for t in report.tests] == ["pass", "pass"]
-    assert [t.result_count for t in report.tests] == [9, 0]
+    assert [t.status for t in report.tests] == ["pass"] * 4
+    assert [t.result_count for t in report.tests] == [9, 0, 18, 0]
 
 
 def test_a_search_that_does_not_compile_is_an_error_per_test() -> None:
@@ -73,7 +73,7 @@ def test_a_search_that_does_not_compile_is_an_error_per_test() -> None:
         SEED, search="| tstats count from datamodel=Endpoint.Processes where ("
     )
     report = run_tests([broken], content=CONTENT, now=NOW)
-    assert [t.status for t in report.tests] == ["error", "error"]
+    assert [t.status for t in report.tests] == ["error"] * 4
     assert report.tests[0].exception is not None and report.tests[0].exception.startswith(
         "SplSyntaxError"
     )
@@ -105,4 +105,9 @@ def test_a_search_with_a_content_lookup_runs_under_test(tmp_path: Path) -> None:
     detection = dataclasses.replace(SEED, search=search)
     report = run_tests([detection], content=content)
     statuses = {t.name: t.status for d in report.detections for t in d.tests}
-    assert statuses == {"True Positive Test": "pass", "Benign Near Misses": "pass"}
+    assert statuses == {
+        "True Positive Test": "pass",
+        "Benign Near Misses": "pass",
+        "True Positive Test (auditd)": "pass",
+        "Benign Near Misses (auditd)": "pass",
+    }

@@ -245,8 +245,10 @@ def lower_from(command: ast.Command, frame: Frame) -> None:
 def lower_search(command: ast.Command, frame: Frame) -> None:
     """search: the search predicate language over the current results."""
     assert isinstance(command, ast.Search)
-    if not frame.started:  # a search that starts from events: sourcetype=linux:audit ...
+    starts = not frame.started
+    if starts:  # a search that starts from events: sourcetype=linux:audit ...
         start_raw_search(frame)
+        frame.requirements[RAW_EVENTS] = requirements_for(RAW_EVENTS, command.predicate)
         before_command(command, frame)
     if command.predicate is None:
         return
@@ -254,7 +256,8 @@ def lower_search(command: ast.Command, frame: Frame) -> None:
     if predicate == exp.true():
         return  # "search *" keeps everything; no stage needed
     frame.push(frame.select(*frame.passthrough()).where(predicate))
-    _refine_requirements(command, frame)
+    if not starts:
+        _refine_requirements(command, frame)
 
 
 def _refine_requirements(command: ast.Search, frame: Frame) -> None:

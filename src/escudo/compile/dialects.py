@@ -30,7 +30,7 @@ from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.dialects.spark import Spark
 from sqlglot.generator import Generator
 
-from escudo.compile import functions, semantics, timefmt
+from escudo.compile import functions, rawsearch, semantics, timefmt
 
 
 class EscudoDuckDB(DuckDB):
@@ -42,6 +42,7 @@ class EscudoDuckDB(DuckDB):
             **semantics.SQL_WRITERS["duckdb"],
             **functions.SQL_WRITERS["duckdb"],
             **timefmt.SQL_WRITERS["duckdb"],
+            **rawsearch.SQL_WRITERS["duckdb"],
         }
 
 
@@ -156,6 +157,7 @@ class EscudoSpark(Spark):
             **semantics.SQL_WRITERS["spark"],
             **functions.SQL_WRITERS["spark"],
             **timefmt.SQL_WRITERS["spark"],
+            **rawsearch.SQL_WRITERS["spark"],
             exp.TimeToUnix: _epoch_seconds,
             exp.Lower: _case_mapped("LOWER", _LOWER_FIRST),
             exp.Upper: _case_mapped("UPPER", _UPPER_FIRST),

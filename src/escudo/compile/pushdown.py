@@ -10,6 +10,7 @@ argument, term by term (docs/semantics.md, "Raw-text prefilter"):
   the value contains each literal run of the pattern; the longest run is the literal.
 * A value the pipeline can invent (the CIM ``"unknown"`` fill, ``0`` port fill, a ``fillnull_value``)
   need not hold it: a pattern that matches such a value gives no requirement.
+* A free-text term over raw events (``_raw`` is a field): ``_raw`` holds its longest literal run.
 * AND of terms: the union of their clauses. OR: each clause of one side joined with each of the
   other (distribution), given up (no clause) past a small size. NOT, ``!=``, ``<``, ``>``: nothing.
 * Whether a field's value is raw text at all (not a constant or a lookup) is the source's
@@ -113,7 +114,11 @@ def _cnf(node: ast.Predicate, dataset: str, fields: frozenset[str], fills: tuple
         if any(n is None for n in needles):
             return ()
         return (tuple(dict.fromkeys((name, n) for n in needles if n is not None)),)
-    return ()  # NOT, bare terms: no needle
+    if isinstance(node, ast.Term) and "_raw" in fields:
+        # a free-text term of a search over raw events: _raw contains its literal runs
+        needle = needle_for(node.value)
+        return ((("_raw", needle),),) if needle is not None else ()
+    return ()  # NOT, bare terms without _raw: no needle
 
 
 def requirements_for(

@@ -18,7 +18,8 @@ in lexicographic key order (docs/semantics.md, "Raw-event search").
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, ClassVar
 
 from sqlglot import exp
 
@@ -34,6 +35,9 @@ from escudo.compile.schema import (
 from escudo.sources.base import RAW_EVENTS
 from escudo.sources.searchtime import SEARCH_TIME
 from escudo.spl import ast
+
+if TYPE_CHECKING:
+    from sqlglot.generator import Generator
 
 # Columns of the raw events relation (datamodels.cim.RAW_EVENTS_DATASET), with their kinds.
 RAW_COLUMNS = {
@@ -220,6 +224,65 @@ def after_command(command: ast.Command, frame: Frame) -> None:
         frame.dynamic = False
 
 
+# --- expressions the fold needs, written per engine (compile/dialects.py adds SQL_WRITERS) ---------
+
+
+class KeyOrder(exp.Expression, exp.Func):
+    """The 1-based positions of list ``this`` in ascending order of its values, ties in list
+    order (DuckDB ``LIST_GRADE_UP``)."""
+
+    arg_types: ClassVar[dict[str, bool]] = {"this": True}
+
+
+class Element(exp.Expression, exp.Func):
+    """Element ``expression`` (1-based) of list ``this``."""
+
+    arg_types: ClassVar[dict[str, bool]] = {"this": True, "expression": True}
+
+
+class FirstPosition(exp.Expression, exp.Func):
+    """The 1-based position of the first ``expression`` in list ``this`` (0 or NULL: none)."""
+
+    arg_types: ClassVar[dict[str, bool]] = {"this": True, "expression": True}
+
+
+def _key_order_spark(gen: Generator, node: exp.Expression) -> str:
+    keys = node.this.sql(gen.dialect)
+    at_l, at_r = f"ELEMENT_AT({keys}, __l)", f"ELEMENT_AT({keys}, __r)"
+    order = (
+        f"ARRAY_SORT(SEQUENCE(1, SIZE({keys})), (__l, __r) -> CASE WHEN {at_l} < {at_r} THEN -1 "
+        f"WHEN {at_l} > {at_r} THEN 1 ELSE __l - __r END)"
+    )
+    # SEQUENCE(1, 0) counts down: an empty list has no positions
+    return f"IF(SIZE({keys}) = 0, CAST(ARRAY() AS ARRAY<INT>), {order})"
+
+
+def _call(name: str) -> Callable[[Generator, exp.Expression], str]:
+    def write(gen: Generator, node: exp.Expression) -> str:
+        args = [node.this, *([node.expression] if node.args.get("expression") else [])]
+        return f"{name}({', '.join(a.sql(gen.dialect) for a in args)})"
+
+    return write
+
+
+def _element_duckdb(gen: Generator, node: exp.Expression) -> str:
+    return f"{node.this.sql(gen.dialect)}[{node.expression.sql(gen.dialect)}]"
+
+
+SQL_WRITERS: dict[str, dict[type[exp.Expr], Callable[..., str]]] = {
+    "duckdb": {
+        KeyOrder: _call("LIST_GRADE_UP"),
+        Element: _element_duckdb,
+        FirstPosition: _call("LIST_POSITION"),
+    },
+    "spark": {
+        KeyOrder: _key_order_spark,
+        Element: _call("ELEMENT_AT"),
+        FirstPosition: _call("ARRAY_POSITION"),
+    },
+}
+
+
 # --- foreach ----------------------------------------------------------------------------------------
 
 
@@ -279,8 +342,19 @@ def _replace(
     def swap(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.Column) and not node.table and node.name in columns:
             return columns[node.name].copy()
-        if isinstance(node, exp.Literal) and node.is_string and node.name in strings:
-            return strings[node.name].copy()
+        if (
+            isinstance(node, exp.Literal)
+            and node.is_string
+            and any(k in node.name for k in strings)
+        ):
+            # "<<FIELD>>" inside a string: the name spliced in (foreach substitutes text)
+            pattern = "(" + "|".join(re.escape(k) for k in strings) + ")"
+            parts = [p for p in re.split(pattern, node.name) if p]
+            pieces = [strings[p].copy() if p in strings else exp.Literal.string(p) for p in parts]
+            joined = pieces[0]
+            for piece in pieces[1:]:
+                joined = exp.DPipe(this=joined, expression=piece)
+            return joined
         return node
 
     return as_expression(tree.transform(swap, copy=True))
@@ -338,8 +412,8 @@ def _fold(command: ast.Foreach, frame: Frame) -> None:
     frame.hidden += [_KEYS, _VALUES]
     # Stage 2: fold the body over the pairs in key order.
     index = exp.column(_INDEX)
-    key = exp.Bracket(this=column(_KEYS), expressions=[index])
-    value = exp.Bracket(this=column(_VALUES), expressions=[index.copy()])
+    key = Element(this=column(_KEYS), expression=index)
+    value = Element(this=column(_VALUES), expression=index.copy())
     subst: dict[str, exp.Expression] = {
         FOREACH_FIELD: value,
         target: exp.column(_ACC),
@@ -374,7 +448,7 @@ def _fold(command: ast.Foreach, frame: Frame) -> None:
     skip: list[exp.Expression] = [
         exp.EQ(this=value.copy(), expression=exp.Literal.string("")),
         exp.LT(
-            this=exp.Anonymous(this="LIST_POSITION", expressions=[column(_KEYS), key.copy()]),
+            this=FirstPosition(this=column(_KEYS), expression=key.copy()),
             expression=index.copy(),
         ),
     ]
@@ -384,7 +458,7 @@ def _fold(command: ast.Foreach, frame: Frame) -> None:
         skip.append(exp.ArrayContains(this=listed, expression=key.copy()))
     step = exp.If(this=exp.or_(*skip, copy=False), true=exp.column(_ACC), false=merged)
     fold = exp.Reduce(
-        this=exp.Anonymous(this="LIST_GRADE_UP", expressions=[column(_KEYS)]),
+        this=KeyOrder(this=column(_KEYS)),
         initial=initial,
         merge=exp.Lambda(this=step, expressions=[ident_(_ACC), ident_(_INDEX)]),
     )

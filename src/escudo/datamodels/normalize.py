@@ -242,6 +242,30 @@ class RawNormalizer:
         )
 
 
+def raw_events_filter(source: Source, requirements: Requirements) -> RawFilter | None:
+    """The prefilter of ``source``'s raw events for one raw search's requirements, or None when
+    the search can read none of them: a clause on ``sourcetype`` alone that ``source``'s name
+    cannot satisfy (``sourcetype="linux:audit"`` reads no Sysmon event). Clauses on ``_raw`` (the
+    free-text terms) are needles as written; clauses on other fields are dropped (sound).
+
+    >>> from escudo.sources.registry import get_sourcetype
+    >>> sysmon = get_sourcetype("sysmon:linux")
+    >>> raw_events_filter(sysmon, ((("sourcetype", "linux:audit"),),)) is None
+    True
+    >>> raw_events_filter(sysmon, ((("sourcetype", "sysmon"),), (("_raw", "ngrok"),))).clauses
+    (('ngrok',),)
+    """
+    clauses: list[tuple[str, ...]] = []
+    for clause in requirements:
+        fields = {name for name, _ in clause}
+        if fields == {"sourcetype"}:
+            if not any(literal.lower() in source.name.lower() for _, literal in clause):
+                return None
+        elif fields == {"_raw"}:
+            clauses.append(tuple(dict.fromkeys(literal for _, literal in clause)))
+    return RawFilter(tuple(clauses))
+
+
 def raw_normalizer(source: Source, raw_filter: RawFilter | None) -> RawNormalizer | None:
     """``source``'s raw events processor, or None when the source gives no raw events."""
     if not isinstance(source, RawEventSource):
@@ -335,10 +359,17 @@ def read_dataset(
     ):
         get_mapping(get_sourcetype(sourcetype).name, dataset)  # no source feeds it: the error
     for st, inputs in sources_of(paths, sourcetype):
+        if dataset == RAW_EVENTS:  # a raw search's requirements: see raw_events_filter
+            wanted = raw_events_filter(st, requirements or ())
+            if wanted is None:
+                continue  # the search reads none of this source's events
+            clauses = (raw_filter.clauses if raw_filter else ()) + wanted.clauses
+            chosen = RawFilter(clauses) if clauses else None
+        else:
+            chosen = _filter(st, dataset, raw_filter, requirements)
         yield from _read_one_source(
-            st, inputs, dataset, _filter(st, dataset, raw_filter, requirements), stats,
-            batch_size, workers, chunk_bytes, extractor,
-        )  # fmt: skip
+            st, inputs, dataset, chosen, stats, batch_size, workers, chunk_bytes, extractor
+        )
 
 
 def _read_one_source(
@@ -571,9 +602,10 @@ def read_datasets(
         targets = []
         filters: list[RawFilter | None] = []
         raw = None
-        if RAW_EVENTS in needs:
-            raw_filters = [_filter(st, RAW_EVENTS, None, r) for r in needs[RAW_EVENTS] or [()]]
-            raw = raw_normalizer(st, union_filters(raw_filters))
+        if RAW_EVENTS in needs:  # the raw events of the searches that can read this source's
+            wanted = [raw_events_filter(st, r) for r in needs[RAW_EVENTS] or [()]]
+            raw_filters = [f for f in wanted if f is not None]
+            raw = raw_normalizer(st, union_filters(raw_filters)) if raw_filters else None
         for dataset, requirements in needs.items():
             if dataset == RAW_EVENTS:
                 continue

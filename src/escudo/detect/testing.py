@@ -55,7 +55,10 @@ PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 ATTACK_DATA_MARKER = "/attack_data/master/"
 
 # Splunk ``source`` -> sourcetype, for tests that name only the source (data_sources/*.yml).
-SOURCE_SOURCETYPES: dict[str, str] = {"Syslog:Linux-Sysmon/Operational": "sysmon:linux"}
+SOURCE_SOURCETYPES: dict[str, str] = {
+    "Syslog:Linux-Sysmon/Operational": "sysmon:linux",
+    "/var/log/audit/audit.log": "linux:audit",
+}
 
 # contentctl skips these detection types (Correlation) or cannot run them (Baseline).
 SKIPPED_TYPES = frozenset({"Correlation", "Baseline"})

@@ -216,12 +216,12 @@ def _check(body: str) -> None:
 
 
 def parse_fields(body: str) -> dict[str, str]:
-    """A record's fields, quotes removed, values otherwise as written (hex stays hex); a
-    ``msg='...'`` value's own fields are added where the record has no field of that name, and
-    ENRICHED translations (after 0x1D) come last (upper-case names).
+    """A record's fields, quotes removed, values otherwise as written (hex stays hex); ENRICHED
+    translations (after 0x1D) are fields of their own (upper-case names), and a ``msg='...'``
+    value's own fields come last, where the record has no field of that name.
 
     >>> parse_fields("pid=1 msg='op=x exe=\\"/bin/a b\\" res=success'\\x1dUID=\\"root\\"")
-    {'pid': '1', 'msg': 'op=x exe="/bin/a b" res=success', 'op': 'x', 'exe': '/bin/a b', 'res': 'success', 'UID': 'root'}
+    {'pid': '1', 'msg': 'op=x exe="/bin/a b" res=success', 'UID': 'root', 'op': 'x', 'exe': '/bin/a b', 'res': 'success'}
     """
     out: dict[str, str] = {}
     inner: list[str] = []

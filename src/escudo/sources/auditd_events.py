@@ -55,9 +55,12 @@ EXEC_SYSCALLS = frozenset(
     {("c000003e", "59"), ("c000003e", "322"), ("40000003", "11"), ("40000003", "358"),
      ("c00000b7", "221"), ("c00000b7", "281")}
 )  # fmt: skip
+# The record types the kernel's own lines (kern.log, dmesg) give as numbers (linux/audit.h).
+TYPE_NAMES = {"1300": "SYSCALL", "1302": "PATH", "1307": "CWD", "1309": "EXECVE",
+              "1320": "EOE", "1327": "PROCTITLE"}  # fmt: skip
 EDGE_LINES = 512  # an event's records lie within this many lines of each other
 MAX_PROCESSES = 1 << 20  # (host, pid) -> image entries kept for parent resolution
-INTERNAL = ("_key", "_edge", "_records", "_pass")
+INTERNAL = ("_key", "_edge", "_after", "_lines", "_records", "_pass")
 _HEAD, _TAIL = 1, 2
 Row = dict[str, "str | int | bool | None"]  # event fields (text) and internal columns
 
@@ -100,7 +103,7 @@ def build_event(host: str | None, records: list[Record]) -> Row:
     cwd = proctitle = None
     types: list[str] = []
     for record in records:
-        kind = record.type
+        kind = TYPE_NAMES.get(record.type, record.type)
         if kind not in types:
             types.append(kind)
         main, _, extra = record.body.partition("\x1d")
@@ -148,7 +151,7 @@ def build_event(host: str | None, records: list[Record]) -> Row:
     elif file_action and success != "no":
         record_type = FILE_CREATE if file_action == "created" else FILE_DELETE
     else:
-        record_type = first.type
+        record_type = TYPE_NAMES.get(first.type, first.type)
     exe = get("exe")
     if exe is None and is_exec and path is not None and path.startswith("/"):
         exe = path  # no SYSCALL record: PATH item 0 is the file executed
@@ -186,7 +189,8 @@ def _event_text(records: list[Record], row: Row) -> str:
 _ALIASES = ("SystemTime", "Computer")  # time and dest under the names the raw data set reads
 _SCHEMA = pa.schema(
     [("host", pa.string()), *((f, pa.string()) for f in EVENT_FIELDS if f not in _ALIASES),
-     ("_key", pa.string()), ("_edge", pa.int8()), ("_records", pa.string()), ("_pass", pa.bool_())]
+     ("_key", pa.string()), ("_edge", pa.int8()), ("_after", pa.int64()), ("_lines", pa.int64()),
+     ("_records", pa.string()), ("_pass", pa.bool_())]
 )  # fmt: skip
 
 
@@ -229,13 +233,13 @@ class EventPlan:
             )
             if edge:
                 rows.append({
-                    "host": records[0].host, "_key": key, "_edge": edge,
-                    "_records": "\n".join(r.text for r in records),
+                    "host": records[0].host, "_key": key, "_edge": edge, "_after": lines - last,
+                    "_lines": lines, "_records": "\n".join(r.text for r in records),
                 })  # fmt: skip
                 continue
             row = build_event(None, records)
             row["host"] = records[0].host
-            row["_key"], row["_edge"] = key, 0
+            row["_key"], row["_edge"], row["_lines"] = key, 0, lines
             row["_pass"] = _passes(_event_text(records, row), needles)
             rows.append(row)
         return _batch(rows), stats
@@ -251,16 +255,19 @@ class Assembler:
     record_types: frozenset[str] | None
     raw_filter: RawFilter | None
     stats: ReadStats
+    edge_lines: int = EDGE_LINES
 
     def __post_init__(self) -> None:
-        self.pending: dict[str, tuple[str | None, list[str]]] = {}
+        # key -> (host, record lines, lines read since its last record)
+        self.pending: dict[str, tuple[str | None, list[str], int]] = {}
+        self.held: pa.Table | None = None  # finished rows younger than a pending piece
         self.images: OrderedDict[tuple[str | None, str], str] = OrderedDict()
         self.schema = pa.schema([("host", pa.string()), *((f, pa.string()) for f in self.fields)])
 
-    def _built(self, pieces: dict[str, tuple[str | None, list[str]]]) -> list[Row]:
+    def _built(self, pieces: Iterable[tuple[str | None, list[str], int]]) -> list[Row]:
         needles = compile_filter(self.raw_filter)
         rows = []
-        for host, texts in pieces.values():
+        for host, texts, _ in pieces:
             records = [r for r in (parse_line(t) for t in texts) if r is not None]
             records.sort(key=lambda r: _order(r.type))  # the kernel's order, whatever the pieces'
             row = build_event(host, records)
@@ -271,38 +278,74 @@ class Assembler:
 
     def feed(self, batch: pa.RecordBatch) -> pa.RecordBatch | None:
         edges = batch.column("_edge").to_pylist()
+        chunk_lines = batch.column("_lines")[0].as_py() if batch.num_rows else 0
+        for key, (host, texts, age) in list(self.pending.items()):
+            self.pending[key] = (host, texts, age + chunk_lines)
+        whole = [i for i, edge in enumerate(edges) if not edge]
+        if len(whole) < len(edges):
+            self._join(batch, edges)
+        finished: list[tuple[str | None, list[str], int]] = []
+        pending: dict[str, tuple[str | None, list[str], int]] = {}
+        for key, piece in self.pending.items():
+            if piece[2] >= self.edge_lines:  # no more records of it can follow
+                finished.append(piece)
+            else:
+                pending[key] = piece
+        self.pending = pending
+        rows = pa.Table.from_batches([batch.take(pa.array(whole, pa.int64()))])
+        if finished:
+            rows = pa.concat_tables([pa.Table.from_batches([_batch(self._built(finished))]), rows])
+        return self._release(rows)
+
+    def _release(self, rows: pa.Table) -> pa.RecordBatch | None:
+        """The rows older than every pending piece (time, then serial), the others held back:
+        an event finished late (its pieces pending) still comes before the events after it."""
+        if self.held is not None:
+            rows = pa.concat_tables([self.held, rows])
+            self.held = None
+        if self.pending and rows.num_rows:
+            oldest = min((k.rsplit("|", 2)[1], int(k.rsplit("|", 2)[2])) for k in self.pending)
+            when, serial = rows.column("time"), pc.cast(rows.column("serial"), pa.int64())
+            before = pc.or_(
+                pc.less(when, oldest[0]),
+                pc.and_(pc.equal(when, oldest[0]), pc.less(serial, oldest[1])),
+            )
+            before = pc.fill_null(before, True)
+            self.held = rows.filter(pc.invert(before))
+            rows = rows.filter(before)
+        return self._select(rows)
+
+    def _join(self, batch: pa.RecordBatch, edges: list[int]) -> None:
+        """The batch's pieces joined to the pending ones (ages already advanced)."""
         keys = batch.column("_key").to_pylist()
         hosts = batch.column("host").to_pylist()
         texts = batch.column("_records").to_pylist()
-        whole = []
-        carried: dict[str, tuple[str | None, list[str]]] = {}
+        after = batch.column("_after").to_pylist()
         for i, edge in enumerate(edges):
             if not edge:
-                whole.append(i)
                 continue
             key = keys[i]
             old = self.pending.pop(key, None) if edge & _HEAD else None
             lines = (old[1] if old else []) + texts[i].split("\n")
-            if edge & _TAIL:
-                carried[key] = (hosts[i], lines)
-            else:
-                self.pending[key] = (hosts[i], lines)  # finished: emitted below, in order
-        done, self.pending = self.pending, carried
-        finished = self._built(done)
-        rows = pa.Table.from_batches([batch.take(pa.array(whole, pa.int64()))])
-        if finished:
-            rows = pa.concat_tables([pa.Table.from_batches([_batch(finished)]), rows])
-        return self._select(rows)
+            # a piece ending far from the chunk's end is whole: finished at once (age past edge)
+            age = after[i] if edge & _TAIL else self.edge_lines
+            self.pending[key] = (hosts[i], lines, age)
 
     def finish(self) -> pa.RecordBatch | None:
-        finished = self._built(self.pending)
+        finished = self._built(self.pending.values())
         self.pending = {}
-        return self._select(pa.Table.from_batches([_batch(finished)])) if finished else None
+        return self._release(pa.Table.from_batches([_batch(finished)], schema=_SCHEMA))
 
     def _select(self, table: pa.Table) -> pa.RecordBatch | None:
         if not table.num_rows:
             return None
-        table = self._parents(table)
+        # In time order, then serial (the kernel's numbering): a parent's exec comes before its
+        # children's whatever order their records were written or cut in.
+        keys = pa.table(
+            {"t": table.column("time"), "s": pc.cast(table.column("serial"), pa.int64())}
+        )
+        order = pc.sort_indices(keys, sort_keys=[("t", "ascending"), ("s", "ascending")])
+        table = self._parents(table.take(order))
         keep = pc.fill_null(table.column("_pass"), True)
         self.stats.filtered += table.num_rows - pc.sum(keep).as_py()
         table = table.filter(keep)
@@ -356,9 +399,11 @@ def assemble(
     record_types: frozenset[str] | None,
     raw_filter: RawFilter | None,
     stats: ReadStats,
+    edge_lines: int = EDGE_LINES,
 ) -> Iterator[pa.RecordBatch]:
-    """:class:`EventPlan` batches, in input order, into finished rows (see :class:`Assembler`)."""
-    assembler = Assembler(fields, record_types, raw_filter, stats)
+    """:class:`EventPlan` batches, in input order, into finished rows (see :class:`Assembler`);
+    ``edge_lines`` as the plan's."""
+    assembler = Assembler(fields, record_types, raw_filter, stats, edge_lines)
     for batch in batches:
         out = assembler.feed(batch)
         if out is not None:
