@@ -50,6 +50,16 @@ GROUPS = {"root": 0, "daemon": 1, "www-data": 33, "crontab": 107, "alice": 1000,
 SYSCALLS = {"execve": 59, "openat": 257, "rename": 82, "sendto": 44}  # x86_64 (arch=c000003e)
 PROCTITLE_MAX = 128  # the kernel cuts /proc/<pid>/cmdline here (audit_log_proctitle)
 LOADER = "/lib64/ld-linux-x86-64.so.2"
+# Programs that are links (Debian/Ubuntu): the path a shell finds -> exe, the kernel's resolved path.
+LINKS = {  # kmod's tools link to /usr/bin/kmod; sh to dash
+    "insmod": "/usr/sbin/insmod",
+    "rmmod": "/usr/sbin/rmmod",
+    "modprobe": "/usr/sbin/modprobe",
+    "depmod": "/usr/sbin/depmod",
+    "modinfo": "/usr/sbin/modinfo",
+    "lsmod": "/usr/bin/lsmod",
+    "sh": "/usr/bin/sh",
+}
 
 
 def needs_hex(value: bytes) -> bool:
@@ -194,7 +204,8 @@ class Writer:
         args = " ".join(f"a{i}={encode(a)}" for i, a in enumerate(proc.argv))
         self.record("EXECVE", ts, serial, f"argc={len(proc.argv)} {args}")
         self.record("CWD", ts, serial, f"cwd={encode(proc.cwd)}")
-        invoked = proc.argv[0] if "/" in proc.argv[0] else proc.exe
+        # PATH item 0 is the file given to execve (the shell's PATH lookup), exe the link's target
+        invoked = proc.argv[0] if "/" in proc.argv[0] else LINKS.get(proc.argv[0], proc.exe)
         self.path(ts, serial, 0, invoked, "NORMAL")
         self.path(ts, serial, 1, LOADER, "NORMAL")
         self.record("PROCTITLE", ts, serial, f"proctitle={proctitle_of(proc.argv)}")
