@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -407,16 +407,24 @@ def execve_case(stem: str, positive: list[str], near: list[str], exe: str) -> No
     case(stem)(run)
 
 
-def comm_case(stem: str, positive: Proc, near: Proc, *, success: bool = False) -> None:
-    """A search on the execve SYSCALL record's comm/exe (ENRICHED: it reads UID and SYSCALL)."""
+def comm_case(
+    stem: str, positive: Proc, near: Proc, *, success: bool = False, linked: str | None = None
+) -> None:
+    """A search on the execve SYSCALL record's comm/exe (ENRICHED: it reads UID and SYSCALL).
+    ``linked``: the positive also runs the program through a symlink of that path, so comm is the
+    link's name and only the search's ``exe`` branch matches."""
 
     def run(pos: Writer, neg: Writer) -> list[dict[str, Any]]:
-        proc = pos.execute(30, positive)
+        procs = [(30, pos.execute(30, positive))]
+        if linked is not None:
+            alias = replace(positive, argv=[linked, *positive.argv[1:]], pid=0, ppid=0)
+            procs.append((40, pos.execute(40, alias)))
         neg.execute(30, near)
-        row = syscall_row(pos, 30, proc)
-        if success:
-            row["success"] = "yes"
-        return [row]
+        rows = [syscall_row(pos, at, proc) for at, proc in procs]
+        for row in rows:
+            if success:
+                row["success"] = "yes"
+        return rows
 
     case(stem, enriched=True)(run)
 
@@ -430,35 +438,50 @@ def path_case(
     *,
     with_type: bool = True,
     parents_match: bool = False,
+    more: Sequence[tuple[list[str], list[tuple[str, str]]]] = (),
 ) -> None:
     """A search on PATH records' name (ENRICHED: it reads OGID); openat O_WRONLY|O_CREAT|O_APPEND.
-    Every positive PATH matches the search but the PARENT ones, unless ``parents_match``."""
+    Every positive PATH matches the search but the PARENT ones, unless ``parents_match``; ``more``
+    are further positive events (command line, PATHs), one for each other pattern of the search."""
 
     def run(pos: Writer, neg: Writer) -> list[dict[str, Any]]:
-        pos.file_syscall(30, Proc(proc, exe), "openat", positive)
-        neg.file_syscall(30, Proc(proc, exe), "openat", near)
+        events = [(30, proc, positive)] + [(40 + 5 * i, a, p) for i, (a, p) in enumerate(more)]
         rows = []
-        for name, nametype in positive:
-            if nametype != "PARENT" or parents_match:
-                row = path_row(pos, 30, name, nametype, "root")
-                if with_type:
-                    row["type"] = "PATH"
-                rows.append(row)
+        for at, argv, paths in events:
+            pos.file_syscall(at, Proc(argv, exe), "openat", paths)
+            for name, nametype in paths:
+                if nametype != "PARENT" or parents_match:
+                    row = path_row(pos, at, name, nametype, "root")
+                    if with_type:
+                        row["type"] = "PATH"
+                    rows.append(row)
+        neg.file_syscall(30, Proc(proc, exe), "openat", near)
         return rows
 
     case(stem, enriched=True)(run)
 
 
-def service_case(stem: str, positive: str, near: tuple[str, str], *, by_unit: bool = True) -> None:
-    """A search on systemd's SERVICE_STOP records (ENRICHED: it reads UID)."""
+def service_case(
+    stem: str,
+    positive: str,
+    near: tuple[str, str],
+    *,
+    by_unit: bool = True,
+    also: str | None = None,
+) -> None:
+    """A search on systemd's SERVICE_STOP records (ENRICHED: it reads UID); ``also``: a second
+    unit of the search's list stopped in the positive."""
 
     def run(pos: Writer, neg: Writer) -> list[dict[str, Any]]:
-        pos.service(30, "SERVICE_STOP", positive)
+        units = [(30, positive)] + ([(40, also)] if also else [])
+        for at, unit in units:
+            pos.service(at, "SERVICE_STOP", unit)
         neg.service(30, near[0], near[1])
-        row = service_row(pos, 30, positive)
-        if not by_unit:
-            del row["unit"]
-        return [row]
+        rows = [service_row(pos, at, unit) for at, unit in units]
+        for row in rows:
+            if not by_unit:
+                del row["unit"]
+        return rows
 
     case(stem, enriched=True)(run)
 
@@ -664,7 +687,7 @@ execve_case(
 )
 
 # type=SYSCALL comm IN ("at", "atd") OR exe IN (...) AND NOT (UID IN("daemon")): the near miss is
-# the same at run as daemon, the account the search excludes
+# the same at run as daemon, the account the search excludes; each OR branch matches one positive
 comm_case(
     "at_application_execution",
     Proc(
@@ -673,6 +696,7 @@ comm_case(
     Proc(
         ["at", "-f", "/tmp/.j", "now", "+", "1", "minute"], "/usr/bin/at", "daemon", egroup="daemon"
     ),
+    linked="/tmp/sched",
 )
 # type=SYSCALL comm=split OR exe= "*/split"; csplit matches neither
 comm_case(
@@ -680,6 +704,7 @@ comm_case(
     Proc(["split", "-b", "5M", "/tmp/db.tar.gz"], "/usr/bin/split", "alice"),
     Proc(["csplit", "/tmp/db.sql", "/^--/", "{*}"], "/usr/bin/csplit", "alice"),
     success=True,
+    linked="/tmp/chunk",
 )
 # type=SYSCALL comm=doas
 comm_case(
@@ -722,6 +747,7 @@ comm_case(
     Proc(["whoami"], "/usr/bin/whoami", "www-data", login="www-data", tty="(none)", ses=UNSET),
     Proc(["who"], "/usr/bin/who", "www-data", login="www-data", tty="(none)", ses=UNSET),
     success=True,
+    linked="/tmp/id0",
 )
 
 
@@ -748,9 +774,11 @@ def edit_cron_table(pos: Writer, neg: Writer) -> list[dict[str, Any]]:
     ]
     proc = crontab()
     pos.file_syscall(30, proc, "rename", paths, owner="alice")
+    # the same through a symlink /tmp/ct: comm "ct", only the exe IN ("*/crontab") branch matches
+    alias = replace(crontab(), argv=["/tmp/ct", "-e"], pid=4377, ppid=4300)
+    pos.file_syscall(40, alias, "rename", paths, owner="alice")
     neg.file_syscall(30, crontab(), "rename", paths, owner="alice", success=False)
-    row = syscall_row(pos, 30, proc, "rename")
-    return [row]
+    return [syscall_row(pos, 30, proc, "rename"), syscall_row(pos, 40, alias, "rename")]
 
 
 # type=SYSCALL comm IN ("arp", "ifconfig", "ip", "netstat", ...) | bucket _time span=15m | stats
@@ -790,7 +818,9 @@ def network_discovery(pos: Writer, neg: Writer) -> list[dict[str, Any]]:
 
 # `linux_auditd` type=SERVICE_STOP unit IN (...)
 service_case("auditd_service_stop", "auditd", ("SERVICE_START", "auditd"))
-service_case("disable_or_modify_system_firewall", "ufw", ("SERVICE_STOP", "nftables"))
+service_case(
+    "disable_or_modify_system_firewall", "ufw", ("SERVICE_STOP", "nftables"), also="firewalld"
+)
 service_case("osquery_service_stop", "osqueryd", ("SERVICE_START", "osqueryd"))
 service_case("sysmon_service_stop", "sysmon", ("SERVICE_STOP", "sysstat"))
 # `linux_auditd` type=SERVICE_STOP (any unit); the near miss starts one
@@ -850,6 +880,16 @@ path_case(
     [("/etc/crontab", "NORMAL")],
     [("/var/spool/anacron/cron.daily", "NORMAL")],
     with_type=False,
+    more=[
+        (
+            ["sh", "-c", "echo '@reboot /tmp/.u' >> /var/spool/cron/crontabs/root"],
+            [("/var/spool/cron/crontabs/root", "NORMAL")],
+        ),
+        (
+            ["sh", "-c", "echo '1 5 cron.daily run-parts /tmp/.d' >> /etc/anacrontab"],
+            [("/etc/anacrontab", "NORMAL")],
+        ),
+    ],
 )
 # type=PATH name="/etc/ld.so.preload*"
 path_case(
@@ -866,6 +906,7 @@ path_case(
     "/usr/bin/vim.basic",
     [("/home/alice/.bashrc", "NORMAL")],
     [("/home/alice/", "PARENT"), ("/home/alice/.bashrc.swp", "CREATE")],
+    more=[(["vim", "/root/.bashrc"], [("/root/.bashrc", "NORMAL")])],
 )
 
 HOSTS = ("web-01", "db-02", "build-03", "jump-04", "app-05")
