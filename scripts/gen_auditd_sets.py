@@ -5,11 +5,12 @@ Usage::
 
     scripts/gen_auditd_sets.py [OUT]    # default: tests/data/auditd_detections
 
-For each detection ``linux_auditd_<name>`` it writes ``<stem>/positive.log`` (an event set that makes
-the search fire) and ``<stem>/near_miss.log`` (the same activity one field or value away from the
-search's condition, which must not fire), plus ``expected.yml``: per detection the fields expected in
-the positive's result rows. Each case below quotes the condition of the search it is written from
-(the search is the spec; ``../shared/reference/escu/detections/endpoint/<stem>.yml``).
+For each detection ``linux_auditd_<name>`` it writes ``<stem>/positive.log`` (an event set that
+makes the search fire, one event per branch of its OR where the branches differ) and
+``<stem>/near_miss.log`` (the same activity one field or value away from the search's condition,
+which must not fire), plus ``expected.yml``: per detection the fields expected in the positive's
+result rows. Each case below quotes the condition of the search it is written from (the search is
+the spec; ``../shared/reference/escu/detections/endpoint/<stem>.yml``).
 
 The lines are audit.log records as auditd writes them (``../shared/reference/linux-telemetry.md``
 section 3, ``../shared/reference/samples/auditd_public.txt``):
@@ -50,7 +51,7 @@ GROUPS = {"root": 0, "daemon": 1, "www-data": 33, "crontab": 107, "alice": 1000,
 SYSCALLS = {"execve": 59, "openat": 257, "rename": 82, "sendto": 44}  # x86_64 (arch=c000003e)
 PROCTITLE_MAX = 128  # the kernel cuts /proc/<pid>/cmdline here (audit_log_proctitle)
 LOADER = "/lib64/ld-linux-x86-64.so.2"
-# Programs that are links (Debian/Ubuntu): the path a shell finds -> exe, the kernel's resolved path.
+# Programs that are links (Debian/Ubuntu): the path a shell finds; exe is the resolved path.
 LINKS = {  # kmod's tools link to /usr/bin/kmod; sh to dash
     "insmod": "/usr/sbin/insmod",
     "rmmod": "/usr/sbin/rmmod",
@@ -221,7 +222,7 @@ class Writer:
         success: bool = True,
         owner: str = "root",
     ) -> None:
-        """A file syscall (openat, rename) by a running process: SYSCALL, CWD, PATH..., PROCTITLE."""
+        """A file syscall (openat, rename) of a running process: SYSCALL, CWD, PATHs, PROCTITLE."""
         if not proc.pid:
             proc.pid, proc.ppid = self.new_pid()
         ts, serial = self.stamp(at)
@@ -383,26 +384,46 @@ def case(stem: str, *, enriched: bool = False) -> Callable[[Case], Case]:
     return register
 
 
+# Further positive commands (argv, exe), each matching another branch of the search's OR.
+More = Sequence[tuple[list[str], str]]
+
+
 def proctitle_case(
-    stem: str, positive: list[str], near: list[str], exe: str, *, delimiter: bool = True
+    stem: str,
+    positive: list[str],
+    near: list[str],
+    exe: str,
+    *,
+    delimiter: bool = True,
+    more: More = (),
 ) -> None:
     """A search on PROCTITLE's command line (``linux_auditd_normalized_proctitle_process``)."""
 
     def run(pos: Writer, neg: Writer) -> list[dict[str, Any]]:
-        proc = pos.execute(30, Proc(positive, exe))
+        runs = [(30, positive, exe)] + [(40 + 5 * i, a, e) for i, (a, e) in enumerate(more)]
+        rows = []
+        for at, argv, program in runs:
+            proc = pos.execute(at, Proc(argv, program))
+            rows.append(proctitle_row(pos, at, proc, delimiter=delimiter))
         neg.execute(30, Proc(near, exe))
-        return [proctitle_row(pos, 30, proc, delimiter=delimiter)]
+        return rows
 
     case(stem)(run)
 
 
-def execve_case(stem: str, positive: list[str], near: list[str], exe: str) -> None:
+def execve_case(
+    stem: str, positive: list[str], near: list[str], exe: str, *, more: More = ()
+) -> None:
     """A search on EXECVE's arguments (``linux_auditd_normalized_execve_process``)."""
 
     def run(pos: Writer, neg: Writer) -> list[dict[str, Any]]:
-        proc = pos.execute(30, Proc(positive, exe, user="alice", cwd="/home/alice"))
+        runs = [(30, positive, exe)] + [(40 + 5 * i, a, e) for i, (a, e) in enumerate(more)]
+        rows = []
+        for at, argv, program in runs:
+            proc = pos.execute(at, Proc(argv, program, user="alice", cwd="/home/alice"))
+            rows.append(execve_row(pos, at, proc))
         neg.execute(30, Proc(near, exe, user="alice", cwd="/home/alice"))
-        return [execve_row(pos, 30, proc)]
+        return rows
 
     case(stem)(run)
 
@@ -493,6 +514,7 @@ proctitle_case(
     ["userdel", "-r", "svc-backup"],
     "/usr/sbin/useradd",
     delimiter=False,
+    more=[(["adduser", "--disabled-password", "svc-sync"], "/usr/bin/perl")],
 )
 # where LIKE (process_exec, "%chown %root%"); the near miss's path must not hold "root" either
 proctitle_case(
@@ -515,6 +537,7 @@ proctitle_case(
     ["chmod", "644", "/tmp/notes"],
     "/usr/bin/chmod",
     delimiter=False,
+    more=[(["chmod", "777", "/tmp/kworker"], "/usr/bin/chmod")],
 )
 # where LIKE(process_exec, "%chattr %") AND LIKE(process_exec, "% -i%"); +i sets, -i clears
 proctitle_case(
@@ -543,6 +566,7 @@ proctitle_case(
     ["cat", "/etc/shadow"],
     ["head", "-n", "5", "/etc/shadow"],
     "/usr/bin/cat",
+    more=[(["vim", "/etc/passwd"], "/usr/bin/vim.basic")],
 )
 # where (LIKE "%systemctl %" OR "%service %") AND (LIKE "%restart%" OR "%reenable%" OR "%reload%")
 proctitle_case(
@@ -550,6 +574,7 @@ proctitle_case(
     ["systemctl", "restart", "ssh"],
     ["systemctl", "status", "ssh"],
     "/usr/bin/systemctl",
+    more=[(["service", "cron", "reload"], "/usr/sbin/service")],
 )
 # where (LIKE "%systemctl %" OR "%service %") AND (LIKE "% start %" OR "% enable %")
 proctitle_case(
@@ -557,6 +582,7 @@ proctitle_case(
     ["systemctl", "enable", "dbus-helper", "--now"],
     ["systemctl", "disable", "dbus-helper", "--now"],
     "/usr/bin/systemctl",
+    more=[(["systemctl", "start", "dbus-helper"], "/usr/bin/systemctl")],
 )
 # where LIKE (process_exec, "%chmod %") AND (LIKE "% u+s %" OR "% g+s %" OR "% 4777 %" ...)
 proctitle_case(
@@ -564,6 +590,7 @@ proctitle_case(
     ["chmod", "u+s", "/tmp/bash"],
     ["chmod", "u+x", "/tmp/bash"],
     "/usr/bin/chmod",
+    more=[(["chmod", "4777", "/tmp/bash"], "/usr/bin/chmod")],
 )
 # where LIKE (process_exec, "%shred%") AND (LIKE "%-n%" OR "%-z%" OR "%-u%" OR "%-s%")
 proctitle_case(
@@ -578,6 +605,7 @@ proctitle_case(
     ["sudo", "-i"],
     ["sudoedit", "/etc/hosts"],
     "/usr/bin/sudo",
+    more=[(["su", "-", "root"], "/usr/bin/su")],
 )
 
 # where LIKE(process_exec, "%base64%") AND (LIKE(process_exec, "%-d %") OR ... "% --d%")
@@ -586,6 +614,7 @@ execve_case(
     ["base64", "-d", "/tmp/payload.b64"],
     ["base64", "-w", "0", "/tmp/payload.bin"],
     "/usr/bin/base64",
+    more=[(["base64", "--decode", "/tmp/payload.b64"], "/usr/bin/base64")],
 )
 # where LIKE(process_exec, "%xclip%") AND (... "%clip %" ...): any xclip with an argument fires
 execve_case(
@@ -621,6 +650,7 @@ execve_case(
     ["find", "/home", "-name", "*.pdf"],
     ["find", "/home", "-name", "*.txt"],
     "/usr/bin/find",
+    more=[(["grep", "-rl", "invoice", "--include=*.docx", "/home"], "/usr/bin/grep")],
 )
 # where (LIKE "%find%" OR "%grep%") AND (LIKE "%.kdbx%" OR ... "%vault%" ...)
 execve_case(
@@ -635,6 +665,7 @@ execve_case(
     ["grep", "-ri", "password", "/var/www"],
     ["grep", "-ri", "passwd", "/var/www"],
     "/usr/bin/grep",
+    more=[(["find", "/", "-name", "*credential*"], "/usr/bin/find")],
 )
 # where (LIKE "%find%" OR "%grep%") AND (LIKE "%.pem%" ... "%.key%" ...)
 execve_case(
@@ -642,6 +673,7 @@ execve_case(
     ["find", "/", "-name", "*.pem"],
     ["find", "/", "-name", "*.pub"],
     "/usr/bin/find",
+    more=[(["grep", "-l", "PRIVATE", "/etc/ssl/private/server.key"], "/usr/bin/grep")],
 )
 # where (LIKE "%find%" OR "%grep%") AND (LIKE "%id_rsa%" OR "%id_dsa%" OR ... "%authorized_keys%")
 execve_case(
@@ -649,6 +681,7 @@ execve_case(
     ["find", "/", "-name", "id_rsa"],
     ["find", "/", "-name", "id_ed25519"],
     "/usr/bin/find",
+    more=[(["grep", "-r", "ssh-rsa", "/home/alice/.ssh/authorized_keys"], "/usr/bin/grep")],
 )
 # where (LIKE "%touch %" OR ...) AND (LIKE "% ./.%" OR LIKE " .%" OR LIKE " /.%")
 execve_case(
@@ -656,6 +689,7 @@ execve_case(
     ["touch", "./.bash_helper"],
     ["touch", "./bash_helper"],
     "/usr/bin/touch",
+    more=[(["mkdir", "./.cache2"], "/usr/bin/mkdir")],
 )
 # where LIKE (process_exec, "%LD_PRELOAD%")
 execve_case(
@@ -670,6 +704,7 @@ execve_case(
     ["setcap", "cap_setuid+ep", "/tmp/python3"],
     ["setcap", "cap_net_admin+ep", "/tmp/python3"],
     "/usr/sbin/setcap",
+    more=[(["setcap", "cap_net_raw+ep", "/tmp/ping2"], "/usr/sbin/setcap")],
 )
 # where LIKE (process_exec, "%modprobe%") AND LIKE (process_exec, "%-r %")
 execve_case(
@@ -941,8 +976,9 @@ def main(argv: list[str]) -> int:
             (folder / name).write_text("".join(line + "\n" for line in writer.lines))
         expected[stem] = {"log_format": "ENRICHED" if enriched else "RAW", "rows": rows}
     header = (
-        "# Generated by scripts/gen_auditd_sets.py: per ESCU auditd detection (file stem), the rows\n"
-        "# its search returns on <stem>/positive.log (fields compared as text; lists are mv values).\n"
+        "# Generated by scripts/gen_auditd_sets.py: per ESCU auditd detection (file stem),\n"
+        "# the rows its search returns on <stem>/positive.log (fields compared as text;\n"
+        "# lists are multivalues).\n"
         "# <stem>/near_miss.log must return no row.\n"
     )
     text = yaml.safe_dump(expected, sort_keys=False, allow_unicode=True, width=100)
