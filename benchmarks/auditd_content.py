@@ -17,6 +17,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Literal
 
 ROOT = Path(__file__).resolve().parents[1]
 SETS = ROOT / "tests" / "data" / "auditd_detections"
@@ -40,14 +41,18 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, dict[str, str]] = {}
     for stem in sorted(detections):
         outcome: dict[str, str] = {}
-        for name, expect in (("positive.log", "results"), ("near_miss.log", "none")):
+        cases: tuple[tuple[str, Literal["results", "none"]], ...] = (
+            ("positive.log", "results"),
+            ("near_miss.log", "none"),
+        )
+        for name, expect in cases:
             if not (SETS / stem / name).is_file():
                 outcome[name] = "missing: no authored set"
                 continue
             data = AttackData(
                 data=f"{stem}/{name}", source="/var/log/audit/audit.log", sourcetype="linux:audit"
             )
-            test = DetectionTest(name=name, attack_data=(data,), expect=expect)  # type: ignore[arg-type]
+            test = DetectionTest(name=name, attack_data=(data,), expect=expect)
             result = run_one(detections[stem], test, content=content, attack_data_dirs=[SETS])
             outcome[name] = f"{result.status}: {result.message.splitlines()[0]}"
         report[stem] = outcome

@@ -5,15 +5,18 @@ Usage::
 
     scripts/gen_auditd_sets.py [OUT]    # default: tests/data/auditd_detections
 
-For each detection ``linux_auditd_<name>`` it writes ``<stem>/positive.log`` (an event set that makes
-the search fire) and ``<stem>/near_miss.log`` (the same activity one field or value away from the
-search's condition, which must not fire), plus ``expected.yml``: per detection the fields expected in
-the positive's result rows. Each case below quotes the condition of the search it is written from
-(the search is the spec; ``../shared/reference/escu/detections/endpoint/<stem>.yml``).
+For each detection ``linux_auditd_<name>`` it writes ``<stem>/positive.log`` (an event set that
+makes the search fire, one event per branch of its OR where the branches differ) and
+``<stem>/near_miss.log`` (the same activity one field or value away from the search's condition,
+which must not fire), plus ``expected.yml``: per detection the fields expected in the positive's
+result rows. Each case below quotes the condition of the search it is written from (the search is
+the spec; ``../shared/reference/escu/detections/endpoint/<stem>.yml``).
 
 The lines are audit.log records as auditd writes them (``../shared/reference/linux-telemetry.md``
 section 3, ``../shared/reference/samples/auditd_public.txt``):
 
+* around the case's events, background no search looks for: an ``ls`` before (its argument with
+  a blank is hex in EXECVE) and a PAM ``USER_END`` after;
 * every line starts with ``node=<host> `` (auditd ``name_format=hostname``), which is where the
   event's host comes from;
 * the records of one event share ``msg=audit(<epoch>.<ms>:<serial>)``: an exec is SYSCALL, EXECVE,
@@ -32,7 +35,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +51,16 @@ GROUPS = {"root": 0, "daemon": 1, "www-data": 33, "crontab": 107, "alice": 1000,
 SYSCALLS = {"execve": 59, "openat": 257, "rename": 82, "sendto": 44}  # x86_64 (arch=c000003e)
 PROCTITLE_MAX = 128  # the kernel cuts /proc/<pid>/cmdline here (audit_log_proctitle)
 LOADER = "/lib64/ld-linux-x86-64.so.2"
+# Programs that are links (Debian/Ubuntu): the path a shell finds; exe is the resolved path.
+LINKS = {  # kmod's tools link to /usr/bin/kmod; sh to dash
+    "insmod": "/usr/sbin/insmod",
+    "rmmod": "/usr/sbin/rmmod",
+    "modprobe": "/usr/sbin/modprobe",
+    "depmod": "/usr/sbin/depmod",
+    "modinfo": "/usr/sbin/modinfo",
+    "lsmod": "/usr/bin/lsmod",
+    "sh": "/usr/bin/sh",
+}
 
 
 def needs_hex(value: bytes) -> bool:
@@ -192,7 +205,8 @@ class Writer:
         args = " ".join(f"a{i}={encode(a)}" for i, a in enumerate(proc.argv))
         self.record("EXECVE", ts, serial, f"argc={len(proc.argv)} {args}")
         self.record("CWD", ts, serial, f"cwd={encode(proc.cwd)}")
-        invoked = proc.argv[0] if "/" in proc.argv[0] else proc.exe
+        # PATH item 0 is the file given to execve (the shell's PATH lookup), exe the link's target
+        invoked = proc.argv[0] if "/" in proc.argv[0] else LINKS.get(proc.argv[0], proc.exe)
         self.path(ts, serial, 0, invoked, "NORMAL")
         self.path(ts, serial, 1, LOADER, "NORMAL")
         self.record("PROCTITLE", ts, serial, f"proctitle={proctitle_of(proc.argv)}")
@@ -208,7 +222,7 @@ class Writer:
         success: bool = True,
         owner: str = "root",
     ) -> None:
-        """A file syscall (openat, rename) by a running process: SYSCALL, CWD, PATH..., PROCTITLE."""
+        """A file syscall (openat, rename) of a running process: SYSCALL, CWD, PATHs, PROCTITLE."""
         if not proc.pid:
             proc.pid, proc.ppid = self.new_pid()
         ts, serial = self.stamp(at)
@@ -230,6 +244,16 @@ class Writer:
         for item, (path, nametype) in enumerate(paths):
             self.path(ts, serial, item, path, nametype, owner if nametype != "PARENT" else "root")
         self.record("PROCTITLE", ts, serial, f"proctitle={proctitle_of(proc.argv)}")
+
+    def session_end(self, at: float) -> None:
+        """sudo's PAM session close (USER_END, one record): background no search looks for."""
+        ts, serial = self.stamp(at)
+        body = (
+            f"pid={self.pid + 1} uid=0 auid=1000 ses=3 subj=unconfined "
+            'msg=\'op=PAM:session_close grantors=pam_limits,pam_unix acct="root" '
+            'exe="/usr/bin/sudo" hostname=? addr=? terminal=/dev/pts/0 res=success\''
+        )
+        self.record("USER_END", ts, serial, body, 'UID="root" AUID="alice"')
 
     def service(self, at: float, kind: str, unit: str) -> None:
         """systemd's SERVICE_START/SERVICE_STOP user message (one record; pid 1, no login)."""
@@ -360,40 +384,68 @@ def case(stem: str, *, enriched: bool = False) -> Callable[[Case], Case]:
     return register
 
 
+# Further positive commands (argv, exe), each matching another branch of the search's OR.
+More = Sequence[tuple[list[str], str]]
+
+
 def proctitle_case(
-    stem: str, positive: list[str], near: list[str], exe: str, *, delimiter: bool = True
+    stem: str,
+    positive: list[str],
+    near: list[str],
+    exe: str,
+    *,
+    delimiter: bool = True,
+    more: More = (),
 ) -> None:
     """A search on PROCTITLE's command line (``linux_auditd_normalized_proctitle_process``)."""
 
     def run(pos: Writer, neg: Writer) -> list[dict[str, Any]]:
-        proc = pos.execute(30, Proc(positive, exe))
+        runs = [(30, positive, exe)] + [(40 + 5 * i, a, e) for i, (a, e) in enumerate(more)]
+        rows = []
+        for at, argv, program in runs:
+            proc = pos.execute(at, Proc(argv, program))
+            rows.append(proctitle_row(pos, at, proc, delimiter=delimiter))
         neg.execute(30, Proc(near, exe))
-        return [proctitle_row(pos, 30, proc, delimiter=delimiter)]
+        return rows
 
     case(stem)(run)
 
 
-def execve_case(stem: str, positive: list[str], near: list[str], exe: str) -> None:
+def execve_case(
+    stem: str, positive: list[str], near: list[str], exe: str, *, more: More = ()
+) -> None:
     """A search on EXECVE's arguments (``linux_auditd_normalized_execve_process``)."""
 
     def run(pos: Writer, neg: Writer) -> list[dict[str, Any]]:
-        proc = pos.execute(30, Proc(positive, exe, user="alice", cwd="/home/alice"))
+        runs = [(30, positive, exe)] + [(40 + 5 * i, a, e) for i, (a, e) in enumerate(more)]
+        rows = []
+        for at, argv, program in runs:
+            proc = pos.execute(at, Proc(argv, program, user="alice", cwd="/home/alice"))
+            rows.append(execve_row(pos, at, proc))
         neg.execute(30, Proc(near, exe, user="alice", cwd="/home/alice"))
-        return [execve_row(pos, 30, proc)]
+        return rows
 
     case(stem)(run)
 
 
-def comm_case(stem: str, positive: Proc, near: Proc, *, success: bool = False) -> None:
-    """A search on the execve SYSCALL record's comm/exe (ENRICHED: it reads UID and SYSCALL)."""
+def comm_case(
+    stem: str, positive: Proc, near: Proc, *, success: bool = False, linked: str | None = None
+) -> None:
+    """A search on the execve SYSCALL record's comm/exe (ENRICHED: it reads UID and SYSCALL).
+    ``linked``: the positive also runs the program through a symlink of that path, so comm is the
+    link's name and only the search's ``exe`` branch matches."""
 
     def run(pos: Writer, neg: Writer) -> list[dict[str, Any]]:
-        proc = pos.execute(30, positive)
+        procs = [(30, pos.execute(30, positive))]
+        if linked is not None:
+            alias = replace(positive, argv=[linked, *positive.argv[1:]], pid=0, ppid=0)
+            procs.append((40, pos.execute(40, alias)))
         neg.execute(30, near)
-        row = syscall_row(pos, 30, proc)
-        if success:
-            row["success"] = "yes"
-        return [row]
+        rows = [syscall_row(pos, at, proc) for at, proc in procs]
+        for row in rows:
+            if success:
+                row["success"] = "yes"
+        return rows
 
     case(stem, enriched=True)(run)
 
@@ -407,32 +459,50 @@ def path_case(
     *,
     with_type: bool = True,
     parents_match: bool = False,
+    more: Sequence[tuple[list[str], list[tuple[str, str]]]] = (),
 ) -> None:
     """A search on PATH records' name (ENRICHED: it reads OGID); openat O_WRONLY|O_CREAT|O_APPEND.
-    Every positive PATH matches the search but the PARENT ones, unless ``parents_match``."""
+    Every positive PATH matches the search but the PARENT ones, unless ``parents_match``; ``more``
+    are further positive events (command line, PATHs), one for each other pattern of the search."""
 
     def run(pos: Writer, neg: Writer) -> list[dict[str, Any]]:
-        pos.file_syscall(30, Proc(proc, exe), "openat", positive)
-        neg.file_syscall(30, Proc(proc, exe), "openat", near)
+        events = [(30, proc, positive)] + [(40 + 5 * i, a, p) for i, (a, p) in enumerate(more)]
         rows = []
-        for name, nametype in positive:
-            if nametype != "PARENT" or parents_match:
-                row = path_row(pos, 30, name, nametype, "root")
-                if with_type:
-                    row["type"] = "PATH"
-                rows.append(row)
+        for at, argv, paths in events:
+            pos.file_syscall(at, Proc(argv, exe), "openat", paths)
+            for name, nametype in paths:
+                if nametype != "PARENT" or parents_match:
+                    row = path_row(pos, at, name, nametype, "root")
+                    if with_type:
+                        row["type"] = "PATH"
+                    rows.append(row)
+        neg.file_syscall(30, Proc(proc, exe), "openat", near)
         return rows
 
     case(stem, enriched=True)(run)
 
 
-def service_case(stem: str, positive: str, near: tuple[str, str]) -> None:
-    """A search on systemd's SERVICE_STOP records (ENRICHED: it reads UID)."""
+def service_case(
+    stem: str,
+    positive: str,
+    near: tuple[str, str],
+    *,
+    by_unit: bool = True,
+    also: str | None = None,
+) -> None:
+    """A search on systemd's SERVICE_STOP records (ENRICHED: it reads UID); ``also``: a second
+    unit of the search's list stopped in the positive."""
 
     def run(pos: Writer, neg: Writer) -> list[dict[str, Any]]:
-        pos.service(30, "SERVICE_STOP", positive)
+        units = [(30, positive)] + ([(40, also)] if also else [])
+        for at, unit in units:
+            pos.service(at, "SERVICE_STOP", unit)
         neg.service(30, near[0], near[1])
-        return [service_row(pos, 30, positive)]
+        rows = [service_row(pos, at, unit) for at, unit in units]
+        for row in rows:
+            if not by_unit:
+                del row["unit"]
+        return rows
 
     case(stem, enriched=True)(run)
 
@@ -444,6 +514,7 @@ proctitle_case(
     ["userdel", "-r", "svc-backup"],
     "/usr/sbin/useradd",
     delimiter=False,
+    more=[(["adduser", "--disabled-password", "svc-sync"], "/usr/bin/perl")],
 )
 # where LIKE (process_exec, "%chown %root%"); the near miss's path must not hold "root" either
 proctitle_case(
@@ -466,6 +537,7 @@ proctitle_case(
     ["chmod", "644", "/tmp/notes"],
     "/usr/bin/chmod",
     delimiter=False,
+    more=[(["chmod", "777", "/tmp/kworker"], "/usr/bin/chmod")],
 )
 # where LIKE(process_exec, "%chattr %") AND LIKE(process_exec, "% -i%"); +i sets, -i clears
 proctitle_case(
@@ -494,6 +566,7 @@ proctitle_case(
     ["cat", "/etc/shadow"],
     ["head", "-n", "5", "/etc/shadow"],
     "/usr/bin/cat",
+    more=[(["vim", "/etc/passwd"], "/usr/bin/vim.basic")],
 )
 # where (LIKE "%systemctl %" OR "%service %") AND (LIKE "%restart%" OR "%reenable%" OR "%reload%")
 proctitle_case(
@@ -501,6 +574,7 @@ proctitle_case(
     ["systemctl", "restart", "ssh"],
     ["systemctl", "status", "ssh"],
     "/usr/bin/systemctl",
+    more=[(["service", "cron", "reload"], "/usr/sbin/service")],
 )
 # where (LIKE "%systemctl %" OR "%service %") AND (LIKE "% start %" OR "% enable %")
 proctitle_case(
@@ -508,6 +582,7 @@ proctitle_case(
     ["systemctl", "enable", "dbus-helper", "--now"],
     ["systemctl", "disable", "dbus-helper", "--now"],
     "/usr/bin/systemctl",
+    more=[(["systemctl", "start", "dbus-helper"], "/usr/bin/systemctl")],
 )
 # where LIKE (process_exec, "%chmod %") AND (LIKE "% u+s %" OR "% g+s %" OR "% 4777 %" ...)
 proctitle_case(
@@ -515,6 +590,7 @@ proctitle_case(
     ["chmod", "u+s", "/tmp/bash"],
     ["chmod", "u+x", "/tmp/bash"],
     "/usr/bin/chmod",
+    more=[(["chmod", "4777", "/tmp/bash"], "/usr/bin/chmod")],
 )
 # where LIKE (process_exec, "%shred%") AND (LIKE "%-n%" OR "%-z%" OR "%-u%" OR "%-s%")
 proctitle_case(
@@ -529,6 +605,7 @@ proctitle_case(
     ["sudo", "-i"],
     ["sudoedit", "/etc/hosts"],
     "/usr/bin/sudo",
+    more=[(["su", "-", "root"], "/usr/bin/su")],
 )
 
 # where LIKE(process_exec, "%base64%") AND (LIKE(process_exec, "%-d %") OR ... "% --d%")
@@ -537,6 +614,7 @@ execve_case(
     ["base64", "-d", "/tmp/payload.b64"],
     ["base64", "-w", "0", "/tmp/payload.bin"],
     "/usr/bin/base64",
+    more=[(["base64", "--decode", "/tmp/payload.b64"], "/usr/bin/base64")],
 )
 # where LIKE(process_exec, "%xclip%") AND (... "%clip %" ...): any xclip with an argument fires
 execve_case(
@@ -572,6 +650,7 @@ execve_case(
     ["find", "/home", "-name", "*.pdf"],
     ["find", "/home", "-name", "*.txt"],
     "/usr/bin/find",
+    more=[(["grep", "-rl", "invoice", "--include=*.docx", "/home"], "/usr/bin/grep")],
 )
 # where (LIKE "%find%" OR "%grep%") AND (LIKE "%.kdbx%" OR ... "%vault%" ...)
 execve_case(
@@ -586,6 +665,7 @@ execve_case(
     ["grep", "-ri", "password", "/var/www"],
     ["grep", "-ri", "passwd", "/var/www"],
     "/usr/bin/grep",
+    more=[(["find", "/", "-name", "*credential*"], "/usr/bin/find")],
 )
 # where (LIKE "%find%" OR "%grep%") AND (LIKE "%.pem%" ... "%.key%" ...)
 execve_case(
@@ -593,6 +673,7 @@ execve_case(
     ["find", "/", "-name", "*.pem"],
     ["find", "/", "-name", "*.pub"],
     "/usr/bin/find",
+    more=[(["grep", "-l", "PRIVATE", "/etc/ssl/private/server.key"], "/usr/bin/grep")],
 )
 # where (LIKE "%find%" OR "%grep%") AND (LIKE "%id_rsa%" OR "%id_dsa%" OR ... "%authorized_keys%")
 execve_case(
@@ -600,6 +681,7 @@ execve_case(
     ["find", "/", "-name", "id_rsa"],
     ["find", "/", "-name", "id_ed25519"],
     "/usr/bin/find",
+    more=[(["grep", "-r", "ssh-rsa", "/home/alice/.ssh/authorized_keys"], "/usr/bin/grep")],
 )
 # where (LIKE "%touch %" OR ...) AND (LIKE "% ./.%" OR LIKE " .%" OR LIKE " /.%")
 execve_case(
@@ -607,6 +689,7 @@ execve_case(
     ["touch", "./.bash_helper"],
     ["touch", "./bash_helper"],
     "/usr/bin/touch",
+    more=[(["mkdir", "./.cache2"], "/usr/bin/mkdir")],
 )
 # where LIKE (process_exec, "%LD_PRELOAD%")
 execve_case(
@@ -621,6 +704,7 @@ execve_case(
     ["setcap", "cap_setuid+ep", "/tmp/python3"],
     ["setcap", "cap_net_admin+ep", "/tmp/python3"],
     "/usr/sbin/setcap",
+    more=[(["setcap", "cap_net_raw+ep", "/tmp/ping2"], "/usr/sbin/setcap")],
 )
 # where LIKE (process_exec, "%modprobe%") AND LIKE (process_exec, "%-r %")
 execve_case(
@@ -638,7 +722,7 @@ execve_case(
 )
 
 # type=SYSCALL comm IN ("at", "atd") OR exe IN (...) AND NOT (UID IN("daemon")): the near miss is
-# the same at run as daemon, the account the search excludes
+# the same at run as daemon, the account the search excludes; each OR branch matches one positive
 comm_case(
     "at_application_execution",
     Proc(
@@ -647,6 +731,7 @@ comm_case(
     Proc(
         ["at", "-f", "/tmp/.j", "now", "+", "1", "minute"], "/usr/bin/at", "daemon", egroup="daemon"
     ),
+    linked="/tmp/sched",
 )
 # type=SYSCALL comm=split OR exe= "*/split"; csplit matches neither
 comm_case(
@@ -654,6 +739,7 @@ comm_case(
     Proc(["split", "-b", "5M", "/tmp/db.tar.gz"], "/usr/bin/split", "alice"),
     Proc(["csplit", "/tmp/db.sql", "/^--/", "{*}"], "/usr/bin/csplit", "alice"),
     success=True,
+    linked="/tmp/chunk",
 )
 # type=SYSCALL comm=doas
 comm_case(
@@ -696,6 +782,7 @@ comm_case(
     Proc(["whoami"], "/usr/bin/whoami", "www-data", login="www-data", tty="(none)", ses=UNSET),
     Proc(["who"], "/usr/bin/who", "www-data", login="www-data", tty="(none)", ses=UNSET),
     success=True,
+    linked="/tmp/id0",
 )
 
 
@@ -722,9 +809,11 @@ def edit_cron_table(pos: Writer, neg: Writer) -> list[dict[str, Any]]:
     ]
     proc = crontab()
     pos.file_syscall(30, proc, "rename", paths, owner="alice")
+    # the same through a symlink /tmp/ct: comm "ct", only the exe IN ("*/crontab") branch matches
+    alias = replace(crontab(), argv=["/tmp/ct", "-e"], pid=4377, ppid=4300)
+    pos.file_syscall(40, alias, "rename", paths, owner="alice")
     neg.file_syscall(30, crontab(), "rename", paths, owner="alice", success=False)
-    row = syscall_row(pos, 30, proc, "rename")
-    return [row]
+    return [syscall_row(pos, 30, proc, "rename"), syscall_row(pos, 40, alias, "rename")]
 
 
 # type=SYSCALL comm IN ("arp", "ifconfig", "ip", "netstat", ...) | bucket _time span=15m | stats
@@ -755,19 +844,22 @@ def network_discovery(pos: Writer, neg: Writer) -> list[dict[str, Any]]:
             "UID": "alice",
             "pid": sorted(str(p.pid) for p in procs),
             "count": 4,
-            "firstTime": when(pos, 10),
-            "lastTime": when(pos, 55),
+            # min/max of _time after `bucket _time span=15m`: the quarter hour's start
+            "firstTime": when(pos, 0),
+            "lastTime": when(pos, 0),
         }
     ]
 
 
 # `linux_auditd` type=SERVICE_STOP unit IN (...)
 service_case("auditd_service_stop", "auditd", ("SERVICE_START", "auditd"))
-service_case("disable_or_modify_system_firewall", "ufw", ("SERVICE_STOP", "nftables"))
+service_case(
+    "disable_or_modify_system_firewall", "ufw", ("SERVICE_STOP", "nftables"), also="firewalld"
+)
 service_case("osquery_service_stop", "osqueryd", ("SERVICE_START", "osqueryd"))
 service_case("sysmon_service_stop", "sysmon", ("SERVICE_STOP", "sysstat"))
 # `linux_auditd` type=SERVICE_STOP (any unit); the near miss starts one
-service_case("stop_services", "nginx", ("SERVICE_START", "nginx"))
+service_case("stop_services", "nginx", ("SERVICE_START", "nginx"), by_unit=False)
 
 
 # `linux_auditd` type=ADD_USER | rename hostname as dest | stats ... by exe pid dest res UID type
@@ -823,6 +915,16 @@ path_case(
     [("/etc/crontab", "NORMAL")],
     [("/var/spool/anacron/cron.daily", "NORMAL")],
     with_type=False,
+    more=[
+        (
+            ["sh", "-c", "echo '@reboot /tmp/.u' >> /var/spool/cron/crontabs/root"],
+            [("/var/spool/cron/crontabs/root", "NORMAL")],
+        ),
+        (
+            ["sh", "-c", "echo '1 5 cron.daily run-parts /tmp/.d' >> /etc/anacrontab"],
+            [("/etc/anacrontab", "NORMAL")],
+        ),
+    ],
 )
 # type=PATH name="/etc/ld.so.preload*"
 path_case(
@@ -839,6 +941,7 @@ path_case(
     "/usr/bin/vim.basic",
     [("/home/alice/.bashrc", "NORMAL")],
     [("/home/alice/", "PARENT"), ("/home/alice/.bashrc.swp", "CREATE")],
+    more=[(["vim", "/root/.bashrc"], [("/root/.bashrc", "NORMAL")])],
 )
 
 HOSTS = ("web-01", "db-02", "build-03", "jump-04", "app-05")
@@ -854,15 +957,28 @@ def main(argv: list[str]) -> int:
         start = START + 3600 * index
         pos = Writer(host, start, enriched)
         neg = Writer(host, start, enriched)
+        for writer in (pos, neg):  # background before: an ls whose argument auditd hexes
+            writer.execute(
+                5,
+                Proc(
+                    ["ls", "-la", "/var/tmp/build output"],
+                    "/usr/bin/ls",
+                    "alice",
+                    cwd="/home/alice",
+                ),
+            )
         rows = function(pos, neg)
+        for writer in (pos, neg):  # and after: a PAM session closing
+            writer.session_end(58)
         folder = out / stem
         folder.mkdir(parents=True, exist_ok=True)
         for name, writer in (("positive.log", pos), ("near_miss.log", neg)):
             (folder / name).write_text("".join(line + "\n" for line in writer.lines))
         expected[stem] = {"log_format": "ENRICHED" if enriched else "RAW", "rows": rows}
     header = (
-        "# Generated by scripts/gen_auditd_sets.py: per ESCU auditd detection (file stem), the rows\n"
-        "# its search returns on <stem>/positive.log (fields compared as text; lists are mv values).\n"
+        "# Generated by scripts/gen_auditd_sets.py: per ESCU auditd detection (file stem),\n"
+        "# the rows its search returns on <stem>/positive.log (fields compared as text;\n"
+        "# lists are multivalues).\n"
         "# <stem>/near_miss.log must return no row.\n"
     )
     text = yaml.safe_dump(expected, sort_keys=False, allow_unicode=True, width=100)

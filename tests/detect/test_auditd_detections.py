@@ -9,17 +9,20 @@ Two halves:
 * the data itself, checked in plain Python (no escudo code): every line is an audit record with
   consistent ``msg=audit(ts:serial)`` ids, values quoted or hex as the kernel would log them, EXECVE
   and PROCTITLE agreeing, ENRICHED sets carrying the uppercase fields their search reads;
-* the detections, run as ``escudo test`` runs a test entry (``expect: none`` for the near miss). The
-  50 YAML files are ESCU's and are not copied into the project, so this half reads them from
+* the detections, run as ``escudo test`` runs a test entry (``expect: none`` for the near miss), with
+  the positive's rows compared to expected.yml; then ``escudo test`` itself on copies of the 50
+  detections, their own ESCU test entry served by the positive set plus a near-miss entry. The 50
+  YAML files are ESCU's and are not copied into the project, so this half reads them from
   ``../shared/reference/escu`` and is skipped when that folder (or the linux:audit source) is absent.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow as pa
 import pytest
@@ -124,7 +127,7 @@ def check_event(event: list[dict[str, Any]], enriched: bool) -> None:
                 assert extra["AUID"] == f'"{ACCOUNTS[fields["auid"]]}"', record["line"]
         if record["type"] == "PATH" and enriched:
             assert record["enriched"]["OGID"] == f'"{ACCOUNTS[fields["ogid"]]}"', record["line"]
-        if record["type"] in ("SERVICE_STOP", "SERVICE_START", "ADD_USER", "DEL_USER"):
+        if record["type"] in ("SERVICE_STOP", "SERVICE_START", "ADD_USER", "DEL_USER", "USER_END"):
             inner = fields["msg"]
             assert inner.startswith("'") and inner.endswith("'"), record["line"]
             message = dict(PAIR.findall(inner[1:-1]))  # op= holds spaces: not all pairs
@@ -208,7 +211,9 @@ def corpus() -> Any:
     return content, detections
 
 
-def run(corpus: Any, stem: str, name: str, expect: str) -> tuple[pa.Table, str, str]:
+def run(
+    corpus: Any, stem: str, name: str, expect: Literal["results", "none"]
+) -> tuple[pa.Table, str, str]:
     """The detection's rows on one set, and escudo test's verdict on them."""
     from escudo.content.model import AttackData, DetectionTest
     from escudo.detect.testing import compile_for_test, judge, load_attack_data
@@ -220,7 +225,7 @@ def run(corpus: Any, stem: str, name: str, expect: str) -> tuple[pa.Table, str, 
     data = AttackData(
         data=f"{stem}/{name}", source="/var/log/audit/audit.log", sourcetype="linux:audit"
     )
-    test = DetectionTest(name=name, attack_data=(data,), expect=expect)  # type: ignore[arg-type]
+    test = DetectionTest(name=name, attack_data=(data,), expect=expect)
     compiled = compile_for_test(detection, content)
     stats = ReadStats()
     tables = load_attack_data(
@@ -259,3 +264,42 @@ def test_detection_fires_on_its_positive(corpus: Any, stem: str) -> None:
 def test_detection_stays_silent_on_its_near_miss(corpus: Any, stem: str) -> None:
     rows, status, message = run(corpus, stem, "near_miss.log", "none")
     assert status == "pass", f"{message}: {rows.to_pylist()}"
+
+
+def test_escudo_test_passes_escus_tests_and_a_near_miss_entry_per_detection(
+    corpus: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``escudo test`` itself: each detection's own ESCU test entry, its attack_data URL served by
+    the positive set, plus an ``expect: none`` entry on the near miss (a copy of the detection)."""
+    from escudo.cli import main
+
+    attack_data, detections = tmp_path / "attack_data", tmp_path / "content" / "detections"
+    detections.mkdir(parents=True)
+    files = []
+    for stem in STEMS:
+        document = yaml.safe_load((ESCU / "detections" / "endpoint" / f"{stem}.yml").read_text())
+        (test,) = document["tests"]
+        (data,) = test["attack_data"]
+        served = attack_data / data["data"].split("/attack_data/master/", 1)[1]
+        served.parent.mkdir(parents=True, exist_ok=True)
+        served.write_bytes((DATA / stem / "positive.log").read_bytes())
+        near = attack_data / "near_miss" / f"{stem}.log"
+        near.parent.mkdir(exist_ok=True)
+        near.write_bytes((DATA / stem / "near_miss.log").read_bytes())
+        entry = {"data": f"near_miss/{stem}.log", "sourcetype": "linux:audit"}
+        document["tests"].append({"name": "Near Miss", "expect": "none", "attack_data": [entry]})
+        files.append(detections / f"{stem}.yml")
+        files[-1].write_text(yaml.safe_dump(document, sort_keys=False))
+    argv = ["test", *map(str, files), "--format", "json", "--attack-data", str(attack_data)]
+    argv += ["--content", str(ESCU), "--content", str(tmp_path / "content")]
+    code = main(argv)
+    report = json.loads(capsys.readouterr().out)
+    summary = report["summary"]
+    assert (code, summary["total_detections"], summary["total_pass"]) == (0, 50, 50), summary
+    outcomes = [
+        (t["name"], t["success"], t["resultCount"] > 0)
+        for d in report["tested_detections"]
+        for t in d["tests"]
+    ]
+    assert sorted(set(outcomes)) == [("Near Miss", True, False), ("True Positive Test", True, True)]
+    assert len(outcomes) == 100
