@@ -166,3 +166,30 @@ def test_every_public_line_parses() -> None:
     stats = ReadStats()
     list(read_batches([PUBLIC], RawPlan(None), stats=stats))
     assert stats.malformed == 0 and stats.events == 26
+
+
+def test_stdin_gzip_and_directory_give_the_same_events(tmp_path: Path) -> None:
+    """An audit log piped to stdin (gzip or not, ``--sourcetype linux:audit``: a stream is not
+    sniffed), and the same log gzipped in a directory (sniffed), give the same process rows."""
+    import subprocess
+    import sys
+
+    data = (FIXTURES.parents[2] / "src/escudo/data/attack_data/datasets/attack_techniques/T1572"
+            / "ngrok/ngrok_linux-auditd-syslog.log").read_bytes()  # fmt: skip
+    folder = tmp_path / "logs" / "audit"
+    folder.mkdir(parents=True)
+    (folder / "audit.log.1").write_bytes(gzip.compress(data))
+    command = [sys.executable, "-c", "from escudo.cli import run; run()", "events"]
+    wanted = ["-d", "Endpoint.Processes", "-F", "dest,process,parent_process_name"]
+    outs = []
+    for stdin, args in (
+        (data, ["-", "--sourcetype", "linux:audit"]),
+        (gzip.compress(data), ["-", "--sourcetype", "linux:audit"]),
+        (b"", [str(tmp_path / "logs")]),
+    ):
+        done = subprocess.run(
+            command + args + wanted, input=stdin, capture_output=True, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        outs.append(sorted(done.stdout.splitlines()))
+    assert outs[0] == outs[1] == outs[2] and len(outs[0]) == 67

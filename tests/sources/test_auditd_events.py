@@ -76,6 +76,12 @@ def test_events_assembled_whatever_the_chunks(tmp_path: Path) -> None:
     assert _got(whole) == _expected(events)
     for chunk_bytes in (700, 3000, 20000, 50000):
         assert _events(path, chunk_bytes, 30) == whole, chunk_bytes
+    # the same records after a syslog header: the per-line path, not the whole-chunk pattern
+    forwarded = [f"Oct 14 09:55:00 web-02 audisp-syslog: {x.removeprefix('node=web-02 ')}"
+                 for x in lines]  # fmt: skip
+    other = _write(tmp_path, forwarded, "forwarded.log")
+    for chunk_bytes in (3000, 50000):
+        assert _got(_events(other, chunk_bytes, 30)) == _got(whole)
 
 
 def test_events_assembled_by_worker_processes(tmp_path: Path) -> None:
@@ -176,7 +182,9 @@ def test_one_pass_feeds_both_datasets(tmp_path: Path) -> None:
     assert got == {"Endpoint.Processes": 3, "Endpoint.Filesystem": 1}
 
 
-@pytest.mark.parametrize("literal", ["ngrok", "NGROK", "my files", "8080"])
+@pytest.mark.parametrize(
+    "literal", ["ngrok", "NGROK", "my files", "8080", "srv/my", "Print(", "in-no-event"]
+)
 def test_raw_filter_changes_no_row(tmp_path: Path, literal: str) -> None:
     """A read with the compiler's requirements keeps every row the unfiltered read has that
     meets them, parents included (they come from events the filter drops)."""
@@ -193,3 +201,29 @@ def test_raw_filter_changes_no_row(tmp_path: Path, literal: str) -> None:
     wanted = [r for r in every if literal.lower() in r["process"].lower()]
     assert [r for r in kept if literal.lower() in r["process"].lower()] == wanted
     assert stats.filtered > 0 and len(kept) < len(every)
+
+
+@pytest.mark.parametrize("literal", ["ngrok", "srv/my", "rg/a", "PRINT(", "my files", "yyyy"])
+def test_raw_filter_in_chunks_changes_no_row(tmp_path: Path, literal: str) -> None:
+    """The same with events built inside chunks (the whole-chunk path and its candidates: lines
+    holding a needle, or a hex value or argument pieces the needle may hide in)."""
+    from escudo.sources.auditd import AuditdSource
+
+    events = tree(300)
+    path = _write(tmp_path, interleave([exec_records(e) for e in events], random.Random(4)))
+    raw_filter = AuditdSource().needles("Endpoint.Processes", ((("process", literal),),))
+    assert raw_filter.clauses == ((literal,),)
+    every = _events(path, 30000, 20)
+    stats = ReadStats()
+    plan = EventPlan(FIELDS, None, raw_filter, 20)
+    batches = read_batches([path], plan, stats=stats, chunk_bytes=30000)
+    kept = [
+        r for b in assemble(batches, FIELDS, None, raw_filter, stats, 20) for r in b.to_pylist()
+    ]
+
+    def matching(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return sorted((r for r in rows if literal.lower() in (r["command_line"] or "").lower()),
+                      key=lambda r: int(r["serial"]))  # fmt: skip
+
+    assert matching(kept) == matching(every) != []
+    assert stats.filtered > 0

@@ -61,11 +61,12 @@ HEADER = re.compile(
 # holding a quote), a single-quoted one (user-space records' msg='...'), or a bare word.
 FIELD = re.compile(r"([^\s=\x1d]+)=(\"[^\"]*\"|'[^']*'|[^\s\x1d]*)")
 _HEX = re.compile(r"[0-9A-F]+")
+_SINGLE_QUOTED = re.compile(r"'[^']*'")
 
 # Fields the kernel may hex-encode (audit_log_untrustedstring / audit_log_n_untrustedstring in
 # kernel/audit.c): exe, comm, cwd, PATH name, proctitle, EXECVE arguments, and user-space ones.
 HEX_FIELDS = frozenset(
-    {"exe", "comm", "cwd", "name", "proctitle", "cmd", "data", "path", "old-chardev",
+    {"exe", "comm", "cwd", "name", "proctitle", "cmd", "data", "path", "key", "old-chardev",
      "new-chardev", "root_dir", "acct", "grp", "new_group", "old_group", "op_name"}
 )  # fmt: skip
 _ARG = re.compile(r"a\d+(?:\[\d+\])?")
@@ -194,17 +195,17 @@ def parse_line(line: str) -> Record | None:
     if host is None and prefix.strip():
         host = _syslog_host(prefix)
     body = line[m.end() :].rstrip("\r\n")
-    _check(body)
+    check_fields(body)
     return Record(
         host, m.group("node"), m.group("type"), audit_time(m.group("time")), m.group("serial"),
         body, line[m.start() :].rstrip("\r\n"),
     )  # fmt: skip
 
 
-def _check(body: str) -> None:
+def check_fields(body: str) -> None:
     """:class:`Malformed` when the fields were cut (the kernel writes no quote inside a value)."""
     main = body.partition(ENRICHED_SEPARATOR)[0]
-    outside = re.sub(r"'[^']*'", "", main)
+    outside = _SINGLE_QUOTED.sub("", main) if "'" in main else main
     if outside.count('"') % 2:
         raise Malformed("record cut short: a quoted value is not closed")
     if "'" in outside:

@@ -25,7 +25,9 @@ the parent's own exec event seen before it (a table by host and pid, capped at
 
 from __future__ import annotations
 
+import functools
 import posixpath
+import re
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -36,7 +38,10 @@ import pyarrow.compute as pc
 from escudo.sources.auditd import (
     EVENT_FIELDS,
     FIELD,
+    Malformed,
     Record,
+    audit_time,
+    check_fields,
     compile_filter,
     decode,
     hex_bytes,
@@ -58,6 +63,11 @@ EXEC_SYSCALLS = frozenset(
 # The record types the kernel's own lines (kern.log, dmesg) give as numbers (linux/audit.h).
 TYPE_NAMES = {"1300": "SYSCALL", "1302": "PATH", "1307": "CWD", "1309": "EXECVE",
               "1320": "EOE", "1327": "PROCTITLE"}  # fmt: skip
+# A bare record line, as auditd writes audit.log: the fast path's one pattern per chunk.
+_FAST = re.compile(
+    r"^(?:node=(\S+) )?type=([A-Z_]+) msg=audit\((\d+)\.(\d+):(\d+)\): ?(.*)$", re.MULTILINE
+)
+_HEX_DIGITS = frozenset("0123456789ABCDEF")
 EDGE_LINES = 512  # an event's records lie within this many lines of each other
 MAX_PROCESSES = 1 << 20  # (host, pid) -> image entries kept for parent resolution
 INTERNAL = ("_key", "_edge", "_after", "_lines", "_records", "_pass")
@@ -76,7 +86,8 @@ def _args(execves: list[list[tuple[str, str]]]) -> tuple[str | None, str | None]
             if key == "argc":
                 argc = written
             elif key[:1] == "a" and key[1:].isdigit():
-                whole[int(key[1:])] = decode(key, written)
+                quoted = written[:1] == '"' and written[-1:] == '"' and len(written) > 1
+                whole[int(key[1:])] = written[1:-1] if quoted else decode(key, written)
             elif key[:1] == "a" and key.endswith("]") and "[" in key:
                 n, _, i = key[1:-1].partition("[")
                 if n.isdigit() and i.isdigit():
@@ -96,44 +107,85 @@ def _args(execves: list[list[tuple[str, str]]]) -> tuple[str | None, str | None]
 def build_event(host: str | None, records: list[Record]) -> Row:
     """One event's raw fields (:data:`EVENT_FIELDS`) from its records (in file order)."""
     first = records[0]
+    items = [(r.type, r.body) for r in records]
+    return event_row(host or first.host or first.node, first.node, first.when, first.serial, items)
+
+
+def _fields(body: str) -> dict[str, str]:
+    """A kernel record's fields as written: ``key=value`` words (a kernel value holds no space:
+    one that would is hex), else the general :data:`FIELD` pattern (quoted text with spaces)."""
+    if "'" in body or ('"' in body and _QUOTED_SPACE.search(body)):
+        return dict(FIELD.findall(body))
+    return dict(word.partition("=")[::2] for word in body.split() if "=" in word)
+
+
+_QUOTED_SPACE = re.compile(r'="[^"]* ')
+_SYSCALL_KEYS = ("arch", "syscall", "success", "exit", "ppid", "pid", "uid", "auid", "euid", "gid",
+                 "ses", "tty", "comm", "exe", "key")  # fmt: skip
+
+
+def _take(body: str, keys: tuple[str, ...]) -> dict[str, str]:
+    """The values of ``keys`` in a record's fields text, each found by its `` key=`` (a kernel
+    value holds no space, so a field starts after one): cheaper than splitting every field."""
+    if "'" in body or ('"' in body and _QUOTED_SPACE.search(body)):
+        return _fields(body)
+    text = " " + body
+    out = {}
+    for key in keys:
+        at = text.find(f" {key}=")
+        if at >= 0:
+            start = at + len(key) + 2
+            end = text.find(" ", start)
+            out[key] = text[start:] if end < 0 else text[start:end]
+    return out
+
+
+def _text(written: str | None) -> str | None:
+    """A value that is never hex: quotes removed."""
+    if written is not None and written[:1] == '"' and written[-1:] == '"' and len(written) > 1:
+        return written[1:-1]
+    return written
+
+
+def _hex_text(key: str, written: str | None) -> str | None:
+    return None if written is None else decode(key, written)
+
+
+def event_row(
+    dest: str | None, node: str | None, when: str, serial: str, items: list[tuple[str, str]]
+) -> Row:
+    """:func:`build_event` on ``(record type, fields text)`` pairs."""
     syscall: dict[str, str] = {}
     enriched: dict[str, str] = {}
     execves: list[list[tuple[str, str]]] = []
-    paths: list[dict[str, str]] = []
-    cwd = proctitle = None
+    path_bodies: list[str] = []
+    cwd = title = None
     types: list[str] = []
-    for record in records:
-        kind = TYPE_NAMES.get(record.type, record.type)
+    for kind, body in items:
+        kind = TYPE_NAMES.get(kind, kind)
         if kind not in types:
             types.append(kind)
-        main, _, extra = record.body.partition("\x1d")
-        found = FIELD.findall(main)
-        if kind == "SYSCALL" and not syscall:
-            syscall = dict(found)
-            enriched = dict(FIELD.findall(extra)) if extra else {}
+        if kind == "SYSCALL":
+            if not syscall:
+                main, _, extra = body.partition("\x1d")
+                syscall = _take(main, _SYSCALL_KEYS)
+                enriched = _fields(extra) if extra else {}
         elif kind == "EXECVE":
-            execves.append(found)
-        elif kind == "CWD" and cwd is None:
-            cwd = decode("cwd", dict(found).get("cwd", ""))
+            execves.append(list(_fields(body.partition("\x1d")[0]).items()))
+        elif kind == "CWD":
+            if cwd is None:
+                cwd = decode("cwd", _take(body.partition("\x1d")[0], ("cwd",)).get("cwd", ""))
         elif kind == "PATH":
-            paths.append(dict(found))
-        elif kind == "PROCTITLE" and proctitle is None:
-            written = dict(found).get("proctitle")
-            proctitle = decode("proctitle", written) if written is not None else None
+            path_bodies.append(body.partition("\x1d")[0])
+        elif kind == "PROCTITLE" and title is None:
+            title = _take(body.partition("\x1d")[0], ("proctitle",)).get("proctitle")
     argc, command_line = _args(execves)
-
-    def get(key: str) -> str | None:
-        written = syscall.get(key)
-        return None if written is None else decode(key, written)
-
-    def translated(key: str) -> str | None:
-        written = enriched.get(key)
-        return None if written is None else decode(key, written)
-
-    success = get("success")
-    arch, number = get("arch"), get("syscall")
-    named = translated("SYSCALL")
+    success = syscall.get("success")
+    arch, number = syscall.get("arch"), syscall.get("syscall")
+    named = _text(enriched.get("SYSCALL"))
     is_exec = bool(execves) or (arch, number) in EXEC_SYSCALLS or named in ("execve", "execveat")
+    path_keys = ("item", "name", "nametype", "objtype")
+    paths = [_take(b, path_keys) for b in path_bodies]
     path = decode("name", paths[0]["name"]) if paths and "name" in paths[0] else None
     file_path = file_action = None
     for item in paths:
@@ -151,22 +203,23 @@ def build_event(host: str | None, records: list[Record]) -> Row:
     elif file_action and success != "no":
         record_type = FILE_CREATE if file_action == "created" else FILE_DELETE
     else:
-        record_type = TYPE_NAMES.get(first.type, first.type)
-    exe = get("exe")
+        record_type = TYPE_NAMES.get(items[0][0], items[0][0])
+    exe = _hex_text("exe", syscall.get("exe"))
     if exe is None and is_exec and path is not None and path.startswith("/"):
         exe = path  # no SYSCALL record: PATH item 0 is the file executed
-    uid = get("uid")
-    user_name = translated("UID")
-    dest = host or first.host or first.node
+    proctitle = _hex_text("proctitle", title)
+    uid = syscall.get("uid")
+    user_name = _text(enriched.get("UID"))
     return {
-        "record_type": record_type, "time": first.when, "dest": dest, "node": first.node,
-        "serial": first.serial, "types": ",".join(types), "arch": arch, "syscall": number,
-        "SYSCALL": named, "success": success, "exit": get("exit"), "pid": get("pid"),
-        "ppid": get("ppid"), "uid": uid, "auid": get("auid"), "euid": get("euid"),
-        "gid": get("gid"), "ses": get("ses"), "tty": get("tty"), "comm": get("comm"),
-        "exe": exe, "key": get("key"), "UID": user_name, "AUID": translated("AUID"),
-        "EUID": translated("EUID"), "user": user_name if user_name is not None else uid,
-        "cwd": cwd, "argc": argc,
+        "record_type": record_type, "time": when, "dest": dest, "node": node, "serial": serial,
+        "types": ",".join(types), "arch": arch, "syscall": number, "SYSCALL": named,
+        "success": success, "exit": syscall.get("exit"), "pid": syscall.get("pid"),
+        "ppid": syscall.get("ppid"), "uid": uid, "auid": syscall.get("auid"),
+        "euid": syscall.get("euid"), "gid": syscall.get("gid"), "ses": syscall.get("ses"),
+        "tty": syscall.get("tty"), "comm": _hex_text("comm", syscall.get("comm")), "exe": exe,
+        "key": _hex_text("key", syscall.get("key")), "UID": user_name,
+        "AUID": _text(enriched.get("AUID")), "EUID": _text(enriched.get("EUID")),
+        "user": user_name if user_name is not None else uid, "cwd": cwd, "argc": argc,
         "command_line": command_line if command_line is not None else proctitle,
         "proctitle": proctitle, "path": path, "file_path": file_path,
         "file_name": posixpath.basename(file_path) if file_path else None,
@@ -181,9 +234,9 @@ def _passes(text: str, needles: tuple[tuple[bytes, ...], ...] | None) -> bool:
     return all(any(n in low for n in clause) for clause in needles)
 
 
-def _event_text(records: list[Record], row: Row) -> str:
+def _event_text(texts: list[str], row: Row) -> str:
     """What the raw filter sees of an event: its records as written and its decoded values."""
-    return "\n".join([*(r.text for r in records), *(v for v in row.values() if isinstance(v, str))])
+    return "\n".join([*texts, *(v for v in row.values() if isinstance(v, str))])
 
 
 _ALIASES = ("SystemTime", "Computer")  # time and dest under the names the raw data set reads
@@ -194,9 +247,24 @@ _SCHEMA = pa.schema(
 )  # fmt: skip
 
 
-def _batch(rows: list[Row]) -> pa.RecordBatch:
-    columns = {name: [row.get(name) for row in rows] for name in _SCHEMA.names}
-    return pa.RecordBatch.from_pydict(columns, schema=_SCHEMA)
+# What the assembler reads of every event, whatever the fields asked (parents, order, selection).
+_ASSEMBLER_FIELDS = ("record_type", "time", "dest", "serial", "pid", "ppid", "exe", "parent_exe",
+                     "parent_name")  # fmt: skip
+
+
+@functools.lru_cache(maxsize=64)
+def plan_schema(fields: tuple[str, ...]) -> pa.Schema:
+    """The columns of :class:`EventPlan` rows: ``host``, the event fields asked and those the
+    assembler reads (in :data:`EVENT_FIELDS` order), then :data:`INTERNAL`."""
+    wanted = set(fields) | set(_ASSEMBLER_FIELDS)
+    return pa.schema(
+        [f for f in _SCHEMA if f.name == "host" or f.name in wanted or f.name in INTERNAL]
+    )
+
+
+def _batch(rows: list[Row], schema: pa.Schema = _SCHEMA) -> pa.RecordBatch:
+    columns = {name: [row.get(name) for row in rows] for name in schema.names}
+    return pa.RecordBatch.from_pydict(columns, schema=schema)
 
 
 @dataclass(frozen=True)
@@ -212,6 +280,9 @@ class EventPlan:
     edge_lines: int = EDGE_LINES
 
     def __call__(self, data: bytes, name: str) -> tuple[pa.RecordBatch, ReadStats]:
+        fast = self._fast(data)
+        if fast is not None:
+            return fast
         stats = ReadStats()
         groups: dict[str, tuple[list[int], list[Record]]] = {}
 
@@ -240,9 +311,134 @@ class EventPlan:
             row = build_event(None, records)
             row["host"] = records[0].host
             row["_key"], row["_edge"], row["_lines"] = key, 0, lines
-            row["_pass"] = _passes(_event_text(records, row), needles)
+            if needles is not None:
+                row["_pass"] = _passes(_event_text([r.text for r in records], row), needles)
             rows.append(row)
-        return _batch(rows), stats
+        return _batch(rows, plan_schema(self.fields)), stats
+
+    def _fast(self, data: bytes) -> tuple[pa.RecordBatch, ReadStats] | None:
+        """The chunk when every line is a bare record (``node=``/``type=`` first, audit.log as
+        auditd writes it) and none is cut: one pattern over the whole chunk, no per-line
+        parsing; None otherwise (the general path reads it, and reports what it must)."""
+        if b"\r" in data:
+            return None
+        text = data.decode("utf-8", "replace")
+        if "\ufffd" in text:
+            return None
+        found = _FAST.findall(text)
+        lines = text.count("\n") + (0 if text.endswith("\n") else 1)
+        if len(found) != lines:
+            return None  # blank lines, transport headers, other text: the general path
+        for match in found:
+            body = match[5]
+            if "'" in body or body.count('"') & 1 or body[-1:] in _HEX_DIGITS:
+                try:
+                    check_fields(body)
+                except Malformed:
+                    return None
+        groups: dict[tuple[str, str, str, str], list[int]] = {}
+        for i, match in enumerate(found):
+            key = (match[0], match[2], match[3], match[4])
+            group = groups.get(key)
+            if group is None:
+                groups[key] = [i]
+            else:
+                group.append(i)
+        needles = compile_filter(self.raw_filter)
+        candidates = _candidates(text, needles) if needles is not None else None
+        stats = ReadStats()
+        rows: list[Row] = []
+        edge_lines = self.edge_lines
+        for group_key, indexes in groups.items():
+            node, seconds, fraction, serial = group_key
+            first, last = indexes[0] + 1, indexes[-1] + 1
+            edge = (_HEAD if first <= edge_lines else 0) | (
+                _TAIL if last > lines - edge_lines else 0
+            )
+            if candidates is not None and not edge and group_key not in candidates:
+                slim = _slim(group_key, [found[i] for i in indexes], lines)
+                if slim is not None:  # an exec the filter drops: its image, for its children
+                    rows.append(slim)
+                else:  # no needle in it, no exec: dropped here
+                    stats.filtered += 1
+                continue
+            when = audit_time(f"{seconds}.{fraction}")
+            event_key = f"|{node}|{when}|{serial}"
+            records = [found[i] for i in indexes]
+            if edge:
+                texts = [
+                    f"{'node=' + m[0] + ' ' if m[0] else ''}type={m[1]} msg=audit({m[2]}.{m[3]}:"
+                    f"{m[4]}): {m[5]}"
+                    for m in records
+                ]
+                rows.append({
+                    "host": None, "_key": event_key, "_edge": edge, "_after": lines - last,
+                    "_lines": lines, "_records": "\n".join(texts),
+                })  # fmt: skip
+                continue
+            row = event_row(
+                node or None, node or None, when, serial, [(m[1], m[5]) for m in records]
+            )
+            row["_key"], row["_edge"], row["_lines"] = event_key, 0, lines
+            if needles is not None:
+                row["_pass"] = _passes(_event_text([m[5] for m in records], row), needles)
+            rows.append(row)
+        return _batch(rows, plan_schema(self.fields)), stats
+
+
+# Records whose text may not hold a needle literally: a hex value (EXECVE arguments, exe, comm,
+# cwd, PATH name), an argument in pieces (aN_len), whose decoded text the needle may be in.
+_ENCODED = re.compile(
+    r"^(?:node=(\S+) )?type=(?:SYSCALL|EXECVE|CWD|PATH) msg=audit\((\d+)\.(\d+):(\d+)\):"
+    r"[^\n]*? (?:(?:a\d+(?:\[\d+\])?|exe|comm|cwd|name)=(?:[0-9A-F]{2})+(?=[ \x1d\n]|$)|a\d+_len=)",
+    re.MULTILINE,
+)
+_HEADER_AT = re.compile(r"(?:node=(\S+) )?type=[A-Z_]+ msg=audit\((\d+)\.(\d+):(\d+)\)")
+EventKey = tuple[str, str, str, str]
+
+
+def _candidates(text: str, needles: tuple[tuple[bytes, ...], ...]) -> set[EventKey] | None:
+    """The events of a chunk of bare records that may pass ``needles``: those with a record
+    holding a needle of every clause (ASCII case-insensitive, as written) or a value the needle
+    may hide in (hex, pieces); None when that test is not sound for these needles (one holding
+    a space or a quote: EXECVE arguments are joined by spaces only once decoded)."""
+    words = [[n.decode("utf-8", "replace") for n in clause] for clause in needles]
+    if any(" " in n or '"' in n or not n.isascii() for c in words for n in c):
+        return None
+    low = text.lower()
+    found: set[EventKey] | None = None
+    for clause in words:
+        keys: set[EventKey] = set()
+        for needle in clause:
+            at = low.find(needle)
+            while at >= 0:
+                start = text.rfind("\n", 0, at) + 1
+                m = _HEADER_AT.match(text, start)
+                if m is not None:
+                    keys.add((m[1] or "", m[2], m[3], m[4]))
+                end = text.find("\n", at)
+                at = low.find(needle, end) if end >= 0 else -1
+        found = keys if found is None else found & keys
+    encoded = {(m[0], m[1], m[2], m[3]) for m in _ENCODED.findall(text)}
+    return (found or set()) | encoded
+
+
+def _slim(key: EventKey, records: list[tuple[str, ...]], lines: int) -> Row | None:
+    """What the assembler needs of an exec event the raw filter drops (its image, for parents);
+    None when it is no exec (no EXECVE record: such events are always candidates)."""
+    node, seconds, fraction, serial = key
+    syscall = next((m[5] for m in records if m[1] == "SYSCALL"), None)
+    if syscall is None or not any(m[1] == "EXECVE" for m in records):
+        return None
+    fields = _take(syscall.partition("\x1d")[0], ("success", "pid", "exe"))
+    if fields.get("success") == "no":
+        return None
+    when = audit_time(f"{seconds}.{fraction}")
+    return {
+        "record_type": EXEC, "time": when, "dest": node or None, "serial": serial,
+        "pid": fields.get("pid"), "exe": _hex_text("exe", fields.get("exe")),
+        "_key": f"|{node}|{when}|{serial}", "_edge": 0, "_lines": lines, "_pass": False,
+    }  # fmt: skip
 
 
 @dataclass
@@ -272,7 +468,8 @@ class Assembler:
             records.sort(key=lambda r: _order(r.type))  # the kernel's order, whatever the pieces'
             row = build_event(host, records)
             row["host"] = host
-            row["_pass"] = _passes(_event_text(records, row), needles)
+            if needles is not None:
+                row["_pass"] = _passes(_event_text(texts, row), needles)
             rows.append(row)
         return rows
 
@@ -294,7 +491,8 @@ class Assembler:
         self.pending = pending
         rows = pa.Table.from_batches([batch.take(pa.array(whole, pa.int64()))])
         if finished:
-            rows = pa.concat_tables([pa.Table.from_batches([_batch(self._built(finished))]), rows])
+            built = _batch(self._built(finished), batch.schema)
+            rows = pa.concat_tables([pa.Table.from_batches([built]), rows])
         return self._release(rows)
 
     def _release(self, rows: pa.Table) -> pa.RecordBatch | None:
@@ -334,7 +532,8 @@ class Assembler:
     def finish(self) -> pa.RecordBatch | None:
         finished = self._built(self.pending.values())
         self.pending = {}
-        return self._release(pa.Table.from_batches([_batch(finished)], schema=_SCHEMA))
+        schema = plan_schema(self.fields)
+        return self._release(pa.Table.from_batches([_batch(finished, schema)], schema=schema))
 
     def _select(self, table: pa.Table) -> pa.RecordBatch | None:
         if not table.num_rows:
@@ -347,11 +546,11 @@ class Assembler:
         order = pc.sort_indices(keys, sort_keys=[("t", "ascending"), ("s", "ascending")])
         table = self._parents(table.take(order))
         keep = pc.fill_null(table.column("_pass"), True)
-        self.stats.filtered += table.num_rows - pc.sum(keep).as_py()
+        self.stats.filtered += table.num_rows - (pc.sum(keep).as_py() or 0)
         table = table.filter(keep)
         if self.record_types is not None:
             wanted = pc.is_in(table.column("record_type"), pa.array(sorted(self.record_types)))
-            self.stats.other += table.num_rows - pc.sum(wanted).as_py()
+            self.stats.other += table.num_rows - (pc.sum(wanted).as_py() or 0)
             table = table.filter(wanted)
         self.stats.events += table.num_rows
         if not table.num_rows:
