@@ -104,3 +104,14 @@ def test_explain_every_escu_auditd_detection(capsys: pytest.CaptureFixture[str])
     for path in files:
         assert main(["explain", str(path), "--content", str(CORPUS), "--sql"]) == 0, path
     capsys.readouterr()
+
+
+def test_a_store_keeps_no_raw_events(
+    audit_log: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = tmp_path / "store"
+    assert main(["ingest", str(SYSMON), "--store", str(store)]) == 0
+    capsys.readouterr()
+    assert main(["search", "sourcetype=sysmon:linux EventID=1", "--store", str(store)]) == 2
+    err = capsys.readouterr().err
+    assert "escudo: error: a search that starts from events reads raw events" in err

@@ -30,8 +30,8 @@ from escudo.content.model import ContentSet, Detection
 from escudo.datamodels.normalize import MAX_UNION_CLAUSES, union_filters
 from escudo.detect.result import DetectionResult
 from escudo.detect.store import RISK_DATASET, Store
-from escudo.errors import EscudoError
-from escudo.sources.base import ReadStats, Requirements
+from escudo.errors import EscudoError, InputError
+from escudo.sources.base import RAW_EVENTS, ReadStats, Requirements
 
 if TYPE_CHECKING:
     from escudo.compile import CompiledSearch
@@ -124,6 +124,12 @@ class _Window:
         return (self.earliest or low, self.latest or high)
 
 
+NO_RAW_IN_STORE = (
+    "a search that starts from events reads raw events, which a store does not keep "
+    "(it keeps data model rows): give it log files"
+)
+
+
 def fed_datasets() -> frozenset[str]:
     """CIM datasets escudo can fill from some log source (the ingest mapping table).
 
@@ -131,7 +137,6 @@ def fed_datasets() -> frozenset[str]:
     True
     """
     from escudo.datamodels.mappings import MAPPINGS
-    from escudo.sources.base import RAW_EVENTS
 
     # every source registered may give raw events (sources.base.RawEventSource): raw searches
     return frozenset(dataset for _, dataset in MAPPINGS) | {RAW_EVENTS}
@@ -359,6 +364,13 @@ def hunt(
             latest=latest,
             now=now,
         )
+    if events is not None:  # a store keeps data model rows: searches over raw events read none
+        for detection, _ in [j for j in jobs if RAW_EVENTS in j[1].datasets]:
+            if detections:
+                raise InputError(f"{detection.name!r}: {NO_RAW_IN_STORE}")
+            if warn is not None:
+                warn(f"skipped {detection.name!r}: {NO_RAW_IN_STORE}")
+        jobs = [j for j in jobs if RAW_EVENTS not in j[1].datasets]
     return run_compiled(
         paths,
         jobs,
@@ -402,6 +414,8 @@ def search(
         lookups=content.lookups,
         now=now,
     )
+    if events is not None and RAW_EVENTS in compiled.datasets:
+        raise InputError(NO_RAW_IN_STORE)
     adhoc = Detection(name="search", id="", search=spl, type="Hunting", status="experimental")
     return run_compiled(
         paths,
