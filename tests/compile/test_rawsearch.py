@@ -184,3 +184,11 @@ def test_exact_field_values_are_raw_needles(terms: str, needles: tuple[Any, ...]
     requirements = compile_search(f"sourcetype=linux:audit {terms}").requirements[RAW_EVENTS]
     assert requirements[0] == (("sourcetype", "linux:audit"),)
     assert tuple(tuple(sorted(lit for _, lit in c)) for c in requirements[1:]) == needles
+
+
+def test_an_error_in_a_foreach_body_points_at_the_body() -> None:
+    spl = "sourcetype=linux:audit | stats count as n_a | foreach n_* [eval x=nosuch(<<FIELD>>)]"
+    with pytest.raises(UnsupportedSplError) as caught:
+        compile_search(spl)
+    assert caught.value.message.startswith("in foreach body for n_a: unknown or unsupported")
+    assert spl[caught.value.offset : caught.value.end] == "eval x=nosuch(<<FIELD>>)"

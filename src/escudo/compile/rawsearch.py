@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, ClassVar
 
 from sqlglot import exp
@@ -32,6 +33,7 @@ from escudo.compile.schema import (
     column,
     ident,
 )
+from escudo.errors import SplError
 from escudo.sources.base import RAW_EVENTS, FieldLiteral, Requirements
 from escudo.sources.searchtime import SEARCH_TIME
 from escudo.spl import ast
@@ -355,6 +357,23 @@ def _wildcard_regex(pattern: str, group: bool = False) -> str:
     return "".join(star if ch == "*" else re.escape(ch) for ch in pattern)
 
 
+@contextmanager
+def _body_errors(command: ast.Foreach, frame: Frame, name: str) -> Iterator[None]:
+    """An error in the body (its text is rewritten per field, so its own offsets do not point
+    into the search) is reported on the body, naming the field."""
+    try:
+        yield
+    except SplError as exc:
+        span = command.body_span
+        raise type(exc)(
+            f"in foreach body for {name}: {exc.message}",
+            source=frame.source,
+            offset=span.start,
+            end=span.end,
+            origin=frame.origin,
+        ) from None
+
+
 def substitute(body: str, name: str, match: str) -> str:
     """The body's text for one field, as Splunk's ``foreach`` rewrites it (Search Reference,
     "foreach": ``<<FIELD>>`` the field name, ``<<MATCHSTR>>`` what the wildcard matched)."""
@@ -387,9 +406,10 @@ def lower_foreach(command: ast.Command, frame: Frame) -> None:
     for name in known if any("*" in p for p in command.fields) else list(command.fields):
         found = next((m.fullmatch(name) for m in matchers if m.fullmatch(name)), None)
         match = found.group(1) if found is not None and found.groups() else name
-        body = parse("| " + substitute(command.body, name, match), origin=frame.origin)
-        for inner in body.commands:
-            lower_command(inner, frame)
+        with _body_errors(command, frame, name):
+            body = parse("| " + substitute(command.body, name, match), origin=frame.origin)
+            for inner in body.commands:
+                lower_command(inner, frame)
 
 
 def _wildcard_regex_py(pattern: str) -> str:
@@ -428,11 +448,9 @@ def _fold(command: ast.Foreach, frame: Frame) -> None:
     from escudo.compile.functions import as_multivalue
     from escudo.spl.parser import parse
 
-    body = parse(
-        "| "
-        + command.body.replace("<<FIELD>>", FOREACH_FIELD).replace("<<MATCHSTR>>", FOREACH_MATCH),
-        origin=frame.origin,
-    )
+    text = command.body.replace("<<FIELD>>", FOREACH_FIELD).replace("<<MATCHSTR>>", FOREACH_MATCH)
+    with _body_errors(command, frame, "<<FIELD>>"):
+        body = parse("| " + text, origin=frame.origin)
     only = body.commands[0] if len(body.commands) == 1 else None
     if not isinstance(only, ast.Eval) or len(only.assignments) != 1:
         raise frame.unsupported(
@@ -487,10 +505,11 @@ def _fold(command: ast.Foreach, frame: Frame) -> None:
             this=key.copy(), expression=exp.Literal.string(match_regex), group=exp.Literal.number(1)
         )
     kind = frame.kind(target)
-    lowered, result_kind = _lower_body(only.assignments[0].expr, frame, target, kind)
-    if result_kind == "mv" and kind != "mv":
-        kind = "mv"
+    with _body_errors(command, frame, "<<FIELD>>"):
         lowered, result_kind = _lower_body(only.assignments[0].expr, frame, target, kind)
+        if result_kind == "mv" and kind != "mv":
+            kind = "mv"
+            lowered, result_kind = _lower_body(only.assignments[0].expr, frame, target, kind)
     if any(
         isinstance(n, exp.Column) and n.name == FOREACH_MATCH for n in lowered.find_all(exp.Column)
     ) and (FOREACH_MATCH not in subst):
