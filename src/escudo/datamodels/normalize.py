@@ -603,8 +603,8 @@ def read_datasets(
         filters: list[RawFilter | None] = []
         raw = None
         if RAW_EVENTS in needs:  # the raw events of the searches that can read this source's
-            wanted = [raw_events_filter(st, r) for r in needs[RAW_EVENTS] or [()]]
-            raw_filters = [f for f in wanted if f is not None]
+            per_search = [raw_events_filter(st, r) for r in needs[RAW_EVENTS] or [()]]
+            raw_filters = [f for f in per_search if f is not None]
             raw = raw_normalizer(st, union_filters(raw_filters)) if raw_filters else None
         for dataset, requirements in needs.items():
             if dataset == RAW_EVENTS:
