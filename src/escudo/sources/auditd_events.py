@@ -120,6 +120,7 @@ def _fields(body: str) -> dict[str, str]:
 
 
 _QUOTED_SPACE = re.compile(r'="[^"]* ')
+_ENRICHED_KEYS = ("ARCH", "SYSCALL", "AUID", "UID", "EUID")
 _SYSCALL_KEYS = ("arch", "syscall", "success", "exit", "ppid", "pid", "uid", "auid", "euid", "gid",
                  "ses", "tty", "comm", "exe", "key")  # fmt: skip
 
@@ -151,10 +152,27 @@ def _hex_text(key: str, written: str | None) -> str | None:
     return None if written is None else decode(key, written)
 
 
+_ALWAYS_SYSCALL = frozenset({"arch", "syscall", "success", "exe", "pid", "ppid"})
+_PATH_FIELDS = frozenset({"path", "file_path", "file_name", "file_action"})
+
+
+@functools.lru_cache(maxsize=64)
+def _syscall_keys(need: frozenset[str] | None) -> tuple[str, ...]:
+    if need is None:
+        return _SYSCALL_KEYS
+    return tuple(k for k in _SYSCALL_KEYS if k in need or k in _ALWAYS_SYSCALL)
+
+
 def event_row(
-    dest: str | None, node: str | None, when: str, serial: str, items: list[tuple[str, str]]
+    dest: str | None,
+    node: str | None,
+    when: str,
+    serial: str,
+    items: list[tuple[str, str]],
+    need: frozenset[str] | None = None,
 ) -> Row:
-    """:func:`build_event` on ``(record type, fields text)`` pairs."""
+    """:func:`build_event` on ``(record type, fields text)`` pairs; with ``need``, the fields
+    outside it may be left out (what a plan's rows do not carry)."""
     syscall: dict[str, str] = {}
     enriched: dict[str, str] = {}
     execves: list[list[tuple[str, str]]] = []
@@ -168,8 +186,8 @@ def event_row(
         if kind == "SYSCALL":
             if not syscall:
                 main, _, extra = body.partition("\x1d")
-                syscall = _take(main, _SYSCALL_KEYS)
-                enriched = _fields(extra) if extra else {}
+                syscall = _take(main, _syscall_keys(need))
+                enriched = _take(extra, _ENRICHED_KEYS) if extra else {}
         elif kind == "EXECVE":
             execves.append(list(_fields(body.partition("\x1d")[0]).items()))
         elif kind == "CWD":
@@ -178,13 +196,19 @@ def event_row(
         elif kind == "PATH":
             path_bodies.append(body.partition("\x1d")[0])
         elif kind == "PROCTITLE" and title is None:
-            title = _take(body.partition("\x1d")[0], ("proctitle",)).get("proctitle")
+            title = body
+    if title is not None and (need is None or "proctitle" in need or not execves):
+        title = _take(title.partition("\x1d")[0], ("proctitle",)).get("proctitle")
+    else:
+        title = None
     argc, command_line = _args(execves)
     success = syscall.get("success")
     arch, number = syscall.get("arch"), syscall.get("syscall")
     named = _text(enriched.get("SYSCALL"))
     is_exec = bool(execves) or (arch, number) in EXEC_SYSCALLS or named in ("execve", "execveat")
     path_keys = ("item", "name", "nametype", "objtype")
+    if is_exec and "exe" in syscall and need is not None and not need & _PATH_FIELDS:
+        path_bodies = []  # an exec's PATH items name its program and loader: not asked here
     paths = [_take(b, path_keys) for b in path_bodies]
     path = decode("name", paths[0]["name"]) if paths and "name" in paths[0] else None
     file_path = file_action = None
@@ -250,6 +274,12 @@ _SCHEMA = pa.schema(
 # What the assembler reads of every event, whatever the fields asked (parents, order, selection).
 _ASSEMBLER_FIELDS = ("record_type", "time", "dest", "serial", "pid", "ppid", "exe", "parent_exe",
                      "parent_name")  # fmt: skip
+
+
+@functools.lru_cache(maxsize=64)
+def _need(fields: tuple[str, ...]) -> frozenset[str]:
+    """The event fields a plan's rows carry (:func:`plan_schema`)."""
+    return frozenset(fields) | frozenset(_ASSEMBLER_FIELDS)
 
 
 @functools.lru_cache(maxsize=64)
@@ -331,7 +361,10 @@ class EventPlan:
             return None  # blank lines, transport headers, other text: the general path
         for match in found:
             body = match[5]
-            if "'" in body or body.count('"') & 1 or body[-1:] in _HEX_DIGITS:
+            suspect = "'" in body or body.count('"') & 1
+            if not suspect and body[-1:] in _HEX_DIGITS:  # a hex value last: of odd length?
+                suspect = (len(body) - body.rfind("=")) % 2 == 0
+            if suspect:
                 try:
                     check_fields(body)
                 except Malformed:
@@ -346,6 +379,7 @@ class EventPlan:
                 group.append(i)
         needles = compile_filter(self.raw_filter)
         candidates = _candidates(text, needles) if needles is not None else None
+        need = None if needles is not None else _need(self.fields)
         stats = ReadStats()
         rows: list[Row] = []
         edge_lines = self.edge_lines
@@ -377,7 +411,7 @@ class EventPlan:
                 })  # fmt: skip
                 continue
             row = event_row(
-                node or None, node or None, when, serial, [(m[1], m[5]) for m in records]
+                node or None, node or None, when, serial, [(m[1], m[5]) for m in records], need
             )
             row["_key"], row["_edge"], row["_lines"] = event_key, 0, lines
             if needles is not None:
