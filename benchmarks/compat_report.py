@@ -182,6 +182,7 @@ def check_source(compiled: Any, sourcetype: str) -> str:
     """Whether one source serves a compiled search (see the module doc), its first failure."""
     from escudo.datamodels.mappings import get_mapping
     from escudo.engines.duckdb import DuckDBEngine
+    from escudo.sources.base import RAW_EVENTS, RawEventSource
     from escudo.sources.registry import get_sourcetype
 
     source = get_sourcetype(sourcetype)
@@ -189,6 +190,10 @@ def check_source(compiled: Any, sourcetype: str) -> str:
 
     def feeds() -> None:
         for dataset in compiled.datasets:
+            if dataset == RAW_EVENTS:  # raw-event searches: a source that gives raw events
+                if not isinstance(source, RawEventSource):
+                    raise ValueError(f"{sourcetype} gives no raw events")
+                continue
             get_mapping(sourcetype, dataset)
 
     def needles() -> None:

@@ -244,7 +244,7 @@ class Session:
         from escudo.compile.cache import CompileCache
         from escudo.datamodels.normalize import MultiNormalizer
         from escudo.detect.attack import stix_in_use
-        from escudo.detect.hunt import compile_jobs, run_compiled, start_reading
+        from escudo.detect.hunt import compile_jobs, run_compiled, start_reading, store_jobs
         from escudo.detect.store import Store
         from escudo.sources.base import ReadStats
         from escudo.sources.reader import stop_workers
@@ -267,6 +267,8 @@ class Session:
                 cache=CompileCache.default() if self.compile_cache else None,
             )
         )
+        if events is not None:
+            jobs = store_jobs(jobs, named=bool(detections), warn=warnings.append)
         # The read starts now and runs while the engine opens: big inputs are read by worker
         # processes (none for a selective hunt, read in threads), which come up meanwhile.
         reads = start_reading(paths, jobs, self.sourcetype, stats)

@@ -297,8 +297,10 @@ def test_unsupported_option_is_not_silent() -> None:
     assert info.value.message == "tstats option prestats= is not supported"
     assert info.value.column == 10
     with pytest.raises(UnsupportedSplError) as info:
-        compile_search("search index=main")
-    assert "must start with | tstats or | from datamodel" in info.value.message
+        compile_search("| where x=1")
+    assert "cannot start a search; begin with | tstats, | from datamodel or events" in (
+        info.value.message
+    )
     # nodename= names a data model child node, not a field: it must not quietly match nothing.
     spl = "| tstats count from datamodel=Endpoint.Processes where Processes.user=x NOT nodename=Processes.Child"
     with pytest.raises(UnsupportedSplError, match="nodename") as info:

@@ -63,7 +63,7 @@ def test_report_gives_the_first_failing_stage_with_its_reason(
     assert "unsupported command 'transaction'" in unsupported.reason
     raw = statuses["Raw Auditd"]
     assert (raw.failed_stage, raw.group) == ("compile", "auditd")
-    assert "searching raw indexes is not supported" in raw.reason
+    assert "tstats must be the first command of the search" in raw.reason
     assert compat.totals(list(statuses.values())) == {
         "sysmon": {"total": 2, "load": 2, "expand": 2, "parse": 1, "compile": 1, "run": 1},
         "auditd": {"total": 1, "load": 1, "expand": 1, "parse": 1, "compile": 0, "run": 0},

@@ -156,8 +156,8 @@ def test_subsearch_and_unexpanded_macro_are_unsupported() -> None:
 
 
 def test_bracketed_argument_of_an_unknown_command_names_the_command() -> None:
-    err = _error("search x=1 | foreach a* [eval y=1]", UnsupportedSplError)
-    assert err.message == "unsupported command 'foreach'" and err.column == 14
+    err = _error("search x=1 | appendpipe [stats count]", UnsupportedSplError)
+    assert err.message == "unsupported command 'appendpipe'" and err.column == 14
 
 
 @pytest.mark.parametrize(

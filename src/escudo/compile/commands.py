@@ -32,6 +32,13 @@ from escudo.compile.fields import (
     lower_table,
 )
 from escudo.compile.pushdown import requirements_for
+from escudo.compile.rawsearch import (
+    after_command,
+    before_command,
+    lower_foreach,
+    raw_requirements,
+    start_raw_search,
+)
 from escudo.compile.rows import (
     lower_dedup,
     lower_head,
@@ -53,6 +60,7 @@ from escudo.compile.schema import (
 )
 from escudo.datamodels.cim import BASE_FIELDS, Dataset, get_dataset
 from escudo.errors import EscudoError, Span, UnsupportedSplError
+from escudo.sources.base import RAW_EVENTS
 from escudo.spl import ast
 
 Lowering = Callable[[ast.Command, Frame], None]
@@ -69,9 +77,12 @@ class CommandSpec:
 
 def _dataset(frame: Frame, name: str, span: Span) -> Dataset:
     try:
-        return get_dataset(name)
+        dataset = get_dataset(name)
     except UnsupportedSplError as exc:
         raise frame.unsupported(exc.message, span) from None
+    if dataset.name == RAW_EVENTS:  # not a data model: searched by starting from events
+        raise frame.unsupported(f"unknown data model dataset {name!r}", span)
+    return dataset
 
 
 def _field_kind(dataset: Dataset, name: str) -> Kind:
@@ -240,18 +251,19 @@ def lower_from(command: ast.Command, frame: Frame) -> None:
 def lower_search(command: ast.Command, frame: Frame) -> None:
     """search: the search predicate language over the current results."""
     assert isinstance(command, ast.Search)
-    if not frame.started:
-        raise frame.unsupported(
-            "a search must start with | tstats or | from datamodel (searching raw indexes is not supported)",
-            command.span,
-        )
+    starts = not frame.started
+    if starts:  # a search that starts from events: sourcetype=linux:audit ...
+        start_raw_search(frame)
+        frame.requirements[RAW_EVENTS] = raw_requirements(command.predicate)
+        before_command(command, frame)
     if command.predicate is None:
         return
     predicate = lower_predicate(command.predicate, frame, frame_resolver(frame))
     if predicate == exp.true():
         return  # "search *" keeps everything; no stage needed
     frame.push(frame.select(*frame.passthrough()).where(predicate))
-    _refine_requirements(command, frame)
+    if not starts:
+        _refine_requirements(command, frame)
 
 
 def _refine_requirements(command: ast.Search, frame: Frame) -> None:
@@ -321,6 +333,10 @@ COMMANDS: dict[str, CommandSpec] = {
         "=, !=, <, >, <=, >=, IN, NOT, AND, OR, parentheses, * wildcards (case-insensitive); earliest=, latest=, starthoursago=, endhoursago=; bare terms only with _raw",
     ),
     "where": CommandSpec(lower_where, "eval expressions, case-sensitive comparisons"),
+    "foreach": CommandSpec(
+        lower_foreach,
+        "fields with * wildcards [ body ] with <<FIELD>>, <<MATCHSTR>>; over raw events' search-time fields: one eval assignment",
+    ),
     "eval": CommandSpec(
         lower_eval,
         "several assignments, operators + - * / % . and comparisons, functions from the FUNCTIONS table",
@@ -355,11 +371,13 @@ def lower_command(command: ast.Command, frame: Frame) -> None:
         raise frame.unsupported(f"unsupported command {command.name!r}", command.span)
     if not frame.started and not spec.generating and command.name != "search":
         raise frame.unsupported(
-            f"{command.name} cannot start a search; begin with | tstats or | from datamodel",
+            f"{command.name} cannot start a search; begin with | tstats, | from datamodel or events",
             command.span,
         )
     try:
+        before_command(command, frame)
         spec.lower(command, frame)
+        after_command(command, frame)
     except EscudoError:
         raise
     except ValueError as exc:  # a builder rejected an operator or value

@@ -30,7 +30,7 @@ from sqlglot.dialects.duckdb import DuckDB
 from sqlglot.dialects.spark import Spark
 from sqlglot.generator import Generator
 
-from escudo.compile import functions, semantics, timefmt
+from escudo.compile import functions, rawsearch, semantics, timefmt
 
 
 def _folded_like(gen: Generator, node: exp.Like) -> str:
@@ -60,6 +60,7 @@ class EscudoDuckDB(DuckDB):
             **functions.SQL_WRITERS["duckdb"],
             **timefmt.SQL_WRITERS["duckdb"],
             exp.Like: _folded_like,
+            **rawsearch.SQL_WRITERS["duckdb"],
         }
 
 
@@ -174,6 +175,7 @@ class EscudoSpark(Spark):
             **semantics.SQL_WRITERS["spark"],
             **functions.SQL_WRITERS["spark"],
             **timefmt.SQL_WRITERS["spark"],
+            **rawsearch.SQL_WRITERS["spark"],
             exp.TimeToUnix: _epoch_seconds,
             exp.Lower: _case_mapped("LOWER", _LOWER_FIRST),
             exp.Upper: _case_mapped("UPPER", _UPPER_FIRST),

@@ -116,6 +116,10 @@ def _index_term(node: ast.Compare | ast.InList, frame: Frame) -> exp.Expression:
     op = node.op if isinstance(node, ast.Compare) else "="
     if op == "=" and all(v and set(v) == {"*"} for v in values):
         return exp.true()
+    if op == "=" and frame.dynamic:
+        # A search over events: the inputs escudo reads are the index searched, whatever its
+        # name (docs/semantics.md, "Raw-event search").
+        return exp.true()
     raise frame.unsupported(
         f"{node.field}= selects Splunk indexes, which escudo does not have (only {node.field}=*)",
         node.span,

@@ -97,6 +97,10 @@ class Frame:
     datasets: list[str] = field(default_factory=list)
     requirements: dict[str, Requirements] = field(default_factory=dict)
     started: bool = False  # a generating command (tstats, from) has run
+    # A search over raw events: fields not in ``columns`` are extracted from _raw on first use,
+    # except those ``settled`` (once columns: assigned, renamed, removed). compile/rawsearch.py
+    dynamic: bool = False
+    settled: set[str] = field(default_factory=set)
 
     # --- errors -------------------------------------------------------------------------------
     def unsupported(self, message: str, span: Span) -> UnsupportedSplError:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from escudo.errors import UnsupportedSplError
+from escudo.sources.base import RAW_EVENTS
 
 BASE_FIELDS = ("_time", "host", "source", "sourcetype")
 
@@ -99,8 +100,29 @@ DATASETS: dict[str, Dataset] = {
 }
 
 
+@dataclass(frozen=True)
+class RawEventsDataset(Dataset):
+    """The raw events (``escudo.sources.base.RAW_EVENTS``) as a data set engines register like a
+    CIM one: ``_time``, ``host``, ``source``, ``sourcetype``, then ``_raw`` and ``index``; every
+    other field is extracted from ``_raw`` at search time (``escudo.sources.searchtime``)."""
+
+    @property
+    def name(self) -> str:
+        return RAW_EVENTS
+
+    @property
+    def relation(self) -> str:
+        return RAW_EVENTS
+
+
+RAW_EVENTS_DATASET = RawEventsDataset("raw", "events", ("_raw", "index"))
+
+
 def get_dataset(name: str) -> Dataset:
-    """Look a dataset up by ``Model.Object`` name, case-insensitively as Splunk does."""
+    """Look a dataset up by ``Model.Object`` name, case-insensitively as Splunk does
+    (``raw_events``: the raw events, :data:`RAW_EVENTS_DATASET`)."""
+    if name == RAW_EVENTS:
+        return RAW_EVENTS_DATASET
     for key, dataset in DATASETS.items():
         if key.lower() == name.lower():
             return dataset

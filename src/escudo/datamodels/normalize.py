@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 import pyarrow as pa
@@ -37,7 +38,15 @@ from escudo.datamodels.mappings import (
     get_mapping,
 )
 from escudo.errors import UnsupportedSplError
-from escudo.sources.base import SNIFF_BYTES, RawFilter, ReadStats, Requirements, Source
+from escudo.sources.base import (
+    RAW_EVENTS,
+    SNIFF_BYTES,
+    RawEventSource,
+    RawFilter,
+    ReadStats,
+    Requirements,
+    Source,
+)
 from escudo.sources.framing import Input, expand_inputs
 from escudo.sources.reader import DEFAULT_CHUNK_BYTES, Processor, read_batches
 from escudo.sources.registry import get_sourcetype, sniff_source
@@ -202,6 +211,75 @@ class Normalizer:
         return normalize_batch(raw, self.mapping, self.schema, self.source, self.sourcetype), stats
 
 
+# The index raw events belong to: Splunk's default index, where events go when inputs.conf names
+# none (docs/semantics.md, "Raw-event search"; a search's index=... term holds for every event).
+DEFAULT_INDEX = "main"
+
+
+@dataclass(frozen=True)
+class RawNormalizer:
+    """A picklable chunk processor of raw events: a source's ``raw_plan`` (``host``, ``_time``
+    ISO text, ``_raw``) into rows of the raw events data set (``_time`` a UTC timestamp, the
+    source's ``source`` and ``sourcetype``, ``index``)."""
+
+    plan: Processor
+    schema: pa.Schema
+    source: str
+    sourcetype: str
+
+    def __call__(self, data: bytes, name: str) -> tuple[pa.RecordBatch, ReadStats]:
+        raw, stats = self.plan(data, name)
+        return self.rows(raw), stats
+
+    def rows(self, raw: pa.RecordBatch) -> pa.RecordBatch:
+        n = raw.num_rows
+        if not n:
+            return pa.RecordBatch.from_pylist([], schema=self.schema)
+        columns = {
+            "_time": _parse_time(raw.column("_time")),
+            "host": raw.column("host"),
+            "source": pa.repeat(pa.scalar(self.source, pa.string()), n),
+            "sourcetype": pa.repeat(pa.scalar(self.sourcetype, pa.string()), n),
+            "_raw": raw.column("_raw"),
+            "index": pa.repeat(pa.scalar(DEFAULT_INDEX, pa.string()), n),
+        }
+        return pa.RecordBatch.from_arrays(
+            [columns[f.name] for f in self.schema], schema=self.schema
+        )
+
+
+def raw_events_filter(source: Source, requirements: Requirements) -> RawFilter | None:
+    """The prefilter of ``source``'s raw events for one raw search's requirements, or None when
+    the search can read none of them: a clause on ``sourcetype`` alone that ``source``'s name
+    cannot satisfy (``sourcetype="linux:audit"`` reads no Sysmon event). Clauses on ``_raw`` (the
+    free-text terms) are needles as written; clauses on other fields are dropped (sound).
+
+    >>> from escudo.sources.registry import get_sourcetype
+    >>> sysmon = get_sourcetype("sysmon:linux")
+    >>> raw_events_filter(sysmon, ((("sourcetype", "linux:audit"),),)) is None
+    True
+    >>> raw_events_filter(sysmon, ((("sourcetype", "sysmon"),), (("_raw", "ngrok"),))).clauses
+    (('ngrok',),)
+    """
+    clauses: list[tuple[str, ...]] = []
+    for clause in requirements:
+        fields = {name for name, _ in clause}
+        if fields == {"sourcetype"}:
+            if not any(literal.lower() in source.name.lower() for _, literal in clause):
+                return None
+        elif fields == {"_raw"}:
+            clauses.append(tuple(dict.fromkeys(literal for _, literal in clause)))
+    return RawFilter(tuple(clauses))
+
+
+def raw_normalizer(source: Source, raw_filter: RawFilter | None) -> RawNormalizer | None:
+    """``source``'s raw events processor, or None when the source gives no raw events."""
+    if not isinstance(source, RawEventSource):
+        return None
+    plan = source.raw_plan(raw_filter)
+    return RawNormalizer(plan, dataset_schema(RAW_EVENTS), source.source, source.name)
+
+
 def _head(inp: Input) -> bytes | None:
     """The first bytes of a file (decompressed), or None for a stream (read once: not sniffed)."""
     if inp.path is None or inp.stream or inp.error:
@@ -280,13 +358,24 @@ def read_dataset(
     """
     if dataset.lower() == RAW and sourcetype is None:
         sourcetype = get_sourcetype(None).name  # one schema: the raw fields of one source
-    elif dataset.lower() != RAW and not any(ds.lower() == dataset.lower() for _, ds in MAPPINGS):
+    elif (
+        dataset.lower() != RAW
+        and dataset != RAW_EVENTS
+        and not any(ds.lower() == dataset.lower() for _, ds in MAPPINGS)
+    ):
         get_mapping(get_sourcetype(sourcetype).name, dataset)  # no source feeds it: the error
     for st, inputs in sources_of(paths, sourcetype):
+        if dataset == RAW_EVENTS:  # a raw search's requirements: see raw_events_filter
+            wanted = raw_events_filter(st, requirements or ())
+            if wanted is None:
+                continue  # the search reads none of this source's events
+            clauses = (raw_filter.clauses if raw_filter else ()) + wanted.clauses
+            chosen = RawFilter(clauses) if clauses else None
+        else:
+            chosen = _filter(st, dataset, raw_filter, requirements)
         yield from _read_one_source(
-            st, inputs, dataset, _filter(st, dataset, raw_filter, requirements), stats,
-            batch_size, workers, chunk_bytes, extractor,
-        )  # fmt: skip
+            st, inputs, dataset, chosen, stats, batch_size, workers, chunk_bytes, extractor
+        )
 
 
 def _read_one_source(
@@ -301,7 +390,13 @@ def _read_one_source(
     extractor: str,
 ) -> Iterator[pa.RecordBatch]:
     schema = dataset_schema(dataset, st.name)
-    if dataset.lower() == RAW:
+    processor: Processor
+    if dataset == RAW_EVENTS:
+        raw = raw_normalizer(st, raw_filter)
+        if raw is None:
+            return  # this source gives no raw events
+        processor = raw
+    elif dataset.lower() == RAW:
         mapping = None
         fields, record_types = st.all_fields, None
     else:
@@ -310,16 +405,22 @@ def _read_one_source(
         except UnsupportedSplError:
             return  # this source feeds no such data set: its inputs hold none of its rows
         fields, record_types = mapping.raw_fields, mapping.record_types
-    plan = st.plan(fields, record_types, raw_filter, extractor)
     assemble = getattr(st, "assemble", None)
-    if assemble is not None:  # events span chunks: joined here, in input order, then mapped
+    batches: Iterator[pa.RecordBatch]
+    if dataset == RAW_EVENTS:  # one raw event per record: nothing to assemble
+        batches = read_batches(
+            inputs, processor, stats=stats, workers=workers, chunk_bytes=chunk_bytes
+        )
+    elif assemble is not None:  # events span chunks: joined here, in input order, then mapped
+        plan = st.plan(fields, record_types, raw_filter, extractor)
         stats = stats if stats is not None else ReadStats()
         raws = read_batches(inputs, plan, stats=stats, workers=workers, chunk_bytes=chunk_bytes)
-        batches: Iterator[pa.RecordBatch] = (
-            normalize_batch(raw, mapping, schema, st.source, st.name)
-            for raw in assemble(raws, fields, record_types, raw_filter, stats)
+        batches = (
+            normalize_batch(event, mapping, schema, st.source, st.name)
+            for event in assemble(raws, fields, record_types, raw_filter, stats)
         )
     else:
+        plan = st.plan(fields, record_types, raw_filter, extractor)
         processor = Normalizer(plan, mapping, schema, st.source, st.name)
         batches = read_batches(
             inputs, processor, stats=stats, workers=workers, chunk_bytes=chunk_bytes
@@ -349,13 +450,24 @@ class MultiNormalizer:
     targets: tuple[tuple[str, Mapping, pa.Schema], ...]
     source: str
     sourcetype: str
+    # The raw events too (RAW_EVENTS), from the same chunk: its stats are the chunk's then (it
+    # sees every event; the CIM plan's would count the same lines again).
+    raw: RawNormalizer | None = None
 
     def __call__(self, data: bytes, name: str) -> tuple[DatasetBatches, ReadStats]:
-        return self._split(*self.plan(data, name))
+        if self.raw is None:
+            return self._split(*self.plan(data, name))
+        raw, stats = self.raw.plan(data, name)
+        out = DatasetBatches()
+        if self.targets:
+            out = self._split(self.plan(data, name)[0], stats)[0]
+        if raw.num_rows:
+            out[RAW_EVENTS] = self.raw.rows(raw)
+        return out, stats
 
     @property
     def streams(self) -> bool:
-        return bool(getattr(self.plan, "streams", False))
+        return self.raw is None and bool(getattr(self.plan, "streams", False))
 
     def python_share(self, data: bytes) -> float:
         share = getattr(self.plan, "python_share", None)
@@ -379,6 +491,67 @@ class MultiNormalizer:
             if part.num_rows:
                 out[dataset] = normalize_batch(part, mapping, schema, self.source, self.sourcetype)
         return out, stats
+
+
+class _RecordsAndRaw(DatasetBatches):
+    """A chunk's raw records (for a source's assembly) and its raw events."""
+
+
+@dataclass(frozen=True)
+class _RecordsThenRaw:
+    """A picklable chunk processor: the CIM plan's records and the raw events of one chunk."""
+
+    plan: Processor
+    raw: RawNormalizer
+
+    def __call__(self, data: bytes, name: str) -> tuple[_RecordsAndRaw, ReadStats]:
+        records, stats = self.plan(data, name)
+        raw, _ = self.raw.plan(data, name)  # the same lines: counted once, by the CIM plan
+        out = _RecordsAndRaw()
+        if records.num_rows:
+            out["records"] = records
+        if raw.num_rows:
+            out[RAW_EVENTS] = self.raw.rows(raw)
+        return out, stats
+
+
+def _assembled(
+    processor: MultiNormalizer,
+    raw: RawNormalizer | None,
+    assemble: Callable[..., Iterator[pa.RecordBatch]],
+    inputs: list[Input],
+    wanted: tuple[str, ...],
+    record_types: frozenset[str] | None,
+    raw_filter: RawFilter | None,
+    stats: ReadStats,
+    workers: int | None,
+    chunk_bytes: int,
+) -> Iterator[tuple[str, pa.RecordBatch]]:
+    """A source whose events span records (``assemble``): the records of each chunk go to the
+    assembly, in input order, and its raw events (when asked) out as they come, in one read."""
+    pending: list[pa.RecordBatch] = []
+
+    def records() -> Iterator[pa.RecordBatch]:
+        if raw is None:
+            yield from read_batches(
+                inputs, processor.plan, stats=stats, workers=workers, chunk_bytes=chunk_bytes
+            )
+            return
+        both = _RecordsThenRaw(processor.plan, raw)
+        for out in read_batches(
+            inputs, both, stats=stats, workers=workers, chunk_bytes=chunk_bytes
+        ):
+            if RAW_EVENTS in out:
+                pending.append(out[RAW_EVENTS])
+            if "records" in out:
+                yield out["records"]
+
+    for event in assemble(records(), wanted, record_types, raw_filter, stats):
+        while pending:
+            yield RAW_EVENTS, pending.pop(0)
+        yield from processor._split(event, stats)[0].items()
+    while pending:
+        yield RAW_EVENTS, pending.pop(0)
 
 
 # Beyond this many clauses the OR of several CNF prefilters costs more than it saves: read unfiltered.
@@ -435,13 +608,9 @@ def read_datasets(
     >>> stats.events + stats.skipped + stats.other + stats.malformed
     41
     """
-    for inputs, processor, finish in _processors(paths, needs, sourcetype):
-        if finish is not None:  # a source whose events span records (auditd)
-            stats = stats if stats is not None else ReadStats()
-            raws = read_batches(
-                inputs, processor, stats=stats, workers=workers, chunk_bytes=chunk_bytes
-            )
-            yield from finish(raws, stats)
+    for inputs, processor, assembled in _processors(paths, needs, sourcetype):
+        if assembled is not None:  # a source whose events span records (auditd)
+            yield from assembled(stats if stats is not None else ReadStats(), workers, chunk_bytes)
             continue
         for batches in read_batches(
             inputs, processor, stats=stats, workers=workers, chunk_bytes=chunk_bytes
@@ -471,20 +640,28 @@ def start_reading(
         start_workers(first[0], first[1])
 
 
-_Finish = Callable[[Iterable[pa.RecordBatch], ReadStats], Iterator[tuple[str, pa.RecordBatch]]]
+# A read that assembles events from records: (stats, workers, chunk_bytes) -> (data set, batch)s.
+_Assembled = Callable[[ReadStats, int | None, int], Iterator[tuple[str, pa.RecordBatch]]]
 
 
 def _processors(
     paths: Iterable[str | os.PathLike[str] | Input],
     needs: dict[str, list[Requirements]],
     sourcetype: str | None,
-) -> Iterator[tuple[list[Input], Processor, _Finish | None]]:
-    """The inputs in runs of one source, each with the processor :func:`read_datasets` runs and,
-    for a source that assembles events from records, what turns the records read into rows."""
+) -> Iterator[tuple[list[Input], MultiNormalizer, _Assembled | None]]:
+    """The inputs in runs of one source, each with the processor :func:`read_datasets` runs, or
+    for a source that assembles events from records, the read that does (``_assembled``)."""
     for st, inputs in sources_of(paths, sourcetype):
         targets = []
         filters: list[RawFilter | None] = []
+        raw = None
+        if RAW_EVENTS in needs:  # the raw events of the searches that can read this source's
+            per_search = [raw_events_filter(st, r) for r in needs[RAW_EVENTS] or [()]]
+            raw_filters = [f for f in per_search if f is not None]
+            raw = raw_normalizer(st, union_filters(raw_filters)) if raw_filters else None
         for dataset, requirements in needs.items():
+            if dataset == RAW_EVENTS:
+                continue
             try:
                 mapping = get_mapping(st.name, dataset)
             except UnsupportedSplError:
@@ -506,24 +683,16 @@ def _processors(
         record_types = None if kinds is None else frozenset(kinds)
         wanted, raw_filter = tuple(dict.fromkeys(fields)), union_filters(filters)
         plan = st.plan(wanted, record_types, raw_filter, "fast")
-        processor = MultiNormalizer(plan, record_field, tuple(targets), st.source, st.name)
         assemble = getattr(st, "assemble", None)
-        if assemble is None:
-            yield inputs, processor, None
+        if assemble is not None and targets:  # events span chunks: joined here, in input order
+            processor = MultiNormalizer(plan, record_field, tuple(targets), st.source, st.name)
+            yield (
+                inputs,
+                processor,
+                partial(
+                    _assembled, processor, raw, assemble, inputs, wanted, record_types, raw_filter
+                ),
+            )
             continue
-
-        # Events span chunks: the raw records are read with the plan and joined here, in input
-        # order, then split into the data sets.
-        def finish(
-            raws: Iterable[pa.RecordBatch],
-            stats: ReadStats,
-            assemble: Callable[..., Iterable[pa.RecordBatch]] = assemble,
-            processor: MultiNormalizer = processor,
-            wanted: tuple[str, ...] = wanted,
-            record_types: frozenset[str] | None = record_types,
-            raw_filter: RawFilter | None = raw_filter,
-        ) -> Iterator[tuple[str, pa.RecordBatch]]:
-            for raw in assemble(raws, wanted, record_types, raw_filter, stats):
-                yield from processor._split(raw, stats)[0].items()
-
-        yield inputs, plan, finish
+        processor = MultiNormalizer(plan, record_field, tuple(targets), st.source, st.name, raw)
+        yield inputs, processor, None

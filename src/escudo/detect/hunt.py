@@ -32,8 +32,8 @@ from escudo.content.model import ContentSet, Detection
 from escudo.datamodels.normalize import MAX_UNION_CLAUSES, union_filters
 from escudo.detect.result import DetectionResult
 from escudo.detect.store import RISK_DATASET, Store
-from escudo.errors import EscudoError
-from escudo.sources.base import ReadStats, Requirements
+from escudo.errors import EscudoError, InputError
+from escudo.sources.base import RAW_EVENTS, ReadStats, Requirements
 
 if TYPE_CHECKING:
     from escudo.compile import CompiledSearch
@@ -127,6 +127,12 @@ class _Window:
         return (self.earliest or low, self.latest or high)
 
 
+NO_RAW_IN_STORE = (
+    "a search that starts from events reads raw events, which a store does not keep "
+    "(it keeps data model rows): give it log files"
+)
+
+
 def fed_datasets() -> frozenset[str]:
     """CIM datasets escudo can fill from some log source (the ingest mapping table).
 
@@ -135,7 +141,8 @@ def fed_datasets() -> frozenset[str]:
     """
     from escudo.datamodels.mappings import MAPPINGS
 
-    return frozenset(dataset for _, dataset in MAPPINGS)
+    # every source registered may give raw events (sources.base.RawEventSource): raw searches
+    return frozenset(dataset for _, dataset in MAPPINGS) | {RAW_EVENTS}
 
 
 def select_detections(content: ContentSet, refs: Sequence[str] = ()) -> list[Detection]:
@@ -438,6 +445,8 @@ def hunt(
     [DetectionResult(...), ...]
     """
     jobs = compile_jobs(content, detections, warn=warn, earliest=earliest, latest=latest, now=now)
+    if events is not None:
+        jobs = store_jobs(jobs, named=bool(detections), warn=warn)
     return run_compiled(
         paths,
         jobs,
@@ -449,6 +458,22 @@ def hunt(
         sourcetype=sourcetype,
         events=events,
     )
+
+
+def store_jobs(
+    jobs: Sequence[tuple[Detection, CompiledSearch]],
+    *,
+    named: bool,
+    warn: Callable[[str], None] | None = None,
+) -> list[tuple[Detection, CompiledSearch]]:
+    """The jobs that can run over a store: it keeps data model rows, so a search over raw events
+    reads none; one that was named is an error, one of the default set is skipped (``warn``)."""
+    for detection, _ in [j for j in jobs if RAW_EVENTS in j[1].datasets]:
+        if named:
+            raise InputError(f"{detection.name!r}: {NO_RAW_IN_STORE}")
+        if warn is not None:
+            warn(f"skipped {detection.name!r}: {NO_RAW_IN_STORE}")
+    return [j for j in jobs if RAW_EVENTS not in j[1].datasets]
 
 
 def compile_jobs(
@@ -521,6 +546,8 @@ def search(
         lookups=content.lookups,
         now=now,
     )
+    if events is not None and RAW_EVENTS in compiled.datasets:
+        raise InputError(NO_RAW_IN_STORE)
     adhoc = Detection(name="search", id="", search=spl, type="Hunting", status="experimental")
     return run_compiled(
         paths,

@@ -32,6 +32,7 @@ from escudo.sources.base import RawFilter, ReadStats, Requirements
 from escudo.sources.framing import count_lines, iter_blocks, note_bad_text, syslog_host
 from escudo.sources.prefilter import ALWAYS_PASS, ChunkSplit, split_chunk
 from escudo.sources.sysmon_fast import BAD_AMP, FastExtractor, Getter, in_layout_order
+from escudo.sources.sysmon_raw import SysmonRawPlan
 from escudo.sources.sysmon_xml import ALL_FIELDS, MalformedEvent, extract_reference
 
 SOURCETYPE = "sysmon:linux"
@@ -529,3 +530,7 @@ class SysmonSource:
     ) -> SysmonPlan:
         eventids = None if record_types is None else frozenset(int(t) for t in record_types)
         return SysmonPlan(in_layout_order(fields, eventids), eventids, raw_filter, extractor)
+
+    def raw_plan(self, raw_filter: RawFilter | None) -> SysmonRawPlan:
+        """The raw events (``escudo.sources.sysmon_raw``): ``_raw`` the ``<Event>`` XML."""
+        return SysmonRawPlan(raw_filter)

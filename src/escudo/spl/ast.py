@@ -329,6 +329,17 @@ class Bin(Command):
 
 
 @dataclass(frozen=True)
+class Foreach(Command):
+    """``foreach fields [body]``: ``body`` is the bracketed text, parsed once per field after
+    ``<<FIELD>>``/``<<MATCHSTR>>`` are replaced (Search Reference, "foreach")."""
+
+    fields: tuple[str, ...]
+    body: str
+    options: tuple[Option, ...] = ()
+    body_span: Span = NO_SPAN
+
+
+@dataclass(frozen=True)
 class Pipeline:
     """A parsed search: its commands in order, the source text it came from."""
 

@@ -391,6 +391,31 @@ def _parse_bin(cur: Cursor, name: Token, span: Span) -> ast.Command:
     return ast.Bin(name.value.lower(), span, field_tok.value, alias, tuple(options))
 
 
+def _parse_foreach(cur: Cursor, name: Token, span: Span) -> ast.Command:
+    """``foreach a* b [fieldstr=...] [ body ]``: the body stays text (parsed per field)."""
+    fields: list[str] = []
+    options: list[ast.Option] = []
+    while (tok := cur.peek()) is not None and tok.kind != "lbracket":
+        if cur.at_option():
+            options.append(cur.option())
+            continue
+        if tok.kind == "comma":
+            cur.next()
+            continue
+        fields.append(cur.value("a field name").value)
+    opening = cur.next("'[' and the foreach body")
+    closing = cur.tokens[-1]
+    if closing.kind != "rbracket" or closing is opening:
+        raise cur.error("foreach body needs a closing ']'", closing)
+    if not fields:
+        raise cur.error("foreach needs fields before its body", opening)
+    body_span = Span(opening.span.end, closing.span.start)
+    body = cur.source[body_span.start : body_span.end]
+    if not body.strip():
+        raise cur.error("empty foreach body", closing)
+    return ast.Foreach(name.value.lower(), span, tuple(fields), body, tuple(options), body_span)
+
+
 # command name -> parser. Aliases Splunk accepts map to the same entry.
 PARSERS: dict[str, Parser] = {
     "tstats": _parse_tstats,
@@ -413,4 +438,5 @@ PARSERS: dict[str, Parser] = {
     "lookup": _parse_lookup,
     "bin": _parse_bin,
     "bucket": _parse_bin,
+    "foreach": _parse_foreach,
 }

@@ -20,6 +20,10 @@ from escudo.spl.tokens import Token, tokenize
 __all__ = ["PARSERS", "Cursor", "Parser", "parse", "parse_predicate"]
 
 
+# Commands whose argument is a bracketed pipeline kept as text, not a subsearch.
+_BRACKETED = ("foreach",)
+
+
 def _split_commands(
     tokens: list[Token], source: str, origin: str | None
 ) -> list[tuple[list[Token], int, int]]:
@@ -27,7 +31,16 @@ def _split_commands(
     groups: list[tuple[list[Token], int, int]] = []
     current: list[Token] = []
     start = 0
+    depth = 0  # brackets open in a command that takes a bracketed body (foreach)
     for tok in tokens:
+        if depth and tok.kind in ("lbracket", "rbracket", "pipe"):
+            depth += 1 if tok.kind == "lbracket" else -1 if tok.kind == "rbracket" else 0
+            current.append(tok)
+            continue
+        if tok.kind == "lbracket" and current and current[0].is_word(*_BRACKETED):
+            depth = 1
+            current.append(tok)
+            continue
         if tok.kind == "lbracket":
             head = current[0] if current else None
             if head is not None and head.kind == "word" and head.value.lower() not in PARSERS:
