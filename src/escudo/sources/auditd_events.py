@@ -299,10 +299,12 @@ def _batch(rows: list[Row], schema: pa.Schema = _SCHEMA) -> pa.RecordBatch:
 
 @dataclass(frozen=True)
 class EventPlan:
-    """The chunk processor of audit events (picklable). Rows: ``host`` then every event field,
-    then the internal columns :data:`INTERNAL` that :class:`Assembler` reads and drops; ``fields``,
-    ``record_types`` and ``raw_filter`` are applied by the assembler (``escudo.sources.auditd.
-    AuditdSource.assemble``), which alone sees whole events."""
+    """The chunk processor of audit events (picklable). Rows: ``host``, the event fields asked
+    and those the assembler reads (:func:`plan_schema`), then the internal columns
+    :data:`INTERNAL` that :class:`Assembler` reads and drops. ``record_types`` and
+    ``raw_filter`` are applied by the assembler (``AuditdSource.assemble``), which alone sees
+    whole events and every exec event's image; the plan only skips building the events the
+    filter cannot keep."""
 
     fields: tuple[str, ...]
     record_types: frozenset[str] | None
@@ -492,7 +494,6 @@ class Assembler:
         self.pending: dict[str, tuple[str | None, list[str], int]] = {}
         self.held: pa.Table | None = None  # finished rows younger than a pending piece
         self.images: OrderedDict[tuple[str | None, str], str] = OrderedDict()
-        self.schema = pa.schema([("host", pa.string()), *((f, pa.string()) for f in self.fields)])
 
     def _built(self, pieces: Iterable[tuple[str | None, list[str], int]]) -> list[Row]:
         needles = compile_filter(self.raw_filter)
