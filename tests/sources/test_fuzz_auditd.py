@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from auditd_lines import exec_records, tree
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from escudo.datamodels.normalize import read_dataset
@@ -93,8 +93,18 @@ def test_every_line_accounted_for(data: bytes) -> None:
     assert all(1 <= p.line <= numbers and p.path == str(path) for p in stats.problems)
 
 
+# Found by this test in CI: a 0x1D inside a quoted value passed the fast path's check, then failed
+# the assembly's own parse with an uncaught Malformed.
+_ENRICHED_CUT = (
+    b"type=SYSCALL msg=audit(1791971700.100:4101): arch=c000003e syscall=59 success=yes exit=0 "
+    b'items=2 ppid=2201 pid=2230 auid=1000 uid=0 comm="bash" exe="\x1d/usr/bin/bash" '
+    b'key="exec"\x1dARCH=x86_64 SYSCALL=execve AUID="alice" UID="root"\n'
+)
+
+
 @settings(FUZZ, max_examples=25)
 @given(data=lines(), chunk=st.integers(64, 4096))
+@example(data=b"\n" * 21 + _ENRICHED_CUT, chunk=64)
 def test_rows_do_not_depend_on_chunks_or_gzip(data: bytes, chunk: int) -> None:
     with tempfile.TemporaryDirectory() as folder:
         plain, packed = Path(folder) / "audit.log", Path(folder) / "audit.log.gz"

@@ -363,7 +363,8 @@ class EventPlan:
             return None  # blank lines, transport headers, other text: the general path
         for match in found:
             body = match[5]
-            suspect = "'" in body or body.count('"') & 1
+            # (a 0x1D inside quotes splits the body where check_fields looks: check it too)
+            suspect = "'" in body or body.count('"') & 1 or "\x1d" in body
             if not suspect and body[-1:] in _HEX_DIGITS:  # a hex value last: of odd length?
                 suspect = (len(body) - body.rfind("=")) % 2 == 0
             if suspect:
