@@ -4,8 +4,9 @@ also creates and checks the store and holds its lock).
 
 ```
 DIR/escudo-store.json                     {"format": "escudo-store", "version": 1}
-DIR/events/dataset=<Dataset>/date=YYYY-MM-DD/part-<txn>-<n>.parquet   (_time UTC)
-  (<txn>: nanoseconds, 20 digits, then random hex; <n>: 5 digits, so names sort by commit)
+DIR/events/dataset=<Dataset>/date=YYYY-MM-DD/part-<txn>-<piece>-<n>.parquet   (_time UTC)
+  (<txn>: nanoseconds, 20 digits, then random hex; <piece>, <n>: 5 digits, so names sort by commit,
+  then in input order; a compacted file is part-<txn>-<n>.parquet)
 DIR/risk/..., DIR/findings/..., DIR/results/...
 DIR/checkpoints/inputs.json               per input: identity, offset, line
 DIR/_txn/                                 staging and commit intents
