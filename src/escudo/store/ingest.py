@@ -12,8 +12,9 @@ read whole, with no checkpoint. Everything a run writes commits at once (``escud
 Each input is read as the source its first bytes show (``escudo.store.parse``). The new part of a
 big plain file is cut into newline-aligned byte ranges that worker processes read, parse and write
 as Parquet themselves, straight into the transaction's staging folder (no rows through a pipe);
-the files of a range are named after its place in the input, so a partition's files list its rows
-in input order.
+the files of a range are named after its place in the input. Each row group is clustered by its
+data set's most searched field (``layout.CLUSTER_BY``), so rows are not kept in input order: a
+search orders its own output.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ import pyarrow.parquet as pq
 
 from escudo.sources.base import ReadStats
 from escudo.sources.framing import Input, ReadError, os_reason, read_chunks
-from escudo.store.layout import EVENTS, NO_DATE, StoreLayout
+from escudo.store.layout import EVENTS, NO_DATE, StoreLayout, cluster, column_order
 from escudo.store.txn import Transaction
 
 CHUNK_BYTES = 8 << 20
@@ -95,6 +96,7 @@ class _Open:
     """A partition's open staged file: rows written, batches not yet written."""
 
     writer: pq.ParquetWriter
+    dataset: str
     rows: int = 0
     pending: list[pa.RecordBatch] = field(default_factory=list)
     pending_rows: int = 0
@@ -149,9 +151,11 @@ class PartWriter:
             name = f"{folder}/part-{self.prefix}-{len(self.piece.files):05d}.parquet"
             path = self.staging / name
             path.parent.mkdir(parents=True, exist_ok=True)
-            writer = pq.ParquetWriter(path, batch.schema, compression="zstd", compression_level=1)
+            order = column_order(dataset, batch.schema.names)
+            schema = pa.schema([batch.schema.field(n) for n in order])
+            writer = pq.ParquetWriter(path, schema, compression="zstd", compression_level=1)
             self.piece.files.append(name)
-            entry = self.open[key] = _Open(writer)
+            entry = self.open[key] = _Open(writer, dataset)
         entry.pending.append(batch)
         entry.pending_rows += batch.num_rows
         if entry.pending_rows >= ROW_GROUP_ROWS:  # whole row groups: few, with useful statistics
@@ -161,7 +165,8 @@ class PartWriter:
 
     def _flush(self, entry: _Open) -> None:
         if entry.pending:
-            table = pa.Table.from_batches(entry.pending)
+            # each row group clustered (layout.CLUSTER_BY): searches skip most of its rows
+            table = cluster(entry.dataset, pa.Table.from_batches(entry.pending))
             entry.writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
             entry.rows += table.num_rows
             entry.pending, entry.pending_rows = [], 0
