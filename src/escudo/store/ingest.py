@@ -25,7 +25,7 @@ import multiprocessing
 import os
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -182,10 +182,16 @@ class PartWriter:
 
 
 def parse_chunks(
-    chunks: Iterable[bytes], sourcetype: str, name: str, writer: PartWriter, piece: Piece
+    chunks: Iterable[bytes],
+    sourcetype: str,
+    name: str,
+    writer: PartWriter,
+    piece: Piece,
+    progress: Callable[[Piece], None] | None = None,
 ) -> None:
     """Parse newline-aligned ``chunks`` of one input into ``writer``, counting into ``piece``
-    (problem lines numbered from the piece's start); a ReadError ends the piece (kept in it)."""
+    (problem lines numbered from the piece's start; ``progress`` told after each chunk); a
+    ReadError ends the piece (kept in it)."""
     from escudo.store.parse import ChunkParser
 
     parser = ChunkParser(sourcetype)
@@ -199,6 +205,8 @@ def parse_chunks(
             piece.consumed += len(data)
             for dataset, batch in parsed.batches:
                 writer.write(dataset, batch)
+            if progress is not None:
+                progress(piece)
     except ReadError as exc:
         piece.error = exc
     finally:
@@ -226,7 +234,14 @@ def _range_chunks(path: Path, offset: int, length: int) -> Iterator[bytes]:
 
 
 def ingest_range(
-    sourcetype: str, path: Path, offset: int, length: int, name: str, staging: Path, prefix: str
+    sourcetype: str,
+    path: Path,
+    offset: int,
+    length: int,
+    name: str,
+    staging: Path,
+    prefix: str,
+    progress: Callable[[Piece], None] | None = None,
 ) -> Piece:
     """Read a newline-aligned byte range of a plain file into staged Parquet files (a worker
     process's task: the rows never travel through a pipe); a file that cannot be read (removed,
@@ -235,7 +250,8 @@ def ingest_range(
     piece = Piece()
     writer = PartWriter(staging, prefix, piece)
     try:
-        parse_chunks(_range_chunks(path, offset, length), sourcetype, name, writer, piece)
+        chunks = _range_chunks(path, offset, length)
+        parse_chunks(chunks, sourcetype, name, writer, piece, progress)
     except OSError as exc:
         piece.error = ReadError(os_reason(exc, vanished_hint=True), cut=True)
     piece.cpu = time.process_time() - started
@@ -310,11 +326,27 @@ class _Run:
     it added so far."""
 
     def __init__(
-        self, txn: Transaction, report: IngestReport, stats: ReadStats, workers: int
+        self,
+        txn: Transaction,
+        report: IngestReport,
+        stats: ReadStats,
+        workers: int,
+        show: _Progress,
     ) -> None:
         self.txn, self.report, self.stats, self.workers = txn, report, stats, workers
+        self.show = show
+        self.done = 0  # bytes of the inputs before the one being read
         self.count = 0
         self.pool: ProcessPoolExecutor | None = None
+
+    def progress(self, before: int) -> Callable[[Piece], None]:
+        """Shows the progress of a piece read here, ``before`` bytes into its input."""
+
+        def shown(piece: Piece) -> None:
+            rows = sum(piece.rows.values())
+            self.show.show(self.done + before + piece.consumed, self.report.events + rows)
+
+        return shown
 
     def prefix(self) -> str:
         """A file name prefix for the next piece: the transaction, then pieces in input order."""
@@ -338,8 +370,9 @@ class _Run:
         each range read where it lies on disk, its Parquet written by the worker."""
         staging = self.txn.staging
         if self.workers < 2 or end - start < PARALLEL_MIN_BYTES:
+            shown, prefix = self.progress(0), self.prefix()
             return [
-                ingest_range(sourcetype, path, start, end - start, name, staging, self.prefix())
+                ingest_range(sourcetype, path, start, end - start, name, staging, prefix, shown)
             ]
         if self.pool is None:
             self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=_context())
@@ -349,7 +382,11 @@ class _Run:
             )
             for offset, length in _split(path, start, end, RANGES_PER_WORKER * self.workers)
         ]
-        pieces = [job.result() for job in jobs]
+        pieces: list[Piece] = []
+        for job in jobs:  # in order; progress as each range is done
+            pieces.append(job.result())
+            rows = sum(sum(p.rows.values()) for p in pieces)
+            self.show.show(self.done + sum(p.consumed for p in pieces), self.report.events + rows)
         self.report.worker_cpu += sum(piece.cpu for piece in pieces)
         return pieces
 
@@ -402,15 +439,14 @@ def ingest(
         entries: dict[str, Any] = dict(old.get("inputs", {}))
         total = sum(_size(inp) for _, inp in inputs)
         show = _Progress(sys.stderr.isatty() if progress is None else progress, total)
-        run = _Run(txn, report, stats, workers)
-        done = 0
+        run = _Run(txn, report, stats, workers, show)
         try:
             for source, inp in inputs:
-                done += _ingest_one(source, inp, entries, run)
-                show.show(done, report.events)
+                run.done += _ingest_one(source, inp, entries, run)
+                show.show(run.done, report.events)
         finally:
             run.close()
-        show.show(done, report.events, final=True)
+        show.show(run.done, report.events, final=True)
         if entries != old.get("inputs", {}):  # the checkpoints commit with the rows they cover
             final = layout.checkpoints.relative_to(layout.root).as_posix()
             staged = txn.stage(final)
@@ -519,7 +555,8 @@ def _ingest_gzip(
     run.report.inputs += 1
     piece = Piece()
     writer = PartWriter(run.txn.staging, run.prefix(), piece)
-    parse_chunks(_skip(read_chunks(inp, CHUNK_BYTES), skip), source, inp.name, writer, piece)
+    chunks = _skip(read_chunks(inp, CHUNK_BYTES), skip)
+    parse_chunks(chunks, source, inp.name, writer, piece, run.progress(0))
     run.take(piece, line)
     if piece.error is not None:
         run.stats.add_unreadable(inp.name, piece.error.reason)
