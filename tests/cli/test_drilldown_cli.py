@@ -257,3 +257,23 @@ def test_search_reads_risk_all_risk_from_the_store(
         "jsonl",
     )
     assert (code, rows) == (0, [])
+
+
+def test_drilldown_over_an_ingested_store_equals_over_the_logs(
+    capsys: pytest.CaptureFixture[str], logs: Path, tmp_path: Path
+) -> None:
+    """``--store DIR`` without PATH re-hunts the store's events (no stored results needed) and the
+    drilldowns read its events: the same rows as over the logs."""
+    store = tmp_path / "ingested"
+    assert main(["ingest", str(logs), "--store", str(store)]) == 0
+    capsys.readouterr()
+    for row in ("1", "3"):  # no risk events stored yet: the risk drilldown finds none
+        over_store = drilldown(capsys, "--store", str(store), "--row", row)
+        assert over_store == drilldown(capsys, str(logs), "--store", str(store), "--row", row)
+        [(name, results)] = over_store.items()
+        assert name.startswith("View the detection results") and results
+    argv = ["hunt", "--store", str(store), "--content", CONTENT, "--detection", SEED, "-f", "jsonl"]
+    assert run(capsys, *argv)[0] == 0  # over the store's events: its risk events kept there
+    over_store = drilldown(capsys, "--store", str(store), "--row", "2")
+    assert over_store == drilldown(capsys, str(logs), "--store", str(store), "--row", "2")
+    assert len(over_store) == 2 and all(over_store.values())

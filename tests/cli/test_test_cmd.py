@@ -195,3 +195,19 @@ def test_a_broken_detection_file_is_a_content_error(
     path = variant(tmp_path, "name: Linux Ngrok", "name: [Linux Ngrok")
     assert main(["test", str(path)]) == 2
     assert capsys.readouterr().err.startswith(f"escudo: error: {path}:2: invalid YAML")
+
+
+def test_tests_run_over_an_ingested_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--store DIR``: each test runs over the store's events, not its attack data; the store
+    holding the true positive's data, that test passes and the negative one (no hit expected) fails."""
+    store = tmp_path / "store"
+    assert main(["ingest", str(BUNDLED_ATTACK_DATA / TP_URL_PATH), "--store", str(store)]) == 0
+    capsys.readouterr()
+    assert main(["test", NAME, "--store", str(store), "--format", "json"]) == 1
+    [detection] = json.loads(capsys.readouterr().out)["tested_detections"]
+    found = [(t["name"], t["success"], t["resultCount"]) for t in detection["tests"]]
+    assert found == [("True Positive Test", True, 9), ("Benign Near Misses", False, 9)]
+    assert main(["test", NAME, "--store", str(tmp_path / "none")]) == 2
+    assert "not an escudo store" in capsys.readouterr().err

@@ -35,7 +35,8 @@ GOLDEN = Path(__file__).parent / "golden_rules"
 REGEN = os.environ.get("ESCUDO_REGEN_GOLDEN") == "1"
 RULES = {re.sub(r"[^a-z0-9]+", "_", rule.name.lower()).strip("_"): rule for rule in RISK_RULES}
 # DuckDB-only constructs a Spark engine cannot run (docs/architecture.md, "Engines").
-NOT_SPARK = ("QUALIFY", "RECURSIVE", "TIME_BUCKET", "STRPTIME", "LIST_", "TRY_CAST", "[-", "::")
+# (TRY_CAST is Spark SQL since 3.2, and what ANSI mode needs to make a bad number NULL.)
+NOT_SPARK = ("QUALIFY", "RECURSIVE", "TIME_BUCKET", "STRPTIME", "LIST_", "[-", "::")
 
 
 def risk_table(events: list[dict[str, object]]) -> pa.Table:
@@ -117,3 +118,15 @@ def test_rules_run_on_a_registered_engine_and_ties_pick_the_smallest_risk_object
         ("a", 120, 4)
     ]
     assert findings[0]["all_risk_objects"] == ["a", "b"]
+
+
+@pytest.mark.parametrize("engine", sorted(ENGINES))
+def test_a_risk_score_that_is_not_a_number_counts_as_none_on_every_engine(engine: str) -> None:
+    """DuckDB's TRY_CAST makes ``n/a`` NULL (left out of the sum); Spark in ANSI mode (its default
+    since 4.0) fails a plain CAST, so the rules ask it for TRY_CAST too."""
+    events = [_event(i, "a", i) for i in range(5)]
+    events[2] = {**events[2], "risk_score": "n/a", "calculated_risk_score": "n/a"}
+    with new_engine(engine) as running:
+        running.register_arrow(RISK_DATASET, risk_table(events))
+        findings = risk_incidents(running)
+    assert [(f["risk_score"], f["risk_event_count"]) for f in findings] == [(120, 5)]

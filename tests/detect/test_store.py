@@ -7,6 +7,9 @@ import fcntl
 import subprocess
 import sys
 import textwrap
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -321,3 +324,30 @@ def test_a_commit_cut_after_its_intent_is_finished_and_one_before_it_vanishes(
     assert not (store.path / "_txn" / "1.json").exists()
     store.write(results=seed_results())
     assert sorted(p.name for p in (store.path / "_txn").iterdir()) == []
+
+
+class CountingStore(Store):
+    """A store that counts how often each of its data sets is read."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.reads: Counter[str] = Counter()
+
+    def _read(self, kind: str, columns: Sequence[str]) -> pa.Table:
+        self.reads[kind] += 1
+        return super()._read(kind, columns)
+
+
+def test_a_write_reads_the_stored_risk_events_once(tmp_path: Path) -> None:
+    store = CountingStore(tmp_path / "store")
+    events = [
+        {"_time": datetime(2024, 5, 1, 10, i, tzinfo=UTC), "risk_event_id": f"e{i}",
+         "normalized_risk_object": "alice", "risk_object": "alice", "risk_object_type": "user",
+         "risk_score": "60", "source": "S"}
+        for i in range(3)
+    ]  # fmt: skip
+    store.write(risk_events=events[:2])
+    store.reads.clear()
+    assert store.write(risk_events=events) == (0, 1, 0)
+    assert store.reads["risk"] == 1  # the ids and the rules' input: one read
+    assert len(store.risk_events()) == 3

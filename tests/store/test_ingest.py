@@ -22,6 +22,7 @@ import pytest
 from escudo.cli import main
 from escudo.content.loader import load_content
 from escudo.detect.hunt import hunt
+from escudo.sources.base import ReadStats
 from escudo.store.ingest import ingest
 from escudo.store.layout import EVENTS, StoreLayout
 from escudo.store.read import open_store
@@ -294,3 +295,76 @@ def test_prune_drops_the_days_before(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert all('"_time": "2024-03-13' in row for _, row in kept)
     assert main(["store", "prune", "--store", str(store), "--before", "March"]) == 2
     assert capsys.readouterr().err.strip().endswith("not a date (YYYY-MM-DD): 'March'")
+
+
+NGROK = (
+    Path(__file__).parents[2] / "src/escudo/data/attack_data/datasets/attack_techniques/T1572/ngrok"
+)
+
+
+def test_each_file_is_read_as_the_source_it_holds(tmp_path: Path) -> None:
+    """ECS NDJSON and OCSF JSON next to Sysmon syslog: each file sniffed, as a hunt reads it."""
+    from escudo.datamodels.normalize import read_dataset
+
+    inputs = [SAMPLE, NGROK / "ngrok_linux-ecs.ndjson", NGROK / "ngrok_linux-ocsf.json"]
+    store = tmp_path / "store"
+    ingest(inputs, store)
+    stored = store_rows(store)
+    for dataset in ("Endpoint.Processes", "Network_Traffic.All_Traffic"):
+        raw = Counter(
+            (dataset, json.dumps(row, default=str, sort_keys=True))
+            for batch in read_dataset(inputs, dataset)
+            for row in batch.to_pylist()
+        )
+        assert sum(raw.values()) > 0
+        assert Counter({k: n for k, n in stored.items() if k[0] == dataset}) == raw
+    sourcetypes = {json.loads(row)["sourcetype"] for dataset, row in stored}
+    assert sourcetypes == {"sysmon:linux", "ecs:json", "ocsf:json"}
+
+
+def test_a_gzip_that_fails_part_way_is_read_again_from_where_it_stopped(tmp_path: Path) -> None:
+    """A truncated .gz (still being written): what could be read is kept and checkpointed, the
+    error reported; once whole, the next run adds only the rest (every event once)."""
+    text = days_log(tmp_path / "a.log", days=3, repeat=20).read_bytes()
+    whole = gzip.compress(text)
+    gz = tmp_path / "a.log.gz"
+    gz.write_bytes(whole[: len(whole) // 2])
+    store = tmp_path / "store"
+    stats = ReadStats()
+    first = ingest([gz], store, stats=stats).events
+    assert 0 < first < 3 * 20 * 37
+    assert [p.reason for p in stats.unreadable] == [
+        "truncated gzip: the data ends before its end-of-stream marker"
+    ]
+    again = ReadStats()
+    assert ingest([gz], store, stats=again).events == 0  # still cut: reported again, no rows
+    assert len(again.unreadable) == 1
+    gz.write_bytes(whole)  # the writer finished it (same inode, same first bytes)
+    assert ingest([gz], store).events == 3 * 20 * 37 - first
+    assert ingest([gz], store).events == 0
+    ingest([tmp_path / "a.log"], tmp_path / "oneshot")
+    assert store_rows(store) == store_rows(tmp_path / "oneshot")
+
+
+def test_workers_over_byte_ranges_store_the_rows_of_one_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Big files are read by worker processes over byte ranges: the same rows (each row group
+    clustered, so not in the same order), problem lines numbered in the whole file."""
+    import escudo.store.ingest as ingest_module
+
+    log = days_log(tmp_path / "a.log", days=3, repeat=30)
+    with log.open("a") as out:
+        out.write("<Event><System><EventID>1</EventID></System>\n")  # malformed, at the end
+    lines = log.read_bytes().count(b"\n")
+    serial, parallel = ReadStats(), ReadStats()
+    ingest([log], tmp_path / "serial", stats=serial, workers=1)
+    monkeypatch.setattr(ingest_module, "PARALLEL_MIN_BYTES", 0)
+    report = ingest([log], tmp_path / "parallel", stats=parallel, workers=2)
+    assert report.worker_cpu > 0  # the ranges were read by the pool
+    assert store_rows(tmp_path / "parallel") == store_rows(tmp_path / "serial")
+    assert [(p.line, p.reason) for p in parallel.problems] == [
+        (p.line, p.reason) for p in serial.problems
+    ]
+    assert [p.line for p in parallel.problems] == [lines]
+    assert ingest([log], tmp_path / "parallel", workers=2).events == 0

@@ -1,8 +1,10 @@
 """``escudo drilldown``: run a detection's drilldown searches for one of its results.
 
-The result comes from re-hunting over PATH... (``--row N``, 1-based) or from the store an earlier
-``escudo hunt --store`` filled; ``--token NAME=VALUE`` sets or overrides a token. Risk events
-(``Risk.All_Risk``) always come from the store (``--store``, else the default one).
+The result comes from re-hunting over PATH... (``--row N``, 1-based); without PATH, from re-hunting
+over the events of ``--store DIR`` when ``escudo ingest`` filled it (the drilldowns then read its
+events too), else from the results an earlier ``escudo hunt --store`` kept there. ``--token
+NAME=VALUE`` sets or overrides a token. Risk events (``Risk.All_Risk``) always come from the store
+(``--store``, else the default one).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def parse_tokens(values: tuple[str, ...]) -> dict[str, str]:
     "--store",
     "store_path",
     type=click.Path(path_type=Path),
-    help="The store (default: the user's).",
+    help="The store (default: the user's); without PATH, its ingested events are hunted.",
 )
 @content_option()
 @output_options("table")
@@ -63,10 +65,11 @@ def drilldown(
     output: str | None,
     csv_safe: bool,
 ) -> int:
-    """Run DETECTION's drilldown searches for a result over PATH... or from the store."""
+    """Run DETECTION's drilldown searches for a result over PATH... or over the store."""
     from escudo.content.loader import load_content, resolve_detection
     from escudo.detect.drilldown import run_drilldowns, trigger_from
     from escudo.detect.store import Store
+    from escudo.store.read import has_events
 
     check_output(fmt, output)
     content = load_content(list(content_dirs))
@@ -74,6 +77,7 @@ def drilldown(
     if not detection.drilldown_searches:
         raise InputError(f"{detection.name!r} has no drilldown_searches")
     store = Store(store_path)
+    events = store_path if not paths and has_events(store_path) else None
     trigger, rows = trigger_from(
         detection,
         content,
@@ -81,8 +85,11 @@ def drilldown(
         tokens=parse_tokens(token_values),
         paths=paths,
         store=None if paths else store,
+        events=events,
     )
-    runs = run_drilldowns(detection, content, trigger, paths=paths, store=store, stored_rows=rows)
+    runs = run_drilldowns(
+        detection, content, trigger, paths=paths, store=store, stored_rows=rows, events=events
+    )
     sections: list[Section] = []
     for run in runs:
         window = f"{_iso(run.earliest)} .. {_iso(run.latest)}"

@@ -24,12 +24,13 @@ from escudo.sources.base import ReadStats
     help="The store directory (created if missing).",
 )
 @click.option("--strict", is_flag=True, help="Exit 2 when an input could not be read or had malformed or non-UTF-8 lines.")  # fmt: skip
-def ingest(paths: tuple[str, ...], store: Path, strict: bool) -> int:
+@click.option("--sourcetype", default=None, metavar="NAME", help="Read every input as this sourcetype (default: found per file from its content).")  # fmt: skip
+def ingest(paths: tuple[str, ...], store: Path, strict: bool, sourcetype: str | None) -> int:
     """Add the events of log files, directories, .gz files or - (stdin) to a store."""
     from escudo.store.ingest import ingest as run_ingest
 
     stats = ReadStats()
-    report = run_ingest(list(paths), store, stats=stats)
+    report = run_ingest(list(paths), store, stats=stats, sourcetype=sourcetype)
     click.echo(stats.summary(), err=True)
     click.echo(report.summary(), err=True)
     failure = stats.strict_failure() if strict else None

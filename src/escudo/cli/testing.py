@@ -25,6 +25,12 @@ from escudo.cli.options import check_output_path, content_option
     help="A local copy of splunk/attack_data (searched before the bundled data; repeatable).",
 )
 @click.option(
+    "--store",
+    type=click.Path(path_type=Path),
+    help="Run each test over the events of this store (`escudo ingest` filled it) instead of "
+    "its attack data.",
+)
+@click.option(
     "--junit",
     "junit_path",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -42,6 +48,7 @@ def test(
     detection_refs: tuple[str, ...],
     content_dirs: tuple[Path, ...],
     attack_data_dirs: tuple[Path, ...],
+    store: Path | None,
     junit_path: Path | None,
     fmt: str,
 ) -> int:
@@ -49,7 +56,8 @@ def test(
 
     Each test's attack_data URL is looked up locally (its path after /attack_data/master/ under
     --attack-data folders, then escudo's bundled attack data); nothing is downloaded. A test entry
-    with `expect: none` is a negative test: it passes when the search finds nothing.
+    with `expect: none` is a negative test: it passes when the search finds nothing. With
+    --store DIR each test runs over the store's events instead (no attack data is read).
     """
     from escudo.content.loader import load_content, resolve_detection
     from escudo.detect.testing import run_tests
@@ -58,6 +66,10 @@ def test(
     from escudo.outputs.test_summary import render_table, summary
 
     check_output_path(junit_path, "--junit")
+    if store is not None:
+        from escudo.store.read import open_store
+
+        open_store(store)  # checked before the run: an error, not a failed test per entry
     for folder in attack_data_dirs:
         if not folder.is_dir():
             raise InputError(f"--attack-data: folder not found: {folder}")
@@ -73,7 +85,9 @@ def test(
         mode = "all"
         if not detections:
             raise InputError("no detection in the loaded content has tests")
-    report = run_tests(detections, content=content, attack_data_dirs=attack_data_dirs, mode=mode)
+    report = run_tests(
+        detections, content=content, attack_data_dirs=attack_data_dirs, mode=mode, events=store
+    )
     if fmt == "json":
         click.echo(json.dumps(summary(report), indent=2))
     else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,8 +22,9 @@ import pyarrow as pa
 from escudo.content.model import ContentSet, Detection, Drilldown
 from escudo.detect.risk import TOKEN, event_time, field_text, parse_time
 from escudo.detect.store import RISK_DATASET, Store
-from escudo.engines import new_engine
+from escudo.engines import DEFAULT_ENGINE, new_engine
 from escudo.errors import InputError
+from escudo.store.read import engine_settings, reading, register_events
 
 ORIGINAL_SEARCH = "%original_detection_search%"
 WINDOW_TOKENS = ("info_min_time", "info_max_time")
@@ -173,15 +175,17 @@ def trigger_from(
     tokens: Mapping[str, str] | None = None,
     paths: Sequence[Path | str] = (),
     store: Store | None = None,
+    events: Path | None = None,
 ) -> tuple[Trigger, list[dict[str, Any]]]:
-    """The trigger a drilldown starts from, and the original results (re-hunted over ``paths``, else
-    read from ``store``). ``row`` is 1-based; with neither ``row`` nor ``tokens``, row 1."""
+    """The trigger a drilldown starts from, and the original results (re-hunted over ``paths``, or
+    over the store ``events`` that ``escudo ingest`` filled, else read from ``store``). ``row`` is
+    1-based; with neither ``row`` nor ``tokens``, row 1."""
     rows: list[dict[str, Any]] = []
     low = high = None
-    if paths:
+    if paths or events is not None:
         from escudo.detect.hunt import hunt
 
-        result = hunt(list(paths), [detection], content=content)[0]
+        result = hunt(list(paths), [detection], content=content, store=store, events=events)[0]
         rows, low, high = result.records(), result.info_min_time, result.info_max_time
     elif store is not None:
         stored = store.results(detection.name)
@@ -206,31 +210,38 @@ def run_drilldowns(
     paths: Sequence[Path | str] = (),
     store: Store | None = None,
     stored_rows: Sequence[Mapping[str, Any]] = (),
+    events: Path | None = None,
 ) -> list[DrilldownRun]:
     """Fill and run every drilldown of ``detection``.
 
-    Data comes from ``paths`` (logs) and ``Risk.All_Risk`` from ``store`` (default: the user's). Without
-    ``paths``, ``%original_detection_search%`` is answered from ``stored_rows`` (the results the store
-    kept): they stand in for the dataset the detection reads, and the rest of the drilldown runs on them.
+    Data comes from ``paths`` (logs), or from ``events`` (a store ``escudo ingest`` filled: its
+    partitions in the drilldown's window), and ``Risk.All_Risk`` from ``store`` (default: the
+    user's). Without either, ``%original_detection_search%`` is answered from ``stored_rows`` (the
+    results the store kept): they stand in for the dataset the detection reads, and the rest of the
+    drilldown runs on them.
     """
     tokens = trigger.all_tokens()
     runs = []
     for drilldown in detection.drilldown_searches:
         earliest, latest = drilldown_window(drilldown, trigger)
         spl = fill_tokens(drilldown.search, tokens, original_search=detection.search)
-        from_results = not paths and ORIGINAL_SEARCH in drilldown.search
+        from_results = not paths and events is None and ORIGINAL_SEARCH in drilldown.search
         runnable = spl
         if from_results:
             stand_in_dataset = _detection_dataset(detection, content)
             stand_in = f"| from datamodel {stand_in_dataset}"
             runnable = fill_tokens(drilldown.search, tokens, original_search=stand_in)
         compiled = _compile(runnable, detection, content, drilldown, trigger, earliest, latest)
-        with new_engine() as engine:
+        with new_engine(**engine_settings(DEFAULT_ENGINE, events)) as engine, ExitStack() as held:
+            layout = held.enter_context(reading(events)) if events is not None else None
             for dataset in compiled.datasets:
                 if dataset == RISK_DATASET:
                     engine.register_risk_store(store or Store())
                 elif from_results:
                     engine.register_arrow(dataset, _results_table(stored_rows, trigger))
+                elif layout is not None:  # the store's partitions the window reaches
+                    end = latest + timedelta(microseconds=1) if latest is not None else None
+                    register_events(engine, layout, dataset, earliest, end)  # latest inclusive
                 else:
                     engine.register_arrow(dataset, _dataset_rows(dataset, compiled, paths))
             rows = engine.run(compiled)

@@ -228,11 +228,13 @@ def rule_query(rule: RiskRule) -> RuleQuery:
             _col("risk_event_id"),
             _col("risk_object"),
             _col("source"),
-            # exact decimals: a sum of doubles would depend on the order it adds them in
+            # exact decimals: a sum of doubles would depend on the order it adds them in; a score
+            # that is no number is NULL on every engine (safe: Spark's TRY_CAST, not an ANSI CAST)
             exp.alias_(
                 exp.TryCast(
                     this=exp.func("coalesce", _col("calculated_risk_score"), _col("risk_score")),
                     to=exp.DataType.build("DECIMAL(38, 6)"),
+                    safe=True,
                 ),
                 "score",
             ),

@@ -18,6 +18,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -239,19 +240,21 @@ def run_compiled(
             RISK_DATASET,
             window.clip(RISK_DATASET, (store or Store()).risk_table().to_batches()),
         )
-    if needs and events is not None:
-        from escudo.store.read import open_store, register_events
+    with ExitStack() as held:
+        if needs and events is not None:
+            from escudo.store.read import reading, register_events
 
-        layout = open_store(events)
-        for dataset in needs:
-            window.seen[dataset] = register_events(engine, layout, dataset, earliest, latest)
-    elif needs:
-        _load_logs(engine, paths, needs, window, stats, sourcetype, reads)
-    results = []
-    for detection, compiled in jobs:
-        rows = engine.run(compiled)
-        low, high = window.info(compiled.datasets)
-        results.append(DetectionResult(detection, compiled, rows, low, high))
+            # The store's shared lock until the searches ran: the files registered stay there.
+            layout = held.enter_context(reading(events))
+            for dataset in needs:
+                window.seen[dataset] = register_events(engine, layout, dataset, earliest, latest)
+        elif needs:
+            _load_logs(engine, paths, needs, window, stats, sourcetype, reads)
+        results = []
+        for detection, compiled in jobs:
+            rows = engine.run(compiled)
+            low, high = window.info(compiled.datasets)
+            results.append(DetectionResult(detection, compiled, rows, low, high))
     return results
 
 

@@ -252,11 +252,18 @@ class Store:
         whose ids are new, then (``rerun``) run the risk incident rules over every stored risk event
         and make the stored risk incident findings exactly their answer (docs/semantics.md
         "Findings from the whole store"). One commit; returns the new counts and the incidents."""
+        names = risk_schema().names
         with self._writing() as txn:
+            # The stored risk events are read once: their ids, and (rerun) the rules' input.
+            stored_risk = self._read("risk", names) if rerun else None
             fresh: dict[str, pa.Table] = {}
             for kind, table in (("results", results), ("risk", risk)):
-                known = set(self._column(kind, KEYS[kind]))
-                fresh[kind] = unique_rows(table.select(schemas()[kind].names), KEYS[kind], known)
+                ids: list[Any] = []
+                if kind == "risk" and stored_risk is not None:
+                    ids = stored_risk.column(KEYS[kind]).to_pylist()
+                elif table.num_rows:  # nothing to add: no need to know what is stored
+                    ids = self._column(kind, KEYS[kind])
+                fresh[kind] = unique_rows(table.select(schemas()[kind].names), KEYS[kind], set(ids))
                 self._stage(txn, kind, fresh[kind])
             stored = self._records("findings", "finding_json")
             old = {f["finding_id"]: to_json(f) for f in stored}
@@ -264,9 +271,8 @@ class Store:
             for finding in findings:
                 merged.setdefault(finding["finding_id"], to_json(finding))
             incidents: list[dict[str, Any]] = []
-            if rerun:
-                names = risk_schema().names
-                every = pa.concat_tables([self._read("risk", names), fresh["risk"].select(names)])
+            if stored_risk is not None:
+                every = pa.concat_tables([stored_risk, fresh["risk"].select(names)])
                 every = every.sort_by([("_time", "ascending"), ("risk_event_id", "ascending")])
                 from escudo.detect.findings import risk_incidents_of  # sqlglot: when needed
 

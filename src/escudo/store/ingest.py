@@ -4,20 +4,32 @@ Each input is read from where the last run stopped: its checkpoint (``checkpoint
 holds the file's identity (device, inode, the hash of its first bytes), the byte offset after
 the last whole line ingested and the line number there. A plain file with the same identity that
 has not shrunk continues from the offset; any other file at the path (rotated) or a shrunk one
-(truncated) is read from the start; a ``.gz`` file is read once, whole. A last line without its
-newline waits for the next run (it may be half written). Standard input and FIFOs are read whole,
-with no checkpoint. Everything a run writes commits at once (``escudo.store.txn``).
+(truncated) is read from the start; a ``.gz`` file is read once, whole (one that fails part way
+keeps a checkpoint of what was read and is read again from there by the next run). A last line
+without its newline waits for the next run (it may be half written). Standard input and FIFOs are
+read whole, with no checkpoint. Everything a run writes commits at once (``escudo.store.txn``).
+
+Each input is read as the source its first bytes show (``escudo.store.parse``). The new part of a
+big plain file is cut into newline-aligned byte ranges that worker processes read, parse and write
+as Parquet themselves, straight into the transaction's staging folder (no rows through a pipe);
+the files of a range are named after its place in the input. Each row group is clustered by its
+data set's most searched field (``layout.CLUSTER_BY``), so rows are not kept in input order: a
+search orders its own output.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from itertools import pairwise
+from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +38,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from escudo.sources.base import ReadStats
-from escudo.sources.framing import Input, ReadError, expand_inputs, os_reason, read_chunks
-from escudo.store.layout import EVENTS, NO_DATE, StoreLayout
+from escudo.sources.framing import Input, ReadError, os_reason, read_chunks
+from escudo.store.layout import EVENTS, NO_DATE, StoreLayout, cluster, column_order
 from escudo.store.txn import Transaction
 
 CHUNK_BYTES = 8 << 20
@@ -35,6 +47,11 @@ HEAD_BYTES = 4096  # the first bytes whose hash tells one file from another at t
 ROWS_PER_FILE = 4 << 20  # a partition file is closed past this many rows (a new one opened)
 ROW_GROUP_ROWS = 128 << 10  # small enough that _time statistics skip most of a partition
 CHECKPOINT_VERSION = 1
+# New data of a plain file below this is read here: a pool costs more (start-up, imports).
+PARALLEL_MIN_BYTES = 64 << 20
+RANGES_PER_WORKER = (
+    2  # a few ranges per worker, so a worker slowed by the machine's load waits less
+)
 _DAY_US = 86_400_000_000
 
 
@@ -46,6 +63,7 @@ class IngestReport:
     files: int = 0
     inputs: int = 0
     rows: dict[str, int] = field(default_factory=dict)
+    worker_cpu: float = 0.0  # CPU seconds worker processes spent (not counted in this one's)
 
     def summary(self) -> str:
         per = ", ".join(f"{d} {n}" for d, n in sorted(self.rows.items()))
@@ -53,78 +71,6 @@ class IngestReport:
             f"escudo: ingested {self.events} events from {self.inputs} inputs into "
             f"{self.files} files" + (f" ({per})" if per else "")
         )
-
-
-def store_datasets() -> tuple[str, ...]:
-    """The CIM data sets an ingest fills: every one the sourcetype mappings feed."""
-    from escudo.datamodels.mappings import MAPPINGS
-
-    return tuple(sorted({dataset for _, dataset in MAPPINGS}))
-
-
-def read_events(
-    chunks: Iterable[bytes], name: str, first_line: int, stats: ReadStats
-) -> Iterator[tuple[str, pa.RecordBatch, int]]:
-    """``(dataset, rows, lines read so far)`` of newline-aligned ``chunks`` of one input.
-
-    The one place that knows the reading API (``escudo.datamodels.normalize``): each chunk is
-    parsed once, for the raw fields of every data set, then each data set's record types are
-    normalized; problems are numbered from ``first_line``.
-    """
-    from escudo.datamodels.mappings import get_mapping
-    from escudo.datamodels.normalize import dataset_schema, normalize_batch
-    from escudo.sources.framing import note_bad_text
-    from escudo.sources.registry import get_sourcetype
-
-    st = get_sourcetype(None)
-    mappings = [(d, get_mapping(st.name, d), dataset_schema(d, st.name)) for d in store_datasets()]
-    fields = sorted({"EventID"}.union(*(m.raw_fields for _, m, _ in mappings)))
-    every = any(m.record_types is None for _, m, _ in mappings)
-    types = None if every else frozenset().union(*(m.record_types or () for _, m, _ in mappings))
-    plan = st.plan(tuple(fields), types, None, "fast")
-    line = first_line
-    for data in chunks:
-        raw, chunk_stats = plan(data, name)
-        note_bad_text(data, name, 1, chunk_stats)
-        for problem in chunk_stats.problems:
-            problem.line += line
-        stats.merge(chunk_stats)
-        line += data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
-        ids = raw.column("EventID") if raw.num_rows else None
-        for dataset, mapping, schema in mappings:
-            if ids is None:
-                continue
-            rows = raw
-            if mapping.record_types is not None:
-                wanted = pa.array(sorted(str(t) for t in mapping.record_types), ids.type)
-                rows = raw.filter(pc.fill_null(pc.is_in(ids, wanted), False))
-            if rows.num_rows:
-                batch = normalize_batch(rows, mapping, schema, st.source, st.name)
-                yield dataset, batch, line - first_line
-        yield "", pa.record_batch([]), line - first_line  # the lines read, rows or not
-
-
-def _file_chunks(path: Path, start: int, done: list[int]) -> Iterator[bytes]:
-    """Whole lines of a plain file from byte ``start`` to its size now; ``done[0]`` is advanced
-    past each chunk handed out (a last line without newline is left for the next run)."""
-    with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        f.seek(start)
-        pos, carry = start, b""
-        while pos < size:
-            block = f.read(min(CHUNK_BYTES, size - pos))
-            if not block:
-                break
-            pos += len(block)
-            data = carry + block if carry else block
-            cut = data.rfind(b"\n")
-            if cut < 0:
-                carry = data
-                continue
-            carry = data[cut + 1 :]
-            out = data[: cut + 1]
-            done[0] += len(out)
-            yield out
 
 
 def _head_hash(path: Path, length: int) -> str:
@@ -150,21 +96,36 @@ class _Open:
     """A partition's open staged file: rows written, batches not yet written."""
 
     writer: pq.ParquetWriter
+    dataset: str
     rows: int = 0
     pending: list[pa.RecordBatch] = field(default_factory=list)
     pending_rows: int = 0
 
 
-class _Sink:
-    """Open Parquet writers, one per (data set, date) partition, on staged files."""
+@dataclass
+class Piece:
+    """What reading one piece of input (a byte range, or a whole stream or ``.gz``) produced: the
+    files it staged (their final paths in the store), rows per data set, counts, lines read."""
 
-    def __init__(self, layout: StoreLayout, txn: Transaction, report: IngestReport) -> None:
-        self.layout, self.txn, self.report = layout, txn, report
+    files: list[str] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)
+    stats: ReadStats = field(default_factory=ReadStats)
+    lines: int = 0
+    consumed: int = 0  # bytes of whole lines read (decompressed, for a .gz)
+    error: ReadError | None = None
+    cpu: float = 0.0  # CPU seconds the piece took in its process (the benchmark adds them up)
+
+
+class PartWriter:
+    """Open Parquet writers, one per (data set, date) partition, on files staged under ``staging``
+    (a transaction's folder) named ``part-<prefix>-<n>.parquet`` (``prefix`` sorts in input order)."""
+
+    def __init__(self, staging: Path, prefix: str, piece: Piece) -> None:
+        self.staging, self.prefix, self.piece = staging, prefix, piece
         self.open: dict[tuple[str, str], _Open] = {}
-        self.count = 0
 
     def write(self, dataset: str, batch: pa.RecordBatch) -> None:
-        if not dataset or not batch.num_rows:
+        if not batch.num_rows:
             return
         times = batch.column("_time")
         micros = pc.cast(pc.cast(times, pa.int64()), pa.float64())  # exact below 2**53 us
@@ -179,20 +140,22 @@ class _Sink:
                 )
             )
             self._put(dataset, _day_name(day), part)
-        self.report.rows[dataset] = self.report.rows.get(dataset, 0) + batch.num_rows
-        self.report.events += batch.num_rows
+        rows = self.piece.rows
+        rows[dataset] = rows.get(dataset, 0) + batch.num_rows
 
     def _put(self, dataset: str, day: str, batch: pa.RecordBatch) -> None:
         key = (dataset, day)
         entry = self.open.get(key)
         if entry is None:
-            folder = self.layout.partition(EVENTS, dataset, day).relative_to(self.layout.root)
-            self.count += 1
-            name = f"{folder.as_posix()}/part-{self.txn.id}-{self.count:05d}.parquet"
-            writer = pq.ParquetWriter(
-                self.txn.stage(name), batch.schema, compression="zstd", compression_level=1
-            )
-            entry = self.open[key] = _Open(writer)
+            folder = f"{EVENTS}/dataset={dataset}/date={day}"
+            name = f"{folder}/part-{self.prefix}-{len(self.piece.files):05d}.parquet"
+            path = self.staging / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            order = column_order(dataset, batch.schema.names)
+            schema = pa.schema([batch.schema.field(n) for n in order])
+            writer = pq.ParquetWriter(path, schema, compression="zstd", compression_level=1)
+            self.piece.files.append(name)
+            entry = self.open[key] = _Open(writer, dataset)
         entry.pending.append(batch)
         entry.pending_rows += batch.num_rows
         if entry.pending_rows >= ROW_GROUP_ROWS:  # whole row groups: few, with useful statistics
@@ -202,7 +165,8 @@ class _Sink:
 
     def _flush(self, entry: _Open) -> None:
         if entry.pending:
-            table = pa.Table.from_batches(entry.pending)
+            # each row group clustered (layout.CLUSTER_BY): searches skip most of its rows
+            table = cluster(entry.dataset, pa.Table.from_batches(entry.pending))
             entry.writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
             entry.rows += table.num_rows
             entry.pending, entry.pending_rows = [], 0
@@ -211,11 +175,126 @@ class _Sink:
         entry = self.open.pop(key)
         self._flush(entry)
         entry.writer.close()  # the commit makes it durable (fsync)
-        self.report.files += 1
 
     def close(self) -> None:
         for key in list(self.open):
             self._close(key)
+
+
+def parse_chunks(
+    chunks: Iterable[bytes],
+    sourcetype: str,
+    name: str,
+    writer: PartWriter,
+    piece: Piece,
+    progress: Callable[[Piece], None] | None = None,
+) -> None:
+    """Parse newline-aligned ``chunks`` of one input into ``writer``, counting into ``piece``
+    (problem lines numbered from the piece's start; ``progress`` told after each chunk); a
+    ReadError ends the piece (kept in it)."""
+    from escudo.store.parse import ChunkParser
+
+    parser = ChunkParser(sourcetype)
+    try:
+        for data in chunks:
+            parsed = parser(data, name)
+            for problem in parsed.stats.problems:
+                problem.line += piece.lines
+            piece.stats.merge(parsed.stats)
+            piece.lines += parsed.lines
+            piece.consumed += len(data)
+            for dataset, batch in parsed.batches:
+                writer.write(dataset, batch)
+            if progress is not None:
+                progress(piece)
+    except ReadError as exc:
+        piece.error = exc
+    finally:
+        writer.close()
+
+
+def _range_chunks(path: Path, offset: int, length: int) -> Iterator[bytes]:
+    """Newline-aligned chunks of about CHUNK_BYTES of ``length`` bytes at ``offset`` (the range
+    ends just after a newline)."""
+    with open(path, "rb") as f:
+        f.seek(offset)
+        left, carry = length, b""
+        while left > 0:
+            block = f.read(min(CHUNK_BYTES, left))
+            if not block:
+                break
+            left -= len(block)
+            data = carry + block if carry else block
+            cut = data.rfind(b"\n") + 1 if left else len(data)
+            carry = data[cut:]
+            if cut:
+                yield data[:cut]
+        if carry:
+            yield carry
+
+
+def ingest_range(
+    sourcetype: str,
+    path: Path,
+    offset: int,
+    length: int,
+    name: str,
+    staging: Path,
+    prefix: str,
+    progress: Callable[[Piece], None] | None = None,
+) -> Piece:
+    """Read a newline-aligned byte range of a plain file into staged Parquet files (a worker
+    process's task: the rows never travel through a pipe); a file that cannot be read (removed,
+    replaced) is reported in the piece, not raised."""
+    started = time.process_time()
+    piece = Piece()
+    writer = PartWriter(staging, prefix, piece)
+    try:
+        chunks = _range_chunks(path, offset, length)
+        parse_chunks(chunks, sourcetype, name, writer, piece, progress)
+    except OSError as exc:
+        piece.error = ReadError(os_reason(exc, vanished_hint=True), cut=True)
+    piece.cpu = time.process_time() - started
+    return piece
+
+
+def _split(path: Path, start: int, end: int, pieces: int) -> list[tuple[int, int]]:
+    """``[start, end)`` in up to ``pieces`` ranges, each ending just after a newline."""
+    size = end - start
+    cuts = [start]
+    with open(path, "rb") as f:
+        for i in range(1, pieces):
+            at = max(cuts[-1], start + size * i // pieces)
+            f.seek(at)
+            while True:
+                block = f.read(1 << 16)
+                nl = block.find(b"\n")
+                if not block or at >= end:
+                    at = end
+                    break
+                if nl >= 0:
+                    at += nl + 1
+                    break
+                at += len(block)
+            if at < end and at > cuts[-1]:
+                cuts.append(at)
+    cuts.append(end)
+    return [(a, b - a) for a, b in pairwise(cuts) if b > a]
+
+
+def _whole_lines_end(path: Path, size: int) -> int:
+    """The offset just after the last newline in the first ``size`` bytes (0: none)."""
+    with open(path, "rb") as f:
+        pos = size
+        while pos > 0:
+            step = min(1 << 16, pos)
+            f.seek(pos - step)
+            block = f.read(step)
+            nl = block.rfind(b"\n")
+            if nl >= 0:
+                return pos - step + nl + 1
+            pos -= step
+    return 0
 
 
 def _day_name(day: int | None) -> str:
@@ -242,14 +321,102 @@ class _Progress:
         sys.stderr.flush()
 
 
+class _Run:
+    """One ingest run: its transaction, the worker pool (started when a big input needs it), what
+    it added so far."""
+
+    def __init__(
+        self,
+        txn: Transaction,
+        report: IngestReport,
+        stats: ReadStats,
+        workers: int,
+        show: _Progress,
+    ) -> None:
+        self.txn, self.report, self.stats, self.workers = txn, report, stats, workers
+        self.show = show
+        self.done = 0  # bytes of the inputs before the one being read
+        self.count = 0
+        self.pool: ProcessPoolExecutor | None = None
+
+    def progress(self, before: int) -> Callable[[Piece], None]:
+        """Shows the progress of a piece read here, ``before`` bytes into its input."""
+
+        def shown(piece: Piece) -> None:
+            rows = sum(piece.rows.values())
+            self.show.show(self.done + before + piece.consumed, self.report.events + rows)
+
+        return shown
+
+    def prefix(self) -> str:
+        """A file name prefix for the next piece: the transaction, then pieces in input order."""
+        self.count += 1
+        return f"{self.txn.id}-{self.count:05d}"
+
+    def take(self, piece: Piece, line_base: int) -> None:
+        """Commit ``piece``'s files with the run, its problems numbered from ``line_base``."""
+        for problem in piece.stats.problems:
+            problem.line += line_base
+        self.stats.merge(piece.stats)
+        for name in piece.files:
+            self.txn.stage(name)  # written there already: the rename joins the commit
+        self.report.files += len(piece.files)
+        for dataset, rows in piece.rows.items():
+            self.report.rows[dataset] = self.report.rows.get(dataset, 0) + rows
+            self.report.events += rows
+
+    def ranges(self, sourcetype: str, path: Path, name: str, start: int, end: int) -> list[Piece]:
+        """The pieces of ``[start, end)`` of a plain file: in worker processes when it is big,
+        each range read where it lies on disk, its Parquet written by the worker."""
+        staging = self.txn.staging
+        if self.workers < 2 or end - start < PARALLEL_MIN_BYTES:
+            shown, prefix = self.progress(0), self.prefix()
+            return [
+                ingest_range(sourcetype, path, start, end - start, name, staging, prefix, shown)
+            ]
+        if self.pool is None:
+            self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=_context())
+        jobs = [
+            self.pool.submit(
+                ingest_range, sourcetype, path, offset, length, name, staging, self.prefix()
+            )
+            for offset, length in _split(path, start, end, RANGES_PER_WORKER * self.workers)
+        ]
+        pieces: list[Piece] = []
+        for job in jobs:  # in order; progress as each range is done
+            pieces.append(job.result())
+            rows = sum(sum(p.rows.values()) for p in pieces)
+            self.show.show(self.done + sum(p.consumed for p in pieces), self.report.events + rows)
+        self.report.worker_cpu += sum(piece.cpu for piece in pieces)
+        return pieces
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+
+def _context() -> BaseContext:
+    """forkserver: workers fork from a server that imported this module, not from this process
+    (which holds the store's lock and may run DuckDB threads); spawn where there is none."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    server = multiprocessing.get_context("forkserver")
+    server.set_forkserver_preload([__name__])
+    return server
+
+
 def ingest(
     paths: Sequence[str | os.PathLike[str]],
     store: str | os.PathLike[str],
     *,
     stats: ReadStats | None = None,
     progress: bool | None = None,
+    sourcetype: str | None = None,
+    workers: int | None = None,
 ) -> IngestReport:
     """Add the events of ``paths`` not yet in ``store`` (created if needed); one atomic commit.
+    Each input is read as its own source (sniffed from its first bytes, as ``escudo hunt``
+    does), or as ``sourcetype``. ``workers``: processes reading big files (default: one per core).
 
     >>> import tempfile
     >>> from pathlib import Path
@@ -258,26 +425,28 @@ def ingest(
     >>> ingest([sample], store).events > 0, ingest([sample], store).events
     (True, 0)
     """
+    from escudo.datamodels.normalize import sources_of
     from escudo.detect.store import Store
 
     stats = stats if stats is not None else ReadStats()
     layout = StoreLayout(Path(store))
     report = IngestReport()
+    workers = max(1, workers if workers is not None else min(os.cpu_count() or 1, 8))
+    inputs = [(source.name, inp) for source, run in sources_of(paths, sourcetype) for inp in run]
     # the store's writer lock; a commit a crashed run decided is finished first
     with Store(layout.root)._writing() as txn:
         old = read_checkpoints(layout)
         entries: dict[str, Any] = dict(old.get("inputs", {}))
-        inputs = expand_inputs(paths)
-        total = sum(inp.path.stat().st_size for inp in inputs if inp.seekable and inp.path)
+        total = sum(_size(inp) for _, inp in inputs)
         show = _Progress(sys.stderr.isatty() if progress is None else progress, total)
-        sink = _Sink(layout, txn, report)
-        done_before = 0
+        run = _Run(txn, report, stats, workers, show)
         try:
-            for inp in inputs:
-                done_before += _ingest_one(inp, entries, sink, stats, show, done_before, report)
+            for source, inp in inputs:
+                run.done += _ingest_one(source, inp, entries, run)
+                show.show(run.done, report.events)
         finally:
-            sink.close()
-        show.show(done_before, report.events, final=True)
+            run.close()
+        show.show(run.done, report.events, final=True)
         if entries != old.get("inputs", {}):  # the checkpoints commit with the rows they cover
             final = layout.checkpoints.relative_to(layout.root).as_posix()
             staged = txn.stage(final)
@@ -288,54 +457,45 @@ def ingest(
     return report
 
 
-def _ingest_one(
-    inp: Input,
-    entries: dict[str, Any],
-    sink: _Sink,
-    stats: ReadStats,
-    show: _Progress,
-    done_before: int,
-    report: IngestReport,
-) -> int:
+def _size(inp: Input) -> int:
+    try:
+        return inp.path.stat().st_size if inp.seekable and inp.path else 0
+    except OSError:
+        return 0  # reported when its turn comes
+
+
+def _skip(chunks: Iterable[bytes], count: int) -> Iterator[bytes]:
+    """``chunks`` without their first ``count`` bytes (a line boundary: what a run read before)."""
+    for data in chunks:
+        if count >= len(data):
+            count -= len(data)
+            continue
+        yield data[count:] if count else data
+        count = 0
+
+
+def _ingest_one(source: str, inp: Input, entries: dict[str, Any], run: _Run) -> int:
     """Ingest the new part of one input, updating ``entries``; the bytes of it read."""
+    stats = run.stats
     if inp.error:
         stats.add_unreadable(inp.name, inp.error)
         return 0
     if inp.path is None or inp.stream:  # stdin, a FIFO: whole, no checkpoint
-        report.inputs += 1
-        try:
-            for dataset, batch, _ in read_events(read_chunks(inp, CHUNK_BYTES), inp.name, 0, stats):
-                sink.write(dataset, batch)
-        except ReadError as exc:
-            stats.add_unreadable(inp.name, exc.reason)
+        run.report.inputs += 1
+        piece = Piece()
+        writer = PartWriter(run.txn.staging, run.prefix(), piece)
+        parse_chunks(read_chunks(inp, CHUNK_BYTES), source, inp.name, writer, piece)
+        run.take(piece, 0)
+        if piece.error is not None:
+            stats.add_unreadable(inp.name, piece.error.reason)
         return 0
     try:
         st = inp.path.stat()
         key = _key(st)
         prev = entries.get(key)
-        start, line = 0, 0
         if inp.gzipped:
-            if (
-                prev is not None
-                and prev.get("gzip")
-                and prev["size"] == st.st_size
-                and prev["head"] == _head_hash(inp.path, prev["head_len"])
-            ):
-                return 0  # read whole before
-            report.inputs += 1
-            try:
-                for dataset, batch, _ in read_events(
-                    read_chunks(inp, CHUNK_BYTES), inp.name, 0, stats
-                ):
-                    sink.write(dataset, batch)
-            except ReadError as exc:
-                stats.add_unreadable(inp.name, exc.reason)
-            head_len = min(HEAD_BYTES, st.st_size)
-            entries[key] = {
-                "path": inp.name, "gzip": True, "size": st.st_size, "head_len": head_len,
-                "head": _head_hash(inp.path, head_len), "offset": st.st_size, "line": 0,
-            }  # fmt: skip
-            return st.st_size
+            return _ingest_gzip(source, inp, st, key, prev, entries, run)
+        start, line = 0, 0
         if (
             prev is not None
             and not prev.get("gzip")
@@ -343,25 +503,67 @@ def _ingest_one(
             and prev["head"] == _head_hash(inp.path, prev["head_len"])
         ):
             start, line = prev["offset"], prev["line"]
-        if start == st.st_size:
+        end = _whole_lines_end(inp.path, st.st_size)  # a last line without newline waits
+        if end <= start:
             return 0
-        report.inputs += 1
-        done = [start]
-        lines = 0
-        for dataset, batch, read in read_events(
-            _file_chunks(inp.path, start, done), inp.name, line, stats
-        ):
-            sink.write(dataset, batch)
-            lines = read
-            show.show(done_before + done[0] - start, report.events)
-        if done[0] == start:
+        run.report.inputs += 1
+        offset = start
+        for piece in run.ranges(source, inp.path, inp.name, start, end):
+            if piece.error is not None:  # what came after it is not kept: the next run reads it
+                run.take(piece, line)
+                stats.add_unreadable(inp.name, piece.error.reason)
+                offset += piece.consumed
+                line += piece.lines
+                break
+            run.take(piece, line)
+            offset += piece.consumed
+            line += piece.lines
+        if offset == start:
             return 0
-        head_len = min(HEAD_BYTES, done[0])
+        head_len = min(HEAD_BYTES, offset)
         entries[key] = {
             "path": inp.name, "gzip": False, "size": st.st_size, "head_len": head_len,
-            "head": _head_hash(inp.path, head_len), "offset": done[0], "line": line + lines,
+            "head": _head_hash(inp.path, head_len), "offset": offset, "line": line,
         }  # fmt: skip
-        return done[0] - start
+        return offset - start
     except OSError as exc:
         stats.add_unreadable(inp.name, os_reason(exc, vanished_hint=True))
         return 0
+
+
+def _ingest_gzip(
+    source: str,
+    inp: Input,
+    st: os.stat_result,
+    key: str,
+    prev: dict[str, Any] | None,
+    entries: dict[str, Any],
+    run: _Run,
+) -> int:
+    """A ``.gz`` is read whole, once; one that could not be read to its end (truncated, still
+    being written, corrupt) keeps a checkpoint of what was read (decompressed bytes, lines), so
+    the next run reads it again from there and adds the rest, or reports it again."""
+    assert inp.path is not None
+    skip, line = 0, 0
+    if prev is not None and prev.get("gzip"):
+        same = prev["head"] == _head_hash(inp.path, prev["head_len"])
+        if prev.get("complete", True):
+            if same and prev["size"] == st.st_size:
+                return 0  # read whole before
+        elif same:
+            skip, line = prev["offset"], prev["line"]
+    run.report.inputs += 1
+    piece = Piece()
+    writer = PartWriter(run.txn.staging, run.prefix(), piece)
+    chunks = _skip(read_chunks(inp, CHUNK_BYTES), skip)
+    parse_chunks(chunks, source, inp.name, writer, piece, run.progress(0))
+    run.take(piece, line)
+    if piece.error is not None:
+        run.stats.add_unreadable(inp.name, piece.error.reason)
+    head_len = min(HEAD_BYTES, st.st_size)
+    entries[key] = {
+        "path": inp.name, "gzip": True, "complete": piece.error is None, "size": st.st_size,
+        "head_len": head_len, "head": _head_hash(inp.path, head_len),
+        "offset": skip + piece.consumed, "line": line + piece.lines,
+    }  # fmt: skip
+    return st.st_size

@@ -4,8 +4,9 @@ also creates and checks the store and holds its lock).
 
 ```
 DIR/escudo-store.json                     {"format": "escudo-store", "version": 1}
-DIR/events/dataset=<Dataset>/date=YYYY-MM-DD/part-<txn>-<n>.parquet   (_time UTC)
-  (<txn>: nanoseconds, 20 digits, then random hex; <n>: 5 digits, so names sort by commit)
+DIR/events/dataset=<Dataset>/date=YYYY-MM-DD/part-<txn>-<piece>-<n>.parquet   (_time UTC)
+  (<txn>: nanoseconds, 20 digits, then random hex; <piece>, <n>: 5 digits, so names sort by commit,
+  then in input order; a compacted file is part-<txn>-<n>.parquet)
 DIR/risk/..., DIR/findings/..., DIR/results/...
 DIR/checkpoints/inputs.json               per input: identity, offset, line
 DIR/_txn/                                 staging and commit intents
@@ -29,6 +30,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 FORMAT = "escudo-store"
 VERSION = 1
@@ -41,6 +46,58 @@ CHECKPOINTS = "checkpoints"
 TXN = "_txn"
 # The date partition of rows whose _time is NULL (unparsable timestamps): they sort after every date.
 NO_DATE = "none"
+
+
+# Each data set's row groups are sorted by the lower-cased value of one field (Arrow's sort is
+# stable: rows of one value keep their input order; no value last), the field most searches test: its rows of one value lie together,
+# so an engine that filters it first skips whole runs of rows, never reading the other columns
+# there (DuckDB reads a column of a vector only for rows that passed the filters before it, and
+# checks filters in the files' column order). Measured on a 10M-event store (8M processes), the
+# seed's filter `lower(process_name)='ngrok' AND lower(process) LIKE ...`: 1.1 s unsorted, 0.5 s
+# with process_name before process, 0.13-0.27 s sorted too (load 19-21 on 2 cores).
+CLUSTER_BY = {
+    "Endpoint.Processes": "process_name",
+    "Endpoint.Filesystem": "file_name",
+    "Network_Traffic.All_Traffic": "dest_port",
+}
+# Written first, in this order (after _time and the cluster field): short, often-tested fields.
+FIRST_COLUMNS = (
+    "process_name", "parent_process_name", "file_name", "dest_port", "action", "dest", "user",
+    "original_file_name", "transport", "src",
+)  # fmt: skip
+
+
+def column_order(dataset: str, names: list[str]) -> list[str]:
+    """The store's column order for ``dataset`` rows holding ``names``: ``_time``, the cluster
+    field, :data:`FIRST_COLUMNS`, then the rest as they come (readers match columns by name).
+
+    >>> column_order("Endpoint.Processes", ["_time", "host", "process", "process_name", "user"])
+    ['_time', 'process_name', 'user', 'host', 'process']
+    """
+    key = CLUSTER_BY.get(dataset)
+    first = [n for n in ("_time", key, *FIRST_COLUMNS) if n is not None and n in names]
+    first = list(dict.fromkeys(first))
+    return first + [n for n in names if n not in first]
+
+
+def cluster(dataset: str, table: pa.Table) -> pa.Table:
+    """``table`` sorted (stably) by the lower-cased :data:`CLUSTER_BY` field of ``dataset``, its
+    columns in :func:`column_order`.
+
+    >>> import pyarrow as pa
+    >>> t = pa.table({"process": ["a", "b", "c"], "process_name": ["sh", "Bash", "sh"]})
+    >>> cluster("Endpoint.Processes", t).to_pydict()
+    {'process_name': ['Bash', 'sh', 'sh'], 'process': ['b', 'a', 'c']}
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    key = CLUSTER_BY.get(dataset)
+    if key is not None and key in table.column_names and table.num_rows > 1:
+        lowered = pc.utf8_lower(table.column(key).cast(pa.string()))
+        order = pc.sort_indices(pa.table({"k": lowered}), sort_keys=[("k", "ascending")])
+        table = table.take(order)
+    return table.select(column_order(dataset, table.column_names))
 
 
 def hidden(name: str) -> bool:

@@ -6,6 +6,8 @@ the compiled search's own ``_time`` bounds clip the rows exactly, as for raw fil
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -22,14 +24,36 @@ if TYPE_CHECKING:
 
 def open_store(path: str | Path) -> StoreLayout:
     """The store at ``path`` for reading (InputError if it is none, or a file); a commit a crashed
-    writer decided is finished first."""
+    writer decided is finished first. Files found through it may be removed by a later commit
+    (``escudo store compact``): read them inside :func:`reading` instead."""
+    with reading(path) as layout:
+        return layout
+
+
+@contextmanager
+def reading(path: str | Path) -> Iterator[StoreLayout]:
+    """The store at ``path`` for reading, held under its shared lock until the block ends: no
+    writer commits meanwhile, so every file the block lists stays there while an engine scans
+    it (a compact or prune waits for the block; docs/semantics.md "Readers hold the store").
+    InputError if ``path`` is not a store."""
     from escudo.detect.store import Store
 
     with Store(Path(path))._reading():
-        pass
-    if not (Path(path) / MARKER).is_file():
-        raise InputError(f"not an escudo store (no {MARKER})", path=str(path))
-    return StoreLayout(Path(path))
+        if not (Path(path) / MARKER).is_file():
+            raise InputError(f"not an escudo store (no {MARKER})", path=str(path))
+        yield StoreLayout(Path(path))
+
+
+def has_events(path: str | Path | None) -> bool:
+    """Whether ``path`` is a store holding ingested events (``escudo ingest`` filled it).
+
+    >>> has_events(None), has_events("/nonexistent")
+    (False, False)
+    """
+    if path is None:
+        return False
+    root = Path(path)
+    return (root / MARKER).is_file() and bool(StoreLayout(root).datasets(EVENTS))
 
 
 def engine_settings(engine: str, events: Path | None) -> dict[str, Any]:

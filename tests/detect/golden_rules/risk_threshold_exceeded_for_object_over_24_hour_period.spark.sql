@@ -6,7 +6,7 @@ WITH ev AS (
     risk_event_id,
     risk_object,
     source,
-    CAST(COALESCE(calculated_risk_score, risk_score) AS DECIMAL(38, 6)) AS score,
+    TRY_CAST(COALESCE(calculated_risk_score, risk_score) AS DECIMAL(38, 6)) AS score,
     COALESCE(`annotations.mitre_attack.mitre_tactic_id`, CAST(ARRAY() AS ARRAY<STRING>)) AS tactic_ids,
     COALESCE(`annotations.mitre_attack.mitre_tactic`, CAST(ARRAY() AS ARRAY<STRING>)) AS tactics,
     COALESCE(`annotations.mitre_attack.mitre_technique_id`, CAST(ARRAY() AS ARRAY<STRING>)) AS technique_ids
