@@ -21,7 +21,7 @@ import pytest
 
 from escudo.cli import main
 from escudo.content.loader import load_content
-from escudo.detect.hunt import hunt
+from escudo.detect.hunt import hunt, select_detections
 from escudo.sources.base import ReadStats
 from escudo.store.ingest import ingest
 from escudo.store.layout import EVENTS, StoreLayout
@@ -368,3 +368,32 @@ def test_workers_over_byte_ranges_store_the_rows_of_one_process(
     ]
     assert [p.line for p in parallel.problems] == [lines]
     assert ingest([log], tmp_path / "parallel", workers=2).events == 0
+
+
+AUDITD = (
+    Path(__file__).parents[2] / "src/escudo/data/attack_data/datasets/attack_techniques/T1572/ngrok"
+)
+
+
+@pytest.mark.parametrize(
+    "name", ["ngrok_linux-auditd.log", "ngrok_linux-auditd-enriched.log", "ngrok_linux-auditd-syslog.log"]
+)  # fmt: skip
+@pytest.mark.parametrize("chunk", [8 << 20, 700])
+def test_auditd_events_are_assembled_into_the_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, chunk: int
+) -> None:
+    """auditd's events span records (SYSCALL, EXECVE, PROCTITLE...): an ingest assembles them as a
+    hunt does, across chunk boundaries, so hunting the store equals hunting the log (it stored
+    nothing before)."""
+    import escudo.store.ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "CHUNK_BYTES", chunk)
+    log = AUDITD / name
+    report = ingest([log], tmp_path / "store")
+    assert report.rows.get("Endpoint.Processes", 0) > 0
+    content = load_content()
+    detections = select_detections(content, [SEED])
+    raw = hunt([log], detections, content=content)
+    stored = hunt([], detections, content=content, events=tmp_path / "store")
+    assert raw[0].rows.num_rows > 0
+    assert sorted(map(str, raw[0].rows.to_pylist())) == sorted(map(str, stored[0].rows.to_pylist()))

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from multiprocessing.context import BaseContext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -41,6 +41,9 @@ from escudo.sources.base import ReadStats
 from escudo.sources.framing import Input, ReadError, os_reason, read_chunks
 from escudo.store.layout import EVENTS, NO_DATE, StoreLayout, cluster, column_order
 from escudo.store.txn import Transaction
+
+if TYPE_CHECKING:
+    from escudo.store.parse import ChunkParser, Parsed
 
 CHUNK_BYTES = 8 << 20
 HEAD_BYTES = 4096  # the first bytes whose hash tells one file from another at the same inode
@@ -195,6 +198,9 @@ def parse_chunks(
     from escudo.store.parse import ChunkParser
 
     parser = ChunkParser(sourcetype)
+    if parser.assembles:
+        _parse_assembled(parser, chunks, name, writer, piece, progress)
+        return
     try:
         for data in chunks:
             parsed = parser(data, name)
@@ -210,6 +216,37 @@ def parse_chunks(
     except ReadError as exc:
         piece.error = exc
     finally:
+        writer.close()
+
+
+def _parse_assembled(
+    parser: ChunkParser,
+    chunks: Iterable[bytes],
+    name: str,
+    writer: PartWriter,
+    piece: Piece,
+    progress: Callable[[Piece], None] | None,
+) -> None:
+    """:func:`parse_chunks` for a source whose events span records (auditd): the chunks go
+    through the source's assembly in order; counts as each chunk is read."""
+
+    def counted(parsed: Parsed, size: int) -> None:
+        for problem in parsed.stats.problems:
+            problem.line += piece.lines
+        piece.stats.merge(parsed.stats)
+        piece.lines += parsed.lines
+        piece.consumed += size
+        if progress is not None:
+            progress(piece)
+
+    assembly = ReadStats()
+    try:
+        for dataset, batch in parser.assembled(chunks, name, counted, assembly):
+            writer.write(dataset, batch)
+    except ReadError as exc:
+        piece.error = exc
+    finally:
+        piece.stats.merge(assembly)
         writer.close()
 
 
@@ -369,7 +406,10 @@ class _Run:
         """The pieces of ``[start, end)`` of a plain file: in worker processes when it is big,
         each range read where it lies on disk, its Parquet written by the worker."""
         staging = self.txn.staging
-        if self.workers < 2 or end - start < PARALLEL_MIN_BYTES:
+        from escudo.store.parse import ChunkParser
+
+        whole = ChunkParser(sourcetype).assembles  # events span records: one ordered read
+        if whole or self.workers < 2 or end - start < PARALLEL_MIN_BYTES:
             shown, prefix = self.progress(0), self.prefix()
             return [
                 ingest_range(sourcetype, path, start, end - start, name, staging, prefix, shown)

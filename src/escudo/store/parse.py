@@ -19,6 +19,7 @@ data set over the whole chunk 4.1 s; so one plan it is.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -86,13 +87,52 @@ class ChunkParser:
             )
             parsed.batches.append((dataset.name, batch))
 
-    def _whole(self, data: bytes, name: str, parsed: Parsed) -> None:
-        """One plan for every data set's fields; the rows then split by record type."""
-        if not self.datasets:
-            return
+    @property
+    def assembles(self) -> bool:
+        """Whether the source's events span records that chunks cut (auditd): its chunks are
+        read in order, by :meth:`assembled`, never in independent ranges."""
         from escudo.sources.registry import get_sourcetype
 
+        return getattr(get_sourcetype(self.sourcetype), "assemble", None) is not None
+
+    def assembled(
+        self,
+        chunks: Iterable[bytes],
+        name: str,
+        on_chunk: Callable[[Parsed, int], None],
+        stats: ReadStats,
+    ) -> Iterator[tuple[str, pa.RecordBatch]]:
+        """Rows of a source whose events span records: the chunks' records, in order, joined into
+        events by the source's ``assemble``, then split per data set. ``on_chunk(parsed, size)``
+        gets each chunk's counts as it is read (problem lines numbered from the chunk's start);
+        ``stats`` the assembly's own counts."""
+        from escudo.sources.registry import get_sourcetype
+
+        if not self.datasets:
+            for data in chunks:
+                on_chunk(Parsed(lines=count_lines(data)), len(data))
+            return
         source = get_sourcetype(self.sourcetype)
+        fields, types = self._wanted()
+        plan = source.plan(fields, types, None, "fast")
+
+        def records() -> Iterator[pa.RecordBatch]:
+            for data in chunks:
+                parsed = Parsed(lines=count_lines(data))
+                raw, read = plan(data, name)
+                read.lines = 0
+                parsed.stats.merge(read)
+                note_bad_text(data, name, 1, parsed.stats)
+                on_chunk(parsed, len(data))
+                yield raw
+
+        for raw in source.assemble(records(), fields, types, None, stats):  # type: ignore[attr-defined]
+            parsed = Parsed()
+            self._split(raw, parsed)
+            yield from parsed.batches
+
+    def _wanted(self) -> tuple[tuple[str, ...], frozenset[str] | None]:
+        """The raw fields and record types of every data set (one plan reads them all)."""
         fields = tuple(
             sorted(
                 {d.mapping.record_type for d in self.datasets}.union(
@@ -106,9 +146,23 @@ class ChunkParser:
             if every
             else frozenset().union(*(d.mapping.record_types or () for d in self.datasets))
         )
+        return fields, types
+
+    def _whole(self, data: bytes, name: str, parsed: Parsed) -> None:
+        """One plan for every data set's fields; the rows then split by record type."""
+        if not self.datasets:
+            return
+        from escudo.sources.registry import get_sourcetype
+
+        source = get_sourcetype(self.sourcetype)
+        fields, types = self._wanted()
         raw, stats = source.plan(fields, types, None, "fast")(data, name)
         stats.lines = 0
         parsed.stats.merge(stats)
+        self._split(raw, parsed)
+
+    def _split(self, raw: pa.RecordBatch, parsed: Parsed) -> None:
+        """A batch of raw rows into each data set's normalized rows (by record type)."""
         if not raw.num_rows:
             return
         for dataset in self.datasets:
