@@ -106,3 +106,22 @@ def test_a_rotated_file_is_read_to_its_end_then_the_new_one(tmp_path: Path) -> N
     whole = tmp_path / "whole.log"
     whole.write_bytes(log_part(0) + log_part(1) + log_part(2))
     assert counts(read_jsonl(out)) == batch_hunt(whole)
+
+
+def test_status_counts_every_event_a_batch_read(tmp_path: Path) -> None:
+    """The status's events are every event read, also those the seed's raw-text prefilter dropped
+    (it counted only the extracted ones: a busy watcher looked idle)."""
+    from escudo.datamodels.normalize import read_dataset
+    from escudo.sources.base import ReadStats
+
+    log = tmp_path / "app.log"
+    log.write_bytes(log_part(0))
+    everything = ReadStats()
+    for _ in read_dataset([log], "raw", sourcetype="sysmon:linux", stats=everything):
+        pass
+    loop = WatchLoop([TailFile(log)], runner(), [], StateDir(tmp_path / "state"))
+    loop.start()
+    assert loop.step()
+    loop.close()
+    assert everything.events > 10
+    assert loop.status.events == everything.events
