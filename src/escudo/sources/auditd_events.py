@@ -49,7 +49,7 @@ from escudo.sources.auditd import (
     parse_line,
     read_records,
 )
-from escudo.sources.base import RawFilter, ReadStats, Requirements
+from escudo.sources.base import RawFilter, ReadStats, Requirements, mapped_needles
 
 EXEC = "execve"
 FILE_CREATE = "file_create"
@@ -654,24 +654,11 @@ def needles(dataset: str, requirements: Requirements) -> RawFilter:
     from a raw field must contain is in the tested text whatever its encoding (hex, a long
     argument split in pieces). A clause naming a field the mapping does not derive that way
     (``Const``, ``Lookup``, a resolved parent, a CIM fill) is dropped."""
-    from escudo.datamodels import mappings
-    from escudo.errors import EscudoError
-
-    try:
-        mapping = mappings.get_mapping("linux:audit", dataset)
-    except EscudoError:
-        return RawFilter()
-    substring = mappings.Raw, mappings.Basename, mappings.Lower
-    parents = {"parent_exe", "parent_name"}
-    fields = {
-        name for name, d in mapping.fields if isinstance(d, substring) and d.field not in parents
-    }
-    fills = {f: "unknown" for f in mappings.FILL_UNKNOWN.get(mapping.dataset, ())}
-    clauses = []
-    for clause in requirements:
-        ok = clause and all(
-            f in fields and lit and lit.lower() not in fills.get(f, "\0") for f, lit in clause
-        )
-        if ok:
-            clauses.append(tuple(dict.fromkeys(lit for _, lit in clause)))
-    return RawFilter(tuple(dict.fromkeys(clauses)))
+    return mapped_needles(
+        "linux:audit",
+        dataset,
+        requirements,
+        lambda literal: literal or None,
+        fills=("unknown",),
+        unplaced=frozenset({"parent_exe", "parent_name"}),  # resolved from other events
+    )

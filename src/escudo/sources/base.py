@@ -174,6 +174,57 @@ Requirements = tuple[tuple[FieldLiteral, ...], ...]
 names of one data set (without the object prefix: ``process_name``). ``()``: no constraint.
 A source turns it into :class:`RawFilter` needles in its own encoding (:meth:`Source.needles`)."""
 
+
+def mapped_needles(
+    sourcetype: str,
+    dataset: str,
+    requirements: Requirements,
+    encode: Callable[[str], str | None],
+    *,
+    fills: tuple[str, ...] = (),
+    unplaced: frozenset[str] = frozenset(),
+) -> RawFilter:
+    """What :meth:`Source.needles` computes for a source whose CIM fields are substrings of its
+    raw text: each ``(field, literal)`` through the source's mapping of ``dataset``, where a field
+    derived as a substring of a raw field (``Raw``, ``Basename``, ``Lower``) takes
+    ``encode(literal)`` as its needle. A clause is dropped (sound) when one of its fields is
+    derived otherwise, from a raw field in ``unplaced``, or when ``encode`` gives None, or when
+    one of CIM's ``fills`` (``"unknown"``, ``"zero"``: ``0`` for a port that is not a number)
+    could give the field a value holding the literal without the raw text holding it.
+
+    >>> mapped_needles("sysmon:linux", "Endpoint.Processes", ((("process_name", "ngrok"),),),
+    ...                str).clauses
+    (('ngrok',),)
+    """
+    from escudo.datamodels import mappings
+    from escudo.errors import EscudoError
+
+    try:
+        mapping = mappings.get_mapping(sourcetype, dataset)
+    except EscudoError:  # no mapping: no events of this data set, nothing to filter
+        return RawFilter()
+    substring = mappings.Raw, mappings.Basename, mappings.Lower
+    fields = {
+        name for name, d in mapping.fields if isinstance(d, substring) and d.field not in unplaced
+    }
+    filled: dict[str, str] = {}
+    if "unknown" in fills:
+        filled |= {f: "unknown" for f in mappings.FILL_UNKNOWN.get(mapping.dataset, ())}
+    if "zero" in fills:
+        filled |= {f: "0" for f in mappings.FILL_ZERO_IF_NOT_NUMBER.get(mapping.dataset, ())}
+    clauses = []
+    for clause in requirements:
+        found = [
+            encode(literal)
+            if field in fields and literal.lower() not in filled.get(field, "\0")
+            else None
+            for field, literal in clause
+        ]
+        if clause and all(n is not None for n in found):
+            clauses.append(tuple(dict.fromkeys(n for n in found if n is not None)))
+    return RawFilter(tuple(dict.fromkeys(clauses)))
+
+
 SNIFF_BYTES = 64 << 10  # how much of an input's (decompressed) start Source.sniff sees
 
 

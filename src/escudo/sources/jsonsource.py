@@ -29,8 +29,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from escudo.errors import EscudoError
-from escudo.sources.base import ALWAYS_PASS, RawFilter, ReadStats, Requirements
+from escudo.sources.base import ALWAYS_PASS, RawFilter, ReadStats, Requirements, mapped_needles
 
 # A JSON text may spell any character as \uXXXX and "/" as \/ (RFC 8259 section 7): a line holding
 # either always passes a raw prefilter, so a needle (the JSON spelling of a literal) is sound.
@@ -374,27 +373,9 @@ class JsonSource:
         derived otherwise (``Const``, ``Lookup``), has no JSON spelling, or when CIM's fill could
         give the field a value holding the literal without the raw text holding it (``unknown``
         for a missing value, ``0`` for a port that is not a number)."""
-        from escudo.datamodels import mappings
-
-        try:
-            mapping = mappings.get_mapping(self.name, dataset)
-        except EscudoError:  # no mapping: no events of this data set, nothing to filter
-            return RawFilter()
-        substring = mappings.Raw, mappings.Basename, mappings.Lower
-        fields = {name for name, d in mapping.fields if isinstance(d, substring)}
-        fills = {f: "unknown" for f in mappings.FILL_UNKNOWN.get(mapping.dataset, ())}
-        fills |= {f: "0" for f in mappings.FILL_ZERO_IF_NOT_NUMBER.get(mapping.dataset, ())}
-        clauses = []
-        for clause in requirements:
-            found = [
-                json_needle(literal)
-                if field in fields and literal.lower() not in fills.get(field, "\0")
-                else None
-                for field, literal in clause
-            ]
-            if clause and all(n is not None for n in found):
-                clauses.append(tuple(dict.fromkeys(n for n in found if n is not None)))
-        return RawFilter(tuple(dict.fromkeys(clauses)))
+        return mapped_needles(
+            self.name, dataset, requirements, json_needle, fills=("unknown", "zero")
+        )
 
     def plan(
         self,

@@ -28,7 +28,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from escudo.sources import prefilter
-from escudo.sources.base import RawFilter, ReadStats, Requirements
+from escudo.sources.base import RawFilter, ReadStats, Requirements, mapped_needles
 from escudo.sources.framing import count_lines, iter_blocks, note_bad_text, syslog_host
 from escudo.sources.prefilter import ALWAYS_PASS, ChunkSplit, split_chunk
 from escudo.sources.sysmon_fast import BAD_AMP, FastExtractor, Getter, in_layout_order
@@ -505,21 +505,7 @@ class SysmonSource:
         >>> SysmonSource().needles("Endpoint.Processes", ((("action", "allowed"),),)).clauses
         ()
         """
-        from escudo.datamodels import mappings
-        from escudo.errors import UnsupportedSplError
-
-        try:
-            mapping = mappings.get_mapping(self.name, dataset)
-        except UnsupportedSplError:  # no mapping: no events of this data set, nothing to filter
-            return RawFilter()
-        substring = mappings.Raw, mappings.Basename, mappings.Lower
-        fields = {name for name, d in mapping.fields if isinstance(d, substring)}
-        clauses = []
-        for clause in requirements:
-            found = [sysmon_needle(lit) if f in fields else None for f, lit in clause]
-            if clause and all(n is not None for n in found):
-                clauses.append(tuple(dict.fromkeys(n for n in found if n is not None)))
-        return RawFilter(tuple(dict.fromkeys(clauses)))
+        return mapped_needles(self.name, dataset, requirements, sysmon_needle)
 
     def plan(
         self,
