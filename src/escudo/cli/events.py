@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import click
 import pyarrow as pa
 
-from escudo.cli.output import check_output, output_options, write_output
+from escudo.cli.output import check_output, output_options, strict_exit, write_output
 from escudo.datamodels.normalize import dataset_schema, read_dataset
 from escudo.errors import InputError
 from escudo.outputs import Section
@@ -72,8 +72,4 @@ def events(
         batches = (b.select(keep) for b in batches)
     write_output([Section(None, schema, batches)], fmt, output, csv_safe)
     click.echo(stats.summary(), err=True)
-    failure = stats.strict_failure() if strict else None
-    if failure:
-        click.echo(f"escudo: error: {failure}", err=True)
-        return 2
-    return 0
+    return strict_exit(stats, strict)

@@ -18,7 +18,7 @@ import click
 
 from escudo._session import Session, parse_time
 from escudo.cli.options import content_option, engine_options, engine_settings
-from escudo.cli.output import check_output, output_options, write_output
+from escudo.cli.output import check_output, output_options, strict_exit, write_output
 from escudo.detect.result import EMIT_KINDS, DetectionResult, EmitKind
 from escudo.outputs import Section, records_section
 from escudo.outputs.hec_options import add_hec_options
@@ -76,10 +76,8 @@ def finish(
     """Write the output (``output``: the output options) and the stderr summary; the exit code."""
     written = write_output(sections, **output)
     click.echo(stats.summary(), err=True)
-    failure = stats.strict_failure() if strict else None
-    if failure:
-        click.echo(f"escudo: error: {failure}", err=True)
-        return 2
+    if code := strict_exit(stats, strict):
+        return code
     if fail_on_findings and written:
         return 1
     return 0

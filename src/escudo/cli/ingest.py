@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from escudo.cli.output import strict_exit
 from escudo.sources.base import ReadStats
 
 
@@ -33,8 +34,4 @@ def ingest(paths: tuple[str, ...], store: Path, strict: bool, sourcetype: str | 
     report = run_ingest(list(paths), store, stats=stats, sourcetype=sourcetype)
     click.echo(stats.summary(), err=True)
     click.echo(report.summary(), err=True)
-    failure = stats.strict_failure() if strict else None
-    if failure:
-        click.echo(f"escudo: error: {failure}", err=True)
-        return 2
-    return 0
+    return strict_exit(stats, strict)

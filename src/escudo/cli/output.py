@@ -15,6 +15,7 @@ import click
 from escudo.cli.options import check_output_path
 from escudo.errors import InputError
 from escudo.outputs import WRITERS, OutputOptions, Section, write_sections
+from escudo.sources.base import ReadStats
 
 
 def output_options(default_format: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -86,3 +87,12 @@ def write_output(sections: Sequence[Section], fmt: str, output: str | None, csv_
     :func:`check_output` before its work); the number of rows written."""
     with open_output(output) as out:
         return write_sections(sections, fmt, out, OutputOptions(csv_safe=csv_safe))
+
+
+def strict_exit(stats: ReadStats, strict: bool) -> int:
+    """2 when ``--strict`` fails the read (its reason printed as the error line), else 0."""
+    failure = stats.strict_failure() if strict else None
+    if failure:
+        click.echo(f"escudo: error: {failure}", err=True)
+        return 2
+    return 0
