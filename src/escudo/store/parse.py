@@ -22,13 +22,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from escudo.sources.base import ReadStats
 from escudo.sources.framing import count_lines, note_bad_text
+
+if TYPE_CHECKING:
+    from escudo.datamodels.mappings import Mapping
+    from escudo.datamodels.normalize import MultiNormalizer
+
+    Target = tuple[str, Mapping, pa.Schema]
 
 
 @dataclass
@@ -41,51 +46,48 @@ class Parsed:
 
 
 @dataclass(frozen=True)
-class _Dataset:
-    name: str
-    mapping: Any  # escudo.datamodels.mappings.Mapping
-    schema: pa.Schema
-    plan: Any  # the source's plan for this data set's fields and record types
-
-
-@dataclass(frozen=True)
 class ChunkParser:
     """Newline-aligned chunks of one source into normalized rows of each data set it feeds."""
 
     sourcetype: str
 
     @cached_property
-    def datasets(self) -> list[_Dataset]:
+    def _wanted(self) -> tuple[tuple[str, ...], frozenset[str] | None, tuple[Target, ...]]:
+        """The raw fields and record types of every data set the source feeds (one plan reads
+        them all), and those data sets (name, mapping, schema)."""
         from escudo.datamodels.mappings import MAPPINGS
         from escudo.datamodels.normalize import dataset_schema
         from escudo.sources.registry import get_sourcetype
 
-        source = get_sourcetype(self.sourcetype)
-        out = []
-        for (st, dataset), mapping in sorted(MAPPINGS.items()):
-            if st != source.name:
-                continue
-            fields = tuple(sorted({mapping.record_type, *mapping.raw_fields}))
-            plan = source.plan(fields, mapping.record_types, None, "fast")
-            out.append(_Dataset(dataset, mapping, dataset_schema(dataset, st), plan))
-        return out
+        name = get_sourcetype(self.sourcetype).name  # an unknown sourcetype is an InputError
+        targets = tuple(
+            (dataset, mapping, dataset_schema(dataset, st))
+            for (st, dataset), mapping in sorted(MAPPINGS.items())
+            if st == name
+        )
+        mappings = [mapping for _, mapping, _ in targets]
+        fields = tuple(
+            sorted({m.record_type for m in mappings}.union(*(m.raw_fields for m in mappings)))
+        )
+        every = any(m.record_types is None for m in mappings)
+        types = None if every else frozenset().union(*(m.record_types or () for m in mappings))
+        return fields, types, targets
 
-    def __call__(self, data: bytes, name: str) -> Parsed:
-        parsed = Parsed(lines=count_lines(data))
-        self._whole(data, name, parsed)
-        note_bad_text(data, name, 1, parsed.stats)
-        return parsed
-
-    def _normalize(self, dataset: _Dataset, raw: pa.RecordBatch, parsed: Parsed) -> None:
-        from escudo.datamodels.normalize import normalize_batch
+    @cached_property
+    def normalizer(self) -> MultiNormalizer | None:
+        """One plan of the source for every data set it feeds, its rows split by record type and
+        normalized per data set (what a hunt's one-pass read runs: ``MultiNormalizer``); None
+        when the source feeds no data set."""
+        from escudo.datamodels.normalize import MultiNormalizer
         from escudo.sources.registry import get_sourcetype
 
-        if raw.num_rows:
-            source = get_sourcetype(self.sourcetype)
-            batch = normalize_batch(
-                raw, dataset.mapping, dataset.schema, source.source, source.name
-            )
-            parsed.batches.append((dataset.name, batch))
+        fields, types, targets = self._wanted
+        if not targets:
+            return None
+        source = get_sourcetype(self.sourcetype)
+        plan = source.plan(fields, types, None, "fast")
+        record_field = targets[0][1].record_type
+        return MultiNormalizer(plan, record_field, targets, source.source, source.name)
 
     @property
     def assembles(self) -> bool:
@@ -94,6 +96,14 @@ class ChunkParser:
         from escudo.sources.registry import get_sourcetype
 
         return getattr(get_sourcetype(self.sourcetype), "assemble", None) is not None
+
+    def __call__(self, data: bytes, name: str) -> Parsed:
+        parsed = Parsed(lines=count_lines(data))
+        if self.normalizer is not None:
+            raw, stats = self.normalizer.plan(data, name)
+            self._add(raw, stats, parsed)
+        note_bad_text(data, name, 1, parsed.stats)
+        return parsed
 
     def assembled(
         self,
@@ -108,13 +118,13 @@ class ChunkParser:
         ``stats`` the assembly's own counts."""
         from escudo.sources.registry import get_sourcetype
 
-        if not self.datasets:
+        normalizer = self.normalizer
+        if normalizer is None:
             for data in chunks:
                 on_chunk(Parsed(lines=count_lines(data)), len(data))
             return
-        source = get_sourcetype(self.sourcetype)
-        fields, types = self._wanted()
-        plan = source.plan(fields, types, None, "fast")
+        plan = normalizer.plan
+        wanted, types, _ = self._wanted
 
         def records() -> Iterator[pa.RecordBatch]:
             for data in chunks:
@@ -126,49 +136,15 @@ class ChunkParser:
                 on_chunk(parsed, len(data))
                 yield raw
 
-        for raw in source.assemble(records(), fields, types, None, stats):  # type: ignore[attr-defined]
+        source = get_sourcetype(self.sourcetype)
+        for raw in source.assemble(records(), wanted, types, None, stats):  # type: ignore[attr-defined]
             parsed = Parsed()
-            self._split(raw, parsed)
+            self._add(raw, ReadStats(), parsed)
             yield from parsed.batches
 
-    def _wanted(self) -> tuple[tuple[str, ...], frozenset[str] | None]:
-        """The raw fields and record types of every data set (one plan reads them all)."""
-        fields = tuple(
-            sorted(
-                {d.mapping.record_type for d in self.datasets}.union(
-                    *(d.mapping.raw_fields for d in self.datasets)
-                )
-            )
-        )
-        every = any(d.mapping.record_types is None for d in self.datasets)
-        types = (
-            None
-            if every
-            else frozenset().union(*(d.mapping.record_types or () for d in self.datasets))
-        )
-        return fields, types
-
-    def _whole(self, data: bytes, name: str, parsed: Parsed) -> None:
-        """One plan for every data set's fields; the rows then split by record type."""
-        if not self.datasets:
-            return
-        from escudo.sources.registry import get_sourcetype
-
-        source = get_sourcetype(self.sourcetype)
-        fields, types = self._wanted()
-        raw, stats = source.plan(fields, types, None, "fast")(data, name)
+    def _add(self, raw: pa.RecordBatch, stats: ReadStats, parsed: Parsed) -> None:
+        """A plan's rows and counts into ``parsed``: the rows normalized per data set."""
+        assert self.normalizer is not None
         stats.lines = 0
         parsed.stats.merge(stats)
-        self._split(raw, parsed)
-
-    def _split(self, raw: pa.RecordBatch, parsed: Parsed) -> None:
-        """A batch of raw rows into each data set's normalized rows (by record type)."""
-        if not raw.num_rows:
-            return
-        for dataset in self.datasets:
-            rows = raw
-            if dataset.mapping.record_types is not None:
-                column = raw.column(dataset.mapping.record_type)
-                wanted = pa.array(sorted(str(t) for t in dataset.mapping.record_types), column.type)
-                rows = raw.filter(pc.fill_null(pc.is_in(column, wanted), False))
-            self._normalize(dataset, rows, parsed)
+        parsed.batches.extend(self.normalizer._split(raw, stats)[0].items())
