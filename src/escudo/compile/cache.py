@@ -135,7 +135,9 @@ class CompileCache:
     """Compiled detections kept under ``folder`` (see the module's docstring)."""
 
     folder: Path
-    _stamps: dict[int, str] = field(default_factory=dict, repr=False)
+    # id(content) -> (content, digest). The content is held so that its id cannot be reused by
+    # another content set loaded later (an id alone once gave a changed macro a stale digest).
+    _stamps: dict[int, tuple[ContentSet, str]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def default(cls) -> CompileCache:
@@ -147,14 +149,15 @@ class CompileCache:
     def _content_stamp(self, content: ContentSet) -> str:
         """One digest of the code, the content's macros and its lookup files (once per content)."""
         key = id(content)
-        if key not in self._stamps:
-            macros = sorted(
-                [m.key, m.definition, list(m.arguments)] for m in content.macros.values()
-            )
-            lookups = sorted([name, *_file_stamp(p)] for name, p in content.lookups.items())
-            text = json.dumps([FORMAT, _code_stamp(), macros, lookups], default=str)
-            self._stamps[key] = hashlib.sha256(text.encode()).hexdigest()
-        return self._stamps[key]
+        kept = self._stamps.get(key)
+        if kept is not None and kept[0] is content:
+            return kept[1]
+        macros = sorted([m.key, m.definition, list(m.arguments)] for m in content.macros.values())
+        lookups = sorted([name, *_file_stamp(p)] for name, p in content.lookups.items())
+        text = json.dumps([FORMAT, _code_stamp(), macros, lookups], default=str)
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        self._stamps[key] = (content, digest)
+        return digest
 
     def compile(
         self,
