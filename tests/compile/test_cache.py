@@ -94,3 +94,30 @@ def test_a_hunt_with_the_cache_finds_what_one_without_finds(tmp_path: Path) -> N
     assert tables[0].num_rows == 4
     assert tables[1].equals(tables[0]) and tables[2].equals(tables[0])
     assert len(list((tmp_path / "escudo" / "compiled").glob("*.json"))) == 1
+
+
+def test_entries_not_used_for_a_month_are_pruned_once_a_day(tmp_path: Path) -> None:
+    content = load_content()
+    cache = CompileCache(tmp_path)
+    cache.compile(content.detections[NGROK], content, now=NOW)  # written, and a first prune
+    kept = list(tmp_path.glob("*.json"))
+    assert len(kept) == 1
+    month = 31 * 86400
+    old = tmp_path / ("0" * 64 + ".json")
+    old.write_text("{}")
+    stale = kept[0].stat().st_mtime - month
+    os.utime(old, (stale, stale))
+    assert cache.prune() == 0  # pruned less than a day ago: nothing looked at
+    assert old.exists()
+    assert cache.prune(now=kept[0].stat().st_mtime + 2 * 86400) == 1  # a day later
+    assert not old.exists() and kept[0].exists()
+
+
+def test_a_read_entry_counts_as_used(tmp_path: Path) -> None:
+    content = load_content()
+    detection = content.detections[NGROK]
+    CompileCache(tmp_path).compile(detection, content, now=NOW)
+    (entry,) = tmp_path.glob("*.json")
+    os.utime(entry, (0, 0))
+    assert isinstance(CompileCache(tmp_path).compile(detection, content, now=NOW), CachedSearch)
+    assert entry.stat().st_mtime > 0

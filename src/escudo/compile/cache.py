@@ -9,7 +9,8 @@ Change any of them and the digest changes: the entry is simply not found. A sear
 depends on the time it is compiled (``earliest=-24h`` in the SPL: its ``now``) is never kept; it
 is found out by compiling it at two times and comparing. Runs with a window (``--earliest``,
 ``--latest``) do not use the cache. The cache is best effort: an unreadable or unwritable folder
-or a damaged entry only means compiling.
+or a damaged entry only means compiling. Entries not used for 30 days are removed, and at most
+5,000 are kept (:meth:`CompileCache.prune`, once a day).
 
 What comes back is a :class:`CachedSearch`: a :class:`~escudo.compile.CompiledSearch` whose SQL
 text is known; its sqlglot tree and AST are compiled again on first use (Spark, ``explain``).
@@ -32,6 +33,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -49,6 +51,11 @@ if TYPE_CHECKING:
     from escudo.spl.ast import Pipeline
 
 FORMAT = 1  # of an entry; part of the digest
+# Pruning: an entry not used for KEEP_DAYS is removed, and at most MAX_ENTRIES (the most recently
+# used) are kept; done at most once a day, by the first run that writes an entry (a marker file).
+KEEP_DAYS = 30
+MAX_ENTRIES = 5000
+_PRUNED = ".pruned"
 # A far-away second time a search is compiled at: equal SQL means the SQL does not use ``now``.
 _OTHER_NOW = datetime(2001, 2, 3, 4, 5, 6, 789000, tzinfo=UTC)
 
@@ -198,6 +205,8 @@ class CompileCache:
     def _read(self, path: Path, recompile: Callable[[], CompiledSearch]) -> CachedSearch | None:
         try:
             entry = json.loads(path.read_text(encoding="utf-8"))
+            with contextlib.suppress(OSError):
+                os.utime(path)  # used: pruning removes what was not used for a while
             return CachedSearch(
                 spl=entry["spl"],
                 datasets=tuple(entry["datasets"]),
@@ -232,3 +241,36 @@ class CompileCache:
         except OSError:
             with contextlib.suppress(NameError, OSError):
                 os.unlink(tmp)
+            return
+        self.prune()
+
+    def prune(self, *, now: float | None = None) -> int:
+        """Remove the entries not used for :data:`KEEP_DAYS` days and all but the
+        :data:`MAX_ENTRIES` most recently used; at most once a day (the ``.pruned`` marker's
+        time). Best effort, like the rest of the cache. Returns how many entries it removed.
+
+        Entries are named by a digest of what the compile reads, so an edit of a search, a
+        macro or escudo itself leaves the old entry behind: without this the folder only grows.
+        """
+        now = time.time() if now is None else now
+        marker = self.folder / _PRUNED
+        with contextlib.suppress(OSError):
+            if now - marker.stat().st_mtime < 86400:
+                return 0
+        entries: list[tuple[float, Path]] = []
+        try:
+            for path in self.folder.glob("*.json"):
+                with contextlib.suppress(OSError):
+                    entries.append((path.stat().st_mtime, path))
+            marker.touch()
+            os.utime(marker, (now, now))
+        except OSError:
+            return 0
+        entries.sort(reverse=True)  # most recently used first
+        removed = 0
+        for rank, (used, path) in enumerate(entries):
+            if rank >= MAX_ENTRIES or now - used > KEEP_DAYS * 86400:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                    removed += 1
+        return removed
