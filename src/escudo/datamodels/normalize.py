@@ -47,7 +47,7 @@ from escudo.sources.base import (
     Requirements,
     Source,
 )
-from escudo.sources.framing import Input, expand_inputs
+from escudo.sources.framing import Input, expand_inputs, stdin_head
 from escudo.sources.reader import DEFAULT_CHUNK_BYTES, Processor, read_batches
 from escudo.sources.registry import get_sourcetype, sniff_source
 
@@ -281,8 +281,11 @@ def raw_normalizer(source: Source, raw_filter: RawFilter | None) -> RawNormalize
 
 
 def _head(inp: Input) -> bytes | None:
-    """The first bytes of a file (decompressed), or None for a stream (read once: not sniffed)."""
-    if inp.path is None or inp.stream or inp.error:
+    """The first bytes of a file (decompressed), of stdin (what its first write gave, handed
+    out again by its reader), or None for another stream (a FIFO: read once, not sniffed)."""
+    if inp.path is None:
+        return stdin_head(SNIFF_BYTES)
+    if inp.stream or inp.error:
         return None
     try:
         with inp.open() as f:

@@ -328,10 +328,46 @@ def _stream_reader(inp: Input) -> tuple[Callable[[int], bytes], Callable[[], Non
         except OSError as exc:
             raise ReadError(os_reason(exc, vanished_hint=True)) from None
         return functools.partial(os.read, fd), functools.partial(os.close, fd)
+    read = _stdin_read()
+
+    def head_first(n: int) -> bytes:  # what stdin_head read to sniff comes first, once
+        global _stdin_head
+        if _stdin_head:
+            head, _stdin_head = _stdin_head, b""
+            return head
+        return read(n)
+
+    return head_first, None
+
+
+def _stdin_read() -> Callable[[int], bytes]:
     try:
-        return functools.partial(os.read, sys.stdin.buffer.fileno()), None
+        return functools.partial(os.read, sys.stdin.buffer.fileno())
     except (AttributeError, OSError, ValueError):  # a stand-in for stdin (tests)
-        return cast(io.BufferedReader, sys.stdin.buffer).read1, None
+        return cast(io.BufferedReader, sys.stdin.buffer).read1
+
+
+# The bytes stdin_head read from stdin and its stream reader has not handed out yet.
+_stdin_head: bytes | None = None
+
+
+def stdin_head(limit: int) -> bytes:
+    """The first bytes of stdin, decompressed if they start as gzip, to sniff its source: one
+    read (what the first write gave, at most ``limit`` bytes; it waits for that write), kept for
+    stdin's stream reader, which hands them out first. Empty once that reader has started."""
+    global _stdin_head
+    if _stdin_head is None:
+        try:
+            _stdin_head = _stdin_read()(limit)
+        except OSError:
+            _stdin_head = b""  # the reader meets the error again and reports it
+    head = _stdin_head
+    if head.startswith(GZIP_MAGIC):
+        try:
+            return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, limit)
+        except zlib.error:
+            return b""
+    return head
 
 
 class _Pump:
