@@ -683,6 +683,9 @@ def open_events(tail: bytes) -> int:
     (94, 138)
     >>> open_events(tail[:94])
     94
+    >>> old = tail.replace(b"PROCTITLE", b"CWD")  # no event end anywhere: all whole
+    >>> open_events(old) == len(old)
+    True
     """
     from escudo.sources.auditd import parse_line
 
