@@ -252,3 +252,49 @@ def test_prune_drops_the_raw_events_of_the_days_before(tmp_path: Path) -> None:
     assert kept and sum(kept.values()) == sum(rows.values()) // 3
     assert all('"_time": "2024-03-13' in row for row in kept)
     assert [str(d) for d, _ in StoreLayout(store).raw_partitions("sysmon:linux")] == ["2024-03-13"]
+
+
+def test_a_raw_search_over_the_store_on_spark_returns_duckdb_rows(
+    spark_session: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The same compiled raw search (search-time extraction, ``foreach``) over the store's
+    Parquet on both engines, from the CLI."""
+    store = str(tmp_path / "store")
+    files = [str(p) for p in AUDITD]
+    assert main(["ingest", *files, "--store", store, "--raw-events", "all"]) == 0
+    out = {}
+    for engine in ("duckdb", "spark"):
+        capsys.readouterr()
+        args = ["search", SEARCHES[0], "--store", store, "--format", "jsonl", "--engine", engine]
+        assert main(args) == 0
+        out[engine] = sorted(capsys.readouterr().out.splitlines())
+    assert len(out["duckdb"]) > 3 and out["spark"] == out["duckdb"]
+
+
+ESCU = ROOT.parent / "shared" / "reference" / "escu"
+AUTHORED = ROOT / "tests" / "data" / "auditd_detections"
+
+
+def test_escus_auditd_detections_over_the_store_equal_the_logs(tmp_path: Path) -> None:
+    """ESCU's 50 auditd detections (raw searches, ``../shared``) over a store filled from their
+    authored positive and near-miss sets (``--raw-events auto`` with ESCU's content) return the
+    rows they return over the sets themselves."""
+    from escudo.detect.hunt import hunt
+
+    if not ESCU.is_dir():
+        pytest.skip(f"the ESCU corpus is not at {ESCU} (the 50 detections are not bundled)")
+    content = load_content([ESCU])
+    detections = sorted(
+        (d for d in content.detections.values() if d.path and "linux_auditd_" in d.path.stem),
+        key=lambda d: d.name,
+    )
+    assert len(detections) == 50
+    logs = sorted(AUTHORED.rglob("*.log"))
+    store = tmp_path / "store"
+    assert main(["ingest", *map(str, logs), "--store", str(store), "--content", str(ESCU)]) == 0
+    assert StoreLayout(store).sourcetypes() == ["linux:audit"]
+    on_files = hunt(logs, detections, content=content)
+    on_store = hunt([], detections, content=content, events=store)
+    for a, b in zip(on_files, on_store, strict=True):
+        assert a.rows.num_rows > 0, a.detection.name  # each fires on its positive set
+        assert rows_of(b.rows) == rows_of(a.rows), a.detection.name
