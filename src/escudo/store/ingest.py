@@ -495,7 +495,7 @@ def ingest(
     Each input is read as its own source (sniffed from its first bytes, as ``escudo hunt``
     does), or as ``sourcetype``. ``workers``: processes reading big files (default: one per core).
     ``raw_events``: the sourcetypes whose raw events are kept too, for raw searches over the
-    store (``None``: every sourcetype's; default: none; see :func:`raw_sourcetypes`).
+    store (``None``: every sourcetype's; default: none; ``detect.hunt.raw_sourcetypes``).
 
     >>> import tempfile
     >>> from pathlib import Path

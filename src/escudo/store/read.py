@@ -226,17 +226,23 @@ def _seen_from_statistics(
 def raw_gaps(path: str | Path) -> dict[str | None, int]:
     """The inputs of the store at ``path`` whose raw events it does not keep (ingested without
     them, or by an escudo that kept none), by sourcetype (``None``: an input whose sourcetype the
-    checkpoint does not say, from before raw events were kept).
+    checkpoint does not say, from before raw events were kept). A source that gives no raw events
+    (the JSON EDR sources) misses none.
 
     >>> raw_gaps("/nonexistent")
     {}
     """
+    from escudo.sources.base import RawEventSource
+    from escudo.sources.registry import SOURCES
     from escudo.store.ingest import read_checkpoints
 
     gaps: dict[str | None, int] = {}
     entries = read_checkpoints(StoreLayout(Path(path))).get("inputs", {})
     for entry in entries.values() if isinstance(entries, dict) else ():
+        sourcetype = entry.get("sourcetype")
+        source = SOURCES.get(sourcetype) if sourcetype is not None else None
+        if sourcetype is not None and not isinstance(source, RawEventSource):
+            continue
         if not entry.get("raw", False):
-            sourcetype = entry.get("sourcetype")
             gaps[sourcetype] = gaps.get(sourcetype, 0) + 1
     return gaps
