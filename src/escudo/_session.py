@@ -268,7 +268,7 @@ class Session:
             )
         )
         if events is not None:
-            jobs = store_jobs(jobs, named=bool(detections), warn=warnings.append)
+            jobs = store_jobs(jobs, named=bool(detections), warn=warnings.append, events=events)
         # The read starts now and runs while the engine opens: big inputs are read by worker
         # processes (none for a selective hunt, read in threads), which come up meanwhile.
         reads = start_reading(paths, jobs, self.sourcetype, stats)
@@ -319,6 +319,7 @@ class Session:
             from escudo.store.read import engine_settings
 
             stats = ReadStats()
+            warnings: list[str] = []
             events = self.store if not inputs else None
             settings = {**self.engine_settings, **engine_settings(self.engine, events)}
             with new_engine(self.engine, **settings) as engine:
@@ -334,8 +335,9 @@ class Session:
                     store=Store(self.store),
                     sourcetype=self.sourcetype,
                     events=events,
+                    warn=warnings.append,
                 )
-        return SearchRun(result, stats)
+        return SearchRun(result, stats, warnings)
 
     def deliver(self, run: HuntRun) -> SendReport:
         """Send ``run``'s risk events and findings through the session's HEC sender (events not

@@ -106,12 +106,23 @@ def test_explain_every_escu_auditd_detection(capsys: pytest.CaptureFixture[str])
     capsys.readouterr()
 
 
-def test_a_store_keeps_no_raw_events(
+def test_a_store_keeps_raw_events_when_asked(
     audit_log: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """A raw search over a store reads the raw events ingest kept (``--raw-events``); over a
+    store that kept none it runs, finds nothing, and says why (it was an error before)."""
+    spl = "sourcetype=sysmon:linux EventID=1 | stats count by host"
+    assert main(["search", spl, str(SYSMON), "--format", "jsonl"]) == 0
+    on_file = capsys.readouterr().out
     store = tmp_path / "store"
-    assert main(["ingest", str(SYSMON), "--store", str(store)]) == 0
+    assert main(["ingest", str(SYSMON), "--store", str(store)]) == 0  # auto: no raw search
     capsys.readouterr()
-    assert main(["search", "sourcetype=sysmon:linux EventID=1", "--store", str(store)]) == 2
-    err = capsys.readouterr().err
-    assert "escudo: error: a search that starts from events reads raw events" in err
+    assert main(["search", spl, "--store", str(store), "--format", "jsonl"]) == 0
+    out = capsys.readouterr()
+    assert out.out == "" and "which the store does not keep for 1 of its inputs" in out.err
+    kept = tmp_path / "kept"
+    assert main(["ingest", str(SYSMON), "--store", str(kept), "--raw-events", "all"]) == 0
+    capsys.readouterr()
+    assert main(["search", spl, "--store", str(kept), "--format", "jsonl"]) == 0
+    out = capsys.readouterr()
+    assert out.out == on_file and on_file and "does not keep" not in out.err

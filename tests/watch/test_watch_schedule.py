@@ -180,3 +180,43 @@ def test_a_run_before_anything_arrived_finds_nothing_and_moves_on(tmp_path: Path
     loop.close()
     assert not (tmp_path / "store").exists()
     assert StateDir(tmp_path / "state").committed().extra["schedule"][NGROK] == at(10).isoformat()
+
+
+def test_a_raw_search_is_scheduled_over_the_raw_events_ingested_for_it(tmp_path: Path) -> None:
+    """A detection that starts from events runs over the raw events the schedule's ingest kept
+    for it (before, the store kept none: the run found nothing)."""
+    folder = tmp_path / "content" / "detections"
+    folder.mkdir(parents=True)
+    text = (BUILTIN / "linux_ngrok_reverse_proxy_usage.yml").read_text()
+    start = text.index("search: ")
+    end = text.index("\n", text.index("search: ") + 8)
+    while text[end + 1 : end + 3] == "  ":  # a folded search's next lines
+        end = text.index("\n", end + 1)
+    search = "search: 'sourcetype=sysmon:linux EventID=1 ngrok | stats count by host Image'"
+    text = text[:start] + search + text[end:]
+    text = text.replace(f"name: {NGROK}", "name: Raw Ngrok").replace("id: bc84d574", "id: 0c84d574")
+    text += "deployment:\n  scheduling:\n    cron_schedule: '0 * * * *'\n"
+    text += "    earliest_time: -70m@m\n    latest_time: -10m@m\n"
+    (folder / "raw_ngrok.yml").write_text(text)
+    (tmp_path / "app.log").write_bytes(log_part(0))
+    runner = Runner(
+        lambda: Session(
+            content_dirs=[tmp_path / "content"], detections=["Raw Ngrok"], store=tmp_path / "store"
+        )
+    )
+    output = FileOutput(tmp_path / "alerts.jsonl", "jsonl", "results", OutputOptions())
+    clock = Clock(at(9, 20))
+    loop = ScheduleLoop(
+        [TailFile(tmp_path / "app.log")], runner, [output], StateDir(tmp_path / "state"),
+        clock=clock,
+    )  # fmt: skip
+    loop.start()
+    drain(loop)
+    clock.moment = at(10, 30)
+    drain(loop)
+    loop.close()
+    rows = read_jsonl(tmp_path / "alerts.jsonl")
+    (tmp_path / "part.log").write_bytes(log_part(0))
+    session = Session(content_dirs=[tmp_path / "content"], detections=["Raw Ngrok"])
+    expected = counts(session.hunt([tmp_path / "part.log"]).emitted()["results"])
+    assert expected and counts(rows) == expected

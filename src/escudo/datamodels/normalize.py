@@ -261,15 +261,30 @@ def raw_events_filter(source: Source, requirements: Requirements) -> RawFilter |
     >>> raw_events_filter(sysmon, ((("sourcetype", "sysmon"),), (("_raw", "ngrok"),))).clauses
     (('ngrok',),)
     """
+    if not reads_sourcetype(source.name, requirements):
+        return None
     clauses: list[tuple[str, ...]] = []
     for clause in requirements:
         fields = {name for name, _ in clause}
-        if fields == {"sourcetype"}:
-            if not any(literal.lower() in source.name.lower() for _, literal in clause):
-                return None
-        elif fields == {"_raw"}:
+        if fields == {"_raw"}:
             clauses.append(tuple(dict.fromkeys(literal for _, literal in clause)))
     return RawFilter(tuple(clauses))
+
+
+def reads_sourcetype(sourcetype: str, requirements: Requirements) -> bool:
+    """Whether a raw search with ``requirements`` may read events of ``sourcetype``: no clause on
+    ``sourcetype`` alone rules it out (the store reads only those sourcetypes' raw events).
+
+    >>> reads_sourcetype("sysmon:linux", ((("sourcetype", "linux:audit"),),))
+    False
+    >>> reads_sourcetype("linux:audit", ((("sourcetype", "linux:audit"),), (("_raw", "x"),)))
+    True
+    """
+    return not any(
+        {name for name, _ in clause} == {"sourcetype"}
+        and not any(literal.lower() in sourcetype.lower() for _, literal in clause)
+        for clause in requirements
+    )
 
 
 def raw_normalizer(source: Source, raw_filter: RawFilter | None) -> RawNormalizer | None:
@@ -483,7 +498,7 @@ class MultiNormalizer:
 
     def _split(self, raw: pa.RecordBatch, stats: ReadStats) -> tuple[DatasetBatches, ReadStats]:
         out = DatasetBatches()
-        if not raw.num_rows:
+        if not raw.num_rows or not self.targets:  # (no data set: the plan's rows feed none)
             return out, stats
         kinds = raw.column(self.record_field)
         for dataset, mapping, schema in self.targets:

@@ -33,7 +33,7 @@ from escudo.content.model import ContentSet, Detection
 from escudo.datamodels.normalize import MAX_UNION_CLAUSES, union_filters
 from escudo.detect.result import DetectionResult
 from escudo.detect.store import RISK_DATASET, Store
-from escudo.errors import EscudoError, InputError
+from escudo.errors import EscudoError
 from escudo.sources.base import RAW_EVENTS, ReadStats, Requirements
 
 if TYPE_CHECKING:
@@ -128,9 +128,12 @@ class _Window:
         return (self.earliest or low, self.latest or high)
 
 
+# A raw search over a store that did not keep the raw events it reads (docs/semantics.md "Raw
+# events in the store").
 NO_RAW_IN_STORE = (
-    "a search that starts from events reads raw events, which a store does not keep "
-    "(it keeps data model rows): give it log files"
+    "reads raw events of {sourcetypes}, which the store does not keep for {inputs} of its "
+    "inputs (ingested without their raw events): its results miss their events; ingest them "
+    "again into a new store with --raw-events all"
 )
 
 
@@ -246,8 +249,10 @@ def run_compiled(
 
             # The store's shared lock until the searches ran: the files registered stay there.
             layout = held.enter_context(reading(events))
-            for dataset in needs:
-                window.seen[dataset] = register_events(engine, layout, dataset, earliest, latest)
+            for dataset, requirements in needs.items():
+                window.seen[dataset] = register_events(
+                    engine, layout, dataset, earliest, latest, requirements
+                )
         elif needs:
             _load_logs(engine, paths, needs, window, stats, sourcetype, reads)
         results = []
@@ -449,7 +454,7 @@ def hunt(
     """
     jobs = compile_jobs(content, detections, warn=warn, earliest=earliest, latest=latest, now=now)
     if events is not None:
-        jobs = store_jobs(jobs, named=bool(detections), warn=warn)
+        jobs = store_jobs(jobs, named=bool(detections), warn=warn, events=events)
     return run_compiled(
         paths,
         jobs,
@@ -466,17 +471,76 @@ def hunt(
 def store_jobs(
     jobs: Sequence[tuple[Detection, CompiledSearch]],
     *,
-    named: bool,
+    named: bool = False,
     warn: Callable[[str], None] | None = None,
+    events: Path | None = None,
 ) -> list[tuple[Detection, CompiledSearch]]:
-    """The jobs that can run over a store: it keeps data model rows, so a search over raw events
-    reads none; one that was named is an error, one of the default set is skipped (``warn``)."""
-    for detection, _ in [j for j in jobs if RAW_EVENTS in j[1].datasets]:
-        if named:
-            raise InputError(f"{detection.name!r}: {NO_RAW_IN_STORE}")
-        if warn is not None:
-            warn(f"skipped {detection.name!r}: {NO_RAW_IN_STORE}")
-    return [j for j in jobs if RAW_EVENTS not in j[1].datasets]
+    """The jobs to run over the store ``events``: all of them, the searches over raw events too
+    (the store keeps the raw events ``escudo ingest --raw-events`` chose); ``warn`` is told of
+    each raw search that reads a sourcetype whose raw events the store lacks for some input
+    (``named`` is kept for callers; a named detection is warned of as well)."""
+    if events is None or warn is None:
+        return list(jobs)
+    for detection, compiled in jobs:
+        message = raw_gap_warning(compiled, events)
+        if message is not None:
+            warn(f"{detection.name!r} {message}")
+    return list(jobs)
+
+
+def raw_sourcetypes(jobs: Iterable[tuple[Detection, CompiledSearch]]) -> frozenset[str]:
+    """The sourcetypes (of the sources that give raw events) whose raw events the raw searches
+    among ``jobs`` may read: what ``escudo ingest --raw-events auto`` keeps for them.
+
+    >>> from escudo.compile import compile_search
+    >>> from escudo.content.model import Detection
+    >>> d = Detection(name="d", id="", search="", type="TTP", status="production")
+    >>> sorted(raw_sourcetypes([(d, compile_search("sourcetype=linux:audit type=EXECVE"))]))
+    ['linux:audit']
+    >>> sorted(raw_sourcetypes([(d, compile_search("| tstats count from datamodel=Endpoint.Processes"))]))
+    []
+    """
+    from escudo.datamodels.normalize import reads_sourcetype
+    from escudo.sources.base import RawEventSource
+    from escudo.sources.registry import SOURCES
+
+    raw = [c.requirements.get(RAW_EVENTS, ()) for _, c in jobs if RAW_EVENTS in c.datasets]
+    return frozenset(
+        name
+        for name, source in SOURCES.items()
+        if isinstance(source, RawEventSource) and any(reads_sourcetype(name, r) for r in raw)
+    )
+
+
+def content_raw_sourcetypes(
+    content: ContentSet, cache: CompileCache | None = None
+) -> frozenset[str]:
+    """:func:`raw_sourcetypes` of every detection of ``content`` that starts from events (its
+    search does not begin with ``|``: ``| tstats``, ``| from datamodel`` read data models); a
+    detection that does not compile reads nothing. ``cache``: compiled detections on disk."""
+    candidates = [d for d in select_detections(content) if not d.search.lstrip().startswith("|")]
+    return raw_sourcetypes(compile_default_set(content, candidates, cache=cache))
+
+
+def raw_gap_warning(compiled: CompiledSearch, events: Path) -> str | None:
+    """Why ``compiled`` (a raw search) misses events over the store ``events``: the inputs of
+    the sourcetypes it reads that were ingested without their raw events; None when none was
+    (or it reads no raw events)."""
+    from escudo.datamodels.normalize import reads_sourcetype
+    from escudo.store.read import raw_gaps
+
+    if RAW_EVENTS not in compiled.datasets:
+        return None
+    requirements = compiled.requirements.get(RAW_EVENTS, ())
+    gaps = {
+        st: n
+        for st, n in raw_gaps(events).items()
+        if st is None or reads_sourcetype(st, requirements)
+    }
+    if not gaps:
+        return None
+    names = ", ".join(sorted(st or "unknown sourcetypes" for st in gaps))
+    return NO_RAW_IN_STORE.format(sourcetypes=names, inputs=sum(gaps.values()))
 
 
 def compile_jobs(
@@ -532,9 +596,11 @@ def search(
     now: datetime | None = None,
     sourcetype: str | None = None,
     events: Path | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> DetectionResult:
     """Run one ad-hoc SPL search over ``paths`` (macros from ``content``; ``Risk.All_Risk`` from
-    ``store``).
+    ``store``); over the store ``events``, ``warn`` is told when it lacks raw events the search
+    reads.
 
     >>> search("| tstats count from datamodel=Endpoint.Processes", ["x.log"], content=c)  # doctest: +SKIP
     """
@@ -549,8 +615,10 @@ def search(
         lookups=content.lookups,
         now=now,
     )
-    if events is not None and RAW_EVENTS in compiled.datasets:
-        raise InputError(NO_RAW_IN_STORE)
+    if events is not None and warn is not None:
+        message = raw_gap_warning(compiled, events)
+        if message is not None:
+            warn(f"the search {message}")
     adhoc = Detection(name="search", id="", search=spl, type="Hunting", status="experimental")
     return run_compiled(
         paths,

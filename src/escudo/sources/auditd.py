@@ -407,3 +407,10 @@ class AuditdSource:
 
     def raw_plan(self, raw_filter: RawFilter | None) -> RawPlan:
         return RawPlan(raw_filter)
+
+    def open_events(self, tail: bytes) -> int:
+        """Where the events still being written begin in ``tail``, the end of a log that may
+        grow (``escudo ingest`` checkpoints there: ``auditd_events.open_events``)."""
+        from escudo.sources.auditd_events import open_events
+
+        return open_events(tail)

@@ -662,3 +662,62 @@ def needles(dataset: str, requirements: Requirements) -> RawFilter:
         fills=("unknown",),
         unplaced=frozenset({"parent_exe", "parent_name"}),  # resolved from other events
     )
+
+
+# The records that end a system call's event: the kernel logs PROCTITLE last, then EOE, at the
+# call's exit (kernel/auditsc.c audit_log_exit, since Linux 3.17), after SYSCALL and its aux.
+_EVENT_ENDS = frozenset({"PROCTITLE", "EOE"})
+
+
+def open_events(tail: bytes) -> int:
+    """Where the events still being written begin in ``tail`` (whole lines, the end of a log that
+    may grow): the offset of the first record of the earliest one, or ``len(tail)`` when every
+    event is whole. An event is being written when it has a SYSCALL record and neither of the
+    records the kernel writes last (PROCTITLE, EOE), in a log that shows them elsewhere (a log
+    that never does, an old kernel's, tells nothing: all whole). Every event with a record after
+    the offset starts after it, so a checkpoint there falls between events.
+
+    >>> tail = (b'type=SYSCALL msg=audit(1.000:7): syscall=59\\ntype=PROCTITLE msg=audit(1.000:7): '
+    ...         b'proctitle=6C73\\ntype=SYSCALL msg=audit(2.000:8): syscall=59\\n')
+    >>> open_events(tail), len(tail)
+    (94, 138)
+    >>> open_events(tail[:94])
+    94
+    >>> old = tail.replace(b"PROCTITLE", b"CWD")  # no event end anywhere: all whole
+    >>> open_events(old) == len(old)
+    True
+    """
+    from escudo.sources.auditd import parse_line
+
+    offsets: list[int] = []
+    keys: list[str | None] = []
+    kinds: dict[str, set[str]] = {}
+    at = 0
+    for line in tail.split(b"\n"):
+        offsets.append(at)
+        at += len(line) + 1
+        try:
+            record = parse_line(line.decode("utf-8", "replace")) if line.strip() else None
+        except Malformed:
+            record = None
+        keys.append(None if record is None else record.key)
+        if record is not None:
+            kinds.setdefault(record.key, set()).add(TYPE_NAMES.get(record.type, record.type))
+    if not any(types & _EVENT_ENDS for types in kinds.values()):
+        return len(tail)
+    first: dict[str, int] = {}
+    for i, key in enumerate(keys):
+        if key is not None:
+            first.setdefault(key, i)
+    open_keys = [k for k, t in kinds.items() if "SYSCALL" in t and not t & _EVENT_ENDS]
+    if not open_keys:
+        return len(tail)
+    cut = min(first[k] for k in open_keys)
+    moved = True
+    while moved:  # an event with records on both sides of the cut moves it to its first record
+        moved = False
+        for key in keys[cut:]:
+            if key is not None and first[key] < cut:
+                cut, moved = first[key], True
+                break
+    return min(offsets[cut], len(tail))

@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import pairwise
 from multiprocessing.context import BaseContext
 from pathlib import Path
@@ -37,9 +38,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from escudo.sources.base import ReadStats
+from escudo.sources.base import RAW_EVENTS, ReadStats
 from escudo.sources.framing import Input, ReadError, os_reason, read_chunks
-from escudo.store.layout import EVENTS, NO_DATE, StoreLayout, cluster, column_order
+from escudo.store.layout import (
+    EVENTS,
+    NO_DATE,
+    RAW,
+    StoreLayout,
+    cluster,
+    column_order,
+    escape_value,
+)
 from escudo.store.txn import Transaction
 
 if TYPE_CHECKING:
@@ -69,7 +78,9 @@ class IngestReport:
     worker_cpu: float = 0.0  # CPU seconds worker processes spent (not counted in this one's)
 
     def summary(self) -> str:
-        per = ", ".join(f"{d} {n}" for d, n in sorted(self.rows.items()))
+        per = ", ".join(f"{d} {n}" for d, n in sorted(self.rows.items()) if d != RAW_EVENTS)
+        if RAW_EVENTS in self.rows:
+            per += f"; raw events {self.rows[RAW_EVENTS]}"
         return (
             f"escudo: ingested {self.events} events from {self.inputs} inputs into "
             f"{self.files} files" + (f" ({per})" if per else "")
@@ -147,10 +158,10 @@ class PartWriter:
         rows[dataset] = rows.get(dataset, 0) + batch.num_rows
 
     def _put(self, dataset: str, day: str, batch: pa.RecordBatch) -> None:
-        key = (dataset, day)
+        folder = _folder(dataset, day, batch)
+        key = (folder, day)
         entry = self.open.get(key)
         if entry is None:
-            folder = f"{EVENTS}/dataset={dataset}/date={day}"
             name = f"{folder}/part-{self.prefix}-{len(self.piece.files):05d}.parquet"
             path = self.staging / name
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -184,6 +195,15 @@ class PartWriter:
             self._close(key)
 
 
+def _folder(dataset: str, day: str, batch: pa.RecordBatch) -> str:
+    """The partition folder (relative to the store) of ``batch``'s rows of ``day``: the raw events
+    by their sourcetype (one per batch: a parser reads one source), the rest by data set."""
+    if dataset == RAW_EVENTS:
+        sourcetype = batch.column("sourcetype")[0].as_py()
+        return f"{RAW}/sourcetype={escape_value(sourcetype)}/date={day}"
+    return f"{EVENTS}/dataset={dataset}/date={day}"
+
+
 def parse_chunks(
     chunks: Iterable[bytes],
     sourcetype: str,
@@ -191,13 +211,14 @@ def parse_chunks(
     writer: PartWriter,
     piece: Piece,
     progress: Callable[[Piece], None] | None = None,
+    raw: bool = False,
 ) -> None:
     """Parse newline-aligned ``chunks`` of one input into ``writer``, counting into ``piece``
     (problem lines numbered from the piece's start; ``progress`` told after each chunk); a
-    ReadError ends the piece (kept in it)."""
+    ReadError ends the piece (kept in it). ``raw``: the raw events too."""
     from escudo.store.parse import ChunkParser
 
-    parser = ChunkParser(sourcetype)
+    parser = ChunkParser(sourcetype, raw)
     if parser.assembles:
         _parse_assembled(parser, chunks, name, writer, piece, progress)
         return
@@ -279,16 +300,17 @@ def ingest_range(
     staging: Path,
     prefix: str,
     progress: Callable[[Piece], None] | None = None,
+    raw: bool = False,
 ) -> Piece:
     """Read a newline-aligned byte range of a plain file into staged Parquet files (a worker
     process's task: the rows never travel through a pipe); a file that cannot be read (removed,
-    replaced) is reported in the piece, not raised."""
+    replaced) is reported in the piece, not raised. ``raw``: the raw events too."""
     started = time.process_time()
     piece = Piece()
     writer = PartWriter(staging, prefix, piece)
     try:
         chunks = _range_chunks(path, offset, length)
-        parse_chunks(chunks, sourcetype, name, writer, piece, progress)
+        parse_chunks(chunks, sourcetype, name, writer, piece, progress, raw)
     except OSError as exc:
         piece.error = ReadError(os_reason(exc, vanished_hint=True), cut=True)
     piece.cpu = time.process_time() - started
@@ -369,9 +391,11 @@ class _Run:
         stats: ReadStats,
         workers: int,
         show: _Progress,
+        raw: frozenset[str] | None = frozenset(),
     ) -> None:
         self.txn, self.report, self.stats, self.workers = txn, report, stats, workers
         self.show = show
+        self.raw = raw  # the sourcetypes whose raw events are kept (None: every one)
         self.done = 0  # bytes of the inputs before the one being read
         self.count = 0
         self.pool: ProcessPoolExecutor | None = None
@@ -400,7 +424,17 @@ class _Run:
         self.report.files += len(piece.files)
         for dataset, rows in piece.rows.items():
             self.report.rows[dataset] = self.report.rows.get(dataset, 0) + rows
-            self.report.events += rows
+            if dataset != RAW_EVENTS:  # the same events again, as raw search reads them
+                self.report.events += rows
+
+    def keeps_raw(self, sourcetype: str) -> bool:
+        """Whether this run keeps the raw events of ``sourcetype``'s inputs (those of a source
+        that gives raw events, ``sources.base.RawEventSource``)."""
+        from escudo.sources.base import RawEventSource
+        from escudo.sources.registry import get_sourcetype
+
+        wanted = self.raw is None or sourcetype in self.raw
+        return wanted and isinstance(get_sourcetype(sourcetype), RawEventSource)
 
     def ranges(self, sourcetype: str, path: Path, name: str, start: int, end: int) -> list[Piece]:
         """The pieces of ``[start, end)`` of a plain file: in worker processes when it is big,
@@ -409,17 +443,19 @@ class _Run:
         from escudo.store.parse import ChunkParser
 
         whole = ChunkParser(sourcetype).assembles  # events span records: one ordered read
+        raw = self.keeps_raw(sourcetype)
         if whole or self.workers < 2 or end - start < PARALLEL_MIN_BYTES:
             shown, prefix = self.progress(0), self.prefix()
             return [
-                ingest_range(sourcetype, path, start, end - start, name, staging, prefix, shown)
+                ingest_range(
+                    sourcetype, path, start, end - start, name, staging, prefix, shown, raw
+                )
             ]
         if self.pool is None:
             self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=_context())
+        task = partial(ingest_range, sourcetype, path, name=name, staging=staging, raw=raw)
         jobs = [
-            self.pool.submit(
-                ingest_range, sourcetype, path, offset, length, name, staging, self.prefix()
-            )
+            self.pool.submit(task, offset=offset, length=length, prefix=self.prefix())
             for offset, length in _split(path, start, end, RANGES_PER_WORKER * self.workers)
         ]
         pieces: list[Piece] = []
@@ -453,10 +489,13 @@ def ingest(
     progress: bool | None = None,
     sourcetype: str | None = None,
     workers: int | None = None,
+    raw_events: Iterable[str] | None = (),
 ) -> IngestReport:
     """Add the events of ``paths`` not yet in ``store`` (created if needed); one atomic commit.
     Each input is read as its own source (sniffed from its first bytes, as ``escudo hunt``
     does), or as ``sourcetype``. ``workers``: processes reading big files (default: one per core).
+    ``raw_events``: the sourcetypes whose raw events are kept too, for raw searches over the
+    store (``None``: every sourcetype's; default: none; ``detect.hunt.raw_sourcetypes``).
 
     >>> import tempfile
     >>> from pathlib import Path
@@ -479,7 +518,8 @@ def ingest(
         entries: dict[str, Any] = dict(old.get("inputs", {}))
         total = sum(_size(inp) for _, inp in inputs)
         show = _Progress(sys.stderr.isatty() if progress is None else progress, total)
-        run = _Run(txn, report, stats, workers, show)
+        raw = None if raw_events is None else frozenset(raw_events)
+        run = _Run(txn, report, stats, workers, show, raw)
         try:
             for source, inp in inputs:
                 run.done += _ingest_one(source, inp, entries, run)
@@ -524,7 +564,8 @@ def _ingest_one(source: str, inp: Input, entries: dict[str, Any], run: _Run) -> 
         run.report.inputs += 1
         piece = Piece()
         writer = PartWriter(run.txn.staging, run.prefix(), piece)
-        parse_chunks(read_chunks(inp, CHUNK_BYTES), source, inp.name, writer, piece)
+        chunks = read_chunks(inp, CHUNK_BYTES)
+        parse_chunks(chunks, source, inp.name, writer, piece, None, run.keeps_raw(source))
         run.take(piece, 0)
         if piece.error is not None:
             stats.add_unreadable(inp.name, piece.error.reason)
@@ -535,7 +576,7 @@ def _ingest_one(source: str, inp: Input, entries: dict[str, Any], run: _Run) -> 
         prev = entries.get(key)
         if inp.gzipped:
             return _ingest_gzip(source, inp, st, key, prev, entries, run)
-        start, line = 0, 0
+        start, line, raw_kept = 0, 0, True
         if (
             prev is not None
             and not prev.get("gzip")
@@ -543,7 +584,9 @@ def _ingest_one(source: str, inp: Input, entries: dict[str, Any], run: _Run) -> 
             and prev["head"] == _head_hash(inp.path, prev["head_len"])
         ):
             start, line = prev["offset"], prev["line"]
+            raw_kept = prev.get("raw", False)
         end = _whole_lines_end(inp.path, st.st_size)  # a last line without newline waits
+        end = _events_end(source, inp.path, start, end)  # an event still being written waits
         if end <= start:
             return 0
         run.report.inputs += 1
@@ -564,6 +607,7 @@ def _ingest_one(source: str, inp: Input, entries: dict[str, Any], run: _Run) -> 
         entries[key] = {
             "path": inp.name, "gzip": False, "size": st.st_size, "head_len": head_len,
             "head": _head_hash(inp.path, head_len), "offset": offset, "line": line,
+            "sourcetype": source, "raw": raw_kept and run.keeps_raw(source),
         }  # fmt: skip
         return offset - start
     except OSError as exc:
@@ -584,7 +628,7 @@ def _ingest_gzip(
     being written, corrupt) keeps a checkpoint of what was read (decompressed bytes, lines), so
     the next run reads it again from there and adds the rest, or reports it again."""
     assert inp.path is not None
-    skip, line = 0, 0
+    skip, line, raw_kept = 0, 0, True
     if prev is not None and prev.get("gzip"):
         same = prev["head"] == _head_hash(inp.path, prev["head_len"])
         if prev.get("complete", True):
@@ -592,11 +636,13 @@ def _ingest_gzip(
                 return 0  # read whole before
         elif same:
             skip, line = prev["offset"], prev["line"]
+            raw_kept = prev.get("raw", False)
     run.report.inputs += 1
     piece = Piece()
     writer = PartWriter(run.txn.staging, run.prefix(), piece)
     chunks = _skip(read_chunks(inp, CHUNK_BYTES), skip)
-    parse_chunks(chunks, source, inp.name, writer, piece, run.progress(0))
+    raw = run.keeps_raw(source)
+    parse_chunks(chunks, source, inp.name, writer, piece, run.progress(0), raw)
     run.take(piece, line)
     if piece.error is not None:
         run.stats.add_unreadable(inp.name, piece.error.reason)
@@ -605,5 +651,37 @@ def _ingest_gzip(
         "path": inp.name, "gzip": True, "complete": piece.error is None, "size": st.st_size,
         "head_len": head_len, "head": _head_hash(inp.path, head_len),
         "offset": skip + piece.consumed, "line": line + piece.lines,
+        "sourcetype": source, "raw": raw_kept and raw,
     }  # fmt: skip
     return st.st_size
+
+
+# The tail of a grown file searched for events still being written (lines); an event's records
+# lie within auditd_events.EDGE_LINES lines of each other.
+TAIL_LINES = 1024
+
+
+def _events_end(source: str, path: Path, start: int, end: int) -> int:
+    """``end``, or before it the start of the events at the end of ``[start, end)`` that are
+    still being written (a source whose events span records: auditd's ``open_events``), so
+    the checkpoint lies between events and the next run reads those events whole (docs/
+    semantics.md "Raw events in the store"). Only the last :data:`TAIL_LINES` lines are read."""
+    from escudo.sources.registry import get_sourcetype
+
+    open_events = getattr(get_sourcetype(source), "open_events", None)
+    if open_events is None or end <= start:
+        return end
+    with open(path, "rb") as f:
+        at = end
+        lines = 0
+        while at > start and lines <= TAIL_LINES:
+            step = min(1 << 16, at - start)
+            f.seek(at - step)
+            lines += f.read(step).count(b"\n")
+            at -= step
+        f.seek(at)
+        tail = f.read(end - at)
+    if at > start:  # from a line start, past the first (maybe partial) line
+        cut = tail.find(b"\n") + 1
+        at, tail = at + cut, tail[cut:]
+    return at + int(open_events(tail))

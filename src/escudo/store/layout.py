@@ -7,6 +7,7 @@ DIR/escudo-store.json                     {"format": "escudo-store", "version": 
 DIR/events/dataset=<Dataset>/date=YYYY-MM-DD/part-<txn>-<piece>-<n>.parquet   (_time UTC)
   (<txn>: nanoseconds, 20 digits, then random hex; <piece>, <n>: 5 digits, so names sort by commit,
   then in input order; a compacted file is part-<txn>-<n>.parquet)
+DIR/raw/sourcetype=<sourcetype, Hive-escaped>/date=YYYY-MM-DD/part-...parquet   (raw events)
 DIR/risk/..., DIR/findings/..., DIR/results/...
 DIR/checkpoints/inputs.json               per input: identity, offset, line
 DIR/_txn/                                 staging and commit intents
@@ -21,6 +22,8 @@ temporary files), so only committed data is ever visible.
 '/s/events/dataset=Endpoint.Processes/date=2024-01-31'
 >>> hidden("_txn"), hidden(".part-1.parquet.tmp"), hidden("part-1-0.parquet")
 (True, True, False)
+>>> layout.raw_partition("linux:audit", "2024-01-31").as_posix()
+'/s/raw/sourcetype=linux%3Aaudit/date=2024-01-31'
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ FORMAT = "escudo-store"
 VERSION = 1
 MARKER = "escudo-store.json"
 EVENTS = "events"
+RAW = "raw"  # the raw events (sources.base.RAW_EVENTS), partitioned by sourcetype and date
 RISK = "risk"
 FINDINGS = "findings"
 RESULTS = "results"
@@ -100,6 +104,29 @@ def cluster(dataset: str, table: pa.Table) -> pa.Table:
     return table.select(column_order(dataset, table.column_names))
 
 
+# Hive's escaping of a partition value (FileUtils.escapePathName; Spark's
+# ExternalCatalogUtils.escapePathName): these characters, and control characters, as %XX. A
+# sourcetype holds a colon (linux:audit), which Hadoop's Path takes for a URI scheme unescaped.
+_HIVE_ESCAPED = frozenset("\"#%'*/:=?\\\x7f{[]^")
+
+
+def escape_value(value: str) -> str:
+    """A partition value as Hive writes it in a folder name (``linux:audit`` -> ``linux%3Aaudit``),
+    which Spark, Trino and pyarrow's ``partitioning="hive"`` read back as the value.
+
+    >>> escape_value("linux:audit"), unescape_value("linux%3Aaudit")
+    ('linux%3Aaudit', 'linux:audit')
+    """
+    return "".join(f"%{ord(c):02X}" if c in _HIVE_ESCAPED or ord(c) < 0x20 else c for c in value)
+
+
+def unescape_value(text: str) -> str:
+    """The partition value of a folder name's escaped text (:func:`escape_value` undone)."""
+    from urllib.parse import unquote
+
+    return unquote(text)
+
+
 def hidden(name: str) -> bool:
     """Whether readers skip this file or folder name (staging, intents, temporary files)."""
     return name.startswith(("_", "."))
@@ -158,6 +185,37 @@ class StoreLayout:
         """The folder of one (data set, date) partition; ``day`` is ``YYYY-MM-DD`` or NO_DATE."""
         return self.root / kind / f"dataset={dataset}" / f"date={day}"
 
+    def raw_partition(self, sourcetype: str, day: str) -> Path:
+        """The folder of one (sourcetype, date) partition of the raw events."""
+        return self.root / RAW / f"sourcetype={escape_value(sourcetype)}" / f"date={day}"
+
+    def sourcetypes(self) -> list[str]:
+        """The sourcetypes that have a partition folder of raw events."""
+        folder = self.table(RAW)
+        if not folder.is_dir():
+            return []
+        return sorted(
+            unescape_value(p.name.split("=", 1)[1])
+            for p in folder.iterdir()
+            if p.is_dir() and not hidden(p.name) and p.name.startswith("sourcetype=")
+        )
+
+    def raw_partitions(self, sourcetype: str) -> Iterator[tuple[date | None, Path]]:
+        """Each date partition folder of ``sourcetype``'s raw events (``None``: NO_DATE), by date."""
+        yield from _dated(self.table(RAW) / f"sourcetype={escape_value(sourcetype)}")
+
+    def partition_folders(self, kind: str) -> Iterator[Path]:
+        """Every date partition folder of table ``kind`` (``events``: of each data set; ``raw``:
+        of each sourcetype)."""
+        if kind == RAW:
+            for sourcetype in self.sourcetypes():
+                for _, folder in self.raw_partitions(sourcetype):
+                    yield folder
+            return
+        for dataset in self.datasets(kind):
+            for _, folder in self.partitions(kind, dataset):
+                yield folder
+
     def datasets(self, kind: str) -> list[str]:
         """The data sets that have a partition folder in table ``kind``."""
         folder = self.table(kind)
@@ -171,17 +229,7 @@ class StoreLayout:
 
     def partitions(self, kind: str, dataset: str) -> Iterator[tuple[date | None, Path]]:
         """Each date partition folder of ``dataset`` (``None``: the NO_DATE partition), by date."""
-        folder = self.table(kind) / f"dataset={dataset}"
-        if not folder.is_dir():
-            return
-        found: list[tuple[date | None, Path]] = []
-        for p in folder.iterdir():
-            if not p.is_dir() or hidden(p.name) or not p.name.startswith("date="):
-                continue
-            value = p.name.split("=", 1)[1]
-            found.append((None if value == NO_DATE else date.fromisoformat(value), p))
-        found.sort(key=lambda item: (item[0] is None, item[0] or date.min))
-        yield from found
+        yield from _dated(self.table(kind) / f"dataset={dataset}")
 
     def files(self, folder: Path) -> list[Path]:
         """The committed Parquet files of a partition folder, in commit order."""
@@ -189,3 +237,17 @@ class StoreLayout:
             (p for p in folder.iterdir() if p.suffix == ".parquet" and not hidden(p.name)),
             key=lambda p: p.name,  # part-<txn>-<n>: transaction ids sort by time
         )
+
+
+def _dated(folder: Path) -> Iterator[tuple[date | None, Path]]:
+    """The ``date=`` partition folders in ``folder`` (``None``: NO_DATE), by date."""
+    if not folder.is_dir():
+        return
+    found: list[tuple[date | None, Path]] = []
+    for p in folder.iterdir():
+        if not p.is_dir() or hidden(p.name) or not p.name.startswith("date="):
+            continue
+        value = p.name.split("=", 1)[1]
+        found.append((None if value == NO_DATE else date.fromisoformat(value), p))
+    found.sort(key=lambda item: (item[0] is None, item[0] or date.min))
+    yield from found

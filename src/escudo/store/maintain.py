@@ -1,6 +1,7 @@
 """``escudo store compact`` (merge a partition's small files) and ``escudo store prune --before
 DATE`` (retention: drop every partition of an earlier day). Each is one atomic commit under the
-store's writer lock: readers see the old files or the new ones, never both or neither."""
+store's writer lock: readers see the old files or the new ones, never both or neither. Both cover
+the events' data sets and the raw events' sourcetypes alike."""
 
 from __future__ import annotations
 
@@ -12,10 +13,19 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from escudo.errors import InputError
-from escudo.store.layout import EVENTS, FINDINGS, NO_DATE, RESULTS, RISK, StoreLayout, hidden
+from escudo.store.layout import (
+    EVENTS,
+    FINDINGS,
+    NO_DATE,
+    RAW,
+    RESULTS,
+    RISK,
+    StoreLayout,
+    hidden,
+)
 
 COMPACT_ROWS = 4 << 20  # a compacted file holds at most this many rows
-TABLES = (EVENTS, RISK, FINDINGS, RESULTS)
+TABLES = (EVENTS, RAW, RISK, FINDINGS, RESULTS)
 
 
 @dataclass
@@ -33,7 +43,8 @@ def _existing(path: Path) -> None:
 
 
 def compact(store: Path) -> MaintainReport:
-    """Merge the files of each event partition into as few as hold its rows (row order kept).
+    """Merge the files of each event partition (the raw events' too) into as few as hold its
+    rows (row order kept).
 
     >>> import tempfile
     >>> from escudo.store.ingest import ingest
@@ -48,8 +59,8 @@ def compact(store: Path) -> MaintainReport:
     _existing(store)
     layout, report = StoreLayout(store), MaintainReport()
     with Store(store)._writing() as txn:
-        for dataset in layout.datasets(EVENTS):
-            for _, folder in layout.partitions(EVENTS, dataset):
+        for table in (EVENTS, RAW):
+            for folder in layout.partition_folders(table):
                 files = layout.files(folder)
                 if len(files) < 2:
                     continue

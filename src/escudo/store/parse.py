@@ -15,6 +15,13 @@ data set over the whole chunk 4.1 s; so one plan it is.
 [('Endpoint.Filesystem', 7), ('Endpoint.Processes', 27), ('Network_Traffic.All_Traffic', 3)]
 >>> parsed.stats.events, parsed.lines
 (37, 41)
+
+With ``raw=True`` the chunk's raw events (``sources.base.RAW_EVENTS``: ``_raw``, ``_time``, ...) come
+too, one row per event as a raw search reads them (every event, of any record type):
+
+>>> raw = ChunkParser("sysmon:linux", raw=True)(sample.read_bytes(), "sample")
+>>> [(d, b.num_rows) for d, b in raw.batches if d == "raw_events"], raw.stats.events
+([('raw_events', 38)], 37)
 """
 
 from __future__ import annotations
@@ -26,12 +33,12 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from escudo.sources.base import ReadStats
+from escudo.sources.base import RAW_EVENTS, ReadStats
 from escudo.sources.framing import count_lines, note_bad_text
 
 if TYPE_CHECKING:
     from escudo.datamodels.mappings import Mapping
-    from escudo.datamodels.normalize import MultiNormalizer
+    from escudo.datamodels.normalize import MultiNormalizer, RawNormalizer
 
     Target = tuple[str, Mapping, pa.Schema]
 
@@ -47,9 +54,11 @@ class Parsed:
 
 @dataclass(frozen=True)
 class ChunkParser:
-    """Newline-aligned chunks of one source into normalized rows of each data set it feeds."""
+    """Newline-aligned chunks of one source into normalized rows of each data set it feeds, and
+    with ``raw`` its raw events (the ``RAW_EVENTS`` data set) too."""
 
     sourcetype: str
+    raw: bool = False
 
     @cached_property
     def _wanted(self) -> tuple[tuple[str, ...], frozenset[str] | None, tuple[Target, ...]]:
@@ -102,8 +111,27 @@ class ChunkParser:
         if self.normalizer is not None:
             raw, stats = self.normalizer.plan(data, name)
             self._add(raw, stats, parsed)
+        self._add_raw_events(data, name, parsed)
         note_bad_text(data, name, 1, parsed.stats)
         return parsed
+
+    @cached_property
+    def raw_events(self) -> RawNormalizer | None:
+        """The source's raw events processor when ``raw`` is asked (None: not asked, or the
+        source gives none)."""
+        from escudo.datamodels.normalize import raw_normalizer
+        from escudo.sources.registry import get_sourcetype
+
+        return raw_normalizer(get_sourcetype(self.sourcetype), None) if self.raw else None
+
+    def _add_raw_events(self, data: bytes, name: str, parsed: Parsed) -> None:
+        """The chunk's raw events into ``parsed`` (when asked); the lines are counted once, by
+        the CIM plan (the raw plan sees the same lines)."""
+        if self.raw_events is None:
+            return
+        raw, _ = self.raw_events.plan(data, name)
+        if raw.num_rows:
+            parsed.batches.append((RAW_EVENTS, self.raw_events.rows(raw)))
 
     def assembled(
         self,
@@ -125,6 +153,7 @@ class ChunkParser:
             return
         plan = normalizer.plan
         wanted, types, _ = self._wanted
+        raw_events: list[tuple[str, pa.RecordBatch]] = []  # each chunk's, out as they come
 
         def records() -> Iterator[pa.RecordBatch]:
             for data in chunks:
@@ -134,13 +163,17 @@ class ChunkParser:
                 parsed.stats.merge(read)
                 note_bad_text(data, name, 1, parsed.stats)
                 on_chunk(parsed, len(data))
+                self._add_raw_events(data, name, Parsed(raw_events))
                 yield raw
 
         source = get_sourcetype(self.sourcetype)
         for raw in source.assemble(records(), wanted, types, None, stats):  # type: ignore[attr-defined]
+            yield from raw_events
+            raw_events.clear()
             parsed = Parsed()
             self._add(raw, ReadStats(), parsed)
             yield from parsed.batches
+        yield from raw_events
 
     def _add(self, raw: pa.RecordBatch, stats: ReadStats, parsed: Parsed) -> None:
         """A plan's rows and counts into ``parsed``: the rows normalized per data set."""

@@ -16,10 +16,14 @@ from typing import TYPE_CHECKING, Any
 from sqlglot import exp
 
 from escudo.errors import InputError
-from escudo.store.layout import EVENTS, MARKER, StoreLayout
+from escudo.sources.base import RAW_EVENTS
+from escudo.store.layout import EVENTS, MARKER, RAW, StoreLayout
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from escudo.engines.base import Engine
+    from escudo.sources.base import Requirements
 
 
 def open_store(path: str | Path) -> StoreLayout:
@@ -53,16 +57,17 @@ def has_events(path: str | Path | None) -> bool:
     if path is None:
         return False
     root = Path(path)
-    return (root / MARKER).is_file() and bool(StoreLayout(root).datasets(EVENTS))
+    layout = StoreLayout(root)
+    return (root / MARKER).is_file() and bool(layout.datasets(EVENTS) or layout.sourcetypes())
 
 
 def engine_settings(engine: str, events: Path | None) -> dict[str, Any]:
     """Settings for ``new_engine(engine, ...)`` when it hunts over the store ``events``: its
-    ``events/`` folder as a ``read_dirs`` folder, for an engine that takes them (DuckDB reads the
-    Parquet with its own reader then).
+    ``events/`` and ``raw/`` folders as ``read_dirs`` folders, for an engine that takes them
+    (DuckDB reads the Parquet with its own reader then).
 
     >>> engine_settings("duckdb", Path("/s"))
-    {'read_dirs': [PosixPath('/s/events')]}
+    {'read_dirs': [PosixPath('/s/events'), PosixPath('/s/raw')]}
     """
     import inspect
 
@@ -73,7 +78,7 @@ def engine_settings(engine: str, events: Path | None) -> dict[str, Any]:
     kind = engine_class(engine)
     if "read_dirs" not in inspect.signature(kind).parameters:
         return {}
-    return {"read_dirs": [Path(events) / EVENTS]}
+    return {"read_dirs": [Path(events) / EVENTS, Path(events) / RAW]}
 
 
 def _overlaps(day: date | None, earliest: datetime | None, latest: datetime | None) -> bool:
@@ -92,6 +97,27 @@ def _overlaps(day: date | None, earliest: datetime | None, latest: datetime | No
     return (latest is None or start < latest) and (
         earliest is None or start + timedelta(days=1) > earliest
     )
+
+
+def raw_event_files(
+    layout: StoreLayout,
+    requirements: Sequence[Requirements],
+    earliest: datetime | None,
+    latest: datetime | None,
+) -> list[Path]:
+    """The committed raw event files that the raw searches with ``requirements`` (one each) may
+    read: of the sourcetypes they may read (``sourcetype=linux:audit`` reads no Sysmon event:
+    ``normalize.reads_sourcetype``), in the partitions that intersect the window."""
+    from escudo.datamodels.normalize import reads_sourcetype
+
+    return [
+        f
+        for sourcetype in layout.sourcetypes()
+        if any(reads_sourcetype(sourcetype, r) for r in requirements or [()])
+        for day, folder in layout.raw_partitions(sourcetype)
+        if _overlaps(day, earliest, latest)
+        for f in layout.files(folder)
+    ]
 
 
 def event_files(
@@ -144,10 +170,16 @@ def register_events(
     dataset: str,
     earliest: datetime | None = None,
     latest: datetime | None = None,
+    requirements: Sequence[Requirements] = (),
 ) -> tuple[datetime | None, datetime | None]:
     """Register ``dataset``'s store rows in ``engine``; the first and last event time in the
-    window (Splunk's info_min_time / info_max_time), ``None`` when there is none."""
-    files = event_files(layout, dataset, earliest, latest)
+    window (Splunk's info_min_time / info_max_time), ``None`` when there is none. The raw
+    events (``RAW_EVENTS``) are those of the sourcetypes the searches reading them
+    (``requirements``, one per search) may read."""
+    if dataset == RAW_EVENTS:
+        files = raw_event_files(layout, requirements, earliest, latest)
+    else:
+        files = event_files(layout, dataset, earliest, latest)
     if not files:
         return None, None  # unregistered: reads as empty
     engine.register_parquet(dataset, files)
@@ -189,3 +221,28 @@ def _seen_from_statistics(
             if latest is None and (earliest is None or last >= earliest):
                 high = last if high is None else max(high, last)
     return low, high
+
+
+def raw_gaps(path: str | Path) -> dict[str | None, int]:
+    """The inputs of the store at ``path`` whose raw events it does not keep (ingested without
+    them, or by an escudo that kept none), by sourcetype (``None``: an input whose sourcetype the
+    checkpoint does not say, from before raw events were kept). A source that gives no raw events
+    (the JSON EDR sources) misses none.
+
+    >>> raw_gaps("/nonexistent")
+    {}
+    """
+    from escudo.sources.base import RawEventSource
+    from escudo.sources.registry import SOURCES
+    from escudo.store.ingest import read_checkpoints
+
+    gaps: dict[str | None, int] = {}
+    entries = read_checkpoints(StoreLayout(Path(path))).get("inputs", {})
+    for entry in entries.values() if isinstance(entries, dict) else ():
+        sourcetype = entry.get("sourcetype")
+        source = SOURCES.get(sourcetype) if sourcetype is not None else None
+        if sourcetype is not None and not isinstance(source, RawEventSource):
+            continue
+        if not entry.get("raw", False):
+            gaps[sourcetype] = gaps.get(sourcetype, 0) + 1
+    return gaps

@@ -213,12 +213,16 @@ class ScheduleLoop(WatchLoop):
             attempt += 1
 
     def _ingest(self, batch: OpenBatch) -> None:
+        from escudo.detect.hunt import raw_sourcetypes
         from escudo.store.ingest import ingest
 
         began = time.monotonic()
         # A repeat after a crash adds nothing: ingest's checkpoint of the spooled file (same
-        # device, inode and first bytes) already covers what its commit added.
-        report = ingest([path for path, _ in batch.files], self.store, progress=False)
+        # device, inode and first bytes) already covers what its commit added. The raw events
+        # the detections' raw searches read are kept too (ingest --raw-events auto).
+        paths = [path for path, _ in batch.files]
+        raw = raw_sourcetypes(self.runner.jobs)
+        report = ingest(paths, self.store, progress=False, raw_events=raw)
         self._commit_batch(batch, {})
         self.status.events += report.events
         self._note(batch, began, report.events)
