@@ -131,7 +131,8 @@ static Py_ssize_t scan_line(const uint8_t *s, Py_ssize_t pos, Py_ssize_t n, unsi
         unsigned keep = 0xffffu;
         if (m_nl)
             keep = (1u << __builtin_ctz(m_nl)) - 1u;
-        q += (unsigned)__builtin_popcount(m_dq & keep);
+        for (unsigned m = m_dq & keep; m; m &= m - 1u)
+            q++; /* few quotes a block (no popcount instruction without -mpopcnt) */
         if (m_odd & keep) {
             for (unsigned j = 0; j < 16; j++) {
                 if (!((m_odd & keep) >> j & 1u))
@@ -171,7 +172,8 @@ static const char *const HEX_FIELDS[] = {
 static int hex_field(const uint8_t *k, Py_ssize_t n)
 {
     for (int i = 0; HEX_FIELDS[i]; i++)
-        if ((Py_ssize_t)strlen(HEX_FIELDS[i]) == n && memcmp(HEX_FIELDS[i], k, (size_t)n) == 0)
+        if (HEX_FIELDS[i][0] == k[0] && (Py_ssize_t)strlen(HEX_FIELDS[i]) == n &&
+            memcmp(HEX_FIELDS[i], k, (size_t)n) == 0)
             return 1;
     if (n < 2 || k[0] != 'a' || !is_digit(k[1]))
         return 0;
@@ -229,12 +231,12 @@ static int malformed(const uint8_t *s, Py_ssize_t b, Py_ssize_t e, unsigned quot
     if (eq == NULL)
         return 0;
     Py_ssize_t k_e = eq - s, v = k_e + 1;
-    if (!hex_field(s + w, k_e - w) || v >= main_e || ((main_e - v) & 1) == 0)
+    if (v >= main_e || ((main_e - v) & 1) == 0)
         return 0;
     for (Py_ssize_t i = v; i < main_e; i++)
         if (!hex_upper(s[i]))
             return 0;
-    return 1;
+    return k_e > w && hex_field(s + w, k_e - w);
 }
 
 /* Parses the header of the line [pos, eol): 0 when it is not a bare record. */
@@ -295,15 +297,26 @@ static int header(const uint8_t *s, Line *ln)
     return 1;
 }
 
+static inline uint64_t mix_bytes(uint64_t h, const uint8_t *p, Py_ssize_t n)
+{
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
+        h ^= h >> 32;
+        p += 8;
+        n -= 8;
+    }
+    uint64_t w = 0;
+    memcpy(&w, p, (size_t)n);
+    h = (h ^ w ^ ((uint64_t)n << 56)) * 0x9E3779B97F4A7C15ULL;
+    return h ^ (h >> 29);
+}
+
 static inline uint64_t key_hash(const uint8_t *s, const Line *ln)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (Py_ssize_t i = ln->node_s; i < ln->node_e; i++)
-        h = (h ^ s[i]) * 1099511628211ULL;
-    h = (h ^ 0xff) * 1099511628211ULL;
-    for (Py_ssize_t i = ln->par_s; i < ln->par_e; i++)
-        h = (h ^ s[i]) * 1099511628211ULL;
-    return h ^ (h >> 29);
+    uint64_t h = mix_bytes(1469598103934665603ULL, s + ln->node_s, ln->node_e - ln->node_s);
+    return mix_bytes(h, s + ln->par_s, ln->par_e - ln->par_s);
 }
 
 static inline int same_key(const uint8_t *s, const Line *a, const Line *b)
@@ -377,13 +390,6 @@ static int verify_literal(const uint8_t *s, Py_ssize_t n, Py_ssize_t at, const u
     return 1;
 }
 
-static int verify_exact(const uint8_t *s, Py_ssize_t n, Py_ssize_t at, const uint8_t *nd,
-                        Py_ssize_t m)
-{
-    (void)n;
-    return memcmp(s + at, nd, (size_t)m) == 0;
-}
-
 static int verify_hex(const uint8_t *s, Py_ssize_t n, Py_ssize_t at, const uint8_t *nd,
                       Py_ssize_t m)
 {
@@ -411,12 +417,45 @@ static void mark_needle(const uint8_t *s, Py_ssize_t n, const uint8_t *nd, Py_ss
                (uint8_t)HEXDIGITS[nd[m - 1] & 15], 0, verify_hex, nd, m, lines, count);
 }
 
-static void mark_exact(const uint8_t *s, Py_ssize_t n, const char *text, Line *lines,
-                       Py_ssize_t count)
+static inline int always_at(const uint8_t *s, Py_ssize_t n, Py_ssize_t i)
 {
-    Py_ssize_t m = (Py_ssize_t)strlen(text);
-    const uint8_t *nd = (const uint8_t *)text;
-    find_marks(s, n, m, 0, nd[0], 0, m - 1, nd[m - 1], 0, verify_exact, nd, m, lines, count);
+    return (i + 2 <= n && s[i] == ']' && s[i + 1] == '=') ||
+           (i + 6 <= n && memcmp(s + i, "E284AA", 6) == 0) ||
+           (i + 4 <= n && memcmp(s + i, "C4B0", 4) == 0);
+}
+
+/* The lines holding "]=" (an argument in pieces), "E284AA" or "C4B0" (U+212A, U+0130 in UTF-8,
+ * hex-encoded), in one pass. */
+static void mark_always(const uint8_t *s, Py_ssize_t n, Line *lines, Py_ssize_t count)
+{
+    Py_ssize_t i = 0;
+#ifdef AUDITD_SSE2
+    for (; i + 21 <= n; i += 16) {
+        __m128i x0 = _mm_loadu_si128((const __m128i *)(s + i));
+        __m128i x1 = _mm_loadu_si128((const __m128i *)(s + i + 1));
+        __m128i x2 = _mm_loadu_si128((const __m128i *)(s + i + 2));
+        __m128i x3 = _mm_loadu_si128((const __m128i *)(s + i + 3));
+        __m128i x5 = _mm_loadu_si128((const __m128i *)(s + i + 5));
+        __m128i pieces = _mm_and_si128(_mm_cmpeq_epi8(x0, _mm_set1_epi8(']')),
+                                       _mm_cmpeq_epi8(x1, _mm_set1_epi8('=')));
+        __m128i kelvin = _mm_and_si128(
+            _mm_and_si128(_mm_cmpeq_epi8(x0, _mm_set1_epi8('E')), _mm_cmpeq_epi8(x2, _mm_set1_epi8('8'))),
+            _mm_cmpeq_epi8(x5, _mm_set1_epi8('A')));
+        __m128i dotted = _mm_and_si128(
+            _mm_and_si128(_mm_cmpeq_epi8(x0, _mm_set1_epi8('C')), _mm_cmpeq_epi8(x1, _mm_set1_epi8('4'))),
+            _mm_cmpeq_epi8(x3, _mm_set1_epi8('0')));
+        unsigned hits = (unsigned)_mm_movemask_epi8(_mm_or_si128(pieces, _mm_or_si128(kelvin, dotted)));
+        while (hits) {
+            Py_ssize_t at = i + __builtin_ctz(hits);
+            hits &= hits - 1;
+            if (always_at(s, n, at))
+                lines[line_of(lines, count, at)].flags |= L_CAND;
+        }
+    }
+#endif
+    for (; i < n; i++)
+        if (always_at(s, n, i))
+            lines[line_of(lines, count, i)].flags |= L_CAND;
 }
 
 /* escudo.sources.auditd_events._take: the value of `key` in [b, e) (the first "key=" at the
@@ -443,14 +482,57 @@ static int complex_fields(const uint8_t *s, Py_ssize_t b, Py_ssize_t e)
 {
     if (memchr(s + b, '\'', (size_t)(e - b)) != NULL)
         return 1;
-    for (Py_ssize_t p = b; p + 1 < e; p++) {
-        if (s[p] == '=' && s[p + 1] == '"') {
-            for (Py_ssize_t q = p + 2; q < e && s[q] != '"'; q++)
-                if (s[q] == ' ')
-                    return 1;
+    Py_ssize_t p = b;
+    while (p < e) {
+        const uint8_t *q = memchr(s + p, '"', (size_t)(e - p));
+        if (q == NULL)
+            return 0;
+        Py_ssize_t at = q - s;
+        if (at > b && s[at - 1] == '=') { /* ="...: a space before the next quote? */
+            const uint8_t *close = memchr(s + at + 1, '"', (size_t)(e - at - 1));
+            Py_ssize_t end = close == NULL ? e : close - s;
+            if (memchr(s + at + 1, ' ', (size_t)(end - at - 1)) != NULL)
+                return 1;
         }
+        p = at + 1;
     }
     return 0;
+}
+
+/* The values of the SYSCALL keys classify() reads, each as take() finds it (the first "key=" at
+ * the start or after a space), in one walk over the fields. */
+enum { F_ARCH, F_SYSCALL, F_SUCCESS, F_PID, F_EXE, F_COUNT };
+static const char *const SYSCALL_KEYS[F_COUNT] = {"arch", "syscall", "success", "pid", "exe"};
+static const Py_ssize_t SYSCALL_KEY_LENGTHS[F_COUNT] = {4, 7, 7, 3, 3};
+
+static void take_all(const uint8_t *s, Py_ssize_t b, Py_ssize_t e, Py_ssize_t *vs, Py_ssize_t *ve)
+{
+    for (int k = 0; k < F_COUNT; k++)
+        vs[k] = -1;
+    Py_ssize_t p = b;
+    while (p < e) {
+        /* a field starts at p (the start, or after a space) */
+        int k = -1;
+        switch (s[p]) {
+        case 'a': k = F_ARCH; break;
+        case 's': k = (p + 1 < e && s[p + 1] == 'y') ? F_SYSCALL : F_SUCCESS; break;
+        case 'p': k = F_PID; break;
+        case 'e': k = F_EXE; break;
+        default: break;
+        }
+        if (k >= 0 && vs[k] < 0) {
+            Py_ssize_t n = SYSCALL_KEY_LENGTHS[k];
+            if (p + n < e && s[p + n] == '=' && memcmp(s + p, SYSCALL_KEYS[k], (size_t)n) == 0) {
+                const uint8_t *sp = memchr(s + p + n + 1, ' ', (size_t)(e - p - n - 1));
+                vs[k] = p + n + 1;
+                ve[k] = sp == NULL ? e : sp - s;
+            }
+        }
+        const uint8_t *sp = memchr(s + p, ' ', (size_t)(e - p));
+        if (sp == NULL)
+            break;
+        p = sp - s + 1;
+    }
 }
 
 static inline int span_is(const uint8_t *s, Py_ssize_t b, Py_ssize_t e, const char *text)
@@ -481,12 +563,12 @@ static int classify(const uint8_t *s, const Line *lines, const Group *g, Image *
         main_e = (const uint8_t *)memchr(s + b, 0x1d, (size_t)(e - b)) - s;
     if (complex_fields(s, b, main_e))
         return K_FULL;
-    Py_ssize_t as = 0, ae = 0, ss = 0, se = 0, us = 0, ue = 0;
-    int has_arch = take(s, b, main_e, "arch", &as, &ae);
-    int has_sys = take(s, b, main_e, "syscall", &ss, &se);
+    Py_ssize_t vs[F_COUNT], ve[F_COUNT];
+    take_all(s, b, main_e, vs, ve);
     int is_exec = (g->flags & G_EXECVE) != 0;
-    for (int i = 0; !is_exec && has_arch && has_sys && i < 6; i++)
-        is_exec = span_is(s, as, ae, EXEC_SYSCALLS[i][0]) && span_is(s, ss, se, EXEC_SYSCALLS[i][1]);
+    for (int i = 0; !is_exec && vs[F_ARCH] >= 0 && vs[F_SYSCALL] >= 0 && i < 6; i++)
+        is_exec = span_is(s, vs[F_ARCH], ve[F_ARCH], EXEC_SYSCALLS[i][0]) &&
+                  span_is(s, vs[F_SYSCALL], ve[F_SYSCALL], EXEC_SYSCALLS[i][1]);
     if (!is_exec && main_e < e) {
         Py_ssize_t xb = main_e + 1, ns = 0, ne = 0;
         if (complex_fields(s, xb, e))
@@ -501,11 +583,14 @@ static int classify(const uint8_t *s, const Line *lines, const Group *g, Image *
     }
     if (!is_exec)
         return K_DROP;
-    if (take(s, b, main_e, "success", &us, &ue) && span_is(s, us, ue, "no"))
+    if (vs[F_SUCCESS] >= 0 && span_is(s, vs[F_SUCCESS], ve[F_SUCCESS], "no"))
         return K_DROP;
-    if (!take(s, b, main_e, "pid", &img->pid_s, &img->pid_e) ||
-        !take(s, b, main_e, "exe", &img->exe_s, &img->exe_e))
+    if (vs[F_PID] < 0 || vs[F_EXE] < 0)
         return K_FULL;
+    img->pid_s = vs[F_PID];
+    img->pid_e = ve[F_PID];
+    img->exe_s = vs[F_EXE];
+    img->exe_e = ve[F_EXE];
     Py_ssize_t xs = img->exe_s, xe = img->exe_e;
     if (xe - xs > 1 && s[xs] == '"' && s[xe - 1] == '"') {
         img->exe_s++;
@@ -685,9 +770,7 @@ static PyObject *index_chunk(PyObject *self, PyObject *args)
             mark_needle(s, n, (const uint8_t *)PyBytes_AS_STRING(nd), PyBytes_GET_SIZE(nd), lines,
                         count);
         }
-        mark_exact(s, n, "E284AA", lines, count); /* U+212A KELVIN SIGN, hex-encoded */
-        mark_exact(s, n, "C4B0", lines, count);   /* U+0130, hex-encoded */
-        mark_exact(s, n, "]=", lines, count);     /* aN[i]=: an argument in pieces */
+        mark_always(s, n, lines, count);
         for (Py_ssize_t i = 0; i < count; i++)
             if (lines[i].flags & L_CAND)
                 groups[lines[i].group].flags |= G_CAND;
