@@ -248,5 +248,5 @@ def test_update_keeps_the_most_recent_processes(monkeypatch: pytest.MonkeyPatch)
             if len(reference) > 7:
                 reference.popitem(last=False)
         assembler._update(keys[start:stop], exes[start:stop])
-        assert list(assembler.images.items()) == list(reference.items())
+        assert assembler.processes() == list(reference.items())
         start = stop

@@ -29,10 +29,9 @@ import functools
 import posixpath
 import re
 from bisect import bisect_left
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from itertools import repeat
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -572,7 +571,11 @@ class Assembler:
         # None (built from the lines)
         self.pending: dict[str, Piece] = {}
         self.held: pa.Table | None = None  # finished rows younger than a pending piece
-        self.images: OrderedDict[tuple[str | None, str], str] = OrderedDict()
+        # (host, pid) -> (update number, image): the processes last updated (see _update), and
+        # their updates in order, stale ones skipped when the oldest go
+        self.images: dict[tuple[str | None, str], tuple[int, str]] = {}
+        self.updates: deque[tuple[int, tuple[str | None, str]]] = deque()
+        self.updated = 0
 
     def _built(self, pieces: Iterable[Piece]) -> list[Row]:
         needles = compile_filter(self.raw_filter)
@@ -594,13 +597,12 @@ class Assembler:
         return rows
 
     def feed(self, batch: pa.RecordBatch) -> pa.RecordBatch | None:
-        edges = batch.column("_edge").to_pylist()
         chunk_lines = batch.column("_lines")[0].as_py() if batch.num_rows else 0
         for key, (host, texts, age, summary) in list(self.pending.items()):
             self.pending[key] = (host, texts, age + chunk_lines, summary)
-        whole = [i for i, edge in enumerate(edges) if not edge]
-        if len(whole) < len(edges):
-            self._join(batch, edges)
+        edges = pc.not_equal(batch.column("_edge"), 0)
+        if pc.any(edges).as_py():
+            self._join(batch.filter(edges))
         finished: list[Piece] = []
         pending: dict[str, Piece] = {}
         for key, piece in self.pending.items():
@@ -609,7 +611,7 @@ class Assembler:
             else:
                 pending[key] = piece
         self.pending = pending
-        rows = pa.Table.from_batches([batch.take(pa.array(whole, pa.int64()))])
+        rows = pa.Table.from_batches([batch.filter(pc.invert(edges))])
         if finished:
             built = _batch(self._built(finished), batch.schema)
             rows = pa.concat_tables([pa.Table.from_batches([built]), rows])
@@ -633,9 +635,8 @@ class Assembler:
             rows = rows.filter(before)
         return self._select(rows)
 
-    def _join(self, batch: pa.RecordBatch, edges: list[int]) -> None:
-        """The batch's pieces joined to the pending ones (ages already advanced)."""
-        pieces = batch.take(pa.array([i for i, edge in enumerate(edges) if edge], pa.int64()))
+    def _join(self, pieces: pa.RecordBatch) -> None:
+        """A batch's pieces (its edge rows) joined to the pending ones (ages already advanced)."""
         for row in pieces.to_pylist():
             key, edge = row["_key"], row["_edge"]
             old = self.pending.pop(key, None) if edge & _HEAD else None
@@ -659,10 +660,15 @@ class Assembler:
             {"t": table.column("time"), "s": pc.cast(table.column("serial"), pa.int64())}
         )
         order = pc.sort_indices(keys, sort_keys=[("t", "ascending"), ("s", "ascending")])
-        table = self._parents(table.take(order))
-        keep = pc.fill_null(table.column("_pass"), True)
+        # parents over the few columns they read, in that order; then the rows kept, taken
+        view = table.select(["record_type", "dest", "pid", "ppid", "exe", "_pass"]).take(order)
+        keep = pc.fill_null(view.column("_pass"), True)
+        parent_exe = self._parents(view).filter(keep)
         self.stats.filtered += table.num_rows - (pc.sum(keep).as_py() or 0)
-        table = table.filter(keep)
+        table = table.take(order.filter(keep))
+        names = pc.replace_substring_regex(parent_exe, pattern="(?s)^.*/", replacement="")
+        for name, column in (("parent_exe", parent_exe), ("parent_name", names)):
+            table = table.set_column(table.schema.get_field_index(name), name, column)
         if self.record_types is not None:
             wanted = pc.is_in(table.column("record_type"), pa.array(sorted(self.record_types)))
             self.stats.other += table.num_rows - (pc.sum(wanted).as_py() or 0)
@@ -677,11 +683,11 @@ class Assembler:
         out = table.select(["host", *self.fields]).combine_chunks()
         return out.to_batches()[0] if out.num_rows else None
 
-    def _parents(self, table: pa.Table) -> pa.Table:
-        """``parent_exe``/``parent_name``: the image the parent pid last ran (its exec event
-        before this one, same host); then this event's own exec updates the table."""
-        # Only the rows the filter may keep look their parent up (the others are dropped), and
-        # the table takes the exec rows' images in runs between two look-ups (_update).
+    def _parents(self, table: pa.Table) -> pa.Array:
+        """``parent_exe`` of each row: the image the parent pid last ran (its exec event before
+        this one, same host); then this event's own exec updates the table. Only the rows the
+        filter may keep look their parent up (the others are dropped), and the table takes the
+        exec rows' images in runs between two look-ups (:meth:`_update`)."""
         updates = pc.and_(
             pc.equal(table.column("record_type"), EXEC),
             pc.and_(pc.is_valid(table.column("pid")), pc.is_valid(table.column("exe"))),
@@ -695,7 +701,6 @@ class Assembler:
         keys = list(zip(dests, table.column("pid").take(at).to_pylist(), strict=True))
         exes = table.column("exe").take(at).to_pylist()
         positions = at.to_pylist()
-        images = self.images
         parent_exe: list[str | None] = [None] * table.num_rows
         start = 0
         looked = pc.indices_nonzero(looks).to_pylist()
@@ -710,28 +715,35 @@ class Assembler:
                 end = bisect_left(positions, row, start)  # the updates before this row
                 self._update(keys[start:end], exes[start:end])
                 start = end
-                parent_exe[row] = images.get(parent)
+                found = self.images.get(parent)
+                parent_exe[row] = None if found is None else found[1]
         self._update(keys[start:], exes[start:])
-        column = pa.array(parent_exe, pa.string())
-        names = pc.replace_substring_regex(column, pattern="(?s)^.*/", replacement="")
-        table = table.set_column(table.schema.get_field_index("parent_exe"), "parent_exe", column)
-        return table.set_column(table.schema.get_field_index("parent_name"), "parent_name", names)
+        return pa.array(parent_exe, pa.string())
 
     def _update(self, keys: list[tuple[str | None, str]], exes: list[str]) -> None:
-        """A run of exec images into the table, each key moved to the end (most recent), in C
-        loops: the run's keys in the order of their last update, with their last image; then
-        the oldest entries beyond :data:`MAX_PROCESSES` go (the processes last updated are the
-        same whether the oldest go after each update or after the run)."""
+        """A run of exec images into the table, in C loops: each key's entry numbered by its
+        update (the last one wins), the update queued; then, while the table holds more than
+        :data:`MAX_PROCESSES` processes, the least recently updated goes (a queued update that
+        is not its key's last is skipped). The processes kept are those last updated, whether
+        the oldest go after each update or after the run."""
         if not keys:
             return
-        images = self.images
-        last = dict(zip(keys, exes, strict=True))
-        ordered = list(dict.fromkeys(reversed(keys)))
-        ordered.reverse()
-        deque(map(images.pop, ordered, repeat(None)), maxlen=0)
-        images.update(zip(ordered, map(last.__getitem__, ordered), strict=True))
+        numbers = range(self.updated, self.updated + len(keys))
+        self.updated += len(keys)
+        self.images.update(zip(keys, zip(numbers, exes, strict=True), strict=True))
+        self.updates.extend(zip(numbers, keys, strict=True))
+        images, updates = self.images, self.updates
         while len(images) > MAX_PROCESSES:
-            images.popitem(last=False)
+            number, key = updates.popleft()
+            if images[key][0] == number:
+                del images[key]
+        if len(updates) > 2 * len(images) + 1024:  # the stale updates out
+            self.updates = deque(sorted((n, k) for k, (n, _) in images.items()))
+
+    def processes(self) -> list[tuple[tuple[str | None, str], str]]:
+        """The table's processes and images, least recently updated first."""
+        live = sorted(self.images.items(), key=lambda item: item[1][0])
+        return [(key, exe) for key, (_, exe) in live]
 
 
 # A piece of an event cut by a chunk boundary: (host, record lines, lines read since its last
