@@ -13,11 +13,12 @@
  * Returns (lines, dropped, groups, slim):
  * lines    the chunk's lines;
  * dropped  events neither candidate nor exec, not near an edge;
- * groups   [(ordinal, edge, first, last, kind, spans, slim)] for every candidate event, every
+ * groups   [(ordinal, edge, first, last, kind, spans, slim, piece)] for every candidate event, every
  *          event whose exec image needs Python (hex exe, no SYSCALL, quoted spaces: kind 0) and
  *          every event with a line within edge_lines of either end (edge bits 1 head, 2 tail;
  *          kind 0 full, 1 exec, 2 dropped; slim (time, node, serial, pid, exe) when kind 1);
  *          first/last are 1-based line numbers, spans (start, end) byte offsets of its lines;
+ *          piece (key "|node|time|serial", its record lines) for an edge event, else None;
  * slim     the other exec events as Arrow string columns: (count, ordinals int64,
  *          node validity bitmap, then offsets int32 and data for time, node, serial, pid, exe,
  *          key), key being "|node|time|serial".
@@ -802,7 +803,8 @@ static PyObject *index_chunk(PyObject *self, PyObject *args)
             const Line *head = &lines[g->first];
             char stamp[48];
             size_t stamp_len = 0;
-            if (kind == K_SLIM && !when(s, head, stamp, &stamp_len, &last_sec, last_text)) {
+            if ((kind == K_SLIM || edge) &&
+                !when(s, head, stamp, &stamp_len, &last_sec, last_text)) {
                 Py_DECREF(listed);
                 result = Py_NewRef(Py_None);
                 goto done;
@@ -859,10 +861,39 @@ static PyObject *index_chunk(PyObject *self, PyObject *args)
                                      img.exe_e - img.exe_s);
             else
                 slim = Py_NewRef(Py_None);
-            PyObject *item = slim == NULL ? NULL
-                                          : Py_BuildValue("(ninniNN)", gi, edge, first, last,
-                                                          kind, spans, slim);
+            PyObject *piece = NULL;
+            if (slim != NULL && edge) { /* the edge piece: its key and its record lines */
+                Buf text = {0};
+                for (int32_t li = g->first; li >= 0; li = lines[li].next) {
+                    const Line *ln = &lines[li];
+                    if (li != g->first)
+                        buf_add(&text, "\n", 1);
+                    buf_add(&text, s + ln->start, (size_t)(ln->par_e + 2 - ln->start));
+                    buf_add(&text, " ", 1);
+                    buf_add(&text, s + ln->body, (size_t)(ln->eol - ln->body));
+                }
+                Buf key = {0};
+                buf_add(&key, "|", 1);
+                buf_add(&key, node, (size_t)node_n);
+                buf_add(&key, "|", 1);
+                buf_add(&key, stamp, stamp_len);
+                buf_add(&key, "|", 1);
+                buf_add(&key, serial, (size_t)serial_n);
+                if (text.failed || key.failed)
+                    PyErr_NoMemory();
+                else
+                    piece = Py_BuildValue("(s#s#)", key.data, (Py_ssize_t)key.len,
+                                          text.data ? text.data : "", (Py_ssize_t)text.len);
+                free(text.data);
+                free(key.data);
+            } else if (slim != NULL) {
+                piece = Py_NewRef(Py_None);
+            }
+            PyObject *item = piece == NULL ? NULL
+                                           : Py_BuildValue("(ninniNNN)", gi, edge, first, last,
+                                                           kind, spans, slim, piece);
             if (item == NULL) {
+                Py_XDECREF(piece);
                 Py_XDECREF(slim);
                 Py_DECREF(spans);
                 Py_DECREF(listed);

@@ -424,18 +424,22 @@ class EventPlan:
         stats.filtered = dropped
         schema = plan_schema(self.fields)
         rows: list[Row] = []
-        for _, edge, _, last, kind, spans, summary in groups:
-            records = [_record_of(data[spans[i] : spans[i + 1]]) for i in range(0, len(spans), 2)]
-            head = records[0]
-            key = (head[0], head[2], head[3], head[4])
-            row = _group_row(key, records, edge, lines - last, lines, needles, None)
-            if edge:
-                row["_kind"] = kind
+        for _, edge, _, last, kind, spans, summary, piece in groups:
+            if piece is not None:  # an edge piece, as _group_row writes it, and its summary
+                row: Row = {
+                    "host": None, "_key": piece[0], "_edge": edge, "_after": lines - last,
+                    "_lines": lines, "_records": piece[1], "_kind": kind,
+                }  # fmt: skip
                 if summary is not None:
                     row["record_type"] = EXEC
                     row["time"], dest, row["serial"], row["pid"], row["exe"] = summary
                     row["dest"] = dest or None
-            rows.append(row)
+                rows.append(row)
+                continue
+            records = [_record_of(data[spans[i] : spans[i + 1]]) for i in range(0, len(spans), 2)]
+            head = records[0]
+            key = (head[0], head[2], head[3], head[4])
+            rows.append(_group_row(key, records, 0, lines - last, lines, needles, None))
         order, columns = auditd_hunt.slim_arrays(slim)
         ordinals = pa.array([g[0] for g in groups], pa.int64())
         if not len(order):

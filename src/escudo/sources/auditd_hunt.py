@@ -41,8 +41,12 @@ try:
 except ImportError:  # built without a C compiler
     _auditd = None
 
-# (ordinal, edge, first line, last line, kind, (start, end) byte offsets of its lines, slim)
-Group = tuple[int, int, int, int, int, tuple[int, ...], "tuple[str, str, str, str, str] | None"]
+# (ordinal, edge, first line, last line, kind, (start, end) byte offsets of its lines, slim,
+# piece: (key, record lines) of an edge event)
+Group = tuple[
+    int, int, int, int, int, tuple[int, ...], "tuple[str, str, str, str, str] | None",
+    "tuple[str, str] | None",
+]  # fmt: skip
 # (count, ordinals int64, node validity bitmap, (offsets, data) for time, node, serial, pid, exe,
 # key)
 Slim = tuple[int, bytes, bytes, tuple[bytes, bytes], tuple[bytes, bytes], tuple[bytes, bytes],
@@ -212,7 +216,7 @@ def index_python(data: bytes, clause: tuple[bytes, ...], edge_lines: int) -> Ind
         edge = (HEAD if first <= edge_lines else 0) | (TAIL if last > count - edge_lines else 0)
         kind, image = _classify([records[i] for i in members], any(marked[i] for i in members))
         when = ""
-        if kind == SLIM:
+        if kind == SLIM or edge:
             if len(seconds) > 11:
                 return None
             when = audit_time(f"{seconds}.{fraction}")
@@ -225,7 +229,15 @@ def index_python(data: bytes, clause: tuple[bytes, ...], edge_lines: int) -> Ind
             continue
         flat = tuple(x for i in members for x in spans[i])
         summary = (when, node, serial, *image) if image is not None else None
-        listed.append((ordinal, edge, first, last, kind, flat, summary))
+        piece = None
+        if edge:  # the records as auditd_events._group_row writes an edge piece's
+            text = "\n".join(
+                f"{'node=' + r[0] + ' ' if r[0] else ''}type={r[1]} msg=audit({r[2]}.{r[3]}:"
+                f"{r[4]}): {r[5]}"
+                for r in (records[i] for i in members)
+            )
+            piece = (f"|{node}|{when}|{serial}", text)
+        listed.append((ordinal, edge, first, last, kind, flat, summary, piece))
     return count, dropped, listed, _slim_columns(slim_rows)
 
 
