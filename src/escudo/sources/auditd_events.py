@@ -627,17 +627,27 @@ class Assembler:
         if self.held is not None:
             rows = pa.concat_tables([self.held, rows])
             self.held = None
-        if self.pending and rows.num_rows:
+        if not rows.num_rows:
+            return None
+        # In time order, then serial (the kernel's numbering): a parent's exec comes before its
+        # children's whatever order their records were written or cut in. (A stable sort: the
+        # rows held back keep their order among equals, as before it, ahead of the next ones.)
+        when, serial = rows.column("time"), pc.cast(rows.column("serial"), pa.int64())
+        keys = pa.table({"t": when, "s": serial})
+        order = pc.sort_indices(keys, sort_keys=[("t", "ascending"), ("s", "ascending")])
+        if self.pending:
             oldest = min((k.rsplit("|", 2)[1], int(k.rsplit("|", 2)[2])) for k in self.pending)
-            when, serial = rows.column("time"), pc.cast(rows.column("serial"), pa.int64())
+            when, serial = when.take(order), serial.take(order)
             before = pc.or_(
                 pc.less(when, oldest[0]),
                 pc.and_(pc.equal(when, oldest[0]), pc.less(serial, oldest[1])),
             )
             before = pc.fill_null(before, True)
-            self.held = rows.filter(pc.invert(before))
-            rows = rows.filter(before)
-        return self._select(rows)
+            later = order.filter(pc.invert(before))
+            if len(later):
+                self.held = rows.take(later)
+            order = order.filter(before)
+        return self._select(rows, order)
 
     def _join(self, pieces: pa.RecordBatch) -> None:
         """A batch's pieces (its edge rows) joined to the pending ones (ages already advanced)."""
@@ -655,20 +665,15 @@ class Assembler:
         schema = plan_schema(self.fields)
         return self._release(pa.Table.from_batches([_batch(finished, schema)], schema=schema))
 
-    def _select(self, table: pa.Table) -> pa.RecordBatch | None:
-        if not table.num_rows:
+    def _select(self, table: pa.Table, order: pa.Array) -> pa.RecordBatch | None:
+        """The rows at ``order`` (time order), parents resolved, then selected."""
+        if not len(order):
             return None
-        # In time order, then serial (the kernel's numbering): a parent's exec comes before its
-        # children's whatever order their records were written or cut in.
-        keys = pa.table(
-            {"t": table.column("time"), "s": pc.cast(table.column("serial"), pa.int64())}
-        )
-        order = pc.sort_indices(keys, sort_keys=[("t", "ascending"), ("s", "ascending")])
         # parents over the few columns they read, in that order; then the rows kept, taken
         view = table.select(["record_type", "dest", "pid", "ppid", "exe", "_pass"]).take(order)
         keep = pc.fill_null(view.column("_pass"), True)
         parent_exe = self._parents(view).filter(keep)
-        self.stats.filtered += table.num_rows - (pc.sum(keep).as_py() or 0)
+        self.stats.filtered += len(order) - (pc.sum(keep).as_py() or 0)
         table = table.take(order.filter(keep))
         names = pc.replace_substring_regex(parent_exe, pattern="(?s)^.*/", replacement="")
         for name, column in (("parent_exe", parent_exe), ("parent_name", names)):
