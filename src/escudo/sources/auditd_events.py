@@ -295,8 +295,14 @@ def plan_schema(fields: tuple[str, ...]) -> pa.Schema:
 
 
 def _batch(rows: list[Row], schema: pa.Schema = _SCHEMA) -> pa.RecordBatch:
-    columns = {name: [row.get(name) for row in rows] for name in schema.names}
-    return pa.RecordBatch.from_pydict(columns, schema=schema)
+    present = set().union(*rows) if rows else set()  # most rows of a hunt hold few fields
+    arrays = [
+        pa.array([row.get(f.name) for row in rows], f.type)
+        if f.name in present
+        else pa.nulls(len(rows), f.type)
+        for f in schema
+    ]
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
 @dataclass(frozen=True)
@@ -421,7 +427,7 @@ class EventPlan:
             return None
         lines, dropped, groups, slim = found
         stats = ReadStats()
-        stats.filtered = dropped
+        stats.filtered, stats.lines = dropped, lines
         schema = plan_schema(self.fields)
         rows: list[Row] = []
         for _, edge, _, last, kind, spans, summary, piece in groups:
