@@ -28,13 +28,15 @@ from __future__ import annotations
 import functools
 import posixpath
 import re
-from collections import OrderedDict
+from bisect import bisect_left
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from escudo.sources import auditd_hunt
 from escudo.sources.auditd import (
     EVENT_FIELDS,
     FIELD,
@@ -70,7 +72,7 @@ _FAST = re.compile(
 _HEX_DIGITS = frozenset("0123456789ABCDEF")
 EDGE_LINES = 512  # an event's records lie within this many lines of each other
 MAX_PROCESSES = 1 << 20  # (host, pid) -> image entries kept for parent resolution
-INTERNAL = ("_key", "_edge", "_after", "_lines", "_records", "_pass")
+INTERNAL = ("_key", "_edge", "_after", "_lines", "_records", "_pass", "_kind")
 _HEAD, _TAIL = 1, 2
 Row = dict[str, "str | int | bool | None"]  # event fields (text) and internal columns
 
@@ -267,7 +269,7 @@ _ALIASES = ("SystemTime", "Computer")  # time and dest under the names the raw d
 _SCHEMA = pa.schema(
     [("host", pa.string()), *((f, pa.string()) for f in EVENT_FIELDS if f not in _ALIASES),
      ("_key", pa.string()), ("_edge", pa.int8()), ("_after", pa.int64()), ("_lines", pa.int64()),
-     ("_records", pa.string()), ("_pass", pa.bool_())]
+     ("_records", pa.string()), ("_pass", pa.bool_()), ("_kind", pa.int8())]
 )  # fmt: skip
 
 
@@ -293,8 +295,14 @@ def plan_schema(fields: tuple[str, ...]) -> pa.Schema:
 
 
 def _batch(rows: list[Row], schema: pa.Schema = _SCHEMA) -> pa.RecordBatch:
-    columns = {name: [row.get(name) for row in rows] for name in schema.names}
-    return pa.RecordBatch.from_pydict(columns, schema=schema)
+    present = set().union(*rows) if rows else set()  # most rows of a hunt hold few fields
+    arrays = [
+        pa.array([row.get(f.name) for row in rows], f.type)
+        if f.name in present
+        else pa.nulls(len(rows), f.type)
+        for f in schema
+    ]
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
 @dataclass(frozen=True)
@@ -312,6 +320,12 @@ class EventPlan:
     edge_lines: int = EDGE_LINES
 
     def __call__(self, data: bytes, name: str) -> tuple[pa.RecordBatch, ReadStats]:
+        needles = compile_filter(self.raw_filter)
+        clause = auditd_hunt.clause_for(needles) if needles is not None else None
+        if needles is not None and clause is not None:
+            indexed = self._indexed(data, needles, clause)
+            if indexed is not None:
+                return indexed
         fast = self._fast(data)
         if fast is not None:
             return fast
@@ -387,7 +401,6 @@ class EventPlan:
         rows: list[Row] = []
         edge_lines = self.edge_lines
         for group_key, indexes in groups.items():
-            node, seconds, fraction, serial = group_key
             first, last = indexes[0] + 1, indexes[-1] + 1
             edge = (_HEAD if first <= edge_lines else 0) | (
                 _TAIL if last > lines - edge_lines else 0
@@ -399,28 +412,100 @@ class EventPlan:
                 else:  # no needle in it, no exec: dropped here
                     stats.filtered += 1
                 continue
-            when = audit_time(f"{seconds}.{fraction}")
-            event_key = f"|{node}|{when}|{serial}"
             records = [found[i] for i in indexes]
-            if edge:
-                texts = [
-                    f"{'node=' + m[0] + ' ' if m[0] else ''}type={m[1]} msg=audit({m[2]}.{m[3]}:"
-                    f"{m[4]}): {m[5]}"
-                    for m in records
-                ]
-                rows.append({
-                    "host": None, "_key": event_key, "_edge": edge, "_after": lines - last,
-                    "_lines": lines, "_records": "\n".join(texts),
-                })  # fmt: skip
-                continue
-            row = event_row(
-                node or None, node or None, when, serial, [(m[1], m[5]) for m in records], need
-            )
-            row["_key"], row["_edge"], row["_lines"] = event_key, 0, lines
-            if needles is not None:
-                row["_pass"] = _passes(_event_text([m[5] for m in records], row), needles)
-            rows.append(row)
+            rows.append(_group_row(group_key, records, edge, lines - last, lines, needles, need))
         return _batch(rows, plan_schema(self.fields)), stats
+
+    def _indexed(
+        self, data: bytes, needles: tuple[tuple[bytes, ...], ...], clause: tuple[bytes, ...]
+    ) -> tuple[pa.RecordBatch, ReadStats] | None:
+        """The chunk through :func:`escudo.sources.auditd_hunt.index` (bare records only): the
+        candidate events built as :meth:`_fast` builds them, the other exec events as Arrow
+        columns, the rest dropped; None when the chunk is not for that path."""
+        found = auditd_hunt.index(data, clause, self.edge_lines)
+        if found is None:
+            return None
+        lines, dropped, groups, slim = found
+        stats = ReadStats()
+        stats.filtered, stats.lines = dropped, lines
+        schema = plan_schema(self.fields)
+        rows: list[Row] = []
+        for _, edge, _, last, kind, spans, summary, piece in groups:
+            if piece is not None:  # an edge piece, as _group_row writes it, and its summary
+                row: Row = {
+                    "host": None, "_key": piece[0], "_edge": edge, "_after": lines - last,
+                    "_lines": lines, "_records": piece[1], "_kind": kind,
+                }  # fmt: skip
+                if summary is not None:
+                    row["record_type"] = EXEC
+                    row["time"], dest, row["serial"], row["pid"], row["exe"] = summary
+                    row["dest"] = dest or None
+                rows.append(row)
+                continue
+            records = [_record_of(data[spans[i] : spans[i + 1]]) for i in range(0, len(spans), 2)]
+            head = records[0]
+            key = (head[0], head[2], head[3], head[4])
+            rows.append(_group_row(key, records, 0, lines - last, lines, needles, None))
+        order, columns = auditd_hunt.slim_arrays(slim)
+        ordinals = pa.array([g[0] for g in groups], pa.int64())
+        if not len(order):
+            return _batch(rows, schema), stats
+        count = len(order)
+        arrays = []
+        for field in schema:
+            if field.name in columns:
+                arrays.append(columns[field.name])
+            elif field.name == "record_type":
+                arrays.append(pa.array([EXEC] * count, field.type))
+            elif field.name in ("_edge", "_lines", "_pass"):
+                value = {"_edge": 0, "_lines": lines, "_pass": False}[field.name]
+                arrays.append(pa.array([value] * count, field.type))
+            else:
+                arrays.append(pa.nulls(count, field.type))
+        table = pa.Table.from_batches(
+            [_batch(rows, schema), pa.RecordBatch.from_arrays(arrays, schema=schema)]
+        )
+        positions = pc.sort_indices(pa.concat_arrays([ordinals, order]))
+        out = table.take(positions).combine_chunks().to_batches()
+        return out[0], stats
+
+
+def _record_of(line: bytes) -> tuple[str, ...]:
+    """A bare record line as :data:`_FAST` finds it (no node: '')."""
+    m = _FAST.match(line.decode("ascii"))
+    assert m is not None  # auditd_hunt.index read it
+    return tuple(g or "" for g in m.groups())
+
+
+def _group_row(
+    key: EventKey,
+    records: list[tuple[str, ...]],
+    edge: int,
+    after: int,
+    lines: int,
+    needles: tuple[tuple[bytes, ...], ...] | None,
+    need: frozenset[str] | None,
+) -> Row:
+    """The row of one event of a chunk of bare records (``records`` as :data:`_FAST` finds
+    them): an edge piece (its record lines, for the assembler) or the built event."""
+    node, seconds, fraction, serial = key
+    when = audit_time(f"{seconds}.{fraction}")
+    event_key = f"|{node}|{when}|{serial}"
+    if edge:
+        texts = [
+            f"{'node=' + m[0] + ' ' if m[0] else ''}type={m[1]} msg=audit({m[2]}.{m[3]}:"
+            f"{m[4]}): {m[5]}"
+            for m in records
+        ]
+        return {
+            "host": None, "_key": event_key, "_edge": edge, "_after": after, "_lines": lines,
+            "_records": "\n".join(texts),
+        }  # fmt: skip
+    row = event_row(node or None, node or None, when, serial, [(m[1], m[5]) for m in records], need)
+    row["_key"], row["_edge"], row["_lines"] = event_key, 0, lines
+    if needles is not None:
+        row["_pass"] = _passes(_event_text([m[5] for m in records], row), needles)
+    return row
 
 
 # Records whose text may not hold a needle literally: a hex value (EXECVE arguments, exe, comm,
@@ -491,15 +576,27 @@ class Assembler:
     edge_lines: int = EDGE_LINES
 
     def __post_init__(self) -> None:
-        # key -> (host, record lines, lines read since its last record)
-        self.pending: dict[str, tuple[str | None, list[str], int]] = {}
+        # key -> (host, record lines, lines read since its last record, summary): the summary of
+        # a piece that met no other (the plan's ``_kind``): a row to use as it is, DROP, or
+        # None (built from the lines)
+        self.pending: dict[str, Piece] = {}
         self.held: pa.Table | None = None  # finished rows younger than a pending piece
-        self.images: OrderedDict[tuple[str | None, str], str] = OrderedDict()
+        # (host, pid) -> (update number, image): the processes last updated (see _update), and
+        # their updates in order, stale ones skipped when the oldest go
+        self.images: dict[tuple[str | None, str], tuple[int, str]] = {}
+        self.updates: deque[tuple[int, tuple[str | None, str]]] = deque()
+        self.updated = 0
 
-    def _built(self, pieces: Iterable[tuple[str | None, list[str], int]]) -> list[Row]:
+    def _built(self, pieces: Iterable[Piece]) -> list[Row]:
         needles = compile_filter(self.raw_filter)
         rows = []
-        for host, texts, _ in pieces:
+        for host, texts, _, summary in pieces:
+            if summary == auditd_hunt.DROP:  # no needle, no exec: what the filter drops
+                self.stats.filtered += 1
+                continue
+            if isinstance(summary, dict):  # an exec without a needle: its image
+                rows.append({**summary, "host": host})
+                continue
             records = [r for r in (parse_line(t) for t in texts) if r is not None]
             records.sort(key=lambda r: _order(r.type))  # the kernel's order, whatever the pieces'
             row = build_event(host, records)
@@ -510,22 +607,21 @@ class Assembler:
         return rows
 
     def feed(self, batch: pa.RecordBatch) -> pa.RecordBatch | None:
-        edges = batch.column("_edge").to_pylist()
         chunk_lines = batch.column("_lines")[0].as_py() if batch.num_rows else 0
-        for key, (host, texts, age) in list(self.pending.items()):
-            self.pending[key] = (host, texts, age + chunk_lines)
-        whole = [i for i, edge in enumerate(edges) if not edge]
-        if len(whole) < len(edges):
-            self._join(batch, edges)
-        finished: list[tuple[str | None, list[str], int]] = []
-        pending: dict[str, tuple[str | None, list[str], int]] = {}
+        for key, (host, texts, age, summary) in list(self.pending.items()):
+            self.pending[key] = (host, texts, age + chunk_lines, summary)
+        edges = pc.not_equal(batch.column("_edge"), 0)
+        if pc.any(edges).as_py():
+            self._join(batch.filter(edges))
+        finished: list[Piece] = []
+        pending: dict[str, Piece] = {}
         for key, piece in self.pending.items():
             if piece[2] >= self.edge_lines:  # no more records of it can follow
                 finished.append(piece)
             else:
                 pending[key] = piece
         self.pending = pending
-        rows = pa.Table.from_batches([batch.take(pa.array(whole, pa.int64()))])
+        rows = pa.Table.from_batches([batch.filter(pc.invert(edges))])
         if finished:
             built = _batch(self._built(finished), batch.schema)
             rows = pa.concat_tables([pa.Table.from_batches([built]), rows])
@@ -537,33 +633,37 @@ class Assembler:
         if self.held is not None:
             rows = pa.concat_tables([self.held, rows])
             self.held = None
-        if self.pending and rows.num_rows:
+        if not rows.num_rows:
+            return None
+        # In time order, then serial (the kernel's numbering): a parent's exec comes before its
+        # children's whatever order their records were written or cut in. (A stable sort: the
+        # rows held back keep their order among equals, as before it, ahead of the next ones.)
+        when, serial = rows.column("time"), pc.cast(rows.column("serial"), pa.int64())
+        keys = pa.table({"t": when, "s": serial})
+        order = pc.sort_indices(keys, sort_keys=[("t", "ascending"), ("s", "ascending")])
+        if self.pending:
             oldest = min((k.rsplit("|", 2)[1], int(k.rsplit("|", 2)[2])) for k in self.pending)
-            when, serial = rows.column("time"), pc.cast(rows.column("serial"), pa.int64())
+            when, serial = when.take(order), serial.take(order)
             before = pc.or_(
                 pc.less(when, oldest[0]),
                 pc.and_(pc.equal(when, oldest[0]), pc.less(serial, oldest[1])),
             )
             before = pc.fill_null(before, True)
-            self.held = rows.filter(pc.invert(before))
-            rows = rows.filter(before)
-        return self._select(rows)
+            later = order.filter(pc.invert(before))
+            if len(later):
+                self.held = rows.take(later)
+            order = order.filter(before)
+        return self._select(rows, order)
 
-    def _join(self, batch: pa.RecordBatch, edges: list[int]) -> None:
-        """The batch's pieces joined to the pending ones (ages already advanced)."""
-        keys = batch.column("_key").to_pylist()
-        hosts = batch.column("host").to_pylist()
-        texts = batch.column("_records").to_pylist()
-        after = batch.column("_after").to_pylist()
-        for i, edge in enumerate(edges):
-            if not edge:
-                continue
-            key = keys[i]
+    def _join(self, pieces: pa.RecordBatch) -> None:
+        """A batch's pieces (its edge rows) joined to the pending ones (ages already advanced)."""
+        for row in pieces.to_pylist():
+            key, edge = row["_key"], row["_edge"]
             old = self.pending.pop(key, None) if edge & _HEAD else None
-            lines = (old[1] if old else []) + texts[i].split("\n")
+            lines = (old[1] if old else []) + row["_records"].split("\n")
             # a piece ending far from the chunk's end is whole: finished at once (age past edge)
-            age = after[i] if edge & _TAIL else self.edge_lines
-            self.pending[key] = (hosts[i], lines, age)
+            age = row["_after"] if edge & _TAIL else self.edge_lines
+            self.pending[key] = (row["host"], lines, age, None if old else _summary(row))
 
     def finish(self) -> pa.RecordBatch | None:
         finished = self._built(self.pending.values())
@@ -571,19 +671,19 @@ class Assembler:
         schema = plan_schema(self.fields)
         return self._release(pa.Table.from_batches([_batch(finished, schema)], schema=schema))
 
-    def _select(self, table: pa.Table) -> pa.RecordBatch | None:
-        if not table.num_rows:
+    def _select(self, table: pa.Table, order: pa.Array) -> pa.RecordBatch | None:
+        """The rows at ``order`` (time order), parents resolved, then selected."""
+        if not len(order):
             return None
-        # In time order, then serial (the kernel's numbering): a parent's exec comes before its
-        # children's whatever order their records were written or cut in.
-        keys = pa.table(
-            {"t": table.column("time"), "s": pc.cast(table.column("serial"), pa.int64())}
-        )
-        order = pc.sort_indices(keys, sort_keys=[("t", "ascending"), ("s", "ascending")])
-        table = self._parents(table.take(order))
-        keep = pc.fill_null(table.column("_pass"), True)
-        self.stats.filtered += table.num_rows - (pc.sum(keep).as_py() or 0)
-        table = table.filter(keep)
+        # parents over the few columns they read, in that order; then the rows kept, taken
+        view = table.select(["record_type", "dest", "pid", "ppid", "exe", "_pass"]).take(order)
+        keep = pc.fill_null(view.column("_pass"), True)
+        parent_exe = self._parents(view).filter(keep)
+        self.stats.filtered += len(order) - (pc.sum(keep).as_py() or 0)
+        table = table.take(order.filter(keep))
+        names = pc.replace_substring_regex(parent_exe, pattern="(?s)^.*/", replacement="")
+        for name, column in (("parent_exe", parent_exe), ("parent_name", names)):
+            table = table.set_column(table.schema.get_field_index(name), name, column)
         if self.record_types is not None:
             wanted = pc.is_in(table.column("record_type"), pa.array(sorted(self.record_types)))
             self.stats.other += table.num_rows - (pc.sum(wanted).as_py() or 0)
@@ -598,27 +698,82 @@ class Assembler:
         out = table.select(["host", *self.fields]).combine_chunks()
         return out.to_batches()[0] if out.num_rows else None
 
-    def _parents(self, table: pa.Table) -> pa.Table:
-        """``parent_exe``/``parent_name``: the image the parent pid last ran (its exec event
-        before this one, same host); then this event's own exec updates the table."""
-        kinds = table.column("record_type").to_pylist()
-        dests = table.column("dest").to_pylist()
-        pids = table.column("pid").to_pylist()
-        ppids = table.column("ppid").to_pylist()
-        exes = table.column("exe").to_pylist()
-        images = self.images
-        parent_exe: list[str | None] = []
-        for kind, dest, pid, ppid, exe in zip(kinds, dests, pids, ppids, exes, strict=True):
-            parent_exe.append(images.get((dest, ppid)) if ppid is not None else None)
-            if kind == EXEC and pid is not None and exe is not None:
-                images[(dest, pid)] = exe
-                images.move_to_end((dest, pid))
-                if len(images) > MAX_PROCESSES:
-                    images.popitem(last=False)
-        column = pa.array(parent_exe, pa.string())
-        names = pc.replace_substring_regex(column, pattern="(?s)^.*/", replacement="")
-        table = table.set_column(table.schema.get_field_index("parent_exe"), "parent_exe", column)
-        return table.set_column(table.schema.get_field_index("parent_name"), "parent_name", names)
+    def _parents(self, table: pa.Table) -> pa.Array:
+        """``parent_exe`` of each row: the image the parent pid last ran (its exec event before
+        this one, same host); then this event's own exec updates the table. Only the rows the
+        filter may keep look their parent up (the others are dropped), and the table takes the
+        exec rows' images in runs between two look-ups (:meth:`_update`)."""
+        updates = pc.and_(
+            pc.equal(table.column("record_type"), EXEC),
+            pc.and_(pc.is_valid(table.column("pid")), pc.is_valid(table.column("exe"))),
+        )
+        looks = pc.and_(
+            pc.fill_null(table.column("_pass"), True), pc.is_valid(table.column("ppid"))
+        )
+        updates, looks = pc.fill_null(updates, False), pc.fill_null(looks, False)
+        at = pc.indices_nonzero(updates)
+        dests = table.column("dest").take(at).to_pylist()
+        keys = list(zip(dests, table.column("pid").take(at).to_pylist(), strict=True))
+        exes = table.column("exe").take(at).to_pylist()
+        positions = at.to_pylist()
+        parent_exe: list[str | None] = [None] * table.num_rows
+        start = 0
+        looked = pc.indices_nonzero(looks).to_pylist()
+        if looked:
+            rows = pa.array(looked, pa.int64())
+            parents = zip(
+                table.column("dest").take(rows).to_pylist(),
+                table.column("ppid").take(rows).to_pylist(),
+                strict=True,
+            )
+            for row, parent in zip(looked, parents, strict=True):
+                end = bisect_left(positions, row, start)  # the updates before this row
+                self._update(keys[start:end], exes[start:end])
+                start = end
+                found = self.images.get(parent)
+                parent_exe[row] = None if found is None else found[1]
+        self._update(keys[start:], exes[start:])
+        return pa.array(parent_exe, pa.string())
+
+    def _update(self, keys: list[tuple[str | None, str]], exes: list[str]) -> None:
+        """A run of exec images into the table, in C loops: each key's entry numbered by its
+        update (the last one wins), the update queued; then, while the table holds more than
+        :data:`MAX_PROCESSES` processes, the least recently updated goes (a queued update that
+        is not its key's last is skipped). The processes kept are those last updated, whether
+        the oldest go after each update or after the run."""
+        if not keys:
+            return
+        numbers = range(self.updated, self.updated + len(keys))
+        self.updated += len(keys)
+        self.images.update(zip(keys, zip(numbers, exes, strict=True), strict=True))
+        self.updates.extend(zip(numbers, keys, strict=True))
+        images, updates = self.images, self.updates
+        while len(images) > MAX_PROCESSES:
+            number, key = updates.popleft()
+            if images[key][0] == number:
+                del images[key]
+        if len(updates) > 2 * len(images) + 1024:  # the stale updates out
+            self.updates = deque(sorted((n, k) for k, (n, _) in images.items()))
+
+    def processes(self) -> list[tuple[tuple[str | None, str], str]]:
+        """The table's processes and images, least recently updated first."""
+        live = sorted(self.images.items(), key=lambda item: item[1][0])
+        return [(key, exe) for key, (_, exe) in live]
+
+
+# A piece of an event cut by a chunk boundary: (host, record lines, lines read since its last
+# record, summary: see Assembler.__post_init__).
+Piece = tuple["str | None", list[str], int, "Row | int | None"]
+_SLIM_FIELDS = ("record_type", "time", "dest", "serial", "pid", "exe", "_key", "_lines")
+
+
+def _summary(row: Row) -> Row | int | None:
+    """What an edge row of ``auditd_hunt``'s path says of its event if no other piece joins it:
+    the row of an exec without a needle, DROP, or None (build it)."""
+    kind = row.get("_kind")
+    if kind == auditd_hunt.SLIM:
+        return {**{name: row[name] for name in _SLIM_FIELDS}, "_edge": 0, "_pass": False}
+    return auditd_hunt.DROP if kind == auditd_hunt.DROP else None
 
 
 _ORDER = {"SYSCALL": 0, "EXECVE": 1, "CWD": 2, "PATH": 3, "PROCTITLE": 4, "EOE": 9}

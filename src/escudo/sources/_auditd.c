@@ -1,0 +1,961 @@
+/* escudo.sources._auditd: the auditd hunt's chunk index in C (an optional speed-up).
+ *
+ * index(data, needles, edge_lines) reads a chunk of bare audit records (audit.log as auditd
+ * writes it: every line `[node=<host> ]type=<TYPE> msg=audit(<s>.<ms>:<serial>): <fields>`,
+ * ASCII, no CR, no field cut) and returns None for any other chunk (the caller's Python paths
+ * read it). Records sharing node and audit(...) are one event (a hash table over the chunk); an
+ * event is a *candidate* when one of its lines holds a needle (ASCII case-insensitive), a needle
+ * hex-encoded (upper-case hex digits, any letter case of the needle), the hex of U+212A or
+ * U+0130 in UTF-8 (lower-cased to ASCII by Python), or "]=" (an argument in pieces). Each other
+ * event is classified as the general path would build it: an exec event (its image, for the
+ * parents of later events), or dropped (no needle: the raw filter drops it).
+ *
+ * Returns (lines, dropped, groups, slim):
+ * lines    the chunk's lines;
+ * dropped  events neither candidate nor exec, not near an edge;
+ * groups   [(ordinal, edge, first, last, kind, spans, slim, piece)] for every candidate event, every
+ *          event whose exec image needs Python (hex exe, no SYSCALL, quoted spaces: kind 0) and
+ *          every event with a line within edge_lines of either end (edge bits 1 head, 2 tail;
+ *          kind 0 full, 1 exec, 2 dropped; slim (time, node, serial, pid, exe) when kind 1);
+ *          first/last are 1-based line numbers, spans (start, end) byte offsets of its lines;
+ *          piece (key "|node|time|serial", its record lines) for an edge event, else None;
+ * slim     the other exec events as Arrow string columns: (count, ordinals int64,
+ *          node validity bitmap, then offsets int32 and data for time, node, serial, pid, exe,
+ *          key), key being "|node|time|serial".
+ * auditd_hunt.py is the specification (index_python); tests hold both equal.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <emmintrin.h>
+#define AUDITD_SSE2 1
+#endif
+
+#define L_SQ 1u   /* holds ' */
+#define L_GS 2u   /* holds 0x1D (ENRICHED) */
+#define L_CAND 4u /* holds a needle (or what may hide one) */
+#define T_OTHER 0
+#define T_SYSCALL 1
+#define T_EXECVE 2
+
+#define G_CAND 1u
+#define G_EXECVE 2u
+
+enum { K_FULL = 0, K_SLIM = 1, K_DROP = 2 };
+
+typedef struct {
+    Py_ssize_t start, eol, body;
+    Py_ssize_t node_s, node_e, par_s, par_e, sec_e, frac_e;
+    int32_t next, group;
+    uint8_t type, flags;
+} Line;
+
+typedef struct {
+    int32_t first, last, syscall;
+    uint8_t flags;
+} Group;
+
+typedef struct {
+    char *data;
+    size_t len, cap;
+    int failed;
+} Buf;
+
+static void buf_add(Buf *b, const void *p, size_t n)
+{
+    if (b->failed)
+        return;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 4096;
+        while (cap < b->len + n)
+            cap *= 2;
+        char *d = realloc(b->data, cap);
+        if (d == NULL) {
+            b->failed = 1;
+            return;
+        }
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
+
+typedef struct {
+    Buf offsets, data;
+} Column;
+
+static void col_add(Column *c, const char *p, size_t n)
+{
+    if (c->offsets.len == 0) {
+        int32_t zero = 0;
+        buf_add(&c->offsets, &zero, 4);
+    }
+    buf_add(&c->data, p, n);
+    int32_t end = (int32_t)c->data.len;
+    buf_add(&c->offsets, &end, 4);
+}
+
+static inline int is_space(uint8_t c)
+{
+    /* Python's \s over ASCII text */
+    return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
+}
+
+static inline int is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
+static inline int hex_upper(uint8_t c) { return is_digit(c) || (c >= 'A' && c <= 'F'); }
+static inline int hex_value(uint8_t c) { return is_digit(c) ? c - '0' : c - 'A' + 10; }
+static inline uint8_t lower(uint8_t c) { return (c >= 'A' && c <= 'Z') ? (uint8_t)(c | 0x20) : c; }
+
+/* The end of the line at pos (its '\n' or n), how many '"' it holds, and its odd bytes (',
+ * 0x1D, CR, >= 0x80) as bits: 1, 2, 4 (CR or high byte: the chunk is not for this path). */
+static Py_ssize_t scan_line(const uint8_t *s, Py_ssize_t pos, Py_ssize_t n, unsigned *quotes,
+                            unsigned *odd)
+{
+    unsigned q = 0, r = 0;
+    Py_ssize_t p = pos;
+#ifdef AUDITD_SSE2
+    const __m128i nl = _mm_set1_epi8('\n'), dq = _mm_set1_epi8('"'), sq = _mm_set1_epi8('\''),
+                  gs = _mm_set1_epi8(0x1d), cr = _mm_set1_epi8('\r');
+    while (p + 16 <= n) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(s + p));
+        unsigned m_nl = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, nl));
+        unsigned m_dq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, dq));
+        unsigned m_odd = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+            _mm_or_si128(_mm_cmpeq_epi8(x, sq), _mm_cmpeq_epi8(x, gs)),
+            _mm_or_si128(_mm_cmpeq_epi8(x, cr), x)));
+        unsigned keep = 0xffffu;
+        if (m_nl)
+            keep = (1u << __builtin_ctz(m_nl)) - 1u;
+        for (unsigned m = m_dq & keep; m; m &= m - 1u)
+            q++; /* few quotes a block (no popcount instruction without -mpopcnt) */
+        if (m_odd & keep) {
+            for (unsigned j = 0; j < 16; j++) {
+                if (!((m_odd & keep) >> j & 1u))
+                    continue;
+                uint8_t c = s[p + j];
+                r |= c == '\'' ? 1u : c == 0x1d ? 2u : 4u;
+            }
+        }
+        if (m_nl) {
+            *quotes = q;
+            *odd = r;
+            return p + __builtin_ctz(m_nl);
+        }
+        p += 16;
+    }
+#endif
+    for (; p < n && s[p] != '\n'; p++) {
+        uint8_t c = s[p];
+        q += c == '"';
+        if (c == '\'')
+            r |= 1u;
+        else if (c == 0x1d)
+            r |= 2u;
+        else if (c == '\r' || c >= 0x80)
+            r |= 4u;
+    }
+    *quotes = q;
+    *odd = r;
+    return p;
+}
+
+static const char *const HEX_FIELDS[] = {
+    "exe", "comm", "cwd", "name", "proctitle", "cmd", "data", "path", "key", "old-chardev",
+    "new-chardev", "root_dir", "acct", "grp", "new_group", "old_group", "op_name", NULL};
+
+/* auditd.HEX_FIELDS or a\d+(\[\d+\])? */
+static int hex_field(const uint8_t *k, Py_ssize_t n)
+{
+    for (int i = 0; HEX_FIELDS[i]; i++)
+        if (HEX_FIELDS[i][0] == k[0] && (Py_ssize_t)strlen(HEX_FIELDS[i]) == n &&
+            memcmp(HEX_FIELDS[i], k, (size_t)n) == 0)
+            return 1;
+    if (n < 2 || k[0] != 'a' || !is_digit(k[1]))
+        return 0;
+    Py_ssize_t i = 1;
+    while (i < n && is_digit(k[i]))
+        i++;
+    if (i == n)
+        return 1;
+    if (k[i] != '[' || k[n - 1] != ']' || i + 2 >= n)
+        return 0;
+    for (Py_ssize_t j = i + 1; j < n - 1; j++)
+        if (!is_digit(k[j]))
+            return 0;
+    return 1;
+}
+
+/* auditd.check_fields: 1 when the fields were cut (malformed). `quotes` is the count of '"' in
+ * the body when it holds no ' and no 0x1D (else counted here). */
+static int malformed(const uint8_t *s, Py_ssize_t b, Py_ssize_t e, unsigned quotes,
+                     unsigned odd)
+{
+    Py_ssize_t main_e = e;
+    if (odd & 2u) {
+        const uint8_t *g = memchr(s + b, 0x1d, (size_t)(e - b));
+        main_e = g - s;
+    }
+    if (odd & 3u) {
+        unsigned q = 0;
+        int open_single = 0;
+        for (Py_ssize_t i = b; i < main_e; i++) {
+            if (s[i] == '\'') {
+                const uint8_t *close = memchr(s + i + 1, '\'', (size_t)(main_e - i - 1));
+                if (close == NULL) {
+                    open_single = 1;
+                    break;
+                }
+                i = close - s;
+            } else {
+                q += s[i] == '"';
+            }
+        }
+        if (q & 1u)
+            return 1;
+        if (open_single) {
+            /* the rest after an unclosed ' is outside too: its quotes count */
+            return 1;
+        }
+    } else if (quotes & 1u) {
+        return 1;
+    }
+    Py_ssize_t w = main_e;
+    while (w > b && s[w - 1] != ' ')
+        w--;
+    const uint8_t *eq = memchr(s + w, '=', (size_t)(main_e - w));
+    if (eq == NULL)
+        return 0;
+    Py_ssize_t k_e = eq - s, v = k_e + 1;
+    if (v >= main_e || ((main_e - v) & 1) == 0)
+        return 0;
+    for (Py_ssize_t i = v; i < main_e; i++)
+        if (!hex_upper(s[i]))
+            return 0;
+    return k_e > w && hex_field(s + w, k_e - w);
+}
+
+/* Parses the header of the line [pos, eol): 0 when it is not a bare record. */
+static int header(const uint8_t *s, Line *ln)
+{
+    Py_ssize_t p = ln->start, e = ln->eol;
+    ln->node_s = ln->node_e = p;
+    if (e - p >= 5 && memcmp(s + p, "node=", 5) == 0) {
+        Py_ssize_t q = p + 5;
+        while (q < e && !is_space(s[q]))
+            q++;
+        if (q == p + 5 || q >= e || s[q] != ' ')
+            return 0;
+        ln->node_s = p + 5;
+        ln->node_e = q;
+        p = q + 1;
+    }
+    if (e - p < 5 || memcmp(s + p, "type=", 5) != 0)
+        return 0;
+    p += 5;
+    Py_ssize_t t = p;
+    while (p < e && ((s[p] >= 'A' && s[p] <= 'Z') || s[p] == '_'))
+        p++;
+    if (p == t)
+        return 0;
+    if (p - t == 7 && memcmp(s + t, "SYSCALL", 7) == 0)
+        ln->type = T_SYSCALL;
+    else if (p - t == 6 && memcmp(s + t, "EXECVE", 6) == 0)
+        ln->type = T_EXECVE;
+    else
+        ln->type = T_OTHER;
+    if (e - p < 11 || memcmp(s + p, " msg=audit(", 11) != 0)
+        return 0;
+    p += 11;
+    ln->par_s = p;
+    Py_ssize_t d = p;
+    while (p < e && is_digit(s[p]))
+        p++;
+    if (p == d || p >= e || s[p] != '.')
+        return 0;
+    ln->sec_e = p++;
+    d = p;
+    while (p < e && is_digit(s[p]))
+        p++;
+    if (p == d || p >= e || s[p] != ':')
+        return 0;
+    ln->frac_e = p++;
+    d = p;
+    while (p < e && is_digit(s[p]))
+        p++;
+    if (p == d || e - p < 2 || s[p] != ')' || s[p + 1] != ':')
+        return 0;
+    ln->par_e = p;
+    p += 2;
+    if (p < e && s[p] == ' ')
+        p++;
+    ln->body = p;
+    return 1;
+}
+
+static inline uint64_t mix_bytes(uint64_t h, const uint8_t *p, Py_ssize_t n)
+{
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
+        h ^= h >> 32;
+        p += 8;
+        n -= 8;
+    }
+    uint64_t w = 0;
+    memcpy(&w, p, (size_t)n);
+    h = (h ^ w ^ ((uint64_t)n << 56)) * 0x9E3779B97F4A7C15ULL;
+    return h ^ (h >> 29);
+}
+
+static inline uint64_t key_hash(const uint8_t *s, const Line *ln)
+{
+    uint64_t h = mix_bytes(1469598103934665603ULL, s + ln->node_s, ln->node_e - ln->node_s);
+    return mix_bytes(h, s + ln->par_s, ln->par_e - ln->par_s);
+}
+
+static inline int same_key(const uint8_t *s, const Line *a, const Line *b)
+{
+    Py_ssize_t na = a->node_e - a->node_s, pa = a->par_e - a->par_s;
+    return na == b->node_e - b->node_s && pa == b->par_e - b->par_s &&
+           memcmp(s + a->node_s, s + b->node_s, (size_t)na) == 0 &&
+           memcmp(s + a->par_s, s + b->par_s, (size_t)pa) == 0;
+}
+
+/* The line holding byte `off` (lines sorted by start). */
+static Py_ssize_t line_of(const Line *lines, Py_ssize_t count, Py_ssize_t off)
+{
+    Py_ssize_t lo = 0, hi = count - 1;
+    while (lo < hi) {
+        Py_ssize_t mid = (lo + hi + 1) / 2;
+        if (lines[mid].start <= off)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return lo;
+}
+
+typedef int (*Verify)(const uint8_t *s, Py_ssize_t n, Py_ssize_t at, const uint8_t *nd,
+                      Py_ssize_t m);
+
+/* Every i where (s[i + a] | fa) == ca and (s[i + b] | fb) == cb and verify(i): its line marked
+ * a candidate. i + span <= n. */
+static void find_marks(const uint8_t *s, Py_ssize_t n, Py_ssize_t span, Py_ssize_t a, uint8_t ca,
+                       uint8_t fa, Py_ssize_t b, uint8_t cb, uint8_t fb, Verify verify,
+                       const uint8_t *nd, Py_ssize_t m, Line *lines, Py_ssize_t count)
+{
+    Py_ssize_t last = n - span; /* the last i */
+    Py_ssize_t i = 0;
+    if (last < 0)
+        return;
+#ifdef AUDITD_SSE2
+    const __m128i va = _mm_set1_epi8((char)ca), vfa = _mm_set1_epi8((char)fa),
+                  vb = _mm_set1_epi8((char)cb), vfb = _mm_set1_epi8((char)fb);
+    for (; i + 15 <= last; i += 16) {
+        __m128i x = _mm_or_si128(_mm_loadu_si128((const __m128i *)(s + i + a)), vfa);
+        __m128i y = _mm_or_si128(_mm_loadu_si128((const __m128i *)(s + i + b)), vfb);
+        unsigned hits = (unsigned)_mm_movemask_epi8(
+            _mm_and_si128(_mm_cmpeq_epi8(x, va), _mm_cmpeq_epi8(y, vb)));
+        while (hits) {
+            Py_ssize_t at = i + __builtin_ctz(hits);
+            hits &= hits - 1;
+            if (verify(s, n, at, nd, m)) {
+                Py_ssize_t li = line_of(lines, count, at);
+                lines[li].flags |= L_CAND;
+            }
+        }
+    }
+#endif
+    for (; i <= last; i++) {
+        if ((s[i + a] | fa) == ca && (s[i + b] | fb) == cb && verify(s, n, i, nd, m)) {
+            Py_ssize_t li = line_of(lines, count, i);
+            lines[li].flags |= L_CAND;
+        }
+    }
+}
+
+static int verify_literal(const uint8_t *s, Py_ssize_t n, Py_ssize_t at, const uint8_t *nd,
+                          Py_ssize_t m)
+{
+    (void)n;
+    for (Py_ssize_t j = 0; j < m; j++)
+        if (lower(s[at + j]) != nd[j])
+            return 0;
+    return 1;
+}
+
+static int verify_hex(const uint8_t *s, Py_ssize_t n, Py_ssize_t at, const uint8_t *nd,
+                      Py_ssize_t m)
+{
+    (void)n;
+    for (Py_ssize_t j = 0; j < m; j++) {
+        uint8_t h = s[at + 2 * j], l = s[at + 2 * j + 1];
+        if (!hex_upper(h) || !hex_upper(l))
+            return 0;
+        if (lower((uint8_t)(hex_value(h) << 4 | hex_value(l))) != nd[j])
+            return 0;
+    }
+    return 1;
+}
+
+static inline uint8_t fold(uint8_t c) { return (c >= 'a' && c <= 'z') ? 0x20 : 0; }
+static const char HEXDIGITS[] = "0123456789ABCDEF";
+
+static void mark_needle(const uint8_t *s, Py_ssize_t n, const uint8_t *nd, Py_ssize_t m,
+                        Line *lines, Py_ssize_t count)
+{
+    find_marks(s, n, m, 0, nd[0], fold(nd[0]), m - 1, nd[m - 1], fold(nd[m - 1]), verify_literal,
+               nd, m, lines, count);
+    /* hex: a letter's two cases differ in the high digit only; the low digits are fixed */
+    find_marks(s, n, 2 * m, 1, (uint8_t)HEXDIGITS[nd[0] & 15], 0, 2 * m - 1,
+               (uint8_t)HEXDIGITS[nd[m - 1] & 15], 0, verify_hex, nd, m, lines, count);
+}
+
+static inline int always_at(const uint8_t *s, Py_ssize_t n, Py_ssize_t i)
+{
+    return (i + 2 <= n && s[i] == ']' && s[i + 1] == '=') ||
+           (i + 6 <= n && memcmp(s + i, "E284AA", 6) == 0) ||
+           (i + 4 <= n && memcmp(s + i, "C4B0", 4) == 0);
+}
+
+/* The lines holding "]=" (an argument in pieces), "E284AA" or "C4B0" (U+212A, U+0130 in UTF-8,
+ * hex-encoded), in one pass. */
+static void mark_always(const uint8_t *s, Py_ssize_t n, Line *lines, Py_ssize_t count)
+{
+    Py_ssize_t i = 0;
+#ifdef AUDITD_SSE2
+    for (; i + 21 <= n; i += 16) {
+        __m128i x0 = _mm_loadu_si128((const __m128i *)(s + i));
+        __m128i x1 = _mm_loadu_si128((const __m128i *)(s + i + 1));
+        __m128i x2 = _mm_loadu_si128((const __m128i *)(s + i + 2));
+        __m128i x3 = _mm_loadu_si128((const __m128i *)(s + i + 3));
+        __m128i x5 = _mm_loadu_si128((const __m128i *)(s + i + 5));
+        __m128i pieces = _mm_and_si128(_mm_cmpeq_epi8(x0, _mm_set1_epi8(']')),
+                                       _mm_cmpeq_epi8(x1, _mm_set1_epi8('=')));
+        __m128i kelvin = _mm_and_si128(
+            _mm_and_si128(_mm_cmpeq_epi8(x0, _mm_set1_epi8('E')), _mm_cmpeq_epi8(x2, _mm_set1_epi8('8'))),
+            _mm_cmpeq_epi8(x5, _mm_set1_epi8('A')));
+        __m128i dotted = _mm_and_si128(
+            _mm_and_si128(_mm_cmpeq_epi8(x0, _mm_set1_epi8('C')), _mm_cmpeq_epi8(x1, _mm_set1_epi8('4'))),
+            _mm_cmpeq_epi8(x3, _mm_set1_epi8('0')));
+        unsigned hits = (unsigned)_mm_movemask_epi8(_mm_or_si128(pieces, _mm_or_si128(kelvin, dotted)));
+        while (hits) {
+            Py_ssize_t at = i + __builtin_ctz(hits);
+            hits &= hits - 1;
+            if (always_at(s, n, at))
+                lines[line_of(lines, count, at)].flags |= L_CAND;
+        }
+    }
+#endif
+    for (; i < n; i++)
+        if (always_at(s, n, i))
+            lines[line_of(lines, count, i)].flags |= L_CAND;
+}
+
+/* escudo.sources.auditd_events._take: the value of `key` in [b, e) (the first "key=" at the
+ * start or after a space, up to the next space). */
+static int take(const uint8_t *s, Py_ssize_t b, Py_ssize_t e, const char *key, Py_ssize_t *vs,
+                Py_ssize_t *ve)
+{
+    Py_ssize_t k = (Py_ssize_t)strlen(key);
+    for (Py_ssize_t p = b; p + k + 1 <= e; p++) {
+        if ((p == b || s[p - 1] == ' ') && s[p + k] == '=' && memcmp(s + p, key, (size_t)k) == 0) {
+            Py_ssize_t v = p + k + 1, q = v;
+            while (q < e && s[q] != ' ')
+                q++;
+            *vs = v;
+            *ve = q;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* _take's test for its slow path: a ' or a quoted value with a space (="[^"]* ). */
+static int complex_fields(const uint8_t *s, Py_ssize_t b, Py_ssize_t e)
+{
+    if (memchr(s + b, '\'', (size_t)(e - b)) != NULL)
+        return 1;
+    Py_ssize_t p = b;
+    while (p < e) {
+        const uint8_t *q = memchr(s + p, '"', (size_t)(e - p));
+        if (q == NULL)
+            return 0;
+        Py_ssize_t at = q - s;
+        if (at > b && s[at - 1] == '=') { /* ="...: a space before the next quote? */
+            const uint8_t *close = memchr(s + at + 1, '"', (size_t)(e - at - 1));
+            Py_ssize_t end = close == NULL ? e : close - s;
+            if (memchr(s + at + 1, ' ', (size_t)(end - at - 1)) != NULL)
+                return 1;
+        }
+        p = at + 1;
+    }
+    return 0;
+}
+
+/* The values of the SYSCALL keys classify() reads, each as take() finds it (the first "key=" at
+ * the start or after a space), in one walk over the fields. */
+enum { F_ARCH, F_SYSCALL, F_SUCCESS, F_PID, F_EXE, F_COUNT };
+static const char *const SYSCALL_KEYS[F_COUNT] = {"arch", "syscall", "success", "pid", "exe"};
+static const Py_ssize_t SYSCALL_KEY_LENGTHS[F_COUNT] = {4, 7, 7, 3, 3};
+
+static void take_all(const uint8_t *s, Py_ssize_t b, Py_ssize_t e, Py_ssize_t *vs, Py_ssize_t *ve)
+{
+    for (int k = 0; k < F_COUNT; k++)
+        vs[k] = -1;
+    Py_ssize_t p = b;
+    while (p < e) {
+        /* a field starts at p (the start, or after a space) */
+        int k = -1;
+        switch (s[p]) {
+        case 'a': k = F_ARCH; break;
+        case 's': k = (p + 1 < e && s[p + 1] == 'y') ? F_SYSCALL : F_SUCCESS; break;
+        case 'p': k = F_PID; break;
+        case 'e': k = F_EXE; break;
+        default: break;
+        }
+        if (k >= 0 && vs[k] < 0) {
+            Py_ssize_t n = SYSCALL_KEY_LENGTHS[k];
+            if (p + n < e && s[p + n] == '=' && memcmp(s + p, SYSCALL_KEYS[k], (size_t)n) == 0) {
+                const uint8_t *sp = memchr(s + p + n + 1, ' ', (size_t)(e - p - n - 1));
+                vs[k] = p + n + 1;
+                ve[k] = sp == NULL ? e : sp - s;
+            }
+        }
+        const uint8_t *sp = memchr(s + p, ' ', (size_t)(e - p));
+        if (sp == NULL)
+            break;
+        p = sp - s + 1;
+    }
+}
+
+static inline int span_is(const uint8_t *s, Py_ssize_t b, Py_ssize_t e, const char *text)
+{
+    Py_ssize_t n = (Py_ssize_t)strlen(text);
+    return e - b == n && memcmp(s + b, text, (size_t)n) == 0;
+}
+
+static const char *const EXEC_SYSCALLS[][2] = {
+    {"c000003e", "59"}, {"c000003e", "322"}, {"40000003", "11"},
+    {"40000003", "358"}, {"c00000b7", "221"}, {"c00000b7", "281"}};
+
+typedef struct {
+    Py_ssize_t pid_s, pid_e, exe_s, exe_e;
+} Image;
+
+/* How the general path would use an event that holds no needle: K_SLIM (an exec: its pid and
+ * exe image in *img), K_DROP (no exec), K_FULL (Python must build it). */
+static int classify(const uint8_t *s, const Line *lines, const Group *g, Image *img)
+{
+    if (g->flags & G_CAND)
+        return K_FULL;
+    if (g->syscall < 0)
+        return (g->flags & G_EXECVE) ? K_FULL : K_DROP;
+    const Line *ln = &lines[g->syscall];
+    Py_ssize_t b = ln->body, e = ln->eol, main_e = e;
+    if (ln->flags & L_GS)
+        main_e = (const uint8_t *)memchr(s + b, 0x1d, (size_t)(e - b)) - s;
+    if (complex_fields(s, b, main_e))
+        return K_FULL;
+    Py_ssize_t vs[F_COUNT], ve[F_COUNT];
+    take_all(s, b, main_e, vs, ve);
+    int is_exec = (g->flags & G_EXECVE) != 0;
+    for (int i = 0; !is_exec && vs[F_ARCH] >= 0 && vs[F_SYSCALL] >= 0 && i < 6; i++)
+        is_exec = span_is(s, vs[F_ARCH], ve[F_ARCH], EXEC_SYSCALLS[i][0]) &&
+                  span_is(s, vs[F_SYSCALL], ve[F_SYSCALL], EXEC_SYSCALLS[i][1]);
+    if (!is_exec && main_e < e) {
+        Py_ssize_t xb = main_e + 1, ns = 0, ne = 0;
+        if (complex_fields(s, xb, e))
+            return K_FULL;
+        if (take(s, xb, e, "SYSCALL", &ns, &ne)) {
+            if (ne - ns > 1 && s[ns] == '"' && s[ne - 1] == '"') {
+                ns++;
+                ne--;
+            }
+            is_exec = span_is(s, ns, ne, "execve") || span_is(s, ns, ne, "execveat");
+        }
+    }
+    if (!is_exec)
+        return K_DROP;
+    if (vs[F_SUCCESS] >= 0 && span_is(s, vs[F_SUCCESS], ve[F_SUCCESS], "no"))
+        return K_DROP;
+    if (vs[F_PID] < 0 || vs[F_EXE] < 0)
+        return K_FULL;
+    img->pid_s = vs[F_PID];
+    img->pid_e = ve[F_PID];
+    img->exe_s = vs[F_EXE];
+    img->exe_e = ve[F_EXE];
+    Py_ssize_t xs = img->exe_s, xe = img->exe_e;
+    if (xe - xs > 1 && s[xs] == '"' && s[xe - 1] == '"') {
+        img->exe_s++;
+        img->exe_e--;
+        return K_SLIM;
+    }
+    if (xe > xs && ((xe - xs) & 1) == 0) {
+        Py_ssize_t i = xs;
+        while (i < xe && hex_upper(s[i]))
+            i++;
+        if (i == xe)
+            return K_FULL; /* hex: decoded by Python */
+    }
+    return K_SLIM;
+}
+
+/* auditd.audit_time of the line's seconds and fraction, into out (at most 40 bytes); 0 when the
+ * seconds are too long for this path. */
+static int when(const uint8_t *s, const Line *ln, char *out, size_t *len, long long *last_sec,
+                char *last_text)
+{
+    Py_ssize_t sn = ln->sec_e - ln->par_s;
+    if (sn > 11)
+        return 0;
+    long long sec = 0;
+    for (Py_ssize_t i = ln->par_s; i < ln->sec_e; i++)
+        sec = sec * 10 + (s[i] - '0');
+    if (sec != *last_sec) {
+        time_t t = (time_t)sec;
+        struct tm tm;
+        if (gmtime_r(&t, &tm) == NULL)
+            return 0;
+        snprintf(last_text, 32, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        *last_sec = sec;
+    }
+    size_t n = strlen(last_text);
+    memcpy(out, last_text, n);
+    out[n++] = '.';
+    Py_ssize_t fs = ln->sec_e + 1, fn = ln->frac_e - fs;
+    for (Py_ssize_t i = 0; i < 6; i++)
+        out[n++] = i < fn ? (char)s[fs + i] : '0';
+    out[n++] = 'Z';
+    *len = n;
+    return 1;
+}
+
+static PyObject *bytes_of(Buf *b)
+{
+    return PyBytes_FromStringAndSize(b->data ? b->data : "", (Py_ssize_t)b->len);
+}
+
+static PyObject *column_pair(Column *c)
+{
+    if (c->offsets.len == 0) {
+        int32_t zero = 0;
+        buf_add(&c->offsets, &zero, 4);
+    }
+    PyObject *o = bytes_of(&c->offsets), *d = bytes_of(&c->data);
+    if (o == NULL || d == NULL) {
+        Py_XDECREF(o);
+        Py_XDECREF(d);
+        return NULL;
+    }
+    PyObject *t = PyTuple_Pack(2, o, d);
+    Py_DECREF(o);
+    Py_DECREF(d);
+    return t;
+}
+
+static PyObject *index_chunk(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer view;
+    PyObject *needles;
+    Py_ssize_t edge_lines;
+    if (!PyArg_ParseTuple(args, "y*O!n", &view, &PyTuple_Type, &needles, &edge_lines))
+        return NULL;
+    const uint8_t *s = view.buf;
+    Py_ssize_t n = view.len;
+    Py_ssize_t nn = PyTuple_GET_SIZE(needles);
+    for (Py_ssize_t i = 0; i < nn; i++) {
+        PyObject *nd = PyTuple_GET_ITEM(needles, i);
+        if (!PyBytes_Check(nd) || PyBytes_GET_SIZE(nd) == 0) {
+            PyBuffer_Release(&view);
+            PyErr_SetString(PyExc_ValueError, "needles: non-empty bytes");
+            return NULL;
+        }
+    }
+    PyObject *result = NULL;
+    Line *lines = NULL;
+    Group *groups = NULL;
+    int32_t *table = NULL;
+    Py_ssize_t count = 0, cap = 0, ngroups = 0;
+    int ok = 1, nomem = 0;
+    Column cols[6];
+    Buf ordinals = {0}, valid = {0};
+    memset(cols, 0, sizeof cols);
+
+    Py_BEGIN_ALLOW_THREADS
+    /* 1. lines and headers */
+    Py_ssize_t pos = 0;
+    while (ok && pos < n) {
+        if (count == cap) {
+            Py_ssize_t c2 = cap ? cap * 2 : 1024;
+            Line *l2 = realloc(lines, (size_t)c2 * sizeof(Line));
+            if (l2 == NULL) {
+                nomem = 1;
+                break;
+            }
+            lines = l2;
+            cap = c2;
+        }
+        Line *ln = &lines[count];
+        unsigned quotes, odd;
+        ln->start = pos;
+        ln->eol = scan_line(s, pos, n, &quotes, &odd);
+        ln->flags = (uint8_t)(odd & 3u);
+        ln->next = -1;
+        if ((odd & 4u) || !header(s, ln)) {
+            ok = 0;
+        } else {
+            for (Py_ssize_t i = ln->start; i < ln->body; i++)
+                quotes -= s[i] == '"'; /* a node= name may hold one */
+            if (malformed(s, ln->body, ln->eol, quotes, odd))
+                ok = 0;
+        }
+        count++;
+        pos = ln->eol + 1;
+    }
+    if (n == 0)
+        ok = 0; /* no line: the general path says what it is */
+    /* 2. events: a hash table of line indices (the event's first line) */
+    Py_ssize_t size = 16;
+    while (ok && !nomem && size < 2 * count)
+        size *= 2;
+    if (ok && !nomem) {
+        table = malloc((size_t)size * sizeof(int32_t));
+        groups = malloc((size_t)(count ? count : 1) * sizeof(Group));
+        if (table == NULL || groups == NULL)
+            nomem = 1;
+        else
+            memset(table, 0xff, (size_t)size * sizeof(int32_t));
+    }
+    for (Py_ssize_t i = 0; ok && !nomem && i < count; i++) {
+        Line *ln = &lines[i];
+        size_t h = (size_t)key_hash(s, ln) & (size_t)(size - 1);
+        int32_t g = -1;
+        while (table[h] >= 0) {
+            Group *cand = &groups[table[h]];
+            if (same_key(s, &lines[cand->first], ln)) {
+                g = table[h];
+                break;
+            }
+            h = (h + 1) & (size_t)(size - 1);
+        }
+        if (g < 0) {
+            g = (int32_t)ngroups++;
+            table[h] = g;
+            groups[g].first = groups[g].last = (int32_t)i;
+            groups[g].syscall = -1;
+            groups[g].flags = 0;
+        } else {
+            lines[groups[g].last].next = (int32_t)i;
+            groups[g].last = (int32_t)i;
+        }
+        ln->group = g;
+        if (ln->type == T_EXECVE)
+            groups[g].flags |= G_EXECVE;
+        else if (ln->type == T_SYSCALL && groups[g].syscall < 0)
+            groups[g].syscall = (int32_t)i;
+    }
+    /* 3. candidates */
+    if (ok && !nomem) {
+        for (Py_ssize_t i = 0; i < nn; i++) {
+            PyObject *nd = PyTuple_GET_ITEM(needles, i);
+            mark_needle(s, n, (const uint8_t *)PyBytes_AS_STRING(nd), PyBytes_GET_SIZE(nd), lines,
+                        count);
+        }
+        mark_always(s, n, lines, count);
+        for (Py_ssize_t i = 0; i < count; i++)
+            if (lines[i].flags & L_CAND)
+                groups[lines[i].group].flags |= G_CAND;
+    }
+    Py_END_ALLOW_THREADS
+
+    if (nomem) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (!ok) {
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    /* 4. the events, in order of their first line */
+    {
+        PyObject *listed = PyList_New(0);
+        if (listed == NULL)
+            goto done;
+        Py_ssize_t dropped = 0, nslim = 0;
+        long long last_sec = -1;
+        char last_text[32] = {0};
+        for (Py_ssize_t gi = 0; gi < ngroups; gi++) {
+            Group *g = &groups[gi];
+            Py_ssize_t first = g->first + 1, last = g->last + 1;
+            int edge = (first <= edge_lines ? 1 : 0) | (last > count - edge_lines ? 2 : 0);
+            Image img;
+            int kind = classify(s, lines, g, &img);
+            const Line *head = &lines[g->first];
+            char stamp[48];
+            size_t stamp_len = 0;
+            if ((kind == K_SLIM || edge) &&
+                !when(s, head, stamp, &stamp_len, &last_sec, last_text)) {
+                Py_DECREF(listed);
+                result = Py_NewRef(Py_None);
+                goto done;
+            }
+            if (!edge && kind == K_DROP) {
+                dropped++;
+                continue;
+            }
+            const char *node = (const char *)s + head->node_s;
+            Py_ssize_t node_n = head->node_e - head->node_s;
+            const char *serial = (const char *)s + head->frac_e + 1;
+            Py_ssize_t serial_n = head->par_e - head->frac_e - 1;
+            if (!edge && kind == K_SLIM) {
+                int64_t ord = gi;
+                buf_add(&ordinals, &ord, 8);
+                if ((nslim & 7) == 0) {
+                    uint8_t zero = 0;
+                    buf_add(&valid, &zero, 1);
+                }
+                if (node_n && !valid.failed)
+                    valid.data[nslim >> 3] |= (uint8_t)(1u << (nslim & 7));
+                col_add(&cols[0], stamp, stamp_len);
+                col_add(&cols[1], node, (size_t)node_n);
+                col_add(&cols[2], serial, (size_t)serial_n);
+                col_add(&cols[3], (const char *)s + img.pid_s, (size_t)(img.pid_e - img.pid_s));
+                col_add(&cols[4], (const char *)s + img.exe_s, (size_t)(img.exe_e - img.exe_s));
+                buf_add(&cols[5].data, "|", 1);
+                buf_add(&cols[5].data, node, (size_t)node_n);
+                buf_add(&cols[5].data, "|", 1);
+                buf_add(&cols[5].data, stamp, stamp_len);
+                buf_add(&cols[5].data, "|", 1);
+                col_add(&cols[5], serial, (size_t)serial_n);
+                nslim++;
+                continue;
+            }
+            Py_ssize_t nlines = 0;
+            for (int32_t li = g->first; li >= 0; li = lines[li].next)
+                nlines++;
+            PyObject *spans = PyTuple_New(2 * nlines);
+            if (spans == NULL) {
+                Py_DECREF(listed);
+                goto done;
+            }
+            Py_ssize_t k = 0;
+            for (int32_t li = g->first; li >= 0; li = lines[li].next) {
+                PyTuple_SET_ITEM(spans, k++, PyLong_FromSsize_t(lines[li].start));
+                PyTuple_SET_ITEM(spans, k++, PyLong_FromSsize_t(lines[li].eol));
+            }
+            PyObject *slim;
+            if (kind == K_SLIM)
+                slim = Py_BuildValue("(s#s#s#s#s#)", stamp, (Py_ssize_t)stamp_len, node, node_n,
+                                     serial, serial_n, (const char *)s + img.pid_s,
+                                     img.pid_e - img.pid_s, (const char *)s + img.exe_s,
+                                     img.exe_e - img.exe_s);
+            else
+                slim = Py_NewRef(Py_None);
+            PyObject *piece = NULL;
+            if (slim != NULL && edge) { /* the edge piece: its key and its record lines */
+                Buf text = {0};
+                for (int32_t li = g->first; li >= 0; li = lines[li].next) {
+                    const Line *ln = &lines[li];
+                    if (li != g->first)
+                        buf_add(&text, "\n", 1);
+                    buf_add(&text, s + ln->start, (size_t)(ln->par_e + 2 - ln->start));
+                    buf_add(&text, " ", 1);
+                    buf_add(&text, s + ln->body, (size_t)(ln->eol - ln->body));
+                }
+                Buf key = {0};
+                buf_add(&key, "|", 1);
+                buf_add(&key, node, (size_t)node_n);
+                buf_add(&key, "|", 1);
+                buf_add(&key, stamp, stamp_len);
+                buf_add(&key, "|", 1);
+                buf_add(&key, serial, (size_t)serial_n);
+                if (text.failed || key.failed)
+                    PyErr_NoMemory();
+                else
+                    piece = Py_BuildValue("(s#s#)", key.data, (Py_ssize_t)key.len,
+                                          text.data ? text.data : "", (Py_ssize_t)text.len);
+                free(text.data);
+                free(key.data);
+            } else if (slim != NULL) {
+                piece = Py_NewRef(Py_None);
+            }
+            PyObject *item = piece == NULL ? NULL
+                                           : Py_BuildValue("(ninniNNN)", gi, edge, first, last,
+                                                           kind, spans, slim, piece);
+            if (item == NULL) {
+                Py_XDECREF(piece);
+                Py_XDECREF(slim);
+                Py_DECREF(spans);
+                Py_DECREF(listed);
+                goto done;
+            }
+            if (PyList_Append(listed, item) < 0) {
+                Py_DECREF(item);
+                Py_DECREF(listed);
+                goto done;
+            }
+            Py_DECREF(item);
+        }
+        int failed = ordinals.failed || valid.failed;
+        for (int c = 0; c < 6; c++)
+            failed |= cols[c].offsets.failed || cols[c].data.failed;
+        if (failed) {
+            Py_DECREF(listed);
+            PyErr_NoMemory();
+            goto done;
+        }
+        PyObject *slim = PyTuple_New(3 + 6);
+        if (slim == NULL) {
+            Py_DECREF(listed);
+            goto done;
+        }
+        PyTuple_SET_ITEM(slim, 0, PyLong_FromSsize_t(nslim));
+        PyTuple_SET_ITEM(slim, 1, bytes_of(&ordinals));
+        PyTuple_SET_ITEM(slim, 2, bytes_of(&valid));
+        for (int c = 0; c < 6; c++)
+            PyTuple_SET_ITEM(slim, 3 + c, column_pair(&cols[c]));
+        for (Py_ssize_t i = 0; i < 9; i++)
+            if (PyTuple_GET_ITEM(slim, i) == NULL) {
+                Py_DECREF(slim);
+                Py_DECREF(listed);
+                goto done;
+            }
+        result = Py_BuildValue("(nnNN)", count, dropped, listed, slim);
+    }
+done:
+    free(lines);
+    free(groups);
+    free(table);
+    free(ordinals.data);
+    free(valid.data);
+    for (int c = 0; c < 6; c++) {
+        free(cols[c].offsets.data);
+        free(cols[c].data.data);
+    }
+    PyBuffer_Release(&view);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"index", index_chunk, METH_VARARGS,
+     "index(data, needles, edge_lines) -> (lines, dropped, groups, slim) or None (see the "
+     "module docstring)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "escudo.sources._auditd",
+    "The auditd hunt's chunk index in C (see escudo.sources.auditd_hunt).", -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__auditd(void) { return PyModule_Create(&module); }

@@ -1,0 +1,252 @@
+"""The auditd hunt's fast path (``auditd_hunt``): the C index equals its Python specification,
+and a hunt through it gives the rows and counts the general path gives (every event built)."""
+
+from __future__ import annotations
+
+import random
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import pytest
+from auditd_lines import Exec, exec_records, interleave, tree
+
+from escudo.sources import auditd_events, auditd_hunt
+from escudo.sources.auditd import EVENT_FIELDS, AuditdSource
+from escudo.sources.auditd_events import Assembler, EventPlan, assemble
+from escudo.sources.base import RawFilter, ReadStats
+from escudo.sources.reader import read_batches
+
+FIELDS = tuple(EVENT_FIELDS)
+STAMP = "msg=audit({t:.3f}:{s}):"
+
+
+class GeneralPlan(EventPlan):
+    """The plan without its whole-chunk paths: every event parsed and built (the reference)."""
+
+    def _indexed(self, *args: Any) -> None:
+        return None
+
+    def _fast(self, data: bytes) -> None:
+        return None
+
+
+def _odd_events(node: str | None, start: int) -> list[list[str]]:
+    """Events the fast path must sort out as the general path does."""
+    head = f"node={node} " if node else ""
+    t = 1791971800.0 + start
+
+    def rec(kind: str, serial: int, body: str, at: float) -> str:
+        return f"{head}type={kind} {STAMP.format(t=at, s=serial)} {body}"
+
+    s = start
+    title = "6E67726F6B0068747470003830"  # "ngrok http 80" with NULs
+    return [
+        # an exec with no EXECVE record (syscall 59): its image is a parent all the same
+        [rec("SYSCALL", s, "arch=c000003e syscall=59 success=yes exit=0 ppid=1 pid=7001 uid=0 "
+             'comm="dash" exe="/usr/bin/dash" key=(null)', t),
+         rec("CWD", s, 'cwd="/"', t), rec("PROCTITLE", s, "proctitle=64617368", t)],
+        # its child: ngrok, whose "http" is only in the PROCTITLE hex (no EXECVE either)
+        [rec("SYSCALL", s + 1, "arch=c000003e syscall=59 success=yes exit=0 ppid=7001 pid=7002 "
+             'uid=0 comm="ngrok" exe="/usr/local/bin/ngrok" key=(null)', t + 0.1),
+         rec("PROCTITLE", s + 1, f"proctitle={title}", t + 0.1)],
+        # ENRICHED SYSCALL=execve on an unknown arch, and a failed exec
+        [rec("SYSCALL", s + 2, "arch=deadbeef syscall=1 success=yes exit=0 ppid=7002 pid=7003 "
+             'uid=0 comm="x" exe="/opt/x" key=(null)\x1dARCH=? SYSCALL=execve UID="root"',
+             t + 0.2)],
+        [rec("SYSCALL", s + 3, "arch=c000003e syscall=59 success=no exit=-2 ppid=7002 pid=7004 "
+             'uid=0 comm="ngrok" exe="/nope/ngrok" key=(null)', t + 0.3)],
+        # ngrok hex-encoded only: an exe with a space, upper case; a Kelvin sign for its k
+        exec_records(Exec(s + 4, t + 0.4, 7005, 7001, "/tmp/a b/NGROK", ["x", "tcp"], node=node)),
+        exec_records(Exec(s + 5, t + 0.5, 7006, 7005, "/tmp/a b/ngro\u212a", ["y", "tcp"], node=node)),
+        # a quoted value with a space (not the kernel's, but readable): the exact path
+        [rec("SYSCALL", s + 6, "arch=c000003e syscall=59 success=yes exit=0 ppid=7006 pid=7007 "
+             'uid=0 comm="a b" exe="/usr/bin/env" key=(null)', t + 0.6),
+         rec("EXECVE", s + 6, 'argc=2 a0="env" a1="ngrok"', t + 0.6)],
+        # a user-space record with msg='...' holding a hex-encoded ngrok, and a file creation
+        [rec("USER_CMD", s + 7, "pid=7008 uid=0 auid=0 msg='cwd=\"/\" cmd=6E67726F6B20746370 "
+             "terminal=pts/0 res=success'", t + 0.7)],
+        [rec("SYSCALL", s + 8, "arch=c000003e syscall=257 success=yes exit=3 ppid=1 pid=7009 "
+             'uid=0 comm="touch" exe="/usr/bin/touch" key=(null)', t + 0.8),
+         rec("CWD", s + 8, 'cwd="/tmp"', t + 0.8),
+         rec("PATH", s + 8, 'item=0 name="ngrok.yml" nametype=CREATE', t + 0.8)],
+        # pid 7001 reused by another image: the latest exec wins for later children
+        exec_records(Exec(s + 9, t + 0.9, 7001, 1, "/usr/bin/zsh", ["zsh"], node=node)),
+        exec_records(Exec(s + 10, t + 1.0, 7010, 7001, "/tmp/ngrok", ["ngrok", "tcp"], node=node)),
+    ]  # fmt: skip
+
+
+def _lines(seed: int, node: str | None, enriched: bool) -> list[str]:
+    events = tree(50, seed=seed, node=node)
+    if not enriched:
+        for e in events:
+            e.user = None
+    records = [exec_records(e) for e in events]
+    records[10:10] = _odd_events(node, 900)
+    records[35:35] = _odd_events(node, 950)
+    return interleave(records, random.Random(seed))
+
+
+def _write(tmp_path: Path, lines: list[str], name: str = "audit.log") -> Path:
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _hunt(
+    plan_type: type[EventPlan], path: Path, raw_filter: RawFilter, chunk: int, edge: int
+) -> tuple[list[dict[str, Any]], tuple[int, int, int]]:
+    stats = ReadStats()
+    plan = plan_type(FIELDS, frozenset({"execve"}), raw_filter, edge)
+    batches = read_batches([path], plan, stats=stats, chunk_bytes=chunk)
+    rows = [
+        r
+        for b in assemble(batches, FIELDS, frozenset({"execve"}), raw_filter, stats, edge)
+        for r in b.to_pylist()
+    ]
+    return rows, (stats.events, stats.filtered, stats.other)
+
+
+SEED_NEEDS = ((("process_name", "ngrok"),), (("process", "http"), ("process", "tcp")))
+
+
+@pytest.mark.parametrize("shape", ["node", "bare", "enriched"])
+@pytest.mark.parametrize(
+    "needs",
+    [
+        SEED_NEEDS,
+        ((("process", "NGROK"),),),
+        ((("process_path", "local"),),),
+        ((("user", "root"),),),
+    ],
+)
+def test_hunt_equals_general_path(tmp_path: Path, shape: str, needs: Any) -> None:
+    """Rows (parents included) and counts as when every event is built, for chunks and edges
+    of any size (events cut by them too); ngrok hidden in hex, PROCTITLE-only command lines, execs without EXECVE,
+    reused pids, interleaved records."""
+    raw_filter = AuditdSource().needles("Endpoint.Processes", tuple(tuple(c) for c in needs))
+    node = None if shape == "bare" else "web-03"
+    path = _write(tmp_path, _lines(11, node, shape == "enriched"))
+    assert _hunt(GeneralPlan, path, raw_filter, 1 << 24, 512)[0], "the needles find rows"
+    for chunk, edge in ((1 << 24, 512), (30000, 20), (3000, 8), (700, 4)):
+        general = _hunt(GeneralPlan, path, raw_filter, chunk, edge)
+        assert _hunt(EventPlan, path, raw_filter, chunk, edge) == general, (chunk, edge)
+
+
+def test_hunt_finds_hidden_ngrok_and_parents(tmp_path: Path) -> None:
+    """What the general path gives for the odd events, which the fast path must keep: the
+    PROCTITLE-only ngrok with its parent from an exec without EXECVE, the hex-encoded and the
+    Kelvin-sign ngrok, and the child of a reused pid."""
+    raw_filter = AuditdSource().needles("Endpoint.Processes", SEED_NEEDS)
+    benign = [exec_records(e) for e in tree(60, node="h") if "ngrok" not in e.exe]
+    records = benign[:30] + _odd_events("h", 10) + benign[30:]
+    path = _write(tmp_path, [x for e in records for x in e])
+    rows, _ = _hunt(EventPlan, path, raw_filter, 1 << 24, 20)  # away from the edges
+    got = {(r["pid"], r["exe"], r["parent_exe"]) for r in rows}
+    assert ("7002", "/usr/local/bin/ngrok", "/usr/bin/dash") in got
+    assert ("7005", "/tmp/a b/NGROK", "/usr/bin/dash") in got
+    assert ("7006", "/tmp/a b/ngro\u212a", "/tmp/a b/NGROK") in got
+    assert ("7010", "/tmp/ngrok", "/usr/bin/zsh") in got
+
+
+def _chunks(seed: int) -> list[bytes]:
+    rng = random.Random(seed)
+    lines = _lines(seed, "n1" if seed % 2 else None, seed % 3 == 0)
+    out = []
+    while lines:
+        take = rng.randrange(1, 200)
+        out.append(("\n".join(lines[:take]) + ("\n" if rng.random() < 0.8 else "")).encode())
+        lines = lines[take:]
+    return out
+
+
+ODD_CHUNKS = [
+    b"",
+    b"\n",
+    b"type=EOE msg=audit(1.5:2): \r\n",
+    b"type=EOE msg=audit(1.5:2): \n\ntype=EOE msg=audit(1.5:3): \n",
+    'type=CWD msg=audit(1.5:2): cwd="/\u00e9"\n'.encode(),
+    b'type=CWD msg=audit(1.5:2): cwd="/a\n',  # a cut quoted value
+    b"type=PROCTITLE msg=audit(1.5:2): proctitle=6E6\n",  # hex of odd length, last
+    b"type=USER msg=audit(1.5:2): msg='a=b\n",  # a cut msg='...'
+    b"node= type=EOE msg=audit(1.5:2): \n",
+    b'node=a"b type=SYSCALL msg=audit(1.5:2): syscall=59 pid=1 exe="/x"\n',
+    b"node=a\x1cb type=EOE msg=audit(1.5:2): \n",
+    b"type=EOE msg=audit(1.5:2):\n",
+    b'type=SYSCALL msg=audit(123456789012.5:2): arch=c000003e syscall=59 pid=1 exe="/x"\n',
+    b"type=SYSCALL msg=audit(1.5:2): arch=c000003e syscall=59 pid=1 exe=2F78\n",
+    b'type=SYSCALL msg=audit(1.5:2): arch=c000003e syscall=59 exe="/x"\n',
+    b"type=SYSCALL msg=audit(1.5:2): arch=c000003e syscall=59 pid=1 exe=\n",
+    b"type=SYSCALL msg=audit(1.5:2): syscall=59 arch=c000003e pid=1 exe=ab a1_len=3 a1[0]=6E\n",
+    b'type=SYSCALL msg=audit(1.5:2): a=1 exe="/x"\x1dSYSCALL="execve" pid=9\n',
+    b'type=SYSCALL msg=audit(1.5:2): a=1 pid=2 exe="/x"\x1dSYSCALL=execveat A="b c"\n',
+    b"type=X msg=audit(1.5:2): v=E284AA w=C4B0\ntype=Y msg=audit(1.5:3): v=4E47524F4B\n",
+]
+
+
+@pytest.mark.skipif(not auditd_hunt.has_c_index(), reason="built without a C compiler")
+@pytest.mark.parametrize("clause", [(b"ngrok",), (b"http", b"tcp"), (b"a",), (b"root", b"-la")])
+def test_c_index_equals_python(clause: tuple[bytes, ...]) -> None:
+    from escudo.sources import _auditd  # type: ignore[attr-defined]
+
+    for seed in range(6):
+        for data in _chunks(seed):
+            for edge in (0, 3, 512):
+                got = _auditd.index(data, clause, edge)
+                assert got == auditd_hunt.index_python(data, clause, edge), (seed, edge, data)
+    for data in ODD_CHUNKS:
+        assert _auditd.index(data, clause, 1) == auditd_hunt.index_python(data, clause, 1), data
+
+
+def test_index_builds_only_candidates() -> None:
+    """Without a needle and away from the edges, an event is an exec image (Arrow columns) or
+    dropped: no event for Python to build."""
+    events = [e for e in tree(40) if "ngrok" not in e.exe]
+    lines = [x for e in events for x in exec_records(e, piece=1 << 20)]
+    data = ("\n".join(lines) + "\n").encode()
+    found = auditd_hunt.index(data, (b"ngrok",), 10)
+    assert found is not None
+    count, dropped, groups, slim = found
+    assert count == len(lines) and dropped == 0
+    assert all(g[1] for g in groups)  # only the edges' pieces
+    order, columns = auditd_hunt.slim_arrays(slim)
+    assert len(order) + len(groups) == len({x.split("):")[0].split("(")[1] for x in lines})
+    assert set(columns["exe"].to_pylist()) <= {e.exe for e in events}
+
+
+@pytest.mark.parametrize(
+    ("needles", "clause"),
+    [
+        (((b"ngrok",), (b"http", b"tcp")), (b"ngrok",)),
+        (((b"/tmp/ngrok",),), None),  # a relative PATH name joined to the CWD may hold it
+        (((b"created",),), None),  # file_action
+        (((b"create",),), None),
+        (((b"2024-03",),), None),  # the time
+        (((b"my files",),), None),
+        (((b"a,b",),), None),
+    ],
+)
+def test_clause_for(needles: Any, clause: Any) -> None:
+    assert auditd_hunt.clause_for(needles) == clause
+
+
+def test_update_keeps_the_most_recent_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs of images into the table give the table that one update at a time gives (each key
+    moved to the end, the oldest beyond MAX_PROCESSES dropped), whatever the runs."""
+    monkeypatch.setattr(auditd_events, "MAX_PROCESSES", 7)
+    rng = random.Random(2)
+    keys = [(rng.choice(["a", "b", None]), str(rng.randrange(12))) for _ in range(400)]
+    exes = [f"/bin/{rng.randrange(5)}" for _ in keys]
+    reference: OrderedDict[tuple[str | None, str], str] = OrderedDict()
+    assembler = Assembler(FIELDS, None, None, ReadStats())
+    start = 0
+    while start < len(keys):
+        stop = start + rng.randrange(1, 30)
+        for key, exe in zip(keys[start:stop], exes[start:stop], strict=False):
+            reference[key] = exe
+            reference.move_to_end(key)
+            if len(reference) > 7:
+                reference.popitem(last=False)
+        assembler._update(keys[start:stop], exes[start:stop])
+        assert assembler.processes() == list(reference.items())
+        start = stop
