@@ -1,7 +1,8 @@
-"""The one thing pyproject.toml cannot say: the optional C speed-up of the raw prefilter.
+"""The one thing pyproject.toml cannot say: the optional C speed-ups.
 
-``optional=True``: where no C compiler is found the build goes on without it, and escudo uses
-the same scan in Python and Arrow (``escudo.sources.prefilter``).
+``optional=True``: where no C compiler is found the build goes on without them, and escudo uses
+the same code in Python and Arrow: the raw prefilter's scan (``escudo.sources.prefilter``) and
+the Sysmon field extraction (``escudo.sources.sysmon_columnar``).
 """
 
 from setuptools import Extension, setup
@@ -13,6 +14,12 @@ setup(
             sources=["src/escudo/sources/_scan.c"],
             extra_compile_args=["-O3"],
             optional=True,
-        )
+        ),
+        Extension(
+            "escudo.sources._sysmon",
+            sources=["src/escudo/sources/_sysmon.c"],
+            extra_compile_args=["-O3"],
+            optional=True,
+        ),
     ]
 )
