@@ -39,7 +39,14 @@ import pyarrow.parquet as pq
 
 from escudo.sources.base import ReadStats
 from escudo.sources.framing import Input, ReadError, os_reason, read_chunks
-from escudo.store.layout import EVENTS, NO_DATE, StoreLayout, cluster, column_order
+from escudo.store.layout import (
+    EVENTS,
+    NO_DATE,
+    StoreLayout,
+    cluster,
+    column_order,
+    dictionary_columns,
+)
 from escudo.store.txn import Transaction
 
 if TYPE_CHECKING:
@@ -156,7 +163,13 @@ class PartWriter:
             path.parent.mkdir(parents=True, exist_ok=True)
             order = column_order(dataset, batch.schema.names)
             schema = pa.schema([batch.schema.field(n) for n in order])
-            writer = pq.ParquetWriter(path, schema, compression="zstd", compression_level=1)
+            writer = pq.ParquetWriter(
+                path,
+                schema,
+                compression="zstd",
+                compression_level=1,
+                use_dictionary=dictionary_columns(order),
+            )
             self.piece.files.append(name)
             entry = self.open[key] = _Open(writer, dataset)
         entry.pending.append(batch)
