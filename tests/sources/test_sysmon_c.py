@@ -226,6 +226,23 @@ def test_c_equals_the_exact_path_and_the_python_path(
 
 
 @needs_c
+@pytest.mark.parametrize(
+    "sequence",
+    [b"\xc3\xa9", b"\xe6\x97\xa5", b"\xf0\x9f\x98\x80", b"\xff", b"\xc3", b"\xe6\x97", b"\xc0\xaf",
+     b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xe0\x80\xaf", b"\xf0\x8f\xbf\xbf"],
+)  # fmt: skip
+def test_utf8_is_checked_at_every_offset(sequence: bytes) -> None:
+    """Valid and invalid UTF-8 (overlong, surrogate, past U+10FFFF, cut) at each offset of a
+    value, so across the 64-byte blocks the C check reads at once."""
+    head, tail = PLAIN.split(b"/tmp/ngrok tcp 22", 1)
+    lines = [head + b"x" * k + sequence + b"y" * (70 - k) + tail for k in range(70)]
+    batch = _agree(_plan("store"), b"\n".join(lines) + b"\n")
+    valid = sequence.decode("utf-8", "replace") == sequence.decode("utf-8", "ignore")
+    replaced = ["\ufffd" in v for v in batch.column("CommandLine").to_pylist()]
+    assert replaced == [not valid] * 70
+
+
+@needs_c
 def test_bad_arguments_and_bad_bytes() -> None:
     assert _sysmon is not None
     plan = _plan("Endpoint.Processes")

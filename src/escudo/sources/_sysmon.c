@@ -39,6 +39,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__GNUC__) && defined(__SSE2__)
+#include <emmintrin.h>
+#define ESCUDO_SSE2 1
+#endif
+
 enum { KIND_TEXT = 0, KIND_ATTR = 1, KIND_TIME = 2 };
 
 typedef struct {
@@ -66,6 +71,17 @@ typedef struct {
     Py_ssize_t line, start, end;
 } ExactLine;
 
+/* One output column, filled a row at a time while its line is still in the cache. */
+typedef struct {
+    uint8_t *data;
+    size_t used, size;
+    int32_t *offsets;  /* rows + 1 */
+    uint8_t *validity; /* a bit per row */
+    Py_ssize_t nulls;
+} Column;
+
+enum { OK = 0, NO_MEMORY = 1, TOO_BIG = 2 };
+
 typedef struct {
     /* in */
     const uint8_t *s;
@@ -77,8 +93,8 @@ typedef struct {
     int nfields;
     int head[3];
     /* out */
-    Span *values; /* rows * nfields */
-    Span *hosts;  /* rows: the prefix */
+    Span *row;       /* the values of the line being read (nfields) */
+    Column *columns; /* nfields, then the host keys */
     int64_t *row_lines;
     Py_ssize_t rows, cap;
     ExactLine *exact;
@@ -91,16 +107,31 @@ static const char HEAD[] = "<Event><System><Provider Name=\"";
 static const char GUID[] = "\" Guid=\"";
 static const char EVENTID[] = "\"/><EventID>";
 static const char END_EVENTID[] = "</EventID>";
-static const char FIXED_STAMP[] = "Jan  1 00:00:00 ";
 
 /* Python's bytes-pattern \s: [ \t\n\r\f\v]. */
 static inline int space(uint8_t c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
 static inline int is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
 static inline int blank(uint8_t c) { return c == ' ' || c == '\t' || c == '\r' || c == 0x0b || c == 0x0c; }
 
+/* Whether s[i:i+m] is the literal: compared 8 bytes at a time, inline (a libc memcmp call per
+ * literal, ~45 a line, cost more than the rest of the line). */
 static inline int at(const uint8_t *s, Py_ssize_t i, Py_ssize_t end, const void *lit, Py_ssize_t m)
 {
-    return end - i >= m && memcmp(s + i, lit, (size_t)m) == 0;
+    if (end - i < m)
+        return 0;
+    const uint8_t *a = s + i, *b = lit;
+    uint64_t x, y;
+    while (m >= 8) {
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (x != y)
+            return 0;
+        a += 8, b += 8, m -= 8;
+    }
+    while (m--)
+        if (*a++ != *b++)
+            return 0;
+    return 1;
 }
 
 static const uint8_t *find(const uint8_t *s, Py_ssize_t n, const char *lit, Py_ssize_t m)
@@ -130,15 +161,36 @@ static inline Py_ssize_t entity(const uint8_t *s, Py_ssize_t i, Py_ssize_t end)
 /* Bytes that end or interrupt a value: 1 '<', 2 '"', 4 '&', 8 ']'. */
 static uint8_t stops[256];
 
+/* The first byte at or after i that may end or interrupt a value ('<', '&', ']', and '"' in an
+ * attribute), or end: 16 bytes at a time with SSE2 (every x86-64 CPU has it). */
+static inline Py_ssize_t next_stop(const uint8_t *s, Py_ssize_t i, Py_ssize_t end, int attr)
+{
+#ifdef ESCUDO_SSE2
+    const __m128i lt = _mm_set1_epi8('<'), amp = _mm_set1_epi8('&'), bracket = _mm_set1_epi8(']');
+    const __m128i quote = _mm_set1_epi8(attr ? '"' : '<');
+    while (end - i >= 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(s + i));
+        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, lt), _mm_cmpeq_epi8(x, amp)),
+                                   _mm_or_si128(_mm_cmpeq_epi8(x, bracket), _mm_cmpeq_epi8(x, quote)));
+        int mask = _mm_movemask_epi8(hit);
+        if (mask)
+            return i + __builtin_ctz((unsigned)mask);
+        i += 16;
+    }
+#endif
+    const uint8_t stop = attr ? 1 | 2 | 4 | 8 : 1 | 4 | 8;
+    while (i < end && !(stops[s[i]] & stop))
+        i++;
+    return i;
+}
+
 /* The end of a strict value starting at i, or -1: '&' outside an entity, "]]>" (left to the
  * exact path, which refuses it). A value ends before '<' (text) or before '"' or '<' (attribute),
  * or at the line's end. */
 static inline Py_ssize_t value_end(const uint8_t *s, Py_ssize_t i, Py_ssize_t end, int attr)
 {
-    const uint8_t mask = attr ? 1 | 2 | 4 | 8 : 1 | 4 | 8;
     for (;;) {
-        while (i < end && !(stops[s[i]] & mask))
-            i++;
+        i = next_stop(s, i, end, attr);
         if (i >= end || s[i] == '<' || s[i] == '"')
             return i;
         if (s[i] == '&') {
@@ -180,6 +232,18 @@ static Py_ssize_t time_end(const uint8_t *s, Py_ssize_t i, Py_ssize_t end)
 static int valid_utf8(const uint8_t *s, Py_ssize_t n)
 {
     Py_ssize_t i = 0;
+#ifdef ESCUDO_SSE2
+    /* most lines are ASCII: 64 bytes at a time until a byte with its high bit set */
+    while (n - i >= 64) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(s + i));
+        __m128i b = _mm_loadu_si128((const __m128i *)(s + i + 16));
+        __m128i c = _mm_loadu_si128((const __m128i *)(s + i + 32));
+        __m128i d = _mm_loadu_si128((const __m128i *)(s + i + 48));
+        if (_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(a, b), _mm_or_si128(c, d))))
+            break;
+        i += 64;
+    }
+#endif
     while (i < n) {
         if (n - i >= 8) {
             uint64_t w;
@@ -238,27 +302,107 @@ static int add_exact(Run *run, Py_ssize_t line, Py_ssize_t start, Py_ssize_t end
     return 1;
 }
 
-static Span *new_row(Run *run)
+/* Room for one more row in every column. 0: out of memory. */
+static int grow_rows(Run *run)
 {
-    if (run->rows == run->cap) {
-        Py_ssize_t cap = run->cap ? run->cap * 2 : 1024;
-        Span *values = realloc(run->values, (size_t)cap * (size_t)run->nfields * sizeof *values);
-        if (values != NULL)
-            run->values = values;
-        Span *hosts = realloc(run->hosts, (size_t)cap * sizeof *hosts);
-        if (hosts != NULL)
-            run->hosts = hosts;
-        int64_t *row_lines = realloc(run->row_lines, (size_t)cap * sizeof *row_lines);
-        if (row_lines != NULL)
-            run->row_lines = row_lines;
-        if (values == NULL || hosts == NULL || row_lines == NULL)
-            return NULL;
-        run->cap = cap;
+    Py_ssize_t cap = run->cap ? run->cap * 2 : 1024;
+    int64_t *row_lines = realloc(run->row_lines, (size_t)cap * sizeof *row_lines);
+    if (row_lines == NULL)
+        return 0;
+    run->row_lines = row_lines;
+    for (int f = 0; f <= run->nfields; f++) {
+        Column *c = &run->columns[f];
+        int32_t *offsets = realloc(c->offsets, (size_t)(cap + 1) * sizeof *offsets);
+        if (offsets == NULL)
+            return 0;
+        c->offsets = offsets;
+        if (!run->cap)
+            offsets[0] = 0;
+        uint8_t *validity = realloc(c->validity, (size_t)(cap + 7) / 8);
+        if (validity == NULL)
+            return 0;
+        memset(validity + (run->cap + 7) / 8, 0, (size_t)((cap + 7) / 8 - (run->cap + 7) / 8));
+        c->validity = validity;
     }
-    Span *row = run->values + run->rows * run->nfields;
-    for (int f = 0; f < run->nfields; f++)
-        row[f] = (Span){-1, 0};
-    return row;
+    run->cap = cap;
+    return 1;
+}
+
+/* Append `length` bytes (from one or two pieces) to column `c` as row `r`'s value. */
+static int append(Column *c, Py_ssize_t r, const uint8_t *a, size_t na, const uint8_t *b,
+                  size_t nb)
+{
+    size_t need = c->used + na + nb;
+    if (need > INT32_MAX)
+        return TOO_BIG;
+    if (need > c->size) {
+        size_t size = c->size ? c->size : 1 << 16;
+        while (size < need)
+            size *= 2;
+        uint8_t *data = realloc(c->data, size);
+        if (data == NULL)
+            return NO_MEMORY;
+        c->data = data;
+        c->size = size;
+    }
+    if (na)
+        memcpy(c->data + c->used, a, na);
+    if (nb)
+        memcpy(c->data + c->used + na, b, nb);
+    c->used = need;
+    c->offsets[r + 1] = (int32_t)need;
+    c->validity[r >> 3] |= (uint8_t)(1u << (r & 7));
+    return OK;
+}
+
+static const char FIXED_STAMP[] = "Jan  1 00:00:00 ";
+
+/* [A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2} (16 bytes): sysmon_columnar._STAMP */
+static int stamp(const uint8_t *p, Py_ssize_t n)
+{
+    if (n < 16)
+        return 0;
+    if (!(p[0] >= 'A' && p[0] <= 'Z') || !(p[1] >= 'a' && p[1] <= 'z') ||
+        !(p[2] >= 'a' && p[2] <= 'z') || p[3] != ' ' || !(p[4] == ' ' || is_digit(p[4])) ||
+        !is_digit(p[5]) || p[6] != ' ')
+        return 0;
+    static const char shape[] = "dd:dd:dd ";
+    for (int k = 0; k < 9; k++)
+        if (shape[k] == 'd' ? !is_digit(p[7 + k]) : p[7 + k] != (uint8_t)shape[k])
+            return 0;
+    return 1;
+}
+
+/* The row in run->row, its line `number` and its host key (the prefix, a valid RFC 3164 stamp
+ * replaced by FIXED_STAMP: the host does not depend on the stamp's value) into the columns. */
+static int add_row(Run *run, Py_ssize_t number, Py_ssize_t ls, Py_ssize_t prefix_end)
+{
+    if (run->rows == run->cap && !grow_rows(run))
+        return NO_MEMORY;
+    Py_ssize_t r = run->rows;
+    for (int f = 0; f < run->nfields; f++) {
+        Column *c = &run->columns[f];
+        const Span *v = &run->row[f];
+        if (v->start < 0) {
+            c->offsets[r + 1] = (int32_t)c->used;
+            c->nulls++;
+            continue;
+        }
+        int err = append(c, r, run->s + v->start, (size_t)v->length, NULL, 0);
+        if (err)
+            return err;
+    }
+    const uint8_t *p = run->s + ls;
+    size_t n = (size_t)(prefix_end - ls);
+    int stamped = stamp(p, (Py_ssize_t)n);
+    int err = stamped ? append(&run->columns[run->nfields], r, (const uint8_t *)FIXED_STAMP, 16,
+                               p + 16, n - 16)
+                      : append(&run->columns[run->nfields], r, p, n, NULL, 0);
+    if (err)
+        return err;
+    run->row_lines[r] = number;
+    run->rows++;
+    return OK;
 }
 
 static int is_wanted(const Run *run, long long eventid)
@@ -278,13 +422,13 @@ static inline void put(Span *row, int slot, Py_ssize_t start, Py_ssize_t end)
 }
 
 /* A whole plain event of `layout` from `i` (just after the EventID's digits) to the line's end:
- * its values into a new row. 0: not plain; -1: out of memory. */
+ * its values into run->row. 0: not plain. */
 static int plain(Run *run, const Layout *layout, Py_ssize_t i, Py_ssize_t end, const Span *head)
 {
     const uint8_t *s = run->s;
-    Span *row = new_row(run);
-    if (row == NULL)
-        return -1;
+    Span *row = run->row;
+    for (int f = 0; f < run->nfields; f++)
+        row[f] = (Span){-1, 0};
     for (int k = 0; k < 3; k++)
         if (run->head[k] >= 0)
             row[run->head[k]] = head[k];
@@ -308,7 +452,7 @@ static int plain(Run *run, const Layout *layout, Py_ssize_t i, Py_ssize_t end, c
     return 1;
 }
 
-/* Sort one line [ls, le) (see the top of this file). 0: out of memory. */
+/* Sort one line [ls, le) (see the top of this file). 0: failed (run->failed says why). */
 static int line(Run *run, Py_ssize_t number, Py_ssize_t ls, Py_ssize_t le)
 {
     const uint8_t *s = run->s;
@@ -378,14 +522,11 @@ static int line(Run *run, Py_ssize_t number, Py_ssize_t ls, Py_ssize_t le)
             const Layout *layout = &run->layouts[k];
             if (layout->ndigits != ndigits || memcmp(layout->digits, s + digits, (size_t)ndigits))
                 continue;
-            int found = plain(run, layout, i, le, head);
-            if (found < 0)
-                return 0;
-            if (found && valid_utf8(s + ls, le - ls)) {
-                Py_ssize_t r = run->rows++;
-                run->hosts[r] = (Span){ls, prefix_end - ls};
-                run->row_lines[r] = number;
-                return 1;
+            if (plain(run, layout, i, le, head) && valid_utf8(s + ls, le - ls)) {
+                int err = add_row(run, number, ls, prefix_end);
+                if (err)
+                    run->failed = err;
+                return !err;
             }
             break;
         }
@@ -405,7 +546,8 @@ static void lines(Run *run)
         const uint8_t *nl = memchr(s + pos, '\n', (size_t)(run->n - pos));
         Py_ssize_t end = nl == NULL ? run->n : nl - s;
         if (!line(run, number, pos, end)) {
-            run->failed = 1;
+            if (!run->failed)
+                run->failed = NO_MEMORY;
             return;
         }
         number++;
@@ -414,107 +556,25 @@ static void lines(Run *run)
     run->lines = number;
 }
 
-/* [A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2} (16 bytes): sysmon_columnar._STAMP */
-static int stamp(const uint8_t *p, Py_ssize_t n)
+/* (validity or None, offsets, data, null_count) of a column: copies of its buffers. */
+static PyObject *column(const Column *c, Py_ssize_t rows)
 {
-    if (n < 16)
-        return 0;
-    if (!(p[0] >= 'A' && p[0] <= 'Z') || !(p[1] >= 'a' && p[1] <= 'z') ||
-        !(p[2] >= 'a' && p[2] <= 'z') || p[3] != ' ' || !(p[4] == ' ' || is_digit(p[4])) ||
-        !is_digit(p[5]) || p[6] != ' ')
-        return 0;
-    static const char shape[] = "dd:dd:dd ";
-    for (int k = 0; k < 9; k++)
-        if (shape[k] == 'd' ? !is_digit(p[7 + k]) : p[7 + k] != (uint8_t)shape[k])
-            return 0;
-    return 1;
-}
-
-/* (offsets, data) of an Arrow string column from spans (all present). */
-static PyObject *host_column(const Run *run)
-{
-    Py_ssize_t total = 0;
-    for (Py_ssize_t r = 0; r < run->rows; r++)
-        total += run->hosts[r].length;
-    if (total > INT32_MAX) {
-        PyErr_SetString(PyExc_OverflowError, "extract: column over 2 GiB");
-        return NULL;
-    }
-    PyObject *offsets = PyBytes_FromStringAndSize(NULL, (run->rows + 1) * 4);
-    PyObject *data = PyBytes_FromStringAndSize(NULL, total);
-    if (offsets == NULL || data == NULL) {
-        Py_XDECREF(offsets);
-        Py_XDECREF(data);
-        return NULL;
-    }
-    int32_t *off = (int32_t *)PyBytes_AS_STRING(offsets);
-    uint8_t *out = (uint8_t *)PyBytes_AS_STRING(data);
-    int32_t used = 0;
-    off[0] = 0;
-    for (Py_ssize_t r = 0; r < run->rows; r++) {
-        const uint8_t *p = run->s + run->hosts[r].start;
-        Py_ssize_t n = run->hosts[r].length;
-        if (stamp(p, n)) { /* same length: the fixed stamp, then the rest */
-            memcpy(out + used, FIXED_STAMP, 16);
-            memcpy(out + used + 16, p + 16, (size_t)(n - 16));
-        } else if (n) {
-            memcpy(out + used, p, (size_t)n);
-        }
-        used += (int32_t)n;
-        off[r + 1] = used;
-    }
-    return Py_BuildValue("(NN)", offsets, data);
-}
-
-/* (validity or None, offsets, data, null_count) of column `slot`. */
-static PyObject *column(const Run *run, int slot)
-{
-    Py_ssize_t total = 0, nulls = 0;
-    const Py_ssize_t stride = run->nfields;
-    for (Py_ssize_t r = 0; r < run->rows; r++) {
-        const Span *v = &run->values[r * stride + slot];
-        if (v->start < 0)
-            nulls++;
-        else
-            total += v->length;
-    }
-    if (total > INT32_MAX) {
-        PyErr_SetString(PyExc_OverflowError, "extract: column over 2 GiB");
-        return NULL;
-    }
-    PyObject *validity = Py_None, *offsets = NULL, *data = NULL;
-    Py_INCREF(Py_None);
-    offsets = PyBytes_FromStringAndSize(NULL, (run->rows + 1) * 4);
-    data = PyBytes_FromStringAndSize(NULL, total);
-    if (nulls) {
-        Py_DECREF(Py_None);
-        validity = PyBytes_FromStringAndSize(NULL, (run->rows + 7) / 8);
-        if (validity != NULL)
-            memset(PyBytes_AS_STRING(validity), 0, (size_t)((run->rows + 7) / 8));
-    }
+    PyObject *validity = Py_None;
+    if (c->nulls)
+        validity = PyBytes_FromStringAndSize((const char *)c->validity, (rows + 7) / 8);
+    else
+        Py_INCREF(Py_None);
+    static const int32_t zero = 0;
+    const int32_t *off = rows ? c->offsets : &zero;
+    PyObject *offsets = PyBytes_FromStringAndSize((const char *)off, (rows + 1) * 4);
+    PyObject *data = PyBytes_FromStringAndSize((const char *)c->data, (Py_ssize_t)c->used);
     if (validity == NULL || offsets == NULL || data == NULL) {
         Py_XDECREF(validity);
         Py_XDECREF(offsets);
         Py_XDECREF(data);
         return NULL;
     }
-    int32_t *off = (int32_t *)PyBytes_AS_STRING(offsets);
-    uint8_t *out = (uint8_t *)PyBytes_AS_STRING(data);
-    uint8_t *bits = nulls ? (uint8_t *)PyBytes_AS_STRING(validity) : NULL;
-    int32_t used = 0;
-    off[0] = 0;
-    for (Py_ssize_t r = 0; r < run->rows; r++) {
-        const Span *v = &run->values[r * stride + slot];
-        if (v->start >= 0) {
-            if (v->length)
-                memcpy(out + used, run->s + v->start, (size_t)v->length);
-            used += (int32_t)v->length;
-            if (bits)
-                bits[r >> 3] |= (uint8_t)(1u << (r & 7));
-        }
-        off[r + 1] = used;
-    }
-    return Py_BuildValue("(NNNn)", validity, offsets, data, nulls);
+    return Py_BuildValue("(NNNn)", validity, offsets, data, c->nulls);
 }
 
 /* The layouts argument into C structs (pointers into the caller's objects, which it holds). */
@@ -583,8 +643,14 @@ static void free_run(Run *run)
         free(run->layouts[k].steps);
     free(run->layouts);
     free((void *)run->wanted);
-    free(run->values);
-    free(run->hosts);
+    if (run->columns != NULL)
+        for (int f = 0; f <= run->nfields; f++) {
+            free(run->columns[f].data);
+            free(run->columns[f].offsets);
+            free(run->columns[f].validity);
+        }
+    free(run->columns);
+    free(run->row);
     free(run->row_lines);
     free(run->exact);
 }
@@ -610,6 +676,12 @@ static PyObject *extract(PyObject *self, PyObject *args)
     }
     if (!read_layouts(layouts, &run, nfields))
         goto done;
+    run.columns = calloc((size_t)nfields + 1, sizeof *run.columns);
+    run.row = calloc((size_t)nfields + 1, sizeof *run.row);
+    if (run.columns == NULL || run.row == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
     if (wanted != Py_None) {
         if (!PyTuple_Check(wanted)) {
             PyErr_SetString(PyExc_TypeError, "extract: wanted must be None or a tuple");
@@ -631,6 +703,10 @@ static PyObject *extract(PyObject *self, PyObject *args)
     Py_BEGIN_ALLOW_THREADS
     lines(&run);
     Py_END_ALLOW_THREADS
+    if (run.failed == TOO_BIG) {
+        PyErr_SetString(PyExc_OverflowError, "extract: a column past 2 GiB");
+        goto done;
+    }
     if (run.failed) {
         PyErr_NoMemory();
         goto done;
@@ -639,14 +715,18 @@ static PyObject *extract(PyObject *self, PyObject *args)
     if (columns == NULL)
         goto done;
     for (int f = 0; f < nfields; f++) {
-        PyObject *col = column(&run, f);
+        PyObject *col = column(&run.columns[f], run.rows);
         if (col == NULL) {
             Py_DECREF(columns);
             goto done;
         }
         PyList_SET_ITEM(columns, f, col);
     }
-    PyObject *hosts = host_column(&run);
+    const Column *keys = &run.columns[nfields];
+    static const int32_t zero = 0;
+    PyObject *hosts = Py_BuildValue(
+        "(y#y#)", (const char *)(run.rows ? keys->offsets : &zero), (run.rows + 1) * 4,
+        keys->data ? (const char *)keys->data : "", (Py_ssize_t)keys->used);
     PyObject *row_lines = PyBytes_FromStringAndSize((const char *)run.row_lines,
                                                     run.rows * (Py_ssize_t)sizeof(int64_t));
     PyObject *exact = PyList_New(run.nexact);
