@@ -262,6 +262,11 @@ def test_bad_arguments_and_bad_bytes() -> None:
     bad = {**layouts, 1: (digits, ((steps[0][0], 7, -1),), final)}
     with pytest.raises(ValueError, match="kind"):
         _sysmon.extract(b"", bad, (1,), n)
+    for broken in ({**layouts, "head": [0, 1, 2]}, {**layouts, 1: [digits, steps, final]}):
+        with pytest.raises(TypeError, match="tuple"):
+            _sysmon.extract(b"", broken, (1,), n)
+    with pytest.raises(TypeError, match="step"):
+        _sysmon.extract(b"", {**layouts, 1: (digits, (list(steps[0]),), final)}, (1,), n)
     assert _sysmon.extract(b"", layouts, (1,), n)[0] == 0
     # bytes that are no text at all: counted or handed to the exact path, never a row
     junk = bytes(range(256)) * 4 + b"\n<Event>\x00\xff</Event>\n\n"

@@ -54,7 +54,6 @@ typedef struct {
 } Step;
 
 typedef struct {
-    long long eventid;
     const uint8_t *digits;
     Py_ssize_t ndigits;
     Step *steps;
@@ -577,10 +576,20 @@ static PyObject *column(const Column *c, Py_ssize_t rows)
     return Py_BuildValue("(NNNn)", validity, offsets, data, c->nulls);
 }
 
+static int is_tuple(PyObject *o, const char *what)
+{
+    if (PyTuple_Check(o))
+        return 1;
+    PyErr_Format(PyExc_TypeError, "extract: %s must be a tuple", what);
+    return 0;
+}
+
 /* The layouts argument into C structs (pointers into the caller's objects, which it holds). */
 static int read_layouts(PyObject *layouts, Run *run, int nfields)
 {
     PyObject *head = PyDict_GetItemString(layouts, "head");
+    if (head != NULL && !is_tuple(head, "head"))
+        return 0;
     if (head == NULL || !PyArg_ParseTuple(head, "iii", &run->head[0], &run->head[1], &run->head[2])) {
         if (!PyErr_Occurred())
             PyErr_SetString(PyExc_ValueError, "extract: layouts without 'head'");
@@ -605,7 +614,8 @@ static int read_layouts(PyObject *layouts, Run *run, int nfields)
         Layout *layout = &run->layouts[run->nlayouts++];
         PyObject *steps;
         const char *digits, *final;
-        layout->eventid = PyLong_AsLongLong(key);
+        if (!is_tuple(value, "a layout"))
+            return 0;
         if (!PyArg_ParseTuple(value, "y#O!y#", &digits, &layout->ndigits, &PyTuple_Type, &steps,
                               &final, &layout->nfinal))
             return 0;
@@ -620,6 +630,8 @@ static int read_layouts(PyObject *layouts, Run *run, int nfields)
         for (Py_ssize_t k = 0; k < layout->nsteps; k++) {
             Step *step = &layout->steps[k];
             const char *literal;
+            if (!is_tuple(PyTuple_GET_ITEM(steps, k), "a step"))
+                return 0;
             if (!PyArg_ParseTuple(PyTuple_GET_ITEM(steps, k), "y#ii", &literal, &step->length,
                                   &step->kind, &step->slot))
                 return 0;
