@@ -10,7 +10,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml setup.py src/escudo/sources/_scan.c src/escudo/sources/_auditd.c
+$(STAMP): $(BIN)/python pyproject.toml setup.py src/escudo/sources/_scan.c src/escudo/sources/_auditd.c src/escudo/sources/_sysmon.c
 	$(BIN)/python -m pip install --quiet -e '.[dev,spark]'
 	touch $(STAMP)
 

@@ -1,7 +1,9 @@
-"""The one thing pyproject.toml cannot say: the optional C speed-ups of the raw prefilter.
+"""The one thing pyproject.toml cannot say: the optional C speed-ups.
 
-``optional=True``: where no C compiler is found the build goes on without it, and escudo uses
-the same scans in Python and Arrow (``escudo.sources.prefilter``, ``escudo.sources.auditd_hunt``).
+``optional=True``: where no C compiler is found the build goes on without them, and escudo uses
+the same code in Python and Arrow: the raw prefilter's scan (``escudo.sources.prefilter``), the
+auditd hunt's chunk index (``escudo.sources.auditd_hunt``) and the Sysmon field extraction
+(``escudo.sources.sysmon_columnar``).
 """
 
 from setuptools import Extension, setup
@@ -17,6 +19,12 @@ setup(
         Extension(  # the auditd hunt's chunk index (escudo.sources.auditd_hunt)
             "escudo.sources._auditd",
             sources=["src/escudo/sources/_auditd.c"],
+            extra_compile_args=["-O3"],
+            optional=True,
+        ),
+        Extension(  # the Sysmon field extraction (escudo.sources.sysmon_columnar)
+            "escudo.sources._sysmon",
+            sources=["src/escudo/sources/_sysmon.c"],
             extra_compile_args=["-O3"],
             optional=True,
         ),

@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/bench_store.py FILE [--work DIR] [--scales 1,10,50] [--engines duckdb,spark]
-        [--escu PATH] [--repeat 3] [--keep]
+        [--escu PATH] [--repeat 3] [--keep] [--ingest-only] [--workers N]
 
 FILE comes from ``benchmarks/gen_sysmon.py`` (e.g. 1M events). Prints:
 
@@ -46,7 +46,7 @@ def _load() -> str:
     return f"load {os.getloadavg()[0]:.1f}"
 
 
-def ingest_file(path: Path, store: Path) -> dict[str, Any]:
+def ingest_file(path: Path, store: Path, workers: int | None = None) -> dict[str, Any]:
     """One ingest of ``path`` into the new store ``store``."""
     from escudo.sources.base import ReadStats
     from escudo.store.ingest import ingest
@@ -55,7 +55,7 @@ def ingest_file(path: Path, store: Path) -> dict[str, Any]:
         shutil.rmtree(store)
     stats = ReadStats()
     started, cpu = time.perf_counter(), time.process_time()
-    report = ingest([path], store, stats=stats, progress=False)
+    report = ingest([path], store, stats=stats, progress=False, workers=workers)
     wall = time.perf_counter() - started
     cpu = time.process_time() - cpu + report.worker_cpu
     events = stats.events + stats.other
@@ -65,6 +65,7 @@ def ingest_file(path: Path, store: Path) -> dict[str, Any]:
         "files": report.files,
         "wall": wall,
         "cpu": cpu,
+        "worker_cpu": report.worker_cpu,
     }
 
 
@@ -151,6 +152,8 @@ def main() -> int:
     parser.add_argument("--escu", type=Path, default=Path("../shared/reference/escu"))
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="reuse stores already in --work")
+    parser.add_argument("--ingest-only", action="store_true", help="time the ingest alone")
+    parser.add_argument("--workers", type=int, help="ingest processes (default: one per core)")
     parser.add_argument("--measure", nargs=2, metavar=("ENGINE", "STORE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -164,13 +167,21 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     base = work / "x1"
     if not (args.keep and base.is_dir()):
-        got = ingest_file(args.file, base)
+        from escudo.sources import sysmon_columnar
+
+        got = ingest_file(args.file, base, args.workers)
+        extraction = "C" if sysmon_columnar._sysmon is not None else "Python"
         print(
             f"ingest: {got['events']} Sysmon events ({got['rows']} CIM rows, {got['files']} files)"
             f" in {got['wall']:.1f} s = {got['events'] / got['wall']:,.0f} events/s wall; CPU "
-            f"{got['cpu']:.1f} s over all processes = {got['events'] / got['cpu']:,.0f} events "
-            f"per CPU-second; {_load()}"
+            f"{got['cpu']:.1f} s over all processes ({got['worker_cpu']:.1f} s in workers) = "
+            f"{got['events'] / got['cpu']:,.0f} events per CPU-second; {extraction} extraction; "
+            f"{_load()}"
         )
+    if args.ingest_only:
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+        return 0
     for scale in (int(s) for s in args.scales.split(",")):
         store = base if scale == 1 else work / f"x{scale}"
         if scale != 1 and not (args.keep and store.is_dir()):

@@ -2,7 +2,8 @@
 
 Every fixture under tests/fixtures/sysmon and generated chunks that mix plain events with every
 kind of line the exact path must see (other EventIDs, cut events, character references, stray
-'&', ']]>', values spanning lines, journald JSON, junk, blanks, odd syslog headers).
+'&', ']]>', values spanning lines, journald JSON, junk, blanks, odd syslog headers). Every test
+runs with the C module (``escudo.sources._sysmon``) and with the Python regex path.
 """
 
 from __future__ import annotations
@@ -18,15 +19,27 @@ from sysmon_events import event_xml, syslog_line
 
 from escudo.datamodels.mappings import get_mapping
 from escudo.datamodels.normalize import read_dataset
+from escudo.sources import sysmon_columnar
 from escudo.sources.base import ReadStats
 from escudo.sources.registry import get_sourcetype
 from escudo.sources.sysmon import SysmonPlan
-from escudo.sources.sysmon_columnar import read_columnar
+from escudo.sources.sysmon_columnar import read_columnar, read_columnar_python
 from escudo.sources.sysmon_xml import EVENT_FIELDS
 
 GOLDEN = Path(__file__).parents[1] / "fixtures" / "sysmon" / "golden"
 DATASETS = ("Endpoint.Processes", "Endpoint.Filesystem", "Network_Traffic.All_Traffic", "raw")
 SOURCETYPE = get_sourcetype(None)
+
+
+@pytest.fixture(autouse=True, params=["c", "python"])
+def columnar_impl(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test of this module runs with the C extraction and with the Python one (in this
+    process: worker processes import the module afresh and use C when it is built)."""
+    if request.param == "python":
+        monkeypatch.setattr(sysmon_columnar, "_sysmon", None)
+    elif sysmon_columnar._sysmon is None:
+        pytest.skip("escudo.sources._sysmon was not built")
+    return str(request.param)
 
 
 def _plan(dataset: str, extractor: str) -> SysmonPlan:
@@ -85,15 +98,16 @@ def test_plain_chunk_takes_the_columnar_path() -> None:
     assert (stats.events, stats.skipped, stats.lines) == (3, 1, 4)
 
 
-def test_every_eventid_at_once_is_left_to_the_per_event_path() -> None:
+def test_every_eventid_at_once_is_left_to_the_per_event_path_in_python() -> None:
     data = (event_xml() + "\n").encode()
-    assert read_columnar(_plan("raw", "fast"), data, "f") is None
-    assert read_columnar(_plan("Endpoint.Filesystem", "fast"), data, "f") is not None
+    assert read_columnar_python(_plan("raw", "fast"), data, "f") is None
+    assert read_columnar_python(_plan("Endpoint.Filesystem", "fast"), data, "f") is not None
+    _agree(data, "raw")
 
 
 def test_cdata_end_leaves_the_chunk_to_the_per_event_path() -> None:
     data = (event_xml() + "\n" + event_xml().replace("/tmp/ngrok tcp", "]]>") + "\n").encode()
-    assert read_columnar(_plan("Endpoint.Processes", "fast"), data, "f") is None
+    assert read_columnar_python(_plan("Endpoint.Processes", "fast"), data, "f") is None
     _batch, stats = _agree(data, "Endpoint.Processes")
     assert (stats.events, stats.malformed) == (1, 1)
 

@@ -164,15 +164,19 @@ def normalize_batch(
                 columns[name_field] = _name_from_command(
                     columns[name_field], columns[command_field]
                 )
+        # Filled only where needed: if_else copies the whole column, most have no empty value.
         unknown = pa.scalar("unknown", pa.string())
         for f in FILL_UNKNOWN.get(mapping.dataset, ()):
             col = columns.get(f, pa.nulls(n, pa.string()))
-            columns[f] = pc.if_else(_empty(col), unknown, col)
+            empty = _empty(col)
+            if pc.any(empty).as_py():
+                columns[f] = pc.if_else(empty, unknown, col)
         zero = pa.scalar("0", pa.string())
         for f in FILL_ZERO_IF_NOT_NUMBER.get(mapping.dataset, ()):
             col = columns.get(f, pa.nulls(n, pa.string()))
             is_number = pc.fill_null(pc.match_substring_regex(col, _NUMBER), False)
-            columns[f] = pc.if_else(is_number, col, zero)
+            if not pc.all(is_number).as_py():
+                columns[f] = pc.if_else(is_number, col, zero)
     arrays = [columns[f.name] if f.name in columns else pa.nulls(n, f.type) for f in schema]
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
@@ -505,7 +509,9 @@ class MultiNormalizer:
             part = raw
             if mapping.record_types is not None:
                 wanted = pa.array(sorted(mapping.record_types), pa.string())
-                part = raw.filter(pc.is_in(kinds, value_set=wanted))
+                # only the columns the mapping reads are copied out (the plan reads them all)
+                read = list(dict.fromkeys(["host", *mapping.raw_fields]))
+                part = raw.select(read).filter(pc.is_in(kinds, value_set=wanted))
             if part.num_rows:
                 out[dataset] = normalize_batch(part, mapping, schema, self.source, self.sourcetype)
         return out, stats

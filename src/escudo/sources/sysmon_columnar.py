@@ -15,6 +15,13 @@ holding ``]]>`` or invalid UTF-8 in an event is left whole to the per-event path
 Measured on this 2-core machine (benchmarks/bench_events.py, Endpoint.Processes): about 20% less
 CPU per event than the per-event scan (regex ~3.4 us of ~7.5 us per 1.45 KB line).
 
+The C module ``escudo.sources._sysmon`` (built by setup.py where a compiler is found) sorts the
+lines by the same rules, one line at a time, for any number of EventIDs (an ingest reads four:
+the regex path stops at ``MAX_LAYOUTS``, and those chunks were read event by event), and hands
+back each wanted field as an Arrow string column's buffers; ``]]>`` and invalid UTF-8 send only
+their line to the exact path. tests/sources/test_sysmon_c.py holds it equal to this module's
+regex path and to the exact path on generated and mutated lines.
+
 >>> from escudo.sources.sysmon import SysmonPlan
 >>> line = (b'<Event><System><Provider Name="Linux-Sysmon" Guid="{g}"/><EventID>5</EventID>'
 ...     b'<Version>3</Version><Level>4</Level><Task>5</Task><Opcode>0</Opcode>'
@@ -46,8 +53,13 @@ from escudo.sources.framing import syslog_host
 from escudo.sources.sysmon_fast import _STD_SYSTEM
 from escudo.sources.sysmon_xml import EVENT_FIELDS, SYSTEM_TIME
 
+try:
+    from escudo.sources import _sysmon  # type: ignore[attr-defined]
+except ImportError:  # built without a C compiler: the regex path below
+    _sysmon = None
+
 if TYPE_CHECKING:
-    from escudo.sources.sysmon import SysmonPlan
+    from escudo.sources.sysmon import SysmonPlan, _Sink
 
 # What may precede <Event> on a line read here: nothing, or text without '<' or a newline (after
 # an optional RFC 3164 <PRI>) that does not start with a blank or '{' (journald JSON). So the
@@ -214,8 +226,18 @@ def read_columnar(
     plan: SysmonPlan, data: bytes, name: str
 ) -> tuple[pa.RecordBatch, ReadStats] | None:
     """What ``plan(data, name)`` returns for a plan without a raw filter, or None to use the plan's
-    own per-event path: for more than ``MAX_LAYOUTS`` EventIDs, or a chunk with ``]]>`` or with
-    invalid UTF-8 in an event (rare, and exact there)."""
+    own per-event path. With the C module (``escudo.sources._sysmon``) every chunk is read here,
+    for any EventIDs; without it, None for more than ``MAX_LAYOUTS`` EventIDs, or a chunk with
+    ``]]>`` or with invalid UTF-8 in an event (rare, and exact there)."""
+    if _sysmon is not None:
+        return _read_c(plan, data, name)
+    return read_columnar_python(plan, data, name)
+
+
+def read_columnar_python(
+    plan: SysmonPlan, data: bytes, name: str
+) -> tuple[pa.RecordBatch, ReadStats] | None:
+    """:func:`read_columnar` in Python: one regex over the chunk (see the module docstring)."""
     from escudo.sources.sysmon import _Sink
 
     if plan.eventids is None or len(plan.eventids & EVENT_FIELDS.keys()) > MAX_LAYOUTS:
@@ -258,13 +280,29 @@ def read_columnar(
         parts, keys = _plain_parts(plan, pat, columns, lines)
     except pa.ArrowInvalid:  # invalid UTF-8 in an event: the exact path counts and replaces it
         return None
+    starts = [0, *(p + 1 for p in newlines)]
+    ends = [*newlines, len(data)]
+    exact_lines = [(i, starts[i], ends[i]) for i in sorted(exact)]
+    return _with_exact(plan, data, name, parts, keys, exact_lines, sink)
+
+
+def _with_exact(
+    plan: SysmonPlan,
+    data: bytes,
+    name: str,
+    parts: list[pa.RecordBatch],
+    keys: list[pa.Array],
+    exact: Sequence[tuple[int, int, int]],
+    sink: _Sink,
+) -> tuple[pa.RecordBatch, ReadStats]:
+    """The plain rows (``parts``, from the lines ``keys``) with the rows of the ``exact`` lines
+    ((index, start, end), in order) read by the per-event path, in input order."""
+    stats = sink.stats
     if exact:
-        starts = [0, *(p + 1 for p in newlines)]
-        ends = [*newlines, len(data)]
         fallback_keys: list[int] = []
-        for i in sorted(exact):
+        for i, start, end in exact:
             before = len(sink.rows)
-            plan._read_lines(data, name, starts[i], ends[i], i + 1, [], sink)
+            plan._read_lines(data, name, start, end, i + 1, [], sink)
             fallback_keys += [i] * (len(sink.rows) - before)
         if sink.rows:
             parts.append(plan._batch(sink.hosts, sink.rows, stats))
@@ -277,6 +315,62 @@ def read_columnar(
     table = pa.Table.from_batches(parts, schema=plan.schema)
     order = pc.sort_indices(pa.chunked_array(keys, pa.int64()))  # stable: input order
     return table.take(order).combine_chunks().to_batches()[0], stats
+
+
+# --- the C module ---------------------------------------------------------------------------------
+
+_TEXT, _ATTR, _TIME = 0, 1, 2  # the value kinds of _sysmon.c
+
+
+@lru_cache(maxsize=64)
+def _layouts(fields: tuple[str, ...], eventids: frozenset[int] | None) -> dict[object, object]:
+    """The layouts of the wanted EventIDs for ``_sysmon.extract``: each the literals of
+    ``sysmon_fast._STD_SYSTEM`` from ``</EventID>`` on, then its Data fields, with the kind of
+    each value and its column in ``fields`` (-1: not wanted)."""
+    slot = {f: i for i, f in enumerate(fields)}
+    head = tuple(slot.get(n, -1) for _, n, _ in _STD_SYSTEM[: _SPLIT + 1])
+    layouts: dict[object, object] = {"head": head}
+    for eid in sorted(EVENT_FIELDS if eventids is None else eventids & EVENT_FIELDS.keys()):
+        steps = []
+        for literal, field, _ in _STD_SYSTEM[_SPLIT + 1 :]:
+            kind = _TIME if field == "SystemTime" else _ATTR if literal.endswith('="') else _TEXT
+            steps.append((literal.encode(), kind, slot.get(field, -1)))
+        for i, field in enumerate(EVENT_FIELDS[eid]):
+            literal = ("</Data>" if i else '"/></System><EventData>') + f'<Data Name="{field}">'
+            steps.append((literal.encode(), _TEXT, slot.get(field, -1)))
+        layouts[eid] = (str(eid).encode(), tuple(steps), b"</Data></EventData></Event>")
+    return layouts
+
+
+def _read_c(plan: SysmonPlan, data: bytes, name: str) -> tuple[pa.RecordBatch, ReadStats]:
+    """:func:`read_columnar` with ``_sysmon.extract``: the plain events' values come back as
+    Arrow buffers, the other lines are counted or handed to the per-event path."""
+    from escudo.sources.sysmon import _Sink
+
+    assert _sysmon is not None
+    wanted = None if plan.eventids is None else tuple(sorted(plan.eventids))
+    layouts = _layouts(plan.fields, plan.eventids)
+    rows, columns, hosts, row_lines, exact, skipped, other, lines = _sysmon.extract(
+        data, layouts, wanted, len(plan.fields)
+    )
+    sink = _Sink()
+    sink.stats.lines, sink.stats.skipped, sink.stats.other = lines, skipped, other
+    parts: list[pa.RecordBatch] = []
+    keys: list[pa.Array] = []
+    if rows:
+        offsets, text = hosts
+        arrays = [_hosts(_string(rows, None, offsets, text, 0))]
+        arrays += [_string(rows, *column) for column in columns]
+        parts.append(pa.RecordBatch.from_arrays(arrays, schema=plan.schema))
+        keys.append(pa.Array.from_buffers(pa.int64(), rows, [None, pa.py_buffer(row_lines)]))
+    return _with_exact(plan, data, name, parts, keys, exact, sink)
+
+
+def _string(rows: int, validity: bytes | None, offsets: bytes, data: bytes, nulls: int) -> pa.Array:
+    """A string array over the C module's buffers (its values checked as UTF-8 there)."""
+    bitmap = None if validity is None else pa.py_buffer(validity)
+    buffers = [bitmap, pa.py_buffer(offsets), pa.py_buffer(data)]
+    return pa.Array.from_buffers(pa.string(), rows, buffers, null_count=nulls)
 
 
 def _plain_parts(

@@ -47,6 +47,7 @@ from escudo.store.layout import (
     StoreLayout,
     cluster,
     column_order,
+    dictionary_columns,
     escape_value,
 )
 from escudo.store.txn import Transaction
@@ -167,7 +168,13 @@ class PartWriter:
             path.parent.mkdir(parents=True, exist_ok=True)
             order = column_order(dataset, batch.schema.names)
             schema = pa.schema([batch.schema.field(n) for n in order])
-            writer = pq.ParquetWriter(path, schema, compression="zstd", compression_level=1)
+            writer = pq.ParquetWriter(
+                path,
+                schema,
+                compression="zstd",
+                compression_level=1,
+                use_dictionary=dictionary_columns(order),
+            )
             self.piece.files.append(name)
             entry = self.open[key] = _Open(writer, dataset)
         entry.pending.append(batch)
@@ -273,22 +280,43 @@ def _parse_assembled(
 
 def _range_chunks(path: Path, offset: int, length: int) -> Iterator[bytes]:
     """Newline-aligned chunks of about CHUNK_BYTES of ``length`` bytes at ``offset`` (the range
-    ends just after a newline)."""
-    with open(path, "rb") as f:
-        f.seek(offset)
-        left, carry = length, b""
-        while left > 0:
-            block = f.read(min(CHUNK_BYTES, left))
-            if not block:
-                break
-            left -= len(block)
-            data = carry + block if carry else block
-            cut = data.rfind(b"\n") + 1 if left else len(data)
-            carry = data[cut:]
-            if cut:
-                yield data[:cut]
-        if carry:
-            yield carry
+    ends just after a newline). Each chunk is read once, to its last newline (found first in the
+    window's last bytes): no copy joins or cuts it (three copies of each 8 MB cost ~0.5 us per
+    event of an ingest)."""
+    with open(path, "rb", buffering=0) as f:
+        fd, pos, end = f.fileno(), offset, offset + length
+        while pos < end:
+            stop = _chunk_end(fd, pos, min(pos + CHUNK_BYTES, end), end)
+            data = os.pread(fd, stop - pos, pos)
+            if data:
+                yield data
+            if len(data) < stop - pos:  # the file shrank
+                return
+            pos = stop
+
+
+def _chunk_end(fd: int, pos: int, want: int, end: int) -> int:
+    """Just after the last newline in ``[pos, want)``, or the first after it (a line longer than
+    a chunk), or ``end``."""
+    if want >= end:
+        return end
+    at = want
+    while at > pos:  # backwards from the window's end, 64 KiB at a time
+        start = max(pos, at - (1 << 16))
+        nl = os.pread(fd, at - start, start).rfind(b"\n")
+        if nl >= 0:
+            return start + nl + 1
+        at = start
+    at = want
+    while at < end:  # no newline in the window: on to the end of its line
+        block = os.pread(fd, min(1 << 16, end - at), at)
+        if not block:  # the file shrank
+            return end
+        nl = block.find(b"\n")
+        if nl >= 0:
+            return at + nl + 1
+        at += len(block)
+    return end
 
 
 def ingest_range(

@@ -107,11 +107,14 @@ class ChunkParser:
         return getattr(get_sourcetype(self.sourcetype), "assemble", None) is not None
 
     def __call__(self, data: bytes, name: str) -> Parsed:
-        parsed = Parsed(lines=count_lines(data))
+        parsed = Parsed()
+        lines = 0
         if self.normalizer is not None:
             raw, stats = self.normalizer.plan(data, name)
+            lines = stats.lines  # when the plan counted them (as the reader takes it)
             self._add(raw, stats, parsed)
         self._add_raw_events(data, name, parsed)
+        parsed.lines = lines or count_lines(data)
         note_bad_text(data, name, 1, parsed.stats)
         return parsed
 
