@@ -227,3 +227,24 @@ def test_raw_filter_in_chunks_changes_no_row(tmp_path: Path, literal: str) -> No
 
     assert matching(kept) == matching(every) != []
     assert stats.filtered > 0
+
+
+def test_hunt_read_takes_the_workers_started_for_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``start_reading`` starts worker processes ahead of an audit log's read, and the read takes
+    them (it started a pool of its own, and the one started ahead idled until stopped)."""
+    from escudo.datamodels.normalize import start_reading
+    from escudo.sources import reader
+
+    monkeypatch.setattr(reader, "PARALLEL_MIN_BYTES", 1)  # a pool for the small fixture
+    monkeypatch.setattr(reader.os, "cpu_count", lambda: 2)
+    needs: dict[str, list[Any]] = {"Endpoint.Processes": [()]}
+    path = FIXTURES / "records.log"
+    try:
+        start_reading([path], needs)
+        assert len(reader._EARLY) == 1
+        rows = sum(b.num_rows for _, b in read_datasets([path], needs))
+        assert not reader._EARLY
+    finally:
+        for preload in list(reader._EARLY):
+            reader._early_pool(preload, 0)
+    assert rows == 3

@@ -523,19 +523,22 @@ class _RecordsAndRaw(DatasetBatches):
 
 @dataclass(frozen=True)
 class _RecordsThenRaw:
-    """A picklable chunk processor: the CIM plan's records and the raw events of one chunk."""
+    """A picklable chunk processor: the CIM plan's records and the raw events (when asked) of one
+    chunk. Of this module, as MultiNormalizer: the workers ``start_reading`` starts for the read
+    are the ones it takes (``reader.start_workers`` matches them by the processor's module)."""
 
     plan: Processor
-    raw: RawNormalizer
+    raw: RawNormalizer | None
 
     def __call__(self, data: bytes, name: str) -> tuple[_RecordsAndRaw, ReadStats]:
         records, stats = self.plan(data, name)
-        raw, _ = self.raw.plan(data, name)  # the same lines: counted once, by the CIM plan
         out = _RecordsAndRaw()
         if records.num_rows:
             out["records"] = records
-        if raw.num_rows:
-            out[RAW_EVENTS] = self.raw.rows(raw)
+        if self.raw is not None:
+            raw, _ = self.raw.plan(data, name)  # the same lines: counted once, by the CIM plan
+            if raw.num_rows:
+                out[RAW_EVENTS] = self.raw.rows(raw)
         return out, stats
 
 
@@ -556,11 +559,6 @@ def _assembled(
     pending: list[pa.RecordBatch] = []
 
     def records() -> Iterator[pa.RecordBatch]:
-        if raw is None:
-            yield from read_batches(
-                inputs, processor.plan, stats=stats, workers=workers, chunk_bytes=chunk_bytes
-            )
-            return
         both = _RecordsThenRaw(processor.plan, raw)
         for out in read_batches(
             inputs, both, stats=stats, workers=workers, chunk_bytes=chunk_bytes
