@@ -26,7 +26,10 @@ too, one row per event as a raw search reads them (every event, of any record ty
 
 from __future__ import annotations
 
+import os
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -159,12 +162,10 @@ class ChunkParser:
         raw_events: list[tuple[str, pa.RecordBatch]] = []  # each chunk's, out as they come
 
         def records() -> Iterator[pa.RecordBatch]:
-            for data in chunks:
+            for data, (raw, read) in _planned(plan, chunks, name):
                 parsed = Parsed(lines=count_lines(data))
-                raw, read = plan(data, name)
                 read.lines = 0
                 parsed.stats.merge(read)
-                note_bad_text(data, name, 1, parsed.stats)
                 on_chunk(parsed, len(data))
                 self._add_raw_events(data, name, Parsed(raw_events))
                 yield raw
@@ -184,3 +185,68 @@ class ChunkParser:
         stats.lines = 0
         parsed.stats.merge(stats)
         parsed.batches.extend(self.normalizer._split(raw, stats)[0].items())
+
+
+def _plan_chunk(
+    plan: Callable[[bytes, str], tuple[pa.RecordBatch, ReadStats]], data: bytes, name: str
+) -> tuple[pa.RecordBatch, ReadStats]:
+    """One chunk through ``plan``, its lines that are not UTF-8 text noted (in a worker)."""
+    raw, read = plan(data, name)
+    note_bad_text(data, name, 1, read)
+    return raw, read
+
+
+def _planned(
+    plan: Callable[[bytes, str], tuple[pa.RecordBatch, ReadStats]],
+    chunks: Iterable[bytes],
+    name: str,
+) -> Iterator[tuple[bytes, tuple[pa.RecordBatch, ReadStats]]]:
+    """Each chunk with what ``plan`` makes of it, in order: from the second on in worker
+    processes (one per core, at most 8, ``IN_FLIGHT_PER_WORKER`` chunks each in flight) while
+    this process reads the first, then assembles and writes what comes back, so an ingest of an
+    audit log runs on every core; an input of one chunk starts no worker. An error reading the
+    chunks (a ``ReadError``) is raised after the chunks before it, as a read in this process."""
+    from escudo.sources.reader import IN_FLIGHT_PER_WORKER, _context
+
+    chunks = iter(chunks)
+    first = next(chunks, None)
+    if first is None:
+        return
+    workers = min(os.cpu_count() or 1, 8)
+    failed: list[BaseException] = []
+
+    def more() -> bytes | None:
+        try:
+            return next(chunks, None)
+        except Exception as exc:  # raised once the chunks read before it are through
+            failed.append(exc)
+            return None
+
+    second = more() if workers > 1 else None
+    if second is None:
+        yield first, _plan_chunk(plan, first, name)
+        if failed:
+            raise failed[0]
+        for chunk in chunks:
+            yield chunk, _plan_chunk(plan, chunk, name)
+        return
+    Planned = Future[tuple[pa.RecordBatch, ReadStats]]
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=_context(type(plan).__module__)
+    ) as pool:
+        pending: deque[tuple[bytes, Planned]] = deque()
+        data: bytes | None = second
+        while data is not None:  # queued before the first is read here: workers start meanwhile
+            pending.append((data, pool.submit(_plan_chunk, plan, data, name)))
+            if len(pending) >= IN_FLIGHT_PER_WORKER * workers:
+                break
+            data = more()
+        yield first, _plan_chunk(plan, first, name)
+        while pending:
+            done, future = pending.popleft()
+            yield done, future.result()
+            data = more() if not failed else None
+            if data is not None:
+                pending.append((data, pool.submit(_plan_chunk, plan, data, name)))
+    if failed:
+        raise failed[0]
