@@ -371,13 +371,15 @@ class RawPlan:
     they hold ``audit(``, else ``skipped`` (a cut record among them is not reported: it could
     not be an event of the search). The C scan (``prefilter.split_best``) finds the lines to
     parse without a Python loop over the others; without it, the same rule runs line by line
-    (docs/semantics.md, "Raw-event search: the prefilter before parsing").
+    (docs/semantics.md, "Raw-event search: the prefilter before parsing"). ``exact`` reads
+    every line in Python (the tests' oracle).
 
     >>> RawPlan(None)(b"x\\ntype=EOE msg=audit(1.000:2): \\n", "f")[0].to_pylist()
     [{'host': None, '_time': '1970-01-01T00:00:01.000000Z', '_raw': 'type=EOE msg=audit(1.000:2): '}]
     """
 
     raw_filter: RawFilter | None
+    exact: bool = False
 
     def __call__(self, data: bytes, name: str) -> tuple[pa.RecordBatch, ReadStats]:
         sink = _RawSink()
@@ -392,7 +394,7 @@ class RawPlan:
     def streams(self) -> bool:
         """Whether the reader should hand :meth:`read_range` whole file ranges (with a raw
         filter and the C scan: threads then scan in parallel, no worker process started)."""
-        return compile_filter(self.raw_filter) is not None and has_c_scan()
+        return compile_filter(self.raw_filter) is not None and has_c_scan() and not self.exact
 
     def python_share(self, data: bytes) -> float:
         """The share of ``data``'s bytes the per-line path reads under the raw filter.
@@ -433,7 +435,7 @@ class RawPlan:
         sink: _RawSink,
     ) -> int:
         """The lines of ``data`` (``number``: its first line's) under the filter; its line count."""
-        split = split_best(data, needles, (_JSON_MARK,))
+        split = None if self.exact else split_best(data, needles, (_JSON_MARK,))
         if split is None:  # no C scan, or most lines are candidates: line by line
             self._lines(data, name, number, needles, sink)
             return count_lines(data)
