@@ -313,13 +313,23 @@ def split_best(
         return None
     usable = [_minimal(c) for c in needles if c and all(c)]
     usable.sort(key=lambda c: (min(map(len, c)), -len(c)), reverse=True)
-    best: tuple[ChunkSplit, int] | None = None
-    for clause in list(dict.fromkeys(usable))[:MAX_CLAUSES_TRIED]:
+    tried = list(dict.fromkeys(usable))[:MAX_CLAUSES_TRIED]
+    last = _BEST.get((needles, also))
+    if last in tried:  # the best clause of the previous chunk first: likely the best again
+        tried.remove(last)
+        tried.insert(0, last)
+    best: tuple[ChunkSplit, int, tuple[bytes, ...]] | None = None
+    for clause in tried:
         split, candidates = scan_lines(data, tuple(dict.fromkeys(clause + also)))
         if best is None or candidates < best[1]:
-            best = (split, candidates)
+            best = (split, candidates, clause)
         if candidates * 1000 <= split.lines:
             break  # rare enough: another pass would save less than it costs
-    if best is None or best[1] > _limit(best[0].lines):
+    if best is None:
         return None
-    return best[0]
+    _BEST[(needles, also)] = best[2]  # (threads may race here: any clause is a right answer)
+    return None if best[1] > _limit(best[0].lines) else best[0]
+
+
+# The clause split_best kept last, per filter: a read's chunks are alike.
+_BEST: dict[tuple[Needles, tuple[bytes, ...]], tuple[bytes, ...]] = {}
