@@ -268,3 +268,95 @@ def test_a_selective_raw_read_streams_file_ranges_in_threads(tmp_path: Path) -> 
     stats = ReadStats()
     rows = [b for _, b in read_datasets([path], needs, stats=stats, workers=2, chunk_bytes=1 << 16)]
     assert sum(b.num_rows for b in rows) == 1 and stats.filtered == 19999
+
+
+# --- needles from where LIKE(...) after ESCU's normalizing macros (compile/rawflow.py) -----------
+
+EXECVE_MACRO = (
+    'type=EXECVE | eval relevant_fields=if(type="EXECVE", "", relevant_fields) | foreach a* [eval '
+    "relevant_fields=if(type=\"EXECVE\", mvappend(relevant_fields, '<<FIELD>>'), relevant_fields)]"
+    ' | eval process_exec=if(type="EXECVE", mvjoin(relevant_fields, " "), process_exec) | eval '
+    'process_exec=if(type="EXECVE", trim(process_exec), process_exec)'
+)
+PROCTITLE_MACRO = (
+    'type=PROCTITLE | eval normalized_proctitle_delimiter = if(type=="PROCTITLE" AND '
+    'isnotnull(proctitle), if(match(proctitle,"^[0-9A-F]+$"), replace(proctitle, "000", "020"),'
+    "proctitle),null()) | eval process_exec = if(match(normalized_proctitle_delimiter,"
+    '"^[0-9A-F]+$"),urldecode(replace(normalized_proctitle_delimiter,"([0-9A-F]{2})","%\\1")),'
+    "normalized_proctitle_delimiter)"
+)
+ARGS = ["rm", "-rf", "/", "--no-preserve-root", "ngrok", "tcp 22", "a_b", "50%", "x", "chmod", "+s"]
+
+
+@st.composite
+def exec_events(draw: st.DrawFn) -> list[str]:
+    args = draw(st.lists(st.sampled_from(ARGS), min_size=1, max_size=5))
+    serial = draw(st.integers(1, 99))
+    head = f"msg=audit(1700000000.000:{serial}):"
+    written = []
+    for i, arg in enumerate(args):
+        if " " in arg or draw(st.booleans()):  # the kernel hex-encodes a value with a blank
+            written.append(f"a{i}={arg.encode().hex().upper()}")
+        else:
+            written.append(f'a{i}="{arg}"')
+    title = "00".join(a.encode().hex().upper() for a in args)
+    return [
+        f"type=EXECVE {head} argc={len(args)} {' '.join(written)}",
+        f"type=PROCTITLE {head} proctitle={title}",
+    ]
+
+
+@st.composite
+def like_filters(draw: st.DrawFn, depth: int = 0) -> str:
+    if depth < 1 and draw(st.booleans()):
+        op = draw(st.sampled_from(["AND", "OR"]))
+        return f"({draw(like_filters(depth + 1))} {op} {draw(like_filters(depth + 1))})"
+    words = draw(st.lists(st.sampled_from(ARGS), min_size=1, max_size=2))
+    pattern = " ".join(words).replace("%", "\\\\%")
+    pattern = draw(st.sampled_from([f"%{pattern}%", f"{pattern}%", f"% {pattern} %", pattern]))
+    return f'LIKE(process_exec, "{pattern}")'
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    events=st.lists(exec_events(), max_size=12),
+    where=like_filters(),
+    macro=st.sampled_from([EXECVE_MACRO, PROCTITLE_MACRO]),
+)
+def test_where_like_after_the_normalizing_macros_keeps_every_matching_event(
+    events: list[list[str]], where: str, macro: str
+) -> None:
+    data = "\n".join(line for event in events for line in event).encode()
+    spl = f'sourcetype="linux:audit" {macro} | rename host as dest | where {where} '
+    spl += "| table _time process_exec"
+    found = needles(spl, AUDIT)
+    assert found is not None
+    assert run(spl, AUDIT, RawPlan(found), data) == run(spl, AUDIT, RawPlan(None), data)
+
+
+def test_where_like_gives_needles_only_through_per_event_commands() -> None:
+    base = f'sourcetype="linux:audit" {EXECVE_MACRO} | rename host as dest'
+    cases = {
+        '| where LIKE(process_exec, "%rm %") AND LIKE(process_exec, "% -rf %")': (
+            ("rm",),
+            ("-rf",),
+        ),
+        '| where LIKE(process_exec, "%ngrok%") OR LIKE(process_exec, "%chmod +s%")': (
+            ("chmod", "ngrok"),
+        ),
+        '| where LIKE(process_exec, "%a\\\\_b%")': (("a_b",),),
+        '| stats count by process_exec | where LIKE(process_exec, "%ngrok%")': (),
+        '| eval process_exec=process_exec . dest | where LIKE(process_exec, "%ngrok%")': (),
+        '| eval process_exec=urldecode(process_exec) | where LIKE(process_exec, "%ngrok%")': (),
+        '| where NOT LIKE(process_exec, "%ngrok%")': (),
+    }
+    for tail, expected in cases.items():
+        found = needles(f"{base} {tail}", AUDIT)
+        assert found is not None
+        later = tuple(
+            tuple(sorted(c)) for c in found.clauses if c != ("type=EXECVE", 'type="EXECVE"')
+        )
+        assert later == expected, tail
+    proctitle = f'sourcetype="linux:audit" {PROCTITLE_MACRO} | where LIKE(process_exec, "%ngrok%")'
+    found = needles(proctitle, AUDIT)
+    assert found is not None and found.clauses == (("type=PROCTITLE", 'type="PROCTITLE"'),)
