@@ -349,6 +349,7 @@ def test_where_like_gives_needles_only_through_per_event_commands() -> None:
         '| eval process_exec=process_exec . dest | where LIKE(process_exec, "%ngrok%")': (),
         '| eval process_exec=urldecode(process_exec) | where LIKE(process_exec, "%ngrok%")': (),
         '| where NOT LIKE(process_exec, "%ngrok%")': (),
+        '| foreach comm [eval k="<<FIELD>>"] | where LIKE(k, "%m%")': (),  # the name, not in _raw
     }
     for tail, expected in cases.items():
         found = needles(f"{base} {tail}", AUDIT)

@@ -58,8 +58,8 @@ def provenance(node: ast.Expr, fields: dict[str, Seps]) -> Seps:
             return fields[node.name]
         return None if node.name in _NOT_RAW or node.name.startswith("__") else RAW_PIECE
     text = _literal(node)
-    if text is not None:
-        return frozenset(text)  # the search's own text: only its characters
+    if text is not None:  # the search's own text: only its characters ("<<FIELD>>": a name)
+        return None if FOREACH_FIELD in text else frozenset(text)
     if isinstance(node, ast.BinOp) and node.op in (".", "+"):
         left, right = _literal(node.left), _literal(node.right)
         if left or right:  # a piece, then the literal (or the other way): they cannot merge
