@@ -171,19 +171,59 @@ def test_a_raw_search_reads_only_the_events_it_can_match(audit_log: Path) -> Non
 @pytest.mark.parametrize(
     ("terms", "needles"),
     [
-        ("type=SYSCALL comm=whoami", (("SYSCALL",), ("whoami",))),
-        ('comm IN ("at", "atd") OR exe="/usr/bin/at"', (("/usr/bin/at", "at", "atd"),)),
-        ("exe=*/whoami", ()),  # a wildcard: the value may hold a blank, hex in _raw
-        ("pid=2", ()),  # a number: 2.0 would match too
-        ('a1="LD PRELOAD"', ()),  # a blank: hex in _raw
-        ("Image=a&b", ()),  # XML-escaped in Sysmon's _raw
+        (
+            "type=SYSCALL comm=whoami",
+            (('type="SYSCALL"', "type=SYSCALL"), ('comm="whoami"', "comm=whoami")),
+        ),
+        (
+            'comm IN ("at", "atd") OR exe="/usr/bin/at"',
+            (
+                (
+                    'comm="at"',
+                    'comm="atd"',
+                    "comm=at",
+                    "comm=atd",
+                    'exe="/usr/bin/at"',
+                    "exe=/usr/bin/at",
+                ),
+            ),
+        ),
+        ("exe=*/whoami", (("/whoami",),)),  # its longest literal run: the value ends with it
+        ('name="/etc/sudoers*"', (('name="/etc/sudoers', "name=/etc/sudoers"),)),  # a prefix
+        ("pid=2", (('pid="2"', "pid=2"),)),  # a number matches as text: 2.0 does not
+        ('a1="LD PRELOAD"', (('a1="LD PRELOAD"', "a1=LD PRELOAD"),)),  # extracted as written
+        ("comm=CAFÉ", (('comm="CAF', "comm=CAF"),)),  # LOWER folds É: only the ASCII prefix
+        ("CAFÉ-au-lait", (("-au-lait",),)),  # a term: its longest ASCII run
         ("NOT comm=whoami", ()),
+        ("comm!=whoami", ()),
     ],
 )
-def test_exact_field_values_are_raw_needles(terms: str, needles: tuple[Any, ...]) -> None:
+def test_field_values_are_raw_needles_in_the_sources_spelling(
+    terms: str, needles: tuple[Any, ...]
+) -> None:
+    from escudo.datamodels.normalize import raw_events_filter
+    from escudo.sources.registry import get_sourcetype
+
     requirements = compile_search(f"sourcetype=linux:audit {terms}").requirements[RAW_EVENTS]
     assert requirements[0] == (("sourcetype", "linux:audit"),)
-    assert tuple(tuple(sorted(lit for _, lit in c)) for c in requirements[1:]) == needles
+    found = raw_events_filter(get_sourcetype("linux:audit"), requirements)
+    assert found is not None
+    assert tuple(tuple(sorted(c)) for c in found.clauses) == needles
+
+
+def test_sysmon_field_values_are_needles_around_its_xml() -> None:
+    from escudo.datamodels.normalize import raw_events_filter
+    from escudo.sources.registry import get_sourcetype
+
+    spl = "sourcetype=sysmon:linux EventID=1 Image=/usr/bin/* ngrok"
+    requirements = compile_search(spl).requirements[RAW_EVENTS]
+    found = raw_events_filter(get_sourcetype("sysmon:linux"), requirements)
+    assert found is not None and found.clauses == (
+        ("EventID>1<", "EventID'>1<", 'EventID">1<'),
+        ("Image>/usr/bin/", "Image'>/usr/bin/", 'Image">/usr/bin/'),
+        ("ngrok",),
+    )
+    assert raw_events_filter(get_sourcetype("linux:audit"), requirements) is None
 
 
 def test_an_error_in_a_foreach_body_points_at_the_body() -> None:

@@ -74,7 +74,10 @@ def compile_search(
     Raises SplSyntaxError / UnsupportedSplError with the location in the expanded text.
     """
     from escudo.compile.commands import lower_command
+    from escudo.compile.rawflow import later_requirements
     from escudo.compile.schema import Frame
+    from escudo.sources.base import RAW_EVENTS
+    from escudo.spl import ast
     from escudo.spl.macros import expand_macros
     from escudo.spl.parser import parse
 
@@ -90,6 +93,12 @@ def compile_search(
     )
     for command in pipeline.commands:
         lower_command(command, frame)
+    if RAW_EVENTS in frame.requirements and isinstance(pipeline.commands[0], ast.Search):
+        # a search from events: its where LIKE(...) filters give needles too (compile/rawflow.py)
+        later = later_requirements(pipeline.commands[1:])
+        frame.requirements[RAW_EVENTS] = tuple(
+            dict.fromkeys(frame.requirements[RAW_EVENTS] + later)
+        )
     return CompiledSearch(
         spl=text,
         pipeline=pipeline,

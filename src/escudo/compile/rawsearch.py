@@ -111,40 +111,65 @@ def extraction(name: str) -> exp.Expression:
 
 # --- what a raw search requires of an event (its prefilter) ---------------------------------------
 
-# Characters a literal may hold for ``field=literal`` to need the literal verbatim in ``_raw``: an
-# auditd value holding a blank, a quote or a byte outside 0x21..0x7e is hex-encoded (kernel
-# audit_string_contains_control), and a Sysmon value holding & < > ' " is XML-escaped.
-_VERBATIM = re.compile(r"[!#-%()+-;=?-~]+")  # and no * (a wildcard)
+
+def ascii_needle(pattern: str) -> str | None:
+    """The longest run of ASCII characters between ``pattern``'s ``*`` wildcards, or None.
+
+    The raw-text prefilter compares ASCII case-insensitively, while the search's match folds
+    case with the engine's Unicode ``LOWER`` (``CAFÉ`` matches ``café``): only the ASCII runs
+    of a literal are sure to be in the raw text as the prefilter compares it (U+212A and U+0130,
+    which fold to ASCII letters, make a line always pass: ``base.ALWAYS_PASS``).
+
+    >>> ascii_needle("*/tmp/ngrok*"), ascii_needle("CAFÉ-au-lait"), ascii_needle("*ß*")
+    ('/tmp/ngrok', '-au-lait', None)
+    """
+    runs = [run for piece in pattern.split("*") for run in re.split(r"[^\x00-\x7f]+", piece)]
+    return max((r for r in runs if r), key=len, default=None)
 
 
-def _field_needle(field: str, value: str) -> FieldLiteral | None:
-    """The requirement ``field=value`` gives, or None: ``sourcetype`` (a column) keeps its field;
-    a search-time field's value, matched whole (no wildcard) and not a number, is in ``_raw``."""
+def ascii_prefix(pattern: str) -> str:
+    """What every value ``pattern`` matches starts with, as the prefilter compares it: the
+    pattern up to its first wildcard or non-ASCII character.
+
+    >>> ascii_prefix("/etc/sudoers*"), ascii_prefix("*x"), ascii_prefix("naïve")
+    ('/etc/sudoers', '', 'na')
+    """
+    return re.match(r"[\x00-\x29\x2b-\x7f]*", pattern).group()  # type: ignore[union-attr]
+
+
+def _field_requirement(field: str, value: str) -> FieldLiteral | None:
+    """The requirement ``field=value`` gives, or None: ``sourcetype`` (a column) its longest
+    literal run; ``_raw`` its longest ASCII run; a search-time field ``(field, value)``, the
+    pattern as written (each source's extraction rule turns it into needles of its raw text:
+    ``SEARCH_TIME[...].needles``); the other columns and search-language names nothing."""
     from escudo.compile.pushdown import needle_for
 
     if field == "sourcetype":
         needle = needle_for(value)
         return ("sourcetype", needle) if needle is not None else None
-    if field in RAW_COLUMNS or field.lower() in _NOT_FIELDS or not _VERBATIM.fullmatch(value):
+    if field == "_raw":
+        needle = ascii_needle(value)
+        return ("_raw", needle) if needle is not None else None
+    if field in RAW_COLUMNS or field.lower() in _NOT_FIELDS or "*" in field:
         return None
-    try:
-        float(value)
-        return None  # a number may match other spellings of it (1 and 1.0)
-    except ValueError:
-        return ("_raw", value)
+    if not value:
+        return None  # field="" matches nothing (an empty value is no value): nothing to say
+    return (field, value)
 
 
 def raw_requirements(node: ast.Predicate | None) -> Requirements:
     """What every event a raw search's first predicate accepts holds, as a CNF over
-    ``("sourcetype", literal)`` (the event's sourcetype contains it) and ``("_raw", literal)``
-    (its raw text contains it, case-insensitively): free-text terms' longest literal runs and the
-    values of exact ``field=value`` terms (docs/semantics.md, "Raw-event search", prefilter).
+    ``("sourcetype", literal)`` (the event's sourcetype contains it), ``("_raw", literal)``
+    (its raw text contains it, ASCII case-insensitively) and ``(field, pattern)`` (search-time
+    field ``field`` matches ``pattern``, so its extraction rule's text is in the raw text):
+    free-text terms' longest ASCII runs, and each ``field=pattern`` or ``IN`` list (docs/
+    semantics.md, "Raw-event search", prefilter). NOT, ``!=`` and ``<``/``>`` require nothing.
 
     >>> from escudo.spl.parser import parse
     >>> raw_requirements(parse('sourcetype=linux:audit comm IN (at, atd) x=*y* ngrok').commands[0].predicate)
-    ((('sourcetype', 'linux:audit'),), (('_raw', 'at'), ('_raw', 'atd')), (('_raw', 'ngrok'),))
+    ((('sourcetype', 'linux:audit'),), (('comm', 'at'), ('comm', 'atd')), (('x', '*y*'),), (('_raw', 'ngrok'),))
     """
-    from escudo.compile.pushdown import _or, needle_for
+    from escudo.compile.pushdown import MAX_CLAUSE_NEEDLES, _or
 
     if node is None:
         return ()
@@ -159,14 +184,14 @@ def raw_requirements(node: ast.Predicate | None) -> Requirements:
             result = _or(result, raw_requirements(item))
         return result
     if isinstance(node, ast.Term):
-        needle = needle_for(node.value)
+        needle = ascii_needle(node.value)
         return ((("_raw", needle),),) if needle is not None else ()
     if isinstance(node, ast.Compare | ast.InList):
         values = (node.value,) if isinstance(node, ast.Compare) else node.values
-        if isinstance(node, ast.Compare) and node.op != "=":
+        if isinstance(node, ast.Compare) and node.op not in ("=", "=="):
             return ()
-        found = [_field_needle(node.field, v) for v in values]
-        if not found or any(f is None for f in found):
+        found = [_field_requirement(node.field, v) for v in values]
+        if not found or len(found) > MAX_CLAUSE_NEEDLES or any(f is None for f in found):
             return ()
         return (tuple(dict.fromkeys(f for f in found if f is not None)),)
     return ()  # NOT: nothing required

@@ -254,9 +254,12 @@ class RawNormalizer:
 
 def raw_events_filter(source: Source, requirements: Requirements) -> RawFilter | None:
     """The prefilter of ``source``'s raw events for one raw search's requirements, or None when
-    the search can read none of them: a clause on ``sourcetype`` alone that ``source``'s name
-    cannot satisfy (``sourcetype="linux:audit"`` reads no Sysmon event). Clauses on ``_raw`` (the
-    free-text terms) are needles as written; clauses on other fields are dropped (sound).
+    the search can read none of them: a clause whose only alternatives are ``sourcetype``
+    literals ``source``'s name cannot satisfy (``sourcetype="linux:audit"`` reads no Sysmon
+    event). A clause a ``sourcetype`` literal satisfies holds for every event (dropped); the
+    other literals become needles: ``_raw`` ones as written, search-time fields' through the
+    source's extraction rule (``searchtime.KeyValues.needles``); a clause with a field the
+    source cannot place is dropped (sound).
 
     >>> from escudo.sources.registry import get_sourcetype
     >>> sysmon = get_sourcetype("sysmon:linux")
@@ -264,14 +267,31 @@ def raw_events_filter(source: Source, requirements: Requirements) -> RawFilter |
     True
     >>> raw_events_filter(sysmon, ((("sourcetype", "sysmon"),), (("_raw", "ngrok"),))).clauses
     (('ngrok',),)
+    >>> raw_events_filter(get_sourcetype("linux:audit"), ((("comm", "at"), ("_raw", "x")),)).clauses
+    (('comm=at', 'comm="at"', 'x'),)
     """
-    if not reads_sourcetype(source.name, requirements):
-        return None
+    from escudo.sources.searchtime import SEARCH_TIME
+
+    rule = SEARCH_TIME.get(source.name)
     clauses: list[tuple[str, ...]] = []
     for clause in requirements:
-        fields = {name for name, _ in clause}
-        if fields == {"_raw"}:
-            clauses.append(tuple(dict.fromkeys(literal for _, literal in clause)))
+        if any(n == "sourcetype" and lit.lower() in source.name.lower() for n, lit in clause):
+            continue  # every event of this source satisfies the clause
+        needles: list[str] = []
+        for name, literal in clause:
+            if name == "sourcetype":
+                continue
+            if name == "_raw":
+                needles.append(literal)
+            elif rule is not None:
+                needles += rule.needles(name, literal)
+            else:
+                needles = []  # a field this source cannot place: the clause says nothing
+                break
+        else:
+            if not needles:
+                return None  # only sourcetypes this source does not have
+            clauses.append(tuple(dict.fromkeys(needles)))
     return RawFilter(tuple(clauses))
 
 
@@ -488,17 +508,30 @@ class MultiNormalizer:
         return out, stats
 
     @property
+    def _reader(self) -> Processor:
+        """The plan that reads the lines: the raw events' alone when no data set is fed."""
+        return self.raw.plan if self.raw is not None and not self.targets else self.plan
+
+    @property
     def streams(self) -> bool:
-        return self.raw is None and bool(getattr(self.plan, "streams", False))
+        if self.raw is not None and self.targets:
+            return False  # two plans over each chunk
+        return bool(getattr(self._reader, "streams", False))
 
     def python_share(self, data: bytes) -> float:
-        share = getattr(self.plan, "python_share", None)
+        share = getattr(self._reader, "python_share", None)
         return 1.0 if share is None else float(share(data))
 
     def read_range(
         self, path: Path, offset: int, length: int, name: str, block_bytes: int
     ) -> tuple[DatasetBatches, ReadStats]:
-        return self._split(*self.plan.read_range(path, offset, length, name, block_bytes))  # type: ignore[attr-defined]
+        batch, stats = self._reader.read_range(path, offset, length, name, block_bytes)  # type: ignore[attr-defined]
+        if self.raw is None:
+            return self._split(batch, stats)
+        out = DatasetBatches()
+        if batch.num_rows:
+            out[RAW_EVENTS] = self.raw.rows(batch)
+        return out, stats
 
     def _split(self, raw: pa.RecordBatch, stats: ReadStats) -> tuple[DatasetBatches, ReadStats]:
         out = DatasetBatches()

@@ -36,13 +36,15 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pyarrow as pa
 
-from escudo.sources.base import RawFilter, ReadStats, Requirements
-from escudo.sources.framing import syslog_host
+from escudo.sources.base import ALWAYS_PASS, RawFilter, ReadStats, Requirements
+from escudo.sources.framing import count_lines, iter_blocks, note_bad_text, syslog_host
+from escudo.sources.prefilter import has_c_scan, scan_lines, split_best
 
 SOURCETYPE = "linux:audit"
 # ESCU data_sources/linux_auditd_*.yml: source /var/log/audit/audit.log, sourcetype linux:audit,
@@ -302,6 +304,61 @@ def read_records(
         on_record(number, record)
 
 
+# A line the raw-text prefilter drops unparsed counts as a dropped record when it holds this
+# (ASCII case-insensitively), else as a line that is not a record; a line holding ``{`` (journald
+# JSON, whose MESSAGE may spell the record with escapes) is always parsed.
+_RECORD_MARK, _JSON_MARK = b"audit(", b"{"
+
+
+def _holds(raw: bytes, needles: tuple[tuple[bytes, ...], ...]) -> bool:
+    """:meth:`RawFilter.matches` on compiled needles."""
+    if any(seq in raw for seq in ALWAYS_PASS):
+        return True
+    low = raw.lower()
+    return all(any(n in low for n in clause) for clause in needles)
+
+
+@dataclass
+class _RawSink:
+    """The raw events of a chunk (or a file range) so far, and its counts."""
+
+    hosts: list[str | None] = field(default_factory=list)
+    times: list[str] = field(default_factory=list)
+    raws: list[str] = field(default_factory=list)
+    stats: ReadStats = field(default_factory=ReadStats)
+
+    def add(self, record: Record) -> None:
+        self.hosts.append(record.host or record.node)
+        self.times.append(record.when)
+        self.raws.append(record.text)
+
+    def batch(self) -> pa.RecordBatch:
+        self.stats.events = len(self.raws)
+        arrays = [pa.array(self.hosts, pa.string()), pa.array(self.times, pa.string())]
+        arrays.append(pa.array(self.raws, pa.string()))
+        return pa.RecordBatch.from_arrays(arrays, schema=RAW_SCHEMA)
+
+
+def _lines_in(data: bytes, begin: int, end: int) -> int:
+    """Lines of ``data[begin:end]`` (whole lines), a last one without its newline included."""
+    last = end == len(data) and end > begin and data[end - 1 : end] != b"\n"
+    return data.count(b"\n", begin, end) + last
+
+
+def _shared_lines(data: bytes, a: list[tuple[int, int, int]], b: list[tuple[int, int, int]]) -> int:
+    """Lines in both a run of ``a`` and a run of ``b`` (runs of whole lines, in order)."""
+    shared, i, j = 0, 0, 0
+    while i < len(a) and j < len(b):
+        low, high = max(a[i][1], b[j][1]), min(a[i][2], b[j][2])
+        if low < high:
+            shared += _lines_in(data, low, high)
+        if a[i][2] <= b[j][2]:
+            i += 1
+        else:
+            j += 1
+    return shared
+
+
 @dataclass(frozen=True)
 class RawPlan:
     """The chunk processor of raw events (:data:`escudo.sources.base.RAW_EVENTS`): one row per
@@ -309,34 +366,125 @@ class RawPlan:
     ``audit(...)``, ``_raw`` the record text from ``node=``/``type=`` on (a transport header is
     not part of it), values as written (hex stays hex), an ENRICHED 0x1D kept.
 
+    With a raw filter, a line is parsed only when its bytes pass the filter (``_raw`` is a piece
+    of the line) or hold ``{`` (JSON); the other lines are counted unparsed: ``filtered`` when
+    they hold ``audit(``, else ``skipped`` (a cut record among them is not reported: it could
+    not be an event of the search). The C scan (``prefilter.split_best``) finds the lines to
+    parse without a Python loop over the others; without it, the same rule runs line by line
+    (docs/semantics.md, "Raw-event search: the prefilter before parsing"). ``exact`` reads
+    every line in Python (the tests' oracle).
+
     >>> RawPlan(None)(b"x\\ntype=EOE msg=audit(1.000:2): \\n", "f")[0].to_pylist()
     [{'host': None, '_time': '1970-01-01T00:00:01.000000Z', '_raw': 'type=EOE msg=audit(1.000:2): '}]
     """
 
     raw_filter: RawFilter | None
+    exact: bool = False
 
     def __call__(self, data: bytes, name: str) -> tuple[pa.RecordBatch, ReadStats]:
-        stats = ReadStats()
+        sink = _RawSink()
         needles = compile_filter(self.raw_filter)
-        hosts: list[str | None] = []
-        times: list[str] = []
-        raws: list[str] = []
+        if needles is None:
+            read_records(data, name, sink.stats, lambda _, record: sink.add(record))
+        else:
+            self._read(data, name, 1, needles, sink)
+        return sink.batch(), sink.stats
 
-        def keep(number: int, record: Record) -> None:
-            if needles is not None:
-                low = record.text.lower().encode()
-                if not all(any(n in low for n in clause) for clause in needles):
+    @property
+    def streams(self) -> bool:
+        """Whether the reader should hand :meth:`read_range` whole file ranges (with a raw
+        filter and the C scan: threads then scan in parallel, no worker process started)."""
+        return compile_filter(self.raw_filter) is not None and has_c_scan() and not self.exact
+
+    def python_share(self, data: bytes) -> float:
+        """The share of ``data``'s bytes the per-line path reads under the raw filter.
+
+        >>> RawPlan(RawFilter((("ngrok",),))).python_share(b"type=X ngrok\\n" + b"a" * 40 + b"\\n")
+        0.24...
+        """
+        needles = compile_filter(self.raw_filter)
+        split = split_best(data, needles, (_JSON_MARK,)) if needles is not None else None
+        if split is None or not data:
+            return 1.0
+        return sum(end - begin for _, begin, end in split.runs) / len(data)
+
+    def read_range(
+        self, path: Path, offset: int, length: int, name: str, block_bytes: int
+    ) -> tuple[pa.RecordBatch, ReadStats]:
+        """The plan over a file range read ``block_bytes`` at a time (``framing.iter_blocks``),
+        with ``stats.lines`` set (the reader numbers lines from it)."""
+        needles = compile_filter(self.raw_filter)
+        if needles is None:
+            raise ValueError("read_range needs a raw filter (see streams)")
+        sink, lines = _RawSink(), 0
+        for block in iter_blocks(path, offset, length, block_bytes):
+            data = bytes(block)
+            count = self._read(data, name, lines + 1, needles, sink)
+            note_bad_text(data, name, lines + 1, sink.stats)  # as the reader does for a chunk
+            lines += count
+        batch = sink.batch()
+        sink.stats.lines = lines
+        return batch, sink.stats
+
+    def _read(
+        self,
+        data: bytes,
+        name: str,
+        number: int,
+        needles: tuple[tuple[bytes, ...], ...],
+        sink: _RawSink,
+    ) -> int:
+        """The lines of ``data`` (``number``: its first line's) under the filter; its line count."""
+        split = None if self.exact else split_best(data, needles, (_JSON_MARK,))
+        if split is None:  # no C scan, or most lines are candidates: line by line
+            self._lines(data, name, number, needles, sink)
+            return count_lines(data)
+        records, marked = scan_lines(data, (_RECORD_MARK,))
+        dropped = marked - _shared_lines(data, split.runs, records.runs)
+        sink.stats.filtered += dropped
+        sink.stats.skipped += split.filtered + split.skipped - dropped
+        for first, begin, end in split.runs:
+            self._lines(data[begin:end], name, number + first, needles, sink)
+        return split.lines
+
+    def _lines(
+        self,
+        data: bytes,
+        name: str,
+        number: int,
+        needles: tuple[tuple[bytes, ...], ...],
+        sink: _RawSink,
+    ) -> None:
+        """The per-line path: each line of ``data`` (``number``: the first one's) parsed when it
+        passes the filter or holds ``{``, else counted."""
+        stats = sink.stats
+        lines = data.split(b"\n")
+        if lines and not lines[-1]:
+            lines.pop()
+        for number, line in enumerate(lines, number):  # noqa: B020
+            if not line.strip():
+                continue
+            if _JSON_MARK not in line and not _holds(line, needles):
+                if _RECORD_MARK in line.lower():
                     stats.filtered += 1
-                    return
-            hosts.append(record.host or record.node)
-            times.append(record.when)
-            raws.append(record.text)
-
-        read_records(data, name, stats, keep)
-        stats.events = len(raws)
-        arrays = [pa.array(hosts, pa.string()), pa.array(times, pa.string())]
-        arrays.append(pa.array(raws, pa.string()))
-        return pa.RecordBatch.from_arrays(arrays, schema=RAW_SCHEMA), stats
+                else:
+                    stats.skipped += 1
+                continue
+            text = line.decode("utf-8", "replace")
+            try:
+                record = parse_line(text)
+            except Malformed as exc:
+                stats.add_problem(name, number, str(exc))
+                continue
+            if record is None:
+                stats.skipped += 1
+                continue
+            if "\ufffd" in text:
+                stats.invalid_utf8 += 1
+            if not _holds(record.text.encode(), needles):
+                stats.filtered += 1
+                continue
+            sink.add(record)
 
 
 def sniff(head: bytes) -> bool:

@@ -278,3 +278,58 @@ def split_chunk_python(data: bytes, clause: tuple[bytes, ...]) -> ChunkSplit | N
             runs.append([line, line + 1])
     split.runs = [(first, starts[first], starts[stop]) for first, stop in runs]
     return split
+
+
+# How many of a filter's clauses split_best scans for before it keeps the best one.
+MAX_CLAUSES_TRIED = 4
+
+
+def scan_lines(data: bytes | memoryview, clause: tuple[bytes, ...]) -> tuple[ChunkSplit, int]:
+    """The C scan of ``data`` for ``clause``, whatever its share of candidate lines: the split
+    and how many candidate lines its runs hold. Needs the C module (:func:`has_c_scan`).
+
+    >>> scan_lines(b"a\\nngrok\\nb\\n", (b"ngrok",))[1] if has_c_scan() else 1
+    1
+    """
+    assert _scan is not None
+    count, filtered, skipped, candidates, runs = _scan.scan(data, clause)
+    return ChunkSplit(runs=runs, filtered=filtered, skipped=skipped, lines=count), candidates
+
+
+def split_best(
+    data: bytes | memoryview, needles: Needles, also: tuple[bytes, ...] = ()
+) -> ChunkSplit | None:
+    """:func:`split_chunk` with the C scan for the clause that leaves the fewest candidate lines
+    in ``data`` (the longest needle is not always the rarest: ``type=SYSCALL`` against
+    ``comm=ngrok``), trying up to MAX_CLAUSES_TRIED clauses, longest needles first; each line
+    holding one of ``also`` is a candidate too. None: no usable clause, no C scan, or too many
+    candidates (use the exact path).
+
+    >>> split = split_best(b"a\\nSYSCALL x\\nSYSCALL ngrok\\n", ((b"syscall",), (b"ngrok",)))
+    >>> [(first, begin, end) for first, begin, end in split.runs] if split else [(2, 12, 26)]
+    [(2, 12, 26)]
+    """
+    if _scan is None:
+        return None
+    usable = [_minimal(c) for c in needles if c and all(c)]
+    usable.sort(key=lambda c: (min(map(len, c)), -len(c)), reverse=True)
+    tried = list(dict.fromkeys(usable))[:MAX_CLAUSES_TRIED]
+    last = _BEST.get((needles, also))
+    if last in tried:  # the best clause of the previous chunk first: likely the best again
+        tried.remove(last)
+        tried.insert(0, last)
+    best: tuple[ChunkSplit, int, tuple[bytes, ...]] | None = None
+    for clause in tried:
+        split, candidates = scan_lines(data, tuple(dict.fromkeys(clause + also)))
+        if best is None or candidates < best[1]:
+            best = (split, candidates, clause)
+        if candidates * 1000 <= split.lines:
+            break  # rare enough: another pass would save less than it costs
+    if best is None:
+        return None
+    _BEST[(needles, also)] = best[2]  # (threads may race here: any clause is a right answer)
+    return None if best[1] > _limit(best[0].lines) else best[0]
+
+
+# The clause split_best kept last, per filter: a read's chunks are alike.
+_BEST: dict[tuple[Needles, tuple[bytes, ...]], tuple[bytes, ...]] = {}

@@ -29,10 +29,38 @@ KEY = r"[A-Za-z_][A-Za-z0-9_]*"
 class KeyValues:
     """One sourcetype's search-time extraction: ``template`` holds ``{key}`` (a regex for the key
     names wanted) and captures the key (group 1) and the value (group 2); ``quotes`` are the
-    characters trimmed from both ends of a value."""
+    characters trimmed from both ends of a value. ``forms`` say how an extracted value sits in
+    ``_raw``, as what comes before it (``{key}`` the key) and after it: a value ``v`` extracted
+    for ``key`` means ``_raw`` holds one form's ``before + v + after`` (the raw-text prefilter's
+    needles, :meth:`needles`)."""
 
     template: str
     quotes: str = ""
+    forms: tuple[tuple[str, str], ...] = ()
+
+    def needles(self, key: str, pattern: str) -> tuple[str, ...]:
+        """Texts one of which ``_raw`` holds (ASCII case-insensitively) when field ``key``
+        matches search pattern ``pattern`` (``*`` wildcards, case folded as ``LOWER`` does):
+        each form around the value when it is exact ASCII, around its ASCII prefix when it has
+        one, else the pattern's longest ASCII run (docs/semantics.md, "Raw-event search").
+
+        >>> audit = SEARCH_TIME["linux:audit"]
+        >>> audit.needles("comm", "ngrok"), audit.needles("name", "/etc/sudoers*")
+        (('comm=ngrok', 'comm="ngrok"'), ('name=/etc/sudoers', 'name="/etc/sudoers'))
+        >>> audit.needles("exe", "*/whoami"), audit.needles("exe", "*")
+        (('/whoami',), ('exe=', 'exe="'))
+        """
+        from escudo.compile.rawsearch import ascii_needle, ascii_prefix
+
+        if "*" not in pattern and pattern.isascii():
+            return tuple(
+                f"{before.format(key=key)}{pattern}{after}" for before, after in self.forms
+            )
+        prefix = ascii_prefix(pattern)
+        longest = ascii_needle(pattern)
+        if not prefix and longest is not None:
+            return (longest,)
+        return tuple(before.format(key=key) + prefix for before, _ in self.forms)
 
     def field_regex(self, name: str) -> str:
         """The regex extracting field ``name`` (group 2)."""
@@ -52,10 +80,21 @@ SEARCH_TIME: dict[str, KeyValues] = {
     # (UID="root"); a value is double-quoted (quotes dropped) or runs to the next blank, quote or
     # 0x1d. Hex-encoded values (proctitle=6368..., a1=2F746D...) stay hex, as ESCU's
     # linux_auditd_normalized_proctitle_process macro expects.
-    "linux:audit": KeyValues(r"""(?:^|[\s'\x1d])({key})=("[^"]*"|[^\s'"\x1d]*)""", quotes='"'),
+    # A value extracted from ``key="v"`` or ``key=v`` (the quotes trimmed: the quoted form
+    # holds none inside, the bare one no quote at all).
+    "linux:audit": KeyValues(
+        r"""(?:^|[\s'\x1d])({key})=("[^"]*"|[^\s'"\x1d]*)""",
+        quotes='"',
+        forms=(("{key}=", ""), ('{key}="', '"')),
+    ),
     # sysmon:linux: the System elements (<EventID>1</EventID>, <Computer>) and the EventData
     # <Data Name='Image'>/usr/bin/x</Data> pairs, as Splunk's Add-on for Sysmon for Linux names
     # them (field names in ESCU's Sysmon for Linux searches: Image, CommandLine, EventID, ...).
     # Values keep the XML escapes of _raw (&amp;, &lt;), as the needles of the prefilter do.
-    "sysmon:linux": KeyValues(r"""<(?:Data Name=['"])?({key})['"]?>([^<]*)<"""),
+    # A value extracted from ``<Data Name='key'>v<``, ``<key>v<`` (and with the quotes' other
+    # spellings): ``_raw`` holds ``key'>v<``, ``key">v<`` or ``key>v<``.
+    "sysmon:linux": KeyValues(
+        r"""<(?:Data Name=['"])?({key})['"]?>([^<]*)<""",
+        forms=(("{key}>", "<"), ("{key}'>", "<"), ('{key}">', "<")),
+    ),
 }

@@ -19,12 +19,14 @@ So ``_raw`` is the XML alone, ``host`` the transport's host (syslog header, jour
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import pyarrow as pa
 
 from escudo.sources.base import RawFilter, ReadStats
-from escudo.sources.framing import syslog_host
+from escudo.sources.framing import count_lines, iter_blocks, note_bad_text, syslog_host
+from escudo.sources.prefilter import has_c_scan, split_best
 
 _OPEN, _CLOSE = b"<Event>", b"</Event>"
 _TIME = re.compile(rb"""<TimeCreated SystemTime=['"]([^'"]*)['"]""")
@@ -40,23 +42,94 @@ def _text(value: bytes, stats: ReadStats) -> str:
         return value.decode("utf-8", "replace")
 
 
+@dataclass
+class _Sink:
+    hosts: list[str | None] = field(default_factory=list)
+    times: list[str | None] = field(default_factory=list)
+    raws: list[str] = field(default_factory=list)
+    stats: ReadStats = field(default_factory=ReadStats)
+
+    def batch(self) -> pa.RecordBatch:
+        self.stats.events = len(self.raws)
+        arrays = [
+            pa.array(self.hosts, pa.string()),
+            pa.array(self.times, pa.string()),
+            pa.array(self.raws, pa.string()),
+        ]
+        return pa.RecordBatch.from_arrays(arrays, schema=SCHEMA)
+
+
 @dataclass(frozen=True)
 class SysmonRawPlan:
-    """A picklable chunk processor of Sysmon raw events (``host``, ``_time``, ``_raw``)."""
+    """A picklable chunk processor of Sysmon raw events (``host``, ``_time``, ``_raw``).
+
+    With a raw filter, the C scan (``prefilter.split_best``) finds the lines the per-line path
+    must read (a needle, JSON, a cut event...) and counts the others as that path would: an
+    event line ``filtered``, another line ``skipped``. ``exact`` reads every line in Python
+    (the tests' oracle)."""
 
     raw_filter: RawFilter | None = None
+    exact: bool = False
 
     def __call__(self, data: bytes, name: str) -> tuple[pa.RecordBatch, ReadStats]:
+        sink = _Sink()
+        self._read(data, name, 1, sink)
+        return sink.batch(), sink.stats
+
+    def _needles(self) -> tuple[tuple[bytes, ...], ...] | None:
+        if self.exact or self.raw_filter is None or not self.raw_filter.clauses:
+            return None
+        return tuple(tuple(n.lower().encode() for n in c) for c in self.raw_filter.clauses)
+
+    @property
+    def streams(self) -> bool:
+        """Whether the reader should hand :meth:`read_range` whole file ranges (a raw filter
+        and the C scan: threads then scan in parallel, no worker process started)."""
+        return self._needles() is not None and has_c_scan()
+
+    def python_share(self, data: bytes) -> float:
+        """The share of ``data``'s bytes the per-line path reads under the raw filter."""
+        needles = self._needles()
+        split = split_best(data, needles) if needles is not None else None
+        if split is None or not data:
+            return 1.0
+        return sum(end - begin for _, begin, end in split.runs) / len(data)
+
+    def read_range(
+        self, path: Path, offset: int, length: int, name: str, block_bytes: int
+    ) -> tuple[pa.RecordBatch, ReadStats]:
+        """The plan over a file range read ``block_bytes`` at a time, ``stats.lines`` set."""
+        sink, lines = _Sink(), 0
+        for block in iter_blocks(path, offset, length, block_bytes):
+            data = bytes(block)
+            first = lines + 1
+            lines += self._read(data, name, first, sink)
+            note_bad_text(data, name, first, sink.stats)  # as the reader does for a chunk
+        batch = sink.batch()
+        sink.stats.lines = lines
+        return batch, sink.stats
+
+    def _read(self, data: bytes, name: str, number: int, sink: _Sink) -> int:
+        """The lines of ``data`` (``number``: its first line's number); its line count."""
+        needles = self._needles()
+        split = split_best(data, needles) if needles is not None else None
+        if split is None:
+            self._lines(data, name, number, sink)
+            return count_lines(data)
+        for first, begin, end in split.runs:
+            self._lines(data[begin:end], name, number + first, sink)
+        sink.stats.filtered += split.filtered
+        sink.stats.skipped += split.skipped
+        return split.lines
+
+    def _lines(self, data: bytes, name: str, number: int, sink: _Sink) -> None:
         from escudo.sources.sysmon import _journald_message
 
-        stats = ReadStats()
-        hosts: list[str | None] = []
-        times: list[str | None] = []
-        raws: list[str] = []
+        stats, hosts, times, raws = sink.stats, sink.hosts, sink.times, sink.raws
         lines = data.split(b"\n")
         if lines and not lines[-1]:
             lines.pop()
-        for number, line in enumerate(lines, 1):
+        for number, line in enumerate(lines, number):  # noqa: B020
             stripped = line.strip()
             if not stripped:
                 continue
@@ -88,13 +161,6 @@ class SysmonRawPlan:
             if host is None and (computer := _COMPUTER.search(event)) is not None:
                 host = _text(computer.group(1), stats) or None
             stamp = _TIME.search(event)
-            stats.events += 1
             hosts.append(host)
             times.append(stamp.group(1).decode("ascii", "replace") if stamp else None)
             raws.append(_text(event, stats))
-        arrays = [
-            pa.array(hosts, pa.string()),
-            pa.array(times, pa.string()),
-            pa.array(raws, pa.string()),
-        ]
-        return pa.RecordBatch.from_arrays(arrays, schema=SCHEMA), stats
