@@ -76,7 +76,7 @@ def scale_store(source: Path, target: Path, copies: int) -> None:
     import pyarrow.parquet as pq
 
     from escudo.store.ingest import ROW_GROUP_ROWS
-    from escudo.store.layout import EVENTS, StoreLayout
+    from escudo.store.layout import EVENTS, StoreLayout, writer_options
 
     if target.exists():
         shutil.rmtree(target)
@@ -107,16 +107,15 @@ def scale_store(source: Path, target: Path, copies: int) -> None:
                     pq.write_table(
                         shifted,
                         out / f"{part.stem}-{k:03d}.parquet",
-                        compression="zstd",
-                        compression_level=1,
                         row_group_size=ROW_GROUP_ROWS,
+                        **writer_options(shifted.schema),
                     )
 
 
 def measure(engine: str, store: Path, escu: Path | None, repeat: int) -> dict[str, Any]:
     """The seed (best of ``repeat``) and the ESCU set (once) over ``store`` on ``engine``."""
     from escudo.content.loader import load_content
-    from escudo.detect.hunt import compile_default_set, run_compiled, select_detections
+    from escudo.detect.hunt import compile_default_set, run_compiled, select_detections, store_jobs
     from escudo.engines import new_engine
     from escudo.store.read import engine_settings
 
@@ -134,7 +133,8 @@ def measure(engine: str, store: Path, escu: Path | None, repeat: int) -> dict[st
     out: dict[str, Any] = {"seed": min((timed(seed) for _ in range(repeat)), key=lambda t: t[0])}
     if escu is not None and escu.is_dir():
         content = load_content([escu], builtin=False)
-        jobs = compile_default_set(content, select_detections(content))
+        # the detections the store's data sets feed (store_jobs: not ESCU's raw auditd searches)
+        jobs = store_jobs(compile_default_set(content, select_detections(content)), named=False)
         out["escu"] = (*timed(jobs), len(jobs))
     mine = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss

@@ -156,7 +156,9 @@ class PartWriter:
             path.parent.mkdir(parents=True, exist_ok=True)
             order = column_order(dataset, batch.schema.names)
             schema = pa.schema([batch.schema.field(n) for n in order])
-            writer = pq.ParquetWriter(path, schema, compression="zstd", compression_level=1)
+            from escudo.store.layout import writer_options
+
+            writer = pq.ParquetWriter(path, schema, **writer_options(schema))
             self.piece.files.append(name)
             entry = self.open[key] = _Open(writer, dataset)
         entry.pending.append(batch)
