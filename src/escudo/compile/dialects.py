@@ -51,12 +51,12 @@ def _folded_like(gen: Generator, node: exp.Like) -> str:
 
 
 def _unescaped_superset(pattern: str) -> str | None:
-    """``pattern`` (LIKE, ``\\`` escaping) with each escaped character as ``_``, which matches it
+    r"""``pattern`` (LIKE, ``\`` escaping) with each escaped character as ``_``, which matches it
     and more: a pattern without ESCAPE that keeps every row ``pattern`` keeps (``None`` when a
     backslash ends it).
 
     >>> _unescaped_superset("%ld\\_preload%"), _unescaped_superset("a\\")
-    ('%ld__preload%', None)
+    ('%ld_preload%', None)
     """
     out, chars = [], iter(pattern)
     for char in chars:
