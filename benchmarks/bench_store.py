@@ -17,7 +17,9 @@ FILE comes from ``benchmarks/gen_sysmon.py`` (e.g. 1M events). Prints:
    and one run of every ESCU detection of ``--escu`` (``../shared/reference/escu``) that the
    store's data sets feed, all in one hunt (each with wall and CPU seconds), and the peak RSS of
    the process doing it (its own and its children's, e.g. Spark's JVM), measured in a fresh
-   subprocess per engine and scale.
+   subprocess per engine and scale; on DuckDB also the seed as the user runs it, ``escudo hunt
+   --store DIR --detection SEED --format jsonl`` in its own process (start-up, content, the
+   compile cache, keeping results, risk events and findings in the store).
 
 Issue 11 asks for >= 200k events/s ingest, the seed <= 0.5 s and the 94 Sysmon detections <= 10 s
 over a 10M-event store, on DuckDB. Not a test: figures depend on the machine and its load (report
@@ -77,7 +79,7 @@ def scale_store(source: Path, target: Path, copies: int) -> None:
     import pyarrow.parquet as pq
 
     from escudo.store.ingest import ROW_GROUP_ROWS
-    from escudo.store.layout import EVENTS, StoreLayout
+    from escudo.store.layout import EVENTS, StoreLayout, writer_options
 
     if target.exists():
         shutil.rmtree(target)
@@ -108,16 +110,15 @@ def scale_store(source: Path, target: Path, copies: int) -> None:
                     pq.write_table(
                         shifted,
                         out / f"{part.stem}-{k:03d}.parquet",
-                        compression="zstd",
-                        compression_level=1,
                         row_group_size=ROW_GROUP_ROWS,
+                        **writer_options(shifted.schema),
                     )
 
 
 def measure(engine: str, store: Path, escu: Path | None, repeat: int) -> dict[str, Any]:
     """The seed (best of ``repeat``) and the ESCU set (once) over ``store`` on ``engine``."""
     from escudo.content.loader import load_content
-    from escudo.detect.hunt import compile_default_set, run_compiled, select_detections
+    from escudo.detect.hunt import compile_default_set, run_compiled, select_detections, store_jobs
     from escudo.engines import new_engine
     from escudo.store.read import engine_settings
 
@@ -135,12 +136,40 @@ def measure(engine: str, store: Path, escu: Path | None, repeat: int) -> dict[st
     out: dict[str, Any] = {"seed": min((timed(seed) for _ in range(repeat)), key=lambda t: t[0])}
     if escu is not None and escu.is_dir():
         content = load_content([escu], builtin=False)
-        jobs = compile_default_set(content, select_detections(content))
+        # the detections the store's data sets feed (store_jobs: not ESCU's raw auditd searches)
+        jobs = store_jobs(compile_default_set(content, select_detections(content)), named=False)
         out["escu"] = (*timed(jobs), len(jobs))
     mine = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     out["peak_rss_mb"] = max(mine, children) // 1024
+    if engine == "duckdb":
+        out["cli_seed"] = cli_seed(store, repeat)
     return out
+
+
+def cli_seed(store: Path, repeat: int) -> tuple[float, float, int]:
+    """The best of ``repeat`` runs of ``escudo hunt --store STORE --detection SEED --format
+    jsonl`` as a process (wall and CPU seconds, peak RSS in MB): what a user waits for. Each run
+    gets a fresh store holding ``store``'s events as hard links, since a hunt over a store keeps
+    its results, risk events and findings there (findings read all its risk events)."""
+    runs = []
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory(prefix="escudo-bench-cli-") as tmp:
+            fresh = Path(tmp) / "store"
+            ignore = shutil.ignore_patterns(".lock", "_txn", "risk", "results", "findings")
+            shutil.copytree(store, fresh, copy_function=os.link, ignore=ignore)
+            command = [sys.executable, "-c", "import sys; from escudo.cli import run; run()"]
+            command += ["hunt", "--store", str(fresh), "--detection", SEED, "--format", "jsonl"]
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            started = time.perf_counter()
+            done = subprocess.run(command, capture_output=True, check=False)
+            wall = time.perf_counter() - started
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            if done.returncode != 0:
+                raise RuntimeError(done.stderr.decode(errors="replace").strip()[-300:])
+            cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+            runs.append((wall, cpu, after.ru_maxrss // 1024))
+    return min(runs)
 
 
 def main() -> int:
@@ -203,7 +232,11 @@ def main() -> int:
             if "escu" in got:
                 wall, cpu, rows, count = got["escu"]
                 line += f"; {count} ESCU detections {wall:.1f} s (CPU {cpu:.1f} s, {rows} rows)"
-            print(f"{line}; peak RSS {got['peak_rss_mb']} MB; {_load()}", flush=True)
+            line += f"; peak RSS {got['peak_rss_mb']} MB"
+            if "cli_seed" in got:
+                wall, cpu, rss = got["cli_seed"]
+                line += f"; CLI seed best {wall:.2f} s (CPU {cpu:.2f} s, peak RSS {rss} MB)"
+            print(f"{line}; {_load()}", flush=True)
     if args.work is None:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -41,3 +41,23 @@ def test_ilike_keeps_the_rows_lower_like_keeps(where: str) -> None:
         engine.register_arrow("Endpoint.Processes", pa.table({"process": VALUES}))
         rows = [sorted(map(str, engine.execute(q).to_pylist())) for q in (sql, lowered)]
     assert rows[0] == rows[1]
+
+
+def test_a_match_with_escapes_is_guarded_by_one_duckdb_rewrites() -> None:
+    """DuckDB's ILIKE with ESCAPE runs its general matcher: the escaped match comes after one
+    without ESCAPE (escaped characters as ``_``) that keeps every row it keeps."""
+    compiled = compile_search(
+        '| tstats count from datamodel=Endpoint.Processes where Processes.process="*ld_pre%*"'
+        " by Processes.process"
+    )
+    sql = compiled.sql("duckdb")
+    assert (
+        "(\"process\" ILIKE '%ld_pre_%' AND \"process\" ILIKE '%ld\\_pre\\%%' ESCAPE '\\')" in sql
+    )
+    values = ["LD_PRELOAD=x", "ldXpre%", "ld_pre%", "ld_preX", None, "\u212aLD_PRE%"]
+    lowered = compiled.expression.sql(dialect="duckdb")
+    with DuckDBEngine() as engine:
+        engine.register_arrow("Endpoint.Processes", pa.table({"process": values}))
+        rows = [sorted(map(str, engine.execute(q).to_pylist())) for q in (sql, lowered)]
+    assert rows[0] == rows[1]
+    assert [r for r in rows[0] if "ld_pre%" in r.lower()]  # the literal match is found

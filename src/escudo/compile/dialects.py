@@ -50,6 +50,46 @@ def _folded_like(gen: Generator, node: exp.Like) -> str:
     return str(gen.like_sql(node))
 
 
+def _unescaped_superset(pattern: str) -> str | None:
+    r"""``pattern`` (LIKE, ``\`` escaping) with each escaped character as ``_``, which matches it
+    and more: a pattern without ESCAPE that keeps every row ``pattern`` keeps (``None`` when a
+    backslash ends it).
+
+    >>> _unescaped_superset("%ld\\_preload%"), _unescaped_superset("a\\")
+    ('%ld_preload%', None)
+    """
+    out, chars = [], iter(pattern)
+    for char in chars:
+        if char == "\\":
+            if next(chars, None) is None:
+                return None
+            char = "_"
+        out.append(char)
+    return "".join(out)
+
+
+def _folded_escape(gen: Generator, node: exp.Escape) -> str:
+    """A folded match with ESCAPE (``_`` or ``%`` in the value) as ``(x ILIKE q AND x ILIKE p
+    ESCAPE '\\')``, ``q`` the pattern with escaped characters as ``_``: DuckDB runs an ILIKE with
+    ESCAPE through its general matcher, 10-20 times slower than ``q``'s ``contains`` rewrite (0.95
+    against 0.04 CPU-s on a 10M-event store), and ``q`` keeps every row ``p`` keeps, so the rows
+    are ``p``'s (NULL where ``p`` is NULL) while ``p`` sees only the few ``q`` passed."""
+    text = str(gen.escape_sql(node))
+    like, escape = node.this, node.expression
+    if not (
+        isinstance(like, exp.Like)
+        and isinstance(escape, exp.Literal)
+        and escape.name == "\\"
+        and text.startswith(f"{gen.sql(like.this, 'this')} ILIKE ")
+    ):
+        return text
+    superset = _unescaped_superset(like.expression.name)
+    if superset is None or superset == like.expression.name:
+        return text
+    column = gen.sql(like.this, "this")
+    return f"({column} ILIKE {gen.sql(exp.Literal.string(superset))} AND {text})"
+
+
 class EscudoDuckDB(DuckDB):
     """DuckDB SQL plus the writers of escudo's own expression classes."""
 
@@ -60,6 +100,7 @@ class EscudoDuckDB(DuckDB):
             **functions.SQL_WRITERS["duckdb"],
             **timefmt.SQL_WRITERS["duckdb"],
             exp.Like: _folded_like,
+            exp.Escape: _folded_escape,
             **rawsearch.SQL_WRITERS["duckdb"],
         }
 

@@ -104,6 +104,9 @@ def connect(
             con.execute("SET TimeZone = 'UTC'")
         if readable:  # set once the database runs, before external access is turned off
             con.execute("SET allowed_directories = ?", [list(readable)])
+            # Each file's footer parsed once per connection, not once per query (the store's
+            # files never change in place: a commit writes new names).
+            con.execute("SET parquet_metadata_cache = true")
         # Set after opening: with it in ``config`` DuckDB refuses ``temp_directory``.
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
@@ -223,26 +226,16 @@ class DuckDBEngine(ClosedOnExit):
         files = parquet_files(path)
         if not files:
             raise EngineError(f"cannot load {dataset}: no Parquet file at {path}")
+        resolved = [str(Path(f).resolve()) for f in files]
+        if self._read_dirs and all(f.startswith(tuple(self._read_dirs)) for f in resolved):
+            self._register_read_parquet(ds, resolved, path)
+            return
         try:
             schema = pa.unify_schemas([pq.read_schema(f) for f in files])
             scanned = arrow_dataset.dataset(files, schema=schema, format="parquet")
         except (OSError, pa.ArrowException) as exc:
             raise EngineError(f"cannot load {dataset} from Parquet {path}: {exc}") from None
         source = f"__escudo_parquet_{ds.relation}"
-        resolved = [str(Path(f).resolve()) for f in files]
-        if self._read_dirs and all(f.startswith(tuple(self._read_dirs)) for f in resolved):
-            listed = ", ".join("'" + f.replace("'", "''") + "'" for f in resolved)
-            try:
-                self._drop(ds.relation)
-                self.connection.execute(
-                    f"CREATE OR REPLACE VIEW {_quote(ds.relation)} AS SELECT "
-                    f"{_projection(ds, schema.names)} FROM read_parquet([{listed}], "
-                    "union_by_name = true)"
-                )
-            except duckdb.Error as exc:
-                raise EngineError(f"cannot load {dataset} from Parquet {path}: {exc}") from None
-            self.registered.add(ds.name)
-            return
         try:
             self._drop(ds.relation)
             self.connection.register(source, scanned)
@@ -252,6 +245,27 @@ class DuckDBEngine(ClosedOnExit):
             )
         except duckdb.Error as exc:
             raise EngineError(f"cannot load {dataset} from Parquet {path}: {exc}") from None
+        self.registered.add(ds.name)
+
+    def _register_read_parquet(
+        self, ds: Dataset, files: list[str], path: str | Path | Sequence[str | Path]
+    ) -> None:
+        """``files`` (below ``read_dirs``) as a view over DuckDB's own Parquet reader; their
+        columns from DuckDB too (it reads every footer in one call, where pyarrow opened each file
+        for its schema and again for an Arrow dataset the view did not use: 0.15 s of a seed hunt
+        over a 10M-event store's 40 files)."""
+        listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+        scan = f"read_parquet([{listed}], union_by_name = true)"
+        try:
+            described = self.connection.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()
+            names = [row[0] for row in described]
+            self._drop(ds.relation)
+            self.connection.execute(
+                f"CREATE OR REPLACE VIEW {_quote(ds.relation)} AS SELECT "
+                f"{_projection(ds, names)} FROM {scan}"
+            )
+        except duckdb.Error as exc:
+            raise EngineError(f"cannot load {ds.name} from Parquet {path}: {exc}") from None
         self.registered.add(ds.name)
 
     def register_risk_store(self, store: Store) -> None:

@@ -47,8 +47,8 @@ from escudo.store.layout import (
     StoreLayout,
     cluster,
     column_order,
-    dictionary_columns,
     escape_value,
+    writer_options,
 )
 from escudo.store.txn import Transaction
 
@@ -168,13 +168,7 @@ class PartWriter:
             path.parent.mkdir(parents=True, exist_ok=True)
             order = column_order(dataset, batch.schema.names)
             schema = pa.schema([batch.schema.field(n) for n in order])
-            writer = pq.ParquetWriter(
-                path,
-                schema,
-                compression="zstd",
-                compression_level=1,
-                use_dictionary=dictionary_columns(order),
-            )
+            writer = pq.ParquetWriter(path, schema, **writer_options(schema))
             self.piece.files.append(name)
             entry = self.open[key] = _Open(writer, dataset)
         entry.pending.append(batch)

@@ -70,16 +70,52 @@ FIRST_COLUMNS = (
     "original_file_name", "transport", "src",
 )  # fmt: skip
 
-
-# Fields that hold a new value in (nearly) every event: written without a dictionary. Parquet
-# writers build a dictionary per column chunk until it passes 1 MB, then fall back to plain
-# pages, so such a column paid for a dictionary it then dropped. Measured on a 115k-row row group
-# of the 1M-event benchmark's processes: 1.2 against 1.5-2.0 us per row to write, 30 against 37
-# bytes per row on disk. A raw event's `_raw` is unique too.
+# Fields that hold a new value in (nearly) every event: written without a dictionary, and those
+# holding text in DELTA_LENGTH_BYTE_ARRAY. Parquet writers build a dictionary per column chunk
+# until it passes 1 MB, then fall back to PLAIN pages, so such a column paid for a dictionary it
+# then dropped (measured on a 115k-row row group of the 1M-event benchmark's processes: 1.2
+# against 1.5-2.0 us per row to write, 30 against 37 bytes per row on disk); and PLAIN strings
+# must be walked one by one to skip rows: a scan that keeps 1,820 of 8M rows (the seed) still
+# decoded every process_id, parent_process_id and process_guid (1.35 CPU-s on a 10M-event store,
+# 0.28 with these columns DELTA_LENGTH_BYTE_ARRAY: all lengths first, so skipping rows costs no
+# string walk). A raw event's `_raw` is unique too.
 NO_DICTIONARY = frozenset(
     {"_time", "process_guid", "parent_process_guid", "process_id", "parent_process_id",
      "file_create_time", "src_port", "_raw"}
 )  # fmt: skip
+
+
+def writer_options(schema: pa.Schema) -> dict[str, object]:
+    """``pyarrow.parquet.ParquetWriter`` settings of every event file of the store: zstd, the
+    :data:`NO_DICTIONARY` columns without a dictionary, those of them that hold text in
+    ``DELTA_LENGTH_BYTE_ARRAY`` (a Parquet 1.0 encoding that DuckDB, Spark 3.3+, Trino and Polars
+    read), the other columns dictionary-encoded.
+
+    >>> import pyarrow as pa
+    >>> writer_options(pa.schema([("process_id", pa.string()), ("process", pa.string())]))
+    {'compression': 'zstd', 'compression_level': 1, 'use_dictionary': ['process'], \
+'column_encoding': {'process_id': 'DELTA_LENGTH_BYTE_ARRAY'}}
+    """
+    import pyarrow as pa
+
+    delta = [
+        f.name
+        for f in schema
+        if f.name in NO_DICTIONARY
+        and (
+            pa.types.is_string(f.type)
+            or pa.types.is_large_string(f.type)
+            or pa.types.is_binary(f.type)
+        )
+    ]
+    options: dict[str, object] = {
+        "compression": "zstd",
+        "compression_level": 1,
+        "use_dictionary": dictionary_columns(schema.names),
+    }
+    if delta:
+        options["column_encoding"] = dict.fromkeys(delta, "DELTA_LENGTH_BYTE_ARRAY")
+    return options
 
 
 def dictionary_columns(names: list[str]) -> list[str]:

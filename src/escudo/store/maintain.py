@@ -73,8 +73,10 @@ def compact(store: Path) -> MaintainReport:
                                 writer.close()
                             n += 1
                             staged = txn.stage(f"{rel}/part-{txn.id}-{n:05d}.parquet")
+                            from escudo.store.layout import writer_options
+
                             writer = pq.ParquetWriter(
-                                staged, batch.schema, compression="zstd", compression_level=1
+                                staged, batch.schema, **writer_options(batch.schema)
                             )
                             rows = 0
                             report.written += 1
