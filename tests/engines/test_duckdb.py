@@ -164,22 +164,3 @@ def test_spill_folder_is_removed_when_duckdb_cannot_start(
     with pytest.raises(EngineError, match="cannot start DuckDB"):
         DuckDBEngine(memory_limit="not a size")
     assert list(tmp_path.iterdir()) == []
-
-
-def test_a_stream_of_small_batches_is_loaded_a_row_group_per_batch_in_order() -> None:
-    from escudo.engines.duckdb import ROW_GROUP_ROWS, row_groups
-
-    rows = 2 * ROW_GROUP_ROWS + 5
-    table = pa.table({"dest": [f"h{i}" for i in range(rows)]})
-    small = table.to_batches(max_chunksize=1000)
-    gathered = list(row_groups(iter(small)))
-    assert [b.num_rows for b in gathered] == [ROW_GROUP_ROWS, ROW_GROUP_ROWS, 5]
-    assert pa.Table.from_batches(gathered).equals(table)
-    with DuckDBEngine() as engine:
-        reader = pa.RecordBatchReader.from_batches(table.schema, small)
-        engine.register_arrow("Endpoint.Processes", reader)
-        out_of_order = engine.execute(
-            "SELECT count(*) AS n FROM (SELECT dest, row_number() OVER () - 1 AS i "
-            "FROM dm_endpoint_processes) WHERE dest <> 'h' || i"
-        )
-        assert out_of_order.to_pylist() == [{"n": 0}]

@@ -39,10 +39,6 @@ if TYPE_CHECKING:  # sqlglot only to write a tree's SQL (a cached search has its
 dialect = "duckdb"
 DEFAULT_MEMORY_LIMIT = "1GB"
 DEFAULT_THREADS = 2
-# DuckDB's row group (``storage.row_group_size``). A stream of batches is loaded a row group per
-# batch: a table loaded from small batches (a hunt's read hands ~4,000 rows at a time) was slower
-# to load and ~20-50% slower to scan in every search after.
-ROW_GROUP_ROWS = 122_880
 
 
 def _sql_type(field: str, multivalue: frozenset[str] = frozenset()) -> str:
@@ -117,33 +113,6 @@ def connect(
     return con
 
 
-def row_groups(
-    batches: Iterable[pa.RecordBatch], rows: int = ROW_GROUP_ROWS
-) -> Iterator[pa.RecordBatch]:
-    """``batches`` (one schema) gathered into batches of ``rows`` rows, the last one shorter
-    (at most ``rows`` rows are held besides the batch being cut).
-
-    >>> [b.num_rows for b in row_groups([pa.record_batch({"a": [1, 2, 3]})] * 3, rows=4)]
-    [4, 4, 1]
-    """
-    pending: list[pa.RecordBatch] = []
-    held = 0
-    for batch in batches:
-        pending.append(batch)
-        held += batch.num_rows
-        if held < rows:
-            continue
-        gathered = pa.concat_batches(pending)
-        start = 0
-        while held - start >= rows:
-            yield gathered.slice(start, rows)
-            start += rows
-        pending = [gathered.slice(start)] if start < held else []
-        held -= start
-    if held:
-        yield pa.concat_batches(pending)
-
-
 def _release(connection: duckdb.DuckDBPyConnection, spill: str) -> None:
     connection.close()
     shutil.rmtree(spill, ignore_errors=True)
@@ -190,7 +159,7 @@ class DuckDBEngine(ClosedOnExit):
 
     def _reader(self, data: ArrowData) -> pa.RecordBatchReader:
         if isinstance(data, pa.RecordBatchReader):
-            return pa.RecordBatchReader.from_batches(data.schema, row_groups(data))
+            return data
         if isinstance(data, pa.Table):
             return data.to_reader()
         batches: Iterator[pa.RecordBatch] = iter(data)
@@ -202,7 +171,7 @@ class DuckDBEngine(ClosedOnExit):
             yield first
             yield from batches
 
-        return pa.RecordBatchReader.from_batches(first.schema, row_groups(chain()))
+        return pa.RecordBatchReader.from_batches(first.schema, chain())
 
     def register_arrow(self, dataset: str, data: ArrowData) -> None:
         """Load ``data`` (a table, batches or a reader, streamed) as ``dataset``'s rows.
