@@ -291,17 +291,25 @@ def read_records(
     for number, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
-        try:
-            record = parse_line(line)
-        except Malformed as exc:
-            stats.add_problem(name, number, str(exc))
-            continue
-        if record is None:
-            stats.skipped += 1
-            continue
-        if "\ufffd" in line:
-            stats.invalid_utf8 += 1
-        on_record(number, record)
+        record = counted_record(line, name, number, stats)
+        if record is not None:
+            on_record(number, record)
+
+
+def counted_record(line: str, name: str, number: int, stats: ReadStats) -> Record | None:
+    """The record of a non-blank line, or None: a malformed line reported (``path:line``), a
+    line holding no record counted ``skipped``; a record with invalid UTF-8 counted too."""
+    try:
+        record = parse_line(line)
+    except Malformed as exc:
+        stats.add_problem(name, number, str(exc))
+        return None
+    if record is None:
+        stats.skipped += 1
+        return None
+    if "\ufffd" in line:
+        stats.invalid_utf8 += 1
+    return record
 
 
 # A line the raw-text prefilter drops unparsed counts as a dropped record when it holds this
@@ -470,17 +478,9 @@ class RawPlan:
                 else:
                     stats.skipped += 1
                 continue
-            text = line.decode("utf-8", "replace")
-            try:
-                record = parse_line(text)
-            except Malformed as exc:
-                stats.add_problem(name, number, str(exc))
-                continue
+            record = counted_record(line.decode("utf-8", "replace"), name, number, stats)
             if record is None:
-                stats.skipped += 1
                 continue
-            if "\ufffd" in text:
-                stats.invalid_utf8 += 1
             if not _holds(record.text.encode(), needles):
                 stats.filtered += 1
                 continue
