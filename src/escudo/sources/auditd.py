@@ -44,7 +44,7 @@ import pyarrow as pa
 
 from escudo.sources.base import ALWAYS_PASS, RawFilter, ReadStats, Requirements
 from escudo.sources.framing import count_lines, iter_blocks, note_bad_text, syslog_host
-from escudo.sources.prefilter import has_c_scan, scan_lines, split_best
+from escudo.sources.prefilter import has_c_scan, python_share, scan_lines, split_best
 
 SOURCETYPE = "linux:audit"
 # ESCU data_sources/linux_auditd_*.yml: source /var/log/audit/audit.log, sourcetype linux:audit,
@@ -412,9 +412,7 @@ class RawPlan:
         """
         needles = compile_filter(self.raw_filter)
         split = split_best(data, needles, (_JSON_MARK,)) if needles is not None else None
-        if split is None or not data:
-            return 1.0
-        return sum(end - begin for _, begin, end in split.runs) / len(data)
+        return python_share(split, len(data))
 
     def read_range(
         self, path: Path, offset: int, length: int, name: str, block_bytes: int

@@ -87,6 +87,18 @@ class ChunkSplit:
     lines: int = 0
 
 
+def python_share(split: ChunkSplit | None, size: int) -> float:
+    """The share of a chunk of ``size`` bytes the exact (Python) per-line path reads: its
+    candidate runs, or all of it (no split: no filter, or too many candidates).
+
+    >>> python_share(ChunkSplit(runs=[(1, 2, 8)]), 8), python_share(None, 8)
+    (0.75, 1.0)
+    """
+    if split is None or not size:
+        return 1.0
+    return sum(end - begin for _, begin, end in split.runs) / size
+
+
 def line_starts(data: bytes) -> array[int]:
     """Offsets of each line's first byte, then ``len(data)`` (one memchr per line).
 

@@ -30,7 +30,7 @@ import pyarrow as pa
 from escudo.sources import prefilter
 from escudo.sources.base import RawFilter, ReadStats, Requirements, mapped_needles
 from escudo.sources.framing import count_lines, iter_blocks, note_bad_text, syslog_host
-from escudo.sources.prefilter import ALWAYS_PASS, ChunkSplit, split_chunk
+from escudo.sources.prefilter import ALWAYS_PASS, ChunkSplit, python_share, split_chunk
 from escudo.sources.sysmon_fast import BAD_AMP, FastExtractor, Getter, in_layout_order
 from escudo.sources.sysmon_raw import SysmonRawPlan
 from escudo.sources.sysmon_xml import ALL_FIELDS, MalformedEvent, extract_reference
@@ -156,9 +156,7 @@ class SysmonPlan:
         """
         needles = _compile_filter(self.raw_filter)
         split = split_chunk(data, needles) if needles else None
-        if split is None or not data:
-            return 1.0
-        return sum(end - begin for _, begin, end in split.runs) / len(data)
+        return python_share(split, len(data))
 
     def read_range(
         self, path: Path, offset: int, length: int, name: str, block_bytes: int

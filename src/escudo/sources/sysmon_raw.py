@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from escudo.sources.base import RawFilter, ReadStats
 from escudo.sources.framing import count_lines, iter_blocks, note_bad_text, syslog_host
-from escudo.sources.prefilter import has_c_scan, split_best
+from escudo.sources.prefilter import has_c_scan, python_share, split_best
 
 _OPEN, _CLOSE = b"<Event>", b"</Event>"
 _TIME = re.compile(rb"""<TimeCreated SystemTime=['"]([^'"]*)['"]""")
@@ -91,9 +91,7 @@ class SysmonRawPlan:
         """The share of ``data``'s bytes the per-line path reads under the raw filter."""
         needles = self._needles()
         split = split_best(data, needles) if needles is not None else None
-        if split is None or not data:
-            return 1.0
-        return sum(end - begin for _, begin, end in split.runs) / len(data)
+        return python_share(split, len(data))
 
     def read_range(
         self, path: Path, offset: int, length: int, name: str, block_bytes: int
