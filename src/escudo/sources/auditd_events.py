@@ -133,14 +133,21 @@ def _take(body: str, keys: tuple[str, ...]) -> dict[str, str]:
     if "'" in body or ('"' in body and _QUOTED_SPACE.search(body)):
         return _fields(body)
     text = " " + body
+    find = text.find
     out = {}
-    for key in keys:
-        at = text.find(f" {key}=")
+    for key, needle, size in _needles(keys):
+        at = find(needle)
         if at >= 0:
-            start = at + len(key) + 2
-            end = text.find(" ", start)
+            start = at + size
+            end = find(" ", start)
             out[key] = text[start:] if end < 0 else text[start:end]
     return out
+
+
+@functools.lru_cache(maxsize=256)
+def _needles(keys: tuple[str, ...]) -> tuple[tuple[str, str, int], ...]:
+    """:func:`_take`'s ``keys``, each with what it looks for: `` key=`` and its length."""
+    return tuple((key, f" {key}=", len(key) + 2) for key in keys)
 
 
 def _text(written: str | None) -> str | None:
