@@ -213,16 +213,29 @@ class DeliveryLog:
                 pass
 
 
-class SyslogOutput:
+class _LoggedOutput:
+    """An output whose repeat of a batch skips what its :class:`DeliveryLog` says was sent: no
+    position of its own; the log is read back on recovery and emptied once the batch commits."""
+
+    log: DeliveryLog
+
+    def recover(self, position: Any) -> None:
+        self.log.load()
+
+    def position(self) -> Any:
+        return None
+
+    def committed(self) -> None:
+        self.log.clear()
+
+
+class SyslogOutput(_LoggedOutput):
     """``--syslog-url``: one RFC 5424 message per record of ``emit``."""
 
     def __init__(self, sender: SyslogSender, emit: EmitKind, log: Path) -> None:
         self.sender, self.emit = sender, emit
         self.name = f"syslog:{sender.url}"
         self.log = DeliveryLog(log)
-
-    def recover(self, position: Any) -> None:
-        self.log.load()
 
     def deliver(self, batch: int, run: HuntRun) -> None:
         from escudo.outputs.syslog import format_message
@@ -233,17 +246,11 @@ class SyslogOutput:
             self.sender.send(format_message(record, message_id))
             self.log.add([message_id])
 
-    def position(self) -> Any:
-        return None
-
-    def committed(self) -> None:
-        self.log.clear()
-
     def close(self) -> None:
         self.sender.close()
 
 
-class WebhookOutput:
+class WebhookOutput(_LoggedOutput):
     """``--webhook-url``: the records of ``emit`` POSTed in parts of ``part_size``."""
 
     def __init__(
@@ -252,9 +259,6 @@ class WebhookOutput:
         self.sender, self.emit, self.part_size = sender, emit, part_size
         self.name = f"webhook:{sender.url}"
         self.log = DeliveryLog(log)
-
-    def recover(self, position: Any) -> None:
-        self.log.load()
 
     def deliver(self, batch: int, run: HuntRun) -> None:
         ordered = message_ids(batch, records_of(run, self.emit))
@@ -265,12 +269,6 @@ class WebhookOutput:
                 continue
             self.sender.post([r for _, r in part], key)
             self.log.add([key])
-
-    def position(self) -> Any:
-        return None
-
-    def committed(self) -> None:
-        self.log.clear()
 
     def close(self) -> None:
         pass
