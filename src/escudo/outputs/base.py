@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, ClassVar, Protocol
+from urllib.parse import SplitResult, urlsplit
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -32,6 +33,32 @@ import pyarrow.compute as pc
 # Arrow's %S prints the fraction the unit holds: microseconds once cast to "us".
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _UTC_US = pa.timestamp("us", tz="UTC")
+
+
+def http_url(
+    option: str, url: str, shape: str = "http(s)://host[:port]"
+) -> tuple[SplitResult, str, int | None]:
+    """``url`` (given as ``option``) split, with its host and port; one clear InputError when
+    it is not an http or https URL with a host (``shape`` says what is expected) or its port is
+    bad (the HEC and webhook senders' check).
+
+    >>> parts, host, port = http_url("--hec-url", "https://splunk:8088/x")
+    >>> parts.path, host, port
+    ('/x', 'splunk', 8088)
+    >>> http_url("--hec-url", "splunk:8088")
+    Traceback (most recent call last):
+    escudo.errors.InputError: --hec-url must be http(s)://host[:port], not 'splunk:8088'
+    """
+    from escudo.errors import InputError
+
+    try:  # a ValueError for a port outside 0-65535 or not a number, a broken [IPv6] host
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError as exc:
+        raise InputError(f"{option} {url!r}: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InputError(f"{option} must be {shape}, not {url!r}")
+    return parts, parts.hostname, port
 
 
 def format_time(moment: datetime) -> str:

@@ -33,9 +33,9 @@ from datetime import UTC, date, datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from escudo.errors import EscudoError, InputError
+from escudo.outputs.base import http_url
 from escudo.outputs.hec_options import DEFAULT_SOURCETYPE as DEFAULT_SOURCETYPE  # re-exported
 from escudo.outputs.hec_options import add_hec_options as add_hec_options  # re-exported
 from escudo.outputs.spool import Spool
@@ -218,16 +218,10 @@ class HecSender:
         spool_dir: Path | None = None,
         channel: str | None = None,
     ) -> None:
-        try:  # a ValueError for a port outside 0-65535 or not a number, a broken [IPv6] host
-            parts = urlsplit(url.strip())
-            port = parts.port
-        except ValueError as exc:
-            raise InputError(f"--hec-url {url!r}: {exc}") from None
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise InputError(f"--hec-url must be http(s)://host[:port], not {url!r}")
+        parts, host, port = http_url("--hec-url", url)
         if not token:
             raise InputError("a HEC token is required (--hec-token or ESCUDO_HEC_TOKEN)")
-        self.scheme, self.host, self.port = parts.scheme, parts.hostname, port
+        self.scheme, self.host, self.port = parts.scheme, host, port
         # Accept the base URL or one that already names the collector endpoint.
         self.base_path = parts.path.rstrip("/").split("/services/collector")[0]
         self.token = token

@@ -18,10 +18,9 @@ import json
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
-from escudo.errors import EscudoError, InputError
-from escudo.outputs.base import json_default
+from escudo.errors import EscudoError
+from escudo.outputs.base import http_url, json_default
 
 
 class WebhookError(EscudoError):
@@ -41,15 +40,9 @@ class WebhookSender:
         timeout: float = 10.0,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        try:
-            parts = urlsplit(url.strip())
-            port = parts.port
-        except ValueError as exc:
-            raise InputError(f"--webhook-url {url!r}: {exc}") from None
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise InputError(f"--webhook-url must be http(s)://host[:port]/path, not {url!r}")
+        parts, host, port = http_url("--webhook-url", url, "http(s)://host[:port]/path")
         self.url = url
-        self.scheme, self.host = parts.scheme, parts.hostname
+        self.scheme, self.host = parts.scheme, host
         self.port = port or (443 if parts.scheme == "https" else 80)
         self.path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         self.max_retries, self.backoff, self.max_backoff = max_retries, backoff, max_backoff
