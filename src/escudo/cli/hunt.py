@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any, cast
 import click
 
 from escudo._session import Session, parse_time
-from escudo.cli.options import content_option, engine_options, engine_settings
+from escudo.cli.options import content_option, emit_option, engine_options, engine_settings
 from escudo.cli.output import check_output, output_options, strict_exit, write_output
-from escudo.detect.result import EMIT_KINDS, DetectionResult, EmitKind
+from escudo.detect.result import DetectionResult, EmitKind
 from escudo.outputs import Section, records_section
 from escudo.outputs.hec_options import add_hec_options
 from escudo.sources.base import ReadStats
@@ -108,14 +108,7 @@ def _common(f: Any) -> Any:
     help="Run only this detection (repeatable). Default: every detection the input feeds.",
 )
 @_common
-@click.option(
-    "--emit",
-    "emit_kind",
-    type=click.Choice(EMIT_KINDS),
-    default="results",
-    show_default=True,
-    help="Print result rows, risk events or findings.",
-)
+@emit_option("Print")
 @click.option(
     "--store",
     type=click.Path(path_type=Path),

@@ -33,6 +33,28 @@ def content_option(help: str = CONTENT_HELP) -> Callable[[Callable[..., Any]], C
     )
 
 
+def emit_option(verb: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--emit results|risk|findings`` (default results), passed as ``emit_kind``; ``verb``
+    says what the command does with them ("Print", "Deliver").
+
+    >>> @click.command()
+    ... @emit_option("Print")
+    ... def cmd(emit_kind: str) -> None: ...
+    >>> [(p.opts, p.default) for p in cmd.params]
+    [(['--emit'], 'results')]
+    """
+    from escudo.detect.result import EMIT_KINDS
+
+    return click.option(
+        "--emit",
+        "emit_kind",
+        type=click.Choice(EMIT_KINDS),
+        default="results",
+        show_default=True,
+        help=f"{verb} result rows, risk events or findings.",
+    )
+
+
 def check_output_path(path: Path | str | None, option: str) -> None:
     """Refuse an output file that cannot be created, before the command does its work: a missing
     folder, a folder given as the file, a name the system refuses (longer than 255 bytes).

@@ -17,8 +17,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from escudo.cli.options import content_option
-from escudo.detect.result import EMIT_KINDS
+from escudo.cli.options import content_option, emit_option
 from escudo.errors import InputError
 from escudo.outputs.hec_options import add_hec_options
 from escudo.watch.config import WatchConfig, load_config
@@ -191,14 +190,7 @@ def _slug(text: str) -> str:
     help="Run each detection on its ESCU schedule (cron, earliest/latest) over the store "
     "instead of micro-batches; needs --store.",
 )
-@click.option(
-    "--emit",
-    "emit_kind",
-    type=click.Choice(EMIT_KINDS),
-    default="results",
-    show_default=True,
-    help="Deliver result rows, risk events or findings.",
-)
+@emit_option("Deliver")
 @click.option(
     "--format",
     "-f",
