@@ -99,3 +99,24 @@ def test_pool_hands_over_a_stream_chunk_before_end(tmp_path: Path) -> None:
     whole = sum(b.num_rows for b in read_batches([SAMPLE], plan))
     assert first.num_rows >= 1  # type: ignore[attr-defined]
     assert first.num_rows + sum(b.num_rows for b in rest) == whole  # type: ignore[attr-defined]
+
+
+def test_stdin_is_sniffed_once_and_read_whole() -> None:
+    """stdin_head gives the same first bytes on every call, and stdin's stream reader hands them
+    out before the rest: nothing read twice, nothing lost."""
+    import ast
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from escudo.sources.framing import Input, stdin_head, stream_chunks\n"
+        "a = stdin_head(8); b = stdin_head(8)\n"
+        "rest = b''.join(stream_chunks(Input('-', None, stream=True), 1 << 20))\n"
+        "sys.stdout.write(repr((a, b, rest, stdin_head(8))))\n"
+    )
+    data = b"first line\nsecond line\n"
+    done = subprocess.run(
+        [sys.executable, "-c", script], input=data, capture_output=True, check=True
+    )
+    head, again, rest, after = ast.literal_eval(done.stdout.decode())
+    assert head == again == after == data[:8] and rest == data

@@ -329,11 +329,14 @@ def _stream_reader(inp: Input) -> tuple[Callable[[int], bytes], Callable[[], Non
             raise ReadError(os_reason(exc, vanished_hint=True)) from None
         return functools.partial(os.read, fd), functools.partial(os.close, fd)
     read = _stdin_read()
+    global _stdin_sniff
+    if _stdin_sniff is None:  # never sniffed (--sourcetype): a later stdin_head reads nothing
+        _stdin_sniff = b""
 
     def head_first(n: int) -> bytes:  # what stdin_head read to sniff comes first, once
-        global _stdin_head
-        if _stdin_head:
-            head, _stdin_head = _stdin_head, b""
+        global _stdin_unread
+        if _stdin_unread:
+            head, _stdin_unread = _stdin_unread, b""
             return head
         return read(n)
 
@@ -347,27 +350,32 @@ def _stdin_read() -> Callable[[int], bytes]:
         return cast(io.BufferedReader, sys.stdin.buffer).read1
 
 
-# The bytes stdin_head read from stdin and its stream reader has not handed out yet.
-_stdin_head: bytes | None = None
+# What stdin_head gives (stdin's first bytes, decompressed), and the bytes it read that stdin's
+# stream reader has not handed out yet.
+_stdin_sniff: bytes | None = None
+_stdin_unread = b""
 
 
 def stdin_head(limit: int) -> bytes:
     """The first bytes of stdin, decompressed if they start as gzip, to sniff its source: one
     read (what the first write gave, at most ``limit`` bytes; it waits for that write), kept for
-    stdin's stream reader, which hands them out first. Empty once that reader has started."""
-    global _stdin_head
-    if _stdin_head is None:
+    stdin's stream reader, which hands them out first. The same bytes on every call; empty when
+    the reader started before any call."""
+    global _stdin_sniff, _stdin_unread
+    if _stdin_sniff is None:
         try:
-            _stdin_head = _stdin_read()(limit)
+            _stdin_unread = _stdin_read()(limit)
         except OSError:
-            _stdin_head = b""  # the reader meets the error again and reports it
-    head = _stdin_head
-    if head.startswith(GZIP_MAGIC):
-        try:
-            return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, limit)
-        except zlib.error:
-            return b""
-    return head
+            _stdin_unread = b""  # the reader meets the error again and reports it
+        _stdin_sniff = _stdin_unread
+        if _stdin_unread.startswith(GZIP_MAGIC):
+            try:
+                _stdin_sniff = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(
+                    _stdin_unread, limit
+                )
+            except zlib.error:
+                _stdin_sniff = b""
+    return _stdin_sniff
 
 
 class _Pump:
