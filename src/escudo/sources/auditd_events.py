@@ -53,6 +53,11 @@ from escudo.sources.auditd import (
 )
 from escudo.sources.base import RawFilter, ReadStats, Requirements, mapped_needles
 
+try:
+    from escudo.sources import _auditd  # type: ignore[attr-defined]
+except ImportError:  # built without a C compiler: EventPlan._fast reads every chunk
+    _auditd = None
+
 EXEC = "execve"
 FILE_CREATE = "file_create"
 FILE_DELETE = "file_delete"
@@ -169,7 +174,9 @@ _PATH_FIELDS = frozenset({"path", "file_path", "file_name", "file_action"})
 def _syscall_keys(need: frozenset[str] | None) -> tuple[str, ...]:
     if need is None:
         return _SYSCALL_KEYS
-    return tuple(k for k in _SYSCALL_KEYS if k in need or k in _ALWAYS_SYSCALL)
+    # (``user`` is the uid where no ENRICHED UID names it)
+    uid = frozenset({"uid"}) if "user" in need else frozenset()
+    return tuple(k for k in _SYSCALL_KEYS if k in need or k in _ALWAYS_SYSCALL or k in uid)
 
 
 def event_row(
@@ -206,11 +213,12 @@ def event_row(
             path_bodies.append(body.partition("\x1d")[0])
         elif kind == "PROCTITLE" and title is None:
             title = body
-    if title is not None and (need is None or "proctitle" in need or not execves):
+    argc, command_line = _args(execves)
+    # (the PROCTITLE is the command line when the EXECVE records give no argument)
+    if title is not None and (need is None or "proctitle" in need or command_line is None):
         title = _take(title.partition("\x1d")[0], ("proctitle",)).get("proctitle")
     else:
         title = None
-    argc, command_line = _args(execves)
     success = syscall.get("success")
     arch, number = syscall.get("arch"), syscall.get("syscall")
     named = _text(enriched.get("SYSCALL"))
@@ -333,6 +341,9 @@ class EventPlan:
             indexed = self._indexed(data, needles, clause)
             if indexed is not None:
                 return indexed
+        built = self._built(data) if needles is None else None
+        if built is not None:
+            return built
         fast = self._fast(data)
         if fast is not None:
             return fast
@@ -423,6 +434,51 @@ class EventPlan:
             rows.append(_group_row(group_key, records, edge, lines - last, lines, needles, need))
         return _batch(rows, plan_schema(self.fields)), stats
 
+    def _built(self, data: bytes) -> tuple[pa.RecordBatch, ReadStats] | None:
+        """The chunk through the C builder (``_auditd.build``: bare records only, no raw
+        filter): the events wholly inside it built in C as :meth:`_fast` builds them, straight
+        into Arrow columns; the edge events and those it leaves to Python (ENRICHED, quoted
+        spaces, arguments in pieces, ...) built here as :meth:`_fast` builds them; None when
+        the chunk is not for that path or the module is absent (:meth:`_fast` reads it)."""
+        if _auditd is None:
+            return None
+        found = _auditd.build(data, self.edge_lines)
+        if found is None:
+            return None
+        lines, listed, built = found
+        schema = plan_schema(self.fields)
+        need = _need(self.fields)
+        rows: list[Row] = []
+        for _, edge, _, last, spans, piece in listed:
+            if piece is not None:  # an edge piece, as _group_row writes it
+                rows.append({
+                    "host": None, "_key": piece[0], "_edge": edge, "_after": lines - last,
+                    "_lines": lines, "_records": piece[1],
+                })  # fmt: skip
+                continue
+            records = [_record_of(data[spans[i] : spans[i + 1]]) for i in range(0, len(spans), 2)]
+            key = (records[0][0], records[0][2], records[0][3], records[0][4])
+            rows.append(_group_row(key, records, edge, lines - last, lines, None, need))
+        count = built[0]
+        order = pa.Array.from_buffers(pa.int64(), count, [None, pa.py_buffer(built[1])])
+        columns = dict(zip(_BUILT_FIELDS, built[2:], strict=True))
+        arrays = []
+        for field in schema:
+            if field.name in columns:
+                valid, offsets, text = columns[field.name]
+                buffers = [pa.py_buffer(valid) if count else None, pa.py_buffer(offsets)]
+                buffers.append(pa.py_buffer(text))
+                arrays.append(pa.Array.from_buffers(pa.string(), count, buffers))
+            elif field.name in ("_edge", "_lines"):
+                value = pa.scalar(0 if field.name == "_edge" else lines, field.type)
+                arrays.append(pa.repeat(value, count))
+            else:
+                arrays.append(pa.nulls(count, field.type))
+        stats = ReadStats()
+        stats.lines = lines
+        columnar = pa.RecordBatch.from_arrays(arrays, schema=schema)
+        return _in_order(rows, [g[0] for g in listed], columnar, order, schema), stats
+
     def _indexed(
         self, data: bytes, needles: tuple[tuple[bytes, ...], ...], clause: tuple[bytes, ...]
     ) -> tuple[pa.RecordBatch, ReadStats] | None:
@@ -454,7 +510,6 @@ class EventPlan:
             key = (head[0], head[2], head[3], head[4])
             rows.append(_group_row(key, records, 0, lines - last, lines, needles, None))
         order, columns = auditd_hunt.slim_arrays(slim)
-        ordinals = pa.array([g[0] for g in groups], pa.int64())
         if not len(order):
             return _batch(rows, schema), stats
         count = len(order)
@@ -469,12 +524,35 @@ class EventPlan:
                 arrays.append(pa.array([value] * count, field.type))
             else:
                 arrays.append(pa.nulls(count, field.type))
-        table = pa.Table.from_batches(
-            [_batch(rows, schema), pa.RecordBatch.from_arrays(arrays, schema=schema)]
-        )
-        positions = pc.sort_indices(pa.concat_arrays([ordinals, order]))
-        out = table.take(positions).combine_chunks().to_batches()
-        return out[0], stats
+        columnar = pa.RecordBatch.from_arrays(arrays, schema=schema)
+        return _in_order(rows, [g[0] for g in groups], columnar, order, schema), stats
+
+
+def _in_order(
+    rows: list[Row],
+    ordinals: list[int],
+    columnar: pa.RecordBatch,
+    order: pa.Array,
+    schema: pa.Schema,
+) -> pa.RecordBatch:
+    """``rows`` (the events at ``ordinals``) and ``columnar`` (those at ``order``) as one batch
+    in event order (the order of their first lines in the chunk)."""
+    if not len(order):
+        return _batch(rows, schema)
+    if not rows:
+        return columnar
+    table = pa.Table.from_batches([_batch(rows, schema), columnar])
+    positions = pc.sort_indices(pa.concat_arrays([pa.array(ordinals, pa.int64()), order]))
+    return table.take(positions).combine_chunks().to_batches()[0]
+
+
+# The columns of _auditd.build's events, in its order (B_RECORD_TYPE ... B_EVENT_KEY).
+_BUILT_FIELDS = (
+    "record_type", "time", "dest", "node", "serial", "types", "arch", "syscall", "success",
+    "exit", "pid", "ppid", "uid", "auid", "euid", "gid", "ses", "tty", "comm", "exe", "key",
+    "user", "cwd", "argc", "command_line", "proctitle", "path", "file_path", "file_name",
+    "file_action", "_key",
+)  # fmt: skip
 
 
 def _record_of(line: bytes) -> tuple[str, ...]:
