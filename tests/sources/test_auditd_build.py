@@ -5,6 +5,7 @@ event built in C or left to Python, edges, interleaving, odd values."""
 from __future__ import annotations
 
 import random
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,9 @@ from hypothesis import strategies as st
 from escudo.datamodels.normalize import read_dataset
 from escudo.sources import auditd_events
 from escudo.sources.auditd import EVENT_FIELDS
-from escudo.sources.auditd_events import EventPlan
+from escudo.sources.auditd_events import EventPlan, assemble
 from escudo.sources.base import ReadStats
+from escudo.sources.reader import read_batches
 
 needs_c = pytest.mark.skipif(auditd_events._auditd is None, reason="built without the C module")
 
@@ -146,6 +148,35 @@ def test_c_builder_equals_python(data: bytes, edge: int) -> None:
         assert got.to_pylist() == want.to_pylist()
         assert got.schema == want.schema
         assert (got_stats.filtered, got_stats.malformed) == (want_stats.filtered, 0)
+
+
+def _assembled(path: Path, fields: tuple[str, ...], chunk: int, edge: int) -> list[Any]:
+    stats = ReadStats()
+    plan = EventPlan(fields, None, None, edge)
+    batches = read_batches([path], plan, stats=stats, chunk_bytes=chunk)
+    rows = [r for b in assemble(batches, fields, None, None, stats, edge) for r in b.to_pylist()]
+    return [rows, stats.events, stats.other, stats.malformed]
+
+
+@needs_c
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    chunks=st.lists(_chunk(), min_size=1, max_size=4),
+    chunk=st.integers(200, 4000),
+    edge=st.integers(0, 8),
+)
+def test_c_paths_assemble_as_python(chunks: list[bytes], chunk: int, edge: int) -> None:
+    """Events cut by chunks of any size, their pieces joined by the assembler (whose pieces of
+    bare records go through the C builder too): the rows of the pure-Python paths."""
+    data = b"".join(c if c.endswith(b"\n") else c + b"\n" for c in chunks)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "audit.log"
+        path.write_bytes(data)
+        for fields in (tuple(EVENT_FIELDS), PROCESSES):
+            got = _assembled(path, fields, chunk, edge)
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(auditd_events, "_auditd", None)  # the fallback: no C module
+                assert _assembled(path, fields, chunk, edge) == got
 
 
 @needs_c

@@ -32,6 +32,7 @@ from bisect import bisect_left
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -459,24 +460,9 @@ class EventPlan:
             records = [_record_of(data[spans[i] : spans[i + 1]]) for i in range(0, len(spans), 2)]
             key = (records[0][0], records[0][2], records[0][3], records[0][4])
             rows.append(_group_row(key, records, edge, lines - last, lines, None, need))
-        count = built[0]
-        order = pa.Array.from_buffers(pa.int64(), count, [None, pa.py_buffer(built[1])])
-        columns = dict(zip(_BUILT_FIELDS, built[2:], strict=True))
-        arrays = []
-        for field in schema:
-            if field.name in columns:
-                valid, offsets, text = columns[field.name]
-                buffers = [pa.py_buffer(valid) if count else None, pa.py_buffer(offsets)]
-                buffers.append(pa.py_buffer(text))
-                arrays.append(pa.Array.from_buffers(pa.string(), count, buffers))
-            elif field.name in ("_edge", "_lines"):
-                value = pa.scalar(0 if field.name == "_edge" else lines, field.type)
-                arrays.append(pa.repeat(value, count))
-            else:
-                arrays.append(pa.nulls(count, field.type))
+        order, columnar = _built_columns(built, schema, lines)
         stats = ReadStats()
         stats.lines = lines
-        columnar = pa.RecordBatch.from_arrays(arrays, schema=schema)
         return _in_order(rows, [g[0] for g in listed], columnar, order, schema), stats
 
     def _indexed(
@@ -526,6 +512,36 @@ class EventPlan:
                 arrays.append(pa.nulls(count, field.type))
         columnar = pa.RecordBatch.from_arrays(arrays, schema=schema)
         return _in_order(rows, [g[0] for g in groups], columnar, order, schema), stats
+
+
+def _built_columns(
+    built: tuple[Any, ...], schema: pa.Schema, lines: int | None
+) -> tuple[pa.Array, pa.RecordBatch]:
+    """The ordinals and the rows (``schema``) of ``_auditd.build``'s events, over its buffers;
+    ``lines`` the chunk's (``_edge`` 0, ``_lines``, ``_key`` set), or None: no internal column
+    set (the assembler's rows)."""
+    count = built[0]
+    order = pa.Array.from_buffers(pa.int64(), count, [None, pa.py_buffer(built[1])])
+    columns = dict(zip(_BUILT_FIELDS, built[2:], strict=True))
+    arrays = []
+    for field in schema:
+        if field.name in columns and (lines is not None or field.name != "_key"):
+            valid, offsets, text = columns[field.name]
+            buffers = [pa.py_buffer(valid) if count else None, pa.py_buffer(offsets)]
+            buffers.append(pa.py_buffer(text))
+            arrays.append(pa.Array.from_buffers(pa.string(), count, buffers))
+        elif field.name in ("_edge", "_lines") and lines is not None:
+            value = pa.scalar(0 if field.name == "_edge" else lines, field.type)
+            arrays.append(pa.repeat(value, count))
+        else:
+            arrays.append(pa.nulls(count, field.type))
+    return order, pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _kernel_order(text: str) -> int:
+    """:func:`_order` of a bare record line's type."""
+    start = text.find(" ") + 1 if text.startswith("node=") else 0
+    return _order(text[start + 5 : text.find(" ", start)])
 
 
 def _in_order(
@@ -691,6 +707,25 @@ class Assembler:
             rows.append(row)
         return rows
 
+    def _built_batch(self, pieces: Iterable[Piece], schema: pa.Schema) -> pa.RecordBatch:
+        """:meth:`_built`'s rows as a batch (``schema``). Without a raw filter, pieces of bare
+        records (no transport host, no summary) go through the C builder at once, each
+        piece's records in the kernel's order as :meth:`_built` puts them (one event each);
+        the events it leaves to Python, and any other pieces, through :meth:`_built`."""
+        pieces = list(pieces)
+        found = None
+        bare = all(host is None and summary is None for host, _, _, summary in pieces)
+        if _auditd is not None and pieces and bare and compile_filter(self.raw_filter) is None:
+            texts = [t for piece in pieces for t in sorted(piece[1], key=_kernel_order)]
+            found = _auditd.build("\n".join(texts).encode(), 0)
+        if found is None or found[2][0] + len(found[1]) != len(pieces):
+            return _batch(self._built(pieces), schema)  # (or pieces whose keys met: Python)
+        _, listed, built = found
+        order, columnar = _built_columns(built, schema, None)
+        ordinals = [g[0] for g in listed]
+        rows = self._built(pieces[i] for i in ordinals)
+        return _in_order(rows, ordinals, columnar, order, schema)
+
     def feed(self, batch: pa.RecordBatch) -> pa.RecordBatch | None:
         chunk_lines = batch.column("_lines")[0].as_py() if batch.num_rows else 0
         for key, (host, texts, age, summary) in list(self.pending.items()):
@@ -708,7 +743,7 @@ class Assembler:
         self.pending = pending
         rows = pa.Table.from_batches([batch.filter(pc.invert(edges))])
         if finished:
-            built = _batch(self._built(finished), batch.schema)
+            built = self._built_batch(finished, batch.schema)
             rows = pa.concat_tables([pa.Table.from_batches([built]), rows])
         return self._release(rows)
 
@@ -751,10 +786,10 @@ class Assembler:
             self.pending[key] = (row["host"], lines, age, None if old else _summary(row))
 
     def finish(self) -> pa.RecordBatch | None:
-        finished = self._built(self.pending.values())
-        self.pending = {}
         schema = plan_schema(self.fields)
-        return self._release(pa.Table.from_batches([_batch(finished, schema)], schema=schema))
+        finished = self._built_batch(self.pending.values(), schema)
+        self.pending = {}
+        return self._release(pa.Table.from_batches([finished], schema=schema))
 
     def _select(self, table: pa.Table, order: pa.Array) -> pa.RecordBatch | None:
         """The rows at ``order`` (time order), parents resolved, then selected."""
