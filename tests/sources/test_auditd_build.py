@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from escudo.datamodels.normalize import read_dataset
 from escudo.sources import auditd_events
-from escudo.sources.auditd import EVENT_FIELDS
+from escudo.sources.auditd import EVENT_FIELDS, RawPlan
 from escudo.sources.auditd_events import EventPlan, assemble
 from escudo.sources.base import ReadStats
 from escudo.sources.reader import read_batches
@@ -229,3 +229,30 @@ def test_filesystem_user_and_proctitle_command_line(tmp_path: Path) -> None:
         head.format("PROCTITLE", 2, 6) + f"proctitle={LS_L}",
     ]
     assert _one(tmp_path, "Endpoint.Processes", execed)["process"] == "ls -l"
+
+
+@st.composite
+def _mutated(draw: st.DrawFn) -> bytes:
+    """A chunk of bare records, now and then a line cut, a piece inserted or a long node name."""
+    lines = draw(_chunk()).split(b"\n")
+    for _ in range(draw(st.integers(0, 3))):
+        at = draw(st.integers(0, len(lines) - 1))
+        line = lines[at]
+        where = draw(st.integers(0, len(line)))
+        piece = draw(st.sampled_from([b"", b'"', b"'", b"\x1d", b"\xc3\xa9", b"\r", b"A", b"  "]))
+        lines[at] = line[:where] + piece if piece == b"" else line[:where] + piece + line[where:]
+    if draw(st.booleans()):
+        lines[0] = b"node=" + b"n" * draw(st.integers(90, 260)) + b" " + lines[0]
+    return b"\n".join(lines)
+
+
+@needs_c
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=_mutated())
+def test_c_raw_records_equal_python(data: bytes) -> None:
+    """The raw events (one per record line) of the C path are those of the line-by-line path,
+    counts and problems included, whatever the chunk holds."""
+    got, got_stats = RawPlan(None)(data, "f")
+    want, want_stats = RawPlan(None, exact=True)(data, "f")
+    assert got.to_pylist() == want.to_pylist()
+    assert got_stats == want_stats

@@ -1571,9 +1571,84 @@ done:
     return result;
 }
 
+
+/* ---- records(data): a chunk of bare records as raw events ----------------------------------
+ *
+ * auditd.RawPlan without a raw filter (one row per record line: host, _time, _raw) over a chunk
+ * that index() would read (every line a bare, whole, ASCII record; None otherwise, and for a
+ * node= name past 100 bytes or seconds past 11 digits: the Python path reads it). host is the
+ * record's node= (None without), _time audit_time's text, _raw the line.
+ * Returns (count, host (validity, offsets, data), _time (validity, offsets, data), _raw (...)).
+ */
+static PyObject *raw_records(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer view;
+    if (!PyArg_ParseTuple(args, "y*", &view))
+        return NULL;
+    const uint8_t *s = view.buf;
+    Py_ssize_t n = view.len;
+    Out outs[3];
+    memset(outs, 0, sizeof outs);
+    int ok = n > 0;
+    long long last_sec = -1;
+    char last_text[32] = {0};
+    PyObject *result = NULL;
+
+    Py_BEGIN_ALLOW_THREADS
+    Py_ssize_t pos = 0;
+    while (ok && pos < n) {
+        Line ln;
+        unsigned quotes, odd;
+        ln.start = pos;
+        ln.eol = scan_line(s, pos, n, &quotes, &odd);
+        if ((odd & 4u) || !header(s, &ln) || ln.node_e - ln.node_s > 100) {
+            ok = 0;
+            break;
+        }
+        for (Py_ssize_t i = ln.start; i < ln.body; i++)
+            quotes -= s[i] == '"';
+        char stamp[48];
+        size_t stamp_len = 0;
+        if (malformed(s, ln.body, ln.eol, quotes, odd) ||
+            !when(s, &ln, stamp, &stamp_len, &last_sec, last_text)) {
+            ok = 0;
+            break;
+        }
+        Val host = {s + ln.node_s, ln.node_e - ln.node_s, ln.node_e > ln.node_s};
+        Val at = val_of((const uint8_t *)stamp, (Py_ssize_t)stamp_len);
+        Val raw = val_of(s + ln.start, ln.eol - ln.start);
+        out_put(&outs[0], &host);
+        out_put(&outs[1], &at);
+        out_put(&outs[2], &raw);
+        pos = ln.eol + 1;
+    }
+    Py_END_ALLOW_THREADS
+
+    int failed = 0;
+    for (int c = 0; c < 3; c++)
+        failed |= outs[c].valid.failed || outs[c].offsets.failed || outs[c].data.failed;
+    if (failed)
+        PyErr_NoMemory();
+    else if (!ok)
+        result = Py_NewRef(Py_None);
+    else
+        result = Py_BuildValue("(nNNN)", outs[0].count, out_triple(&outs[0]),
+                               out_triple(&outs[1]), out_triple(&outs[2]));
+    for (int c = 0; c < 3; c++) {
+        free(outs[c].valid.data);
+        free(outs[c].offsets.data);
+        free(outs[c].data.data);
+    }
+    PyBuffer_Release(&view);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"build", build_chunk, METH_VARARGS,
      "build(data, edge_lines) -> (lines, listed, built) or None (see build_chunk)."},
+    {"records", raw_records, METH_VARARGS,
+     "records(data) -> (count, host, _time, _raw) or None (see raw_records)."},
     {"index", index_chunk, METH_VARARGS,
      "index(data, needles, edge_lines) -> (lines, dropped, groups, slim) or None (see the "
      "module docstring)."},
