@@ -1070,10 +1070,30 @@ static int arg_order(const void *a, const void *b)
     return x->order < y->order ? -1 : (x->order > y->order ? 1 : 0);
 }
 
-/* Whether a line holds a ' or a quoted value with a space (_take's and _fields' general path). */
+/* Whether [b, e) holds a quoted value with a space (="[^"]* , auditd_events._QUOTED_SPACE). */
+static int quoted_space(const uint8_t *s, Py_ssize_t b, Py_ssize_t e)
+{
+    for (Py_ssize_t p = b; p < e;) {
+        const uint8_t *q = memchr(s + p, '"', (size_t)(e - p));
+        if (q == NULL)
+            return 0;
+        Py_ssize_t at = q - s;
+        if (at > b && s[at - 1] == '=') {
+            const uint8_t *close = memchr(s + at + 1, '"', (size_t)(e - at - 1));
+            Py_ssize_t end = close == NULL ? e : close - s;
+            if (memchr(s + at + 1, ' ', (size_t)(end - at - 1)) != NULL)
+                return 1;
+        }
+        p = at + 1;
+    }
+    return 0;
+}
+
+/* Whether a line is ENRICHED, holds a ' or a quoted value with a space (_take's and _fields'
+ * general path): Python builds its event. */
 static inline int line_complex(const uint8_t *s, const Line *ln)
 {
-    return (ln->flags & (L_SQ | L_GS)) || complex_fields(s, ln->body, ln->eol);
+    return (ln->flags & (L_SQ | L_GS)) || quoted_space(s, ln->body, ln->eol);
 }
 
 /* One event built into the columns, or 0: Python builds it (nothing was added). */
