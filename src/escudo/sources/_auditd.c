@@ -1388,6 +1388,8 @@ static PyObject *build_chunk(PyObject *self, PyObject *args)
     memset(outs, 0, sizeof outs);
     Py_ssize_t *pending = NULL; /* the groups Python builds */
     Py_ssize_t npending = 0;
+    if (n > INT32_MAX / 4)
+        ok = 0; /* int32 offsets: Python reads a chunk this big */
 
     Py_BEGIN_ALLOW_THREADS
     /* lines and headers, events: as index() */
@@ -1610,7 +1612,7 @@ static PyObject *raw_records(PyObject *self, PyObject *args)
     Py_ssize_t n = view.len;
     Out outs[3];
     memset(outs, 0, sizeof outs);
-    int ok = n > 0;
+    int ok = n > 0 && n <= INT32_MAX / 4; /* int32 offsets */
     long long last_sec = -1;
     char last_text[32] = {0};
     PyObject *result = NULL;
