@@ -1,13 +1,15 @@
 """Time auditd ingest: ``escudo events FILE --datamodel Endpoint.Processes --format parquet``,
 then ``escudo ingest FILE --store STORE`` (a new store each run).
 
-    python benchmarks/bench_auditd.py FILE [--repeat N] [--no-store]
+    python benchmarks/bench_auditd.py FILE [--repeat N] [--no-store] [--raw-events MODE]
 
 FILE: an audit log, e.g. ``benchmarks/gen_auditd.py 1000000 audit.log --records``. Prints, for
 each command, audit records (lines) per second of wall time and per CPU-second of the whole
 process tree (workers included, ``bench_hunt.measure``), the rows written and the peak RSS; issue
-12 asks for at least 150,000 records/s. For the seed detection against ``grep -c -i ngrok`` on an auditd file, run
-``benchmarks/bench_hunt.py FILE``. Not a test: the figures depend on the machine and its load.
+12 asks for at least 150,000 records/s. ``--raw-events all`` has the ingest keep every record as
+a raw event too (as ``auto`` does with ESCU's auditd content). For the seed detection against
+``grep -c -i ngrok`` on an auditd file, run ``benchmarks/bench_hunt.py FILE``. Not a test: the
+figures depend on the machine and its load.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("file", type=Path)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-store", action="store_true", help="skip the escudo ingest runs")
+    parser.add_argument("--raw-events", choices=("auto", "all", "none"), default="auto")
     args = parser.parse_args(argv)
     with open(args.file, "rb") as fh:
         records = sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 24), b""))
@@ -46,9 +49,10 @@ def main(argv: list[str] | None = None) -> int:
             with tempfile.TemporaryDirectory() as folder:
                 store = Path(folder) / "store"
                 cmd = [escudo, "ingest", str(args.file), "--store", str(store)]
+                cmd += ["--raw-events", args.raw_events]
                 runs.append(measure(cmd, dict(os.environ)))
                 files = sum(1 for _ in store.rglob("*.parquet"))
-        _show([*cmd[:-1], "STORE"], runs, records, f"{files} Parquet files")
+        _show([*cmd[:4], "STORE", *cmd[5:]], runs, records, f"{files} Parquet files")
     if hasattr(os, "getloadavg"):
         print("load average: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     return 0

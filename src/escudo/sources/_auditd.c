@@ -946,7 +946,731 @@ done:
     return result;
 }
 
+/* ---- build(data, edge_lines): the events of a chunk of bare records as columns -------------
+ *
+ * The events path's chunk builder (auditd_events.EventPlan, no raw filter): the chunk read as
+ * index() reads it (None for any chunk that is not all bare, whole, ASCII records), then each
+ * event that lies wholly inside it (not within edge_lines lines of either end) built as
+ * auditd_events._group_row builds it (event_row with need=None), straight into Arrow string
+ * columns. An event whose records this code does not read (ENRICHED 0x1D, a ' or a quoted
+ * value with a space, an argument in pieces or written in an unusual way, a hex value that is
+ * not ASCII once decoded, a relative created/deleted PATH name under a CWD, seconds past 11
+ * digits) is listed for Python to build, as is every edge event.
+ *
+ * Returns (lines, listed, built):
+ * lines   the chunk's lines;
+ * listed  [(ordinal, edge, first, last, spans, piece)] for the edge events and those Python
+ *         builds: first/last 1-based line numbers, spans (start, end) byte offsets of its
+ *         lines, piece (key "|node|time|serial", its record lines as _group_row writes an edge
+ *         piece) for an edge event, else None;
+ * built   (count, ordinals int64, then (validity bitmap, offsets int32, data) for each of
+ *         BUILT_FIELDS).
+ * auditd_events.py is the specification (EventPlan._fast); tests hold both equal.
+ */
+enum {
+    B_RECORD_TYPE, B_TIME, B_DEST, B_NODE, B_SERIAL, B_TYPES, B_ARCH, B_SYSCALL, B_SUCCESS,
+    B_EXIT, B_PID, B_PPID, B_UID, B_AUID, B_EUID, B_GID, B_SES, B_TTY, B_COMM, B_EXE, B_KEY,
+    B_USER, B_CWD, B_ARGC, B_COMMAND_LINE, B_PROCTITLE, B_PATH, B_FILE_PATH, B_FILE_NAME,
+    B_FILE_ACTION, B_EVENT_KEY, B_COUNT
+};
+
+/* The SYSCALL keys event_row reads (auditd_events._SYSCALL_KEYS), in B_ column order. */
+enum { S_ARCH, S_SYSCALL, S_SUCCESS, S_EXIT, S_PPID, S_PID, S_UID, S_AUID, S_EUID, S_GID, S_SES,
+       S_TTY, S_COMM, S_EXE, S_KEY, S_COUNT };
+static const char *const BUILD_SYSCALL_KEYS[S_COUNT] = {
+    "arch", "syscall", "success", "exit", "ppid", "pid", "uid", "auid", "euid", "gid", "ses",
+    "tty", "comm", "exe", "key"};
+
+typedef struct {
+    Buf valid, offsets, data;
+    Py_ssize_t count;
+} Out;
+
+typedef struct {
+    const uint8_t *p;
+    Py_ssize_t n;
+    int set;
+} Val;
+
+static void out_put(Out *o, const Val *v)
+{
+    if (o->offsets.len == 0) {
+        int32_t zero = 0;
+        buf_add(&o->offsets, &zero, 4);
+    }
+    if ((o->count & 7) == 0) {
+        uint8_t zero = 0;
+        buf_add(&o->valid, &zero, 1);
+    }
+    if (v->set) {
+        if (!o->valid.failed)
+            o->valid.data[o->count >> 3] |= (uint8_t)(1u << (o->count & 7));
+        buf_add(&o->data, v->p, (size_t)v->n);
+    }
+    int32_t end = (int32_t)o->data.len;
+    buf_add(&o->offsets, &end, 4);
+    o->count++;
+}
+
+static inline Val val_of(const uint8_t *p, Py_ssize_t n)
+{
+    Val v = {p, n, 1};
+    return v;
+}
+
+static inline Val val_text(const char *text)
+{
+    Val v = {(const uint8_t *)text, (Py_ssize_t)strlen(text), 1};
+    return v;
+}
+
+/* auditd.decode(key, written) into *v: quotes removed; upper-case hex of even length decoded
+ * (NUL as a space) when hex_key; else as written. 0 when the decoded bytes are not ASCII (Python
+ * builds the event: its UTF-8 replacement rules). `scratch` has room for the decoded bytes. */
+static int decode_value(const uint8_t *s, Py_ssize_t vs, Py_ssize_t ve, int hex_key,
+                        uint8_t **scratch, Val *v)
+{
+    Py_ssize_t n = ve - vs;
+    if (n > 1 && s[vs] == '"' && s[ve - 1] == '"') {
+        *v = val_of(s + vs + 1, n - 2);
+        return 1;
+    }
+    if (hex_key && n > 0 && (n & 1) == 0) {
+        Py_ssize_t i = vs;
+        while (i < ve && hex_upper(s[i]))
+            i++;
+        if (i == ve) {
+            uint8_t *out = *scratch;
+            for (Py_ssize_t j = 0; j < n / 2; j++) {
+                uint8_t c = (uint8_t)(hex_value(s[vs + 2 * j]) << 4 | hex_value(s[vs + 2 * j + 1]));
+                if (c >= 0x80)
+                    return 0;
+                out[j] = c ? c : ' ';
+            }
+            *v = val_of(out, n / 2);
+            *scratch += n / 2;
+            return 1;
+        }
+    }
+    *v = val_of(s + vs, n);
+    return 1;
+}
+
+typedef struct {
+    long long index;
+    Py_ssize_t order, vs, ve;
+    int quoted;
+} Arg;
+
+static int arg_order(const void *a, const void *b)
+{
+    const Arg *x = a, *y = b;
+    if (x->index != y->index)
+        return x->index < y->index ? -1 : 1;
+    return x->order < y->order ? -1 : (x->order > y->order ? 1 : 0);
+}
+
+/* Whether [b, e) holds a quoted value with a space (="[^"]* , auditd_events._QUOTED_SPACE). */
+static int quoted_space(const uint8_t *s, Py_ssize_t b, Py_ssize_t e)
+{
+    for (Py_ssize_t p = b; p < e;) {
+        const uint8_t *q = memchr(s + p, '"', (size_t)(e - p));
+        if (q == NULL)
+            return 0;
+        Py_ssize_t at = q - s;
+        if (at > b && s[at - 1] == '=') {
+            const uint8_t *close = memchr(s + at + 1, '"', (size_t)(e - at - 1));
+            Py_ssize_t end = close == NULL ? e : close - s;
+            if (memchr(s + at + 1, ' ', (size_t)(end - at - 1)) != NULL)
+                return 1;
+        }
+        p = at + 1;
+    }
+    return 0;
+}
+
+/* Whether a line is ENRICHED, holds a ' or a quoted value with a space (_take's and _fields'
+ * general path): Python builds its event. */
+static inline int line_complex(const uint8_t *s, const Line *ln)
+{
+    return (ln->flags & (L_SQ | L_GS)) || quoted_space(s, ln->body, ln->eol);
+}
+
+/* One event built into the columns, or 0: Python builds it (nothing was added). */
+static int build_event(const uint8_t *s, const Line *lines, const Group *g, Out *outs,
+                       uint8_t *scratch_base, Arg **args, Py_ssize_t *args_cap, long long *last_sec,
+                       char *last_text)
+{
+    uint8_t *scratch = scratch_base;
+    const Line *head = &lines[g->first];
+    Val v[B_COUNT];
+    memset(v, 0, sizeof v);
+    /* types (distinct, in order) */
+    Py_ssize_t type_s[16], type_e[16];
+    int ntypes = 0;
+    const Line *syscall = NULL, *cwd = NULL, *title = NULL;
+    Py_ssize_t nargs = 0, order = 0;
+    Val argc = {0};
+    int has_execve = 0, syscalls = 0;
+    /* PATH items: the first one's name, the created/deleted one */
+    int paths = 0;
+    Val path = {0}, file_path = {0};
+    const char *action = NULL;
+    int action_done = 0;
+    for (int32_t li = g->first; li >= 0; li = lines[li].next) {
+        const Line *ln = &lines[li];
+        if (line_complex(s, ln))
+            return 0;
+        Py_ssize_t ts = ln->node_e == ln->node_s ? ln->start + 5 : ln->node_e + 6;
+        Py_ssize_t te = ts;
+        while (s[te] != ' ')
+            te++;
+        int seen = 0;
+        for (int t = 0; t < ntypes && !seen; t++)
+            seen = type_e[t] - type_s[t] == te - ts && memcmp(s + type_s[t], s + ts, (size_t)(te - ts)) == 0;
+        if (!seen) {
+            if (ntypes == 16)
+                return 0;
+            type_s[ntypes] = ts;
+            type_e[ntypes++] = te;
+        }
+        Py_ssize_t b = ln->body, e = ln->eol;
+        if (ln->type == T_SYSCALL) {
+            syscalls++;
+            if (syscall == NULL)
+                syscall = ln;
+        } else if (ln->type == T_EXECVE) {
+            has_execve = 1;
+            for (Py_ssize_t i = b; i < e; i++)
+                if (s[i] != ' ' && is_space(s[i]))
+                    return 0; /* _fields splits on any white space: Python */
+            Py_ssize_t p = b;
+            while (p < e) {
+                while (p < e && s[p] == ' ')
+                    p++;
+                if (p >= e)
+                    break;
+                Py_ssize_t w = p;
+                while (p < e && s[p] != ' ')
+                    p++;
+                const uint8_t *eq = memchr(s + w, '=', (size_t)(p - w));
+                if (eq == NULL)
+                    continue;
+                Py_ssize_t k_e = eq - s, vs = k_e + 1;
+                if (k_e - w == 4 && memcmp(s + w, "argc", 4) == 0) {
+                    argc = val_of(s + vs, p - vs);
+                    continue;
+                }
+                if (s[w] != 'a')
+                    continue;
+                if (memchr(s + w, '[', (size_t)(k_e - w)) != NULL)
+                    return 0; /* an argument in pieces (or a key like one): Python */
+                if (k_e - w < 2)
+                    continue;
+                Py_ssize_t d = w + 1;
+                while (d < k_e && is_digit(s[d]))
+                    d++;
+                if (d != k_e)
+                    continue; /* a1_len and others: not an argument */
+                if (k_e - w > 8 || (s[w + 1] == '0' && k_e - w > 2))
+                    return 0; /* a huge or zero-led index: Python's int() */
+                long long index = 0;
+                for (Py_ssize_t j = w + 1; j < k_e; j++)
+                    index = index * 10 + (s[j] - '0');
+                if (nargs == *args_cap) {
+                    Py_ssize_t cap = *args_cap ? *args_cap * 2 : 64;
+                    Arg *a2 = realloc(*args, (size_t)cap * sizeof(Arg));
+                    if (a2 == NULL)
+                        return -1;
+                    *args = a2;
+                    *args_cap = cap;
+                }
+                Arg *a = &(*args)[nargs++];
+                a->index = index;
+                a->order = order++;
+                a->vs = vs;
+                a->ve = p;
+                a->quoted = p - vs > 1 && s[vs] == '"' && s[p - 1] == '"';
+            }
+        } else if (te - ts == 3 && memcmp(s + ts, "CWD", 3) == 0) {
+            if (cwd == NULL)
+                cwd = ln;
+        } else if (te - ts == 4 && memcmp(s + ts, "PATH", 4) == 0) {
+            Py_ssize_t ns, ne, ts2, te2;
+            int has_name = take(s, b, e, "name", &ns, &ne);
+            Val name = {0};
+            if (has_name && !decode_value(s, ns, ne, 1, &scratch, &name))
+                return 0;
+            if (paths++ == 0 && has_name)
+                path = name;
+            if (action_done || !has_name)
+                continue;
+            int has_type = take(s, b, e, "nametype", &ts2, &te2);
+            if (!has_type || ts2 == te2)
+                has_type = take(s, b, e, "objtype", &ts2, &te2);
+            if (!has_type)
+                continue;
+            int create = span_is(s, ts2, te2, "CREATE");
+            if (!create && !span_is(s, ts2, te2, "DELETE"))
+                continue;
+            if (name.n == 0 || name.p[0] != '/')
+                return 0; /* relative: joined to the CWD below, in Python */
+            file_path = name;
+            action = create ? "created" : "deleted";
+            action_done = create;
+        } else if (te - ts == 9 && memcmp(s + ts, "PROCTITLE", 9) == 0) {
+            if (title == NULL)
+                title = ln;
+        }
+    }
+    /* a relative name with no CWD value stays as written: punted above either way (rare) */
+    Py_ssize_t vs[S_COUNT], ve[S_COUNT];
+    for (int k = 0; k < S_COUNT; k++)
+        vs[k] = -1;
+    if (syscall != NULL) {
+        int found = 0;
+        for (int k = 0; k < S_COUNT; k++) {
+            if (!take(s, syscall->body, syscall->eol, BUILD_SYSCALL_KEYS[k], &vs[k], &ve[k]))
+                vs[k] = -1;
+            found |= vs[k] >= 0;
+        }
+        if (!found && syscalls > 1)
+            return 0; /* event_row reads the next SYSCALL record then: Python */
+    }
+    static const int RAW_COLUMNS[][2] = {
+        {S_ARCH, B_ARCH}, {S_SYSCALL, B_SYSCALL}, {S_SUCCESS, B_SUCCESS}, {S_EXIT, B_EXIT},
+        {S_PID, B_PID}, {S_PPID, B_PPID}, {S_UID, B_UID}, {S_AUID, B_AUID}, {S_EUID, B_EUID},
+        {S_GID, B_GID}, {S_SES, B_SES}, {S_TTY, B_TTY}};
+    for (size_t i = 0; i < sizeof RAW_COLUMNS / sizeof RAW_COLUMNS[0]; i++) {
+        int k = RAW_COLUMNS[i][0];
+        if (vs[k] >= 0)
+            v[RAW_COLUMNS[i][1]] = val_of(s + vs[k], ve[k] - vs[k]);
+    }
+    static const int HEX_COLUMNS[][2] = {{S_COMM, B_COMM}, {S_EXE, B_EXE}, {S_KEY, B_KEY}};
+    for (size_t i = 0; i < 3; i++) {
+        int k = HEX_COLUMNS[i][0];
+        if (vs[k] >= 0 && !decode_value(s, vs[k], ve[k], 1, &scratch, &v[HEX_COLUMNS[i][1]]))
+            return 0;
+    }
+    if (cwd != NULL) {
+        Py_ssize_t cs, ce;
+        if (take(s, cwd->body, cwd->eol, "cwd", &cs, &ce)) {
+            if (!decode_value(s, cs, ce, 1, &scratch, &v[B_CWD]))
+                return 0;
+        } else {
+            v[B_CWD] = val_of(s, 0); /* "": present, empty */
+        }
+    }
+    if (title != NULL) {
+        Py_ssize_t ps, pe;
+        if (take(s, title->body, title->eol, "proctitle", &ps, &pe) &&
+            !decode_value(s, ps, pe, 1, &scratch, &v[B_PROCTITLE]))
+            return 0;
+    }
+    /* the command line: aN values by index (the last written of each), joined by spaces */
+    if (nargs) {
+        qsort(*args, (size_t)nargs, sizeof(Arg), arg_order);
+        uint8_t *line = scratch;
+        Py_ssize_t n = 0, joined = 0;
+        for (Py_ssize_t i = 0; i < nargs; i++) {
+            const Arg *a = &(*args)[i];
+            if (i + 1 < nargs && (*args)[i + 1].index == a->index)
+                continue; /* a later one of the same index wins */
+            if (joined++)
+                line[n++] = ' ';
+            scratch = line + n;
+            Val arg;
+            if (a->quoted)
+                arg = val_of(s + a->vs + 1, a->ve - a->vs - 2);
+            else if (!decode_value(s, a->vs, a->ve, 1, &scratch, &arg))
+                return 0;
+            memmove(line + n, arg.p, (size_t)arg.n);
+            n += arg.n;
+            scratch = line + n;
+        }
+        v[B_COMMAND_LINE] = val_of(line, n);
+    }
+    if (argc.set)
+        v[B_ARGC] = argc;
+    if (!v[B_COMMAND_LINE].set)
+        v[B_COMMAND_LINE] = v[B_PROCTITLE];
+    int is_exec = has_execve;
+    for (int i = 0; !is_exec && vs[S_ARCH] >= 0 && vs[S_SYSCALL] >= 0 && i < 6; i++)
+        is_exec = span_is(s, vs[S_ARCH], ve[S_ARCH], EXEC_SYSCALLS[i][0]) &&
+                  span_is(s, vs[S_SYSCALL], ve[S_SYSCALL], EXEC_SYSCALLS[i][1]);
+    int failed = vs[S_SUCCESS] >= 0 && span_is(s, vs[S_SUCCESS], ve[S_SUCCESS], "no");
+    if (is_exec && !failed)
+        v[B_RECORD_TYPE] = val_text("execve");
+    else if (action != NULL && !failed)
+        v[B_RECORD_TYPE] = val_text(action[0] == 'c' ? "file_create" : "file_delete");
+    else
+        v[B_RECORD_TYPE] = val_of(s + type_s[0], type_e[0] - type_s[0]);
+    if (!v[B_EXE].set && is_exec && path.set && path.n > 0 && path.p[0] == '/')
+        v[B_EXE] = path;
+    v[B_USER] = v[B_UID];
+    v[B_PATH] = path;
+    if (action != NULL) {
+        v[B_FILE_PATH] = file_path;
+        v[B_FILE_ACTION] = val_text(action);
+        Py_ssize_t slash = file_path.n;
+        while (slash > 0 && file_path.p[slash - 1] != '/')
+            slash--;
+        v[B_FILE_NAME] = val_of(file_path.p + slash, file_path.n - slash);
+    }
+    /* types joined by commas */
+    uint8_t *types = scratch;
+    Py_ssize_t tn = 0;
+    for (int t = 0; t < ntypes; t++) {
+        if (t)
+            types[tn++] = ',';
+        memcpy(types + tn, s + type_s[t], (size_t)(type_e[t] - type_s[t]));
+        tn += type_e[t] - type_s[t];
+    }
+    v[B_TYPES] = val_of(types, tn);
+    scratch += tn;
+    /* time, node, serial, key */
+    char stamp[48];
+    size_t stamp_len = 0;
+    if (!when(s, head, stamp, &stamp_len, last_sec, last_text))
+        return 0;
+    v[B_TIME] = val_of((const uint8_t *)stamp, (Py_ssize_t)stamp_len);
+    Py_ssize_t node_n = head->node_e - head->node_s;
+    if (node_n) {
+        v[B_DEST] = v[B_NODE] = val_of(s + head->node_s, node_n);
+    }
+    v[B_SERIAL] = val_of(s + head->frac_e + 1, head->par_e - head->frac_e - 1);
+    uint8_t *key = scratch;
+    Py_ssize_t kn = 0;
+    key[kn++] = '|';
+    memcpy(key + kn, s + head->node_s, (size_t)node_n);
+    kn += node_n;
+    key[kn++] = '|';
+    memcpy(key + kn, stamp, stamp_len);
+    kn += (Py_ssize_t)stamp_len;
+    key[kn++] = '|';
+    memcpy(key + kn, v[B_SERIAL].p, (size_t)v[B_SERIAL].n);
+    kn += v[B_SERIAL].n;
+    v[B_EVENT_KEY] = val_of(key, kn);
+    for (int c = 0; c < B_COUNT; c++)
+        out_put(&outs[c], &v[c]);
+    return 1;
+}
+
+static PyObject *out_triple(Out *o)
+{
+    if (o->offsets.len == 0) {
+        int32_t zero = 0;
+        buf_add(&o->offsets, &zero, 4);
+    }
+    return Py_BuildValue("(NNN)", bytes_of(&o->valid), bytes_of(&o->offsets), bytes_of(&o->data));
+}
+
+static PyObject *build_chunk(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer view;
+    Py_ssize_t edge_lines;
+    if (!PyArg_ParseTuple(args, "y*n", &view, &edge_lines))
+        return NULL;
+    const uint8_t *s = view.buf;
+    Py_ssize_t n = view.len;
+    PyObject *result = NULL, *listed = NULL;
+    Line *lines = NULL;
+    Group *groups = NULL;
+    int32_t *table = NULL;
+    uint8_t *scratch = NULL;
+    Arg *argv = NULL;
+    Py_ssize_t args_cap = 0;
+    Py_ssize_t count = 0, cap = 0, ngroups = 0;
+    int ok = 1, nomem = 0;
+    Out outs[B_COUNT];
+    Buf ordinals = {0};
+    memset(outs, 0, sizeof outs);
+    Py_ssize_t *pending = NULL; /* the groups Python builds */
+    Py_ssize_t npending = 0;
+    if (n > INT32_MAX / 4)
+        ok = 0; /* int32 offsets: Python reads a chunk this big */
+
+    Py_BEGIN_ALLOW_THREADS
+    /* lines and headers, events: as index() */
+    Py_ssize_t pos = 0;
+    while (ok && pos < n) {
+        if (count == cap) {
+            Py_ssize_t c2 = cap ? cap * 2 : 1024;
+            Line *l2 = realloc(lines, (size_t)c2 * sizeof(Line));
+            if (l2 == NULL) {
+                nomem = 1;
+                break;
+            }
+            lines = l2;
+            cap = c2;
+        }
+        Line *ln = &lines[count];
+        unsigned quotes, odd;
+        ln->start = pos;
+        ln->eol = scan_line(s, pos, n, &quotes, &odd);
+        ln->flags = (uint8_t)(odd & 3u);
+        ln->next = -1;
+        if ((odd & 4u) || !header(s, ln)) {
+            ok = 0;
+        } else {
+            for (Py_ssize_t i = ln->start; i < ln->body; i++)
+                quotes -= s[i] == '"';
+            if (malformed(s, ln->body, ln->eol, quotes, odd))
+                ok = 0;
+        }
+        count++;
+        pos = ln->eol + 1;
+    }
+    if (n == 0)
+        ok = 0;
+    Py_ssize_t size = 16;
+    while (ok && !nomem && size < 2 * count)
+        size *= 2;
+    if (ok && !nomem) {
+        table = malloc((size_t)size * sizeof(int32_t));
+        groups = malloc((size_t)(count ? count : 1) * sizeof(Group));
+        pending = malloc((size_t)(count ? count : 1) * sizeof(Py_ssize_t));
+        scratch = malloc((size_t)n + 256);
+        if (table == NULL || groups == NULL || pending == NULL || scratch == NULL)
+            nomem = 1;
+        else
+            memset(table, 0xff, (size_t)size * sizeof(int32_t));
+    }
+    for (Py_ssize_t i = 0; ok && !nomem && i < count; i++) {
+        Line *ln = &lines[i];
+        size_t h = (size_t)key_hash(s, ln) & (size_t)(size - 1);
+        int32_t g = -1;
+        while (table[h] >= 0) {
+            Group *cand = &groups[table[h]];
+            if (same_key(s, &lines[cand->first], ln)) {
+                g = table[h];
+                break;
+            }
+            h = (h + 1) & (size_t)(size - 1);
+        }
+        if (g < 0) {
+            g = (int32_t)ngroups++;
+            table[h] = g;
+            groups[g].first = groups[g].last = (int32_t)i;
+            groups[g].syscall = -1;
+            groups[g].flags = 0;
+        } else {
+            lines[groups[g].last].next = (int32_t)i;
+            groups[g].last = (int32_t)i;
+        }
+        ln->group = g;
+    }
+    /* the events wholly inside the chunk, built */
+    long long last_sec = -1;
+    char last_text[32] = {0};
+    for (Py_ssize_t gi = 0; ok && !nomem && gi < ngroups; gi++) {
+        Group *g = &groups[gi];
+        Py_ssize_t first = g->first + 1, last = g->last + 1;
+        int edge = (first <= edge_lines ? 1 : 0) | (last > count - edge_lines ? 2 : 0);
+        int built = edge ? 0 : build_event(s, lines, g, outs, scratch, &argv, &args_cap,
+                                           &last_sec, last_text);
+        if (built < 0) {
+            nomem = 1;
+        } else if (built) {
+            int64_t ord = gi;
+            buf_add(&ordinals, &ord, 8);
+        } else {
+            pending[npending++] = gi;
+        }
+    }
+    Py_END_ALLOW_THREADS
+
+    if (nomem || ordinals.failed) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (int c = 0; c < B_COUNT; c++)
+        if (outs[c].valid.failed || outs[c].offsets.failed || outs[c].data.failed) {
+            PyErr_NoMemory();
+            goto done;
+        }
+    if (!ok) {
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    listed = PyList_New(0);
+    if (listed == NULL)
+        goto done;
+    long long last_sec2 = -1;
+    char last_text2[32] = {0};
+    for (Py_ssize_t pi = 0; pi < npending; pi++) {
+        Py_ssize_t gi = pending[pi];
+        Group *g = &groups[gi];
+        Py_ssize_t first = g->first + 1, last = g->last + 1;
+        int edge = (first <= edge_lines ? 1 : 0) | (last > count - edge_lines ? 2 : 0);
+        Py_ssize_t nlines = 0;
+        for (int32_t li = g->first; li >= 0; li = lines[li].next)
+            nlines++;
+        PyObject *spans = PyTuple_New(2 * nlines);
+        if (spans == NULL)
+            goto done;
+        Py_ssize_t k = 0;
+        for (int32_t li = g->first; li >= 0; li = lines[li].next) {
+            PyTuple_SET_ITEM(spans, k++, PyLong_FromSsize_t(lines[li].start));
+            PyTuple_SET_ITEM(spans, k++, PyLong_FromSsize_t(lines[li].eol));
+        }
+        PyObject *piece = NULL;
+        const Line *head = &lines[g->first];
+        char stamp[48];
+        size_t stamp_len = 0;
+        if (edge && when(s, head, stamp, &stamp_len, &last_sec2, last_text2)) {
+            Buf text = {0}, key = {0};
+            for (int32_t li = g->first; li >= 0; li = lines[li].next) {
+                const Line *ln = &lines[li];
+                if (li != g->first)
+                    buf_add(&text, "\n", 1);
+                buf_add(&text, s + ln->start, (size_t)(ln->par_e + 2 - ln->start));
+                buf_add(&text, " ", 1);
+                buf_add(&text, s + ln->body, (size_t)(ln->eol - ln->body));
+            }
+            buf_add(&key, "|", 1);
+            buf_add(&key, s + head->node_s, (size_t)(head->node_e - head->node_s));
+            buf_add(&key, "|", 1);
+            buf_add(&key, stamp, stamp_len);
+            buf_add(&key, "|", 1);
+            buf_add(&key, s + head->frac_e + 1, (size_t)(head->par_e - head->frac_e - 1));
+            if (text.failed || key.failed)
+                PyErr_NoMemory();
+            else
+                piece = Py_BuildValue("(s#s#)", key.data, (Py_ssize_t)key.len,
+                                      text.data ? text.data : "", (Py_ssize_t)text.len);
+            free(text.data);
+            free(key.data);
+        } else {
+            piece = Py_NewRef(Py_None); /* (an edge event past 11 digits of seconds: Python) */
+        }
+        PyObject *item = piece == NULL ? NULL
+                                       : Py_BuildValue("(niinNN)", gi, edge, (int)first, last,
+                                                       spans, piece);
+        if (item == NULL) {
+            if (piece == NULL)
+                Py_DECREF(spans);
+            goto done;
+        }
+        if (PyList_Append(listed, item) < 0) {
+            Py_DECREF(item);
+            goto done;
+        }
+        Py_DECREF(item);
+    }
+    {
+        Py_ssize_t nbuilt = (Py_ssize_t)(ordinals.len / 8);
+        PyObject *built = PyTuple_New(2 + B_COUNT);
+        if (built == NULL)
+            goto done;
+        PyTuple_SET_ITEM(built, 0, PyLong_FromSsize_t(nbuilt));
+        PyTuple_SET_ITEM(built, 1, bytes_of(&ordinals));
+        for (int c = 0; c < B_COUNT; c++)
+            PyTuple_SET_ITEM(built, 2 + c, out_triple(&outs[c]));
+        for (Py_ssize_t i = 0; i < 2 + B_COUNT; i++)
+            if (PyTuple_GET_ITEM(built, i) == NULL) {
+                Py_DECREF(built);
+                goto done;
+            }
+        result = Py_BuildValue("(nON)", count, listed, built);
+    }
+done:
+    Py_XDECREF(listed);
+    free(lines);
+    free(groups);
+    free(table);
+    free(scratch);
+    free(argv);
+    free(pending);
+    free(ordinals.data);
+    for (int c = 0; c < B_COUNT; c++) {
+        free(outs[c].valid.data);
+        free(outs[c].offsets.data);
+        free(outs[c].data.data);
+    }
+    PyBuffer_Release(&view);
+    return result;
+}
+
+
+/* ---- records(data): a chunk of bare records as raw events ----------------------------------
+ *
+ * auditd.RawPlan without a raw filter (one row per record line: host, _time, _raw) over a chunk
+ * that index() would read (every line a bare, whole, ASCII record; None otherwise, and for a
+ * node= name past 100 bytes or seconds past 11 digits: the Python path reads it). host is the
+ * record's node= (None without), _time audit_time's text, _raw the line.
+ * Returns (count, host (validity, offsets, data), _time (validity, offsets, data), _raw (...)).
+ */
+static PyObject *raw_records(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer view;
+    if (!PyArg_ParseTuple(args, "y*", &view))
+        return NULL;
+    const uint8_t *s = view.buf;
+    Py_ssize_t n = view.len;
+    Out outs[3];
+    memset(outs, 0, sizeof outs);
+    int ok = n > 0 && n <= INT32_MAX / 4; /* int32 offsets */
+    long long last_sec = -1;
+    char last_text[32] = {0};
+    PyObject *result = NULL;
+
+    Py_BEGIN_ALLOW_THREADS
+    Py_ssize_t pos = 0;
+    while (ok && pos < n) {
+        Line ln;
+        unsigned quotes, odd;
+        ln.start = pos;
+        ln.eol = scan_line(s, pos, n, &quotes, &odd);
+        if ((odd & 4u) || !header(s, &ln) || ln.node_e - ln.node_s > 100) {
+            ok = 0;
+            break;
+        }
+        for (Py_ssize_t i = ln.start; i < ln.body; i++)
+            quotes -= s[i] == '"';
+        char stamp[48];
+        size_t stamp_len = 0;
+        if (malformed(s, ln.body, ln.eol, quotes, odd) ||
+            !when(s, &ln, stamp, &stamp_len, &last_sec, last_text)) {
+            ok = 0;
+            break;
+        }
+        Val host = {s + ln.node_s, ln.node_e - ln.node_s, ln.node_e > ln.node_s};
+        Val at = val_of((const uint8_t *)stamp, (Py_ssize_t)stamp_len);
+        Val raw = val_of(s + ln.start, ln.eol - ln.start);
+        out_put(&outs[0], &host);
+        out_put(&outs[1], &at);
+        out_put(&outs[2], &raw);
+        pos = ln.eol + 1;
+    }
+    Py_END_ALLOW_THREADS
+
+    int failed = 0;
+    for (int c = 0; c < 3; c++)
+        failed |= outs[c].valid.failed || outs[c].offsets.failed || outs[c].data.failed;
+    if (failed)
+        PyErr_NoMemory();
+    else if (!ok)
+        result = Py_NewRef(Py_None);
+    else
+        result = Py_BuildValue("(nNNN)", outs[0].count, out_triple(&outs[0]),
+                               out_triple(&outs[1]), out_triple(&outs[2]));
+    for (int c = 0; c < 3; c++) {
+        free(outs[c].valid.data);
+        free(outs[c].offsets.data);
+        free(outs[c].data.data);
+    }
+    PyBuffer_Release(&view);
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"build", build_chunk, METH_VARARGS,
+     "build(data, edge_lines) -> (lines, listed, built) or None (see build_chunk)."},
+    {"records", raw_records, METH_VARARGS,
+     "records(data) -> (count, host, _time, _raw) or None (see raw_records)."},
     {"index", index_chunk, METH_VARARGS,
      "index(data, needles, edge_lines) -> (lines, dropped, groups, slim) or None (see the "
      "module docstring)."},

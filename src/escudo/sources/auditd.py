@@ -46,6 +46,11 @@ from escudo.sources.base import ALWAYS_PASS, RawFilter, ReadStats, Requirements
 from escudo.sources.framing import count_lines, iter_blocks, note_bad_text, syslog_host
 from escudo.sources.prefilter import has_c_scan, python_share, scan_lines, split_best
 
+try:
+    from escudo.sources import _auditd  # type: ignore[attr-defined]
+except ImportError:  # built without a C compiler: RawPlan reads every line in Python
+    _auditd = None
+
 SOURCETYPE = "linux:audit"
 # ESCU data_sources/linux_auditd_*.yml: source /var/log/audit/audit.log, sourcetype linux:audit,
 # the Splunk Add-on for Unix and Linux (9.2.0).
@@ -347,6 +352,24 @@ class _RawSink:
         return pa.RecordBatch.from_arrays(arrays, schema=RAW_SCHEMA)
 
 
+def _bare_records(data: bytes) -> pa.RecordBatch | None:
+    """The raw events of a chunk of bare, whole, ASCII records, from the C module
+    (``_auditd.records``); None when it is absent or the chunk is not for it."""
+    if _auditd is None:
+        return None
+    found = _auditd.records(data)
+    if found is None:
+        return None
+    count = found[0]
+    arrays = [
+        pa.Array.from_buffers(
+            pa.string(), count, [pa.py_buffer(valid), pa.py_buffer(offsets), pa.py_buffer(text)]
+        )
+        for valid, offsets, text in found[1:]
+    ]
+    return pa.RecordBatch.from_arrays(arrays, schema=RAW_SCHEMA)
+
+
 def _lines_in(data: bytes, begin: int, end: int) -> int:
     """Lines of ``data[begin:end]`` (whole lines), a last one without its newline included."""
     last = end == len(data) and end > begin and data[end - 1 : end] != b"\n"
@@ -392,6 +415,11 @@ class RawPlan:
     def __call__(self, data: bytes, name: str) -> tuple[pa.RecordBatch, ReadStats]:
         sink = _RawSink()
         needles = compile_filter(self.raw_filter)
+        if needles is None and not self.exact:
+            found = _bare_records(data)
+            if found is not None:
+                sink.stats.events = found.num_rows
+                return found, sink.stats
         if needles is None:
             read_records(data, name, sink.stats, lambda _, record: sink.add(record))
         else:

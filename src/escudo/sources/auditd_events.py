@@ -32,6 +32,7 @@ from bisect import bisect_left
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -52,6 +53,11 @@ from escudo.sources.auditd import (
     read_records,
 )
 from escudo.sources.base import RawFilter, ReadStats, Requirements, mapped_needles
+
+try:
+    from escudo.sources import _auditd  # type: ignore[attr-defined]
+except ImportError:  # built without a C compiler: EventPlan._fast reads every chunk
+    _auditd = None
 
 EXEC = "execve"
 FILE_CREATE = "file_create"
@@ -169,7 +175,9 @@ _PATH_FIELDS = frozenset({"path", "file_path", "file_name", "file_action"})
 def _syscall_keys(need: frozenset[str] | None) -> tuple[str, ...]:
     if need is None:
         return _SYSCALL_KEYS
-    return tuple(k for k in _SYSCALL_KEYS if k in need or k in _ALWAYS_SYSCALL)
+    # (``user`` is the uid where no ENRICHED UID names it)
+    uid = frozenset({"uid"}) if "user" in need else frozenset()
+    return tuple(k for k in _SYSCALL_KEYS if k in need or k in _ALWAYS_SYSCALL or k in uid)
 
 
 def event_row(
@@ -206,11 +214,12 @@ def event_row(
             path_bodies.append(body.partition("\x1d")[0])
         elif kind == "PROCTITLE" and title is None:
             title = body
-    if title is not None and (need is None or "proctitle" in need or not execves):
+    argc, command_line = _args(execves)
+    # (the PROCTITLE is the command line when the EXECVE records give no argument)
+    if title is not None and (need is None or "proctitle" in need or command_line is None):
         title = _take(title.partition("\x1d")[0], ("proctitle",)).get("proctitle")
     else:
         title = None
-    argc, command_line = _args(execves)
     success = syscall.get("success")
     arch, number = syscall.get("arch"), syscall.get("syscall")
     named = _text(enriched.get("SYSCALL"))
@@ -333,6 +342,9 @@ class EventPlan:
             indexed = self._indexed(data, needles, clause)
             if indexed is not None:
                 return indexed
+        built = self._built(data) if needles is None else None
+        if built is not None:
+            return built
         fast = self._fast(data)
         if fast is not None:
             return fast
@@ -423,6 +435,36 @@ class EventPlan:
             rows.append(_group_row(group_key, records, edge, lines - last, lines, needles, need))
         return _batch(rows, plan_schema(self.fields)), stats
 
+    def _built(self, data: bytes) -> tuple[pa.RecordBatch, ReadStats] | None:
+        """The chunk through the C builder (``_auditd.build``: bare records only, no raw
+        filter): the events wholly inside it built in C as :meth:`_fast` builds them, straight
+        into Arrow columns; the edge events and those it leaves to Python (ENRICHED, quoted
+        spaces, arguments in pieces, ...) built here as :meth:`_fast` builds them; None when
+        the chunk is not for that path or the module is absent (:meth:`_fast` reads it)."""
+        if _auditd is None:
+            return None
+        found = _auditd.build(data, self.edge_lines)
+        if found is None:
+            return None
+        lines, listed, built = found
+        schema = plan_schema(self.fields)
+        need = _need(self.fields)
+        rows: list[Row] = []
+        for _, edge, _, last, spans, piece in listed:
+            if piece is not None:  # an edge piece, as _group_row writes it
+                rows.append({
+                    "host": None, "_key": piece[0], "_edge": edge, "_after": lines - last,
+                    "_lines": lines, "_records": piece[1],
+                })  # fmt: skip
+                continue
+            records = [_record_of(data[spans[i] : spans[i + 1]]) for i in range(0, len(spans), 2)]
+            key = (records[0][0], records[0][2], records[0][3], records[0][4])
+            rows.append(_group_row(key, records, edge, lines - last, lines, None, need))
+        order, columnar = _built_columns(built, schema, lines)
+        stats = ReadStats()
+        stats.lines = lines
+        return _in_order(rows, [g[0] for g in listed], columnar, order, schema), stats
+
     def _indexed(
         self, data: bytes, needles: tuple[tuple[bytes, ...], ...], clause: tuple[bytes, ...]
     ) -> tuple[pa.RecordBatch, ReadStats] | None:
@@ -454,7 +496,6 @@ class EventPlan:
             key = (head[0], head[2], head[3], head[4])
             rows.append(_group_row(key, records, 0, lines - last, lines, needles, None))
         order, columns = auditd_hunt.slim_arrays(slim)
-        ordinals = pa.array([g[0] for g in groups], pa.int64())
         if not len(order):
             return _batch(rows, schema), stats
         count = len(order)
@@ -469,12 +510,65 @@ class EventPlan:
                 arrays.append(pa.array([value] * count, field.type))
             else:
                 arrays.append(pa.nulls(count, field.type))
-        table = pa.Table.from_batches(
-            [_batch(rows, schema), pa.RecordBatch.from_arrays(arrays, schema=schema)]
-        )
-        positions = pc.sort_indices(pa.concat_arrays([ordinals, order]))
-        out = table.take(positions).combine_chunks().to_batches()
-        return out[0], stats
+        columnar = pa.RecordBatch.from_arrays(arrays, schema=schema)
+        return _in_order(rows, [g[0] for g in groups], columnar, order, schema), stats
+
+
+def _built_columns(
+    built: tuple[Any, ...], schema: pa.Schema, lines: int | None
+) -> tuple[pa.Array, pa.RecordBatch]:
+    """The ordinals and the rows (``schema``) of ``_auditd.build``'s events, over its buffers;
+    ``lines`` the chunk's (``_edge`` 0, ``_lines``, ``_key`` set), or None: no internal column
+    set (the assembler's rows)."""
+    count = built[0]
+    order = pa.Array.from_buffers(pa.int64(), count, [None, pa.py_buffer(built[1])])
+    columns = dict(zip(_BUILT_FIELDS, built[2:], strict=True))
+    arrays = []
+    for field in schema:
+        if field.name in columns and (lines is not None or field.name != "_key"):
+            valid, offsets, text = columns[field.name]
+            buffers = [pa.py_buffer(valid) if count else None, pa.py_buffer(offsets)]
+            buffers.append(pa.py_buffer(text))
+            arrays.append(pa.Array.from_buffers(pa.string(), count, buffers))
+        elif field.name in ("_edge", "_lines") and lines is not None:
+            value = pa.scalar(0 if field.name == "_edge" else lines, field.type)
+            arrays.append(pa.repeat(value, count))
+        else:
+            arrays.append(pa.nulls(count, field.type))
+    return order, pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _kernel_order(text: str) -> int:
+    """:func:`_order` of a bare record line's type."""
+    start = text.find(" ") + 1 if text.startswith("node=") else 0
+    return _order(text[start + 5 : text.find(" ", start)])
+
+
+def _in_order(
+    rows: list[Row],
+    ordinals: list[int],
+    columnar: pa.RecordBatch,
+    order: pa.Array,
+    schema: pa.Schema,
+) -> pa.RecordBatch:
+    """``rows`` (the events at ``ordinals``) and ``columnar`` (those at ``order``) as one batch
+    in event order (the order of their first lines in the chunk)."""
+    if not len(order):
+        return _batch(rows, schema)
+    if not rows:
+        return columnar
+    table = pa.Table.from_batches([_batch(rows, schema), columnar])
+    positions = pc.sort_indices(pa.concat_arrays([pa.array(ordinals, pa.int64()), order]))
+    return table.take(positions).combine_chunks().to_batches()[0]
+
+
+# The columns of _auditd.build's events, in its order (B_RECORD_TYPE ... B_EVENT_KEY).
+_BUILT_FIELDS = (
+    "record_type", "time", "dest", "node", "serial", "types", "arch", "syscall", "success",
+    "exit", "pid", "ppid", "uid", "auid", "euid", "gid", "ses", "tty", "comm", "exe", "key",
+    "user", "cwd", "argc", "command_line", "proctitle", "path", "file_path", "file_name",
+    "file_action", "_key",
+)  # fmt: skip
 
 
 def _record_of(line: bytes) -> tuple[str, ...]:
@@ -613,6 +707,25 @@ class Assembler:
             rows.append(row)
         return rows
 
+    def _built_batch(self, pieces: Iterable[Piece], schema: pa.Schema) -> pa.RecordBatch:
+        """:meth:`_built`'s rows as a batch (``schema``). Without a raw filter, pieces of bare
+        records (no transport host, no summary) go through the C builder at once, each
+        piece's records in the kernel's order as :meth:`_built` puts them (one event each);
+        the events it leaves to Python, and any other pieces, through :meth:`_built`."""
+        pieces = list(pieces)
+        found = None
+        bare = all(host is None and summary is None for host, _, _, summary in pieces)
+        if _auditd is not None and pieces and bare and compile_filter(self.raw_filter) is None:
+            texts = [t for piece in pieces for t in sorted(piece[1], key=_kernel_order)]
+            found = _auditd.build("\n".join(texts).encode(), 0)
+        if found is None or found[2][0] + len(found[1]) != len(pieces):
+            return _batch(self._built(pieces), schema)  # (or pieces whose keys met: Python)
+        _, listed, built = found
+        order, columnar = _built_columns(built, schema, None)
+        ordinals = [g[0] for g in listed]
+        rows = self._built(pieces[i] for i in ordinals)
+        return _in_order(rows, ordinals, columnar, order, schema)
+
     def feed(self, batch: pa.RecordBatch) -> pa.RecordBatch | None:
         chunk_lines = batch.column("_lines")[0].as_py() if batch.num_rows else 0
         for key, (host, texts, age, summary) in list(self.pending.items()):
@@ -630,7 +743,7 @@ class Assembler:
         self.pending = pending
         rows = pa.Table.from_batches([batch.filter(pc.invert(edges))])
         if finished:
-            built = _batch(self._built(finished), batch.schema)
+            built = self._built_batch(finished, batch.schema)
             rows = pa.concat_tables([pa.Table.from_batches([built]), rows])
         return self._release(rows)
 
@@ -673,10 +786,10 @@ class Assembler:
             self.pending[key] = (row["host"], lines, age, None if old else _summary(row))
 
     def finish(self) -> pa.RecordBatch | None:
-        finished = self._built(self.pending.values())
-        self.pending = {}
         schema = plan_schema(self.fields)
-        return self._release(pa.Table.from_batches([_batch(finished, schema)], schema=schema))
+        finished = self._built_batch(self.pending.values(), schema)
+        self.pending = {}
+        return self._release(pa.Table.from_batches([finished], schema=schema))
 
     def _select(self, table: pa.Table, order: pa.Array) -> pa.RecordBatch | None:
         """The rows at ``order`` (time order), parents resolved, then selected."""
