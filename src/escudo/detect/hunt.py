@@ -15,6 +15,7 @@ the user's when a content folder defines it, else contentctl's ``search *`` (``l
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -31,6 +32,7 @@ import pyarrow.compute as pc
 from escudo.content.loader import macros_for, resolve_detection
 from escudo.content.model import ContentSet, Detection
 from escudo.datamodels.normalize import MAX_UNION_CLAUSES, union_filters
+from escudo.detect.presence import LiteralPresence
 from escudo.detect.result import DetectionResult
 from escudo.detect.store import RISK_DATASET, Store
 from escudo.errors import EscudoError
@@ -42,6 +44,8 @@ if TYPE_CHECKING:
     from escudo.engines.base import Engine
 
 __all__ = ["MAX_UNION_CLAUSES", "union_filters"]  # kept importable from here
+
+logger = logging.getLogger(__name__)
 
 
 def compile_detection(
@@ -235,6 +239,7 @@ def run_compiled(
     stats = stats if stats is not None else ReadStats()
     window = _Window(earliest=earliest, latest=latest)
     needs = needs_of(jobs)
+    presence = None
     if RISK_DATASET in needs:
         del needs[RISK_DATASET]
         # Arrow rather than register_risk_store: the run's window clips risk events too,
@@ -254,12 +259,33 @@ def run_compiled(
                     engine, layout, dataset, earliest, latest, requirements
                 )
         elif needs:
-            _load_logs(engine, paths, needs, window, stats, sourcetype, reads)
-        results = []
-        for detection, compiled in jobs:
-            rows = engine.run(compiled)
-            low, high = window.info(compiled.datasets)
-            results.append(DetectionResult(detection, compiled, rows, low, high))
+            presence = LiteralPresence([c for _, c in jobs], needs)
+            _load_logs(engine, paths, needs, window, stats, sourcetype, reads, presence)
+        return _run_jobs(engine, jobs, window, presence)
+
+
+def _run_jobs(
+    engine: Engine,
+    jobs: Sequence[tuple[Detection, CompiledSearch]],
+    window: _Window,
+    presence: LiteralPresence | None,
+) -> list[DetectionResult]:
+    """Every job's rows, in order: first those that may match (``presence``), over the rows
+    loaded; then the others, over their data set emptied (docs/semantics.md, "Detections that
+    cannot match"), which costs no scan of the rows."""
+    now = [i for i, (_, c) in enumerate(jobs) if presence is None or presence.can_match(c)]
+    chosen = set(now)
+    later = [i for i in range(len(jobs)) if i not in chosen]
+    rows = dict(zip(now, (engine.run(jobs[i][1]) for i in now), strict=True))
+    if later:
+        logger.debug("%d of %d detections cannot match the rows read", len(later), len(jobs))
+        for dataset in dict.fromkeys(d for i in later for d in jobs[i][1].datasets):
+            engine.register_arrow(dataset, empty_table(dataset))
+        rows |= zip(later, (engine.run(jobs[i][1]) for i in later), strict=True)
+    results = []
+    for index, (detection, compiled) in enumerate(jobs):
+        low, high = window.info(compiled.datasets)
+        results.append(DetectionResult(detection, compiled, rows[index], low, high))
     return results
 
 
@@ -356,13 +382,16 @@ def _load_logs(
     stats: ReadStats,
     sourcetype: str | None,
     reads: Iterable[tuple[str, pa.RecordBatch]] | None = None,
+    presence: LiteralPresence | None = None,
 ) -> None:
     """Read the inputs once into every data set of ``needs``: the first data set streams into
     the engine (which spills to disk when it must); the others' batches go to Parquet files
     meanwhile, loaded into the engine once the read is done (memory stays bounded). ``reads``:
-    that read, already started."""
+    that read, already started; ``presence`` looks at every row loaded."""
     with TemporaryDirectory(prefix="escudo-spool-") as spool:
-        _load_logs_via(engine, paths, needs, window, stats, sourcetype, Path(spool), reads)
+        _load_logs_via(
+            engine, paths, needs, window, stats, sourcetype, Path(spool), reads, presence
+        )
 
 
 def _load_logs_via(
@@ -374,6 +403,7 @@ def _load_logs_via(
     sourcetype: str | None,
     spool: Path,
     reads: Iterable[tuple[str, pa.RecordBatch]] | None = None,
+    presence: LiteralPresence | None = None,
 ) -> None:
     import pyarrow.parquet as pq
 
@@ -402,8 +432,11 @@ def _load_logs_via(
                 writers[dataset] = pq.ParquetWriter(files[dataset], kept.schema)
             writers[dataset].write_batch(kept)
 
+    def looked(dataset: str, batches: Iterable[pa.RecordBatch]) -> Iterable[pa.RecordBatch]:
+        return batches if presence is None else presence.observe(dataset, batches)
+
     try:
-        engine.register_arrow(first, window.clip(first, first_rows()))
+        engine.register_arrow(first, looked(first, window.clip(first, first_rows())))
     finally:
         for writer in writers.values():
             writer.close()
@@ -411,7 +444,8 @@ def _load_logs_via(
         window.seen.setdefault(dataset, (None, None))
         if dataset in files:
             with pq.ParquetFile(files[dataset]) as spooled:
-                engine.register_arrow(dataset, spooled.iter_batches(batch_size=65536))
+                batches = spooled.iter_batches(batch_size=65536)
+                engine.register_arrow(dataset, looked(dataset, batches))
         else:
             engine.register_arrow(dataset, empty_table(dataset))
 
