@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -77,11 +78,19 @@ class _Recording(DuckDBEngine):
         super().__init__()
         self.held: list[int] = []
 
-    def run(self, compiled: Runnable) -> pa.Table:
+    def _note(self, compiled: Runnable) -> None:
         relation = get_dataset(compiled.datasets[0]).relation
         found = self.connection.execute(f'SELECT count(*) FROM "{relation}"').fetchall()
         self.held.append(found[0][0])
+
+    def run(self, compiled: Runnable) -> pa.Table:
+        self._note(compiled)
         return super().run(compiled)
+
+    def run_many(self, searches: Sequence[Runnable], workers: int | None = None) -> list[pa.Table]:
+        for compiled in searches:
+            self._note(compiled)
+        return super().run_many(searches, workers)
 
 
 def _reference(paths: list[Path], searches: list[CompiledSearch]) -> list[pa.Table]:

@@ -272,21 +272,31 @@ def _run_jobs(
 ) -> list[DetectionResult]:
     """Every job's rows, in order: first those that may match (``presence``), over the rows
     loaded; then the others, over their data set emptied (docs/semantics.md, "Detections that
-    cannot match"), which costs no scan of the rows."""
+    cannot match"), which costs no scan of the rows, several at once (:func:`_run_all`)."""
     now = [i for i, (_, c) in enumerate(jobs) if presence is None or presence.can_match(c)]
     chosen = set(now)
     later = [i for i in range(len(jobs)) if i not in chosen]
-    rows = dict(zip(now, (engine.run(jobs[i][1]) for i in now), strict=True))
+    # one at a time over the rows (DuckDB's threads share each; two at once held more memory)
+    rows = {i: engine.run(jobs[i][1]) for i in now}
     if later:
         logger.debug("%d of %d detections cannot match the rows read", len(later), len(jobs))
         for dataset in dict.fromkeys(d for i in later for d in jobs[i][1].datasets):
             engine.register_arrow(dataset, empty_table(dataset))
-        rows |= zip(later, (engine.run(jobs[i][1]) for i in later), strict=True)
+        rows |= zip(later, _run_all(engine, [jobs[i][1] for i in later]), strict=True)
     results = []
     for index, (detection, compiled) in enumerate(jobs):
         low, high = window.info(compiled.datasets)
         results.append(DetectionResult(detection, compiled, rows[index], low, high))
     return results
+
+
+def _run_all(engine: Engine, searches: Sequence[CompiledSearch]) -> list[pa.Table]:
+    """Each search's rows, in order: several at once where the engine can (DuckDB's
+    ``run_many``: the fixed cost of each query overlaps), else one after the other."""
+    run_many = getattr(engine, "run_many", None)
+    if run_many is not None:
+        return list(run_many(searches))
+    return [engine.run(compiled) for compiled in searches]
 
 
 def needs_of(jobs: Sequence[tuple[Detection, CompiledSearch]]) -> dict[str, list[Requirements]]:
