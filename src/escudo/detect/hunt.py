@@ -4,7 +4,8 @@ Each input is read ONCE, whatever the number of detections and data sets: one ex
 record feeds every CIM data set the selected detections need, with a raw prefilter that is the OR
 of the detections' own (``normalize.read_datasets``); the rows are loaded into the engine (the
 first data set streamed, the others spooled to Parquet while it loads), and every detection's
-compiled SQL then runs over them. Each detection's ``<name>_filter`` macro is
+compiled SQL then runs over them; a detection whose required literals no loaded row holds runs
+over its data set emptied instead (``detect/presence.py``: the same result, no scan). Each detection's ``<name>_filter`` macro is
 the user's when a content folder defines it, else contentctl's ``search *`` (``loader.macros_for``).
 
 >>> from escudo.content.loader import load_content
