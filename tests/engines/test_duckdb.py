@@ -164,3 +164,28 @@ def test_spill_folder_is_removed_when_duckdb_cannot_start(
     with pytest.raises(EngineError, match="cannot start DuckDB"):
         DuckDBEngine(memory_limit="not a size")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_run_many_gives_each_search_its_rows_in_order_on_cursors_and_on_the_connection() -> None:
+    from dataclasses import replace
+
+    from escudo.errors import EngineError
+
+    by_dest = "| tstats count from datamodel=Endpoint.Processes by Processes.dest"
+    per_port = "| tstats count from datamodel=Network_Traffic.All_Traffic by All_Traffic.dest_port"
+    searches = [
+        compile_search(spl)
+        for spl in (by_dest, per_port, "| tstats count from datamodel=Endpoint.Filesystem")
+    ] * 3
+    with DuckDBEngine() as engine:
+        # a table (every cursor sees it) and a view over Arrow data (this connection only)
+        engine.register_arrow(
+            "Endpoint.Processes", iter(pa.table({"dest": ["a", "b", "a"]}).to_batches())
+        )
+        engine.register_arrow("Network_Traffic.All_Traffic", pa.table({"dest_port": ["443"]}))
+        assert engine.connection_only == {"Network_Traffic.All_Traffic"}
+        expected = [engine.run(s) for s in searches]
+        assert engine.run_many(searches) == expected
+        assert [t.num_rows for t in expected[:3]] == [2, 1, 1]
+        with pytest.raises(EngineError, match="DuckDB failed"):
+            engine.run_many([searches[0], replace(searches[0], expression=exp.select("nope"))])

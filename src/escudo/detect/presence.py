@@ -1,0 +1,163 @@
+"""Which detections of a hunt can match the rows read: the literals their requirements need, looked
+up in the loaded rows, so a detection that cannot match runs over an empty data set instead.
+
+A compiled search's :data:`~escudo.sources.base.Requirements` for a data set is a CNF of
+``(CIM field, literal)``: every row the search can accept holds, for each clause, one of its
+literals in that field's value (ASCII case-insensitive; ``compile/pushdown.py``). The raw prefilter
+drops the rows that fail it, soundly, so the search's result over the rows read equals its result
+over the rows that satisfy the CNF. When some clause has no literal in any value of its field in the
+whole data set, no row satisfies the CNF, and the result is the search's result over an EMPTY data
+set (``stats count`` still gives its one row of 0): that is how :func:`~escudo.detect.hunt.run_compiled`
+runs it, without scanning the rows (docs/semantics.md, "Detections that cannot match").
+
+The lookup works on each batch's distinct values of a field, ASCII-lowered and joined with NUL
+bytes; a literal is struck off once found. Values holding a byte sequence DuckDB's ``lower()``
+folds to ASCII (``sources.base.ALWAYS_PASS``: the Kelvin sign, the dotted capital I), a list
+(multivalue) column or a missing one count as holding every literal. A byte budget bounds the
+work: past it, every literal still looked for counts as present (a detection is only ever run
+over its rows for lack of proof).
+
+>>> import pyarrow as pa
+>>> from escudo.compile import compile_search
+>>> ngrok = compile_search("| tstats count from datamodel=Endpoint.Processes where Processes.process_name=ngrok")
+>>> presence = LiteralPresence([ngrok])
+>>> batch = pa.record_batch({"process_name": ["bash", "NGROK"]})
+>>> _ = list(presence.observe("Endpoint.Processes", [batch]))
+>>> presence.can_match(ngrok)
+True
+>>> presence = LiteralPresence([ngrok])
+>>> _ = list(presence.observe("Endpoint.Processes", [pa.record_batch({"process_name": ["bash"]})]))
+>>> presence.can_match(ngrok)
+False
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from escudo.sources.base import ALWAYS_PASS
+
+if TYPE_CHECKING:
+    from escudo.engines.base import Runnable
+
+# Bytes of joined distinct values scanned for literals, summed over literals and batches, before
+# the lookup gives up (every literal still looked for then counts as present). Python's ``in`` on
+# bytes scans 1-2 GB/s: this bounds the lookup to a fraction of a second whatever the input.
+DEFAULT_BUDGET = 1 << 28
+# Rows looked at together (their distinct values once): the columns held meanwhile are the
+# engine's batches' (no copy), ~15 MB of an ESCU hunt's Sysmon process fields.
+LOOK_ROWS = 1 << 17
+
+_SEPARATOR = b"\x00"
+
+
+def _requirements(compiled: Runnable) -> dict[str, tuple[tuple[tuple[str, str], ...], ...]]:
+    return dict(getattr(compiled, "requirements", None) or {})
+
+
+class LiteralPresence:
+    """The literals ``searches`` require, per data set and field, struck off as :meth:`observe`
+    finds them in the rows; :meth:`can_match` says whether a search may return rows of its own.
+
+    Only searches over one data set of ``datasets`` (default: any) are ever ruled out: every row
+    of those must go through :meth:`observe` (a data set with no rows observed has none)."""
+
+    def __init__(
+        self,
+        searches: Iterable[Runnable],
+        datasets: Iterable[str] | None = None,
+        budget: int = DEFAULT_BUDGET,
+    ) -> None:
+        # data set -> field -> literals (ASCII-lowered UTF-8) not found yet
+        self.pending: dict[str, dict[str, set[bytes]]] = {}
+        self.budget = budget
+        watched = None if datasets is None else frozenset(datasets)
+        self.watched: frozenset[str] = frozenset()
+        for compiled in searches:
+            if len(compiled.datasets) != 1:
+                continue
+            dataset = compiled.datasets[0]
+            if watched is not None and dataset not in watched:
+                continue
+            self.watched |= {dataset}
+            for clause in _requirements(compiled).get(dataset, ()):
+                for field, literal in clause:
+                    needle = literal.encode("utf-8").lower()
+                    if _SEPARATOR not in needle:
+                        self.pending.setdefault(dataset, {}).setdefault(field, set()).add(needle)
+
+    def observe(self, dataset: str, batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        """``batches`` (rows of ``dataset``) as they are, looked at on the way, ``LOOK_ROWS`` rows
+        at a time (the distinct values of many small batches are mostly the same)."""
+        held: list[pa.RecordBatch] = []
+        rows = 0
+        for batch in batches:
+            fields = [f for f, pending in self.pending.get(dataset, {}).items() if pending]
+            if fields and batch.num_rows:
+                # only the columns looked at are held (a batch holds each column's buffers)
+                part = batch.select([f for f in fields if f in batch.schema.names])
+                if held and part.schema != held[0].schema:
+                    self._look(dataset, held)
+                    held, rows = [], 0
+                held.append(part)
+                rows += batch.num_rows
+                if rows >= LOOK_ROWS:
+                    self._look(dataset, held)
+                    held, rows = [], 0
+            yield batch
+        if held:
+            self._look(dataset, held)
+
+    def _look(self, dataset: str, batches: list[pa.RecordBatch]) -> None:
+        fields = self.pending.get(dataset)
+        if not fields:
+            return
+        rows = pa.Table.from_batches(batches)
+        for field, literals in fields.items():
+            if not literals:
+                continue
+            if field not in rows.schema.names or not pa.types.is_string(
+                rows.schema.field(field).type
+            ):
+                literals.clear()  # not plain text here: no proof either way
+                continue
+            values = pc.ascii_lower(pc.unique(rows.column(field)).drop_null())
+            if not len(values):
+                continue
+            offsets = pa.array([0, len(values)], pa.int32())
+            joined = pc.binary_join(pa.ListArray.from_arrays(offsets, values), "\x00")[0]
+            blob = joined.as_buffer().to_pybytes()
+            if any(seq in blob for seq in ALWAYS_PASS):
+                literals.clear()
+                continue
+            for literal in list(literals):
+                self.budget -= len(blob)
+                if literal in blob:
+                    literals.discard(literal)
+            if self.budget < 0:  # no proof past the budget: whatever is left may be there
+                self.pending.clear()
+                return
+
+    def absent(self, dataset: str, field: str, literal: str) -> bool:
+        """Whether no row observed of ``dataset`` holds ``literal`` in ``field`` (ASCII case
+        aside), as far as the lookup proved."""
+        needle = literal.encode("utf-8").lower()
+        return needle in self.pending.get(dataset, {}).get(field, ())
+
+    def can_match(self, compiled: Runnable) -> bool:
+        """False when some clause of ``compiled``'s requirements on its one data set has no
+        literal in the rows observed: its result is then its result over no rows."""
+        if len(compiled.datasets) != 1 or compiled.datasets[0] not in self.watched:
+            return True
+        dataset = compiled.datasets[0]
+        return not any(
+            clause and all(self.absent(dataset, field, literal) for field, literal in clause)
+            for clause in _requirements(compiled).get(dataset, ())
+        )
+
+
+__all__ = ["DEFAULT_BUDGET", "LiteralPresence"]
