@@ -61,6 +61,16 @@ def test_or_distributes_and_not_gives_nothing() -> None:
     )  # os is a constant, not raw text
 
 
+def test_an_in_list_as_long_as_escus_gives_a_clause() -> None:
+    # "Linux Common Process For Elevation Control" lists 35 process names: past a 32-needle
+    # limit it had no requirement, so it could neither be prefiltered nor skipped when absent.
+    names = [f"tool{i}" for i in range(35)]
+    listed = ", ".join(f'"{n}"' for n in names)
+    assert clauses(f"Processes.process_name IN ({listed})") == (tuple(names),)
+    too_many = ", ".join(f'"t{i}"' for i in range(65))
+    assert clauses(f"Processes.process_name IN ({too_many})") == ()
+
+
 def test_fill_values_and_computed_fields_give_no_needle() -> None:
     assert clauses("Processes.user=*know*") == ()  # could match the CIM "unknown" fill
     assert clauses("Processes.action=allowed") == ()  # a constant from the mapping

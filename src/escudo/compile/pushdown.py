@@ -31,7 +31,7 @@ from escudo.errors import UnsupportedSplError
 from escudo.sources.base import FieldLiteral, RawFilter, Requirements
 from escudo.spl import ast
 
-MAX_CLAUSE_NEEDLES = 32  # an OR distributing into wider clauses than this is dropped (still sound)
+MAX_CLAUSE_NEEDLES = 64  # an OR distributing into wider clauses than this is dropped (still sound)
 MAX_CLAUSES = 32
 CNF = Requirements  # () means "no constraint"
 
