@@ -8,6 +8,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 from auditd_lines import Exec, exec_records, interleave, tree
 
@@ -230,7 +231,22 @@ def test_clause_for(needles: Any, clause: Any) -> None:
     assert auditd_hunt.clause_for(needles) == clause
 
 
-def test_update_keeps_the_most_recent_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+def _assembler(native: bool) -> Assembler:
+    """An assembler whose parent table is the C one (``native``) or the Python dict."""
+    if native and not auditd_hunt.has_c_index():
+        pytest.skip("built without a C compiler")
+    assembler = Assembler(FIELDS, None, None, ReadStats())
+    if auditd_hunt.has_c_index():
+        assert assembler.native is not None, "the C table where the C module is built"
+    if not native:
+        assembler.native = None
+    return assembler
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_update_keeps_the_most_recent_processes(
+    monkeypatch: pytest.MonkeyPatch, native: bool
+) -> None:
     """Runs of images into the table give the table that one update at a time gives (each key
     moved to the end, the oldest beyond MAX_PROCESSES dropped), whatever the runs."""
     monkeypatch.setattr(auditd_events, "MAX_PROCESSES", 7)
@@ -238,7 +254,7 @@ def test_update_keeps_the_most_recent_processes(monkeypatch: pytest.MonkeyPatch)
     keys = [(rng.choice(["a", "b", None]), str(rng.randrange(12))) for _ in range(400)]
     exes = [f"/bin/{rng.randrange(5)}" for _ in keys]
     reference: OrderedDict[tuple[str | None, str], str] = OrderedDict()
-    assembler = Assembler(FIELDS, None, None, ReadStats())
+    assembler = _assembler(native)
     start = 0
     while start < len(keys):
         stop = start + rng.randrange(1, 30)
@@ -250,3 +266,49 @@ def test_update_keeps_the_most_recent_processes(monkeypatch: pytest.MonkeyPatch)
         assembler._update(keys[start:stop], exes[start:stop])
         assert assembler.processes() == list(reference.items())
         start = stop
+
+
+def _release_rows(rng: random.Random, size: int) -> pa.Table:
+    """Rows as the assembler's _parents reads them: exec images, look-ups, nulls, reused pids,
+    the empty host apart from no host, images of every length (a slice, as after a filter)."""
+
+    def some(values: list[Any]) -> Any:
+        return rng.choice(values)
+
+    hosts: list[Any] = ["a", "b", "", None, "h\u00e9"]
+    pids = [str(n) for n in range(14)] + [""]
+    rows = [
+        {
+            "record_type": some(["execve", "execve", "file_create", None]),
+            "dest": some(hosts),
+            "pid": some([*pids, None]),
+            "ppid": some([*pids, None]),
+            "exe": some(["/bin/sh", "/usr/bin/python3.11", "", "/x", "/\u00e9/b", None]),
+            "_pass": some([True, False, False, None]),
+        }
+        for _ in range(size + 3)
+    ]
+    return pa.Table.from_pylist(rows, schema=_PARENT_COLUMNS).slice(2, size)
+
+
+_PARENT_COLUMNS = pa.schema(
+    [("record_type", pa.string()), ("dest", pa.string()), ("pid", pa.string()),
+     ("ppid", pa.string()), ("exe", pa.string()), ("_pass", pa.bool_())]
+)  # fmt: skip
+
+
+@pytest.mark.skipif(not auditd_hunt.has_c_index(), reason="built without a C compiler")
+@pytest.mark.parametrize("cap", [0, 1, 7, 1 << 20])
+def test_c_parents_equal_python(monkeypatch: pytest.MonkeyPatch, cap: int) -> None:
+    """The C parent table resolves every release's parents as the Python dict and queue do
+    (look-up before the row's own update, the cap's least recently updated gone), and holds the
+    same processes after each."""
+    monkeypatch.setattr(auditd_events, "MAX_PROCESSES", cap)
+    rng = random.Random(cap)
+    native, python = _assembler(True), _assembler(False)
+    for _ in range(60):
+        table = _release_rows(rng, rng.randrange(0, 40))
+        got, want = native._parents(table), python._parents(table)
+        assert got.to_pylist() == want.to_pylist()
+        got.validate(full=True)
+        assert native.processes() == python.processes()

@@ -946,6 +946,455 @@ done:
     return result;
 }
 
+/* ------------------------------------------------------------------------------------------
+ * Processes: the assembler's parent table in C (auditd_events.Assembler._parents, _update).
+ *
+ * (host, pid) -> the image that pid last ran, at most `cap` processes: the least recently
+ * updated goes first (an update moves its process to the newest end). resolve() takes the rows
+ * of one release, in their order, as Arrow string columns (dest, pid, exe, ppid) and the row
+ * numbers that update the table (exec images) and that look their parent up; a row looks up
+ * before its own update, and every update of an earlier row comes first. It returns the
+ * parent_exe column's buffers. The Python loops in auditd_events are the specification (tests
+ * hold both equal).
+ */
+typedef struct Proc {
+    struct Proc *older, *newer; /* the update order */
+    uint64_t hash;
+    Py_ssize_t host_n; /* -1: no host (None) */
+    Py_ssize_t pid_n, exe_n;
+    char text[]; /* host, pid, exe */
+} Proc;
+
+typedef struct {
+    PyObject_HEAD
+    Proc **slots;
+    size_t mask;
+    Py_ssize_t count, cap;
+    Proc *oldest, *newest;
+} Processes;
+
+/* A string column's view: row i is data[offsets[at + i] .. offsets[at + i + 1]), null where its
+ * validity bit is 0. */
+typedef struct {
+    Py_buffer valid, offsets, data;
+    Py_ssize_t at;
+    int has_valid, has_offsets, has_data;
+} Strings;
+
+static uint64_t proc_hash(const char *host, Py_ssize_t host_n, const char *pid, Py_ssize_t pid_n)
+{
+    uint64_t h = host_n < 0 ? 0x51ED27u : mix_bytes(7, (const uint8_t *)host, host_n);
+    return mix_bytes(h, (const uint8_t *)pid, pid_n);
+}
+
+static int proc_is(const Proc *p, uint64_t h, const char *host, Py_ssize_t host_n,
+                   const char *pid, Py_ssize_t pid_n)
+{
+    if (p->hash != h || p->host_n != host_n || p->pid_n != pid_n)
+        return 0;
+    Py_ssize_t hn = host_n < 0 ? 0 : host_n;
+    return memcmp(p->text, host, (size_t)hn) == 0 && memcmp(p->text + hn, pid, (size_t)pid_n) == 0;
+}
+
+/* The slot holding the process, or the empty slot where it would go. */
+static size_t proc_slot(Processes *t, uint64_t h, const char *host, Py_ssize_t host_n,
+                        const char *pid, Py_ssize_t pid_n)
+{
+    size_t i = (size_t)h & t->mask;
+    while (t->slots[i] != NULL && !proc_is(t->slots[i], h, host, host_n, pid, pid_n))
+        i = (i + 1) & t->mask;
+    return i;
+}
+
+static void proc_unlink(Processes *t, Proc *p)
+{
+    if (p->older)
+        p->older->newer = p->newer;
+    else
+        t->oldest = p->newer;
+    if (p->newer)
+        p->newer->older = p->older;
+    else
+        t->newest = p->older;
+    p->older = p->newer = NULL;
+}
+
+static void proc_append(Processes *t, Proc *p)
+{
+    p->older = t->newest;
+    p->newer = NULL;
+    if (t->newest)
+        t->newest->newer = p;
+    else
+        t->oldest = p;
+    t->newest = p;
+}
+
+/* Removes slot i (linear probing: the entries after it move back where they may). */
+static void proc_remove_slot(Processes *t, size_t i)
+{
+    t->slots[i] = NULL;
+    size_t j = i;
+    for (;;) {
+        j = (j + 1) & t->mask;
+        Proc *p = t->slots[j];
+        if (p == NULL)
+            break;
+        size_t home = (size_t)p->hash & t->mask;
+        /* p may move to i when its home is not in (i, j] (cyclically) */
+        if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
+            t->slots[i] = p;
+            t->slots[j] = NULL;
+            i = j;
+        }
+    }
+    t->count--;
+}
+
+static int proc_grow(Processes *t)
+{
+    size_t size = (t->mask + 1) * 2;
+    Proc **slots = calloc(size, sizeof(Proc *));
+    if (slots == NULL)
+        return -1;
+    for (size_t i = 0; i <= t->mask; i++) {
+        Proc *p = t->slots[i];
+        if (p == NULL)
+            continue;
+        size_t j = (size_t)p->hash & (size - 1);
+        while (slots[j] != NULL)
+            j = (j + 1) & (size - 1);
+        slots[j] = p;
+    }
+    free(t->slots);
+    t->slots = slots;
+    t->mask = size - 1;
+    return 0;
+}
+
+/* The process's image set to exe and made the newest; then the oldest go past cap. */
+static int proc_update(Processes *t, const char *host, Py_ssize_t host_n, const char *pid,
+                       Py_ssize_t pid_n, const char *exe, Py_ssize_t exe_n)
+{
+    if ((size_t)(t->count + 1) * 2 > t->mask + 1 && proc_grow(t) < 0)
+        return -1;
+    uint64_t h = proc_hash(host, host_n, pid, pid_n);
+    size_t i = proc_slot(t, h, host, host_n, pid, pid_n);
+    Proc *old = t->slots[i];
+    Py_ssize_t hn = host_n < 0 ? 0 : host_n;
+    Proc *p = old;
+    if (old == NULL || old->exe_n != exe_n) {
+        p = malloc(sizeof(Proc) + (size_t)(hn + pid_n + exe_n));
+        if (p == NULL)
+            return -1;
+        p->hash = h;
+        p->host_n = host_n;
+        p->pid_n = pid_n;
+        p->exe_n = exe_n;
+        memcpy(p->text, host, (size_t)hn);
+        memcpy(p->text + hn, pid, (size_t)pid_n);
+        p->older = p->newer = NULL;
+    }
+    if (old != NULL)
+        proc_unlink(t, old);
+    if (old != NULL && old != p)
+        free(old);
+    if (old == NULL)
+        t->count++;
+    memcpy(p->text + hn + pid_n, exe, (size_t)exe_n);
+    t->slots[i] = p;
+    proc_append(t, p);
+    while (t->count > t->cap && t->oldest != NULL) {
+        Proc *gone = t->oldest;
+        Py_ssize_t gn = gone->host_n < 0 ? 0 : gone->host_n;
+        size_t k = proc_slot(t, gone->hash, gone->text, gone->host_n, gone->text + gn,
+                             gone->pid_n);
+        proc_unlink(t, gone);
+        proc_remove_slot(t, k);
+        free(gone);
+    }
+    return 0;
+}
+
+static const Proc *proc_find(Processes *t, const char *host, Py_ssize_t host_n, const char *pid,
+                             Py_ssize_t pid_n)
+{
+    uint64_t h = proc_hash(host, host_n, pid, pid_n);
+    return t->slots[proc_slot(t, h, host, host_n, pid, pid_n)];
+}
+
+static PyObject *processes_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    Py_ssize_t cap;
+    static char *names[] = {"cap", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "n", names, &cap))
+        return NULL;
+    if (cap < 0) {
+        PyErr_SetString(PyExc_ValueError, "cap: not negative");
+        return NULL;
+    }
+    Processes *t = (Processes *)type->tp_alloc(type, 0);
+    if (t == NULL)
+        return NULL;
+    t->slots = calloc(64, sizeof(Proc *));
+    if (t->slots == NULL) {
+        Py_DECREF(t);
+        return PyErr_NoMemory();
+    }
+    t->mask = 63;
+    t->cap = cap;
+    return (PyObject *)t;
+}
+
+static void processes_dealloc(Processes *t)
+{
+    for (Proc *p = t->oldest; p != NULL;) {
+        Proc *next = p->newer;
+        free(p);
+        p = next;
+    }
+    free(t->slots);
+    Py_TYPE(t)->tp_free((PyObject *)t);
+}
+
+static void strings_release(Strings *c)
+{
+    if (c->has_valid)
+        PyBuffer_Release(&c->valid);
+    if (c->has_offsets)
+        PyBuffer_Release(&c->offsets);
+    if (c->has_data)
+        PyBuffer_Release(&c->data);
+    c->has_valid = c->has_offsets = c->has_data = 0;
+}
+
+/* (offset, validity or None, offsets, data or None) of a string column of `rows` rows. */
+static int strings_of(PyObject *spec, Py_ssize_t rows, Strings *c)
+{
+    memset(c, 0, sizeof *c);
+    PyObject *valid, *offsets, *data;
+    if (!PyArg_ParseTuple(spec, "nOOO", &c->at, &valid, &offsets, &data))
+        return -1;
+    if (valid != Py_None) {
+        if (PyObject_GetBuffer(valid, &c->valid, PyBUF_SIMPLE) < 0)
+            return -1;
+        c->has_valid = 1;
+    }
+    if (PyObject_GetBuffer(offsets, &c->offsets, PyBUF_SIMPLE) < 0)
+        goto fail;
+    c->has_offsets = 1;
+    if (data != Py_None) {
+        if (PyObject_GetBuffer(data, &c->data, PyBUF_SIMPLE) < 0)
+            goto fail;
+        c->has_data = 1;
+    }
+    if (c->at < 0 || (c->at + rows + 1) * 4 > c->offsets.len ||
+        (c->has_valid && (c->at + rows + 7) / 8 > c->valid.len)) {
+        PyErr_SetString(PyExc_ValueError, "a column shorter than its rows");
+        goto fail;
+    }
+    const int32_t *off = c->offsets.buf;
+    Py_ssize_t size = c->has_data ? c->data.len : 0;
+    for (Py_ssize_t i = 0; i <= rows; i++) /* checked once: each row is then read freely */
+        if (off[c->at + i] < 0 || off[c->at + i] > size ||
+            (i > 0 && off[c->at + i] < off[c->at + i - 1])) {
+            PyErr_SetString(PyExc_ValueError, "a column's offsets out of its data");
+            goto fail;
+        }
+    return 0;
+fail:
+    strings_release(c);
+    return -1;
+}
+
+/* Row i of the column: its text and length, or length -1 (null). */
+static inline const char *strings_get(const Strings *c, Py_ssize_t i, Py_ssize_t *n)
+{
+    Py_ssize_t k = c->at + i;
+    if (c->has_valid && !((((const uint8_t *)c->valid.buf)[k >> 3] >> (k & 7)) & 1u)) {
+        *n = -1;
+        return NULL;
+    }
+    const int32_t *off = c->offsets.buf;
+    *n = off[k + 1] - off[k];
+    return c->has_data ? (const char *)c->data.buf + off[k] : "";
+}
+
+static int rows_of(PyObject *obj, Py_ssize_t rows, Py_buffer *b, Py_ssize_t *count)
+{
+    if (PyObject_GetBuffer(obj, b, PyBUF_SIMPLE) < 0)
+        return -1;
+    *count = b->len / 8;
+    const int64_t *r = b->buf;
+    for (Py_ssize_t i = 0; i < *count; i++)
+        if (r[i] < 0 || r[i] >= rows || (i > 0 && r[i] <= r[i - 1])) {
+            PyBuffer_Release(b);
+            PyErr_SetString(PyExc_ValueError, "row numbers: ascending, within the rows");
+            return -1;
+        }
+    return 0;
+}
+
+static PyObject *processes_resolve(Processes *t, PyObject *args)
+{
+    Py_ssize_t rows;
+    PyObject *specs[4], *updates_obj, *looks_obj;
+    if (!PyArg_ParseTuple(args, "nO!O!O!O!OO", &rows, &PyTuple_Type, &specs[0], &PyTuple_Type,
+                          &specs[1], &PyTuple_Type, &specs[2], &PyTuple_Type, &specs[3],
+                          &updates_obj, &looks_obj))
+        return NULL;
+    Strings cols[4]; /* dest, pid, exe, ppid */
+    int ready = 0;
+    PyObject *result = NULL;
+    Py_buffer ub, lb;
+    int have_u = 0, have_l = 0;
+    Buf valid = {0}, offsets = {0}, data = {0};
+    for (; ready < 4; ready++)
+        if (strings_of(specs[ready], rows, &cols[ready]) < 0)
+            goto done;
+    Py_ssize_t nu, nl;
+    if (rows_of(updates_obj, rows, &ub, &nu) < 0)
+        goto done;
+    have_u = 1;
+    if (rows_of(looks_obj, rows, &lb, &nl) < 0)
+        goto done;
+    have_l = 1;
+    const int64_t *up = ub.buf, *lk = lb.buf;
+    Py_ssize_t u = 0;
+    int failed = 0;
+    int32_t end = 0;
+    buf_add(&offsets, &end, 4);
+    Py_ssize_t row = 0; /* the rows before it have their parent_exe written */
+    for (Py_ssize_t l = 0; l <= nl && !failed; l++) {
+        Py_ssize_t at = l < nl ? (Py_ssize_t)lk[l] : rows;
+        for (; u < nu && up[u] < at && !failed; u++) {
+            Py_ssize_t hn, pn, xn;
+            const char *host = strings_get(&cols[0], up[u], &hn);
+            const char *pid = strings_get(&cols[1], up[u], &pn);
+            const char *exe = strings_get(&cols[2], up[u], &xn);
+            if (pn < 0 || xn < 0)
+                continue; /* the caller's updates hold both */
+            if (proc_update(t, host, hn, pid, pn, exe, xn) < 0)
+                failed = 1;
+        }
+        for (; row < at; row++) { /* no look-up: null */
+            if ((row & 7) == 0) {
+                uint8_t zero = 0;
+                buf_add(&valid, &zero, 1);
+            }
+            buf_add(&offsets, &end, 4);
+        }
+        if (l == nl || failed)
+            break;
+        Py_ssize_t hn, pn;
+        const char *host = strings_get(&cols[0], at, &hn);
+        const char *ppid = strings_get(&cols[3], at, &pn);
+        const Proc *found = pn < 0 ? NULL : proc_find(t, host, hn, ppid, pn);
+        if ((row & 7) == 0) {
+            uint8_t zero = 0;
+            buf_add(&valid, &zero, 1);
+        }
+        if (found != NULL) {
+            Py_ssize_t skip = (found->host_n < 0 ? 0 : found->host_n) + found->pid_n;
+            buf_add(&data, found->text + skip, (size_t)found->exe_n);
+            if (!valid.failed)
+                valid.data[row >> 3] |= (uint8_t)(1u << (row & 7));
+            end = (int32_t)data.len;
+        }
+        buf_add(&offsets, &end, 4);
+        row++;
+    }
+    if (failed || valid.failed || offsets.failed || data.failed || data.len > INT32_MAX) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    result = Py_BuildValue("(NNN)", bytes_of(&valid), bytes_of(&offsets), bytes_of(&data));
+done:
+    for (int i = 0; i < ready; i++)
+        strings_release(&cols[i]);
+    if (have_u)
+        PyBuffer_Release(&ub);
+    if (have_l)
+        PyBuffer_Release(&lb);
+    free(valid.data);
+    free(offsets.data);
+    free(data.data);
+    return result;
+}
+
+static PyObject *processes_update(Processes *t, PyObject *args)
+{
+    PyObject *keys, *exes;
+    if (!PyArg_ParseTuple(args, "O!O!", &PyList_Type, &keys, &PyList_Type, &exes))
+        return NULL;
+    if (PyList_GET_SIZE(keys) != PyList_GET_SIZE(exes)) {
+        PyErr_SetString(PyExc_ValueError, "keys and exes: the same length");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(keys); i++) {
+        PyObject *key = PyList_GET_ITEM(keys, i), *host, *pid;
+        if (!PyArg_ParseTuple(key, "OU", &host, &pid))
+            return NULL;
+        Py_ssize_t hn = -1, pn, xn;
+        const char *h = NULL;
+        if (host != Py_None && (h = PyUnicode_AsUTF8AndSize(host, &hn)) == NULL)
+            return NULL;
+        const char *p = PyUnicode_AsUTF8AndSize(pid, &pn);
+        const char *x = PyUnicode_AsUTF8AndSize(PyList_GET_ITEM(exes, i), &xn);
+        if (p == NULL || x == NULL)
+            return NULL;
+        if (proc_update(t, h, hn, p, pn, x, xn) < 0)
+            return PyErr_NoMemory();
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *processes_items(Processes *t, PyObject *unused)
+{
+    (void)unused;
+    PyObject *out = PyList_New(0);
+    for (Proc *p = t->oldest; out != NULL && p != NULL; p = p->newer) {
+        Py_ssize_t hn = p->host_n < 0 ? 0 : p->host_n;
+        PyObject *item;
+        if (p->host_n < 0)
+            item = Py_BuildValue("((Os#)s#)", Py_None, p->text, p->pid_n, p->text + p->pid_n,
+                                 p->exe_n);
+        else
+            item = Py_BuildValue("((s#s#)s#)", p->text, hn, p->text + hn, p->pid_n,
+                                 p->text + hn + p->pid_n, p->exe_n);
+        if (item == NULL || PyList_Append(out, item) < 0) {
+            Py_XDECREF(item);
+            Py_CLEAR(out);
+            break;
+        }
+        Py_DECREF(item);
+    }
+    return out;
+}
+
+static PyMethodDef processes_methods[] = {
+    {"resolve", (PyCFunction)processes_resolve, METH_VARARGS,
+     "resolve(rows, dest, pid, exe, ppid, updates, looks) -> parent_exe's (validity, offsets, "
+     "data): each column (offset, validity, offsets, data), updates and looks int64 row "
+     "numbers, ascending."},
+    {"update", (PyCFunction)processes_update, METH_VARARGS,
+     "update(keys, exes): images into the table, in order (keys (host or None, pid))."},
+    {"items", (PyCFunction)processes_items, METH_NOARGS,
+     "items() -> [((host, pid), exe)], least recently updated first."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject ProcessesType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "escudo.sources._auditd.Processes",
+    .tp_basicsize = sizeof(Processes),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Processes(cap): (host, pid) -> the image it last ran, the cap most recently "
+              "updated kept.",
+    .tp_new = processes_new,
+    .tp_dealloc = (destructor)processes_dealloc,
+    .tp_methods = processes_methods,
+};
+
 static PyMethodDef methods[] = {
     {"index", index_chunk, METH_VARARGS,
      "index(data, needles, edge_lines) -> (lines, dropped, groups, slim) or None (see the "
@@ -958,4 +1407,12 @@ static struct PyModuleDef module = {
     "The auditd hunt's chunk index in C (see escudo.sources.auditd_hunt).", -1, methods,
 };
 
-PyMODINIT_FUNC PyInit__auditd(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__auditd(void)
+{
+    if (PyType_Ready(&ProcessesType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m != NULL && PyModule_AddObjectRef(m, "Processes", (PyObject *)&ProcessesType) < 0)
+        Py_CLEAR(m);
+    return m;
+}

@@ -593,6 +593,8 @@ class Assembler:
         self.images: dict[tuple[str | None, str], tuple[int, str]] = {}
         self.updates: deque[tuple[int, tuple[str | None, str]]] = deque()
         self.updated = 0
+        # the same table in C when built (auditd_hunt.resolve_parents): None, the dict above
+        self.native = auditd_hunt.process_table(MAX_PROCESSES)
 
     def _built(self, pieces: Iterable[Piece]) -> list[Row]:
         needles = compile_filter(self.raw_filter)
@@ -651,9 +653,11 @@ class Assembler:
         if self.pending:
             oldest = min((k.rsplit("|", 2)[1], int(k.rsplit("|", 2)[2])) for k in self.pending)
             when, serial = when.take(order), serial.take(order)
+            # (typed scalars: pyarrow infers an untyped one's type by trying imports each time)
+            at_time, at_serial = pa.scalar(oldest[0], pa.string()), pa.scalar(oldest[1], pa.int64())
             before = pc.or_(
-                pc.less(when, oldest[0]),
-                pc.and_(pc.equal(when, oldest[0]), pc.less(serial, oldest[1])),
+                pc.less(when, at_time),
+                pc.and_(pc.equal(when, at_time), pc.less(serial, at_serial)),
             )
             before = pc.fill_null(before, True)
             later = order.filter(pc.invert(before))
@@ -692,7 +696,8 @@ class Assembler:
         for name, column in (("parent_exe", parent_exe), ("parent_name", names)):
             table = table.set_column(table.schema.get_field_index(name), name, column)
         if self.record_types is not None:
-            wanted = pc.is_in(table.column("record_type"), pa.array(sorted(self.record_types)))
+            kinds = pa.array(sorted(self.record_types), pa.string())
+            wanted = pc.is_in(table.column("record_type"), kinds)
             self.stats.other += table.num_rows - (pc.sum(wanted).as_py() or 0)
             table = table.filter(wanted)
         self.stats.events += table.num_rows
@@ -711,13 +716,15 @@ class Assembler:
         filter may keep look their parent up (the others are dropped), and the table takes the
         exec rows' images in runs between two look-ups (:meth:`_update`)."""
         updates = pc.and_(
-            pc.equal(table.column("record_type"), EXEC),
+            pc.equal(table.column("record_type"), pa.scalar(EXEC, pa.string())),
             pc.and_(pc.is_valid(table.column("pid")), pc.is_valid(table.column("exe"))),
         )
         looks = pc.and_(
             pc.fill_null(table.column("_pass"), True), pc.is_valid(table.column("ppid"))
         )
         updates, looks = pc.fill_null(updates, False), pc.fill_null(looks, False)
+        if self.native is not None:
+            return auditd_hunt.resolve_parents(self.native, table, updates, looks)
         at = pc.indices_nonzero(updates)
         dests = table.column("dest").take(at).to_pylist()
         keys = list(zip(dests, table.column("pid").take(at).to_pylist(), strict=True))
@@ -750,6 +757,9 @@ class Assembler:
         the oldest go after each update or after the run."""
         if not keys:
             return
+        if self.native is not None:
+            self.native.update(keys, exes)
+            return
         numbers = range(self.updated, self.updated + len(keys))
         self.updated += len(keys)
         self.images.update(zip(keys, zip(numbers, exes, strict=True), strict=True))
@@ -764,6 +774,8 @@ class Assembler:
 
     def processes(self) -> list[tuple[tuple[str | None, str], str]]:
         """The table's processes and images, least recently updated first."""
+        if self.native is not None:
+            return list(self.native.items())
         live = sorted(self.images.items(), key=lambda item: item[1][0])
         return [(key, exe) for key, (_, exe) in live]
 

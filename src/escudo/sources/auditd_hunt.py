@@ -30,8 +30,10 @@ from __future__ import annotations
 import re
 from array import array
 from collections.abc import Callable
+from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from escudo.sources.auditd import Malformed, audit_time, check_fields
 from escudo.sources.prefilter import Needles, choose_clause
@@ -285,6 +287,40 @@ def slim_arrays(slim: Slim) -> tuple[pa.Array, dict[str, pa.Array]]:
     }
     order = pa.Array.from_buffers(pa.int64(), count, [None, pa.py_buffer(ordinals)])
     return order, columns
+
+
+def process_table(cap: int) -> Any | None:
+    """The assembler's parent table in C (``_auditd.Processes``: (host, pid) -> the image it
+    last ran, the ``cap`` most recently updated kept), or None without the C module (the
+    assembler's own dict and queue then)."""
+    return None if _auditd is None else _auditd.Processes(cap)
+
+
+def _strings(column: pa.Array) -> tuple[int, Any, Any, Any]:
+    """A string column as ``_auditd.Processes.resolve`` reads it: (offset, validity, offsets,
+    data), its buffers shared."""
+    if column.type != pa.string():
+        column = column.cast(pa.string())
+    valid, offsets, data = column.buffers()
+    return column.offset, valid, offsets, data
+
+
+def resolve_parents(
+    processes: Any, table: pa.Table, updates: pa.Array, looks: pa.Array
+) -> pa.Array:
+    """``parent_exe`` of each row of ``table`` (columns ``dest``, ``pid``, ``exe``, ``ppid``, in
+    the assembler's order) through the C table: each row of ``looks`` (booleans) takes the image
+    its parent (same ``dest``, pid ``ppid``) last ran, then the rows of ``updates`` before the
+    next look-up go in (``Assembler._parents`` in Python: tests hold both equal)."""
+    rows = table.num_rows
+    columns = [
+        _strings(table.column(name).combine_chunks()) for name in ("dest", "pid", "exe", "ppid")
+    ]
+    at = [pc.indices_nonzero(mask).cast(pa.int64()).buffers()[1] for mask in (updates, looks)]
+    valid, offsets, data = processes.resolve(rows, *columns, *(b or b"" for b in at))
+    return pa.Array.from_buffers(
+        pa.string(), rows, [pa.py_buffer(valid), pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
 
 
 def has_c_index() -> bool:
