@@ -714,8 +714,8 @@ static PyObject *index_chunk(PyObject *self, PyObject *args)
         if ((odd & 4u) || !header(s, ln)) {
             ok = 0;
         } else {
-            for (Py_ssize_t i = ln->start; i < ln->body; i++)
-                quotes -= s[i] == '"'; /* a node= name may hold one */
+            for (Py_ssize_t i = ln->node_s; i < ln->node_e; i++)
+                quotes -= s[i] == '"'; /* a node= name may hold one (the rest of the header not) */
             if (malformed(s, ln->body, ln->eol, quotes, odd))
                 ok = 0;
         }
