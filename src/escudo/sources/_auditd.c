@@ -961,13 +961,18 @@ typedef struct Proc {
     struct Proc *older, *newer; /* the update order */
     uint64_t hash;
     Py_ssize_t host_n; /* -1: no host (None) */
-    Py_ssize_t pid_n, exe_n;
-    char text[]; /* host, pid, exe */
+    Py_ssize_t pid_n, exe_n, exe_room; /* exe_room: the bytes its exe may take */
+    char text[];                       /* host, pid, exe */
 } Proc;
 
 typedef struct {
+    uint64_t hash; /* the process's: a probe compares it before reading the process */
+    Proc *p;
+} Slot;
+
+typedef struct {
     PyObject_HEAD
-    Proc **slots;
+    Slot *slots;
     size_t mask;
     Py_ssize_t count, cap;
     Proc *oldest, *newest;
@@ -1001,7 +1006,8 @@ static size_t proc_slot(Processes *t, uint64_t h, const char *host, Py_ssize_t h
                         const char *pid, Py_ssize_t pid_n)
 {
     size_t i = (size_t)h & t->mask;
-    while (t->slots[i] != NULL && !proc_is(t->slots[i], h, host, host_n, pid, pid_n))
+    while (t->slots[i].p != NULL &&
+           (t->slots[i].hash != h || !proc_is(t->slots[i].p, h, host, host_n, pid, pid_n)))
         i = (i + 1) & t->mask;
     return i;
 }
@@ -1033,18 +1039,17 @@ static void proc_append(Processes *t, Proc *p)
 /* Removes slot i (linear probing: the entries after it move back where they may). */
 static void proc_remove_slot(Processes *t, size_t i)
 {
-    t->slots[i] = NULL;
+    t->slots[i].p = NULL;
     size_t j = i;
     for (;;) {
         j = (j + 1) & t->mask;
-        Proc *p = t->slots[j];
-        if (p == NULL)
+        if (t->slots[j].p == NULL)
             break;
-        size_t home = (size_t)p->hash & t->mask;
-        /* p may move to i when its home is not in (i, j] (cyclically) */
+        size_t home = (size_t)t->slots[j].hash & t->mask;
+        /* the entry may move to i when its home is not in (i, j] (cyclically) */
         if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
-            t->slots[i] = p;
-            t->slots[j] = NULL;
+            t->slots[i] = t->slots[j];
+            t->slots[j].p = NULL;
             i = j;
         }
     }
@@ -1054,17 +1059,16 @@ static void proc_remove_slot(Processes *t, size_t i)
 static int proc_grow(Processes *t)
 {
     size_t size = (t->mask + 1) * 2;
-    Proc **slots = calloc(size, sizeof(Proc *));
+    Slot *slots = calloc(size, sizeof(Slot));
     if (slots == NULL)
         return -1;
     for (size_t i = 0; i <= t->mask; i++) {
-        Proc *p = t->slots[i];
-        if (p == NULL)
+        if (t->slots[i].p == NULL)
             continue;
-        size_t j = (size_t)p->hash & (size - 1);
-        while (slots[j] != NULL)
+        size_t j = (size_t)t->slots[i].hash & (size - 1);
+        while (slots[j].p != NULL)
             j = (j + 1) & (size - 1);
-        slots[j] = p;
+        slots[j] = t->slots[i];
     }
     free(t->slots);
     t->slots = slots;
@@ -1080,17 +1084,18 @@ static int proc_update(Processes *t, const char *host, Py_ssize_t host_n, const 
         return -1;
     uint64_t h = proc_hash(host, host_n, pid, pid_n);
     size_t i = proc_slot(t, h, host, host_n, pid, pid_n);
-    Proc *old = t->slots[i];
+    Proc *old = t->slots[i].p;
     Py_ssize_t hn = host_n < 0 ? 0 : host_n;
     Proc *p = old;
-    if (old == NULL || old->exe_n != exe_n) {
-        p = malloc(sizeof(Proc) + (size_t)(hn + pid_n + exe_n));
+    if (old == NULL || old->exe_room < exe_n) {
+        Py_ssize_t room = exe_n < 40 ? 40 : exe_n; /* a pid's next image fits, mostly */
+        p = malloc(sizeof(Proc) + (size_t)(hn + pid_n + room));
         if (p == NULL)
             return -1;
+        p->exe_room = room;
         p->hash = h;
         p->host_n = host_n;
         p->pid_n = pid_n;
-        p->exe_n = exe_n;
         memcpy(p->text, host, (size_t)hn);
         memcpy(p->text + hn, pid, (size_t)pid_n);
         p->older = p->newer = NULL;
@@ -1102,7 +1107,9 @@ static int proc_update(Processes *t, const char *host, Py_ssize_t host_n, const 
     if (old == NULL)
         t->count++;
     memcpy(p->text + hn + pid_n, exe, (size_t)exe_n);
-    t->slots[i] = p;
+    p->exe_n = exe_n;
+    t->slots[i].hash = h;
+    t->slots[i].p = p;
     proc_append(t, p);
     while (t->count > t->cap && t->oldest != NULL) {
         Proc *gone = t->oldest;
@@ -1120,7 +1127,7 @@ static const Proc *proc_find(Processes *t, const char *host, Py_ssize_t host_n, 
                              Py_ssize_t pid_n)
 {
     uint64_t h = proc_hash(host, host_n, pid, pid_n);
-    return t->slots[proc_slot(t, h, host, host_n, pid, pid_n)];
+    return t->slots[proc_slot(t, h, host, host_n, pid, pid_n)].p;
 }
 
 static PyObject *processes_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
@@ -1136,7 +1143,7 @@ static PyObject *processes_new(PyTypeObject *type, PyObject *args, PyObject *kwd
     Processes *t = (Processes *)type->tp_alloc(type, 0);
     if (t == NULL)
         return NULL;
-    t->slots = calloc(64, sizeof(Proc *));
+    t->slots = calloc(64, sizeof(Slot));
     if (t->slots == NULL) {
         Py_DECREF(t);
         return PyErr_NoMemory();
