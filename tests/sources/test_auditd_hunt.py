@@ -312,3 +312,29 @@ def test_c_parents_equal_python(monkeypatch: pytest.MonkeyPatch, cap: int) -> No
         assert got.to_pylist() == want.to_pylist()
         got.validate(full=True)
         assert native.processes() == python.processes()
+
+
+def test_hunt_reads_bigger_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hunt through the index reads chunks CHUNK_FACTOR times the reader's (fewer events cut
+    by chunk ends for the assembler to join), with the rows of the reader's chunks."""
+    from escudo.datamodels.normalize import read_datasets
+
+    path = _write(tmp_path, _lines(5, "web-03", False))
+    sizes: list[int] = []
+    call = EventPlan.__call__
+
+    def spy(self: EventPlan, data: bytes, name: str) -> Any:
+        sizes.append(len(data))
+        return call(self, data, name)
+
+    needs = {"Endpoint.Processes": [tuple(tuple(c) for c in SEED_NEEDS)]}
+
+    def rows(chunk: int) -> list[dict[str, Any]]:
+        got = read_datasets([path], needs, workers=1, chunk_bytes=chunk)
+        return [r for _, b in got for r in b.to_pylist()]
+
+    whole = rows(1 << 24)
+    monkeypatch.setattr(EventPlan, "__call__", spy)
+    assert rows(4000) == whole and whole
+    assert max(sizes) > 4000 * (auditd_hunt.CHUNK_FACTOR - 1)
+    assert len(sizes) < path.stat().st_size / 4000 / (auditd_hunt.CHUNK_FACTOR - 1)

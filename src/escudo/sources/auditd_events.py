@@ -329,6 +329,15 @@ class EventPlan:
     raw_filter: RawFilter | None
     edge_lines: int = EDGE_LINES
 
+    @property
+    def chunk_factor(self) -> int:
+        """How many times the reader's chunk size this plan reads best: a hunt through the index
+        (``auditd_hunt.CHUNK_FACTOR``), else 1."""
+        needles = compile_filter(self.raw_filter)
+        if needles is None or auditd_hunt.clause_for(needles) is None:
+            return 1
+        return auditd_hunt.CHUNK_FACTOR
+
     def __call__(self, data: bytes, name: str) -> tuple[pa.RecordBatch, ReadStats]:
         needles = compile_filter(self.raw_filter)
         clause = auditd_hunt.clause_for(needles) if needles is not None else None

@@ -55,6 +55,12 @@ Slim = tuple[int, bytes, bytes, tuple[bytes, bytes], tuple[bytes, bytes], tuple[
              tuple[bytes, bytes], tuple[bytes, bytes], tuple[bytes, bytes]]  # fmt: skip
 Index = tuple[int, int, list[Group], Slim]
 FULL, SLIM, DROP = 0, 1, 2  # an event's kind
+# A hunt through the index reads chunks this many times the reader's (32 MB for its 8 MB): each
+# chunk costs the assembler a fixed share (its Arrow calls, its edge events' pieces joined in
+# Python: ~2.5% of a chunk's events lie within EDGE_LINES of an end), which bigger chunks divide.
+# The seed over 1M exec events (bench_hunt.py, a1m): 7.5 CPU-s at 8 MB, 6.2-6.7 at 32 MB, no
+# better at 64 MB (peak RSS 640, 750, 880 MiB). Results do not depend on it (tests).
+CHUNK_FACTOR = 4
 HEAD, TAIL = 1, 2  # edge bits
 
 # What an event's decoded values hold that its lines may not: the record type (execve,
