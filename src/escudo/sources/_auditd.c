@@ -478,10 +478,11 @@ static int take(const uint8_t *s, Py_ssize_t b, Py_ssize_t e, const char *key, P
     return 0;
 }
 
-/* _take's test for its slow path: a ' or a quoted value with a space (="[^"]* ). */
-static int complex_fields(const uint8_t *s, Py_ssize_t b, Py_ssize_t e)
+/* _take's test for its slow path: a ' or a quoted value with a space (="[^"]* ). `quote`: 0
+ * when the line holds no ' (scan_line's L_SQ), no search for one then. */
+static int complex_fields(const uint8_t *s, Py_ssize_t b, Py_ssize_t e, int quote)
 {
-    if (memchr(s + b, '\'', (size_t)(e - b)) != NULL)
+    if (quote && memchr(s + b, '\'', (size_t)(e - b)) != NULL)
         return 1;
     Py_ssize_t p = b;
     while (p < e) {
@@ -510,8 +511,9 @@ static void take_all(const uint8_t *s, Py_ssize_t b, Py_ssize_t e, Py_ssize_t *v
 {
     for (int k = 0; k < F_COUNT; k++)
         vs[k] = -1;
+    int missing = F_COUNT;
     Py_ssize_t p = b;
-    while (p < e) {
+    while (p < e && missing) {
         /* a field starts at p (the start, or after a space) */
         int k = -1;
         switch (s[p]) {
@@ -527,12 +529,12 @@ static void take_all(const uint8_t *s, Py_ssize_t b, Py_ssize_t e, Py_ssize_t *v
                 const uint8_t *sp = memchr(s + p + n + 1, ' ', (size_t)(e - p - n - 1));
                 vs[k] = p + n + 1;
                 ve[k] = sp == NULL ? e : sp - s;
+                missing--;
             }
         }
-        const uint8_t *sp = memchr(s + p, ' ', (size_t)(e - p));
-        if (sp == NULL)
-            break;
-        p = sp - s + 1;
+        while (p < e && s[p] != ' ') /* fields are short: no memchr call per field */
+            p++;
+        p++;
     }
 }
 
@@ -562,7 +564,7 @@ static int classify(const uint8_t *s, const Line *lines, const Group *g, Image *
     Py_ssize_t b = ln->body, e = ln->eol, main_e = e;
     if (ln->flags & L_GS)
         main_e = (const uint8_t *)memchr(s + b, 0x1d, (size_t)(e - b)) - s;
-    if (complex_fields(s, b, main_e))
+    if (complex_fields(s, b, main_e, ln->flags & L_SQ))
         return K_FULL;
     Py_ssize_t vs[F_COUNT], ve[F_COUNT];
     take_all(s, b, main_e, vs, ve);
@@ -572,7 +574,7 @@ static int classify(const uint8_t *s, const Line *lines, const Group *g, Image *
                   span_is(s, vs[F_SYSCALL], ve[F_SYSCALL], EXEC_SYSCALLS[i][1]);
     if (!is_exec && main_e < e) {
         Py_ssize_t xb = main_e + 1, ns = 0, ne = 0;
-        if (complex_fields(s, xb, e))
+        if (complex_fields(s, xb, e, ln->flags & L_SQ))
             return K_FULL;
         if (take(s, xb, e, "SYSCALL", &ns, &ne)) {
             if (ne - ns > 1 && s[ns] == '"' && s[ne - 1] == '"') {
