@@ -345,15 +345,18 @@ static Py_ssize_t line_of(const Line *lines, Py_ssize_t count, Py_ssize_t off)
 typedef int (*Verify)(const uint8_t *s, Py_ssize_t n, Py_ssize_t at, const uint8_t *nd,
                       Py_ssize_t m);
 
-/* Every i where (s[i + a] | fa) == ca and (s[i + b] | fb) == cb and verify(i): its line marked
- * a candidate. i + span <= n. */
-static void find_marks(const uint8_t *s, Py_ssize_t n, Py_ssize_t span, Py_ssize_t a, uint8_t ca,
-                       uint8_t fa, Py_ssize_t b, uint8_t cb, uint8_t fb, Verify verify,
-                       const uint8_t *nd, Py_ssize_t m, Line *lines, Py_ssize_t count)
+/* Every i in [from, to) where (s[i + a] | fa) == ca and (s[i + b] | fb) == cb and verify(i):
+ * its line marked a candidate. i + span <= n. */
+static void find_marks(const uint8_t *s, Py_ssize_t n, Py_ssize_t from, Py_ssize_t to,
+                       Py_ssize_t span, Py_ssize_t a, uint8_t ca, uint8_t fa, Py_ssize_t b,
+                       uint8_t cb, uint8_t fb, Verify verify, const uint8_t *nd, Py_ssize_t m,
+                       Line *lines, Py_ssize_t count)
 {
     Py_ssize_t last = n - span; /* the last i */
-    Py_ssize_t i = 0;
-    if (last < 0)
+    if (to - 1 < last)
+        last = to - 1;
+    Py_ssize_t i = from;
+    if (last < i)
         return;
 #ifdef AUDITD_SSE2
     const __m128i va = _mm_set1_epi8((char)ca), vfa = _mm_set1_epi8((char)fa),
@@ -408,13 +411,14 @@ static int verify_hex(const uint8_t *s, Py_ssize_t n, Py_ssize_t at, const uint8
 static inline uint8_t fold(uint8_t c) { return (c >= 'a' && c <= 'z') ? 0x20 : 0; }
 static const char HEXDIGITS[] = "0123456789ABCDEF";
 
-static void mark_needle(const uint8_t *s, Py_ssize_t n, const uint8_t *nd, Py_ssize_t m,
-                        Line *lines, Py_ssize_t count)
+/* The needle's lines, of those starting in [from, to). */
+static void mark_needle(const uint8_t *s, Py_ssize_t n, Py_ssize_t from, Py_ssize_t to,
+                        const uint8_t *nd, Py_ssize_t m, Line *lines, Py_ssize_t count)
 {
-    find_marks(s, n, m, 0, nd[0], fold(nd[0]), m - 1, nd[m - 1], fold(nd[m - 1]), verify_literal,
-               nd, m, lines, count);
+    find_marks(s, n, from, to, m, 0, nd[0], fold(nd[0]), m - 1, nd[m - 1], fold(nd[m - 1]),
+               verify_literal, nd, m, lines, count);
     /* hex: a letter's two cases differ in the high digit only; the low digits are fixed */
-    find_marks(s, n, 2 * m, 1, (uint8_t)HEXDIGITS[nd[0] & 15], 0, 2 * m - 1,
+    find_marks(s, n, from, to, 2 * m, 1, (uint8_t)HEXDIGITS[nd[0] & 15], 0, 2 * m - 1,
                (uint8_t)HEXDIGITS[nd[m - 1] & 15], 0, verify_hex, nd, m, lines, count);
 }
 
@@ -426,12 +430,13 @@ static inline int always_at(const uint8_t *s, Py_ssize_t n, Py_ssize_t i)
 }
 
 /* The lines holding "]=" (an argument in pieces), "E284AA" or "C4B0" (U+212A, U+0130 in UTF-8,
- * hex-encoded), in one pass. */
-static void mark_always(const uint8_t *s, Py_ssize_t n, Line *lines, Py_ssize_t count)
+ * hex-encoded), in one pass over the positions [from, to). */
+static void mark_always(const uint8_t *s, Py_ssize_t n, Py_ssize_t from, Py_ssize_t to,
+                        Line *lines, Py_ssize_t count)
 {
-    Py_ssize_t i = 0;
+    Py_ssize_t i = from;
 #ifdef AUDITD_SSE2
-    for (; i + 21 <= n; i += 16) {
+    for (; i + 21 <= n && i + 16 <= to; i += 16) {
         __m128i x0 = _mm_loadu_si128((const __m128i *)(s + i));
         __m128i x1 = _mm_loadu_si128((const __m128i *)(s + i + 1));
         __m128i x2 = _mm_loadu_si128((const __m128i *)(s + i + 2));
@@ -454,7 +459,7 @@ static void mark_always(const uint8_t *s, Py_ssize_t n, Line *lines, Py_ssize_t 
         }
     }
 #endif
-    for (; i < n; i++)
+    for (; i < to; i++)
         if (always_at(s, n, i))
             lines[line_of(lines, count, i)].flags |= L_CAND;
 }
@@ -664,6 +669,8 @@ static PyObject *column_pair(Column *c)
     return t;
 }
 
+#define MARK_BLOCK (64 * 1024) /* bytes: in the L2 cache still when marked */
+
 static PyObject *index_chunk(PyObject *self, PyObject *args)
 {
     (void)self;
@@ -692,11 +699,22 @@ static PyObject *index_chunk(PyObject *self, PyObject *args)
     Column cols[6];
     Buf ordinals = {0}, valid = {0};
     memset(cols, 0, sizeof cols);
+    /* the needles, read while this thread holds the GIL */
+    const uint8_t **needle = malloc((size_t)(nn ? nn : 1) * sizeof *needle);
+    Py_ssize_t *needle_n = malloc((size_t)(nn ? nn : 1) * sizeof *needle_n);
+    if (needle == NULL || needle_n == NULL)
+        nomem = 1;
+    for (Py_ssize_t i = 0; !nomem && i < nn; i++) {
+        PyObject *nd = PyTuple_GET_ITEM(needles, i);
+        needle[i] = (const uint8_t *)PyBytes_AS_STRING(nd);
+        needle_n[i] = PyBytes_GET_SIZE(nd);
+    }
 
     Py_BEGIN_ALLOW_THREADS
-    /* 1. lines and headers */
-    Py_ssize_t pos = 0;
-    while (ok && pos < n) {
+    /* 1. lines and headers; the candidates' marks (3) every MARK_BLOCK bytes, on bytes still in
+     * the cache */
+    Py_ssize_t pos = 0, marked = 0;
+    while (ok && !nomem && pos < n) {
         if (count == cap) {
             Py_ssize_t c2 = cap ? cap * 2 : 1024;
             Line *l2 = realloc(lines, (size_t)c2 * sizeof(Line));
@@ -723,6 +741,13 @@ static PyObject *index_chunk(PyObject *self, PyObject *args)
         }
         count++;
         pos = ln->eol + 1;
+        if (pos - marked >= MARK_BLOCK || pos >= n) {
+            Py_ssize_t to = pos < n ? pos : n;
+            for (Py_ssize_t i = 0; i < nn; i++)
+                mark_needle(s, n, marked, to, needle[i], needle_n[i], lines, count);
+            mark_always(s, n, marked, to, lines, count);
+            marked = to;
+        }
     }
     if (n == 0)
         ok = 0; /* no line: the general path says what it is */
@@ -766,14 +791,8 @@ static PyObject *index_chunk(PyObject *self, PyObject *args)
         else if (ln->type == T_SYSCALL && groups[g].syscall < 0)
             groups[g].syscall = (int32_t)i;
     }
-    /* 3. candidates */
+    /* 3. candidates: the events of the lines marked (1) */
     if (ok && !nomem) {
-        for (Py_ssize_t i = 0; i < nn; i++) {
-            PyObject *nd = PyTuple_GET_ITEM(needles, i);
-            mark_needle(s, n, (const uint8_t *)PyBytes_AS_STRING(nd), PyBytes_GET_SIZE(nd), lines,
-                        count);
-        }
-        mark_always(s, n, lines, count);
         for (Py_ssize_t i = 0; i < count; i++)
             if (lines[i].flags & L_CAND)
                 groups[lines[i].group].flags |= G_CAND;
@@ -935,6 +954,8 @@ static PyObject *index_chunk(PyObject *self, PyObject *args)
         result = Py_BuildValue("(nnNN)", count, dropped, listed, slim);
     }
 done:
+    free(needle);
+    free(needle_n);
     free(lines);
     free(groups);
     free(table);
