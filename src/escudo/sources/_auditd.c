@@ -225,18 +225,19 @@ static int malformed(const uint8_t *s, Py_ssize_t b, Py_ssize_t e, unsigned quot
     } else if (quotes & 1u) {
         return 1;
     }
-    Py_ssize_t w = main_e;
+    /* The last word (after the last space) is key=value, the value after its first '=': cut when
+     * the value is hex of odd length and the key a hex field. One walk back over the hex digits
+     * that end the line finds such a value (what precedes it is '='), most lines stop early. */
+    Py_ssize_t v = main_e;
+    while (v > b && hex_upper(s[v - 1]))
+        v--;
+    if (v == main_e || v <= b || s[v - 1] != '=' || ((main_e - v) & 1) == 0)
+        return 0;
+    Py_ssize_t k_e = v - 1, w = k_e;
     while (w > b && s[w - 1] != ' ')
         w--;
-    const uint8_t *eq = memchr(s + w, '=', (size_t)(main_e - w));
-    if (eq == NULL)
-        return 0;
-    Py_ssize_t k_e = eq - s, v = k_e + 1;
-    if (v >= main_e || ((main_e - v) & 1) == 0)
-        return 0;
-    for (Py_ssize_t i = v; i < main_e; i++)
-        if (!hex_upper(s[i]))
-            return 0;
+    if (memchr(s + w, '=', (size_t)(k_e - w)) != NULL)
+        return 0; /* the value starts at an earlier '=', and holds this one: not hex */
     return k_e > w && hex_field(s + w, k_e - w);
 }
 
@@ -345,12 +346,13 @@ static Py_ssize_t line_of(const Line *lines, Py_ssize_t count, Py_ssize_t off)
 typedef int (*Verify)(const uint8_t *s, Py_ssize_t n, Py_ssize_t at, const uint8_t *nd,
                       Py_ssize_t m);
 
-/* Every i in [from, to) where (s[i + a] | fa) == ca and (s[i + b] | fb) == cb and verify(i):
- * its line marked a candidate. i + span <= n. */
+/* Every i in [from, to) where (s[i + a] | fa) == ca, (s[i + b] | fb) == cb, (s[i + c] | fc) == cc
+ * and verify(i): its line marked a candidate. i + span <= n; a, b, c < span. */
 static void find_marks(const uint8_t *s, Py_ssize_t n, Py_ssize_t from, Py_ssize_t to,
                        Py_ssize_t span, Py_ssize_t a, uint8_t ca, uint8_t fa, Py_ssize_t b,
-                       uint8_t cb, uint8_t fb, Verify verify, const uint8_t *nd, Py_ssize_t m,
-                       Line *lines, Py_ssize_t count)
+                       uint8_t cb, uint8_t fb, Py_ssize_t c, uint8_t cc, uint8_t fc,
+                       Verify verify, const uint8_t *nd, Py_ssize_t m, Line *lines,
+                       Py_ssize_t count)
 {
     Py_ssize_t last = n - span; /* the last i */
     if (to - 1 < last)
@@ -360,12 +362,14 @@ static void find_marks(const uint8_t *s, Py_ssize_t n, Py_ssize_t from, Py_ssize
         return;
 #ifdef AUDITD_SSE2
     const __m128i va = _mm_set1_epi8((char)ca), vfa = _mm_set1_epi8((char)fa),
-                  vb = _mm_set1_epi8((char)cb), vfb = _mm_set1_epi8((char)fb);
+                  vb = _mm_set1_epi8((char)cb), vfb = _mm_set1_epi8((char)fb),
+                  vc = _mm_set1_epi8((char)cc), vfc = _mm_set1_epi8((char)fc);
     for (; i + 15 <= last; i += 16) {
         __m128i x = _mm_or_si128(_mm_loadu_si128((const __m128i *)(s + i + a)), vfa);
         __m128i y = _mm_or_si128(_mm_loadu_si128((const __m128i *)(s + i + b)), vfb);
-        unsigned hits = (unsigned)_mm_movemask_epi8(
-            _mm_and_si128(_mm_cmpeq_epi8(x, va), _mm_cmpeq_epi8(y, vb)));
+        __m128i z = _mm_or_si128(_mm_loadu_si128((const __m128i *)(s + i + c)), vfc);
+        unsigned hits = (unsigned)_mm_movemask_epi8(_mm_and_si128(
+            _mm_and_si128(_mm_cmpeq_epi8(x, va), _mm_cmpeq_epi8(y, vb)), _mm_cmpeq_epi8(z, vc)));
         while (hits) {
             Py_ssize_t at = i + __builtin_ctz(hits);
             hits &= hits - 1;
@@ -415,11 +419,13 @@ static const char HEXDIGITS[] = "0123456789ABCDEF";
 static void mark_needle(const uint8_t *s, Py_ssize_t n, Py_ssize_t from, Py_ssize_t to,
                         const uint8_t *nd, Py_ssize_t m, Line *lines, Py_ssize_t count)
 {
-    find_marks(s, n, from, to, m, 0, nd[0], fold(nd[0]), m - 1, nd[m - 1], fold(nd[m - 1]),
-               verify_literal, nd, m, lines, count);
+    Py_ssize_t h = m / 2; /* a third byte, mid-needle */
+    find_marks(s, n, from, to, m, 0, nd[0], fold(nd[0]), m - 1, nd[m - 1], fold(nd[m - 1]), h,
+               nd[h], fold(nd[h]), verify_literal, nd, m, lines, count);
     /* hex: a letter's two cases differ in the high digit only; the low digits are fixed */
     find_marks(s, n, from, to, 2 * m, 1, (uint8_t)HEXDIGITS[nd[0] & 15], 0, 2 * m - 1,
-               (uint8_t)HEXDIGITS[nd[m - 1] & 15], 0, verify_hex, nd, m, lines, count);
+               (uint8_t)HEXDIGITS[nd[m - 1] & 15], 0, 2 * h + 1, (uint8_t)HEXDIGITS[nd[h] & 15],
+               0, verify_hex, nd, m, lines, count);
 }
 
 static inline int always_at(const uint8_t *s, Py_ssize_t n, Py_ssize_t i)
@@ -441,15 +447,22 @@ static void mark_always(const uint8_t *s, Py_ssize_t n, Py_ssize_t from, Py_ssiz
         __m128i x1 = _mm_loadu_si128((const __m128i *)(s + i + 1));
         __m128i x2 = _mm_loadu_si128((const __m128i *)(s + i + 2));
         __m128i x3 = _mm_loadu_si128((const __m128i *)(s + i + 3));
+        __m128i x4 = _mm_loadu_si128((const __m128i *)(s + i + 4));
         __m128i x5 = _mm_loadu_si128((const __m128i *)(s + i + 5));
         __m128i pieces = _mm_and_si128(_mm_cmpeq_epi8(x0, _mm_set1_epi8(']')),
                                        _mm_cmpeq_epi8(x1, _mm_set1_epi8('=')));
+        /* every byte of E284AA and C4B0 compared: hex text holds their first few often */
         __m128i kelvin = _mm_and_si128(
-            _mm_and_si128(_mm_cmpeq_epi8(x0, _mm_set1_epi8('E')), _mm_cmpeq_epi8(x2, _mm_set1_epi8('8'))),
-            _mm_cmpeq_epi8(x5, _mm_set1_epi8('A')));
+            _mm_and_si128(
+                _mm_and_si128(_mm_cmpeq_epi8(x0, _mm_set1_epi8('E')),
+                              _mm_cmpeq_epi8(x1, _mm_set1_epi8('2'))),
+                _mm_and_si128(_mm_cmpeq_epi8(x2, _mm_set1_epi8('8')),
+                              _mm_cmpeq_epi8(x3, _mm_set1_epi8('4')))),
+            _mm_and_si128(_mm_cmpeq_epi8(x4, _mm_set1_epi8('A')),
+                          _mm_cmpeq_epi8(x5, _mm_set1_epi8('A'))));
         __m128i dotted = _mm_and_si128(
             _mm_and_si128(_mm_cmpeq_epi8(x0, _mm_set1_epi8('C')), _mm_cmpeq_epi8(x1, _mm_set1_epi8('4'))),
-            _mm_cmpeq_epi8(x3, _mm_set1_epi8('0')));
+            _mm_and_si128(_mm_cmpeq_epi8(x2, _mm_set1_epi8('B')), _mm_cmpeq_epi8(x3, _mm_set1_epi8('0'))));
         unsigned hits = (unsigned)_mm_movemask_epi8(_mm_or_si128(pieces, _mm_or_si128(kelvin, dotted)));
         while (hits) {
             Py_ssize_t at = i + __builtin_ctz(hits);
@@ -765,8 +778,14 @@ static PyObject *index_chunk(PyObject *self, PyObject *args)
     }
     for (Py_ssize_t i = 0; ok && !nomem && i < count; i++) {
         Line *ln = &lines[i];
-        size_t h = (size_t)key_hash(s, ln) & (size_t)(size - 1);
         int32_t g = -1;
+        if (i > 0 && same_key(s, &lines[i - 1], ln)) { /* the previous line's event: most are */
+            g = lines[i - 1].group;
+            lines[groups[g].last].next = (int32_t)i;
+            groups[g].last = (int32_t)i;
+            goto grouped;
+        }
+        size_t h = (size_t)key_hash(s, ln) & (size_t)(size - 1);
         while (table[h] >= 0) {
             Group *cand = &groups[table[h]];
             if (same_key(s, &lines[cand->first], ln)) {
@@ -785,6 +804,7 @@ static PyObject *index_chunk(PyObject *self, PyObject *args)
             lines[groups[g].last].next = (int32_t)i;
             groups[g].last = (int32_t)i;
         }
+    grouped:
         ln->group = g;
         if (ln->type == T_EXECVE)
             groups[g].flags |= G_EXECVE;
