@@ -182,6 +182,15 @@ ODD_CHUNKS = [
     b'type=SYSCALL msg=audit(1.5:2): a=1 exe="/x"\x1dSYSCALL="execve" pid=9\n',
     b'type=SYSCALL msg=audit(1.5:2): a=1 pid=2 exe="/x"\x1dSYSCALL=execveat A="b c"\n',
     b"type=X msg=audit(1.5:2): v=E284AA w=C4B0\ntype=Y msg=audit(1.5:3): v=4E47524F4B\n",
+    # the last value: hex after a later '=' (not the value's start), all hex, hex after a space
+    b"type=PATH msg=audit(1.5:2): item=0 name=a=ABC\n",
+    b"type=PATH msg=audit(1.5:2): ABC\n",
+    b"type=PATH msg=audit(1.5:2): name= ABC\n",
+    b"type=PATH msg=audit(1.5:2): x=1 name=ABC\n",
+    b"type=PATH msg=audit(1.5:2): x=1 nam=ABC\n",
+    b"type=EXECVE msg=audit(1.5:2): argc=1 a0=6E67726F6\n",
+    # hex needles' near misses: E2840A, C4B1, a needle's ends without its middle
+    b"type=X msg=audit(1.5:2): v=E2840A w=C4B1 x=nxxxk y=6E0000006B\n",
 ]
 
 
