@@ -111,7 +111,7 @@ def _hunt(
 SEED_NEEDS = ((("process_name", "ngrok"),), (("process", "http"), ("process", "tcp")))
 
 
-@pytest.mark.parametrize("shape", ["node", "bare", "enriched"])
+@pytest.mark.parametrize("shape", ["node", "bare", "enriched", "hosts"])
 @pytest.mark.parametrize(
     "needs",
     [
@@ -127,7 +127,10 @@ def test_hunt_equals_general_path(tmp_path: Path, shape: str, needs: Any) -> Non
     reused pids, interleaved records."""
     raw_filter = AuditdSource().needles("Endpoint.Processes", tuple(tuple(c) for c in needs))
     node = None if shape == "bare" else "web-03"
-    path = _write(tmp_path, _lines(11, node, shape == "enriched"))
+    lines = _lines(11, node, shape == "enriched")
+    if shape == "hosts":  # two hosts' logs merged: events equal in time and serial, pids too
+        lines = [x for pair in zip(lines, _lines(11, "web-04", False), strict=True) for x in pair]
+    path = _write(tmp_path, lines)
     assert _hunt(GeneralPlan, path, raw_filter, 1 << 24, 512)[0], "the needles find rows"
     for chunk, edge in ((1 << 24, 512), (30000, 20), (3000, 8), (700, 4)):
         general = _hunt(GeneralPlan, path, raw_filter, chunk, edge)
