@@ -55,12 +55,15 @@ Slim = tuple[int, bytes, bytes, tuple[bytes, bytes], tuple[bytes, bytes], tuple[
              tuple[bytes, bytes], tuple[bytes, bytes], tuple[bytes, bytes]]  # fmt: skip
 Index = tuple[int, int, list[Group], Slim]
 FULL, SLIM, DROP = 0, 1, 2  # an event's kind
-# A hunt through the index reads chunks this many times the reader's (32 MB for its 8 MB): each
+# A hunt through the index reads chunks this many times the reader's (24 MiB for its 8 MiB): each
 # chunk costs the assembler a fixed share (its Arrow calls, its edge events' pieces joined in
 # Python: ~2.5% of a chunk's events lie within EDGE_LINES of an end), which bigger chunks divide.
-# The seed over 1M exec events (bench_hunt.py, a1m): 7.5 CPU-s at 8 MB, 6.2-6.7 at 32 MB, no
-# better at 64 MB (peak RSS 640, 750, 880 MiB). Results do not depend on it (tests).
-CHUNK_FACTOR = 4
+# The seed over 1M exec events (bench_hunt.py, a1m): 7.5 CPU-s at 8 MiB, 6.2-6.7 at 32 MiB, no
+# better at 64 MiB (peak RSS 640, 750, 880 MiB). 24 MiB rather than 32: glibc's malloc serves a
+# block above its mmap threshold (at most 32 MiB, raised to the size of such a block once freed)
+# with fresh pages from mmap, so a 32 MiB chunk cost a page fault per 4 KiB read into it, each
+# time (in one process: 6.0-6.2 CPU-s at 32 MiB, 4.9-5.3 at 24). Results do not depend on it.
+CHUNK_FACTOR = 3
 HEAD, TAIL = 1, 2  # edge bits
 
 # What an event's decoded values hold that its lines may not: the record type (execve,
