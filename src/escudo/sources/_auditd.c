@@ -23,6 +23,9 @@
  *          node validity bitmap, then offsets int32 and data for time, node, serial, pid, exe,
  *          key), key being "|node|time|serial".
  * auditd_hunt.py is the specification (index_python); tests hold both equal.
+ *
+ * Processes(cap), at the end of this file: the assembler's parent table (auditd_events.Assembler
+ * in Python is its specification).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
