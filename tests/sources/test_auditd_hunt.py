@@ -350,3 +350,19 @@ def test_hunt_reads_bigger_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert rows(4000) == whole and whole
     assert max(sizes) > 4000 * (auditd_hunt.CHUNK_FACTOR - 1)
     assert len(sizes) < path.stat().st_size / 4000 / (auditd_hunt.CHUNK_FACTOR - 1)
+
+
+@pytest.mark.skipif(not auditd_hunt.has_c_index(), reason="built without a C compiler")
+def test_hunt_without_the_c_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the C module (no compiler at install), the index and the parent table run in
+    Python and the hunt gives the same rows and counts."""
+    raw_filter = AuditdSource().needles("Endpoint.Processes", SEED_NEEDS)
+    lines = _lines(11, "web-03", True)
+    lines = [x for pair in zip(lines, _lines(11, "web-04", False), strict=True) for x in pair]
+    path = _write(tmp_path, lines)
+    assert auditd_hunt.process_table(7) is not None
+    native = [_hunt(EventPlan, path, raw_filter, chunk, 8) for chunk in (1 << 24, 3000)]
+    monkeypatch.setattr(auditd_hunt, "_auditd", None)
+    assert auditd_hunt.process_table(7) is None and not auditd_hunt.has_c_index()
+    python = [_hunt(EventPlan, path, raw_filter, chunk, 8) for chunk in (1 << 24, 3000)]
+    assert python == native and native[0][0]
