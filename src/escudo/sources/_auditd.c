@@ -104,14 +104,28 @@ static void col_add(Column *c, const char *p, size_t n)
     buf_add(&c->offsets, &end, 4);
 }
 
-static inline int is_space(uint8_t c)
+/* Byte classes, one load each (classes_init): C_SPACE Python's \s over ASCII text, C_DIGIT
+ * 0-9, C_HEX 0-9 A-F. */
+enum { C_SPACE = 1, C_DIGIT = 2, C_HEX = 4 };
+static uint8_t CLASSES[256];
+
+static void classes_init(void)
 {
-    /* Python's \s over ASCII text */
-    return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
+    for (int c = 0; c < 256; c++) {
+        uint8_t k = 0;
+        if (c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f))
+            k |= C_SPACE;
+        if (c >= '0' && c <= '9')
+            k |= C_DIGIT | C_HEX;
+        if (c >= 'A' && c <= 'F')
+            k |= C_HEX;
+        CLASSES[c] = k;
+    }
 }
 
-static inline int is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
-static inline int hex_upper(uint8_t c) { return is_digit(c) || (c >= 'A' && c <= 'F'); }
+static inline int is_space(uint8_t c) { return CLASSES[c] & C_SPACE; }
+static inline int is_digit(uint8_t c) { return CLASSES[c] & C_DIGIT; }
+static inline int hex_upper(uint8_t c) { return CLASSES[c] & C_HEX; }
 static inline int hex_value(uint8_t c) { return is_digit(c) ? c - '0' : c - 'A' + 10; }
 static inline uint8_t lower(uint8_t c) { return (c >= 'A' && c <= 'Z') ? (uint8_t)(c | 0x20) : c; }
 
@@ -244,15 +258,19 @@ static int malformed(const uint8_t *s, Py_ssize_t b, Py_ssize_t e, unsigned quot
     return k_e > w && hex_field(s + w, k_e - w);
 }
 
-/* Parses the header of the line [pos, eol): 0 when it is not a bare record. */
-static int header(const uint8_t *s, Line *ln)
+/* Parses the header of the line [pos, eol): 0 when it is not a bare record. `quotes`: the '"'
+ * in it (only a node= name may hold one). */
+static int header(const uint8_t *s, Line *ln, unsigned *quotes)
 {
     Py_ssize_t p = ln->start, e = ln->eol;
     ln->node_s = ln->node_e = p;
+    *quotes = 0;
     if (e - p >= 5 && memcmp(s + p, "node=", 5) == 0) {
         Py_ssize_t q = p + 5;
+        unsigned in_node = 0;
         while (q < e && !is_space(s[q]))
-            q++;
+            in_node += s[q++] == '"';
+        *quotes = in_node;
         if (q == p + 5 || q >= e || s[q] != ' ')
             return 0;
         ln->node_s = p + 5;
@@ -528,35 +546,53 @@ enum { F_ARCH, F_SYSCALL, F_SUCCESS, F_PID, F_EXE, F_COUNT };
 static const char *const SYSCALL_KEYS[F_COUNT] = {"arch", "syscall", "success", "pid", "exe"};
 static const Py_ssize_t SYSCALL_KEY_LENGTHS[F_COUNT] = {4, 7, 7, 3, 3};
 
+/* The field starting at p (< e), when it is one of the keys not found yet. */
+static inline void take_field(const uint8_t *s, Py_ssize_t p, Py_ssize_t e, Py_ssize_t *vs,
+                              Py_ssize_t *ve, int *missing)
+{
+    int k = -1;
+    switch (s[p]) {
+    case 'a': k = F_ARCH; break;
+    case 's': k = (p + 1 < e && s[p + 1] == 'y') ? F_SYSCALL : F_SUCCESS; break;
+    case 'p': k = F_PID; break;
+    case 'e': k = F_EXE; break;
+    default: return;
+    }
+    if (vs[k] >= 0)
+        return;
+    Py_ssize_t n = SYSCALL_KEY_LENGTHS[k];
+    if (p + n < e && s[p + n] == '=' && memcmp(s + p, SYSCALL_KEYS[k], (size_t)n) == 0) {
+        const uint8_t *sp = memchr(s + p + n + 1, ' ', (size_t)(e - p - n - 1));
+        vs[k] = p + n + 1;
+        ve[k] = sp == NULL ? e : sp - s;
+        (*missing)--;
+    }
+}
+
 static void take_all(const uint8_t *s, Py_ssize_t b, Py_ssize_t e, Py_ssize_t *vs, Py_ssize_t *ve)
 {
     for (int k = 0; k < F_COUNT; k++)
         vs[k] = -1;
     int missing = F_COUNT;
-    Py_ssize_t p = b;
-    while (p < e && missing) {
-        /* a field starts at p (the start, or after a space) */
-        int k = -1;
-        switch (s[p]) {
-        case 'a': k = F_ARCH; break;
-        case 's': k = (p + 1 < e && s[p + 1] == 'y') ? F_SYSCALL : F_SUCCESS; break;
-        case 'p': k = F_PID; break;
-        case 'e': k = F_EXE; break;
-        default: break;
+    if (b < e)
+        take_field(s, b, e, vs, ve, &missing);
+    /* a field starts after each space: the spaces of 16 bytes at a time */
+    Py_ssize_t i = b;
+#ifdef AUDITD_SSE2
+    const __m128i space = _mm_set1_epi8(' ');
+    for (; missing && i + 16 <= e; i += 16) {
+        unsigned m = (unsigned)_mm_movemask_epi8(
+            _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(s + i)), space));
+        for (; m && missing; m &= m - 1u) {
+            Py_ssize_t at = i + __builtin_ctz(m) + 1;
+            if (at < e)
+                take_field(s, at, e, vs, ve, &missing);
         }
-        if (k >= 0 && vs[k] < 0) {
-            Py_ssize_t n = SYSCALL_KEY_LENGTHS[k];
-            if (p + n < e && s[p + n] == '=' && memcmp(s + p, SYSCALL_KEYS[k], (size_t)n) == 0) {
-                const uint8_t *sp = memchr(s + p + n + 1, ' ', (size_t)(e - p - n - 1));
-                vs[k] = p + n + 1;
-                ve[k] = sp == NULL ? e : sp - s;
-                missing--;
-            }
-        }
-        while (p < e && s[p] != ' ') /* fields are short: no memchr call per field */
-            p++;
-        p++;
     }
+#endif
+    for (; missing && i < e; i++)
+        if (s[i] == ' ' && i + 1 < e)
+            take_field(s, i + 1, e, vs, ve, &missing);
 }
 
 static inline int span_is(const uint8_t *s, Py_ssize_t b, Py_ssize_t e, const char *text)
@@ -747,11 +783,11 @@ static PyObject *index_chunk(PyObject *self, PyObject *args)
         ln->eol = scan_line(s, pos, n, &quotes, &odd);
         ln->flags = (uint8_t)(odd & 3u);
         ln->next = -1;
-        if ((odd & 4u) || !header(s, ln)) {
+        unsigned in_header;
+        if ((odd & 4u) || !header(s, ln, &in_header)) {
             ok = 0;
         } else {
-            for (Py_ssize_t i = ln->node_s; i < ln->node_e; i++)
-                quotes -= s[i] == '"'; /* a node= name may hold one (the rest of the header not) */
+            quotes -= in_header;
             if (malformed(s, ln->body, ln->eol, quotes, odd))
                 ok = 0;
         }
@@ -1462,6 +1498,7 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__auditd(void)
 {
+    classes_init();
     if (PyType_Ready(&ProcessesType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
