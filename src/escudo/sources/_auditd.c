@@ -1324,6 +1324,8 @@ static int rows_of(PyObject *obj, Py_ssize_t rows, Py_buffer *b, Py_ssize_t *cou
     return 0;
 }
 
+#define PREFETCH_AHEAD 8 /* updates: a slot fetched from memory while 8 others go in */
+
 static PyObject *processes_resolve(Processes *t, PyObject *args)
 {
     Py_ssize_t rows;
@@ -1358,6 +1360,12 @@ static PyObject *processes_resolve(Processes *t, PyObject *args)
         Py_ssize_t at = l < nl ? (Py_ssize_t)lk[l] : rows;
         for (; u < nu && up[u] < at && !failed; u++) {
             Py_ssize_t hn, pn, xn;
+            if (u + PREFETCH_AHEAD < nu) { /* the slot of an update to come, fetched meanwhile */
+                const char *h2 = strings_get(&cols[0], up[u + PREFETCH_AHEAD], &hn);
+                const char *p2 = strings_get(&cols[1], up[u + PREFETCH_AHEAD], &pn);
+                if (pn >= 0)
+                    __builtin_prefetch(&t->slots[(size_t)proc_hash(h2, hn, p2, pn) & t->mask]);
+            }
             const char *host = strings_get(&cols[0], up[u], &hn);
             const char *pid = strings_get(&cols[1], up[u], &pn);
             const char *exe = strings_get(&cols[2], up[u], &xn);
