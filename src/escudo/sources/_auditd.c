@@ -258,19 +258,15 @@ static int malformed(const uint8_t *s, Py_ssize_t b, Py_ssize_t e, unsigned quot
     return k_e > w && hex_field(s + w, k_e - w);
 }
 
-/* Parses the header of the line [pos, eol): 0 when it is not a bare record. `quotes`: the '"'
- * in it (only a node= name may hold one). */
-static int header(const uint8_t *s, Line *ln, unsigned *quotes)
+/* Parses the header of the line [pos, eol): 0 when it is not a bare record. */
+static int header(const uint8_t *s, Line *ln)
 {
     Py_ssize_t p = ln->start, e = ln->eol;
     ln->node_s = ln->node_e = p;
-    *quotes = 0;
     if (e - p >= 5 && memcmp(s + p, "node=", 5) == 0) {
         Py_ssize_t q = p + 5;
-        unsigned in_node = 0;
         while (q < e && !is_space(s[q]))
-            in_node += s[q++] == '"';
-        *quotes = in_node;
+            q++;
         if (q == p + 5 || q >= e || s[q] != ' ')
             return 0;
         ln->node_s = p + 5;
@@ -783,11 +779,11 @@ static PyObject *index_chunk(PyObject *self, PyObject *args)
         ln->eol = scan_line(s, pos, n, &quotes, &odd);
         ln->flags = (uint8_t)(odd & 3u);
         ln->next = -1;
-        unsigned in_header;
-        if ((odd & 4u) || !header(s, ln, &in_header)) {
+        if ((odd & 4u) || !header(s, ln)) {
             ok = 0;
         } else {
-            quotes -= in_header;
+            for (Py_ssize_t i = ln->node_s; i < ln->node_e; i++)
+                quotes -= s[i] == '"'; /* a node= name may hold one (the rest of the header not) */
             if (malformed(s, ln->body, ln->eol, quotes, odd))
                 ok = 0;
         }
