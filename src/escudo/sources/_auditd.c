@@ -24,7 +24,7 @@
  *          key), key being "|node|time|serial".
  * auditd_hunt.py is the specification (index_python); tests hold both equal.
  *
- * Processes(cap), at the end of this file: the assembler's parent table (auditd_events.Assembler
+ * Processes(cap), before index(): the assembler's parent table (auditd_events.Assembler
  * in Python is its specification).
  */
 #define PY_SSIZE_T_CLEAN
@@ -717,313 +717,6 @@ static PyObject *column_pair(Column *c)
     return t;
 }
 
-#define MARK_BLOCK (64 * 1024) /* bytes: in the L2 cache still when marked */
-
-static PyObject *index_chunk(PyObject *self, PyObject *args)
-{
-    (void)self;
-    Py_buffer view;
-    PyObject *needles;
-    Py_ssize_t edge_lines;
-    if (!PyArg_ParseTuple(args, "y*O!n", &view, &PyTuple_Type, &needles, &edge_lines))
-        return NULL;
-    const uint8_t *s = view.buf;
-    Py_ssize_t n = view.len;
-    Py_ssize_t nn = PyTuple_GET_SIZE(needles);
-    for (Py_ssize_t i = 0; i < nn; i++) {
-        PyObject *nd = PyTuple_GET_ITEM(needles, i);
-        if (!PyBytes_Check(nd) || PyBytes_GET_SIZE(nd) == 0) {
-            PyBuffer_Release(&view);
-            PyErr_SetString(PyExc_ValueError, "needles: non-empty bytes");
-            return NULL;
-        }
-    }
-    PyObject *result = NULL;
-    Line *lines = NULL;
-    Group *groups = NULL;
-    int32_t *table = NULL;
-    Py_ssize_t count = 0, cap = 0, ngroups = 0;
-    int ok = 1, nomem = 0;
-    Column cols[6];
-    Buf ordinals = {0}, valid = {0};
-    memset(cols, 0, sizeof cols);
-    /* the needles, read while this thread holds the GIL */
-    const uint8_t **needle = malloc((size_t)(nn ? nn : 1) * sizeof *needle);
-    Py_ssize_t *needle_n = malloc((size_t)(nn ? nn : 1) * sizeof *needle_n);
-    if (needle == NULL || needle_n == NULL)
-        nomem = 1;
-    for (Py_ssize_t i = 0; !nomem && i < nn; i++) {
-        PyObject *nd = PyTuple_GET_ITEM(needles, i);
-        needle[i] = (const uint8_t *)PyBytes_AS_STRING(nd);
-        needle_n[i] = PyBytes_GET_SIZE(nd);
-    }
-
-    Py_BEGIN_ALLOW_THREADS
-    /* 1. lines and headers; the candidates' marks (3) every MARK_BLOCK bytes, on bytes still in
-     * the cache */
-    Py_ssize_t pos = 0, marked = 0;
-    while (ok && !nomem && pos < n) {
-        if (count == cap) {
-            Py_ssize_t c2 = cap ? cap * 2 : 1024;
-            Line *l2 = realloc(lines, (size_t)c2 * sizeof(Line));
-            if (l2 == NULL) {
-                nomem = 1;
-                break;
-            }
-            lines = l2;
-            cap = c2;
-        }
-        Line *ln = &lines[count];
-        unsigned quotes, odd;
-        ln->start = pos;
-        ln->eol = scan_line(s, pos, n, &quotes, &odd);
-        ln->flags = (uint8_t)(odd & 3u);
-        ln->next = -1;
-        if ((odd & 4u) || !header(s, ln)) {
-            ok = 0;
-        } else {
-            for (Py_ssize_t i = ln->node_s; i < ln->node_e; i++)
-                quotes -= s[i] == '"'; /* a node= name may hold one (the rest of the header not) */
-            if (malformed(s, ln->body, ln->eol, quotes, odd))
-                ok = 0;
-        }
-        count++;
-        pos = ln->eol + 1;
-        if (pos - marked >= MARK_BLOCK || pos >= n) {
-            Py_ssize_t to = pos < n ? pos : n;
-            for (Py_ssize_t i = 0; i < nn; i++)
-                mark_needle(s, n, marked, to, needle[i], needle_n[i], lines, count);
-            mark_always(s, n, marked, to, lines, count);
-            marked = to;
-        }
-    }
-    if (n == 0)
-        ok = 0; /* no line: the general path says what it is */
-    /* 2. events: a hash table of line indices (the event's first line) */
-    Py_ssize_t size = 16;
-    while (ok && !nomem && size < 2 * count)
-        size *= 2;
-    if (ok && !nomem) {
-        table = malloc((size_t)size * sizeof(int32_t));
-        groups = malloc((size_t)(count ? count : 1) * sizeof(Group));
-        if (table == NULL || groups == NULL)
-            nomem = 1;
-        else
-            memset(table, 0xff, (size_t)size * sizeof(int32_t));
-    }
-    for (Py_ssize_t i = 0; ok && !nomem && i < count; i++) {
-        Line *ln = &lines[i];
-        int32_t g = -1;
-        if (i > 0 && same_key(s, &lines[i - 1], ln)) { /* the previous line's event: most are */
-            g = lines[i - 1].group;
-            lines[groups[g].last].next = (int32_t)i;
-            groups[g].last = (int32_t)i;
-            goto grouped;
-        }
-        size_t h = (size_t)key_hash(s, ln) & (size_t)(size - 1);
-        while (table[h] >= 0) {
-            Group *cand = &groups[table[h]];
-            if (same_key(s, &lines[cand->first], ln)) {
-                g = table[h];
-                break;
-            }
-            h = (h + 1) & (size_t)(size - 1);
-        }
-        if (g < 0) {
-            g = (int32_t)ngroups++;
-            table[h] = g;
-            groups[g].first = groups[g].last = (int32_t)i;
-            groups[g].syscall = -1;
-            groups[g].flags = 0;
-        } else {
-            lines[groups[g].last].next = (int32_t)i;
-            groups[g].last = (int32_t)i;
-        }
-    grouped:
-        ln->group = g;
-        if (ln->type == T_EXECVE)
-            groups[g].flags |= G_EXECVE;
-        else if (ln->type == T_SYSCALL && groups[g].syscall < 0)
-            groups[g].syscall = (int32_t)i;
-    }
-    /* 3. candidates: the events of the lines marked (1) */
-    if (ok && !nomem) {
-        for (Py_ssize_t i = 0; i < count; i++)
-            if (lines[i].flags & L_CAND)
-                groups[lines[i].group].flags |= G_CAND;
-    }
-    Py_END_ALLOW_THREADS
-
-    if (nomem) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    if (!ok) {
-        result = Py_NewRef(Py_None);
-        goto done;
-    }
-    /* 4. the events, in order of their first line */
-    {
-        PyObject *listed = PyList_New(0);
-        if (listed == NULL)
-            goto done;
-        Py_ssize_t dropped = 0, nslim = 0;
-        long long last_sec = -1;
-        char last_text[32] = {0};
-        for (Py_ssize_t gi = 0; gi < ngroups; gi++) {
-            Group *g = &groups[gi];
-            Py_ssize_t first = g->first + 1, last = g->last + 1;
-            int edge = (first <= edge_lines ? 1 : 0) | (last > count - edge_lines ? 2 : 0);
-            Image img;
-            int kind = classify(s, lines, g, &img);
-            const Line *head = &lines[g->first];
-            char stamp[48];
-            size_t stamp_len = 0;
-            if ((kind == K_SLIM || edge) &&
-                !when(s, head, stamp, &stamp_len, &last_sec, last_text)) {
-                Py_DECREF(listed);
-                result = Py_NewRef(Py_None);
-                goto done;
-            }
-            if (!edge && kind == K_DROP) {
-                dropped++;
-                continue;
-            }
-            const char *node = (const char *)s + head->node_s;
-            Py_ssize_t node_n = head->node_e - head->node_s;
-            const char *serial = (const char *)s + head->frac_e + 1;
-            Py_ssize_t serial_n = head->par_e - head->frac_e - 1;
-            if (!edge && kind == K_SLIM) {
-                int64_t ord = gi;
-                buf_add(&ordinals, &ord, 8);
-                if ((nslim & 7) == 0) {
-                    uint8_t zero = 0;
-                    buf_add(&valid, &zero, 1);
-                }
-                if (node_n && !valid.failed)
-                    valid.data[nslim >> 3] |= (uint8_t)(1u << (nslim & 7));
-                col_add(&cols[0], stamp, stamp_len);
-                col_add(&cols[1], node, (size_t)node_n);
-                col_add(&cols[2], serial, (size_t)serial_n);
-                col_add(&cols[3], (const char *)s + img.pid_s, (size_t)(img.pid_e - img.pid_s));
-                col_add(&cols[4], (const char *)s + img.exe_s, (size_t)(img.exe_e - img.exe_s));
-                buf_add(&cols[5].data, "|", 1);
-                buf_add(&cols[5].data, node, (size_t)node_n);
-                buf_add(&cols[5].data, "|", 1);
-                buf_add(&cols[5].data, stamp, stamp_len);
-                buf_add(&cols[5].data, "|", 1);
-                col_add(&cols[5], serial, (size_t)serial_n);
-                nslim++;
-                continue;
-            }
-            Py_ssize_t nlines = 0;
-            for (int32_t li = g->first; li >= 0; li = lines[li].next)
-                nlines++;
-            PyObject *spans = PyTuple_New(2 * nlines);
-            if (spans == NULL) {
-                Py_DECREF(listed);
-                goto done;
-            }
-            Py_ssize_t k = 0;
-            for (int32_t li = g->first; li >= 0; li = lines[li].next) {
-                PyTuple_SET_ITEM(spans, k++, PyLong_FromSsize_t(lines[li].start));
-                PyTuple_SET_ITEM(spans, k++, PyLong_FromSsize_t(lines[li].eol));
-            }
-            PyObject *slim;
-            if (kind == K_SLIM)
-                slim = Py_BuildValue("(s#s#s#s#s#)", stamp, (Py_ssize_t)stamp_len, node, node_n,
-                                     serial, serial_n, (const char *)s + img.pid_s,
-                                     img.pid_e - img.pid_s, (const char *)s + img.exe_s,
-                                     img.exe_e - img.exe_s);
-            else
-                slim = Py_NewRef(Py_None);
-            PyObject *piece = NULL;
-            if (slim != NULL && edge) { /* the edge piece: its key and its record lines */
-                Buf text = {0};
-                for (int32_t li = g->first; li >= 0; li = lines[li].next) {
-                    const Line *ln = &lines[li];
-                    if (li != g->first)
-                        buf_add(&text, "\n", 1);
-                    buf_add(&text, s + ln->start, (size_t)(ln->par_e + 2 - ln->start));
-                    buf_add(&text, " ", 1);
-                    buf_add(&text, s + ln->body, (size_t)(ln->eol - ln->body));
-                }
-                Buf key = {0};
-                buf_add(&key, "|", 1);
-                buf_add(&key, node, (size_t)node_n);
-                buf_add(&key, "|", 1);
-                buf_add(&key, stamp, stamp_len);
-                buf_add(&key, "|", 1);
-                buf_add(&key, serial, (size_t)serial_n);
-                if (text.failed || key.failed)
-                    PyErr_NoMemory();
-                else
-                    piece = Py_BuildValue("(s#s#)", key.data, (Py_ssize_t)key.len,
-                                          text.data ? text.data : "", (Py_ssize_t)text.len);
-                free(text.data);
-                free(key.data);
-            } else if (slim != NULL) {
-                piece = Py_NewRef(Py_None);
-            }
-            PyObject *item = piece == NULL ? NULL
-                                           : Py_BuildValue("(ninniNNN)", gi, edge, first, last,
-                                                           kind, spans, slim, piece);
-            if (item == NULL) {
-                Py_XDECREF(piece);
-                Py_XDECREF(slim);
-                Py_DECREF(spans);
-                Py_DECREF(listed);
-                goto done;
-            }
-            if (PyList_Append(listed, item) < 0) {
-                Py_DECREF(item);
-                Py_DECREF(listed);
-                goto done;
-            }
-            Py_DECREF(item);
-        }
-        int failed = ordinals.failed || valid.failed;
-        for (int c = 0; c < 6; c++)
-            failed |= cols[c].offsets.failed || cols[c].data.failed;
-        if (failed) {
-            Py_DECREF(listed);
-            PyErr_NoMemory();
-            goto done;
-        }
-        PyObject *slim = PyTuple_New(3 + 6);
-        if (slim == NULL) {
-            Py_DECREF(listed);
-            goto done;
-        }
-        PyTuple_SET_ITEM(slim, 0, PyLong_FromSsize_t(nslim));
-        PyTuple_SET_ITEM(slim, 1, bytes_of(&ordinals));
-        PyTuple_SET_ITEM(slim, 2, bytes_of(&valid));
-        for (int c = 0; c < 6; c++)
-            PyTuple_SET_ITEM(slim, 3 + c, column_pair(&cols[c]));
-        for (Py_ssize_t i = 0; i < 9; i++)
-            if (PyTuple_GET_ITEM(slim, i) == NULL) {
-                Py_DECREF(slim);
-                Py_DECREF(listed);
-                goto done;
-            }
-        result = Py_BuildValue("(nnNN)", count, dropped, listed, slim);
-    }
-done:
-    free(needle);
-    free(needle_n);
-    free(lines);
-    free(groups);
-    free(table);
-    free(ordinals.data);
-    free(valid.data);
-    for (int c = 0; c < 6; c++) {
-        free(cols[c].offsets.data);
-        free(cols[c].data.data);
-    }
-    PyBuffer_Release(&view);
-    return result;
-}
-
 /* ------------------------------------------------------------------------------------------
  * Processes: the assembler's parent table in C (auditd_events.Assembler._parents, _update).
  *
@@ -1487,6 +1180,313 @@ static PyTypeObject ProcessesType = {
     .tp_dealloc = (destructor)processes_dealloc,
     .tp_methods = processes_methods,
 };
+
+#define MARK_BLOCK (64 * 1024) /* bytes: in the L2 cache still when marked */
+
+static PyObject *index_chunk(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer view;
+    PyObject *needles;
+    Py_ssize_t edge_lines;
+    if (!PyArg_ParseTuple(args, "y*O!n", &view, &PyTuple_Type, &needles, &edge_lines))
+        return NULL;
+    const uint8_t *s = view.buf;
+    Py_ssize_t n = view.len;
+    Py_ssize_t nn = PyTuple_GET_SIZE(needles);
+    for (Py_ssize_t i = 0; i < nn; i++) {
+        PyObject *nd = PyTuple_GET_ITEM(needles, i);
+        if (!PyBytes_Check(nd) || PyBytes_GET_SIZE(nd) == 0) {
+            PyBuffer_Release(&view);
+            PyErr_SetString(PyExc_ValueError, "needles: non-empty bytes");
+            return NULL;
+        }
+    }
+    PyObject *result = NULL;
+    Line *lines = NULL;
+    Group *groups = NULL;
+    int32_t *table = NULL;
+    Py_ssize_t count = 0, cap = 0, ngroups = 0;
+    int ok = 1, nomem = 0;
+    Column cols[6];
+    Buf ordinals = {0}, valid = {0};
+    memset(cols, 0, sizeof cols);
+    /* the needles, read while this thread holds the GIL */
+    const uint8_t **needle = malloc((size_t)(nn ? nn : 1) * sizeof *needle);
+    Py_ssize_t *needle_n = malloc((size_t)(nn ? nn : 1) * sizeof *needle_n);
+    if (needle == NULL || needle_n == NULL)
+        nomem = 1;
+    for (Py_ssize_t i = 0; !nomem && i < nn; i++) {
+        PyObject *nd = PyTuple_GET_ITEM(needles, i);
+        needle[i] = (const uint8_t *)PyBytes_AS_STRING(nd);
+        needle_n[i] = PyBytes_GET_SIZE(nd);
+    }
+
+    Py_BEGIN_ALLOW_THREADS
+    /* 1. lines and headers; the candidates' marks (3) every MARK_BLOCK bytes, on bytes still in
+     * the cache */
+    Py_ssize_t pos = 0, marked = 0;
+    while (ok && !nomem && pos < n) {
+        if (count == cap) {
+            Py_ssize_t c2 = cap ? cap * 2 : 1024;
+            Line *l2 = realloc(lines, (size_t)c2 * sizeof(Line));
+            if (l2 == NULL) {
+                nomem = 1;
+                break;
+            }
+            lines = l2;
+            cap = c2;
+        }
+        Line *ln = &lines[count];
+        unsigned quotes, odd;
+        ln->start = pos;
+        ln->eol = scan_line(s, pos, n, &quotes, &odd);
+        ln->flags = (uint8_t)(odd & 3u);
+        ln->next = -1;
+        if ((odd & 4u) || !header(s, ln)) {
+            ok = 0;
+        } else {
+            for (Py_ssize_t i = ln->node_s; i < ln->node_e; i++)
+                quotes -= s[i] == '"'; /* a node= name may hold one (the rest of the header not) */
+            if (malformed(s, ln->body, ln->eol, quotes, odd))
+                ok = 0;
+        }
+        count++;
+        pos = ln->eol + 1;
+        if (pos - marked >= MARK_BLOCK || pos >= n) {
+            Py_ssize_t to = pos < n ? pos : n;
+            for (Py_ssize_t i = 0; i < nn; i++)
+                mark_needle(s, n, marked, to, needle[i], needle_n[i], lines, count);
+            mark_always(s, n, marked, to, lines, count);
+            marked = to;
+        }
+    }
+    if (n == 0)
+        ok = 0; /* no line: the general path says what it is */
+    /* 2. events: a hash table of line indices (the event's first line) */
+    Py_ssize_t size = 16;
+    while (ok && !nomem && size < 2 * count)
+        size *= 2;
+    if (ok && !nomem) {
+        table = malloc((size_t)size * sizeof(int32_t));
+        groups = malloc((size_t)(count ? count : 1) * sizeof(Group));
+        if (table == NULL || groups == NULL)
+            nomem = 1;
+        else
+            memset(table, 0xff, (size_t)size * sizeof(int32_t));
+    }
+    for (Py_ssize_t i = 0; ok && !nomem && i < count; i++) {
+        Line *ln = &lines[i];
+        int32_t g = -1;
+        if (i > 0 && same_key(s, &lines[i - 1], ln)) { /* the previous line's event: most are */
+            g = lines[i - 1].group;
+            lines[groups[g].last].next = (int32_t)i;
+            groups[g].last = (int32_t)i;
+            goto grouped;
+        }
+        size_t h = (size_t)key_hash(s, ln) & (size_t)(size - 1);
+        while (table[h] >= 0) {
+            Group *cand = &groups[table[h]];
+            if (same_key(s, &lines[cand->first], ln)) {
+                g = table[h];
+                break;
+            }
+            h = (h + 1) & (size_t)(size - 1);
+        }
+        if (g < 0) {
+            g = (int32_t)ngroups++;
+            table[h] = g;
+            groups[g].first = groups[g].last = (int32_t)i;
+            groups[g].syscall = -1;
+            groups[g].flags = 0;
+        } else {
+            lines[groups[g].last].next = (int32_t)i;
+            groups[g].last = (int32_t)i;
+        }
+    grouped:
+        ln->group = g;
+        if (ln->type == T_EXECVE)
+            groups[g].flags |= G_EXECVE;
+        else if (ln->type == T_SYSCALL && groups[g].syscall < 0)
+            groups[g].syscall = (int32_t)i;
+    }
+    /* 3. candidates: the events of the lines marked (1) */
+    if (ok && !nomem) {
+        for (Py_ssize_t i = 0; i < count; i++)
+            if (lines[i].flags & L_CAND)
+                groups[lines[i].group].flags |= G_CAND;
+    }
+    Py_END_ALLOW_THREADS
+
+    if (nomem) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (!ok) {
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    /* 4. the events, in order of their first line */
+    {
+        PyObject *listed = PyList_New(0);
+        if (listed == NULL)
+            goto done;
+        Py_ssize_t dropped = 0, nslim = 0;
+        long long last_sec = -1;
+        char last_text[32] = {0};
+        for (Py_ssize_t gi = 0; gi < ngroups; gi++) {
+            Group *g = &groups[gi];
+            Py_ssize_t first = g->first + 1, last = g->last + 1;
+            int edge = (first <= edge_lines ? 1 : 0) | (last > count - edge_lines ? 2 : 0);
+            Image img;
+            int kind = classify(s, lines, g, &img);
+            const Line *head = &lines[g->first];
+            char stamp[48];
+            size_t stamp_len = 0;
+            if ((kind == K_SLIM || edge) &&
+                !when(s, head, stamp, &stamp_len, &last_sec, last_text)) {
+                Py_DECREF(listed);
+                result = Py_NewRef(Py_None);
+                goto done;
+            }
+            if (!edge && kind == K_DROP) {
+                dropped++;
+                continue;
+            }
+            const char *node = (const char *)s + head->node_s;
+            Py_ssize_t node_n = head->node_e - head->node_s;
+            const char *serial = (const char *)s + head->frac_e + 1;
+            Py_ssize_t serial_n = head->par_e - head->frac_e - 1;
+            if (!edge && kind == K_SLIM) {
+                int64_t ord = gi;
+                buf_add(&ordinals, &ord, 8);
+                if ((nslim & 7) == 0) {
+                    uint8_t zero = 0;
+                    buf_add(&valid, &zero, 1);
+                }
+                if (node_n && !valid.failed)
+                    valid.data[nslim >> 3] |= (uint8_t)(1u << (nslim & 7));
+                col_add(&cols[0], stamp, stamp_len);
+                col_add(&cols[1], node, (size_t)node_n);
+                col_add(&cols[2], serial, (size_t)serial_n);
+                col_add(&cols[3], (const char *)s + img.pid_s, (size_t)(img.pid_e - img.pid_s));
+                col_add(&cols[4], (const char *)s + img.exe_s, (size_t)(img.exe_e - img.exe_s));
+                buf_add(&cols[5].data, "|", 1);
+                buf_add(&cols[5].data, node, (size_t)node_n);
+                buf_add(&cols[5].data, "|", 1);
+                buf_add(&cols[5].data, stamp, stamp_len);
+                buf_add(&cols[5].data, "|", 1);
+                col_add(&cols[5], serial, (size_t)serial_n);
+                nslim++;
+                continue;
+            }
+            Py_ssize_t nlines = 0;
+            for (int32_t li = g->first; li >= 0; li = lines[li].next)
+                nlines++;
+            PyObject *spans = PyTuple_New(2 * nlines);
+            if (spans == NULL) {
+                Py_DECREF(listed);
+                goto done;
+            }
+            Py_ssize_t k = 0;
+            for (int32_t li = g->first; li >= 0; li = lines[li].next) {
+                PyTuple_SET_ITEM(spans, k++, PyLong_FromSsize_t(lines[li].start));
+                PyTuple_SET_ITEM(spans, k++, PyLong_FromSsize_t(lines[li].eol));
+            }
+            PyObject *slim;
+            if (kind == K_SLIM)
+                slim = Py_BuildValue("(s#s#s#s#s#)", stamp, (Py_ssize_t)stamp_len, node, node_n,
+                                     serial, serial_n, (const char *)s + img.pid_s,
+                                     img.pid_e - img.pid_s, (const char *)s + img.exe_s,
+                                     img.exe_e - img.exe_s);
+            else
+                slim = Py_NewRef(Py_None);
+            PyObject *piece = NULL;
+            if (slim != NULL && edge) { /* the edge piece: its key and its record lines */
+                Buf text = {0};
+                for (int32_t li = g->first; li >= 0; li = lines[li].next) {
+                    const Line *ln = &lines[li];
+                    if (li != g->first)
+                        buf_add(&text, "\n", 1);
+                    buf_add(&text, s + ln->start, (size_t)(ln->par_e + 2 - ln->start));
+                    buf_add(&text, " ", 1);
+                    buf_add(&text, s + ln->body, (size_t)(ln->eol - ln->body));
+                }
+                Buf key = {0};
+                buf_add(&key, "|", 1);
+                buf_add(&key, node, (size_t)node_n);
+                buf_add(&key, "|", 1);
+                buf_add(&key, stamp, stamp_len);
+                buf_add(&key, "|", 1);
+                buf_add(&key, serial, (size_t)serial_n);
+                if (text.failed || key.failed)
+                    PyErr_NoMemory();
+                else
+                    piece = Py_BuildValue("(s#s#)", key.data, (Py_ssize_t)key.len,
+                                          text.data ? text.data : "", (Py_ssize_t)text.len);
+                free(text.data);
+                free(key.data);
+            } else if (slim != NULL) {
+                piece = Py_NewRef(Py_None);
+            }
+            PyObject *item = piece == NULL ? NULL
+                                           : Py_BuildValue("(ninniNNN)", gi, edge, first, last,
+                                                           kind, spans, slim, piece);
+            if (item == NULL) {
+                Py_XDECREF(piece);
+                Py_XDECREF(slim);
+                Py_DECREF(spans);
+                Py_DECREF(listed);
+                goto done;
+            }
+            if (PyList_Append(listed, item) < 0) {
+                Py_DECREF(item);
+                Py_DECREF(listed);
+                goto done;
+            }
+            Py_DECREF(item);
+        }
+        int failed = ordinals.failed || valid.failed;
+        for (int c = 0; c < 6; c++)
+            failed |= cols[c].offsets.failed || cols[c].data.failed;
+        if (failed) {
+            Py_DECREF(listed);
+            PyErr_NoMemory();
+            goto done;
+        }
+        PyObject *slim = PyTuple_New(3 + 6);
+        if (slim == NULL) {
+            Py_DECREF(listed);
+            goto done;
+        }
+        PyTuple_SET_ITEM(slim, 0, PyLong_FromSsize_t(nslim));
+        PyTuple_SET_ITEM(slim, 1, bytes_of(&ordinals));
+        PyTuple_SET_ITEM(slim, 2, bytes_of(&valid));
+        for (int c = 0; c < 6; c++)
+            PyTuple_SET_ITEM(slim, 3 + c, column_pair(&cols[c]));
+        for (Py_ssize_t i = 0; i < 9; i++)
+            if (PyTuple_GET_ITEM(slim, i) == NULL) {
+                Py_DECREF(slim);
+                Py_DECREF(listed);
+                goto done;
+            }
+        result = Py_BuildValue("(nnNN)", count, dropped, listed, slim);
+    }
+done:
+    free(needle);
+    free(needle_n);
+    free(lines);
+    free(groups);
+    free(table);
+    free(ordinals.data);
+    free(valid.data);
+    for (int c = 0; c < 6; c++) {
+        free(cols[c].offsets.data);
+        free(cols[c].data.data);
+    }
+    PyBuffer_Release(&view);
+    return result;
+}
 
 static PyMethodDef methods[] = {
     {"index", index_chunk, METH_VARARGS,
