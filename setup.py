@@ -2,7 +2,7 @@
 
 ``optional=True``: where no C compiler is found the build goes on without them, and escudo uses
 the same code in Python and Arrow: the raw prefilter's scan (``escudo.sources.prefilter``), the
-auditd hunt's chunk index (``escudo.sources.auditd_hunt``) and the Sysmon field extraction
+auditd hunt's chunk index and the assembler's parent table (``escudo.sources.auditd_hunt``) and the Sysmon field extraction
 (``escudo.sources.sysmon_columnar``).
 """
 
@@ -16,7 +16,7 @@ setup(
             extra_compile_args=["-O3"],
             optional=True,
         ),
-        Extension(  # the auditd hunt's chunk index (escudo.sources.auditd_hunt)
+        Extension(  # the auditd hunt's chunk index, the parent table (escudo.sources.auditd_hunt)
             "escudo.sources._auditd",
             sources=["src/escudo/sources/_auditd.c"],
             extra_compile_args=["-O3"],

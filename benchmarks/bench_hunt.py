@@ -1,6 +1,6 @@
 """Time ``escudo hunt`` with the seed detection against ``grep -c -i ngrok`` on the same file.
 
-Usage: ``python benchmarks/bench_hunt.py FILE [--repeat N]`` (make FILE with ``benchmarks/gen_sysmon.py``).
+Usage: ``python benchmarks/bench_hunt.py FILE [--repeat N] [--baseline ESCUDO]`` (make FILE with ``benchmarks/gen_sysmon.py``).
 Prints, per command: the best wall time over N runs, CPU time (user + sys of the whole tree), the
 peak RSS of the whole process tree (the sum over the command and its worker processes, sampled from
 ``/proc`` every 100 ms: sampling more often takes CPU from the 2-core machine it measures; ``wait4``'s per-process maximum where ``/proc`` is missing), the output
@@ -104,34 +104,46 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("file", type=Path)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--baseline",
+        metavar="ESCUDO",
+        help="another escudo command (e.g. a wrapper running main's code) timed in the same "
+        "rounds: each round runs every command once, so load hits them alike",
+    )
     args = parser.parse_args(argv)
     escudo = shutil.which("escudo", path=str(Path(sys.executable).parent)) or "escudo"
     env = dict(os.environ, LC_ALL="C")
-    commands = {
-        "grep": ["grep", "-c", "-i", "ngrok", str(args.file)],
-        "escudo": [escudo, "hunt", "--detection", DETECTION, "--format", "jsonl", str(args.file)],
-    }
+    hunt = ["hunt", "--detection", DETECTION, "--format", "jsonl", str(args.file)]
+    commands = {"grep": ["grep", "-c", "-i", "ngrok", str(args.file)], "escudo": [escudo, *hunt]}
+    if args.baseline:
+        commands["baseline"] = [args.baseline, *hunt]
     size = args.file.stat().st_size
     print(f"file: {args.file} ({size / 1e6:.1f} MB)")
+    runs: dict[str, list[Run]] = {name: [] for name in commands}
+    for _ in range(args.repeat):  # rounds: every command once per round
+        for name, cmd in commands.items():
+            runs[name].append(measure(cmd, env))
     best: dict[str, float] = {}
     for name, cmd in commands.items():
-        runs = [measure(cmd, env) for _ in range(args.repeat)]
-        fastest = min(runs, key=lambda r: r.wall)
-        rss = max(r.rss for r in runs)
+        fastest = min(runs[name], key=lambda r: r.wall)
+        rss = max(r.rss for r in runs[name])
         best[name] = fastest.wall
-        last = runs[-1]
+        last = runs[name][-1]
         summary = (
             last.out.decode().strip()
             if name == "grep"
             else f"{last.out.count(NEWLINE)} result rows"
         )
-        walls = " ".join(f"{r.wall:.2f}" for r in runs)
+        walls = " ".join(f"{r.wall:.2f}" for r in runs[name])
+        cpus = " ".join(f"{r.cpu:.2f}" for r in runs[name])
         print(
-            f"{name:7s} wall {fastest.wall:7.3f} s (runs: {walls})  cpu {fastest.cpu:6.2f} s  "
-            f"peak RSS {rss / 2**20:8.1f} MiB  exit {last.rc}  ({summary})"
+            f"{name:8s} wall {fastest.wall:7.3f} s (runs: {walls})  cpu {fastest.cpu:6.2f} s "
+            f"(runs: {cpus})  peak RSS {rss / 2**20:8.1f} MiB  exit {last.rc}  ({summary})"
         )
-        print(f"        $ {' '.join(cmd)}")
+        print(f"         $ {' '.join(cmd)}")
     print(f"ratio escudo/grep: {best['escudo'] / best['grep']:.2f} (target <= 3)")
+    if "baseline" in best:
+        print(f"ratio baseline/grep: {best['baseline'] / best['grep']:.2f}")
     if hasattr(os, "getloadavg"):
         print("load average: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     return 0

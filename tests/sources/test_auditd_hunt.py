@@ -8,6 +8,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 from auditd_lines import Exec, exec_records, interleave, tree
 
@@ -110,7 +111,7 @@ def _hunt(
 SEED_NEEDS = ((("process_name", "ngrok"),), (("process", "http"), ("process", "tcp")))
 
 
-@pytest.mark.parametrize("shape", ["node", "bare", "enriched"])
+@pytest.mark.parametrize("shape", ["node", "bare", "enriched", "hosts"])
 @pytest.mark.parametrize(
     "needs",
     [
@@ -126,7 +127,10 @@ def test_hunt_equals_general_path(tmp_path: Path, shape: str, needs: Any) -> Non
     reused pids, interleaved records."""
     raw_filter = AuditdSource().needles("Endpoint.Processes", tuple(tuple(c) for c in needs))
     node = None if shape == "bare" else "web-03"
-    path = _write(tmp_path, _lines(11, node, shape == "enriched"))
+    lines = _lines(11, node, shape == "enriched")
+    if shape == "hosts":  # two hosts' logs merged: events equal in time and serial, pids too
+        lines = [x for pair in zip(lines, _lines(11, "web-04", False), strict=True) for x in pair]
+    path = _write(tmp_path, lines)
     assert _hunt(GeneralPlan, path, raw_filter, 1 << 24, 512)[0], "the needles find rows"
     for chunk, edge in ((1 << 24, 512), (30000, 20), (3000, 8), (700, 4)):
         general = _hunt(GeneralPlan, path, raw_filter, chunk, edge)
@@ -181,6 +185,15 @@ ODD_CHUNKS = [
     b'type=SYSCALL msg=audit(1.5:2): a=1 exe="/x"\x1dSYSCALL="execve" pid=9\n',
     b'type=SYSCALL msg=audit(1.5:2): a=1 pid=2 exe="/x"\x1dSYSCALL=execveat A="b c"\n',
     b"type=X msg=audit(1.5:2): v=E284AA w=C4B0\ntype=Y msg=audit(1.5:3): v=4E47524F4B\n",
+    # the last value: hex after a later '=' (not the value's start), all hex, hex after a space
+    b"type=PATH msg=audit(1.5:2): item=0 name=a=ABC\n",
+    b"type=PATH msg=audit(1.5:2): ABC\n",
+    b"type=PATH msg=audit(1.5:2): name= ABC\n",
+    b"type=PATH msg=audit(1.5:2): x=1 name=ABC\n",
+    b"type=PATH msg=audit(1.5:2): x=1 nam=ABC\n",
+    b"type=EXECVE msg=audit(1.5:2): argc=1 a0=6E67726F6\n",
+    # hex needles' near misses: E2840A, C4B1, a needle's ends without its middle
+    b"type=X msg=audit(1.5:2): v=E2840A w=C4B1 x=nxxxk y=6E0000006B\n",
 ]
 
 
@@ -230,7 +243,22 @@ def test_clause_for(needles: Any, clause: Any) -> None:
     assert auditd_hunt.clause_for(needles) == clause
 
 
-def test_update_keeps_the_most_recent_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+def _assembler(native: bool) -> Assembler:
+    """An assembler whose parent table is the C one (``native``) or the Python dict."""
+    if native and not auditd_hunt.has_c_index():
+        pytest.skip("built without a C compiler")
+    assembler = Assembler(FIELDS, None, None, ReadStats())
+    if auditd_hunt.has_c_index():
+        assert assembler.native is not None, "the C table where the C module is built"
+    if not native:
+        assembler.native = None
+    return assembler
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_update_keeps_the_most_recent_processes(
+    monkeypatch: pytest.MonkeyPatch, native: bool
+) -> None:
     """Runs of images into the table give the table that one update at a time gives (each key
     moved to the end, the oldest beyond MAX_PROCESSES dropped), whatever the runs."""
     monkeypatch.setattr(auditd_events, "MAX_PROCESSES", 7)
@@ -238,7 +266,7 @@ def test_update_keeps_the_most_recent_processes(monkeypatch: pytest.MonkeyPatch)
     keys = [(rng.choice(["a", "b", None]), str(rng.randrange(12))) for _ in range(400)]
     exes = [f"/bin/{rng.randrange(5)}" for _ in keys]
     reference: OrderedDict[tuple[str | None, str], str] = OrderedDict()
-    assembler = Assembler(FIELDS, None, None, ReadStats())
+    assembler = _assembler(native)
     start = 0
     while start < len(keys):
         stop = start + rng.randrange(1, 30)
@@ -250,3 +278,91 @@ def test_update_keeps_the_most_recent_processes(monkeypatch: pytest.MonkeyPatch)
         assembler._update(keys[start:stop], exes[start:stop])
         assert assembler.processes() == list(reference.items())
         start = stop
+
+
+def _release_rows(rng: random.Random, size: int) -> pa.Table:
+    """Rows as the assembler's _parents reads them: exec images, look-ups, nulls, reused pids,
+    the empty host apart from no host, images of every length (a slice, as after a filter)."""
+
+    def some(values: list[Any]) -> Any:
+        return rng.choice(values)
+
+    hosts: list[Any] = ["a", "b", "", None, "h\u00e9"]
+    pids = [str(n) for n in range(14)] + [""]
+    rows = [
+        {
+            "record_type": some(["execve", "execve", "file_create", None]),
+            "dest": some(hosts),
+            "pid": some([*pids, None]),
+            "ppid": some([*pids, None]),
+            "exe": some(["/bin/sh", "/usr/bin/python3.11", "", "/x", "/\u00e9/b", None]),
+            "_pass": some([True, False, False, None]),
+        }
+        for _ in range(size + 3)
+    ]
+    return pa.Table.from_pylist(rows, schema=_PARENT_COLUMNS).slice(2, size)
+
+
+_PARENT_COLUMNS = pa.schema(
+    [("record_type", pa.string()), ("dest", pa.string()), ("pid", pa.string()),
+     ("ppid", pa.string()), ("exe", pa.string()), ("_pass", pa.bool_())]
+)  # fmt: skip
+
+
+@pytest.mark.skipif(not auditd_hunt.has_c_index(), reason="built without a C compiler")
+@pytest.mark.parametrize("cap", [0, 1, 7, 1 << 20])
+def test_c_parents_equal_python(monkeypatch: pytest.MonkeyPatch, cap: int) -> None:
+    """The C parent table resolves every release's parents as the Python dict and queue do
+    (look-up before the row's own update, the cap's least recently updated gone), and holds the
+    same processes after each."""
+    monkeypatch.setattr(auditd_events, "MAX_PROCESSES", cap)
+    rng = random.Random(cap)
+    native, python = _assembler(True), _assembler(False)
+    for _ in range(60):
+        table = _release_rows(rng, rng.randrange(0, 40))
+        got, want = native._parents(table), python._parents(table)
+        assert got.to_pylist() == want.to_pylist()
+        got.validate(full=True)
+        assert native.processes() == python.processes()
+
+
+def test_hunt_reads_bigger_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hunt through the index reads chunks CHUNK_FACTOR times the reader's (fewer events cut
+    by chunk ends for the assembler to join), with the rows of the reader's chunks."""
+    from escudo.datamodels.normalize import read_datasets
+
+    path = _write(tmp_path, _lines(5, "web-03", False))
+    sizes: list[int] = []
+    call = EventPlan.__call__
+
+    def spy(self: EventPlan, data: bytes, name: str) -> Any:
+        sizes.append(len(data))
+        return call(self, data, name)
+
+    needs = {"Endpoint.Processes": [tuple(tuple(c) for c in SEED_NEEDS)]}
+
+    def rows(chunk: int) -> list[dict[str, Any]]:
+        got = read_datasets([path], needs, workers=1, chunk_bytes=chunk)
+        return [r for _, b in got for r in b.to_pylist()]
+
+    whole = rows(1 << 24)
+    monkeypatch.setattr(EventPlan, "__call__", spy)
+    assert rows(4000) == whole and whole
+    assert max(sizes) > 4000 * (auditd_hunt.CHUNK_FACTOR - 1)
+    assert len(sizes) < path.stat().st_size / 4000 / (auditd_hunt.CHUNK_FACTOR - 1)
+
+
+@pytest.mark.skipif(not auditd_hunt.has_c_index(), reason="built without a C compiler")
+def test_hunt_without_the_c_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the C module (no compiler at install), the index and the parent table run in
+    Python and the hunt gives the same rows and counts."""
+    raw_filter = AuditdSource().needles("Endpoint.Processes", SEED_NEEDS)
+    lines = _lines(11, "web-03", True)
+    lines = [x for pair in zip(lines, _lines(11, "web-04", False), strict=True) for x in pair]
+    path = _write(tmp_path, lines)
+    assert auditd_hunt.process_table(7) is not None
+    native = [_hunt(EventPlan, path, raw_filter, chunk, 8) for chunk in (1 << 24, 3000)]
+    monkeypatch.setattr(auditd_hunt, "_auditd", None)
+    assert auditd_hunt.process_table(7) is None and not auditd_hunt.has_c_index()
+    python = [_hunt(EventPlan, path, raw_filter, chunk, 8) for chunk in (1 << 24, 3000)]
+    assert python == native and native[0][0]

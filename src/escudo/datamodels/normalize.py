@@ -590,6 +590,8 @@ def _assembled(
     """A source whose events span records (``assemble``): the records of each chunk go to the
     assembly, in input order, and its raw events (when asked) out as they come, in one read."""
     pending: list[pa.RecordBatch] = []
+    # a plan may read bigger chunks (an auditd hunt: auditd_hunt.CHUNK_FACTOR)
+    chunk_bytes *= getattr(processor.plan, "chunk_factor", 1)
 
     def records() -> Iterator[pa.RecordBatch]:
         both = _RecordsThenRaw(processor.plan, raw)

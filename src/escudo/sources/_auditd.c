@@ -23,6 +23,9 @@
  *          node validity bitmap, then offsets int32 and data for time, node, serial, pid, exe,
  *          key), key being "|node|time|serial".
  * auditd_hunt.py is the specification (index_python); tests hold both equal.
+ *
+ * Processes(cap), before index(): the assembler's parent table (auditd_events.Assembler
+ * in Python is its specification).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -101,14 +104,28 @@ static void col_add(Column *c, const char *p, size_t n)
     buf_add(&c->offsets, &end, 4);
 }
 
-static inline int is_space(uint8_t c)
+/* Byte classes, one load each (classes_init): C_SPACE Python's \s over ASCII text, C_DIGIT
+ * 0-9, C_HEX 0-9 A-F. */
+enum { C_SPACE = 1, C_DIGIT = 2, C_HEX = 4 };
+static uint8_t CLASSES[256];
+
+static void classes_init(void)
 {
-    /* Python's \s over ASCII text */
-    return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
+    for (int c = 0; c < 256; c++) {
+        uint8_t k = 0;
+        if (c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f))
+            k |= C_SPACE;
+        if (c >= '0' && c <= '9')
+            k |= C_DIGIT | C_HEX;
+        if (c >= 'A' && c <= 'F')
+            k |= C_HEX;
+        CLASSES[c] = k;
+    }
 }
 
-static inline int is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
-static inline int hex_upper(uint8_t c) { return is_digit(c) || (c >= 'A' && c <= 'F'); }
+static inline int is_space(uint8_t c) { return CLASSES[c] & C_SPACE; }
+static inline int is_digit(uint8_t c) { return CLASSES[c] & C_DIGIT; }
+static inline int hex_upper(uint8_t c) { return CLASSES[c] & C_HEX; }
 static inline int hex_value(uint8_t c) { return is_digit(c) ? c - '0' : c - 'A' + 10; }
 static inline uint8_t lower(uint8_t c) { return (c >= 'A' && c <= 'Z') ? (uint8_t)(c | 0x20) : c; }
 
@@ -225,18 +242,19 @@ static int malformed(const uint8_t *s, Py_ssize_t b, Py_ssize_t e, unsigned quot
     } else if (quotes & 1u) {
         return 1;
     }
-    Py_ssize_t w = main_e;
+    /* The last word (after the last space) is key=value, the value after its first '=': cut when
+     * the value is hex of odd length and the key a hex field. One walk back over the hex digits
+     * that end the line finds such a value (what precedes it is '='), most lines stop early. */
+    Py_ssize_t v = main_e;
+    while (v > b && hex_upper(s[v - 1]))
+        v--;
+    if (v == main_e || v <= b || s[v - 1] != '=' || ((main_e - v) & 1) == 0)
+        return 0;
+    Py_ssize_t k_e = v - 1, w = k_e;
     while (w > b && s[w - 1] != ' ')
         w--;
-    const uint8_t *eq = memchr(s + w, '=', (size_t)(main_e - w));
-    if (eq == NULL)
-        return 0;
-    Py_ssize_t k_e = eq - s, v = k_e + 1;
-    if (v >= main_e || ((main_e - v) & 1) == 0)
-        return 0;
-    for (Py_ssize_t i = v; i < main_e; i++)
-        if (!hex_upper(s[i]))
-            return 0;
+    if (memchr(s + w, '=', (size_t)(k_e - w)) != NULL)
+        return 0; /* the value starts at an earlier '=', and holds this one: not hex */
     return k_e > w && hex_field(s + w, k_e - w);
 }
 
@@ -345,24 +363,30 @@ static Py_ssize_t line_of(const Line *lines, Py_ssize_t count, Py_ssize_t off)
 typedef int (*Verify)(const uint8_t *s, Py_ssize_t n, Py_ssize_t at, const uint8_t *nd,
                       Py_ssize_t m);
 
-/* Every i where (s[i + a] | fa) == ca and (s[i + b] | fb) == cb and verify(i): its line marked
- * a candidate. i + span <= n. */
-static void find_marks(const uint8_t *s, Py_ssize_t n, Py_ssize_t span, Py_ssize_t a, uint8_t ca,
-                       uint8_t fa, Py_ssize_t b, uint8_t cb, uint8_t fb, Verify verify,
-                       const uint8_t *nd, Py_ssize_t m, Line *lines, Py_ssize_t count)
+/* Every i in [from, to) where (s[i + a] | fa) == ca, (s[i + b] | fb) == cb, (s[i + c] | fc) == cc
+ * and verify(i): its line marked a candidate. i + span <= n; a, b, c < span. */
+static void find_marks(const uint8_t *s, Py_ssize_t n, Py_ssize_t from, Py_ssize_t to,
+                       Py_ssize_t span, Py_ssize_t a, uint8_t ca, uint8_t fa, Py_ssize_t b,
+                       uint8_t cb, uint8_t fb, Py_ssize_t c, uint8_t cc, uint8_t fc,
+                       Verify verify, const uint8_t *nd, Py_ssize_t m, Line *lines,
+                       Py_ssize_t count)
 {
     Py_ssize_t last = n - span; /* the last i */
-    Py_ssize_t i = 0;
-    if (last < 0)
+    if (to - 1 < last)
+        last = to - 1;
+    Py_ssize_t i = from;
+    if (last < i)
         return;
 #ifdef AUDITD_SSE2
     const __m128i va = _mm_set1_epi8((char)ca), vfa = _mm_set1_epi8((char)fa),
-                  vb = _mm_set1_epi8((char)cb), vfb = _mm_set1_epi8((char)fb);
+                  vb = _mm_set1_epi8((char)cb), vfb = _mm_set1_epi8((char)fb),
+                  vc = _mm_set1_epi8((char)cc), vfc = _mm_set1_epi8((char)fc);
     for (; i + 15 <= last; i += 16) {
         __m128i x = _mm_or_si128(_mm_loadu_si128((const __m128i *)(s + i + a)), vfa);
         __m128i y = _mm_or_si128(_mm_loadu_si128((const __m128i *)(s + i + b)), vfb);
-        unsigned hits = (unsigned)_mm_movemask_epi8(
-            _mm_and_si128(_mm_cmpeq_epi8(x, va), _mm_cmpeq_epi8(y, vb)));
+        __m128i z = _mm_or_si128(_mm_loadu_si128((const __m128i *)(s + i + c)), vfc);
+        unsigned hits = (unsigned)_mm_movemask_epi8(_mm_and_si128(
+            _mm_and_si128(_mm_cmpeq_epi8(x, va), _mm_cmpeq_epi8(y, vb)), _mm_cmpeq_epi8(z, vc)));
         while (hits) {
             Py_ssize_t at = i + __builtin_ctz(hits);
             hits &= hits - 1;
@@ -408,14 +432,17 @@ static int verify_hex(const uint8_t *s, Py_ssize_t n, Py_ssize_t at, const uint8
 static inline uint8_t fold(uint8_t c) { return (c >= 'a' && c <= 'z') ? 0x20 : 0; }
 static const char HEXDIGITS[] = "0123456789ABCDEF";
 
-static void mark_needle(const uint8_t *s, Py_ssize_t n, const uint8_t *nd, Py_ssize_t m,
-                        Line *lines, Py_ssize_t count)
+/* The needle's lines, of those starting in [from, to). */
+static void mark_needle(const uint8_t *s, Py_ssize_t n, Py_ssize_t from, Py_ssize_t to,
+                        const uint8_t *nd, Py_ssize_t m, Line *lines, Py_ssize_t count)
 {
-    find_marks(s, n, m, 0, nd[0], fold(nd[0]), m - 1, nd[m - 1], fold(nd[m - 1]), verify_literal,
-               nd, m, lines, count);
+    Py_ssize_t h = m / 2; /* a third byte, mid-needle */
+    find_marks(s, n, from, to, m, 0, nd[0], fold(nd[0]), m - 1, nd[m - 1], fold(nd[m - 1]), h,
+               nd[h], fold(nd[h]), verify_literal, nd, m, lines, count);
     /* hex: a letter's two cases differ in the high digit only; the low digits are fixed */
-    find_marks(s, n, 2 * m, 1, (uint8_t)HEXDIGITS[nd[0] & 15], 0, 2 * m - 1,
-               (uint8_t)HEXDIGITS[nd[m - 1] & 15], 0, verify_hex, nd, m, lines, count);
+    find_marks(s, n, from, to, 2 * m, 1, (uint8_t)HEXDIGITS[nd[0] & 15], 0, 2 * m - 1,
+               (uint8_t)HEXDIGITS[nd[m - 1] & 15], 0, 2 * h + 1, (uint8_t)HEXDIGITS[nd[h] & 15],
+               0, verify_hex, nd, m, lines, count);
 }
 
 static inline int always_at(const uint8_t *s, Py_ssize_t n, Py_ssize_t i)
@@ -426,25 +453,33 @@ static inline int always_at(const uint8_t *s, Py_ssize_t n, Py_ssize_t i)
 }
 
 /* The lines holding "]=" (an argument in pieces), "E284AA" or "C4B0" (U+212A, U+0130 in UTF-8,
- * hex-encoded), in one pass. */
-static void mark_always(const uint8_t *s, Py_ssize_t n, Line *lines, Py_ssize_t count)
+ * hex-encoded), in one pass over the positions [from, to). */
+static void mark_always(const uint8_t *s, Py_ssize_t n, Py_ssize_t from, Py_ssize_t to,
+                        Line *lines, Py_ssize_t count)
 {
-    Py_ssize_t i = 0;
+    Py_ssize_t i = from;
 #ifdef AUDITD_SSE2
-    for (; i + 21 <= n; i += 16) {
+    for (; i + 21 <= n && i + 16 <= to; i += 16) {
         __m128i x0 = _mm_loadu_si128((const __m128i *)(s + i));
         __m128i x1 = _mm_loadu_si128((const __m128i *)(s + i + 1));
         __m128i x2 = _mm_loadu_si128((const __m128i *)(s + i + 2));
         __m128i x3 = _mm_loadu_si128((const __m128i *)(s + i + 3));
+        __m128i x4 = _mm_loadu_si128((const __m128i *)(s + i + 4));
         __m128i x5 = _mm_loadu_si128((const __m128i *)(s + i + 5));
         __m128i pieces = _mm_and_si128(_mm_cmpeq_epi8(x0, _mm_set1_epi8(']')),
                                        _mm_cmpeq_epi8(x1, _mm_set1_epi8('=')));
+        /* every byte of E284AA and C4B0 compared: hex text holds their first few often */
         __m128i kelvin = _mm_and_si128(
-            _mm_and_si128(_mm_cmpeq_epi8(x0, _mm_set1_epi8('E')), _mm_cmpeq_epi8(x2, _mm_set1_epi8('8'))),
-            _mm_cmpeq_epi8(x5, _mm_set1_epi8('A')));
+            _mm_and_si128(
+                _mm_and_si128(_mm_cmpeq_epi8(x0, _mm_set1_epi8('E')),
+                              _mm_cmpeq_epi8(x1, _mm_set1_epi8('2'))),
+                _mm_and_si128(_mm_cmpeq_epi8(x2, _mm_set1_epi8('8')),
+                              _mm_cmpeq_epi8(x3, _mm_set1_epi8('4')))),
+            _mm_and_si128(_mm_cmpeq_epi8(x4, _mm_set1_epi8('A')),
+                          _mm_cmpeq_epi8(x5, _mm_set1_epi8('A'))));
         __m128i dotted = _mm_and_si128(
             _mm_and_si128(_mm_cmpeq_epi8(x0, _mm_set1_epi8('C')), _mm_cmpeq_epi8(x1, _mm_set1_epi8('4'))),
-            _mm_cmpeq_epi8(x3, _mm_set1_epi8('0')));
+            _mm_and_si128(_mm_cmpeq_epi8(x2, _mm_set1_epi8('B')), _mm_cmpeq_epi8(x3, _mm_set1_epi8('0'))));
         unsigned hits = (unsigned)_mm_movemask_epi8(_mm_or_si128(pieces, _mm_or_si128(kelvin, dotted)));
         while (hits) {
             Py_ssize_t at = i + __builtin_ctz(hits);
@@ -454,7 +489,7 @@ static void mark_always(const uint8_t *s, Py_ssize_t n, Line *lines, Py_ssize_t 
         }
     }
 #endif
-    for (; i < n; i++)
+    for (; i < to; i++)
         if (always_at(s, n, i))
             lines[line_of(lines, count, i)].flags |= L_CAND;
 }
@@ -478,10 +513,11 @@ static int take(const uint8_t *s, Py_ssize_t b, Py_ssize_t e, const char *key, P
     return 0;
 }
 
-/* _take's test for its slow path: a ' or a quoted value with a space (="[^"]* ). */
-static int complex_fields(const uint8_t *s, Py_ssize_t b, Py_ssize_t e)
+/* _take's test for its slow path: a ' or a quoted value with a space (="[^"]* ). `quote`: 0
+ * when the line holds no ' (scan_line's L_SQ), no search for one then. */
+static int complex_fields(const uint8_t *s, Py_ssize_t b, Py_ssize_t e, int quote)
 {
-    if (memchr(s + b, '\'', (size_t)(e - b)) != NULL)
+    if (quote && memchr(s + b, '\'', (size_t)(e - b)) != NULL)
         return 1;
     Py_ssize_t p = b;
     while (p < e) {
@@ -506,34 +542,53 @@ enum { F_ARCH, F_SYSCALL, F_SUCCESS, F_PID, F_EXE, F_COUNT };
 static const char *const SYSCALL_KEYS[F_COUNT] = {"arch", "syscall", "success", "pid", "exe"};
 static const Py_ssize_t SYSCALL_KEY_LENGTHS[F_COUNT] = {4, 7, 7, 3, 3};
 
+/* The field starting at p (< e), when it is one of the keys not found yet. */
+static inline void take_field(const uint8_t *s, Py_ssize_t p, Py_ssize_t e, Py_ssize_t *vs,
+                              Py_ssize_t *ve, int *missing)
+{
+    int k = -1;
+    switch (s[p]) {
+    case 'a': k = F_ARCH; break;
+    case 's': k = (p + 1 < e && s[p + 1] == 'y') ? F_SYSCALL : F_SUCCESS; break;
+    case 'p': k = F_PID; break;
+    case 'e': k = F_EXE; break;
+    default: return;
+    }
+    if (vs[k] >= 0)
+        return;
+    Py_ssize_t n = SYSCALL_KEY_LENGTHS[k];
+    if (p + n < e && s[p + n] == '=' && memcmp(s + p, SYSCALL_KEYS[k], (size_t)n) == 0) {
+        const uint8_t *sp = memchr(s + p + n + 1, ' ', (size_t)(e - p - n - 1));
+        vs[k] = p + n + 1;
+        ve[k] = sp == NULL ? e : sp - s;
+        (*missing)--;
+    }
+}
+
 static void take_all(const uint8_t *s, Py_ssize_t b, Py_ssize_t e, Py_ssize_t *vs, Py_ssize_t *ve)
 {
     for (int k = 0; k < F_COUNT; k++)
         vs[k] = -1;
-    Py_ssize_t p = b;
-    while (p < e) {
-        /* a field starts at p (the start, or after a space) */
-        int k = -1;
-        switch (s[p]) {
-        case 'a': k = F_ARCH; break;
-        case 's': k = (p + 1 < e && s[p + 1] == 'y') ? F_SYSCALL : F_SUCCESS; break;
-        case 'p': k = F_PID; break;
-        case 'e': k = F_EXE; break;
-        default: break;
+    int missing = F_COUNT;
+    if (b < e)
+        take_field(s, b, e, vs, ve, &missing);
+    /* a field starts after each space: the spaces of 16 bytes at a time */
+    Py_ssize_t i = b;
+#ifdef AUDITD_SSE2
+    const __m128i space = _mm_set1_epi8(' ');
+    for (; missing && i + 16 <= e; i += 16) {
+        unsigned m = (unsigned)_mm_movemask_epi8(
+            _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(s + i)), space));
+        for (; m && missing; m &= m - 1u) {
+            Py_ssize_t at = i + __builtin_ctz(m) + 1;
+            if (at < e)
+                take_field(s, at, e, vs, ve, &missing);
         }
-        if (k >= 0 && vs[k] < 0) {
-            Py_ssize_t n = SYSCALL_KEY_LENGTHS[k];
-            if (p + n < e && s[p + n] == '=' && memcmp(s + p, SYSCALL_KEYS[k], (size_t)n) == 0) {
-                const uint8_t *sp = memchr(s + p + n + 1, ' ', (size_t)(e - p - n - 1));
-                vs[k] = p + n + 1;
-                ve[k] = sp == NULL ? e : sp - s;
-            }
-        }
-        const uint8_t *sp = memchr(s + p, ' ', (size_t)(e - p));
-        if (sp == NULL)
-            break;
-        p = sp - s + 1;
     }
+#endif
+    for (; missing && i < e; i++)
+        if (s[i] == ' ' && i + 1 < e)
+            take_field(s, i + 1, e, vs, ve, &missing);
 }
 
 static inline int span_is(const uint8_t *s, Py_ssize_t b, Py_ssize_t e, const char *text)
@@ -562,7 +617,7 @@ static int classify(const uint8_t *s, const Line *lines, const Group *g, Image *
     Py_ssize_t b = ln->body, e = ln->eol, main_e = e;
     if (ln->flags & L_GS)
         main_e = (const uint8_t *)memchr(s + b, 0x1d, (size_t)(e - b)) - s;
-    if (complex_fields(s, b, main_e))
+    if (complex_fields(s, b, main_e, ln->flags & L_SQ))
         return K_FULL;
     Py_ssize_t vs[F_COUNT], ve[F_COUNT];
     take_all(s, b, main_e, vs, ve);
@@ -572,7 +627,7 @@ static int classify(const uint8_t *s, const Line *lines, const Group *g, Image *
                   span_is(s, vs[F_SYSCALL], ve[F_SYSCALL], EXEC_SYSCALLS[i][1]);
     if (!is_exec && main_e < e) {
         Py_ssize_t xb = main_e + 1, ns = 0, ne = 0;
-        if (complex_fields(s, xb, e))
+        if (complex_fields(s, xb, e, ln->flags & L_SQ))
             return K_FULL;
         if (take(s, xb, e, "SYSCALL", &ns, &ne)) {
             if (ne - ns > 1 && s[ns] == '"' && s[ne - 1] == '"') {
@@ -662,6 +717,472 @@ static PyObject *column_pair(Column *c)
     return t;
 }
 
+/* ------------------------------------------------------------------------------------------
+ * Processes: the assembler's parent table in C (auditd_events.Assembler._parents, _update).
+ *
+ * (host, pid) -> the image that pid last ran, at most `cap` processes: the least recently
+ * updated goes first (an update moves its process to the newest end). resolve() takes the rows
+ * of one release, in their order, as Arrow string columns (dest, pid, exe, ppid) and the row
+ * numbers that update the table (exec images) and that look their parent up; a row looks up
+ * before its own update, and every update of an earlier row comes first. It returns the
+ * parent_exe column's buffers. The Python loops in auditd_events are the specification (tests
+ * hold both equal).
+ */
+typedef struct Proc {
+    struct Proc *older, *newer; /* the update order */
+    uint64_t hash;
+    Py_ssize_t host_n; /* -1: no host (None) */
+    Py_ssize_t pid_n, exe_n, exe_room; /* exe_room: the bytes its exe may take */
+    char text[];                       /* host, pid, exe */
+} Proc;
+
+typedef struct {
+    uint64_t hash; /* the process's: a probe compares it before reading the process */
+    Proc *p;
+} Slot;
+
+typedef struct {
+    PyObject_HEAD
+    Slot *slots;
+    size_t mask;
+    Py_ssize_t count, cap;
+    Proc *oldest, *newest;
+} Processes;
+
+/* A string column's view: row i is data[offsets[at + i] .. offsets[at + i + 1]), null where its
+ * validity bit is 0. */
+typedef struct {
+    Py_buffer valid, offsets, data;
+    Py_ssize_t at;
+    int has_valid, has_offsets, has_data;
+} Strings;
+
+static uint64_t proc_hash(const char *host, Py_ssize_t host_n, const char *pid, Py_ssize_t pid_n)
+{
+    uint64_t h = host_n < 0 ? 0x51ED27u : mix_bytes(7, (const uint8_t *)host, host_n);
+    return mix_bytes(h, (const uint8_t *)pid, pid_n);
+}
+
+static int proc_is(const Proc *p, uint64_t h, const char *host, Py_ssize_t host_n,
+                   const char *pid, Py_ssize_t pid_n)
+{
+    if (p->hash != h || p->host_n != host_n || p->pid_n != pid_n)
+        return 0;
+    Py_ssize_t hn = host_n < 0 ? 0 : host_n;
+    return memcmp(p->text, host, (size_t)hn) == 0 && memcmp(p->text + hn, pid, (size_t)pid_n) == 0;
+}
+
+/* The slot holding the process, or the empty slot where it would go. */
+static size_t proc_slot(Processes *t, uint64_t h, const char *host, Py_ssize_t host_n,
+                        const char *pid, Py_ssize_t pid_n)
+{
+    size_t i = (size_t)h & t->mask;
+    while (t->slots[i].p != NULL &&
+           (t->slots[i].hash != h || !proc_is(t->slots[i].p, h, host, host_n, pid, pid_n)))
+        i = (i + 1) & t->mask;
+    return i;
+}
+
+static void proc_unlink(Processes *t, Proc *p)
+{
+    if (p->older)
+        p->older->newer = p->newer;
+    else
+        t->oldest = p->newer;
+    if (p->newer)
+        p->newer->older = p->older;
+    else
+        t->newest = p->older;
+    p->older = p->newer = NULL;
+}
+
+static void proc_append(Processes *t, Proc *p)
+{
+    p->older = t->newest;
+    p->newer = NULL;
+    if (t->newest)
+        t->newest->newer = p;
+    else
+        t->oldest = p;
+    t->newest = p;
+}
+
+/* Removes slot i (linear probing: the entries after it move back where they may). */
+static void proc_remove_slot(Processes *t, size_t i)
+{
+    t->slots[i].p = NULL;
+    size_t j = i;
+    for (;;) {
+        j = (j + 1) & t->mask;
+        if (t->slots[j].p == NULL)
+            break;
+        size_t home = (size_t)t->slots[j].hash & t->mask;
+        /* the entry may move to i when its home is not in (i, j] (cyclically) */
+        if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
+            t->slots[i] = t->slots[j];
+            t->slots[j].p = NULL;
+            i = j;
+        }
+    }
+    t->count--;
+}
+
+static int proc_grow(Processes *t)
+{
+    size_t size = (t->mask + 1) * 2;
+    Slot *slots = calloc(size, sizeof(Slot));
+    if (slots == NULL)
+        return -1;
+    for (size_t i = 0; i <= t->mask; i++) {
+        if (t->slots[i].p == NULL)
+            continue;
+        size_t j = (size_t)t->slots[i].hash & (size - 1);
+        while (slots[j].p != NULL)
+            j = (j + 1) & (size - 1);
+        slots[j] = t->slots[i];
+    }
+    free(t->slots);
+    t->slots = slots;
+    t->mask = size - 1;
+    return 0;
+}
+
+/* The process's image set to exe and made the newest; then the oldest go past cap. */
+static int proc_update(Processes *t, const char *host, Py_ssize_t host_n, const char *pid,
+                       Py_ssize_t pid_n, const char *exe, Py_ssize_t exe_n)
+{
+    if ((size_t)(t->count + 1) * 2 > t->mask + 1 && proc_grow(t) < 0)
+        return -1;
+    uint64_t h = proc_hash(host, host_n, pid, pid_n);
+    size_t i = proc_slot(t, h, host, host_n, pid, pid_n);
+    Proc *old = t->slots[i].p;
+    Py_ssize_t hn = host_n < 0 ? 0 : host_n;
+    Proc *p = old;
+    if (old == NULL || old->exe_room < exe_n) {
+        Py_ssize_t room = exe_n < 40 ? 40 : exe_n; /* a pid's next image fits, mostly */
+        p = malloc(sizeof(Proc) + (size_t)(hn + pid_n + room));
+        if (p == NULL)
+            return -1;
+        p->exe_room = room;
+        p->hash = h;
+        p->host_n = host_n;
+        p->pid_n = pid_n;
+        memcpy(p->text, host, (size_t)hn);
+        memcpy(p->text + hn, pid, (size_t)pid_n);
+        p->older = p->newer = NULL;
+    }
+    if (old != NULL)
+        proc_unlink(t, old);
+    if (old != NULL && old != p)
+        free(old);
+    if (old == NULL)
+        t->count++;
+    memcpy(p->text + hn + pid_n, exe, (size_t)exe_n);
+    p->exe_n = exe_n;
+    t->slots[i].hash = h;
+    t->slots[i].p = p;
+    proc_append(t, p);
+    while (t->count > t->cap && t->oldest != NULL) {
+        Proc *gone = t->oldest;
+        Py_ssize_t gn = gone->host_n < 0 ? 0 : gone->host_n;
+        size_t k = proc_slot(t, gone->hash, gone->text, gone->host_n, gone->text + gn,
+                             gone->pid_n);
+        proc_unlink(t, gone);
+        proc_remove_slot(t, k);
+        free(gone);
+    }
+    return 0;
+}
+
+static const Proc *proc_find(Processes *t, const char *host, Py_ssize_t host_n, const char *pid,
+                             Py_ssize_t pid_n)
+{
+    uint64_t h = proc_hash(host, host_n, pid, pid_n);
+    return t->slots[proc_slot(t, h, host, host_n, pid, pid_n)].p;
+}
+
+static PyObject *processes_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    Py_ssize_t cap;
+    static char *names[] = {"cap", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "n", names, &cap))
+        return NULL;
+    if (cap < 0) {
+        PyErr_SetString(PyExc_ValueError, "cap: not negative");
+        return NULL;
+    }
+    Processes *t = (Processes *)type->tp_alloc(type, 0);
+    if (t == NULL)
+        return NULL;
+    t->slots = calloc(64, sizeof(Slot));
+    if (t->slots == NULL) {
+        Py_DECREF(t);
+        return PyErr_NoMemory();
+    }
+    t->mask = 63;
+    t->cap = cap;
+    return (PyObject *)t;
+}
+
+static void processes_dealloc(Processes *t)
+{
+    for (Proc *p = t->oldest; p != NULL;) {
+        Proc *next = p->newer;
+        free(p);
+        p = next;
+    }
+    free(t->slots);
+    Py_TYPE(t)->tp_free((PyObject *)t);
+}
+
+static void strings_release(Strings *c)
+{
+    if (c->has_valid)
+        PyBuffer_Release(&c->valid);
+    if (c->has_offsets)
+        PyBuffer_Release(&c->offsets);
+    if (c->has_data)
+        PyBuffer_Release(&c->data);
+    c->has_valid = c->has_offsets = c->has_data = 0;
+}
+
+/* (offset, validity or None, offsets, data or None) of a string column of `rows` rows. */
+static int strings_of(PyObject *spec, Py_ssize_t rows, Strings *c)
+{
+    memset(c, 0, sizeof *c);
+    PyObject *valid, *offsets, *data;
+    if (!PyArg_ParseTuple(spec, "nOOO", &c->at, &valid, &offsets, &data))
+        return -1;
+    if (valid != Py_None) {
+        if (PyObject_GetBuffer(valid, &c->valid, PyBUF_SIMPLE) < 0)
+            return -1;
+        c->has_valid = 1;
+    }
+    if (PyObject_GetBuffer(offsets, &c->offsets, PyBUF_SIMPLE) < 0)
+        goto fail;
+    c->has_offsets = 1;
+    if (data != Py_None) {
+        if (PyObject_GetBuffer(data, &c->data, PyBUF_SIMPLE) < 0)
+            goto fail;
+        c->has_data = 1;
+    }
+    if (c->at < 0 || (c->at + rows + 1) * 4 > c->offsets.len ||
+        (c->has_valid && (c->at + rows + 7) / 8 > c->valid.len)) {
+        PyErr_SetString(PyExc_ValueError, "a column shorter than its rows");
+        goto fail;
+    }
+    const int32_t *off = c->offsets.buf;
+    Py_ssize_t size = c->has_data ? c->data.len : 0;
+    for (Py_ssize_t i = 0; i <= rows; i++) /* checked once: each row is then read freely */
+        if (off[c->at + i] < 0 || off[c->at + i] > size ||
+            (i > 0 && off[c->at + i] < off[c->at + i - 1])) {
+            PyErr_SetString(PyExc_ValueError, "a column's offsets out of its data");
+            goto fail;
+        }
+    return 0;
+fail:
+    strings_release(c);
+    return -1;
+}
+
+/* Row i of the column: its text and length, or length -1 (null). */
+static inline const char *strings_get(const Strings *c, Py_ssize_t i, Py_ssize_t *n)
+{
+    Py_ssize_t k = c->at + i;
+    if (c->has_valid && !((((const uint8_t *)c->valid.buf)[k >> 3] >> (k & 7)) & 1u)) {
+        *n = -1;
+        return NULL;
+    }
+    const int32_t *off = c->offsets.buf;
+    *n = off[k + 1] - off[k];
+    return c->has_data ? (const char *)c->data.buf + off[k] : "";
+}
+
+static int rows_of(PyObject *obj, Py_ssize_t rows, Py_buffer *b, Py_ssize_t *count)
+{
+    if (PyObject_GetBuffer(obj, b, PyBUF_SIMPLE) < 0)
+        return -1;
+    *count = b->len / 8;
+    const int64_t *r = b->buf;
+    for (Py_ssize_t i = 0; i < *count; i++)
+        if (r[i] < 0 || r[i] >= rows || (i > 0 && r[i] <= r[i - 1])) {
+            PyBuffer_Release(b);
+            PyErr_SetString(PyExc_ValueError, "row numbers: ascending, within the rows");
+            return -1;
+        }
+    return 0;
+}
+
+#define PREFETCH_AHEAD 8 /* updates: a slot fetched from memory while 8 others go in */
+
+static PyObject *processes_resolve(Processes *t, PyObject *args)
+{
+    Py_ssize_t rows;
+    PyObject *specs[4], *updates_obj, *looks_obj;
+    if (!PyArg_ParseTuple(args, "nO!O!O!O!OO", &rows, &PyTuple_Type, &specs[0], &PyTuple_Type,
+                          &specs[1], &PyTuple_Type, &specs[2], &PyTuple_Type, &specs[3],
+                          &updates_obj, &looks_obj))
+        return NULL;
+    Strings cols[4]; /* dest, pid, exe, ppid */
+    int ready = 0;
+    PyObject *result = NULL;
+    Py_buffer ub, lb;
+    int have_u = 0, have_l = 0;
+    Buf valid = {0}, offsets = {0}, data = {0};
+    for (; ready < 4; ready++)
+        if (strings_of(specs[ready], rows, &cols[ready]) < 0)
+            goto done;
+    Py_ssize_t nu, nl;
+    if (rows_of(updates_obj, rows, &ub, &nu) < 0)
+        goto done;
+    have_u = 1;
+    if (rows_of(looks_obj, rows, &lb, &nl) < 0)
+        goto done;
+    have_l = 1;
+    const int64_t *up = ub.buf, *lk = lb.buf;
+    Py_ssize_t u = 0;
+    int failed = 0;
+    int32_t end = 0;
+    buf_add(&offsets, &end, 4);
+    Py_ssize_t row = 0; /* the rows before it have their parent_exe written */
+    for (Py_ssize_t l = 0; l <= nl && !failed; l++) {
+        Py_ssize_t at = l < nl ? (Py_ssize_t)lk[l] : rows;
+        for (; u < nu && up[u] < at && !failed; u++) {
+            Py_ssize_t hn, pn, xn;
+            if (u + PREFETCH_AHEAD < nu) { /* the slot of an update to come, fetched meanwhile */
+                const char *h2 = strings_get(&cols[0], up[u + PREFETCH_AHEAD], &hn);
+                const char *p2 = strings_get(&cols[1], up[u + PREFETCH_AHEAD], &pn);
+                if (pn >= 0)
+                    __builtin_prefetch(&t->slots[(size_t)proc_hash(h2, hn, p2, pn) & t->mask]);
+            }
+            const char *host = strings_get(&cols[0], up[u], &hn);
+            const char *pid = strings_get(&cols[1], up[u], &pn);
+            const char *exe = strings_get(&cols[2], up[u], &xn);
+            if (pn < 0 || xn < 0)
+                continue; /* the caller's updates hold both */
+            if (proc_update(t, host, hn, pid, pn, exe, xn) < 0)
+                failed = 1;
+        }
+        for (; row < at; row++) { /* no look-up: null */
+            if ((row & 7) == 0) {
+                uint8_t zero = 0;
+                buf_add(&valid, &zero, 1);
+            }
+            buf_add(&offsets, &end, 4);
+        }
+        if (l == nl || failed)
+            break;
+        Py_ssize_t hn, pn;
+        const char *host = strings_get(&cols[0], at, &hn);
+        const char *ppid = strings_get(&cols[3], at, &pn);
+        const Proc *found = pn < 0 ? NULL : proc_find(t, host, hn, ppid, pn);
+        if ((row & 7) == 0) {
+            uint8_t zero = 0;
+            buf_add(&valid, &zero, 1);
+        }
+        if (found != NULL) {
+            Py_ssize_t skip = (found->host_n < 0 ? 0 : found->host_n) + found->pid_n;
+            buf_add(&data, found->text + skip, (size_t)found->exe_n);
+            if (!valid.failed)
+                valid.data[row >> 3] |= (uint8_t)(1u << (row & 7));
+            end = (int32_t)data.len;
+        }
+        buf_add(&offsets, &end, 4);
+        row++;
+    }
+    if (failed || valid.failed || offsets.failed || data.failed || data.len > INT32_MAX) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    result = Py_BuildValue("(NNN)", bytes_of(&valid), bytes_of(&offsets), bytes_of(&data));
+done:
+    for (int i = 0; i < ready; i++)
+        strings_release(&cols[i]);
+    if (have_u)
+        PyBuffer_Release(&ub);
+    if (have_l)
+        PyBuffer_Release(&lb);
+    free(valid.data);
+    free(offsets.data);
+    free(data.data);
+    return result;
+}
+
+static PyObject *processes_update(Processes *t, PyObject *args)
+{
+    PyObject *keys, *exes;
+    if (!PyArg_ParseTuple(args, "O!O!", &PyList_Type, &keys, &PyList_Type, &exes))
+        return NULL;
+    if (PyList_GET_SIZE(keys) != PyList_GET_SIZE(exes)) {
+        PyErr_SetString(PyExc_ValueError, "keys and exes: the same length");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(keys); i++) {
+        PyObject *key = PyList_GET_ITEM(keys, i), *host, *pid;
+        if (!PyArg_ParseTuple(key, "OU", &host, &pid))
+            return NULL;
+        Py_ssize_t hn = -1, pn, xn;
+        const char *h = NULL;
+        if (host != Py_None && (h = PyUnicode_AsUTF8AndSize(host, &hn)) == NULL)
+            return NULL;
+        const char *p = PyUnicode_AsUTF8AndSize(pid, &pn);
+        const char *x = PyUnicode_AsUTF8AndSize(PyList_GET_ITEM(exes, i), &xn);
+        if (p == NULL || x == NULL)
+            return NULL;
+        if (proc_update(t, h, hn, p, pn, x, xn) < 0)
+            return PyErr_NoMemory();
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *processes_items(Processes *t, PyObject *unused)
+{
+    (void)unused;
+    PyObject *out = PyList_New(0);
+    for (Proc *p = t->oldest; out != NULL && p != NULL; p = p->newer) {
+        Py_ssize_t hn = p->host_n < 0 ? 0 : p->host_n;
+        PyObject *item;
+        if (p->host_n < 0)
+            item = Py_BuildValue("((Os#)s#)", Py_None, p->text, p->pid_n, p->text + p->pid_n,
+                                 p->exe_n);
+        else
+            item = Py_BuildValue("((s#s#)s#)", p->text, hn, p->text + hn, p->pid_n,
+                                 p->text + hn + p->pid_n, p->exe_n);
+        if (item == NULL || PyList_Append(out, item) < 0) {
+            Py_XDECREF(item);
+            Py_CLEAR(out);
+            break;
+        }
+        Py_DECREF(item);
+    }
+    return out;
+}
+
+static PyMethodDef processes_methods[] = {
+    {"resolve", (PyCFunction)processes_resolve, METH_VARARGS,
+     "resolve(rows, dest, pid, exe, ppid, updates, looks) -> parent_exe's (validity, offsets, "
+     "data): each column (offset, validity, offsets, data), updates and looks int64 row "
+     "numbers, ascending."},
+    {"update", (PyCFunction)processes_update, METH_VARARGS,
+     "update(keys, exes): images into the table, in order (keys (host or None, pid))."},
+    {"items", (PyCFunction)processes_items, METH_NOARGS,
+     "items() -> [((host, pid), exe)], least recently updated first."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject ProcessesType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "escudo.sources._auditd.Processes",
+    .tp_basicsize = sizeof(Processes),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Processes(cap): (host, pid) -> the image it last ran, the cap most recently "
+              "updated kept.",
+    .tp_new = processes_new,
+    .tp_dealloc = (destructor)processes_dealloc,
+    .tp_methods = processes_methods,
+};
+
+#define MARK_BLOCK (64 * 1024) /* bytes: in the L2 cache still when marked */
+
 static PyObject *index_chunk(PyObject *self, PyObject *args)
 {
     (void)self;
@@ -690,11 +1211,22 @@ static PyObject *index_chunk(PyObject *self, PyObject *args)
     Column cols[6];
     Buf ordinals = {0}, valid = {0};
     memset(cols, 0, sizeof cols);
+    /* the needles, read while this thread holds the GIL */
+    const uint8_t **needle = malloc((size_t)(nn ? nn : 1) * sizeof *needle);
+    Py_ssize_t *needle_n = malloc((size_t)(nn ? nn : 1) * sizeof *needle_n);
+    if (needle == NULL || needle_n == NULL)
+        nomem = 1;
+    for (Py_ssize_t i = 0; !nomem && i < nn; i++) {
+        PyObject *nd = PyTuple_GET_ITEM(needles, i);
+        needle[i] = (const uint8_t *)PyBytes_AS_STRING(nd);
+        needle_n[i] = PyBytes_GET_SIZE(nd);
+    }
 
     Py_BEGIN_ALLOW_THREADS
-    /* 1. lines and headers */
-    Py_ssize_t pos = 0;
-    while (ok && pos < n) {
+    /* 1. lines and headers; the candidates' marks (3) every MARK_BLOCK bytes, on bytes still in
+     * the cache */
+    Py_ssize_t pos = 0, marked = 0;
+    while (ok && !nomem && pos < n) {
         if (count == cap) {
             Py_ssize_t c2 = cap ? cap * 2 : 1024;
             Line *l2 = realloc(lines, (size_t)c2 * sizeof(Line));
@@ -714,13 +1246,20 @@ static PyObject *index_chunk(PyObject *self, PyObject *args)
         if ((odd & 4u) || !header(s, ln)) {
             ok = 0;
         } else {
-            for (Py_ssize_t i = ln->start; i < ln->body; i++)
-                quotes -= s[i] == '"'; /* a node= name may hold one */
+            for (Py_ssize_t i = ln->node_s; i < ln->node_e; i++)
+                quotes -= s[i] == '"'; /* a node= name may hold one (the rest of the header not) */
             if (malformed(s, ln->body, ln->eol, quotes, odd))
                 ok = 0;
         }
         count++;
         pos = ln->eol + 1;
+        if (pos - marked >= MARK_BLOCK || pos >= n) {
+            Py_ssize_t to = pos < n ? pos : n;
+            for (Py_ssize_t i = 0; i < nn; i++)
+                mark_needle(s, n, marked, to, needle[i], needle_n[i], lines, count);
+            mark_always(s, n, marked, to, lines, count);
+            marked = to;
+        }
     }
     if (n == 0)
         ok = 0; /* no line: the general path says what it is */
@@ -738,8 +1277,14 @@ static PyObject *index_chunk(PyObject *self, PyObject *args)
     }
     for (Py_ssize_t i = 0; ok && !nomem && i < count; i++) {
         Line *ln = &lines[i];
-        size_t h = (size_t)key_hash(s, ln) & (size_t)(size - 1);
         int32_t g = -1;
+        if (i > 0 && same_key(s, &lines[i - 1], ln)) { /* the previous line's event: most are */
+            g = lines[i - 1].group;
+            lines[groups[g].last].next = (int32_t)i;
+            groups[g].last = (int32_t)i;
+            goto grouped;
+        }
+        size_t h = (size_t)key_hash(s, ln) & (size_t)(size - 1);
         while (table[h] >= 0) {
             Group *cand = &groups[table[h]];
             if (same_key(s, &lines[cand->first], ln)) {
@@ -758,20 +1303,15 @@ static PyObject *index_chunk(PyObject *self, PyObject *args)
             lines[groups[g].last].next = (int32_t)i;
             groups[g].last = (int32_t)i;
         }
+    grouped:
         ln->group = g;
         if (ln->type == T_EXECVE)
             groups[g].flags |= G_EXECVE;
         else if (ln->type == T_SYSCALL && groups[g].syscall < 0)
             groups[g].syscall = (int32_t)i;
     }
-    /* 3. candidates */
+    /* 3. candidates: the events of the lines marked (1) */
     if (ok && !nomem) {
-        for (Py_ssize_t i = 0; i < nn; i++) {
-            PyObject *nd = PyTuple_GET_ITEM(needles, i);
-            mark_needle(s, n, (const uint8_t *)PyBytes_AS_STRING(nd), PyBytes_GET_SIZE(nd), lines,
-                        count);
-        }
-        mark_always(s, n, lines, count);
         for (Py_ssize_t i = 0; i < count; i++)
             if (lines[i].flags & L_CAND)
                 groups[lines[i].group].flags |= G_CAND;
@@ -933,6 +1473,8 @@ static PyObject *index_chunk(PyObject *self, PyObject *args)
         result = Py_BuildValue("(nnNN)", count, dropped, listed, slim);
     }
 done:
+    free(needle);
+    free(needle_n);
     free(lines);
     free(groups);
     free(table);
@@ -1682,4 +2224,13 @@ static struct PyModuleDef module = {
     "The auditd hunt's chunk index in C (see escudo.sources.auditd_hunt).", -1, methods,
 };
 
-PyMODINIT_FUNC PyInit__auditd(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__auditd(void)
+{
+    classes_init();
+    if (PyType_Ready(&ProcessesType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m != NULL && PyModule_AddObjectRef(m, "Processes", (PyObject *)&ProcessesType) < 0)
+        Py_CLEAR(m);
+    return m;
+}

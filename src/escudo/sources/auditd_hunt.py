@@ -30,8 +30,10 @@ from __future__ import annotations
 import re
 from array import array
 from collections.abc import Callable
+from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from escudo.sources.auditd import Malformed, audit_time, check_fields
 from escudo.sources.prefilter import Needles, choose_clause
@@ -53,6 +55,15 @@ Slim = tuple[int, bytes, bytes, tuple[bytes, bytes], tuple[bytes, bytes], tuple[
              tuple[bytes, bytes], tuple[bytes, bytes], tuple[bytes, bytes]]  # fmt: skip
 Index = tuple[int, int, list[Group], Slim]
 FULL, SLIM, DROP = 0, 1, 2  # an event's kind
+# A hunt through the index reads chunks this many times the reader's (24 MiB for its 8 MiB): each
+# chunk costs the assembler a fixed share (its Arrow calls, its edge events' pieces joined in
+# Python: ~2.5% of a chunk's events lie within EDGE_LINES of an end), which bigger chunks divide.
+# The seed over 1M exec events (bench_hunt.py, a1m): 7.5 CPU-s at 8 MiB, 6.2-6.7 at 32 MiB, no
+# better at 64 MiB (peak RSS 640, 750, 880 MiB). 24 MiB rather than 32: glibc's malloc serves a
+# block above its mmap threshold (at most 32 MiB, raised to the size of such a block once freed)
+# with fresh pages from mmap, so a 32 MiB chunk cost a page fault per 4 KiB read into it, each
+# time (in one process: 6.0-6.2 CPU-s at 32 MiB, 4.9-5.3 at 24). Results do not depend on it.
+CHUNK_FACTOR = 3
 HEAD, TAIL = 1, 2  # edge bits
 
 # What an event's decoded values hold that its lines may not: the record type (execve,
@@ -285,6 +296,40 @@ def slim_arrays(slim: Slim) -> tuple[pa.Array, dict[str, pa.Array]]:
     }
     order = pa.Array.from_buffers(pa.int64(), count, [None, pa.py_buffer(ordinals)])
     return order, columns
+
+
+def process_table(cap: int) -> Any | None:
+    """The assembler's parent table in C (``_auditd.Processes``: (host, pid) -> the image it
+    last ran, the ``cap`` most recently updated kept), or None without the C module (the
+    assembler's own dict and queue then)."""
+    return None if _auditd is None else _auditd.Processes(cap)
+
+
+def _strings(column: pa.Array) -> tuple[int, Any, Any, Any]:
+    """A string column as ``_auditd.Processes.resolve`` reads it: (offset, validity, offsets,
+    data), its buffers shared."""
+    if column.type != pa.string():
+        column = column.cast(pa.string())
+    valid, offsets, data = column.buffers()
+    return column.offset, valid, offsets, data
+
+
+def resolve_parents(
+    processes: Any, table: pa.Table, updates: pa.Array, looks: pa.Array
+) -> pa.Array:
+    """``parent_exe`` of each row of ``table`` (columns ``dest``, ``pid``, ``exe``, ``ppid``, in
+    the assembler's order) through the C table: each row of ``looks`` (booleans) takes the image
+    its parent (same ``dest``, pid ``ppid``) last ran, then the rows of ``updates`` before the
+    next look-up go in (``Assembler._parents`` in Python: tests hold both equal)."""
+    rows = table.num_rows
+    columns = [
+        _strings(table.column(name).combine_chunks()) for name in ("dest", "pid", "exe", "ppid")
+    ]
+    at = [pc.indices_nonzero(mask).cast(pa.int64()).buffers()[1] for mask in (updates, looks)]
+    valid, offsets, data = processes.resolve(rows, *columns, *(b or b"" for b in at))
+    return pa.Array.from_buffers(
+        pa.string(), rows, [pa.py_buffer(valid), pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
 
 
 def has_c_index() -> bool:
