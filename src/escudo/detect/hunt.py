@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from escudo.compile import CompiledSearch
     from escudo.compile.cache import CompileCache
     from escudo.engines.base import Engine
+    from escudo.store.read import StorePresence
 
 __all__ = ["MAX_UNION_CLAUSES", "union_filters"]  # kept importable from here
 
@@ -235,6 +236,7 @@ def run_compiled(
     stats = stats if stats is not None else ReadStats()
     window = _Window(earliest=earliest, latest=latest)
     needs = needs_of(jobs)
+    presence: StorePresence | None = None
     if RISK_DATASET in needs:
         del needs[RISK_DATASET]
         # Arrow rather than register_risk_store: the run's window clips risk events too,
@@ -245,7 +247,7 @@ def run_compiled(
         )
     with ExitStack() as held:
         if needs and events is not None:
-            from escudo.store.read import reading, register_events
+            from escudo.store.read import StorePresence, reading, register_events
 
             # The store's shared lock until the searches ran: the files registered stay there.
             layout = held.enter_context(reading(events))
@@ -253,13 +255,33 @@ def run_compiled(
                 window.seen[dataset] = register_events(
                     engine, layout, dataset, earliest, latest, requirements
                 )
+            presence = StorePresence.lookup(engine, [c for _, c in jobs])
         elif needs:
             _load_logs(engine, paths, needs, window, stats, sourcetype, reads)
-        results = []
-        for detection, compiled in jobs:
-            rows = engine.run(compiled)
-            low, high = window.info(compiled.datasets)
-            results.append(DetectionResult(detection, compiled, rows, low, high))
+        return _run_jobs(engine, jobs, window, presence)
+
+
+def _run_jobs(
+    engine: Engine,
+    jobs: Sequence[tuple[Detection, CompiledSearch]],
+    window: _Window,
+    presence: StorePresence | None,
+) -> list[DetectionResult]:
+    """Every job's rows, in order: first those that may match (``presence``), over the rows
+    registered; then the others, over their data set emptied (docs/semantics.md, "Searches over
+    the store that cannot match"), which costs no scan of the rows."""
+    now = [i for i, (_, c) in enumerate(jobs) if presence is None or presence.can_match(c)]
+    chosen = set(now)
+    later = [i for i in range(len(jobs)) if i not in chosen]
+    rows = dict(zip(now, (engine.run(jobs[i][1]) for i in now), strict=True))
+    if later:
+        for dataset in dict.fromkeys(d for i in later for d in jobs[i][1].datasets):
+            engine.register_arrow(dataset, empty_table(dataset))
+        rows |= zip(later, (engine.run(jobs[i][1]) for i in later), strict=True)
+    results = []
+    for index, (detection, compiled) in enumerate(jobs):
+        low, high = window.info(compiled.datasets)
+        results.append(DetectionResult(detection, compiled, rows[index], low, high))
     return results
 
 
