@@ -17,7 +17,7 @@ from escudo.content.model import Detection
 from escudo.detect.hunt import compile_detection, run_compiled
 from escudo.engines.duckdb import DuckDBEngine
 from escudo.store.ingest import ingest
-from escudo.store.read import StorePresence
+from escudo.store.read import PRESENCE_MIN_SEARCHES, StorePresence
 
 SAMPLE = Path(__file__).parents[2] / "samples" / "sysmon-linux-syslog.log"
 PROCESSES = "| tstats count from datamodel=Endpoint.Processes where "
@@ -29,7 +29,7 @@ def _presence(
     compiled = [compile_search(PROCESSES + s) for s in searches]
     with DuckDBEngine() as engine:
         engine.register_arrow("Endpoint.Processes", pa.table(rows))
-        presence = StorePresence.lookup(engine, compiled, **limits)
+        presence = StorePresence.lookup(engine, compiled, **{"min_searches": 1, **limits})
     return [presence.can_match(c) for c in compiled]
 
 
@@ -69,15 +69,24 @@ def test_a_search_over_several_data_sets_is_always_run() -> None:
     both = dataclasses.replace(one, datasets=("Endpoint.Processes", "Endpoint.Filesystem"))
     with DuckDBEngine() as engine:
         engine.register_arrow("Endpoint.Processes", pa.table({"process_name": ["bash"]}))
-        presence = StorePresence.lookup(engine, [one, both])
+        presence = StorePresence.lookup(engine, [one, both], min_searches=1)
     assert (presence.can_match(one), presence.can_match(both)) == (False, True)
+
+
+def test_a_data_set_few_searches_read_is_not_looked_up() -> None:
+    # one search's own scan costs about what the look-up of its fields would
+    searches = [compile_search(PROCESSES + "Processes.process_name=curl")] * 3
+    with DuckDBEngine() as engine:
+        engine.register_arrow("Endpoint.Processes", pa.table({"process_name": ["bash"]}))
+        assert StorePresence.lookup(engine, searches, min_searches=4).can_match(searches[0])
+        assert not StorePresence.lookup(engine, searches, min_searches=3).can_match(searches[0])
 
 
 @pytest.mark.parametrize(
     "where",
     [
         "Processes.process_name=ngrok",
-        "Processes.process_name=no-such-process",
+        "Processes.process_name=no-such-process",  # cannot match: run over no rows
         'Processes.process="*no such text*" by Processes.dest',
     ],
 )
@@ -88,13 +97,13 @@ def test_the_store_gives_the_raw_hunt_rows_for_searches_that_cannot_match(
     ingest([SAMPLE], store)
     content = load_content()
     detection = Detection(name="d", id="", search=PROCESSES + where, type="TTP", status="test")
-    seed = content.detections["Linux Ngrok Reverse Proxy Usage"]
-    # with a detection that can match in the same run (run first, over the store's rows)
-    jobs = [
-        (detection, compile_search(PROCESSES + where)),
-        (seed, compile_detection(seed, content)),
-    ]
+    # with the shipped detections in the same run (the seed can match: it runs first, over the
+    # store's rows), enough searches for the look-up (PRESENCE_MIN_SEARCHES)
+    jobs = [(detection, compile_search(PROCESSES + where))]
+    jobs += [(d, compile_detection(d, content)) for d in content.detections.values()]
+    assert len(jobs) >= PRESENCE_MIN_SEARCHES
     over_store = run_compiled([], jobs, events=store)
     over_logs = run_compiled([SAMPLE], jobs)
     assert [r.rows.to_pylist() for r in over_store] == [r.rows.to_pylist() for r in over_logs]
-    assert over_store[1].rows.num_rows == 4
+    seed = [r for r in over_store if r.detection.name == "Linux Ngrok Reverse Proxy Usage"]
+    assert seed[0].rows.num_rows == 4
