@@ -15,6 +15,7 @@ from escudo.compile import compile_search
 from escudo.content.loader import load_content
 from escudo.content.model import Detection
 from escudo.detect.hunt import compile_detection, run_compiled
+from escudo.engines import ENGINES, new_engine
 from escudo.engines.duckdb import DuckDBEngine
 from escudo.store.ingest import ingest
 from escudo.store.read import PRESENCE_MIN_SEARCHES, StorePresence
@@ -49,6 +50,17 @@ def test_a_search_whose_literal_no_value_holds_cannot_match() -> None:
         "Processes.process_name=bash Processes.process_name=nope",  # a second clause fails
         "Processes.dest=anything",  # a field NULL in every row holds no literal
     ) == [True, False, True, False, True, False, False, False]
+
+
+@pytest.mark.parametrize("engine_name", sorted(ENGINES))
+def test_the_look_up_runs_on_every_engine(engine_name: str, request: pytest.FixtureRequest) -> None:
+    if engine_name == "spark":
+        request.getfixturevalue("spark_session")  # one Spark for the whole test session
+    searches = [compile_search(PROCESSES + f"Processes.process_name={n}") for n in ("sh", "curl")]
+    with new_engine(engine_name) as engine:
+        engine.register_arrow("Endpoint.Processes", pa.table({"process_name": ["bash", None]}))
+        presence = StorePresence.lookup(engine, searches, min_searches=1)
+    assert [presence.can_match(s) for s in searches] == [True, False]
 
 
 def test_what_proves_nothing_counts_as_present() -> None:
