@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 from escudo.content.loader import macros_for, resolve_detection
 from escudo.content.model import ContentSet, Detection
 from escudo.datamodels.normalize import MAX_UNION_CLAUSES, union_filters
-from escudo.detect.presence import LiteralPresence
+from escudo.detect.presence import LiteralPresence, Presence
 from escudo.detect.result import DetectionResult
 from escudo.detect.store import RISK_DATASET, Store
 from escudo.errors import EscudoError
@@ -240,7 +240,7 @@ def run_compiled(
     stats = stats if stats is not None else ReadStats()
     window = _Window(earliest=earliest, latest=latest)
     needs = needs_of(jobs)
-    presence = None
+    presence: Presence | None = None
     if RISK_DATASET in needs:
         del needs[RISK_DATASET]
         # Arrow rather than register_risk_store: the run's window clips risk events too,
@@ -251,7 +251,7 @@ def run_compiled(
         )
     with ExitStack() as held:
         if needs and events is not None:
-            from escudo.store.read import reading, register_events
+            from escudo.store.read import StorePresence, reading, register_events
 
             # The store's shared lock until the searches ran: the files registered stay there.
             layout = held.enter_context(reading(events))
@@ -259,6 +259,7 @@ def run_compiled(
                 window.seen[dataset] = register_events(
                     engine, layout, dataset, earliest, latest, requirements
                 )
+            presence = StorePresence.lookup(engine, [c for _, c in jobs])
         elif needs:
             presence = LiteralPresence([c for _, c in jobs], needs)
             _load_logs(engine, paths, needs, window, stats, sourcetype, reads, presence)
@@ -269,11 +270,11 @@ def _run_jobs(
     engine: Engine,
     jobs: Sequence[tuple[Detection, CompiledSearch]],
     window: _Window,
-    presence: LiteralPresence | None,
+    presence: Presence | None,
 ) -> list[DetectionResult]:
     """Every job's rows, in order: first those that may match (``presence``), over the rows
     loaded; then the others, over their data set emptied (docs/semantics.md, "Detections that
-    cannot match"), which costs no scan of the rows, several at once (:func:`_run_all`)."""
+    cannot match" and "Searches over the store that cannot match"), which costs no scan of the rows, several at once (:func:`_run_all`)."""
     now = [i for i, (_, c) in enumerate(jobs) if presence is None or presence.can_match(c)]
     chosen = set(now)
     later = [i for i in range(len(jobs)) if i not in chosen]

@@ -34,7 +34,7 @@ False
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -57,6 +57,13 @@ _SEPARATOR = b"\x00"
 
 def _requirements(compiled: Runnable) -> dict[str, tuple[tuple[tuple[str, str], ...], ...]]:
     return dict(getattr(compiled, "requirements", None) or {})
+
+
+class Presence(Protocol):
+    """What a hunt asks of a literal look-up: this one (rows read from logs) or the store's
+    (``store.read.StorePresence``)."""
+
+    def can_match(self, compiled: Runnable, /) -> bool: ...
 
 
 class LiteralPresence:
