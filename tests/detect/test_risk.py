@@ -62,6 +62,17 @@ def test_two_events_per_seed_result(schema: str) -> None:
         assert event["process"] == "/usr/local/bin/ngrok tcp 22"  # the row's own fields ride along
 
 
+@pytest.mark.parametrize("kind", ["Hunting", "Correlation", "Baseline"])
+def test_only_ttp_and_anomaly_detections_write_risk(kind: str) -> None:
+    # contentctl deploys the risk action for TTP and Anomaly only: ESCU's v4 Hunting detections
+    # still carry a risk_score in their tags, and wrote one risk event per row here.
+    from dataclasses import replace
+
+    detection = seed_detection("tags")
+    assert len(risk_events(seed_result(replace(detection, type="Anomaly"), [seed_row()]))) == 2
+    assert risk_events(seed_result(replace(detection, type=kind), [seed_row()])) == []
+
+
 def test_threat_object_types_follow_the_schema() -> None:
     tags = risk_events(seed_result(seed_detection("tags"), [seed_row()]))[0]
     rba = risk_events(seed_result(seed_detection("rba"), [seed_row()]))[0]

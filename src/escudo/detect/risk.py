@@ -23,6 +23,9 @@ from escudo.detect.result import DetectionResult
 RISK_DATASET = "Risk.All_Risk"  # the risk events as a data set (ES's risk index)
 # ``finding_type`` of the findings the risk incident rules raise (the store replaces them as a set).
 RISK_INCIDENT = "risk_incident"
+# Detection types that write risk events: contentctl's deployments enable RBA for TTP and Anomaly
+# only; Hunting, Correlation and Baseline searches have no risk action (escu-semantics.md 5.2).
+RISK_TYPES = frozenset({"TTP", "Anomaly"})
 
 TOKEN = re.compile(r"\$([A-Za-z0-9_.\-:]+)\$")
 
@@ -180,7 +183,8 @@ def lookup_attack(technique_id: str) -> tuple[str, list[tuple[str, str]]]:
 def risk_events(
     result: DetectionResult, *, identities: IdentityResolver | None = None
 ) -> list[dict[str, Any]]:
-    """One risk event per result row and risk object of ``result.detection``.
+    """One risk event per result row and risk object of ``result.detection``, for a TTP or Anomaly
+    detection (:data:`RISK_TYPES`); none for other types, whatever risk they declare.
 
     A row where the risk object's field is absent or null gives no event for that object, like ES
     (and contentctl fails such a detection's test).
@@ -193,6 +197,8 @@ def risk_events(
     ['user alice']
     """
     detection = result.detection
+    if detection.type not in RISK_TYPES:
+        return []
     annotations = attack_annotations(detection)
     resolver = identities or IdentityResolver()
     events: list[dict[str, Any]] = []
