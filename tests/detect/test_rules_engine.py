@@ -17,6 +17,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 import sqlglot
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlglot import exp
 
 from escudo.compile.dialects import DIALECTS, dialect_for
@@ -130,3 +132,78 @@ def test_a_risk_score_that_is_not_a_number_counts_as_none_on_every_engine(engine
         running.register_arrow(RISK_DATASET, risk_table(events))
         findings = risk_incidents(running)
     assert [(f["risk_score"], f["risk_event_count"]) for f in findings] == [(120, 5)]
+
+
+def _findings_from_the_query(
+    running: object, rules: tuple[RiskRule, ...]
+) -> list[dict[str, object]]:
+    """The rules as rule_query defines them: every candidate from the engine (its join of each
+    event with every other in its window), then the throttle: what risk_incidents did before it
+    walked the windows itself."""
+    from escudo.detect.findings import _OUTPUT, _rule_finding
+
+    findings = []
+    for rule in rules:
+        rows = running.run(rule_query(rule)).to_pylist()  # type: ignore[attr-defined]
+        entities: dict[tuple[str, str], list[dict[str, object]]] = {}
+        for row in rows:
+            entities.setdefault((row["obj"], row["typ"]), []).append(row)
+        fired = []
+        for candidates in entities.values():
+            quiet_until = None
+            for row in sorted(candidates, key=lambda r: (r["trigger_time"], r["trigger_id"])):
+                if quiet_until is None or row["trigger_time"] >= quiet_until:
+                    fired.append(row)
+                    quiet_until = row["trigger_time"] + timedelta(seconds=rule.window_seconds)
+        fired.sort(key=lambda r: (r["trigger_time"], r["obj"], r["typ"]))
+        for row in fired:
+            found = {field: row[name] for name, field in _OUTPUT if name != "trigger_id"}
+            findings.append(_rule_finding(rule, found))
+    return findings
+
+
+_TACTICS = st.lists(st.sampled_from(["TA0001", "TA0002", "TA0011", "TA0004", None]), max_size=3)
+
+
+@st.composite
+def _risk_events(draw: st.DrawFn) -> list[dict[str, object]]:
+    count = draw(st.integers(0, 40))
+    events = []
+    for index in range(count):
+        tactics = draw(_TACTICS)
+        events.append(
+            {
+                # minutes over ~9 days, with ties: windows of 24 h and 7 days slide over them
+                "_time": datetime(2024, 5, 1, tzinfo=UTC)
+                + timedelta(
+                    minutes=draw(st.sampled_from([0, 1, 30, 600, 1440, 1441, 5000, 12000]))
+                ),
+                "risk_event_id": f"e{index:03d}",
+                "normalized_risk_object": draw(st.sampled_from(["alice", "web-01"])),
+                "risk_object": draw(st.sampled_from(["alice", "Alice", "web-01", None])),
+                "risk_object_type": draw(st.sampled_from(["user", "system", None])),
+                "risk_score": draw(st.sampled_from(["30", "12.5", "0.0000005", "n/a", None])),
+                "calculated_risk_score": draw(st.sampled_from(["45", None])),
+                "source": draw(st.sampled_from(["S1", "S2", "S3", "S4", "S5", None])),
+                "annotations.mitre_attack.mitre_tactic_id": tactics,
+                "annotations.mitre_attack.mitre_tactic": [t and t.lower() for t in tactics],
+                "annotations.mitre_attack.mitre_technique_id": draw(
+                    st.lists(st.sampled_from(["T1572", "T1090", None]), max_size=2)
+                ),
+            }
+        )
+    return events
+
+
+@settings(max_examples=60, deadline=None)
+@given(_risk_events())
+def test_the_windows_walked_give_the_findings_of_the_query(events: list[dict[str, object]]) -> None:
+    rules = (
+        *RISK_RULES,
+        RiskRule("count", "count", 3600, (("risk_event_count", ">=", 2),), "t"),
+        RiskRule("low", "low", 86400, (("risk_score", ">", 40), ("source_count", ">=", 2)), "t"),
+    )
+    with new_engine("duckdb") as running:
+        running.register_arrow(RISK_DATASET, risk_table(events))
+        expected = _findings_from_the_query(running, rules)
+        assert risk_incidents(running, rules) == expected

@@ -1,8 +1,9 @@
 """Findings (ES notables): one per TTP result row, and the risk incident rules over risk events.
 
-The two default Risk Incident Rules of Enterprise Security are sqlglot trees over ``Risk.All_Risk``
-(:func:`rule_query`, every threshold and window a literal of the tree) that any engine runs
-(:func:`risk_incidents`); the throttle between their candidates runs here.
+The two default Risk Incident Rules of Enterprise Security are defined as sqlglot trees over
+``Risk.All_Risk`` (:func:`rule_query`, every threshold and window a literal of the tree);
+:func:`risk_incidents` has any engine read the risk events and walks the windows and the throttle
+between their candidates here, in time linear in the events.
 Windows slide: a rule is evaluated at each risk event's time ``t`` over ``[t - window, t]`` (what an ES
 rule scheduled after every event would see), and a rule that fired for an entity stays quiet for that
 entity for one window length (ES throttles these rules on ``normalized_risk_object``), so three seed
@@ -13,8 +14,12 @@ incident findings with it after every write (``store.replace_risk_findings``).
 
 from __future__ import annotations
 
+import operator
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
@@ -120,6 +125,7 @@ def detection_findings(result: DetectionResult) -> list[dict[str, Any]]:
 # A rule's condition: (aggregate, comparison, threshold), all of them must hold.
 Threshold = tuple[str, str, float]
 _COMPARISONS: dict[str, type[exp.Binary]] = {">": exp.GT, ">=": exp.GTE}
+_PYTHON_COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {">": operator.gt, ">=": operator.ge}
 
 
 @dataclass(frozen=True)
@@ -207,20 +213,13 @@ class RuleQuery:
         return self.expression.sql(dialect=dialect_for(dialect), pretty=pretty)
 
 
-def rule_query(rule: RiskRule) -> RuleQuery:
-    """The sqlglot query of ``rule``'s candidates: one row per risk event time ``t`` of an entity
-    whose window ``[t - window, t]`` meets the rule's thresholds, with the window's aggregates.
-
-    Portable SQL (plain joins, aggregates, one window function; no QUALIFY, no recursion, no
-    DuckDB list functions): the throttle between candidates runs after, in :func:`risk_incidents`.
-
-    >>> "risk_score > 100" in rule_query(RISK_RULES[0]).sql("spark")
-    True
-    """
+def _events() -> exp.Select:
+    """Each risk event as the rules read it: its entity (``obj``, ``typ``), time, id, risk object,
+    source, score (an exact decimal, NULL when no number) and tactic and technique lists."""
     from escudo.datamodels.cim import relation_name
 
     empty = exp.cast(exp.Array(expressions=[]), exp.DataType.build("ARRAY<TEXT>"))
-    ev = (
+    return (
         exp.select(
             exp.alias_(_col("normalized_risk_object"), "obj"),
             exp.alias_(_col("risk_object_type"), "typ"),
@@ -251,6 +250,19 @@ def rule_query(rule: RiskRule) -> RuleQuery:
             )
         )
     )
+
+
+def rule_query(rule: RiskRule) -> RuleQuery:
+    """The sqlglot query of ``rule``'s candidates: one row per risk event time ``t`` of an entity
+    whose window ``[t - window, t]`` meets the rule's thresholds, with the window's aggregates.
+
+    Portable SQL (plain joins, aggregates, one window function; no QUALIFY, no recursion, no
+    DuckDB list functions): the throttle between candidates runs after, in :func:`risk_incidents`.
+
+    >>> "risk_score > 100" in rule_query(RISK_RULES[0]).sql("spark")
+    True
+    """
+    ev = _events()
     window = exp.Interval(this=exp.Literal.string(str(rule.window_seconds)), unit=exp.var("SECOND"))
     pairs = (
         exp.select(
@@ -364,35 +376,127 @@ def risk_incidents(
 ) -> list[dict[str, Any]]:
     """Run the risk incident rules on ``engine`` over its ``Risk.All_Risk``; one finding per firing.
 
-    The engine finds each rule's candidates (:func:`rule_query`); per entity the first candidate
-    fires and each next firing is the first candidate at least one window after the previous one
-    (the throttle: a chain over each entity's candidates, which needs recursion in SQL, so it runs
-    here, the same on every engine). Findings come ordered by time, then entity.
+    The engine reads the risk events (:func:`_events`, one query whatever the rules); each rule's
+    windows then slide over each entity's events in time order (:func:`_firings`), which gives the
+    candidates and aggregates :func:`rule_query` defines, in time linear in the events (the query's
+    join of every event with every other in its window grows with their square: a busy host's 10k
+    risk events a day made it run out of memory). Per entity the first candidate fires and each next
+    firing is the first candidate at least one window after the previous one (ES's throttle).
+    Findings come ordered by time, then entity.
 
     >>> from escudo.engines import new_engine
     >>> with new_engine() as engine:
     ...     risk_incidents(engine)
     []
     """
+    events = engine.run(_EventsQuery()).to_pylist()
+    entities: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for event in events:
+        if event["typ"] is not None:  # the query's join on typ = typ never pairs a NULL
+            entities.setdefault((event["obj"], event["typ"]), []).append(event)
+    for group in entities.values():
+        group.sort(key=lambda e: (e["_time"], e["risk_event_id"]))
     findings: list[dict[str, Any]] = []
     for rule in rules:
-        rows = engine.run(rule_query(rule)).to_pylist()
-        fired: list[dict[str, Any]] = []
-        entities: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        for row in rows:
-            entities.setdefault((row["obj"], row["typ"]), []).append(row)
-        throttle = timedelta(seconds=rule.window_seconds)
-        for candidates in entities.values():
-            quiet_until: datetime | None = None
-            for row in sorted(candidates, key=lambda r: (r["trigger_time"], r["trigger_id"])):
-                if quiet_until is None or row["trigger_time"] >= quiet_until:
-                    fired.append(row)
-                    quiet_until = row["trigger_time"] + throttle
+        fired = [row for group in entities.values() for row in _firings(rule, group)]
         fired.sort(key=lambda r: (r["trigger_time"], r["obj"], r["typ"]))
         for row in fired:
             found = {field: row[name] for name, field in _OUTPUT if name != "trigger_id"}
             findings.append(_rule_finding(rule, found))
     return findings
+
+
+@dataclass(frozen=True)
+class _EventsQuery:
+    """:func:`_events` as a runnable query (``Engine.run``)."""
+
+    datasets: tuple[str, ...] = (RISK_DATASET,)
+    output_fields: list[str] | None = None
+
+    @property
+    def expression(self) -> exp.Query:
+        return _events()
+
+
+class _Window:
+    """The aggregates of the events in a sliding window, kept as events enter and leave it."""
+
+    def __init__(self) -> None:
+        self.score = Decimal(0)
+        self.sets: dict[str, Counter[str]] = {name: Counter() for name in _SET_COLUMNS}
+
+    def add(self, event: dict[str, Any], step: int) -> None:
+        if event["score"] is not None:
+            self.score += step * event["score"]
+        for name, counter in self.sets.items():
+            values = event[name] if name in _LIST_COLUMNS else [event[name]]
+            for value in values or ():
+                if value is not None:
+                    counter[value] += step
+                    if not counter[value]:
+                        del counter[value]
+
+
+# The windows' sets of distinct values: multivalue columns of the events, then single ones.
+_LIST_COLUMNS = tuple(name for _, name in _LIST_FIELDS)
+_SET_COLUMNS = (*_LIST_COLUMNS, "source", "risk_object")
+
+
+def _firings(rule: RiskRule, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of :func:`rule_query` that fire for one entity (``events`` sorted by time and id):
+    at each event's time ``t`` the window holds the events in ``[t - window, t]``, ties included."""
+    span = timedelta(seconds=rule.window_seconds)
+    window = _Window()
+    fired: list[dict[str, Any]] = []
+    low = high = 0
+    quiet_until: datetime | None = None
+    for trigger in events:
+        now = trigger["_time"]
+        while high < len(events) and events[high]["_time"] <= now:
+            window.add(events[high], 1)
+            high += 1
+        while events[low]["_time"] < now - span:
+            window.add(events[low], -1)
+            low += 1
+        if quiet_until is not None and now < quiet_until:
+            continue
+        measures = {
+            "risk_score": window.score,
+            "risk_event_count": high - low,
+            "tactic_count": len(window.sets["tactic_ids"]),
+            "source_count": len(window.sets["source"]),
+        }
+        if all(
+            _PYTHON_COMPARISONS[op](measures[name], value) for name, op, value in rule.thresholds
+        ):
+            fired.append(_window_row(trigger, events[low:high], window, measures))
+            quiet_until = now + span
+    return fired
+
+
+def _window_row(
+    trigger: dict[str, Any],
+    inside: list[dict[str, Any]],
+    window: _Window,
+    measures: dict[str, Any],
+) -> dict[str, Any]:
+    """A candidate's row as :func:`rule_query` gives it."""
+    objects = window.sets["risk_object"]
+    # mode(risk_object): the most frequent, the smallest among ties; NULL when none is set
+    mode = min(objects, key=lambda o: (-objects[o], o)) if objects else None
+    return {
+        "obj": trigger["obj"],
+        "typ": trigger["typ"],
+        "trigger_time": trigger["_time"],
+        "trigger_id": trigger["risk_event_id"],
+        "first_time": inside[0]["_time"],
+        **measures,
+        "risk_object": mode,
+        "all_risk_objects": sorted(objects),
+        **{name: sorted(window.sets[name]) for name in _LIST_COLUMNS},
+        "sources": sorted(window.sets["source"]),
+        "risk_event_ids": sorted(e["risk_event_id"] for e in inside),
+    }
 
 
 def risk_incidents_of(risk: pa.Table, engine: str = DEFAULT_ENGINE) -> list[dict[str, Any]]:
