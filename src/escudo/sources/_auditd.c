@@ -513,19 +513,15 @@ static int take(const uint8_t *s, Py_ssize_t b, Py_ssize_t e, const char *key, P
     return 0;
 }
 
-/* _take's test for its slow path: a ' or a quoted value with a space (="[^"]* ). `quote`: 0
- * when the line holds no ' (scan_line's L_SQ), no search for one then. */
-static int complex_fields(const uint8_t *s, Py_ssize_t b, Py_ssize_t e, int quote)
+/* Whether [b, e) holds a quoted value with a space (="[^"]* , auditd_events._QUOTED_SPACE). */
+static int quoted_space(const uint8_t *s, Py_ssize_t b, Py_ssize_t e)
 {
-    if (quote && memchr(s + b, '\'', (size_t)(e - b)) != NULL)
-        return 1;
-    Py_ssize_t p = b;
-    while (p < e) {
+    for (Py_ssize_t p = b; p < e;) {
         const uint8_t *q = memchr(s + p, '"', (size_t)(e - p));
         if (q == NULL)
             return 0;
         Py_ssize_t at = q - s;
-        if (at > b && s[at - 1] == '=') { /* ="...: a space before the next quote? */
+        if (at > b && s[at - 1] == '=') {
             const uint8_t *close = memchr(s + at + 1, '"', (size_t)(e - at - 1));
             Py_ssize_t end = close == NULL ? e : close - s;
             if (memchr(s + at + 1, ' ', (size_t)(end - at - 1)) != NULL)
@@ -534,6 +530,15 @@ static int complex_fields(const uint8_t *s, Py_ssize_t b, Py_ssize_t e, int quot
         p = at + 1;
     }
     return 0;
+}
+
+/* _take's test for its slow path: a ' or a quoted value with a space (="[^"]* ). `quote`: 0
+ * when the line holds no ' (scan_line's L_SQ), no search for one then. */
+static int complex_fields(const uint8_t *s, Py_ssize_t b, Py_ssize_t e, int quote)
+{
+    if (quote && memchr(s + b, '\'', (size_t)(e - b)) != NULL)
+        return 1;
+    return quoted_space(s, b, e);
 }
 
 /* The values of the SYSCALL keys classify() reads, each as take() finds it (the first "key=" at
@@ -1183,6 +1188,75 @@ static PyTypeObject ProcessesType = {
 
 #define MARK_BLOCK (64 * 1024) /* bytes: in the L2 cache still when marked */
 
+/* A new line at the end of *lines (`count` of them, room for *cap), grown as needed; NULL when
+ * out of memory. */
+static Line *new_line(Line **lines, Py_ssize_t count, Py_ssize_t *cap)
+{
+    if (count == *cap) {
+        Py_ssize_t c2 = *cap ? *cap * 2 : 1024;
+        Line *l2 = realloc(*lines, (size_t)c2 * sizeof(Line));
+        if (l2 == NULL)
+            return NULL;
+        *lines = l2;
+        *cap = c2;
+    }
+    return &(*lines)[count];
+}
+
+/* The line at pos: its end, flags and header; 0 when the fast paths cannot take it (no header, a
+ * quote or hex value cut). The header's quotes are left out of the body's count: a node= name
+ * may hold some, the rest of a header none (`node_quotes`: count them in the node name only, as
+ * index() does; else over the whole header, as build() does). */
+static int read_line(const uint8_t *s, Py_ssize_t pos, Py_ssize_t n, Line *ln, int node_quotes)
+{
+    unsigned quotes, odd;
+    ln->start = pos;
+    ln->eol = scan_line(s, pos, n, &quotes, &odd);
+    ln->flags = (uint8_t)(odd & 3u);
+    ln->next = -1;
+    if ((odd & 4u) || !header(s, ln))
+        return 0;
+    Py_ssize_t from = node_quotes ? ln->node_s : ln->start;
+    Py_ssize_t to = node_quotes ? ln->node_e : ln->body;
+    for (Py_ssize_t i = from; i < to; i++)
+        quotes -= s[i] == '"';
+    return !malformed(s, ln->body, ln->eol, quotes, odd);
+}
+
+/* Line i joins the event of its key (a group: its lines linked in order), found in `table` (open
+ * addressing over `size`, a power of two, of group numbers) or started there; its group. */
+static int32_t group_line(const uint8_t *s, Line *lines, Py_ssize_t i, int32_t *table,
+                          Py_ssize_t size, Group *groups, Py_ssize_t *ngroups)
+{
+    Line *ln = &lines[i];
+    int32_t g = -1;
+    if (i > 0 && same_key(s, &lines[i - 1], ln)) { /* the previous line's event: most are */
+        g = lines[i - 1].group;
+    } else {
+        size_t h = (size_t)key_hash(s, ln) & (size_t)(size - 1);
+        while (table[h] >= 0) {
+            if (same_key(s, &lines[groups[table[h]].first], ln)) {
+                g = table[h];
+                break;
+            }
+            h = (h + 1) & (size_t)(size - 1);
+        }
+        if (g < 0) {
+            g = (int32_t)(*ngroups)++;
+            table[h] = g;
+            groups[g].first = groups[g].last = (int32_t)i;
+            groups[g].syscall = -1;
+            groups[g].flags = 0;
+            ln->group = g;
+            return g;
+        }
+    }
+    lines[groups[g].last].next = (int32_t)i;
+    groups[g].last = (int32_t)i;
+    ln->group = g;
+    return g;
+}
+
 static PyObject *index_chunk(PyObject *self, PyObject *args)
 {
     (void)self;
@@ -1227,30 +1301,12 @@ static PyObject *index_chunk(PyObject *self, PyObject *args)
      * the cache */
     Py_ssize_t pos = 0, marked = 0;
     while (ok && !nomem && pos < n) {
-        if (count == cap) {
-            Py_ssize_t c2 = cap ? cap * 2 : 1024;
-            Line *l2 = realloc(lines, (size_t)c2 * sizeof(Line));
-            if (l2 == NULL) {
-                nomem = 1;
-                break;
-            }
-            lines = l2;
-            cap = c2;
+        Line *ln = new_line(&lines, count, &cap);
+        if (ln == NULL) {
+            nomem = 1;
+            break;
         }
-        Line *ln = &lines[count];
-        unsigned quotes, odd;
-        ln->start = pos;
-        ln->eol = scan_line(s, pos, n, &quotes, &odd);
-        ln->flags = (uint8_t)(odd & 3u);
-        ln->next = -1;
-        if ((odd & 4u) || !header(s, ln)) {
-            ok = 0;
-        } else {
-            for (Py_ssize_t i = ln->node_s; i < ln->node_e; i++)
-                quotes -= s[i] == '"'; /* a node= name may hold one (the rest of the header not) */
-            if (malformed(s, ln->body, ln->eol, quotes, odd))
-                ok = 0;
-        }
+        ok = read_line(s, pos, n, ln, 1);
         count++;
         pos = ln->eol + 1;
         if (pos - marked >= MARK_BLOCK || pos >= n) {
@@ -1277,34 +1333,7 @@ static PyObject *index_chunk(PyObject *self, PyObject *args)
     }
     for (Py_ssize_t i = 0; ok && !nomem && i < count; i++) {
         Line *ln = &lines[i];
-        int32_t g = -1;
-        if (i > 0 && same_key(s, &lines[i - 1], ln)) { /* the previous line's event: most are */
-            g = lines[i - 1].group;
-            lines[groups[g].last].next = (int32_t)i;
-            groups[g].last = (int32_t)i;
-            goto grouped;
-        }
-        size_t h = (size_t)key_hash(s, ln) & (size_t)(size - 1);
-        while (table[h] >= 0) {
-            Group *cand = &groups[table[h]];
-            if (same_key(s, &lines[cand->first], ln)) {
-                g = table[h];
-                break;
-            }
-            h = (h + 1) & (size_t)(size - 1);
-        }
-        if (g < 0) {
-            g = (int32_t)ngroups++;
-            table[h] = g;
-            groups[g].first = groups[g].last = (int32_t)i;
-            groups[g].syscall = -1;
-            groups[g].flags = 0;
-        } else {
-            lines[groups[g].last].next = (int32_t)i;
-            groups[g].last = (int32_t)i;
-        }
-    grouped:
-        ln->group = g;
+        int32_t g = group_line(s, lines, i, table, size, groups, &ngroups);
         if (ln->type == T_EXECVE)
             groups[g].flags |= G_EXECVE;
         else if (ln->type == T_SYSCALL && groups[g].syscall < 0)
@@ -1612,24 +1641,6 @@ static int arg_order(const void *a, const void *b)
     return x->order < y->order ? -1 : (x->order > y->order ? 1 : 0);
 }
 
-/* Whether [b, e) holds a quoted value with a space (="[^"]* , auditd_events._QUOTED_SPACE). */
-static int quoted_space(const uint8_t *s, Py_ssize_t b, Py_ssize_t e)
-{
-    for (Py_ssize_t p = b; p < e;) {
-        const uint8_t *q = memchr(s + p, '"', (size_t)(e - p));
-        if (q == NULL)
-            return 0;
-        Py_ssize_t at = q - s;
-        if (at > b && s[at - 1] == '=') {
-            const uint8_t *close = memchr(s + at + 1, '"', (size_t)(e - at - 1));
-            Py_ssize_t end = close == NULL ? e : close - s;
-            if (memchr(s + at + 1, ' ', (size_t)(end - at - 1)) != NULL)
-                return 1;
-        }
-        p = at + 1;
-    }
-    return 0;
-}
 
 /* Whether a line is ENRICHED, holds a ' or a quoted value with a space (_take's and _fields'
  * general path): Python builds its event. */
@@ -1937,30 +1948,12 @@ static PyObject *build_chunk(PyObject *self, PyObject *args)
     /* lines and headers, events: as index() */
     Py_ssize_t pos = 0;
     while (ok && pos < n) {
-        if (count == cap) {
-            Py_ssize_t c2 = cap ? cap * 2 : 1024;
-            Line *l2 = realloc(lines, (size_t)c2 * sizeof(Line));
-            if (l2 == NULL) {
-                nomem = 1;
-                break;
-            }
-            lines = l2;
-            cap = c2;
+        Line *ln = new_line(&lines, count, &cap);
+        if (ln == NULL) {
+            nomem = 1;
+            break;
         }
-        Line *ln = &lines[count];
-        unsigned quotes, odd;
-        ln->start = pos;
-        ln->eol = scan_line(s, pos, n, &quotes, &odd);
-        ln->flags = (uint8_t)(odd & 3u);
-        ln->next = -1;
-        if ((odd & 4u) || !header(s, ln)) {
-            ok = 0;
-        } else {
-            for (Py_ssize_t i = ln->start; i < ln->body; i++)
-                quotes -= s[i] == '"';
-            if (malformed(s, ln->body, ln->eol, quotes, odd))
-                ok = 0;
-        }
+        ok = read_line(s, pos, n, ln, 0);
         count++;
         pos = ln->eol + 1;
     }
@@ -1979,30 +1972,8 @@ static PyObject *build_chunk(PyObject *self, PyObject *args)
         else
             memset(table, 0xff, (size_t)size * sizeof(int32_t));
     }
-    for (Py_ssize_t i = 0; ok && !nomem && i < count; i++) {
-        Line *ln = &lines[i];
-        size_t h = (size_t)key_hash(s, ln) & (size_t)(size - 1);
-        int32_t g = -1;
-        while (table[h] >= 0) {
-            Group *cand = &groups[table[h]];
-            if (same_key(s, &lines[cand->first], ln)) {
-                g = table[h];
-                break;
-            }
-            h = (h + 1) & (size_t)(size - 1);
-        }
-        if (g < 0) {
-            g = (int32_t)ngroups++;
-            table[h] = g;
-            groups[g].first = groups[g].last = (int32_t)i;
-            groups[g].syscall = -1;
-            groups[g].flags = 0;
-        } else {
-            lines[groups[g].last].next = (int32_t)i;
-            groups[g].last = (int32_t)i;
-        }
-        ln->group = g;
-    }
+    for (Py_ssize_t i = 0; ok && !nomem && i < count; i++)
+        group_line(s, lines, i, table, size, groups, &ngroups);
     /* the events wholly inside the chunk, built */
     long long last_sec = -1;
     char last_text[32] = {0};
