@@ -5,8 +5,9 @@ record feeds every CIM data set the selected detections need, with a raw prefilt
 of the detections' own (``normalize.read_datasets``); the rows are loaded into the engine (the
 first data set streamed, the others spooled to Arrow files while it loads), and every detection's
 compiled SQL then runs over them; a detection whose required literals no loaded row holds runs
-over its data set emptied instead (``detect/presence.py``: the same result, no scan). Each detection's ``<name>_filter`` macro is
-the user's when a content folder defines it, else contentctl's ``search *`` (``loader.macros_for``).
+over its data set emptied instead (``detect/presence.py``: the same result, no scan). Each
+detection's ``<name>_filter`` macro is the user's when a content folder defines it, else
+contentctl's ``search *`` (``loader.macros_for``).
 
 >>> from escudo.content.loader import load_content
 >>> content = load_content()
@@ -274,7 +275,8 @@ def _run_jobs(
 ) -> list[DetectionResult]:
     """Every job's rows, in order: first those that may match (``presence``), over the rows
     loaded; then the others, over their data set emptied (docs/semantics.md, "Detections that
-    cannot match" and "Searches over the store that cannot match"), which costs no scan of the rows, several at once (:func:`_run_all`)."""
+    cannot match" and "Searches over the store that cannot match"), which costs no scan of the
+    rows, several at once (:func:`_run_all`)."""
     now = [i for i, (_, c) in enumerate(jobs) if presence is None or presence.can_match(c)]
     chosen = set(now)
     later = [i for i in range(len(jobs)) if i not in chosen]
