@@ -33,7 +33,7 @@ False
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Protocol
 
 import pyarrow as pa
@@ -55,8 +55,46 @@ LOOK_ROWS = 1 << 17
 _SEPARATOR = b"\x00"
 
 
-def _requirements(compiled: Runnable) -> dict[str, tuple[tuple[tuple[str, str], ...], ...]]:
+def requirements_of(compiled: Runnable) -> dict[str, tuple[tuple[tuple[str, str], ...], ...]]:
     return dict(getattr(compiled, "requirements", None) or {})
+
+
+def strike_found(values: pa.Array, literals: set[bytes], budget: int) -> int:
+    """Strike off the ``literals`` (ASCII-lowered UTF-8) that some of ``values`` (text; nulls
+    ignored) holds, ASCII case aside; the budget left is returned.
+
+    Values holding a sequence DuckDB's ``lower()`` folds to ASCII (``ALWAYS_PASS``) prove nothing:
+    every literal is struck off. So is one holding a NUL (the joined values' separator), and every
+    one the ``budget`` (bytes of joined values still to scan) does not reach: a literal is only
+    ever left when its absence is proved.
+
+    >>> literals = {b"ngrok", b"tmate"}
+    >>> strike_found(pa.array(["bash", "NGROK", None]), literals, 100), literals
+    (80, {b'tmate'})
+    """
+    lowered = pc.ascii_lower(values.drop_null())
+    if not len(lowered) or not literals:
+        return budget
+    offsets = pa.array([0, len(lowered)], pa.int32())
+    joined = pc.binary_join(pa.ListArray.from_arrays(offsets, lowered), _SEPARATOR.decode())[0]
+    blob: bytes = joined.as_buffer().to_pybytes()
+    if any(sequence in blob for sequence in ALWAYS_PASS):
+        literals.clear()
+        return budget
+    for literal in list(literals):
+        budget -= len(blob)
+        if budget < 0 or _SEPARATOR in literal or literal in blob:
+            literals.discard(literal)
+    return budget
+
+
+def ruled_out(compiled: Runnable, dataset: str, absent: Callable[[str, str], bool]) -> bool:
+    """Whether some clause of ``compiled``'s requirements on ``dataset`` has only literals that
+    ``absent(field, literal)`` says no row holds: the search then cannot accept a row."""
+    return any(
+        clause and all(absent(field, literal) for field, literal in clause)
+        for clause in requirements_of(compiled).get(dataset, ())
+    )
 
 
 class Presence(Protocol):
@@ -91,7 +129,7 @@ class LiteralPresence:
             if watched is not None and dataset not in watched:
                 continue
             self.watched |= {dataset}
-            for clause in _requirements(compiled).get(dataset, ()):
+            for clause in requirements_of(compiled).get(dataset, ()):
                 for field, literal in clause:
                     needle = literal.encode("utf-8").lower()
                     if _SEPARATOR not in needle:
@@ -132,19 +170,7 @@ class LiteralPresence:
             ):
                 literals.clear()  # not plain text here: no proof either way
                 continue
-            values = pc.ascii_lower(pc.unique(rows.column(field)).drop_null())
-            if not len(values):
-                continue
-            offsets = pa.array([0, len(values)], pa.int32())
-            joined = pc.binary_join(pa.ListArray.from_arrays(offsets, values), "\x00")[0]
-            blob = joined.as_buffer().to_pybytes()
-            if any(seq in blob for seq in ALWAYS_PASS):
-                literals.clear()
-                continue
-            for literal in list(literals):
-                self.budget -= len(blob)
-                if literal in blob:
-                    literals.discard(literal)
+            self.budget = strike_found(pc.unique(rows.column(field)), literals, self.budget)
             if self.budget < 0:  # no proof past the budget: whatever is left may be there
                 self.pending.clear()
                 return
@@ -161,10 +187,14 @@ class LiteralPresence:
         if len(compiled.datasets) != 1 or compiled.datasets[0] not in self.watched:
             return True
         dataset = compiled.datasets[0]
-        return not any(
-            clause and all(self.absent(dataset, field, literal) for field, literal in clause)
-            for clause in _requirements(compiled).get(dataset, ())
-        )
+        return not ruled_out(compiled, dataset, lambda f, lit: self.absent(dataset, f, lit))
 
 
-__all__ = ["DEFAULT_BUDGET", "LiteralPresence"]
+__all__ = [
+    "DEFAULT_BUDGET",
+    "LiteralPresence",
+    "Presence",
+    "requirements_of",
+    "ruled_out",
+    "strike_found",
+]

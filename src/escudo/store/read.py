@@ -320,10 +320,9 @@ class StorePresence:
         ``SELECT DISTINCT`` per field that a requirement names), in those that at least
         ``min_searches`` of them read alone."""
         import pyarrow as pa
-        import pyarrow.compute as pc
 
         from escudo.datamodels.cim import get_dataset
-        from escudo.sources.base import ALWAYS_PASS
+        from escudo.detect.presence import requirements_of, strike_found
         from escudo.store.layout import NO_DICTIONARY
 
         wanted: dict[str, dict[str, set[bytes]]] = {}
@@ -333,7 +332,7 @@ class StorePresence:
                 continue
             dataset = search.datasets[0]
             ds = get_dataset(dataset)
-            for clause in _requirements(search).get(dataset, ()):
+            for clause in requirements_of(search).get(dataset, ()):
                 for field, literal in clause:
                     if field not in ds.all_fields or field in ds.multivalue:
                         continue  # not a column of its own: extracted at search time, or a list
@@ -343,28 +342,22 @@ class StorePresence:
                     wanted.setdefault(dataset, {}).setdefault(field, set()).add(needle)
         for dataset, fields in wanted.items():
             for field, literals in fields.items():
+                if budget < 0:  # past the budget: no proof
+                    literals.clear()
+                    continue
                 values = engine.run(_DistinctValues(dataset, field, max_values + 1)).column(0)
                 if len(values) > max_values or not pa.types.is_string(values.type):
                     literals.clear()
                     continue
-                if not len(values):
-                    continue  # no value at all: no row holds any literal
-                lowered = pc.ascii_lower(values.combine_chunks())
-                offsets = pa.array([0, len(lowered)], pa.int32())
-                joined = pc.binary_join(pa.ListArray.from_arrays(offsets, lowered), "\x00")[0]
-                blob: bytes = joined.as_buffer().to_pybytes()
-                if any(sequence in blob for sequence in ALWAYS_PASS):
-                    literals.clear()
-                    continue
-                for needle in list(literals):
-                    budget -= len(blob)
-                    if budget < 0 or b"\x00" in needle or needle in blob:
-                        literals.discard(needle)
+                # no value at all: no row holds any literal (strike_found strikes none)
+                budget = strike_found(values.combine_chunks(), literals, budget)
         return cls(wanted)
 
     def can_match(self, search: Runnable) -> bool:
         """False when some clause of ``search``'s requirements on its one data set has no
         literal in the store's values: its result is then its result over no rows."""
+        from escudo.detect.presence import ruled_out
+
         if len(search.datasets) != 1:
             return True
         dataset = search.datasets[0]
@@ -373,11 +366,4 @@ class StorePresence:
         def missing(field: str, literal: str) -> bool:
             return literal.encode("utf-8").lower() in fields.get(field, ())
 
-        return not any(
-            clause and all(missing(field, literal) for field, literal in clause)
-            for clause in _requirements(search).get(dataset, ())
-        )
-
-
-def _requirements(search: Runnable) -> dict[str, Requirements]:
-    return dict(getattr(search, "requirements", None) or {})
+        return not ruled_out(search, dataset, missing)
