@@ -212,8 +212,7 @@ class DuckDBEngine(ClosedOnExit):
         finally:
             with contextlib.suppress(duckdb.Error):
                 self.connection.unregister(staging)
-        self.registered.add(ds.name)
-        self.connection_only.discard(ds.name)
+        self._registered_as(ds, connection_only=False)
 
     # The name before the Engine protocol (register_arrow); kept so existing callers keep working.
     register = register_arrow
@@ -248,14 +247,10 @@ class DuckDBEngine(ClosedOnExit):
         try:
             self._drop(ds.relation)
             self.connection.register(source, scanned)
-            self.connection.execute(
-                f"CREATE OR REPLACE VIEW {_quote(ds.relation)} AS SELECT "
-                f"{_projection(ds, schema.names)} FROM {_quote(source)}"
-            )
+            self._create_view(ds, schema.names, _quote(source))
         except duckdb.Error as exc:
             raise EngineError(f"cannot load {dataset} from Parquet {path}: {exc}") from None
-        self.registered.add(ds.name)
-        self.connection_only.add(ds.name)
+        self._registered_as(ds, connection_only=True)
 
     def _register_read_parquet(
         self, ds: Dataset, files: list[str], path: str | Path | Sequence[str | Path]
@@ -270,14 +265,10 @@ class DuckDBEngine(ClosedOnExit):
             described = self.connection.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()
             names = [row[0] for row in described]
             self._drop(ds.relation)
-            self.connection.execute(
-                f"CREATE OR REPLACE VIEW {_quote(ds.relation)} AS SELECT "
-                f"{_projection(ds, names)} FROM {scan}"
-            )
+            self._create_view(ds, names, scan)
         except duckdb.Error as exc:
             raise EngineError(f"cannot load {ds.name} from Parquet {path}: {exc}") from None
-        self.registered.add(ds.name)
-        self.connection_only.discard(ds.name)
+        self._registered_as(ds, connection_only=False)
 
     def register_risk_store(self, store: Store) -> None:
         """The risk events kept in ``store`` as ``Risk.All_Risk`` (read once, under the store's
@@ -285,6 +276,23 @@ class DuckDBEngine(ClosedOnExit):
         from escudo.detect.store import RISK_DATASET
 
         self.register_arrow(RISK_DATASET, store.risk_table())
+
+    def _create_view(self, ds: Dataset, names: list[str], source: str) -> None:
+        """``ds``'s view: the data set's projection of ``source`` (SQL: a relation or a scan),
+        whose columns are ``names``."""
+        self.connection.execute(
+            f"CREATE OR REPLACE VIEW {_quote(ds.relation)} AS SELECT "
+            f"{_projection(ds, names)} FROM {source}"
+        )
+
+    def _registered_as(self, ds: Dataset, *, connection_only: bool) -> None:
+        """``ds`` is registered; ``connection_only``: as a view over Arrow data that only this
+        connection sees, not its cursors (``run_many`` runs searches over it on the connection)."""
+        self.registered.add(ds.name)
+        if connection_only:
+            self.connection_only.add(ds.name)
+        else:
+            self.connection_only.discard(ds.name)
 
     def _drop(self, relation: str) -> None:
         """Drop whatever holds ``relation`` now (a view over Arrow data, or a loaded table)."""
@@ -300,14 +308,10 @@ class DuckDBEngine(ClosedOnExit):
         try:
             self._drop(ds.relation)
             self.connection.register(source, table)
-            self.connection.execute(
-                f"CREATE OR REPLACE VIEW {_quote(ds.relation)} AS SELECT "
-                f"{_projection(ds, table.column_names)} FROM {_quote(source)}"
-            )
+            self._create_view(ds, table.column_names, _quote(source))
         except duckdb.Error as exc:
             raise EngineError(f"cannot load {ds.name}: {exc}") from None
-        self.registered.add(ds.name)
-        self.connection_only.add(ds.name)
+        self._registered_as(ds, connection_only=True)
 
     def register_empty(self, dataset: str) -> None:
         """An empty table with the data set's columns."""
@@ -318,8 +322,7 @@ class DuckDBEngine(ClosedOnExit):
             self.connection.execute(f"CREATE OR REPLACE TABLE {_quote(ds.relation)} ({columns})")
         except duckdb.Error as exc:
             raise EngineError(f"cannot create {dataset}: {exc}") from None
-        self.registered.add(ds.name)
-        self.connection_only.discard(ds.name)
+        self._registered_as(ds, connection_only=False)
 
     def execute(self, sql_or_expression: str | exp.Expr) -> pa.Table:
         """Run SQL (text in DuckDB's dialect, or a sqlglot expression) and return the result."""
