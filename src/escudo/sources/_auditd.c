@@ -258,6 +258,15 @@ static int malformed(const uint8_t *s, Py_ssize_t b, Py_ssize_t e, unsigned quot
     return k_e > w && hex_field(s + w, k_e - w);
 }
 
+/* Where `sep` follows the digits at p (one at least), before e; -1 when it does not. */
+static inline Py_ssize_t digits_before(const uint8_t *s, Py_ssize_t p, Py_ssize_t e, uint8_t sep)
+{
+    Py_ssize_t d = p;
+    while (p < e && is_digit(s[p]))
+        p++;
+    return p == d || p >= e || s[p] != sep ? -1 : p;
+}
+
 /* Parses the header of the line [pos, eol): 0 when it is not a bare record. */
 static int header(const uint8_t *s, Line *ln)
 {
@@ -291,22 +300,13 @@ static int header(const uint8_t *s, Line *ln)
         return 0;
     p += 11;
     ln->par_s = p;
-    Py_ssize_t d = p;
-    while (p < e && is_digit(s[p]))
-        p++;
-    if (p == d || p >= e || s[p] != '.')
+    if ((p = digits_before(s, p, e, '.')) < 0)
         return 0;
     ln->sec_e = p++;
-    d = p;
-    while (p < e && is_digit(s[p]))
-        p++;
-    if (p == d || p >= e || s[p] != ':')
+    if ((p = digits_before(s, p, e, ':')) < 0)
         return 0;
     ln->frac_e = p++;
-    d = p;
-    while (p < e && is_digit(s[p]))
-        p++;
-    if (p == d || e - p < 2 || s[p] != ')' || s[p + 1] != ':')
+    if ((p = digits_before(s, p, e, ')')) < 0 || p + 1 >= e || s[p + 1] != ':')
         return 0;
     ln->par_e = p;
     p += 2;
