@@ -33,7 +33,6 @@ from typing import IO, Any
 
 import platformdirs
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from escudo.datamodels.cim import get_dataset
 from escudo.detect.result import DetectionResult
@@ -294,6 +293,8 @@ class Store:
     def _stage(self, txn: Transaction, kind: str, table: pa.Table) -> None:
         if table.num_rows == 0:
             return
+        import pyarrow.parquet as pq  # (here: a hunt without a store reads no Parquet)
+
         for day, rows in _days(table).items():
             staged = txn.stage(f"{kind}/date={day}/part-{txn.id}-0.parquet")
             pq.write_table(rows, staged)
@@ -435,6 +436,8 @@ class Store:
         schema = schemas()[kind]
         wanted = pa.schema([schema.field(name) for name in columns])
         tables = [wanted.empty_table()]
+        import pyarrow.parquet as pq
+
         for part in self._files(kind):
             try:
                 table = pq.ParquetFile(part).read(columns=list(columns))
