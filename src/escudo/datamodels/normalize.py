@@ -574,6 +574,29 @@ class _RecordsThenRaw:
                 out[RAW_EVENTS] = self.raw.rows(raw)
         return out, stats
 
+    @property
+    def streams(self) -> bool:
+        """The plan's (``reader.streams``) when no raw event is asked: an auditd hunt's ranges
+        then go to its ``read_range``, in threads (``reader.threaded``)."""
+        return self.raw is None and bool(getattr(self.plan, "streams", False))
+
+    @property
+    def range_chunks(self) -> int:
+        return int(getattr(self.plan, "range_chunks", 4))
+
+    def python_share(self, data: bytes) -> float:
+        share = getattr(self.plan, "python_share", None)
+        return 1.0 if share is None else float(share(data))
+
+    def read_range(
+        self, path: Path, offset: int, length: int, name: str, block_bytes: int
+    ) -> tuple[_RecordsAndRaw, ReadStats]:
+        records, stats = self.plan.read_range(path, offset, length, name, block_bytes)  # type: ignore[attr-defined]
+        out = _RecordsAndRaw()
+        if records.num_rows:
+            out["records"] = records
+        return out, stats
+
 
 def _assembled(
     processor: MultiNormalizer,
@@ -694,7 +717,10 @@ def start_reading(
     except EscudoError:
         return  # reported by the read itself
     if first is not None:
-        start_workers(first[0], first[1])
+        processor: Processor = first[1]
+        if isinstance(first[2], partial):  # an assembled read runs _RecordsThenRaw (threads
+            processor = _RecordsThenRaw(first[1].plan, first[2].args[1])  # when it streams)
+        start_workers(first[0], processor)
 
 
 # A read that assembles events from records: (stats, workers, chunk_bytes) -> (data set, batch)s.

@@ -28,10 +28,12 @@ from __future__ import annotations
 import functools
 import posixpath
 import re
+import threading
 from bisect import bisect_left
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -53,6 +55,7 @@ from escudo.sources.auditd import (
     read_records,
 )
 from escudo.sources.base import RawFilter, ReadStats, Requirements, mapped_needles
+from escudo.sources.framing import count_lines, note_bad_text
 
 try:
     from escudo.sources import _auditd  # type: ignore[attr-defined]
@@ -347,13 +350,67 @@ class EventPlan:
             return 1
         return auditd_hunt.CHUNK_FACTOR
 
+    # The reader's ranges for read_range: one chunk each (the chunks the worker processes read,
+    # so the assembler's batches, and the order it releases rows in, are the same).
+    range_chunks = 1
+
+    @property
+    def streams(self) -> bool:
+        """Whether the reader should hand :meth:`read_range` whole file ranges: a hunt through
+        the C index (``auditd_hunt.index`` holds no GIL), which threads then run in parallel
+        (``reader.threaded``): no worker process to start, no batch to pickle."""
+        return self._clause() is not None and auditd_hunt.has_c_index()
+
+    def python_share(self, data: bytes) -> float:
+        """The share of ``data``'s bytes in the events Python builds on the index path (those
+        that may hold a needle, those the index leaves to Python), edges aside; 1.0 when the
+        index does not read ``data``.
+
+        >>> plan = EventPlan(("exe",), None, RawFilter((("ngrok",),)))
+        >>> plan.python_share(b'type=SYSCALL msg=audit(1.000:7): syscall=59 pid=2 exe="/x"\n')
+        0.0
+        """
+        clause = self._clause()
+        found = auditd_hunt.index(data, clause, 0) if clause is not None and data else None
+        if found is None:
+            return 1.0
+        spans = (g[5] for g in found[2])
+        built = sum(s[i + 1] - s[i] + 1 for s in spans for i in range(0, len(s), 2))
+        return built / len(data)
+
+    def read_range(
+        self, path: Path, offset: int, length: int, name: str, block_bytes: int
+    ) -> tuple[pa.RecordBatch, ReadStats]:
+        """The plan over a file range, read whole into this thread's reused buffer (no fresh
+        pages each time: see ``auditd_hunt.CHUNK_FACTOR``), with ``stats.lines`` set. Its batch
+        says it comes from a file range (:func:`assemble` may defer its exec images)."""
+        del block_bytes  # one chunk: its events' pieces meet in the assembler, as any chunk's
+        data = _read_into(path, offset, length)
+        batch, stats = self._chunk(data, name, bytes)
+        note_bad_text(data, name, 1, stats)
+        stats.lines = stats.lines or count_lines(bytes(data))  # (a copy: paths not indexed)
+        return batch.replace_schema_metadata(_FROM_RANGE), stats
+
+    def _clause(self) -> tuple[bytes, ...] | None:
+        needles = compile_filter(self.raw_filter)
+        return auditd_hunt.clause_for(needles) if needles is not None else None
+
     def __call__(self, data: bytes, name: str) -> tuple[pa.RecordBatch, ReadStats]:
+        return self._chunk(data, name, None)
+
+    def _chunk(
+        self, data: Any, name: str, copy: type[bytes] | None
+    ) -> tuple[pa.RecordBatch, ReadStats]:
+        """The chunk's rows; ``data`` a view of a reused buffer when ``copy`` (``bytes``) is
+        given: the paths after the index read a copy, and no row refers to the buffer."""
         needles = compile_filter(self.raw_filter)
         clause = auditd_hunt.clause_for(needles) if needles is not None else None
         if needles is not None and clause is not None:
             indexed = self._indexed(data, needles, clause)
             if indexed is not None:
                 return indexed
+        if copy is not None:
+            data = copy(data)
         built = self._built(data) if needles is None else None
         if built is not None:
             return built
@@ -503,7 +560,9 @@ class EventPlan:
                     row["dest"] = dest or None
                 rows.append(row)
                 continue
-            records = [_record_of(data[spans[i] : spans[i + 1]]) for i in range(0, len(spans), 2)]
+            records = [
+                _record_of(bytes(data[spans[i] : spans[i + 1]])) for i in range(0, len(spans), 2)
+            ]
             head = records[0]
             key = (head[0], head[2], head[3], head[4])
             rows.append(_group_row(key, records, 0, lines - last, lines, needles, None))
@@ -529,6 +588,29 @@ class EventPlan:
         # rows out. (Put back in order they cost a take of every column.)
         table = pa.Table.from_batches([_batch(rows, schema), columnar])
         return table.combine_chunks().to_batches()[0], stats
+
+
+# The schema metadata of a batch EventPlan.read_range made (a whole file range: see assemble).
+_FROM_RANGE = {b"escudo.auditd": b"range"}
+_BUFFERS = threading.local()  # each reading thread's buffer (read_range)
+
+
+def _read_into(path: Path, offset: int, length: int) -> memoryview:
+    """``length`` bytes of ``path`` from ``offset`` (fewer at its end) in this thread's buffer,
+    grown as needed and reused: valid until this thread's next call."""
+    buf: bytearray | None = getattr(_BUFFERS, "buf", None)
+    if buf is None or len(buf) < length:
+        buf = _BUFFERS.buf = bytearray(length)
+    view = memoryview(buf)
+    got = 0
+    with open(path, "rb", buffering=0) as fh:
+        fh.seek(offset)
+        while got < length:
+            n = fh.readinto(view[got:length])
+            if not n:
+                break
+            got += n
+    return view[:got]
 
 
 def _built_columns(
@@ -692,6 +774,7 @@ class Assembler:
     raw_filter: RawFilter | None
     stats: ReadStats
     edge_lines: int = EDGE_LINES
+    cap: int | None = None  # processes kept for parent resolution (None: MAX_PROCESSES)
 
     def __post_init__(self) -> None:
         # key -> (host, record lines, lines read since its last record, summary): the summary of
@@ -705,7 +788,12 @@ class Assembler:
         self.updates: deque[tuple[int, tuple[str | None, str]]] = deque()
         self.updated = 0
         # the same table in C when built (auditd_hunt.resolve_parents): None, the dict above
-        self.native = auditd_hunt.process_table(MAX_PROCESSES)
+        self.native = auditd_hunt.process_table(self.limit)
+
+    @property
+    def limit(self) -> int:
+        """The processes the table keeps (``cap``)."""
+        return MAX_PROCESSES if self.cap is None else self.cap
 
     def _built(self, pieces: Iterable[Piece]) -> list[Row]:
         needles = compile_filter(self.raw_filter)
@@ -881,7 +969,7 @@ class Assembler:
     def _update(self, keys: list[tuple[str | None, str]], exes: list[str]) -> None:
         """A run of exec images into the table, in C loops: each key's entry numbered by its
         update (the last one wins), the update queued; then, while the table holds more than
-        :data:`MAX_PROCESSES` processes, the least recently updated goes (a queued update that
+        ``cap`` processes (:data:`MAX_PROCESSES`), the least recently updated goes (a queued update that
         is not its key's last is skipped). The processes kept are those last updated, whether
         the oldest go after each update or after the run."""
         if not keys:
@@ -894,7 +982,7 @@ class Assembler:
         self.images.update(zip(keys, zip(numbers, exes, strict=True), strict=True))
         self.updates.extend(zip(numbers, keys, strict=True))
         images, updates = self.images, self.updates
-        while len(images) > MAX_PROCESSES:
+        while len(images) > self.limit:
             number, key = updates.popleft()
             if images[key][0] == number:
                 del images[key]
@@ -944,17 +1032,126 @@ def assemble(
     raw_filter: RawFilter | None,
     stats: ReadStats,
     edge_lines: int = EDGE_LINES,
+    cap: int | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """:class:`EventPlan` batches, in input order, into finished rows (see :class:`Assembler`);
-    ``edge_lines`` as the plan's."""
-    assembler = Assembler(fields, record_types, raw_filter, stats, edge_lines)
+    ``edge_lines`` as the plan's, ``cap`` the processes kept for parents.
+
+    With a raw filter, the batches read from file ranges (``EventPlan.read_range``: whole
+    files, never a stream) are held back while the table updates they may hold stay within
+    ``cap``; at the end, only the rows that can matter go to the assembler (:class:`_Deferred`:
+    the exec images of the processes some event that may pass names as its parent). The first
+    other batch, or one past the cap, sends the held ones whole, and the rest streams."""
+    assembler = Assembler(fields, record_types, raw_filter, stats, edge_lines, cap)
+    deferred = _Deferred(assembler.limit) if compile_filter(raw_filter) is not None else None
     for batch in batches:
-        out = assembler.feed(batch)
+        if deferred is not None:
+            if deferred.hold(batch):
+                continue
+            for held in deferred.held:  # (the batch itself last among them)
+                out = assembler.feed(held)
+                if out is not None:
+                    yield out
+            deferred = None
+            continue
+        out = assembler.feed(_plain(batch))
+        if out is not None:
+            yield out
+    for held in deferred.filtered(stats) if deferred is not None else ():
+        out = assembler.feed(held)
         if out is not None:
             yield out
     out = assembler.finish()
     if out is not None:
         yield out
+
+
+def _plain(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """The batch without :data:`_FROM_RANGE` (the assembler concatenates batches)."""
+    return batch.replace_schema_metadata(None) if batch.schema.metadata else batch
+
+
+class _Deferred:
+    """The batches :func:`assemble` holds back, and the rows of them the assembler needs.
+
+    A row whose ``_pass`` is False is neither a result nor a parent look-up: it only updates the
+    parent table (an exec image) or nothing. Its update can change a result only through the
+    entry of its (host, pid), read by an event that may pass and names that pid as its parent,
+    or by evicting other entries. So the rows of the held batches that go to the assembler are:
+    every edge piece (built there), every row that may pass, and every row whose pid is the
+    ppid of one of those (an edge piece's: any SYSCALL record of it); the others are counted
+    ``filtered`` here, as the assembler would have. The rows kept keep their order and their
+    releases (a release holds back the rows younger than a pending piece, whatever the other
+    rows; the sort is stable), so each look-up meets the same updates of its key, in the same
+    order. No entry is evicted in either run while the updates (exec rows and edge pieces, at
+    most one update each) are at most ``cap``: past it, :meth:`hold` says so and the batches
+    go whole. Memory: the held batches, at most ``cap`` updating rows (a hunt's exec images:
+    time, host, serial, pid, exe).
+    """
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.updates = 0
+        self.held: list[pa.RecordBatch] = []
+
+    def hold(self, batch: pa.RecordBatch) -> bool:
+        """Whether ``batch`` is held (a file range's, the updates within the cap); else it is
+        the last of :attr:`held`, all of them to go whole, in order."""
+        from_range = batch.schema.metadata == _FROM_RANGE
+        self.held.append(_plain(batch))
+        if not from_range:
+            return False
+        edges = pc.not_equal(batch.column("_edge"), pa.scalar(0, pa.int8()))
+        execs = pc.equal(batch.column("record_type"), pa.scalar(EXEC, pa.string()))
+        updating = pc.or_(edges, pc.fill_null(execs, _FALSE))
+        self.updates += pc.sum(updating).as_py() or 0
+        return self.updates <= self.cap
+
+    def filtered(self, stats: ReadStats) -> Iterator[pa.RecordBatch]:
+        """The held batches, each without the rows no result depends on (counted ``filtered``)."""
+        parents: set[str] = set()
+        for batch in self.held:
+            edges = pc.not_equal(batch.column("_edge"), pa.scalar(0, pa.int8()))
+            may_pass = pc.and_(pc.invert(edges), pc.fill_null(batch.column("_pass"), _TRUE))
+            parents.update(
+                p for p in batch.column("ppid").filter(may_pass).to_pylist() if p is not None
+            )
+            for text in batch.column("_records").filter(edges).to_pylist():
+                parents.update(_piece_ppids(text))
+        wanted = pa.array(sorted(parents), pa.string())
+        for batch in self.held:
+            keep = pc.or_(
+                pc.not_equal(batch.column("_edge"), pa.scalar(0, pa.int8())),
+                pc.or_(
+                    pc.fill_null(batch.column("_pass"), _TRUE),
+                    pc.is_in(batch.column("pid"), value_set=wanted),
+                ),
+            )
+            keep = pc.fill_null(keep, _FALSE)
+            kept = pc.sum(keep).as_py() or 0
+            stats.filtered += batch.num_rows - kept
+            if kept:
+                yield batch.filter(keep)
+        self.held = []
+
+
+def _piece_ppids(text: str) -> set[str]:
+    """The ``ppid`` of each SYSCALL record of an edge piece (its record lines), as
+    :func:`event_row` reads it."""
+    found = set()
+    for line in text.split("\n"):
+        if "ppid=" not in line:
+            continue
+        try:
+            record = parse_line(line)
+        except Malformed:
+            continue
+        if record is None or TYPE_NAMES.get(record.type, record.type) != "SYSCALL":
+            continue
+        ppid = _take(record.body.partition("\x1d")[0], ("ppid",)).get("ppid")
+        if ppid is not None:
+            found.add(ppid)
+    return found
 
 
 def needles(dataset: str, requirements: Requirements) -> RawFilter:
