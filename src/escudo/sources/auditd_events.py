@@ -367,7 +367,7 @@ class EventPlan:
         index does not read ``data``.
 
         >>> plan = EventPlan(("exe",), None, RawFilter((("ngrok",),)))
-        >>> plan.python_share(b'type=SYSCALL msg=audit(1.000:7): syscall=59 pid=2 exe="/x"\n')
+        >>> plan.python_share(b'type=SYSCALL msg=audit(1.000:7): syscall=59 pid=2 exe="/x"\\n')
         0.0
         """
         clause = self._clause()
@@ -380,37 +380,35 @@ class EventPlan:
 
     def read_range(
         self, path: Path, offset: int, length: int, name: str, block_bytes: int
-    ) -> tuple[pa.RecordBatch, ReadStats]:
+    ) -> tuple[Ranged, ReadStats]:
         """The plan over a file range, read whole into this thread's reused buffer (no fresh
-        pages each time: see ``auditd_hunt.CHUNK_FACTOR``), with ``stats.lines`` set. Its batch
-        says it comes from a file range (:func:`assemble` may defer its exec images)."""
+        pages each time: see ``auditd_hunt.CHUNK_FACTOR``), with ``stats.lines`` set: its rows
+        as a :class:`Ranged` (:func:`assemble` may defer its exec images)."""
         del block_bytes  # one chunk: its events' pieces meet in the assembler, as any chunk's
         data = _read_into(path, offset, length)
-        batch, stats = self._chunk(data, name, bytes)
-        note_bad_text(data, name, 1, stats)
-        stats.lines = stats.lines or count_lines(bytes(data))  # (a copy: paths not indexed)
-        return batch.replace_schema_metadata(_FROM_RANGE), stats
+        needles = compile_filter(self.raw_filter)
+        clause = self._clause()
+        found = None
+        if needles is not None and clause is not None:
+            found = self._index_parts(data, needles, clause)
+        if found is None:  # not for the index: the other paths, on a copy
+            batch, stats = self(bytes(data), name)
+            found = Ranged(batch, {}, stats.lines), stats
+            stats.lines = stats.lines or count_lines(bytes(data))
+        note_bad_text(data, name, 1, found[1])
+        return found
 
     def _clause(self) -> tuple[bytes, ...] | None:
         needles = compile_filter(self.raw_filter)
         return auditd_hunt.clause_for(needles) if needles is not None else None
 
     def __call__(self, data: bytes, name: str) -> tuple[pa.RecordBatch, ReadStats]:
-        return self._chunk(data, name, None)
-
-    def _chunk(
-        self, data: Any, name: str, copy: type[bytes] | None
-    ) -> tuple[pa.RecordBatch, ReadStats]:
-        """The chunk's rows; ``data`` a view of a reused buffer when ``copy`` (``bytes``) is
-        given: the paths after the index read a copy, and no row refers to the buffer."""
         needles = compile_filter(self.raw_filter)
         clause = auditd_hunt.clause_for(needles) if needles is not None else None
         if needles is not None and clause is not None:
             indexed = self._indexed(data, needles, clause)
             if indexed is not None:
                 return indexed
-        if copy is not None:
-            data = copy(data)
         built = self._built(data) if needles is None else None
         if built is not None:
             return built
@@ -540,6 +538,13 @@ class EventPlan:
         """The chunk through :func:`escudo.sources.auditd_hunt.index` (bare records only): the
         candidate events built as :meth:`_fast` builds them, the other exec events as Arrow
         columns, the rest dropped; None when the chunk is not for that path."""
+        found = self._index_parts(data, needles, clause)
+        return None if found is None else (found[0].whole(), found[1])
+
+    def _index_parts(
+        self, data: Any, needles: tuple[tuple[bytes, ...], ...], clause: tuple[bytes, ...]
+    ) -> tuple[Ranged, ReadStats] | None:
+        """:meth:`_indexed`'s rows, the exec images apart (:class:`Ranged`)."""
         found = auditd_hunt.index(data, clause, self.edge_lines)
         if found is None:
             return None
@@ -566,32 +571,62 @@ class EventPlan:
             head = records[0]
             key = (head[0], head[2], head[3], head[4])
             rows.append(_group_row(key, records, 0, lines - last, lines, needles, None))
-        order, columns = auditd_hunt.slim_arrays(slim)
-        if not len(order):
-            return _batch(rows, schema), stats
-        count = len(order)
+        _, images = auditd_hunt.slim_arrays(slim)
+        return Ranged(_batch(rows, schema), images, lines), stats
+
+
+@dataclass(frozen=True)
+class Ranged:
+    """A chunk's rows from the hunt's index with its exec images apart (columns ``time``,
+    ``dest``, ``serial``, ``pid``, ``exe``, ``_key``: rows of record type execve that cannot
+    pass), as ``EventPlan.read_range`` gives them: :func:`assemble` may keep of the images only
+    those some result depends on (:class:`_Deferred`) before it makes rows of them."""
+
+    rows: pa.RecordBatch
+    images: dict[str, pa.Array]
+    lines: int
+
+    @property
+    def num_rows(self) -> int:
+        return self.rows.num_rows + self.image_count
+
+    @property
+    def image_count(self) -> int:
+        return len(self.images["pid"]) if self.images else 0
+
+    def whole(self, keep: pa.Array | None = None) -> pa.RecordBatch:
+        """The rows then the images (those at ``keep``, booleans) as one batch of the rows'
+        schema. The images follow the chunk's other rows, not in its event order: the assembler
+        sorts by (time, serial), and two events equal in both are on different hosts (an event
+        is its host, time and serial), whose parents do not meet; the images are never rows out.
+        (Put back in order they cost a take of every column.)"""
+        images = self.images
+        if keep is not None and self.image_count:
+            images = {name: column.filter(keep) for name, column in images.items()}
+        count = len(images["pid"]) if images else 0
+        if not count:
+            return self.rows
+        schema = self.rows.schema
         arrays = []
         for field in schema:
-            if field.name in columns:
-                arrays.append(columns[field.name])
-            elif field.name == "record_type":
-                arrays.append(pa.array([EXEC] * count, field.type))
-            elif field.name in ("_edge", "_lines", "_pass"):
-                value = {"_edge": 0, "_lines": lines, "_pass": False}[field.name]
-                arrays.append(pa.array([value] * count, field.type))
+            if field.name in images:
+                arrays.append(images[field.name])
+            elif field.name in _IMAGE_VALUES:
+                arrays.append(pa.repeat(pa.scalar(_IMAGE_VALUES[field.name], field.type), count))
+            elif field.name == "_lines":
+                arrays.append(pa.repeat(pa.scalar(self.lines, field.type), count))
             else:
                 arrays.append(pa.nulls(count, field.type))
         columnar = pa.RecordBatch.from_arrays(arrays, schema=schema)
-        # The exec images after the other rows, not in the chunk's event order: the assembler
-        # sorts by (time, serial), and two events equal in both are on different hosts (an
-        # event is its host, time and serial), whose parents do not meet; the images are never
-        # rows out. (Put back in order they cost a take of every column.)
-        table = pa.Table.from_batches([_batch(rows, schema), columnar])
-        return table.combine_chunks().to_batches()[0], stats
+        if not self.rows.num_rows:
+            return columnar
+        table = pa.Table.from_batches([self.rows, columnar])
+        return table.combine_chunks().to_batches()[0]
 
 
-# The schema metadata of a batch EventPlan.read_range made (a whole file range: see assemble).
-_FROM_RANGE = {b"escudo.auditd": b"range"}
+_IMAGE_VALUES: dict[str, Any] = {"record_type": EXEC, "_edge": 0, "_pass": False}
+
+
 _BUFFERS = threading.local()  # each reading thread's buffer (read_range)
 
 
@@ -1026,7 +1061,7 @@ def _order(kind: str) -> int:
 
 
 def assemble(
-    batches: Iterable[pa.RecordBatch],
+    batches: Iterable[pa.RecordBatch | Ranged],
     fields: tuple[str, ...],
     record_types: frozenset[str] | None,
     raw_filter: RawFilter | None,
@@ -1037,11 +1072,12 @@ def assemble(
     """:class:`EventPlan` batches, in input order, into finished rows (see :class:`Assembler`);
     ``edge_lines`` as the plan's, ``cap`` the processes kept for parents.
 
-    With a raw filter, the batches read from file ranges (``EventPlan.read_range``: whole
-    files, never a stream) are held back while the table updates they may hold stay within
-    ``cap``; at the end, only the rows that can matter go to the assembler (:class:`_Deferred`:
-    the exec images of the processes some event that may pass names as its parent). The first
-    other batch, or one past the cap, sends the held ones whole, and the rest streams."""
+    With a raw filter, the chunks read from file ranges (:class:`Ranged`: ``EventPlan.read_range``,
+    whole files, never a stream) are held back while the table updates they may hold stay
+    within ``cap``; at the end, only the rows that can matter go to the assembler
+    (:class:`_Deferred`: the exec images of the processes some event that may pass names as its
+    parent). The first other batch, or a chunk past the cap, sends the held ones whole, and the
+    rest streams."""
     assembler = Assembler(fields, record_types, raw_filter, stats, edge_lines, cap)
     deferred = _Deferred(assembler.limit) if compile_filter(raw_filter) is not None else None
     for batch in batches:
@@ -1049,16 +1085,16 @@ def assemble(
             if deferred.hold(batch):
                 continue
             for held in deferred.held:  # (the batch itself last among them)
-                out = assembler.feed(held)
+                out = assembler.feed(held.whole() if isinstance(held, Ranged) else held)
                 if out is not None:
                     yield out
             deferred = None
             continue
-        out = assembler.feed(_plain(batch))
+        out = assembler.feed(batch.whole() if isinstance(batch, Ranged) else batch)
         if out is not None:
             yield out
-    for held in deferred.filtered(stats) if deferred is not None else ():
-        out = assembler.feed(held)
+    for kept in deferred.filtered(stats) if deferred is not None else ():
+        out = assembler.feed(kept)
         if out is not None:
             yield out
     out = assembler.finish()
@@ -1066,92 +1102,92 @@ def assemble(
         yield out
 
 
-def _plain(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """The batch without :data:`_FROM_RANGE` (the assembler concatenates batches)."""
-    return batch.replace_schema_metadata(None) if batch.schema.metadata else batch
-
-
 class _Deferred:
-    """The batches :func:`assemble` holds back, and the rows of them the assembler needs.
+    """The chunks :func:`assemble` holds back, and the rows of them the assembler needs.
 
     A row whose ``_pass`` is False is neither a result nor a parent look-up: it only updates the
     parent table (an exec image) or nothing. Its update can change a result only through the
     entry of its (host, pid), read by an event that may pass and names that pid as its parent,
-    or by evicting other entries. So the rows of the held batches that go to the assembler are:
+    or by evicting other entries. So the rows of the held chunks that go to the assembler are:
     every edge piece (built there), every row that may pass, and every row whose pid is the
     ppid of one of those (an edge piece's: any SYSCALL record of it); the others are counted
     ``filtered`` here, as the assembler would have. The rows kept keep their order and their
     releases (a release holds back the rows younger than a pending piece, whatever the other
     rows; the sort is stable), so each look-up meets the same updates of its key, in the same
     order. No entry is evicted in either run while the updates (exec rows and edge pieces, at
-    most one update each) are at most ``cap``: past it, :meth:`hold` says so and the batches
-    go whole. Memory: the held batches, at most ``cap`` updating rows (a hunt's exec images:
-    time, host, serial, pid, exe).
+    most one update each) are at most ``cap``: past it, :meth:`hold` says so and the chunks go
+    whole. Memory: the held chunks, at most ``cap`` exec images (time, host, serial, pid, exe,
+    key: about 120 bytes each) and the other rows.
     """
 
     def __init__(self, cap: int) -> None:
         self.cap = cap
         self.updates = 0
-        self.held: list[pa.RecordBatch] = []
+        self.held: list[pa.RecordBatch | Ranged] = []
 
-    def hold(self, batch: pa.RecordBatch) -> bool:
+    def hold(self, batch: pa.RecordBatch | Ranged) -> bool:
         """Whether ``batch`` is held (a file range's, the updates within the cap); else it is
         the last of :attr:`held`, all of them to go whole, in order."""
-        from_range = batch.schema.metadata == _FROM_RANGE
-        self.held.append(_plain(batch))
-        if not from_range:
+        self.held.append(batch)
+        if not isinstance(batch, Ranged):
             return False
-        edges = pc.not_equal(batch.column("_edge"), pa.scalar(0, pa.int8()))
-        execs = pc.equal(batch.column("record_type"), pa.scalar(EXEC, pa.string()))
+        rows = batch.rows
+        edges = pc.not_equal(rows.column("_edge"), pa.scalar(0, pa.int8()))
+        execs = pc.equal(rows.column("record_type"), pa.scalar(EXEC, pa.string()))
         updating = pc.or_(edges, pc.fill_null(execs, _FALSE))
-        self.updates += pc.sum(updating).as_py() or 0
+        self.updates += (pc.sum(updating).as_py() or 0) + batch.image_count
         return self.updates <= self.cap
 
     def filtered(self, stats: ReadStats) -> Iterator[pa.RecordBatch]:
-        """The held batches, each without the rows no result depends on (counted ``filtered``)."""
+        """The held chunks, each without the rows no result depends on (counted ``filtered``)."""
         parents: set[str] = set()
-        for batch in self.held:
-            edges = pc.not_equal(batch.column("_edge"), pa.scalar(0, pa.int8()))
-            may_pass = pc.and_(pc.invert(edges), pc.fill_null(batch.column("_pass"), _TRUE))
+        for held in self.held:
+            assert isinstance(held, Ranged)
+            rows = held.rows
+            edges = pc.not_equal(rows.column("_edge"), pa.scalar(0, pa.int8()))
+            may_pass = pc.and_(pc.invert(edges), pc.fill_null(rows.column("_pass"), _TRUE))
             parents.update(
-                p for p in batch.column("ppid").filter(may_pass).to_pylist() if p is not None
+                p for p in rows.column("ppid").filter(may_pass).to_pylist() if p is not None
             )
-            for text in batch.column("_records").filter(edges).to_pylist():
+            for text in rows.column("_records").filter(edges).to_pylist():
                 parents.update(_piece_ppids(text))
         wanted = pa.array(sorted(parents), pa.string())
-        for batch in self.held:
+        for held in self.held:
+            assert isinstance(held, Ranged)
+            rows = held.rows
             keep = pc.or_(
-                pc.not_equal(batch.column("_edge"), pa.scalar(0, pa.int8())),
+                pc.not_equal(rows.column("_edge"), pa.scalar(0, pa.int8())),
                 pc.or_(
-                    pc.fill_null(batch.column("_pass"), _TRUE),
-                    pc.is_in(batch.column("pid"), value_set=wanted),
+                    pc.fill_null(rows.column("_pass"), _TRUE),
+                    pc.is_in(rows.column("pid"), value_set=wanted),
                 ),
             )
             keep = pc.fill_null(keep, _FALSE)
+            images = None
+            if held.image_count:
+                images = pc.fill_null(pc.is_in(held.images["pid"], value_set=wanted), _FALSE)
             kept = pc.sum(keep).as_py() or 0
-            stats.filtered += batch.num_rows - kept
+            if images is not None:
+                kept += pc.sum(images).as_py() or 0
+            stats.filtered += held.num_rows - kept
             if kept:
-                yield batch.filter(keep)
+                yield Ranged(rows.filter(keep), held.images, held.lines).whole(images)
         self.held = []
 
 
 def _piece_ppids(text: str) -> set[str]:
-    """The ``ppid`` of each SYSCALL record of an edge piece (its record lines), as
-    :func:`event_row` reads it."""
-    found = set()
-    for line in text.split("\n"):
-        if "ppid=" not in line:
-            continue
-        try:
-            record = parse_line(line)
-        except Malformed:
-            continue
-        if record is None or TYPE_NAMES.get(record.type, record.type) != "SYSCALL":
-            continue
-        ppid = _take(record.body.partition("\x1d")[0], ("ppid",)).get("ppid")
-        if ppid is not None:
-            found.add(ppid)
-    return found
+    """A superset of the ``ppid`` of each SYSCALL record of an edge piece (its record lines), as
+    :func:`event_row` reads it: the value after any ``ppid=``, up to a space (:func:`_take`) or
+    as :data:`FIELD` reads it (quoted, or up to any white space or 0x1D).
+
+    >>> sorted(_piece_ppids('type=SYSCALL msg=audit(1.0:2): ppid=7 pid=8 a="b ppid=9 c"'))
+    ['7', '9']
+    """
+    return {*_PPID_WORD.findall(text), *_PPID_FIELD.findall(text)}
+
+
+_PPID_WORD = re.compile(r"ppid=([^ \n]*)")
+_PPID_FIELD = re.compile(r"ppid=(\"[^\"]*\"|'[^']*'|[^\s\x1d]*)")
 
 
 def needles(dataset: str, requirements: Requirements) -> RawFilter:
