@@ -209,3 +209,40 @@ def test_python_share_and_ranges() -> None:
     quiet = "".join(x + "\n" for e in ls for x in exec_records(e))
     assert plan.python_share(quiet.encode()) < 0.02
     assert plan.python_share(b"not audit\n") == 1.0
+
+
+def _shifted_lines() -> list[bytes]:
+    """Records (of a type the index drops unless marked) with a needle, its hex, ``]=``, the hex
+    of U+212A / U+0130, or right after the header a quote, a 0x1D, a CR or a high byte, at every
+    offset of a 64-byte window: each crosses a 16- and a 32-byte block edge of the scans, and a
+    line's end falls at every offset of a block."""
+    out = []
+    marks = [b"ngrok", b"NGroK", b"6E67526F4B", b"a1[0]=6E", b"E284AA", b"C4B0", b"ngro", b"6E6752"]
+    odd = [b"'", b"\x1d", b"\r", b"\xc3\xa9", b'"', b"''"]
+    for at in range(64):
+        for i, mark in enumerate(marks):
+            out.append(b"type=X msg=audit(1.%03d:%d): a=%s%s b=1" % (at, i, b"x" * at, mark))
+        for i, mark in enumerate(odd):
+            out.append(b"type=X msg=audit(2.%03d:%d): %sa=%s" % (at, i, mark, b"y" * at))
+    return out
+
+
+@pytest.mark.parametrize("avx2", [False, True])
+@pytest.mark.parametrize("clause", [(b"ngrok",), (b"http", b"tcp")])
+def test_c_index_in_blocks_equals_python(avx2: bool, clause: tuple[bytes, ...]) -> None:
+    """The C index gives what its Python specification gives, scanning 16 or 32 bytes at a time
+    (``_auditd.set_avx2``; where the CPU has no AVX2 both runs scan 16): marks, odd bytes and
+    line ends at every offset of a block."""
+    from escudo.sources import _auditd  # type: ignore[attr-defined]
+
+    lines = _shifted_lines()
+    before = _auditd.set_avx2(avx2)
+    try:
+        for start in range(0, len(lines), 3):
+            for width in (1, 2, 5):
+                data = b"\n".join(lines[start : start + width]) + b"\n"
+                for cut in (len(data), len(data) - 1, len(data) - 17):
+                    got = _auditd.index(data[:cut], clause, 2)
+                    assert got == auditd_hunt.index_python(data[:cut], clause, 2), data[:cut]
+    finally:
+        _auditd.set_avx2(before)
