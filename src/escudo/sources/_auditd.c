@@ -29,6 +29,8 @@
  *
  * The byte scans test 32 bytes at a time where the CPU has AVX2 (set_avx2 switches it, for
  * tests), else 16 (SSE2), else one; each thread keeps index()'s arrays between calls (Scratch).
+ * index() holds no GIL but to make the Python objects of the events it lists (steps 1-4 scan,
+ * group, classify and write the exec images' columns; step 5 lists the others).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -56,6 +58,7 @@ static int HAVE_AVX2;
 
 #define G_CAND 1u
 #define G_EXECVE 2u
+#define G_LIST 4u /* index(): listed for Python (a candidate, an edge, one Python builds) */
 
 enum { K_FULL = 0, K_SLIM = 1, K_DROP = 2 };
 
@@ -1478,6 +1481,9 @@ static PyObject *index_chunk(PyObject *self, PyObject *args)
         needle_n[i] = PyBytes_GET_SIZE(nd);
     }
 
+    Py_ssize_t dropped = 0, nslim = 0;
+    long long last_sec = -1;
+    char last_text[32] = {0};
     Py_BEGIN_ALLOW_THREADS
     /* 1. lines and headers; the candidates' marks (3) every MARK_BLOCK bytes, on bytes still in
      * the cache */
@@ -1527,6 +1533,54 @@ static PyObject *index_chunk(PyObject *self, PyObject *args)
             if (lines[i].flags & L_CAND)
                 groups[lines[i].group].flags |= G_CAND;
     }
+    /* 4. the events, in order of their first line: the exec images into columns, the dropped
+     * counted, the others marked G_LIST for 5 (which needs the GIL) */
+    for (Py_ssize_t gi = 0; ok && !nomem && gi < ngroups; gi++) {
+        Group *g = &groups[gi];
+        Py_ssize_t first = g->first + 1, last = g->last + 1;
+        int edge = (first <= edge_lines ? 1 : 0) | (last > count - edge_lines ? 2 : 0);
+        Image img;
+        int kind = classify(s, lines, g, &img);
+        const Line *head = &lines[g->first];
+        char stamp[48];
+        size_t stamp_len = 0;
+        if ((kind == K_SLIM || edge) && !when(s, head, stamp, &stamp_len, &last_sec, last_text)) {
+            ok = 0;
+            break;
+        }
+        if (!edge && kind == K_DROP) {
+            dropped++;
+            continue;
+        }
+        if (edge || kind != K_SLIM) {
+            g->flags |= G_LIST;
+            continue;
+        }
+        const char *node = (const char *)s + head->node_s;
+        Py_ssize_t node_n = head->node_e - head->node_s;
+        const char *serial = (const char *)s + head->frac_e + 1;
+        Py_ssize_t serial_n = head->par_e - head->frac_e - 1;
+        int64_t ord = gi;
+        buf_add(&ordinals, &ord, 8);
+        if ((nslim & 7) == 0) {
+            uint8_t zero = 0;
+            buf_add(&valid, &zero, 1);
+        }
+        if (node_n && !valid.failed)
+            valid.data[nslim >> 3] |= (uint8_t)(1u << (nslim & 7));
+        col_add(&cols[0], stamp, stamp_len);
+        col_add(&cols[1], node, (size_t)node_n);
+        col_add(&cols[2], serial, (size_t)serial_n);
+        col_add(&cols[3], (const char *)s + img.pid_s, (size_t)(img.pid_e - img.pid_s));
+        col_add(&cols[4], (const char *)s + img.exe_s, (size_t)(img.exe_e - img.exe_s));
+        buf_add(&cols[5].data, "|", 1);
+        buf_add(&cols[5].data, node, (size_t)node_n);
+        buf_add(&cols[5].data, "|", 1);
+        buf_add(&cols[5].data, stamp, stamp_len);
+        buf_add(&cols[5].data, "|", 1);
+        col_add(&cols[5], serial, (size_t)serial_n);
+        nslim++;
+    }
     Py_END_ALLOW_THREADS
 
     if (nomem) {
@@ -1537,16 +1591,16 @@ static PyObject *index_chunk(PyObject *self, PyObject *args)
         result = Py_NewRef(Py_None);
         goto done;
     }
-    /* 4. the events, in order of their first line */
+    /* 5. the events marked G_LIST, in order of their first line, as Python objects */
     {
         PyObject *listed = PyList_New(0);
         if (listed == NULL)
             goto done;
-        Py_ssize_t dropped = 0, nslim = 0;
-        long long last_sec = -1;
-        char last_text[32] = {0};
+        last_sec = -1;
         for (Py_ssize_t gi = 0; gi < ngroups; gi++) {
             Group *g = &groups[gi];
+            if (!(g->flags & G_LIST))
+                continue;
             Py_ssize_t first = g->first + 1, last = g->last + 1;
             int edge = (first <= edge_lines ? 1 : 0) | (last > count - edge_lines ? 2 : 0);
             Image img;
@@ -1554,43 +1608,12 @@ static PyObject *index_chunk(PyObject *self, PyObject *args)
             const Line *head = &lines[g->first];
             char stamp[48];
             size_t stamp_len = 0;
-            if ((kind == K_SLIM || edge) &&
-                !when(s, head, stamp, &stamp_len, &last_sec, last_text)) {
-                Py_DECREF(listed);
-                result = Py_NewRef(Py_None);
-                goto done;
-            }
-            if (!edge && kind == K_DROP) {
-                dropped++;
-                continue;
-            }
+            if (kind == K_SLIM || edge)
+                when(s, head, stamp, &stamp_len, &last_sec, last_text); /* (4 read it) */
             const char *node = (const char *)s + head->node_s;
             Py_ssize_t node_n = head->node_e - head->node_s;
             const char *serial = (const char *)s + head->frac_e + 1;
             Py_ssize_t serial_n = head->par_e - head->frac_e - 1;
-            if (!edge && kind == K_SLIM) {
-                int64_t ord = gi;
-                buf_add(&ordinals, &ord, 8);
-                if ((nslim & 7) == 0) {
-                    uint8_t zero = 0;
-                    buf_add(&valid, &zero, 1);
-                }
-                if (node_n && !valid.failed)
-                    valid.data[nslim >> 3] |= (uint8_t)(1u << (nslim & 7));
-                col_add(&cols[0], stamp, stamp_len);
-                col_add(&cols[1], node, (size_t)node_n);
-                col_add(&cols[2], serial, (size_t)serial_n);
-                col_add(&cols[3], (const char *)s + img.pid_s, (size_t)(img.pid_e - img.pid_s));
-                col_add(&cols[4], (const char *)s + img.exe_s, (size_t)(img.exe_e - img.exe_s));
-                buf_add(&cols[5].data, "|", 1);
-                buf_add(&cols[5].data, node, (size_t)node_n);
-                buf_add(&cols[5].data, "|", 1);
-                buf_add(&cols[5].data, stamp, stamp_len);
-                buf_add(&cols[5].data, "|", 1);
-                col_add(&cols[5], serial, (size_t)serial_n);
-                nslim++;
-                continue;
-            }
             Py_ssize_t nlines = 0;
             for (int32_t li = g->first; li >= 0; li = lines[li].next)
                 nlines++;

@@ -1124,6 +1124,7 @@ class _Deferred:
         self.cap = cap
         self.updates = 0
         self.held: list[pa.RecordBatch | Ranged] = []
+        self.parents: set[str] = set()  # the ppids of the rows that may pass, so far
 
     def hold(self, batch: pa.RecordBatch | Ranged) -> bool:
         """Whether ``batch`` is held (a file range's, the updates within the cap); else it is
@@ -1136,22 +1137,17 @@ class _Deferred:
         execs = pc.equal(rows.column("record_type"), pa.scalar(EXEC, pa.string()))
         updating = pc.or_(edges, pc.fill_null(execs, _FALSE))
         self.updates += (pc.sum(updating).as_py() or 0) + batch.image_count
+        # the ppids the look-ups may ask, gathered while the reader reads on
+        may_pass = pc.and_(pc.invert(edges), pc.fill_null(rows.column("_pass"), _TRUE))
+        ppids = rows.column("ppid").filter(may_pass).to_pylist()
+        self.parents.update(p for p in ppids if p is not None)
+        for text in rows.column("_records").filter(edges).to_pylist():
+            self.parents.update(_piece_ppids(text))
         return self.updates <= self.cap
 
     def filtered(self, stats: ReadStats) -> Iterator[pa.RecordBatch]:
         """The held chunks, each without the rows no result depends on (counted ``filtered``)."""
-        parents: set[str] = set()
-        for held in self.held:
-            assert isinstance(held, Ranged)
-            rows = held.rows
-            edges = pc.not_equal(rows.column("_edge"), pa.scalar(0, pa.int8()))
-            may_pass = pc.and_(pc.invert(edges), pc.fill_null(rows.column("_pass"), _TRUE))
-            parents.update(
-                p for p in rows.column("ppid").filter(may_pass).to_pylist() if p is not None
-            )
-            for text in rows.column("_records").filter(edges).to_pylist():
-                parents.update(_piece_ppids(text))
-        wanted = pa.array(sorted(parents), pa.string())
+        wanted = pa.array(sorted(self.parents), pa.string())
         for held in self.held:
             assert isinstance(held, Ranged)
             rows = held.rows
