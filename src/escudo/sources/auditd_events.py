@@ -13,6 +13,12 @@ next chunk (memory: the pieces at one chunk boundary), and resolves each process
 the parent's own exec event seen before it (a table by host and pid, capped at
 :data:`MAX_PROCESSES`): the image that pid last ran. Then record types and the raw filter apply.
 
+A hunt (a raw filter the C index reads) reads whole file ranges in threads
+(:meth:`EventPlan.read_range`: each chunk's exec images apart, :class:`Ranged`), and
+:func:`assemble` defers those images: it holds the chunks, then gives the assembler only the
+images of the pids some event that may pass names as its parent (:class:`_Deferred`: why the
+rows are the same, and the cap under which that holds; past it the chunks go whole).
+
 >>> from escudo.sources.auditd import parse_line
 >>> lines = ['type=SYSCALL msg=audit(1.000:7): arch=c000003e syscall=59 success=yes exit=0 ppid=1 '
 ...          'pid=2 uid=0 comm="ls" exe="/bin/ls" key=(null)',
