@@ -48,7 +48,12 @@ from escudo.sources.base import (
     Source,
 )
 from escudo.sources.framing import Input, expand_inputs, stdin_head
-from escudo.sources.reader import DEFAULT_CHUNK_BYTES, Processor, read_batches
+from escudo.sources.reader import (
+    DEFAULT_CHUNK_BYTES,
+    STREAM_RANGE_CHUNKS,
+    Processor,
+    read_batches,
+)
 from escudo.sources.registry import get_sourcetype, sniff_source
 
 RAW = "raw"  # pseudo data set: every raw field of the sourcetype, no CIM mapping
@@ -582,15 +587,18 @@ class _RecordsThenRaw:
 
     @property
     def range_chunks(self) -> int:
-        return int(getattr(self.plan, "range_chunks", 4))
+        return int(getattr(self.plan, "range_chunks", STREAM_RANGE_CHUNKS))
 
     def python_share(self, data: bytes) -> float:
+        """The plan's (``reader.threaded``), else 1.0 (all of it)."""
         share = getattr(self.plan, "python_share", None)
         return 1.0 if share is None else float(share(data))
 
     def read_range(
         self, path: Path, offset: int, length: int, name: str, block_bytes: int
     ) -> tuple[_RecordsAndRaw, ReadStats]:
+        """The plan's ``read_range`` (its rows may be an ``auditd_events.Ranged``, which the
+        source's ``assemble`` takes as it takes a batch)."""
         records, stats = self.plan.read_range(path, offset, length, name, block_bytes)  # type: ignore[attr-defined]
         out = _RecordsAndRaw()
         if records.num_rows:
