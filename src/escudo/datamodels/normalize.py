@@ -48,7 +48,12 @@ from escudo.sources.base import (
     Source,
 )
 from escudo.sources.framing import Input, expand_inputs, stdin_head
-from escudo.sources.reader import DEFAULT_CHUNK_BYTES, Processor, read_batches
+from escudo.sources.reader import (
+    DEFAULT_CHUNK_BYTES,
+    STREAM_RANGE_CHUNKS,
+    Processor,
+    read_batches,
+)
 from escudo.sources.registry import get_sourcetype, sniff_source
 
 RAW = "raw"  # pseudo data set: every raw field of the sourcetype, no CIM mapping
@@ -574,6 +579,32 @@ class _RecordsThenRaw:
                 out[RAW_EVENTS] = self.raw.rows(raw)
         return out, stats
 
+    @property
+    def streams(self) -> bool:
+        """The plan's (``reader.streams``) when no raw event is asked: an auditd hunt's ranges
+        then go to its ``read_range``, in threads (``reader.threaded``)."""
+        return self.raw is None and bool(getattr(self.plan, "streams", False))
+
+    @property
+    def range_chunks(self) -> int:
+        return int(getattr(self.plan, "range_chunks", STREAM_RANGE_CHUNKS))
+
+    def python_share(self, data: bytes) -> float:
+        """The plan's (``reader.threaded``), else 1.0 (all of it)."""
+        share = getattr(self.plan, "python_share", None)
+        return 1.0 if share is None else float(share(data))
+
+    def read_range(
+        self, path: Path, offset: int, length: int, name: str, block_bytes: int
+    ) -> tuple[_RecordsAndRaw, ReadStats]:
+        """The plan's ``read_range`` (its rows may be an ``auditd_events.Ranged``, which the
+        source's ``assemble`` takes as it takes a batch)."""
+        records, stats = self.plan.read_range(path, offset, length, name, block_bytes)  # type: ignore[attr-defined]
+        out = _RecordsAndRaw()
+        if records.num_rows:
+            out["records"] = records
+        return out, stats
+
 
 def _assembled(
     processor: MultiNormalizer,
@@ -694,7 +725,10 @@ def start_reading(
     except EscudoError:
         return  # reported by the read itself
     if first is not None:
-        start_workers(first[0], first[1])
+        processor: Processor = first[1]
+        if isinstance(first[2], partial):  # an assembled read runs _RecordsThenRaw (threads
+            processor = _RecordsThenRaw(first[1].plan, first[2].args[1])  # when it streams)
+        start_workers(first[0], processor)
 
 
 # A read that assembles events from records: (stats, workers, chunk_bytes) -> (data set, batch)s.

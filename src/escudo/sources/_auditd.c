@@ -26,6 +26,11 @@
  *
  * Processes(cap), before index(): the assembler's parent table (auditd_events.Assembler
  * in Python is its specification).
+ *
+ * The byte scans test 32 bytes at a time where the CPU has AVX2 (set_avx2 switches it, for
+ * tests), else 16 (SSE2), else one; each thread keeps index()'s arrays between calls (Scratch).
+ * index() holds no GIL but to make the Python objects of the events it lists (steps 1-4 scan,
+ * group, classify and write the exec images' columns; step 5 lists the others).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -35,9 +40,14 @@
 #include <time.h>
 
 #if defined(__GNUC__) && defined(__x86_64__)
-#include <emmintrin.h>
+#include <immintrin.h>
 #define AUDITD_SSE2 1
+/* AVX2 versions of the byte scans, chosen at import when the CPU has it (HAVE_AVX2): the same
+ * tests on 32 bytes at a time. */
+#define AUDITD_AVX2 1
+static int HAVE_AVX2;
 #endif
+#include <pthread.h>
 
 #define L_SQ 1u   /* holds ' */
 #define L_GS 2u   /* holds 0x1D (ENRICHED) */
@@ -48,6 +58,7 @@
 
 #define G_CAND 1u
 #define G_EXECVE 2u
+#define G_LIST 4u /* index(): listed for Python (a candidate, an edge, one Python builds) */
 
 enum { K_FULL = 0, K_SLIM = 1, K_DROP = 2 };
 
@@ -131,11 +142,57 @@ static inline uint8_t lower(uint8_t c) { return (c >= 'A' && c <= 'Z') ? (uint8_
 
 /* The end of the line at pos (its '\n' or n), how many '"' it holds, and its odd bytes (',
  * 0x1D, CR, >= 0x80) as bits: 1, 2, 4 (CR or high byte: the chunk is not for this path). */
+#ifdef AUDITD_AVX2
+/* scan_line's blocks of 32 bytes from pos: the end of the line when a block holds it (*found
+ * set), else where the blocks stop (the rest is scan_line's); *q and *r as scan_line's. */
+__attribute__((target("avx2,popcnt"))) static Py_ssize_t
+scan_blocks_avx2(const uint8_t *s, Py_ssize_t p, Py_ssize_t n, unsigned *q, unsigned *r, int *found)
+{
+    const __m256i nl = _mm256_set1_epi8('\n'), dq = _mm256_set1_epi8('"'),
+                  sq = _mm256_set1_epi8('\''), gs = _mm256_set1_epi8(0x1d),
+                  cr = _mm256_set1_epi8('\r');
+    while (p + 32 <= n) {
+        __m256i x = _mm256_loadu_si256((const __m256i *)(s + p));
+        uint32_t m_nl = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(x, nl));
+        uint32_t m_dq = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(x, dq));
+        uint32_t m_odd = (uint32_t)_mm256_movemask_epi8(_mm256_or_si256(
+            _mm256_or_si256(_mm256_cmpeq_epi8(x, sq), _mm256_cmpeq_epi8(x, gs)),
+            _mm256_or_si256(_mm256_cmpeq_epi8(x, cr), x)));
+        uint32_t keep = 0xffffffffu;
+        if (m_nl)
+            keep = (1u << __builtin_ctz(m_nl)) - 1u;
+        *q += (unsigned)__builtin_popcount(m_dq & keep);
+        for (uint32_t m = m_odd & keep; m; m &= m - 1u) {
+            uint8_t c = s[p + __builtin_ctz(m)];
+            *r |= c == '\'' ? 1u : c == 0x1d ? 2u : 4u;
+        }
+        if (m_nl) {
+            *found = 1;
+            return p + __builtin_ctz(m_nl);
+        }
+        p += 32;
+    }
+    *found = 0;
+    return p;
+}
+#endif
+
 static Py_ssize_t scan_line(const uint8_t *s, Py_ssize_t pos, Py_ssize_t n, unsigned *quotes,
                             unsigned *odd)
 {
     unsigned q = 0, r = 0;
     Py_ssize_t p = pos;
+#ifdef AUDITD_AVX2
+    if (HAVE_AVX2) {
+        int found;
+        p = scan_blocks_avx2(s, p, n, &q, &r, &found);
+        if (found) {
+            *quotes = q;
+            *odd = r;
+            return p;
+        }
+    }
+#endif
 #ifdef AUDITD_SSE2
     const __m128i nl = _mm_set1_epi8('\n'), dq = _mm_set1_epi8('"'), sq = _mm_set1_epi8('\''),
                   gs = _mm_set1_epi8(0x1d), cr = _mm_set1_epi8('\r');
@@ -363,6 +420,35 @@ static Py_ssize_t line_of(const Line *lines, Py_ssize_t count, Py_ssize_t off)
 typedef int (*Verify)(const uint8_t *s, Py_ssize_t n, Py_ssize_t at, const uint8_t *nd,
                       Py_ssize_t m);
 
+#ifdef AUDITD_AVX2
+/* find_marks' positions i..last in blocks of 32: where the blocks stop. */
+__attribute__((target("avx2"))) static Py_ssize_t
+find_marks_avx2(const uint8_t *s, Py_ssize_t n, Py_ssize_t i, Py_ssize_t last, Py_ssize_t a,
+                uint8_t ca, uint8_t fa, Py_ssize_t b, uint8_t cb, uint8_t fb, Py_ssize_t c,
+                uint8_t cc, uint8_t fc, Verify verify, const uint8_t *nd, Py_ssize_t m,
+                Line *lines, Py_ssize_t count)
+{
+    const __m256i va = _mm256_set1_epi8((char)ca), vfa = _mm256_set1_epi8((char)fa),
+                  vb = _mm256_set1_epi8((char)cb), vfb = _mm256_set1_epi8((char)fb),
+                  vc = _mm256_set1_epi8((char)cc), vfc = _mm256_set1_epi8((char)fc);
+    for (; i + 31 <= last; i += 32) {
+        __m256i x = _mm256_or_si256(_mm256_loadu_si256((const __m256i *)(s + i + a)), vfa);
+        __m256i y = _mm256_or_si256(_mm256_loadu_si256((const __m256i *)(s + i + b)), vfb);
+        __m256i z = _mm256_or_si256(_mm256_loadu_si256((const __m256i *)(s + i + c)), vfc);
+        uint32_t hits = (uint32_t)_mm256_movemask_epi8(
+            _mm256_and_si256(_mm256_and_si256(_mm256_cmpeq_epi8(x, va), _mm256_cmpeq_epi8(y, vb)),
+                             _mm256_cmpeq_epi8(z, vc)));
+        while (hits) {
+            Py_ssize_t at = i + __builtin_ctz(hits);
+            hits &= hits - 1;
+            if (verify(s, n, at, nd, m))
+                lines[line_of(lines, count, at)].flags |= L_CAND;
+        }
+    }
+    return i;
+}
+#endif
+
 /* Every i in [from, to) where (s[i + a] | fa) == ca, (s[i + b] | fb) == cb, (s[i + c] | fc) == cc
  * and verify(i): its line marked a candidate. i + span <= n; a, b, c < span. */
 static void find_marks(const uint8_t *s, Py_ssize_t n, Py_ssize_t from, Py_ssize_t to,
@@ -377,6 +463,11 @@ static void find_marks(const uint8_t *s, Py_ssize_t n, Py_ssize_t from, Py_ssize
     Py_ssize_t i = from;
     if (last < i)
         return;
+#ifdef AUDITD_AVX2
+    if (HAVE_AVX2)
+        i = find_marks_avx2(s, n, i, last, a, ca, fa, b, cb, fb, c, cc, fc, verify, nd, m, lines,
+                            count);
+#endif
 #ifdef AUDITD_SSE2
     const __m128i va = _mm_set1_epi8((char)ca), vfa = _mm_set1_epi8((char)fa),
                   vb = _mm_set1_epi8((char)cb), vfb = _mm_set1_epi8((char)fb),
@@ -452,12 +543,51 @@ static inline int always_at(const uint8_t *s, Py_ssize_t n, Py_ssize_t i)
            (i + 4 <= n && memcmp(s + i, "C4B0", 4) == 0);
 }
 
+#ifdef AUDITD_AVX2
+/* mark_always' positions from i in blocks of 32: where the blocks stop. */
+__attribute__((target("avx2"))) static Py_ssize_t
+mark_always_avx2(const uint8_t *s, Py_ssize_t n, Py_ssize_t i, Py_ssize_t to, Line *lines,
+                 Py_ssize_t count)
+{
+    for (; i + 37 <= n && i + 32 <= to; i += 32) {
+        __m256i x0 = _mm256_loadu_si256((const __m256i *)(s + i));
+        __m256i x1 = _mm256_loadu_si256((const __m256i *)(s + i + 1));
+        __m256i x2 = _mm256_loadu_si256((const __m256i *)(s + i + 2));
+        __m256i x3 = _mm256_loadu_si256((const __m256i *)(s + i + 3));
+        __m256i x4 = _mm256_loadu_si256((const __m256i *)(s + i + 4));
+        __m256i x5 = _mm256_loadu_si256((const __m256i *)(s + i + 5));
+#define EQ(v, ch) _mm256_cmpeq_epi8(v, _mm256_set1_epi8(ch))
+        __m256i pieces = _mm256_and_si256(EQ(x0, ']'), EQ(x1, '='));
+        __m256i kelvin = _mm256_and_si256(
+            _mm256_and_si256(_mm256_and_si256(EQ(x0, 'E'), EQ(x1, '2')),
+                             _mm256_and_si256(EQ(x2, '8'), EQ(x3, '4'))),
+            _mm256_and_si256(EQ(x4, 'A'), EQ(x5, 'A')));
+        __m256i dotted = _mm256_and_si256(_mm256_and_si256(EQ(x0, 'C'), EQ(x1, '4')),
+                                          _mm256_and_si256(EQ(x2, 'B'), EQ(x3, '0')));
+#undef EQ
+        uint32_t hits = (uint32_t)_mm256_movemask_epi8(
+            _mm256_or_si256(pieces, _mm256_or_si256(kelvin, dotted)));
+        while (hits) {
+            Py_ssize_t at = i + __builtin_ctz(hits);
+            hits &= hits - 1;
+            if (always_at(s, n, at))
+                lines[line_of(lines, count, at)].flags |= L_CAND;
+        }
+    }
+    return i;
+}
+#endif
+
 /* The lines holding "]=" (an argument in pieces), "E284AA" or "C4B0" (U+212A, U+0130 in UTF-8,
  * hex-encoded), in one pass over the positions [from, to). */
 static void mark_always(const uint8_t *s, Py_ssize_t n, Py_ssize_t from, Py_ssize_t to,
                         Line *lines, Py_ssize_t count)
 {
     Py_ssize_t i = from;
+#ifdef AUDITD_AVX2
+    if (HAVE_AVX2)
+        i = mark_always_avx2(s, n, i, to, lines, count);
+#endif
 #ifdef AUDITD_SSE2
     for (; i + 21 <= n && i + 16 <= to; i += 16) {
         __m128i x0 = _mm_loadu_si128((const __m128i *)(s + i));
@@ -1257,6 +1387,56 @@ static int32_t group_line(const uint8_t *s, Line *lines, Py_ssize_t i, int32_t *
     return g;
 }
 
+/* Each thread's index() arrays, kept from one call to the next (a chunk's lines, events and
+ * hash table: ~10 MB for 24 MiB of records): malloc would serve these blocks from fresh pages each
+ * call (a page fault per 4 KiB, the block past its mmap threshold or its arena trimmed). Freed when
+ * the thread ends (SCRATCH_KEY's destructor). */
+typedef struct {
+    Line *lines;
+    Py_ssize_t lines_cap;
+    Group *groups;
+    Py_ssize_t groups_cap;
+    int32_t *table;
+    Py_ssize_t table_cap;
+} Scratch;
+
+static pthread_key_t SCRATCH_KEY;
+
+static void scratch_free(void *p)
+{
+    Scratch *sc = p;
+    free(sc->lines);
+    free(sc->groups);
+    free(sc->table);
+    free(sc);
+}
+
+static Scratch *scratch(void)
+{
+    Scratch *sc = pthread_getspecific(SCRATCH_KEY);
+    if (sc == NULL) {
+        sc = calloc(1, sizeof *sc);
+        if (sc != NULL && pthread_setspecific(SCRATCH_KEY, sc) != 0) {
+            free(sc);
+            sc = NULL;
+        }
+    }
+    return sc;
+}
+
+/* *block with room for n items of `size` bytes (grown, never shrunk); NULL when out of memory. */
+static void *room(void **block, Py_ssize_t *cap, Py_ssize_t n, size_t size)
+{
+    if (n > *cap) {
+        void *b2 = realloc(*block, (size_t)n * size);
+        if (b2 == NULL)
+            return NULL;
+        *block = b2;
+        *cap = n;
+    }
+    return *block;
+}
+
 static PyObject *index_chunk(PyObject *self, PyObject *args)
 {
     (void)self;
@@ -1277,10 +1457,15 @@ static PyObject *index_chunk(PyObject *self, PyObject *args)
         }
     }
     PyObject *result = NULL;
-    Line *lines = NULL;
+    Scratch *sc = scratch();
+    if (sc == NULL) {
+        PyBuffer_Release(&view);
+        return PyErr_NoMemory();
+    }
+    Line *lines = sc->lines;
     Group *groups = NULL;
     int32_t *table = NULL;
-    Py_ssize_t count = 0, cap = 0, ngroups = 0;
+    Py_ssize_t count = 0, cap = sc->lines_cap, ngroups = 0;
     int ok = 1, nomem = 0;
     Column cols[6];
     Buf ordinals = {0}, valid = {0};
@@ -1296,6 +1481,9 @@ static PyObject *index_chunk(PyObject *self, PyObject *args)
         needle_n[i] = PyBytes_GET_SIZE(nd);
     }
 
+    Py_ssize_t dropped = 0, nslim = 0;
+    long long last_sec = -1;
+    char last_text[32] = {0};
     Py_BEGIN_ALLOW_THREADS
     /* 1. lines and headers; the candidates' marks (3) every MARK_BLOCK bytes, on bytes still in
      * the cache */
@@ -1324,8 +1512,8 @@ static PyObject *index_chunk(PyObject *self, PyObject *args)
     while (ok && !nomem && size < 2 * count)
         size *= 2;
     if (ok && !nomem) {
-        table = malloc((size_t)size * sizeof(int32_t));
-        groups = malloc((size_t)(count ? count : 1) * sizeof(Group));
+        table = room((void **)&sc->table, &sc->table_cap, size, sizeof(int32_t));
+        groups = room((void **)&sc->groups, &sc->groups_cap, count ? count : 1, sizeof(Group));
         if (table == NULL || groups == NULL)
             nomem = 1;
         else
@@ -1345,6 +1533,54 @@ static PyObject *index_chunk(PyObject *self, PyObject *args)
             if (lines[i].flags & L_CAND)
                 groups[lines[i].group].flags |= G_CAND;
     }
+    /* 4. the events, in order of their first line: the exec images into columns, the dropped
+     * counted, the others marked G_LIST for 5 (which needs the GIL) */
+    for (Py_ssize_t gi = 0; ok && !nomem && gi < ngroups; gi++) {
+        Group *g = &groups[gi];
+        Py_ssize_t first = g->first + 1, last = g->last + 1;
+        int edge = (first <= edge_lines ? 1 : 0) | (last > count - edge_lines ? 2 : 0);
+        Image img;
+        int kind = classify(s, lines, g, &img);
+        const Line *head = &lines[g->first];
+        char stamp[48];
+        size_t stamp_len = 0;
+        if ((kind == K_SLIM || edge) && !when(s, head, stamp, &stamp_len, &last_sec, last_text)) {
+            ok = 0;
+            break;
+        }
+        if (!edge && kind == K_DROP) {
+            dropped++;
+            continue;
+        }
+        if (edge || kind != K_SLIM) {
+            g->flags |= G_LIST;
+            continue;
+        }
+        const char *node = (const char *)s + head->node_s;
+        Py_ssize_t node_n = head->node_e - head->node_s;
+        const char *serial = (const char *)s + head->frac_e + 1;
+        Py_ssize_t serial_n = head->par_e - head->frac_e - 1;
+        int64_t ord = gi;
+        buf_add(&ordinals, &ord, 8);
+        if ((nslim & 7) == 0) {
+            uint8_t zero = 0;
+            buf_add(&valid, &zero, 1);
+        }
+        if (node_n && !valid.failed)
+            valid.data[nslim >> 3] |= (uint8_t)(1u << (nslim & 7));
+        col_add(&cols[0], stamp, stamp_len);
+        col_add(&cols[1], node, (size_t)node_n);
+        col_add(&cols[2], serial, (size_t)serial_n);
+        col_add(&cols[3], (const char *)s + img.pid_s, (size_t)(img.pid_e - img.pid_s));
+        col_add(&cols[4], (const char *)s + img.exe_s, (size_t)(img.exe_e - img.exe_s));
+        buf_add(&cols[5].data, "|", 1);
+        buf_add(&cols[5].data, node, (size_t)node_n);
+        buf_add(&cols[5].data, "|", 1);
+        buf_add(&cols[5].data, stamp, stamp_len);
+        buf_add(&cols[5].data, "|", 1);
+        col_add(&cols[5], serial, (size_t)serial_n);
+        nslim++;
+    }
     Py_END_ALLOW_THREADS
 
     if (nomem) {
@@ -1355,16 +1591,16 @@ static PyObject *index_chunk(PyObject *self, PyObject *args)
         result = Py_NewRef(Py_None);
         goto done;
     }
-    /* 4. the events, in order of their first line */
+    /* 5. the events marked G_LIST, in order of their first line, as Python objects */
     {
         PyObject *listed = PyList_New(0);
         if (listed == NULL)
             goto done;
-        Py_ssize_t dropped = 0, nslim = 0;
-        long long last_sec = -1;
-        char last_text[32] = {0};
+        last_sec = -1;
         for (Py_ssize_t gi = 0; gi < ngroups; gi++) {
             Group *g = &groups[gi];
+            if (!(g->flags & G_LIST))
+                continue;
             Py_ssize_t first = g->first + 1, last = g->last + 1;
             int edge = (first <= edge_lines ? 1 : 0) | (last > count - edge_lines ? 2 : 0);
             Image img;
@@ -1372,43 +1608,12 @@ static PyObject *index_chunk(PyObject *self, PyObject *args)
             const Line *head = &lines[g->first];
             char stamp[48];
             size_t stamp_len = 0;
-            if ((kind == K_SLIM || edge) &&
-                !when(s, head, stamp, &stamp_len, &last_sec, last_text)) {
-                Py_DECREF(listed);
-                result = Py_NewRef(Py_None);
-                goto done;
-            }
-            if (!edge && kind == K_DROP) {
-                dropped++;
-                continue;
-            }
+            if (kind == K_SLIM || edge)
+                when(s, head, stamp, &stamp_len, &last_sec, last_text); /* (4 read it) */
             const char *node = (const char *)s + head->node_s;
             Py_ssize_t node_n = head->node_e - head->node_s;
             const char *serial = (const char *)s + head->frac_e + 1;
             Py_ssize_t serial_n = head->par_e - head->frac_e - 1;
-            if (!edge && kind == K_SLIM) {
-                int64_t ord = gi;
-                buf_add(&ordinals, &ord, 8);
-                if ((nslim & 7) == 0) {
-                    uint8_t zero = 0;
-                    buf_add(&valid, &zero, 1);
-                }
-                if (node_n && !valid.failed)
-                    valid.data[nslim >> 3] |= (uint8_t)(1u << (nslim & 7));
-                col_add(&cols[0], stamp, stamp_len);
-                col_add(&cols[1], node, (size_t)node_n);
-                col_add(&cols[2], serial, (size_t)serial_n);
-                col_add(&cols[3], (const char *)s + img.pid_s, (size_t)(img.pid_e - img.pid_s));
-                col_add(&cols[4], (const char *)s + img.exe_s, (size_t)(img.exe_e - img.exe_s));
-                buf_add(&cols[5].data, "|", 1);
-                buf_add(&cols[5].data, node, (size_t)node_n);
-                buf_add(&cols[5].data, "|", 1);
-                buf_add(&cols[5].data, stamp, stamp_len);
-                buf_add(&cols[5].data, "|", 1);
-                col_add(&cols[5], serial, (size_t)serial_n);
-                nslim++;
-                continue;
-            }
             Py_ssize_t nlines = 0;
             for (int32_t li = g->first; li >= 0; li = lines[li].next)
                 nlines++;
@@ -1504,9 +1709,8 @@ static PyObject *index_chunk(PyObject *self, PyObject *args)
 done:
     free(needle);
     free(needle_n);
-    free(lines);
-    free(groups);
-    free(table);
+    sc->lines = lines; /* (new_line may have moved them) */
+    sc->lines_cap = cap;
     free(ordinals.data);
     free(valid.data);
     for (int c = 0; c < 6; c++) {
@@ -2179,7 +2383,25 @@ static PyObject *raw_records(PyObject *self, PyObject *args)
     return result;
 }
 
+/* set_avx2(flag): whether the byte scans use AVX2 from now on (where the CPU has it; tests hold
+ * both ways equal); the previous setting. */
+static PyObject *set_avx2(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    int flag = PyObject_IsTrue(arg);
+    if (flag < 0)
+        return NULL;
+#ifdef AUDITD_AVX2
+    int before = HAVE_AVX2;
+    HAVE_AVX2 = flag && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
+    return PyBool_FromLong(before);
+#else
+    return PyBool_FromLong(0);
+#endif
+}
+
 static PyMethodDef methods[] = {
+    {"set_avx2", set_avx2, METH_O, "Whether the byte scans use AVX2 (where the CPU has it)."},
     {"build", build_chunk, METH_VARARGS,
      "build(data, edge_lines) -> (lines, listed, built) or None (see build_chunk)."},
     {"records", raw_records, METH_VARARGS,
@@ -2198,6 +2420,12 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC PyInit__auditd(void)
 {
     classes_init();
+#ifdef AUDITD_AVX2
+    __builtin_cpu_init();
+    HAVE_AVX2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
+#endif
+    if (pthread_key_create(&SCRATCH_KEY, scratch_free) != 0)
+        return PyErr_NoMemory();
     if (PyType_Ready(&ProcessesType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);

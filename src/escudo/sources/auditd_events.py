@@ -13,6 +13,12 @@ next chunk (memory: the pieces at one chunk boundary), and resolves each process
 the parent's own exec event seen before it (a table by host and pid, capped at
 :data:`MAX_PROCESSES`): the image that pid last ran. Then record types and the raw filter apply.
 
+A hunt (a raw filter the C index reads) reads whole file ranges in threads
+(:meth:`EventPlan.read_range`: each chunk's exec images apart, :class:`Ranged`), and
+:func:`assemble` defers those images: it holds the chunks, then gives the assembler only the
+images of the pids some event that may pass names as its parent (:class:`_Deferred`: why the
+rows are the same, and the cap under which that holds; past it the chunks go whole).
+
 >>> from escudo.sources.auditd import parse_line
 >>> lines = ['type=SYSCALL msg=audit(1.000:7): arch=c000003e syscall=59 success=yes exit=0 ppid=1 '
 ...          'pid=2 uid=0 comm="ls" exe="/bin/ls" key=(null)',
@@ -28,10 +34,12 @@ from __future__ import annotations
 import functools
 import posixpath
 import re
+import threading
 from bisect import bisect_left
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -53,6 +61,7 @@ from escudo.sources.auditd import (
     read_records,
 )
 from escudo.sources.base import RawFilter, ReadStats, Requirements, mapped_needles
+from escudo.sources.framing import count_lines, note_bad_text
 
 try:
     from escudo.sources import _auditd  # type: ignore[attr-defined]
@@ -347,6 +356,58 @@ class EventPlan:
             return 1
         return auditd_hunt.CHUNK_FACTOR
 
+    # The reader's ranges for read_range: one chunk each (the chunks the worker processes read,
+    # so the assembler's batches, and the order it releases rows in, are the same).
+    range_chunks = 1
+
+    @property
+    def streams(self) -> bool:
+        """Whether the reader should hand :meth:`read_range` whole file ranges: a hunt through
+        the C index (``auditd_hunt.index`` holds no GIL), which threads then run in parallel
+        (``reader.threaded``): no worker process to start, no batch to pickle."""
+        return self._clause() is not None and auditd_hunt.has_c_index()
+
+    def python_share(self, data: bytes) -> float:
+        """The share of ``data``'s bytes in the events Python builds on the index path (those
+        that may hold a needle, those the index leaves to Python), edges aside; 1.0 when the
+        index does not read ``data``.
+
+        >>> plan = EventPlan(("exe",), None, RawFilter((("ngrok",),)))
+        >>> plan.python_share(b'type=SYSCALL msg=audit(1.000:7): syscall=59 pid=2 exe="/x"\\n')
+        0.0
+        """
+        clause = self._clause()
+        found = auditd_hunt.index(data, clause, 0) if clause is not None and data else None
+        if found is None:
+            return 1.0
+        spans = (g[5] for g in found[2])
+        built = sum(s[i + 1] - s[i] + 1 for s in spans for i in range(0, len(s), 2))
+        return built / len(data)
+
+    def read_range(
+        self, path: Path, offset: int, length: int, name: str, block_bytes: int
+    ) -> tuple[Ranged, ReadStats]:
+        """The plan over a file range, read whole into this thread's reused buffer (no fresh
+        pages each time: see ``auditd_hunt.CHUNK_FACTOR``), with ``stats.lines`` set: its rows
+        as a :class:`Ranged` (:func:`assemble` may defer its exec images)."""
+        del block_bytes  # one chunk: its events' pieces meet in the assembler, as any chunk's
+        data = _read_into(path, offset, length)
+        needles = compile_filter(self.raw_filter)
+        clause = self._clause()
+        found = None
+        if needles is not None and clause is not None:
+            found = self._index_parts(data, needles, clause)
+        if found is None:  # not for the index: the other paths, on a copy
+            batch, stats = self(bytes(data), name)
+            found = Ranged(batch, {}, stats.lines), stats
+            stats.lines = stats.lines or count_lines(bytes(data))
+        note_bad_text(data, name, 1, found[1])
+        return found
+
+    def _clause(self) -> tuple[bytes, ...] | None:
+        needles = compile_filter(self.raw_filter)
+        return auditd_hunt.clause_for(needles) if needles is not None else None
+
     def __call__(self, data: bytes, name: str) -> tuple[pa.RecordBatch, ReadStats]:
         needles = compile_filter(self.raw_filter)
         clause = auditd_hunt.clause_for(needles) if needles is not None else None
@@ -483,6 +544,13 @@ class EventPlan:
         """The chunk through :func:`escudo.sources.auditd_hunt.index` (bare records only): the
         candidate events built as :meth:`_fast` builds them, the other exec events as Arrow
         columns, the rest dropped; None when the chunk is not for that path."""
+        found = self._index_parts(data, needles, clause)
+        return None if found is None else (found[0].whole(), found[1])
+
+    def _index_parts(
+        self, data: Any, needles: tuple[tuple[bytes, ...], ...], clause: tuple[bytes, ...]
+    ) -> tuple[Ranged, ReadStats] | None:
+        """:meth:`_indexed`'s rows, the exec images apart (:class:`Ranged`)."""
         found = auditd_hunt.index(data, clause, self.edge_lines)
         if found is None:
             return None
@@ -503,32 +571,87 @@ class EventPlan:
                     row["dest"] = dest or None
                 rows.append(row)
                 continue
-            records = [_record_of(data[spans[i] : spans[i + 1]]) for i in range(0, len(spans), 2)]
+            records = [
+                _record_of(bytes(data[spans[i] : spans[i + 1]])) for i in range(0, len(spans), 2)
+            ]
             head = records[0]
             key = (head[0], head[2], head[3], head[4])
             rows.append(_group_row(key, records, 0, lines - last, lines, needles, None))
-        order, columns = auditd_hunt.slim_arrays(slim)
-        if not len(order):
-            return _batch(rows, schema), stats
-        count = len(order)
+        _, images = auditd_hunt.slim_arrays(slim)
+        return Ranged(_batch(rows, schema), images, lines), stats
+
+
+@dataclass(frozen=True)
+class Ranged:
+    """A chunk's rows from the hunt's index with its exec images apart (columns ``time``,
+    ``dest``, ``serial``, ``pid``, ``exe``, ``_key``: rows of record type execve that cannot
+    pass), as ``EventPlan.read_range`` gives them: :func:`assemble` may keep of the images only
+    those some result depends on (:class:`_Deferred`) before it makes rows of them."""
+
+    rows: pa.RecordBatch
+    images: dict[str, pa.Array]
+    lines: int
+
+    @property
+    def num_rows(self) -> int:
+        return self.rows.num_rows + self.image_count
+
+    @property
+    def image_count(self) -> int:
+        return len(self.images["pid"]) if self.images else 0
+
+    def whole(self, keep: pa.Array | None = None) -> pa.RecordBatch:
+        """The rows then the images (those at ``keep``, booleans) as one batch of the rows'
+        schema. The images follow the chunk's other rows, not in its event order: the assembler
+        sorts by (time, serial), and two events equal in both are on different hosts (an event
+        is its host, time and serial), whose parents do not meet; the images are never rows out.
+        (Put back in order they cost a take of every column.)"""
+        images = self.images
+        if keep is not None and self.image_count:
+            images = {name: column.filter(keep) for name, column in images.items()}
+        count = len(images["pid"]) if images else 0
+        if not count:
+            return self.rows
+        schema = self.rows.schema
         arrays = []
         for field in schema:
-            if field.name in columns:
-                arrays.append(columns[field.name])
-            elif field.name == "record_type":
-                arrays.append(pa.array([EXEC] * count, field.type))
-            elif field.name in ("_edge", "_lines", "_pass"):
-                value = {"_edge": 0, "_lines": lines, "_pass": False}[field.name]
-                arrays.append(pa.array([value] * count, field.type))
+            if field.name in images:
+                arrays.append(images[field.name])
+            elif field.name in _IMAGE_VALUES:
+                arrays.append(pa.repeat(pa.scalar(_IMAGE_VALUES[field.name], field.type), count))
+            elif field.name == "_lines":
+                arrays.append(pa.repeat(pa.scalar(self.lines, field.type), count))
             else:
                 arrays.append(pa.nulls(count, field.type))
         columnar = pa.RecordBatch.from_arrays(arrays, schema=schema)
-        # The exec images after the other rows, not in the chunk's event order: the assembler
-        # sorts by (time, serial), and two events equal in both are on different hosts (an
-        # event is its host, time and serial), whose parents do not meet; the images are never
-        # rows out. (Put back in order they cost a take of every column.)
-        table = pa.Table.from_batches([_batch(rows, schema), columnar])
-        return table.combine_chunks().to_batches()[0], stats
+        if not self.rows.num_rows:
+            return columnar
+        table = pa.Table.from_batches([self.rows, columnar])
+        return table.combine_chunks().to_batches()[0]
+
+
+_IMAGE_VALUES: dict[str, Any] = {"record_type": EXEC, "_edge": 0, "_pass": False}
+
+
+_BUFFERS = threading.local()  # each reading thread's buffer (read_range)
+
+
+def _read_into(path: Path, offset: int, length: int) -> memoryview:
+    """``length`` bytes of ``path`` from ``offset`` (fewer at its end) in this thread's buffer,
+    grown as needed and reused: valid until this thread's next call."""
+    buf: bytearray | None = getattr(_BUFFERS, "buf", None)
+    if buf is None or len(buf) < length:
+        buf = _BUFFERS.buf = bytearray(length)
+    view = memoryview(buf)
+    got = 0
+    with open(path, "rb", buffering=0) as fh:
+        fh.seek(offset)
+        while got < length:
+            n = fh.readinto(view[got:length])
+            if not n:
+                break
+            got += n
+    return view[:got]
 
 
 def _built_columns(
@@ -692,6 +815,7 @@ class Assembler:
     raw_filter: RawFilter | None
     stats: ReadStats
     edge_lines: int = EDGE_LINES
+    cap: int | None = None  # processes kept for parent resolution (None: MAX_PROCESSES)
 
     def __post_init__(self) -> None:
         # key -> (host, record lines, lines read since its last record, summary): the summary of
@@ -705,7 +829,12 @@ class Assembler:
         self.updates: deque[tuple[int, tuple[str | None, str]]] = deque()
         self.updated = 0
         # the same table in C when built (auditd_hunt.resolve_parents): None, the dict above
-        self.native = auditd_hunt.process_table(MAX_PROCESSES)
+        self.native = auditd_hunt.process_table(self.limit)
+
+    @property
+    def limit(self) -> int:
+        """The processes the table keeps (``cap``)."""
+        return MAX_PROCESSES if self.cap is None else self.cap
 
     def _built(self, pieces: Iterable[Piece]) -> list[Row]:
         needles = compile_filter(self.raw_filter)
@@ -881,7 +1010,7 @@ class Assembler:
     def _update(self, keys: list[tuple[str | None, str]], exes: list[str]) -> None:
         """A run of exec images into the table, in C loops: each key's entry numbered by its
         update (the last one wins), the update queued; then, while the table holds more than
-        :data:`MAX_PROCESSES` processes, the least recently updated goes (a queued update that
+        ``cap`` processes (:data:`MAX_PROCESSES`), the least recently updated goes (a queued update that
         is not its key's last is skipped). The processes kept are those last updated, whether
         the oldest go after each update or after the run."""
         if not keys:
@@ -894,7 +1023,7 @@ class Assembler:
         self.images.update(zip(keys, zip(numbers, exes, strict=True), strict=True))
         self.updates.extend(zip(numbers, keys, strict=True))
         images, updates = self.images, self.updates
-        while len(images) > MAX_PROCESSES:
+        while len(images) > self.limit:
             number, key = updates.popleft()
             if images[key][0] == number:
                 del images[key]
@@ -938,23 +1067,129 @@ def _order(kind: str) -> int:
 
 
 def assemble(
-    batches: Iterable[pa.RecordBatch],
+    batches: Iterable[pa.RecordBatch | Ranged],
     fields: tuple[str, ...],
     record_types: frozenset[str] | None,
     raw_filter: RawFilter | None,
     stats: ReadStats,
     edge_lines: int = EDGE_LINES,
+    cap: int | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """:class:`EventPlan` batches, in input order, into finished rows (see :class:`Assembler`);
-    ``edge_lines`` as the plan's."""
-    assembler = Assembler(fields, record_types, raw_filter, stats, edge_lines)
+    ``edge_lines`` as the plan's, ``cap`` the processes kept for parents.
+
+    With a raw filter, the chunks read from file ranges (:class:`Ranged`: ``EventPlan.read_range``,
+    whole files, never a stream) are held back while the table updates they may hold stay
+    within ``cap``; at the end, only the rows that can matter go to the assembler
+    (:class:`_Deferred`: the exec images of the processes some event that may pass names as its
+    parent). The first other batch, or a chunk past the cap, sends the held ones whole, and the
+    rest streams."""
+    assembler = Assembler(fields, record_types, raw_filter, stats, edge_lines, cap)
+    deferred = _Deferred(assembler.limit) if compile_filter(raw_filter) is not None else None
     for batch in batches:
-        out = assembler.feed(batch)
+        if deferred is not None:
+            if deferred.hold(batch):
+                continue
+            for held in deferred.held:  # (the batch itself last among them)
+                out = assembler.feed(held.whole() if isinstance(held, Ranged) else held)
+                if out is not None:
+                    yield out
+            deferred = None
+            continue
+        out = assembler.feed(batch.whole() if isinstance(batch, Ranged) else batch)
+        if out is not None:
+            yield out
+    for kept in deferred.filtered(stats) if deferred is not None else ():
+        out = assembler.feed(kept)
         if out is not None:
             yield out
     out = assembler.finish()
     if out is not None:
         yield out
+
+
+class _Deferred:
+    """The chunks :func:`assemble` holds back, and the rows of them the assembler needs.
+
+    A row whose ``_pass`` is False is neither a result nor a parent look-up: it only updates the
+    parent table (an exec image) or nothing. Its update can change a result only through the
+    entry of its (host, pid), read by an event that may pass and names that pid as its parent,
+    or by evicting other entries. So the rows of the held chunks that go to the assembler are:
+    every edge piece (built there), every row that may pass, and every row whose pid is the
+    ppid of one of those (an edge piece's: any SYSCALL record of it); the others are counted
+    ``filtered`` here, as the assembler would have. The rows kept keep their order and their
+    releases (a release holds back the rows younger than a pending piece, whatever the other
+    rows; the sort is stable), so each look-up meets the same updates of its key, in the same
+    order. No entry is evicted in either run while the updates (exec rows and edge pieces, at
+    most one update each) are at most ``cap``: past it, :meth:`hold` says so and the chunks go
+    whole. Memory: the held chunks, at most ``cap`` exec images (time, host, serial, pid, exe,
+    key: about 120 bytes each) and the other rows.
+    """
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.updates = 0
+        self.held: list[pa.RecordBatch | Ranged] = []
+        self.parents: set[str] = set()  # the ppids of the rows that may pass, so far
+
+    def hold(self, batch: pa.RecordBatch | Ranged) -> bool:
+        """Whether ``batch`` is held (a file range's, the updates within the cap); else it is
+        the last of :attr:`held`, all of them to go whole, in order."""
+        self.held.append(batch)
+        if not isinstance(batch, Ranged):
+            return False
+        rows = batch.rows
+        edges = pc.not_equal(rows.column("_edge"), pa.scalar(0, pa.int8()))
+        execs = pc.equal(rows.column("record_type"), pa.scalar(EXEC, pa.string()))
+        updating = pc.or_(edges, pc.fill_null(execs, _FALSE))
+        self.updates += (pc.sum(updating).as_py() or 0) + batch.image_count
+        # the ppids the look-ups may ask, gathered while the reader reads on
+        may_pass = pc.and_(pc.invert(edges), pc.fill_null(rows.column("_pass"), _TRUE))
+        ppids = rows.column("ppid").filter(may_pass).to_pylist()
+        self.parents.update(p for p in ppids if p is not None)
+        for text in rows.column("_records").filter(edges).to_pylist():
+            self.parents.update(_piece_ppids(text))
+        return self.updates <= self.cap
+
+    def filtered(self, stats: ReadStats) -> Iterator[pa.RecordBatch]:
+        """The held chunks, each without the rows no result depends on (counted ``filtered``)."""
+        wanted = pa.array(sorted(self.parents), pa.string())
+        for held in self.held:
+            assert isinstance(held, Ranged)
+            rows = held.rows
+            keep = pc.or_(
+                pc.not_equal(rows.column("_edge"), pa.scalar(0, pa.int8())),
+                pc.or_(
+                    pc.fill_null(rows.column("_pass"), _TRUE),
+                    pc.is_in(rows.column("pid"), value_set=wanted),
+                ),
+            )
+            keep = pc.fill_null(keep, _FALSE)
+            images = None
+            if held.image_count:
+                images = pc.fill_null(pc.is_in(held.images["pid"], value_set=wanted), _FALSE)
+            kept = pc.sum(keep).as_py() or 0
+            if images is not None:
+                kept += pc.sum(images).as_py() or 0
+            stats.filtered += held.num_rows - kept
+            if kept:
+                yield Ranged(rows.filter(keep), held.images, held.lines).whole(images)
+        self.held = []
+
+
+def _piece_ppids(text: str) -> set[str]:
+    """A superset of the ``ppid`` of each SYSCALL record of an edge piece (its record lines), as
+    :func:`event_row` reads it: the value after any ``ppid=``, up to a space (:func:`_take`) or
+    as :data:`FIELD` reads it (quoted, or up to any white space or 0x1D).
+
+    >>> sorted(_piece_ppids('type=SYSCALL msg=audit(1.0:2): ppid=7 pid=8 a="b ppid=9 c"'))
+    ['7', '9']
+    """
+    return {*_PPID_WORD.findall(text), *_PPID_FIELD.findall(text)}
+
+
+_PPID_WORD = re.compile(r"ppid=([^ \n]*)")
+_PPID_FIELD = re.compile(r"ppid=(\"[^\"]*\"|'[^']*'|[^\s\x1d]*)")
 
 
 def needles(dataset: str, requirements: Requirements) -> RawFilter:

@@ -107,19 +107,26 @@ def run_range(
 Task = tuple[str, tuple[object, ...]]
 
 
-def range_bytes(file_size: int, chunk_bytes: int, workers: int) -> int:
-    """The range size of a streaming read: up to STREAM_RANGE_CHUNKS chunks (fewer tasks to hand
-    out), but at least four ranges per worker while the file allows, so no worker waits idle.
+def range_bytes(
+    file_size: int, chunk_bytes: int, workers: int, chunks: int = STREAM_RANGE_CHUNKS
+) -> int:
+    """The range size of a streaming read: up to ``chunks`` chunks (fewer tasks to hand out),
+    but at least four ranges per worker while the file allows, so no worker waits idle.
 
     >>> range_bytes(1 << 30, 8 << 20, 2) >> 20, range_bytes(100 << 20, 8 << 20, 8) >> 20
     (32, 8)
     """
     share = file_size // (4 * max(1, workers))
-    return max(chunk_bytes, min(chunk_bytes * STREAM_RANGE_CHUNKS, share))
+    return max(chunk_bytes, min(chunk_bytes * chunks, share))
 
 
 def _tasks(
-    inputs: list[Input], chunk_bytes: int, ranges: bool, in_blocks: bool = False, workers: int = 1
+    inputs: list[Input],
+    chunk_bytes: int,
+    ranges: bool,
+    in_blocks: bool = False,
+    workers: int = 1,
+    chunks: int = STREAM_RANGE_CHUNKS,
 ) -> Iterator[Task]:
     for inp in inputs:
         try:
@@ -127,7 +134,7 @@ def _tasks(
                 assert inp.path is not None
                 size, block = chunk_bytes, 0
                 if in_blocks:
-                    size = range_bytes(inp.path.stat().st_size, chunk_bytes, workers)
+                    size = range_bytes(inp.path.stat().st_size, chunk_bytes, workers, chunks)
                     block = max(1, chunk_bytes // BLOCKS_PER_CHUNK)
                 for offset, length in file_ranges(inp.path, size):
                     yield "range", (inp.name, inp.path, offset, length, block)
@@ -375,7 +382,9 @@ def read_batches(
         # Starting the workers takes a while (a Python, pyarrow & co imported); this process would
         # only wait, so it reads the first chunks itself until a worker answers a no-op.
         in_blocks = streams(processor)
-        for task in _tasks(inputs, chunk_bytes, True, in_blocks, workers):
+        # (a processor may want ranges of one chunk: ``range_chunks``)
+        chunks = int(getattr(processor, "range_chunks", STREAM_RANGE_CHUNKS))
+        for task in _tasks(inputs, chunk_bytes, True, in_blocks, workers, chunks):
             if _short_live(task, chunk_bytes):  # a stream's lines, handed over after a delay:
                 while pending:  # their rows come now, not when more tasks fill the queue
                     done_task, future = pending.popleft()
