@@ -2,8 +2,9 @@
 
 Each input is read ONCE, whatever the number of detections and data sets: one extraction per
 record feeds every CIM data set the selected detections need, with a raw prefilter that is the OR
-of the detections' own (``normalize.read_datasets``); the rows are loaded into the engine (the
-first data set streamed, the others spooled to Arrow files while it loads), and every detection's
+of the detections' own (``normalize.read_datasets``); the rows are handed to the engine as they
+are (up to ``IN_PLACE_BYTES``: scanned in place) or, past that, loaded into it (the first data set
+streamed, the others spooled to Arrow files while it loads), and every detection's
 compiled SQL then runs over them; a detection whose required literals no loaded row holds runs
 over its data set emptied instead (``detect/presence.py``: the same result, no scan). Each
 detection's ``<name>_filter`` macro is the user's when a content folder defines it, else
@@ -388,6 +389,13 @@ class Prefetch:
         self._thread.join()
 
 
+# Arrow bytes of rows read kept in memory and scanned in place (a view: no copy into the engine,
+# whose load of 340 MB of Sysmon process rows cost 2.6-3.5 CPU-s single-threaded, more than the 10
+# searches that then ran over them); past it the rows stream into the engine's tables as before,
+# which spill to disk, so memory stays bounded at any input size.
+IN_PLACE_BYTES = 448 << 20
+
+
 def _load_logs(
     engine: Engine,
     paths: Sequence[Path | str],
@@ -398,61 +406,98 @@ def _load_logs(
     reads: Iterable[tuple[str, pa.RecordBatch]] | None = None,
     presence: LiteralPresence | None = None,
 ) -> None:
-    """Read the inputs once into every data set of ``needs``: the first data set streams into
-    the engine (which spills to disk when it must); the others' batches go to Arrow files
-    meanwhile, loaded into the engine once the read is done (memory stays bounded). ``reads``:
-    that read, already started; ``presence`` looks at every row loaded."""
+    """Read the inputs once into every data set of ``needs``. Rows up to ``IN_PLACE_BYTES`` are
+    held and registered as they are (the engine scans them in place); past it, the first data set
+    streams into the engine (which spills to disk when it must) and the others' batches go to
+    Arrow files meanwhile, loaded into the engine once the read is done (memory stays bounded).
+    ``reads``: that read, already started; ``presence`` looks at every row loaded."""
+    from escudo.datamodels.normalize import read_datasets
+
+    in_place_bytes = IN_PLACE_BYTES
+
+    inputs = [Path(p) if p != "-" else p for p in paths]
+    stream = iter(
+        reads
+        if reads is not None
+        else read_datasets(inputs, needs, stats=stats, sourcetype=sourcetype)
+    )
+    held: dict[str, list[pa.RecordBatch]] = {dataset: [] for dataset in needs}
+    size = 0
+    for dataset, batch in stream:
+        kept = window.take(dataset, batch)
+        if kept is None:
+            continue
+        held[dataset].append(kept)
+        size += kept.nbytes
+        if size > in_place_bytes:
+            break
+    else:
+        for dataset, batches in held.items():
+            window.seen.setdefault(dataset, (None, None))
+            looked = batches if presence is None else list(presence.observe(dataset, batches))
+            engine.register_arrow(dataset, _in_place(dataset, looked))
+        return
     with TemporaryDirectory(prefix="escudo-spool-") as spool:
-        _load_logs_via(
-            engine, paths, needs, window, stats, sourcetype, Path(spool), reads, presence
-        )
+        _load_logs_via(engine, needs, window, Path(spool), held, stream, presence)
+
+
+def _in_place(dataset: str, batches: list[pa.RecordBatch]) -> pa.Table:
+    """``batches`` as one table (batches of several sources may differ in columns: unified by
+    name), or the data set's empty table."""
+    if not batches:
+        return empty_table(dataset)
+    if all(b.schema == batches[0].schema for b in batches):
+        return pa.Table.from_batches(batches)
+    return pa.concat_tables(
+        [pa.Table.from_batches([b]) for b in batches], promote_options="permissive"
+    )
 
 
 def _load_logs_via(
     engine: Engine,
-    paths: Sequence[Path | str],
     needs: dict[str, list[Requirements]],
     window: _Window,
-    stats: ReadStats,
-    sourcetype: str | None,
     spool: Path,
-    reads: Iterable[tuple[str, pa.RecordBatch]] | None = None,
+    held: dict[str, list[pa.RecordBatch]],
+    stream: Iterator[tuple[str, pa.RecordBatch]],
     presence: LiteralPresence | None = None,
 ) -> None:
+    """The rows past the in-place budget: ``held`` (clipped to the window already) and the rest
+    of ``stream``, the first data set streamed into the engine, the others spooled."""
     import pyarrow.ipc as ipc
-
-    from escudo.datamodels.normalize import read_datasets
 
     first, *others = needs
     # Arrow IPC files, uncompressed: written and read back at memory speed (Parquet cost a
     # hunt's 60k Endpoint.Filesystem rows 0.28 CPU-s, IPC 0.05 s), ~4x Parquet's disk.
     writers: dict[str, ipc.RecordBatchFileWriter] = {}
     files: dict[str, Path] = {}
-    inputs = [Path(p) if p != "-" else p for p in paths]
-    stream = (
-        reads
-        if reads is not None
-        else read_datasets(inputs, needs, stats=stats, sourcetype=sourcetype)
-    )
+
+    def spool_batch(dataset: str, kept: pa.RecordBatch) -> None:
+        if dataset not in writers:
+            files[dataset] = spool / f"{len(writers)}.arrow"
+            writers[dataset] = ipc.new_file(files[dataset], kept.schema)
+        writers[dataset].write_batch(kept)
 
     def first_rows() -> Iterator[pa.RecordBatch]:
+        for dataset in others:
+            for kept in held.pop(dataset):
+                spool_batch(dataset, kept)
+        yield from held.pop(first)
         for dataset, batch in stream:
-            if dataset == first:
-                yield batch
-                continue
             kept = window.take(dataset, batch)
             if kept is None:
                 continue
-            if dataset not in writers:
-                files[dataset] = spool / f"{len(writers)}.arrow"
-                writers[dataset] = ipc.new_file(files[dataset], kept.schema)
-            writers[dataset].write_batch(kept)
+            if dataset == first:
+                yield kept
+            else:
+                spool_batch(dataset, kept)
 
     def looked(dataset: str, batches: Iterable[pa.RecordBatch]) -> Iterable[pa.RecordBatch]:
         return batches if presence is None else presence.observe(dataset, batches)
 
+    window.seen.setdefault(first, (None, None))
     try:
-        engine.register_arrow(first, looked(first, window.clip(first, first_rows())))
+        engine.register_arrow(first, looked(first, first_rows()))
     finally:
         for writer in writers.values():
             writer.close()
