@@ -264,8 +264,60 @@ def run_compiled(
             presence = StorePresence.lookup(engine, [c for _, c in jobs])
         elif needs:
             presence = LiteralPresence([c for _, c in jobs], needs)
-            _load_logs(engine, paths, needs, window, stats, sourcetype, reads, presence)
+            ahead = _EmptyRuns.start(engine, jobs, needs, presence)
+            try:
+                _load_logs(
+                    engine, paths, needs, window, stats, sourcetype, reads, presence, ahead.wait
+                )
+            finally:
+                ahead.wait()
+            return _run_jobs(engine, jobs, window, presence, ahead.results)
         return _run_jobs(engine, jobs, window, presence)
+
+
+class _EmptyRuns:
+    """The searches a hunt may find it cannot match (``LiteralPresence.may_rule_out``), run over
+    their data sets emptied while the inputs are read (in a background thread: DuckDB runs
+    queries without Python's lock, on the CPU the read leaves idle): what :func:`_run_jobs` runs
+    for those it rules out, the same queries over the same empty tables, done ahead. Only on an
+    engine that runs several searches at once (``run_many``); an error drops them all (they run
+    after the read then, as without this)."""
+
+    def __init__(self) -> None:
+        self.results: dict[int, pa.Table] = {}
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def start(
+        cls,
+        engine: Engine,
+        jobs: Sequence[tuple[Detection, CompiledSearch]],
+        needs: dict[str, list[Requirements]],
+        presence: LiteralPresence,
+    ) -> _EmptyRuns:
+        runs = cls()
+        chosen = [i for i, (_, c) in enumerate(jobs) if presence.may_rule_out(c)]
+        if not chosen or getattr(engine, "run_many", None) is None:
+            return runs
+        for dataset in needs:  # registered again (the rows read) once this is done
+            engine.register_arrow(dataset, empty_table(dataset))
+        searches = [jobs[i][1] for i in chosen]
+
+        def run() -> None:
+            try:
+                runs.results = dict(zip(chosen, _run_all(engine, searches), strict=True))
+            except Exception as exc:  # run again after the read, where an error is raised
+                logger.debug("searches over no rows ahead of the read failed: %s", exc)
+
+        runs._thread = threading.Thread(target=run, name="escudo-empty-runs", daemon=True)
+        runs._thread.start()
+        return runs
+
+    def wait(self) -> None:
+        """Until every search is done (before the engine's data sets are registered again)."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
 
 
 def _run_jobs(
@@ -273,17 +325,22 @@ def _run_jobs(
     jobs: Sequence[tuple[Detection, CompiledSearch]],
     window: _Window,
     presence: Presence | None,
+    empty: dict[int, pa.Table] | None = None,
 ) -> list[DetectionResult]:
     """Every job's rows, in order: first those that may match (``presence``), over the rows
     loaded; then the others, over their data set emptied (docs/semantics.md, "Detections that
     cannot match" and "Searches over the store that cannot match"), which costs no scan of the
-    rows, several at once (:func:`_run_all`)."""
+    rows, several at once (:func:`_run_all`), or taken from ``empty`` (job index -> its rows over
+    its data sets emptied, run ahead: :class:`_EmptyRuns`)."""
     now = [i for i, (_, c) in enumerate(jobs) if presence is None or presence.can_match(c)]
     chosen = set(now)
     later = [i for i in range(len(jobs)) if i not in chosen]
     # one at a time over the rows (DuckDB's threads share each; two at once held more memory)
     rows = {i: engine.run(jobs[i][1]) for i in now}
-    if later:
+    if later and empty is not None and all(i in empty for i in later):
+        logger.debug("%d of %d detections cannot match the rows read", len(later), len(jobs))
+        rows |= {i: empty[i] for i in later}
+    elif later:
         logger.debug("%d of %d detections cannot match the rows read", len(later), len(jobs))
         for dataset in dict.fromkeys(d for i in later for d in jobs[i][1].datasets):
             engine.register_arrow(dataset, empty_table(dataset))
@@ -405,12 +462,14 @@ def _load_logs(
     sourcetype: str | None,
     reads: Iterable[tuple[str, pa.RecordBatch]] | None = None,
     presence: LiteralPresence | None = None,
+    before_register: Callable[[], None] | None = None,
 ) -> None:
     """Read the inputs once into every data set of ``needs``. Rows up to ``IN_PLACE_BYTES`` are
     held and registered as they are (the engine scans them in place); past it, the first data set
     streams into the engine (which spills to disk when it must) and the others' batches go to
     Arrow files meanwhile, loaded into the engine once the read is done (memory stays bounded).
-    ``reads``: that read, already started; ``presence`` looks at every row loaded."""
+    ``reads``: that read, already started; ``presence`` looks at every row loaded;
+    ``before_register`` is called before the first data set is registered."""
     from escudo.datamodels.normalize import read_datasets
 
     in_place_bytes = IN_PLACE_BYTES
@@ -432,11 +491,15 @@ def _load_logs(
         if size > in_place_bytes:
             break
     else:
+        if before_register is not None:
+            before_register()
         for dataset, batches in held.items():
             window.seen.setdefault(dataset, (None, None))
             looked = batches if presence is None else list(presence.observe(dataset, batches))
             engine.register_arrow(dataset, _in_place(dataset, looked))
         return
+    if before_register is not None:
+        before_register()
     with TemporaryDirectory(prefix="escudo-spool-") as spool:
         _load_logs_via(engine, needs, window, Path(spool), held, stream, presence)
 
