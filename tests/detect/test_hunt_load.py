@@ -1,5 +1,5 @@
-"""How a hunt over log files hands the rows it read to the engine: in place up to a budget, loaded
-(bounded memory) past it, with the same results either way."""
+"""How a hunt over log files hands the rows it read to the engine: in place up to a budget, past
+it spooled to Arrow files the engine scans (bounded memory), with the same results either way."""
 
 from __future__ import annotations
 
@@ -29,8 +29,9 @@ SEARCHES = (
 
 
 class _Recording(DuckDBEngine):
-    """A DuckDB engine noting, for each search run, what holds its data set: a view over the
-    rows read (scanned in place) or a table (loaded), and how many rows it has."""
+    """A DuckDB engine noting, for each search run, what holds its data set (a view over the
+    rows read, held: "rows"; a view over the Arrow files they were spooled to: "files"; a
+    table) and how many rows it has."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -38,9 +39,13 @@ class _Recording(DuckDBEngine):
 
     def _note(self, compiled: Runnable) -> None:
         relation = get_dataset(compiled.datasets[0]).relation
-        kind = self.connection.execute(
-            "SELECT table_type FROM information_schema.tables WHERE table_name = ?", [relation]
-        ).fetchall()[0][0]
+        views = self.connection.execute(
+            "SELECT sql FROM duckdb_views() WHERE view_name = ?", [relation]
+        ).fetchall()
+        # a view over the Arrow rows held, or over the Arrow files spooled; else a table
+        kind = (
+            "table" if not views else "files" if "__escudo_arrow_files_" in views[0][0] else "rows"
+        )
         rows = self.connection.execute(f'SELECT count(*) FROM "{relation}"').fetchall()[0][0]
         self.held.append((kind, rows))
 
@@ -72,12 +77,12 @@ def test_rows_within_the_budget_are_scanned_in_place() -> None:
     rows, held = _hunt()
     # ngrok and nosuchuser (requirements: they may be ruled out) over no rows during the read;
     # then the three that can match over views of the rows read
-    assert held == [("BASE TABLE", 0)] * 2 + [("VIEW", 27), ("VIEW", 27), ("VIEW", 3)]
+    assert held == [("table", 0)] * 2 + [("rows", 27), ("rows", 27), ("rows", 3)]
     assert [t.num_rows for t in rows] == [20, 4, 1, 1]
 
 
 @pytest.mark.parametrize("budget", [0, 3000])
-def test_rows_past_the_budget_are_loaded_with_the_same_results(
+def test_rows_past_the_budget_are_spooled_to_files_with_the_same_results(
     monkeypatch: pytest.MonkeyPatch, budget: int
 ) -> None:
     expected, _ = _hunt()
@@ -85,4 +90,4 @@ def test_rows_past_the_budget_are_loaded_with_the_same_results(
     monkeypatch.setattr(hunt, "IN_PLACE_BYTES", budget)
     rows, held = _hunt()
     assert rows == expected
-    assert held == [("BASE TABLE", 0)] * 2 + [("BASE TABLE", 27)] * 2 + [("BASE TABLE", 3)]
+    assert held == [("table", 0)] * 2 + [("files", 27), ("files", 27), ("files", 3)]

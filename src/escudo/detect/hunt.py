@@ -35,7 +35,7 @@ import pyarrow.compute as pc
 from escudo.content.loader import macros_for, resolve_detection
 from escudo.content.model import ContentSet, Detection
 from escudo.datamodels.normalize import MAX_UNION_CLAUSES, union_filters
-from escudo.detect.presence import LiteralPresence, Presence
+from escudo.detect.presence import LOOK_ROWS, LiteralPresence, Presence
 from escudo.detect.result import DetectionResult
 from escudo.detect.store import RISK_DATASET, Store
 from escudo.errors import EscudoError
@@ -266,8 +266,19 @@ def run_compiled(
             presence = LiteralPresence([c for _, c in jobs], needs)
             ahead = _EmptyRuns.start(engine, jobs, needs, presence)
             try:
+                # the spool folder (rows past the in-place budget) stays until the searches ran
+                spool = held.enter_context(TemporaryDirectory(prefix="escudo-spool-"))
                 _load_logs(
-                    engine, paths, needs, window, stats, sourcetype, reads, presence, ahead.wait
+                    engine,
+                    paths,
+                    needs,
+                    window,
+                    stats,
+                    sourcetype,
+                    reads,
+                    presence,
+                    ahead.wait,
+                    Path(spool),
                 )
             finally:
                 ahead.wait()
@@ -335,8 +346,8 @@ def _run_jobs(
     now = [i for i, (_, c) in enumerate(jobs) if presence is None or presence.can_match(c)]
     chosen = set(now)
     later = [i for i in range(len(jobs)) if i not in chosen]
-    # one at a time over the rows (DuckDB's threads share each; two at once held more memory)
-    rows = {i: engine.run(jobs[i][1]) for i in now}
+    # several at once over the rows too: DuckDB scans Arrow data on about one thread a search
+    rows = dict(zip(now, _run_all(engine, [jobs[i][1] for i in now]), strict=True))
     if later and empty is not None and all(i in empty for i in later):
         logger.debug("%d of %d detections cannot match the rows read", len(later), len(jobs))
         rows |= {i: empty[i] for i in later}
@@ -447,10 +458,10 @@ class Prefetch:
 
 
 # Arrow bytes of rows read kept in memory and scanned in place (a view: no copy into the engine,
-# whose load of 340 MB of Sysmon process rows cost 2.6-3.5 CPU-s single-threaded, more than the 10
-# searches that then ran over them); past it the rows stream into the engine's tables as before,
-# which spill to disk, so memory stays bounded at any input size.
-IN_PLACE_BYTES = 448 << 20
+# whose load of 340 MB of Sysmon process rows cost 2.6-3.5 CPU-s on one thread, more than the 10
+# searches that then ran over them); past it every row goes to Arrow files the engine scans (the
+# memory held does not grow with the input). 1M Sysmon events of an ESCU hunt: 358 MiB.
+IN_PLACE_BYTES = 384 << 20
 
 
 def _load_logs(
@@ -463,16 +474,15 @@ def _load_logs(
     reads: Iterable[tuple[str, pa.RecordBatch]] | None = None,
     presence: LiteralPresence | None = None,
     before_register: Callable[[], None] | None = None,
+    spool: Path | None = None,
 ) -> None:
     """Read the inputs once into every data set of ``needs``. Rows up to ``IN_PLACE_BYTES`` are
-    held and registered as they are (the engine scans them in place); past it, the first data set
-    streams into the engine (which spills to disk when it must) and the others' batches go to
-    Arrow files meanwhile, loaded into the engine once the read is done (memory stays bounded).
-    ``reads``: that read, already started; ``presence`` looks at every row loaded;
+    held and registered as they are (the engine scans them in place); past it, and with a
+    ``spool`` folder (kept by the caller until the searches ran), every row goes to an Arrow file
+    per data set that the engine scans (:func:`_register_spooled`; memory stays bounded).
+    ``reads``: that read, already started; ``presence`` looks at every row registered;
     ``before_register`` is called before the first data set is registered."""
     from escudo.datamodels.normalize import read_datasets
-
-    in_place_bytes = IN_PLACE_BYTES
 
     inputs = [Path(p) if p != "-" else p for p in paths]
     stream = iter(
@@ -482,26 +492,43 @@ def _load_logs(
     )
     held: dict[str, list[pa.RecordBatch]] = {dataset: [] for dataset in needs}
     size = 0
+    past = False
     for dataset, batch in stream:
         kept = window.take(dataset, batch)
         if kept is None:
             continue
         held[dataset].append(kept)
         size += kept.nbytes
-        if size > in_place_bytes:
+        if spool is not None and size > IN_PLACE_BYTES:
+            past = True
             break
-    else:
-        if before_register is not None:
-            before_register()
-        for dataset, batches in held.items():
-            window.seen.setdefault(dataset, (None, None))
-            looked = batches if presence is None else list(presence.observe(dataset, batches))
-            engine.register_arrow(dataset, _in_place(dataset, looked))
-        return
+    if past:
+        assert spool is not None
+        files = _spool(needs, window, spool, held, stream, presence)
+        _trim()
     if before_register is not None:
         before_register()
-    with TemporaryDirectory(prefix="escudo-spool-") as spool:
-        _load_logs_via(engine, needs, window, Path(spool), held, stream, presence)
+    for dataset in needs:
+        window.seen.setdefault(dataset, (None, None))
+        if past:
+            _register_spooled(engine, dataset, files.get(dataset))
+            continue
+        batches = held.pop(dataset)
+        looked = batches if presence is None else list(presence.observe(dataset, batches))
+        engine.register_arrow(dataset, _in_place(dataset, looked))
+
+
+def _trim() -> None:
+    """Give the memory of the rows no longer held back to the system (glibc keeps freed blocks
+    of its heap, where most batches from the reader's workers lie: 0.5 GB more at the peak of a
+    hunt over 2M Sysmon events); nothing where the C library has no ``malloc_trim``."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    trim = getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+    if trim is not None:
+        trim(0)
 
 
 def _in_place(dataset: str, batches: list[pa.RecordBatch]) -> pa.Table:
@@ -516,63 +543,86 @@ def _in_place(dataset: str, batches: list[pa.RecordBatch]) -> pa.Table:
     )
 
 
-def _load_logs_via(
-    engine: Engine,
+def _spool(
     needs: dict[str, list[Requirements]],
     window: _Window,
     spool: Path,
     held: dict[str, list[pa.RecordBatch]],
     stream: Iterator[tuple[str, pa.RecordBatch]],
-    presence: LiteralPresence | None = None,
-) -> None:
-    """The rows past the in-place budget: ``held`` (clipped to the window already) and the rest
-    of ``stream``, the first data set streamed into the engine, the others spooled."""
+    presence: LiteralPresence | None,
+) -> dict[str, list[Path]]:
+    """``held`` (clipped to the window already) and the rest of ``stream`` written to Arrow IPC
+    files in ``spool``, uncompressed (written and read back at memory speed: Parquet cost a hunt's
+    60k Endpoint.Filesystem rows 0.28 CPU-s, IPC 0.05 s), looked at by ``presence`` on the way;
+    each data set's files (a new one where a source's batches differ in columns)."""
     import pyarrow.ipc as ipc
 
-    first, *others = needs
-    # Arrow IPC files, uncompressed: written and read back at memory speed (Parquet cost a
-    # hunt's 60k Endpoint.Filesystem rows 0.28 CPU-s, IPC 0.05 s), ~4x Parquet's disk.
-    writers: dict[str, ipc.RecordBatchFileWriter] = {}
-    files: dict[str, Path] = {}
+    writers: dict[str, tuple[ipc.RecordBatchFileWriter, pa.Schema]] = {}
+    files: dict[str, list[Path]] = {}
+    pending: dict[str, list[pa.RecordBatch]] = {dataset: [] for dataset in needs}
 
-    def spool_batch(dataset: str, kept: pa.RecordBatch) -> None:
-        if dataset not in writers:
-            files[dataset] = spool / f"{len(writers)}.arrow"
-            writers[dataset] = ipc.new_file(files[dataset], kept.schema)
-        writers[dataset].write_batch(kept)
+    def write(dataset: str, batches: Iterable[pa.RecordBatch]) -> None:
+        for batch in batches:
+            writer, schema = writers.get(dataset, (None, None))
+            if writer is not None and schema != batch.schema:
+                writer.close()
+                writer = None
+            if writer is None:
+                path = spool / f"{sum(len(f) for f in files.values())}.arrow"
+                files.setdefault(dataset, []).append(path)
+                writer = ipc.new_file(path, batch.schema)
+                writers[dataset] = (writer, batch.schema)
+            writer.write_batch(batch)
 
-    def first_rows() -> Iterator[pa.RecordBatch]:
-        for dataset in others:
-            for kept in held.pop(dataset):
-                spool_batch(dataset, kept)
-        yield from held.pop(first)
+    def look(dataset: str, batch: pa.RecordBatch | None) -> None:
+        """Rows to write, looked at by ``presence`` ``LOOK_ROWS``-ish at a time (None: the
+        last of them)."""
+        rows = pending[dataset]
+        if batch is not None:
+            rows.append(batch)
+            if sum(b.num_rows for b in rows) < LOOK_ROWS:
+                return
+        pending[dataset] = []
+        write(dataset, rows if presence is None else presence.observe(dataset, rows))
+
+    try:
+        for dataset in needs:
+            batches = held.pop(dataset)[::-1]
+            while batches:  # each let go once written
+                look(dataset, batches.pop())
         for dataset, batch in stream:
             kept = window.take(dataset, batch)
-            if kept is None:
-                continue
-            if dataset == first:
-                yield kept
-            else:
-                spool_batch(dataset, kept)
-
-    def looked(dataset: str, batches: Iterable[pa.RecordBatch]) -> Iterable[pa.RecordBatch]:
-        return batches if presence is None else presence.observe(dataset, batches)
-
-    window.seen.setdefault(first, (None, None))
-    try:
-        engine.register_arrow(first, looked(first, first_rows()))
+            if kept is not None:
+                look(dataset, kept)
+        for dataset in needs:
+            look(dataset, None)
     finally:
-        for writer in writers.values():
+        for writer, _ in writers.values():
             writer.close()
-    for dataset in others:
-        window.seen.setdefault(dataset, (None, None))
-        if dataset in files:
-            # read, not memory-mapped: one batch at a time in memory
-            with pa.OSFile(str(files[dataset]), "rb") as file, ipc.open_file(file) as spooled:
-                batches = (spooled.get_batch(i) for i in range(spooled.num_record_batches))
-                engine.register_arrow(dataset, looked(dataset, batches))
-        else:
-            engine.register_arrow(dataset, empty_table(dataset))
+    return files
+
+
+def _register_spooled(engine: Engine, dataset: str, files: list[Path] | None) -> None:
+    """The Arrow files of ``dataset`` (:func:`_spool`) as its rows: scanned where they are by an
+    engine that can (DuckDB's ``register_arrow_files``), else read back a batch at a time."""
+    if not files:
+        engine.register_arrow(dataset, empty_table(dataset))
+        return
+    register_files = getattr(engine, "register_arrow_files", None)
+    if register_files is not None:
+        register_files(dataset, files)
+        return
+    engine.register_arrow(dataset, _read_back(files))
+
+
+def _read_back(files: list[Path]) -> Iterator[pa.RecordBatch]:
+    """The batches of Arrow IPC ``files``, read (not memory-mapped): one at a time in memory."""
+    import pyarrow.ipc as ipc
+
+    for path in files:
+        with pa.OSFile(str(path), "rb") as file, ipc.open_file(file) as spooled:
+            for i in range(spooled.num_record_batches):
+                yield spooled.get_batch(i)
 
 
 def empty_table(dataset: str) -> pa.Table:
