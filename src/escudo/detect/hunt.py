@@ -3,10 +3,10 @@
 Each input is read ONCE, whatever the number of detections and data sets: one extraction per
 record feeds every CIM data set the selected detections need, with a raw prefilter that is the OR
 of the detections' own (``normalize.read_datasets``); the rows are handed to the engine as they
-are (up to ``IN_PLACE_BYTES``: scanned in place) or, past that, loaded into it (the first data set
-streamed, the others spooled to Arrow files while it loads), and every detection's
-compiled SQL then runs over them; a detection whose required literals no loaded row holds runs
-over its data set emptied instead (``detect/presence.py``: the same result, no scan). Each
+are (up to ``IN_PLACE_BYTES``: scanned in place) or, past that, spooled to Arrow files it scans,
+and every detection's compiled SQL then runs over them; a detection whose required literals no
+row read holds runs over its data set emptied instead (``detect/presence.py``: the same result,
+no scan; run while the inputs are read, :class:`_EmptyRuns`). Each
 detection's ``<name>_filter`` macro is the user's when a content folder defines it, else
 contentctl's ``search *`` (``loader.macros_for``).
 
