@@ -368,7 +368,7 @@ def _run_all(engine: Engine, searches: Sequence[CompiledSearch]) -> list[pa.Tabl
     """Each search's rows, in order: several at once where the engine can (DuckDB's
     ``run_many``: the fixed cost of each query overlaps), else one after the other."""
     run_many = getattr(engine, "run_many", None)
-    if run_many is not None:
+    if run_many is not None and len(searches) > 1:
         return list(run_many(searches))
     return [engine.run(compiled) for compiled in searches]
 
