@@ -492,6 +492,7 @@ def _load_logs(
         else read_datasets(inputs, needs, stats=stats, sourcetype=sourcetype)
     )
     held: dict[str, list[pa.RecordBatch]] = {dataset: [] for dataset in needs}
+    looking = _Looking(presence, needs)  # while the read goes on (the thread waits for it)
     size = 0
     past = False
     for dataset, batch in stream:
@@ -499,24 +500,52 @@ def _load_logs(
         if kept is None:
             continue
         held[dataset].append(kept)
+        looking.add(dataset, kept)
         size += kept.nbytes
         if spool is not None and size > IN_PLACE_BYTES:
             past = True
             break
     if past:
         assert spool is not None
-        files = _spool(needs, window, spool, held, stream, presence)
+        files = _spool(needs, window, spool, held, stream, looking)
         _trim()
+    looking.finish()
     if before_register is not None:
         before_register()
     for dataset in needs:
         window.seen.setdefault(dataset, (None, None))
         if past:
             _register_spooled(engine, dataset, files.get(dataset))
-            continue
-        batches = held.pop(dataset)
-        looked = batches if presence is None else list(presence.observe(dataset, batches))
-        engine.register_arrow(dataset, _in_place(dataset, looked))
+        else:
+            engine.register_arrow(dataset, _in_place(dataset, held.pop(dataset)))
+
+
+class _Looking:
+    """The rows of each data set shown to ``presence`` as they come, ``LOOK_ROWS`` at a time
+    (their distinct values looked at once, ``LiteralPresence.observe``)."""
+
+    def __init__(self, presence: LiteralPresence | None, datasets: Iterable[str]) -> None:
+        self.presence = presence
+        self.waiting: dict[str, list[pa.RecordBatch]] = {dataset: [] for dataset in datasets}
+
+    def add(self, dataset: str, batch: pa.RecordBatch) -> None:
+        if self.presence is None:
+            return
+        waiting = self.waiting[dataset]
+        waiting.append(batch)
+        if sum(b.num_rows for b in waiting) >= LOOK_ROWS:
+            self._look(dataset)
+
+    def finish(self) -> None:
+        """Show what still waits (once every row was added)."""
+        for dataset in self.waiting:
+            self._look(dataset)
+
+    def _look(self, dataset: str) -> None:
+        batches, self.waiting[dataset] = self.waiting[dataset], []
+        if batches and self.presence is not None:
+            for _ in self.presence.observe(dataset, batches):
+                pass
 
 
 def _trim() -> None:
@@ -550,53 +579,40 @@ def _spool(
     spool: Path,
     held: dict[str, list[pa.RecordBatch]],
     stream: Iterator[tuple[str, pa.RecordBatch]],
-    presence: LiteralPresence | None,
+    looking: _Looking,
 ) -> dict[str, list[Path]]:
-    """``held`` (clipped to the window already) and the rest of ``stream`` written to Arrow IPC
-    files in ``spool``, uncompressed (written and read back at memory speed: Parquet cost a hunt's
-    60k Endpoint.Filesystem rows 0.28 CPU-s, IPC 0.05 s), looked at by ``presence`` on the way;
-    each data set's files (a new one where a source's batches differ in columns)."""
+    """``held`` (clipped to the window and shown to ``looking`` already) and the rest of
+    ``stream`` (shown to it on the way) written to Arrow IPC files in ``spool``, uncompressed
+    (written and read back at memory speed: Parquet cost a hunt's 60k Endpoint.Filesystem rows
+    0.28 CPU-s, IPC 0.05 s); each data set's files (a new one where a source's batches differ in
+    columns)."""
     import pyarrow.ipc as ipc
 
     writers: dict[str, tuple[ipc.RecordBatchFileWriter, pa.Schema]] = {}
     files: dict[str, list[Path]] = {}
-    pending: dict[str, list[pa.RecordBatch]] = {dataset: [] for dataset in needs}
 
-    def write(dataset: str, batches: Iterable[pa.RecordBatch]) -> None:
-        for batch in batches:
-            writer, schema = writers.get(dataset, (None, None))
-            if writer is not None and schema != batch.schema:
-                writer.close()
-                writer = None
-            if writer is None:
-                path = spool / f"{sum(len(f) for f in files.values())}.arrow"
-                files.setdefault(dataset, []).append(path)
-                writer = ipc.new_file(path, batch.schema)
-                writers[dataset] = (writer, batch.schema)
-            writer.write_batch(batch)
-
-    def look(dataset: str, batch: pa.RecordBatch | None) -> None:
-        """Rows to write, looked at by ``presence`` ``LOOK_ROWS``-ish at a time (None: the
-        last of them)."""
-        rows = pending[dataset]
-        if batch is not None:
-            rows.append(batch)
-            if sum(b.num_rows for b in rows) < LOOK_ROWS:
-                return
-        pending[dataset] = []
-        write(dataset, rows if presence is None else presence.observe(dataset, rows))
+    def write(dataset: str, batch: pa.RecordBatch) -> None:
+        writer, schema = writers.get(dataset, (None, None))
+        if writer is not None and schema != batch.schema:
+            writer.close()
+            writer = None
+        if writer is None:
+            path = spool / f"{sum(len(f) for f in files.values())}.arrow"
+            files.setdefault(dataset, []).append(path)
+            writer = ipc.new_file(path, batch.schema)
+            writers[dataset] = (writer, batch.schema)
+        writer.write_batch(batch)
 
     try:
         for dataset in needs:
             batches = held.pop(dataset)[::-1]
             while batches:  # each let go once written
-                look(dataset, batches.pop())
+                write(dataset, batches.pop())
         for dataset, batch in stream:
             kept = window.take(dataset, batch)
             if kept is not None:
-                look(dataset, kept)
-        for dataset in needs:
-            look(dataset, None)
+                looking.add(dataset, kept)
+                write(dataset, kept)
     finally:
         for writer, _ in writers.values():
             writer.close()
