@@ -5,16 +5,20 @@ from __future__ import annotations
 import gc
 import os
 import tempfile
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pytest
 from sqlglot import exp
 
 from escudo.compile import compile_search
 from escudo.datamodels.cim import DATASETS
+from escudo.engines import duckdb as duckdb_engine
 from escudo.engines import spark
+from escudo.engines.base import Runnable
 from escudo.engines.duckdb import DuckDBEngine
 from escudo.errors import EngineError
 
@@ -189,3 +193,53 @@ def test_run_many_gives_each_search_its_rows_in_order_on_cursors_and_on_the_conn
         assert [t.num_rows for t in expected[:3]] == [2, 1, 1]
         with pytest.raises(EngineError, match="DuckDB failed"):
             engine.run_many([searches[0], replace(searches[0], expression=exp.select("nope"))])
+
+
+def test_arrow_files_are_scanned_in_place_on_the_connection_and_its_cursors(
+    tmp_path: Path,
+) -> None:
+    import pyarrow.ipc as ipc
+
+    # two files of one data set, their columns differing (a second source): matched by name
+    first, second = tmp_path / "0.arrow", tmp_path / "1.arrow"
+    for path, table in (
+        (first, pa.table({"dest": ["a", "b"], "user": ["u1", "u2"]})),
+        (second, pa.table({"dest": ["a"], "extra": ["x"]})),
+    ):
+        with ipc.new_file(path, table.schema) as writer:
+            writer.write_table(table)
+    searches = [compile_search(COUNT_BY_DEST), compile_search(COUNT_BY_DEST + " Processes.user")]
+    with DuckDBEngine() as engine:
+        engine.register_arrow_files("Endpoint.Processes", [first, second])
+        expected = [
+            [{"Processes.dest": "a", "count": 2}, {"Processes.dest": "b", "count": 1}],
+            [
+                {"Processes.dest": "a", "Processes.user": "u1", "count": 1},
+                {"Processes.dest": "b", "Processes.user": "u2", "count": 1},
+            ],
+        ]
+        assert [engine.run(s).to_pylist() for s in searches] == expected
+        # two cursors, each with the files registered on it
+        assert [t.to_pylist() for t in engine.run_many(searches * 2)] == expected * 2
+        columns = engine.execute("SELECT * FROM dm_endpoint_processes LIMIT 0").column_names
+        assert columns == [*DATASETS["Endpoint.Processes"].all_fields, "extra"]
+        with pytest.raises(EngineError, match=r"cannot load Endpoint\.Processes from Arrow"):
+            engine.register_arrow_files("Endpoint.Processes", [tmp_path / "none.arrow"])
+
+
+def test_run_many_runs_searches_over_arrow_views_on_its_cursors(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    searches = [compile_search(COUNT_BY_DEST)] * 4
+    threads: set[str] = set()
+    run_on = duckdb_engine._run_on
+
+    def noted(con: duckdb.DuckDBPyConnection, compiled: Runnable) -> pa.Table:
+        threads.add(threading.current_thread().name)  # which thread ran it: the real run
+        return run_on(con, compiled)
+
+    monkeypatch.setattr(duckdb_engine, "_run_on", noted)
+    with DuckDBEngine() as engine:
+        engine.register_arrow("Endpoint.Processes", pa.table({"dest": ["a", "b", "a"]}))
+        assert [t.num_rows for t in engine.run_many(searches)] == [2] * 4
+    assert threads and all(name.startswith("escudo-duckdb") for name in threads)

@@ -213,6 +213,8 @@ PLAIN = syslog_line(event_xml()).encode()
 @example([PLAIN], "store", True)
 @example([PLAIN.replace(b"/tmp/ngrok", b"/tmp/\xff")], "store", True)  # not UTF-8
 @example([PLAIN.replace(b"/tmp/ngrok", b"/tmp/]]>")], "store", True)  # refused in XML text
+@example([PLAIN.replace(b'Name="Linux-', b'Name="]]>Linux-')], "store", False)  # in the head
+@example([PLAIN.replace(b'Guid="{', b'Guid="]]>{')], "raw", True)  # too: the exact path refuses
 @example([PLAIN.replace(b'Name="Linux-', b'Name="Linux&')], "raw", True)  # a stray '&'
 @example([PLAIN.replace(b">1<", b">12345678901<")], "store", True)  # EventID past 10 digits
 @example([PLAIN.replace(b".618000000Z", b".6180000000Z")], "store", True)  # 10 fraction digits

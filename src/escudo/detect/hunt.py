@@ -2,10 +2,11 @@
 
 Each input is read ONCE, whatever the number of detections and data sets: one extraction per
 record feeds every CIM data set the selected detections need, with a raw prefilter that is the OR
-of the detections' own (``normalize.read_datasets``); the rows are loaded into the engine (the
-first data set streamed, the others spooled to Arrow files while it loads), and every detection's
-compiled SQL then runs over them; a detection whose required literals no loaded row holds runs
-over its data set emptied instead (``detect/presence.py``: the same result, no scan). Each
+of the detections' own (``normalize.read_datasets``); the rows are handed to the engine as they
+are (up to ``IN_PLACE_BYTES``: scanned in place) or, past that, spooled to Arrow files it scans,
+and every detection's compiled SQL then runs over them; a detection whose required literals no
+row read holds runs over its data set emptied instead (``detect/presence.py``: the same result,
+no scan; run while the inputs are read, :class:`_EmptyRuns`). Each
 detection's ``<name>_filter`` macro is the user's when a content folder defines it, else
 contentctl's ``search *`` (``loader.macros_for``).
 
@@ -34,7 +35,7 @@ import pyarrow.compute as pc
 from escudo.content.loader import macros_for, resolve_detection
 from escudo.content.model import ContentSet, Detection
 from escudo.datamodels.normalize import MAX_UNION_CLAUSES, union_filters
-from escudo.detect.presence import LiteralPresence, Presence
+from escudo.detect.presence import LOOK_ROWS, LiteralPresence, Presence
 from escudo.detect.result import DetectionResult
 from escudo.detect.store import RISK_DATASET, Store
 from escudo.errors import EscudoError
@@ -263,8 +264,72 @@ def run_compiled(
             presence = StorePresence.lookup(engine, [c for _, c in jobs])
         elif needs:
             presence = LiteralPresence([c for _, c in jobs], needs)
-            _load_logs(engine, paths, needs, window, stats, sourcetype, reads, presence)
+            ahead = _EmptyRuns.start(engine, jobs, needs, presence)
+            try:
+                # the spool folder (rows past the in-place budget) stays until the searches ran
+                spool = held.enter_context(TemporaryDirectory(prefix="escudo-spool-"))
+                _load_logs(
+                    engine,
+                    paths,
+                    needs,
+                    window,
+                    stats,
+                    sourcetype,
+                    reads,
+                    presence,
+                    ahead.wait,
+                    Path(spool),
+                )
+            finally:
+                ahead.wait()
+            return _run_jobs(engine, jobs, window, presence, ahead.results)
         return _run_jobs(engine, jobs, window, presence)
+
+
+class _EmptyRuns:
+    """The searches a hunt may find it cannot match (``LiteralPresence.may_rule_out``), run over
+    their data sets emptied while the inputs are read (in a background thread: DuckDB runs
+    queries without Python's lock, on the CPU the read leaves idle): what :func:`_run_jobs` runs
+    for those it rules out, the same queries over the same empty tables, done ahead. Only on an
+    engine that runs several searches at once (``run_many``); an error drops them all (they run
+    after the read then, as without this)."""
+
+    def __init__(self) -> None:
+        self.results: dict[int, pa.Table] = {}
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def start(
+        cls,
+        engine: Engine,
+        jobs: Sequence[tuple[Detection, CompiledSearch]],
+        needs: dict[str, list[Requirements]],
+        presence: LiteralPresence,
+    ) -> _EmptyRuns:
+        runs = cls()
+        chosen = [i for i, (_, c) in enumerate(jobs) if presence.may_rule_out(c)]
+        # one search alone (the seed): ~10 ms saved if ruled out, spent if not
+        if len(chosen) < 2 or getattr(engine, "run_many", None) is None:
+            return runs
+        for dataset in needs:  # registered again (the rows read) once this is done
+            engine.register_arrow(dataset, empty_table(dataset))
+        searches = [jobs[i][1] for i in chosen]
+
+        def run() -> None:
+            try:
+                runs.results = dict(zip(chosen, _run_all(engine, searches), strict=True))
+            except Exception as exc:  # run again after the read, where an error is raised
+                logger.debug("searches over no rows ahead of the read failed: %s", exc)
+
+        runs._thread = threading.Thread(target=run, name="escudo-empty-runs", daemon=True)
+        runs._thread.start()
+        return runs
+
+    def wait(self) -> None:
+        """Until every search is done (before the engine's data sets are registered again)."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
 
 
 def _run_jobs(
@@ -272,17 +337,22 @@ def _run_jobs(
     jobs: Sequence[tuple[Detection, CompiledSearch]],
     window: _Window,
     presence: Presence | None,
+    empty: dict[int, pa.Table] | None = None,
 ) -> list[DetectionResult]:
     """Every job's rows, in order: first those that may match (``presence``), over the rows
     loaded; then the others, over their data set emptied (docs/semantics.md, "Detections that
     cannot match" and "Searches over the store that cannot match"), which costs no scan of the
-    rows, several at once (:func:`_run_all`)."""
+    rows, several at once (:func:`_run_all`), or taken from ``empty`` (job index -> its rows over
+    its data sets emptied, run ahead: :class:`_EmptyRuns`)."""
     now = [i for i, (_, c) in enumerate(jobs) if presence is None or presence.can_match(c)]
     chosen = set(now)
     later = [i for i in range(len(jobs)) if i not in chosen]
-    # one at a time over the rows (DuckDB's threads share each; two at once held more memory)
-    rows = {i: engine.run(jobs[i][1]) for i in now}
-    if later:
+    # several at once over the rows too: DuckDB scans Arrow data on about one thread a search
+    rows = dict(zip(now, _run_all(engine, [jobs[i][1] for i in now]), strict=True))
+    if later and empty is not None and all(i in empty for i in later):
+        logger.debug("%d of %d detections cannot match the rows read", len(later), len(jobs))
+        rows |= {i: empty[i] for i in later}
+    elif later:
         logger.debug("%d of %d detections cannot match the rows read", len(later), len(jobs))
         for dataset in dict.fromkeys(d for i in later for d in jobs[i][1].datasets):
             engine.register_arrow(dataset, empty_table(dataset))
@@ -298,7 +368,7 @@ def _run_all(engine: Engine, searches: Sequence[CompiledSearch]) -> list[pa.Tabl
     """Each search's rows, in order: several at once where the engine can (DuckDB's
     ``run_many``: the fixed cost of each query overlaps), else one after the other."""
     run_many = getattr(engine, "run_many", None)
-    if run_many is not None:
+    if run_many is not None and len(searches) > 1:
         return list(run_many(searches))
     return [engine.run(compiled) for compiled in searches]
 
@@ -388,6 +458,13 @@ class Prefetch:
         self._thread.join()
 
 
+# Arrow bytes of rows read kept in memory and scanned in place (a view: no copy into the engine,
+# whose load of 340 MB of Sysmon process rows cost 2.6-3.5 CPU-s on one thread, more than the 10
+# searches that then ran over them); past it every row goes to Arrow files the engine scans (the
+# memory held does not grow with the input). 1M Sysmon events of an ESCU hunt: 358 MiB.
+IN_PLACE_BYTES = 384 << 20
+
+
 def _load_logs(
     engine: Engine,
     paths: Sequence[Path | str],
@@ -397,74 +474,172 @@ def _load_logs(
     sourcetype: str | None,
     reads: Iterable[tuple[str, pa.RecordBatch]] | None = None,
     presence: LiteralPresence | None = None,
+    before_register: Callable[[], None] | None = None,
+    spool: Path | None = None,
 ) -> None:
-    """Read the inputs once into every data set of ``needs``: the first data set streams into
-    the engine (which spills to disk when it must); the others' batches go to Arrow files
-    meanwhile, loaded into the engine once the read is done (memory stays bounded). ``reads``:
-    that read, already started; ``presence`` looks at every row loaded."""
-    with TemporaryDirectory(prefix="escudo-spool-") as spool:
-        _load_logs_via(
-            engine, paths, needs, window, stats, sourcetype, Path(spool), reads, presence
-        )
-
-
-def _load_logs_via(
-    engine: Engine,
-    paths: Sequence[Path | str],
-    needs: dict[str, list[Requirements]],
-    window: _Window,
-    stats: ReadStats,
-    sourcetype: str | None,
-    spool: Path,
-    reads: Iterable[tuple[str, pa.RecordBatch]] | None = None,
-    presence: LiteralPresence | None = None,
-) -> None:
-    import pyarrow.ipc as ipc
-
+    """Read the inputs once into every data set of ``needs``. Rows up to ``IN_PLACE_BYTES`` are
+    held and registered as they are (the engine scans them in place); past it, and with a
+    ``spool`` folder (kept by the caller until the searches ran), every row goes to an Arrow file
+    per data set that the engine scans (:func:`_register_spooled`; memory stays bounded).
+    ``reads``: that read, already started; ``presence`` looks at every row registered;
+    ``before_register`` is called before the first data set is registered."""
     from escudo.datamodels.normalize import read_datasets
 
-    first, *others = needs
-    # Arrow IPC files, uncompressed: written and read back at memory speed (Parquet cost a
-    # hunt's 60k Endpoint.Filesystem rows 0.28 CPU-s, IPC 0.05 s), ~4x Parquet's disk.
-    writers: dict[str, ipc.RecordBatchFileWriter] = {}
-    files: dict[str, Path] = {}
     inputs = [Path(p) if p != "-" else p for p in paths]
-    stream = (
+    stream = iter(
         reads
         if reads is not None
         else read_datasets(inputs, needs, stats=stats, sourcetype=sourcetype)
     )
+    held: dict[str, list[pa.RecordBatch]] = {dataset: [] for dataset in needs}
+    looking = _Looking(presence, needs)  # while the read goes on (the thread waits for it)
+    size = 0
+    past = False
+    for dataset, batch in stream:
+        kept = window.take(dataset, batch)
+        if kept is None:
+            continue
+        held[dataset].append(kept)
+        looking.add(dataset, kept)
+        size += kept.nbytes
+        if spool is not None and size > IN_PLACE_BYTES:
+            past = True
+            break
+    if past:
+        assert spool is not None
+        files = _spool(needs, window, spool, held, stream, looking)
+        _trim()
+    looking.finish()
+    if before_register is not None:
+        before_register()
+    for dataset in needs:
+        window.seen.setdefault(dataset, (None, None))
+        if past:
+            _register_spooled(engine, dataset, files.get(dataset))
+        else:
+            engine.register_arrow(dataset, _in_place(dataset, held.pop(dataset)))
 
-    def first_rows() -> Iterator[pa.RecordBatch]:
-        for dataset, batch in stream:
-            if dataset == first:
-                yield batch
-                continue
-            kept = window.take(dataset, batch)
-            if kept is None:
-                continue
-            if dataset not in writers:
-                files[dataset] = spool / f"{len(writers)}.arrow"
-                writers[dataset] = ipc.new_file(files[dataset], kept.schema)
-            writers[dataset].write_batch(kept)
 
-    def looked(dataset: str, batches: Iterable[pa.RecordBatch]) -> Iterable[pa.RecordBatch]:
-        return batches if presence is None else presence.observe(dataset, batches)
+class _Looking:
+    """The rows of each data set shown to ``presence`` as they come, ``LOOK_ROWS`` at a time
+    (their distinct values looked at once, ``LiteralPresence.observe``)."""
+
+    def __init__(self, presence: LiteralPresence | None, datasets: Iterable[str]) -> None:
+        self.presence = presence
+        self.waiting: dict[str, list[pa.RecordBatch]] = {dataset: [] for dataset in datasets}
+
+    def add(self, dataset: str, batch: pa.RecordBatch) -> None:
+        if self.presence is None:
+            return
+        waiting = self.waiting[dataset]
+        waiting.append(batch)
+        if sum(b.num_rows for b in waiting) >= LOOK_ROWS:
+            self._look(dataset)
+
+    def finish(self) -> None:
+        """Show what still waits (once every row was added)."""
+        for dataset in self.waiting:
+            self._look(dataset)
+
+    def _look(self, dataset: str) -> None:
+        batches, self.waiting[dataset] = self.waiting[dataset], []
+        if batches and self.presence is not None:
+            for _ in self.presence.observe(dataset, batches):
+                pass
+
+
+def _trim() -> None:
+    """Give the memory of the rows no longer held back to the system (glibc keeps freed blocks
+    of its heap, where most batches from the reader's workers lie: 0.5 GB more at the peak of a
+    hunt over 2M Sysmon events); nothing where the C library has no ``malloc_trim``."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    trim = getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+    if trim is not None:
+        trim(0)
+
+
+def _in_place(dataset: str, batches: list[pa.RecordBatch]) -> pa.Table:
+    """``batches`` as one table (batches of several sources may differ in columns: unified by
+    name), or the data set's empty table."""
+    if not batches:
+        return empty_table(dataset)
+    if all(b.schema == batches[0].schema for b in batches):
+        return pa.Table.from_batches(batches)
+    return pa.concat_tables(
+        [pa.Table.from_batches([b]) for b in batches], promote_options="permissive"
+    )
+
+
+def _spool(
+    needs: dict[str, list[Requirements]],
+    window: _Window,
+    spool: Path,
+    held: dict[str, list[pa.RecordBatch]],
+    stream: Iterator[tuple[str, pa.RecordBatch]],
+    looking: _Looking,
+) -> dict[str, list[Path]]:
+    """``held`` (clipped to the window and shown to ``looking`` already) and the rest of
+    ``stream`` (shown to it on the way) written to Arrow IPC files in ``spool``, uncompressed
+    (written and read back at memory speed: Parquet cost a hunt's 60k Endpoint.Filesystem rows
+    0.28 CPU-s, IPC 0.05 s); each data set's files (a new one where a source's batches differ in
+    columns)."""
+    import pyarrow.ipc as ipc
+
+    writers: dict[str, tuple[ipc.RecordBatchFileWriter, pa.Schema]] = {}
+    files: dict[str, list[Path]] = {}
+
+    def write(dataset: str, batch: pa.RecordBatch) -> None:
+        writer, schema = writers.get(dataset, (None, None))
+        if writer is not None and schema != batch.schema:
+            writer.close()
+            writer = None
+        if writer is None:
+            path = spool / f"{sum(len(f) for f in files.values())}.arrow"
+            files.setdefault(dataset, []).append(path)
+            writer = ipc.new_file(path, batch.schema)
+            writers[dataset] = (writer, batch.schema)
+        writer.write_batch(batch)
 
     try:
-        engine.register_arrow(first, looked(first, window.clip(first, first_rows())))
+        for dataset in needs:
+            batches = held.pop(dataset)[::-1]
+            while batches:  # each let go once written
+                write(dataset, batches.pop())
+        for dataset, batch in stream:
+            kept = window.take(dataset, batch)
+            if kept is not None:
+                looking.add(dataset, kept)
+                write(dataset, kept)
     finally:
-        for writer in writers.values():
+        for writer, _ in writers.values():
             writer.close()
-    for dataset in others:
-        window.seen.setdefault(dataset, (None, None))
-        if dataset in files:
-            # read, not memory-mapped: one batch at a time in memory
-            with pa.OSFile(str(files[dataset]), "rb") as file, ipc.open_file(file) as spooled:
-                batches = (spooled.get_batch(i) for i in range(spooled.num_record_batches))
-                engine.register_arrow(dataset, looked(dataset, batches))
-        else:
-            engine.register_arrow(dataset, empty_table(dataset))
+    return files
+
+
+def _register_spooled(engine: Engine, dataset: str, files: list[Path] | None) -> None:
+    """The Arrow files of ``dataset`` (:func:`_spool`) as its rows: scanned where they are by an
+    engine that can (DuckDB's ``register_arrow_files``), else read back a batch at a time."""
+    if not files:
+        engine.register_arrow(dataset, empty_table(dataset))
+        return
+    register_files = getattr(engine, "register_arrow_files", None)
+    if register_files is not None:
+        register_files(dataset, files)
+        return
+    engine.register_arrow(dataset, _read_back(files))
+
+
+def _read_back(files: list[Path]) -> Iterator[pa.RecordBatch]:
+    """The batches of Arrow IPC ``files``, read (not memory-mapped): one at a time in memory."""
+    import pyarrow.ipc as ipc
+
+    for path in files:
+        with pa.OSFile(str(path), "rb") as file, ipc.open_file(file) as spooled:
+            for i in range(spooled.num_record_batches):
+                yield spooled.get_batch(i)
 
 
 def empty_table(dataset: str) -> pa.Table:

@@ -181,10 +181,17 @@ class LiteralPresence:
         needle = literal.encode("utf-8").lower()
         return needle in self.pending.get(dataset, {}).get(field, ())
 
+    def may_rule_out(self, compiled: Runnable) -> bool:
+        """Whether :meth:`can_match` may say False of ``compiled`` (one watched data set, some
+        requirement on it), whatever the rows observed."""
+        if len(compiled.datasets) != 1 or compiled.datasets[0] not in self.watched:
+            return False
+        return any(requirements_of(compiled).get(compiled.datasets[0], ()))
+
     def can_match(self, compiled: Runnable) -> bool:
         """False when some clause of ``compiled``'s requirements on its one data set has no
         literal in the rows observed: its result is then its result over no rows."""
-        if len(compiled.datasets) != 1 or compiled.datasets[0] not in self.watched:
+        if not self.may_rule_out(compiled):
             return True
         dataset = compiled.datasets[0]
         return not ruled_out(compiled, dataset, lambda f, lit: self.absent(dataset, f, lit))

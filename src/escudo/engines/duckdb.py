@@ -160,8 +160,10 @@ class DuckDBEngine(ClosedOnExit):
         self._release = weakref.finalize(self, _release, self.connection, self._spill)
         self.registered: set[str] = set()
         # Data sets whose rows this connection alone sees (a view over Arrow data registered on
-        # it): its cursors cannot read them (run_many runs their searches on the connection).
+        # it): its cursors read them once the Arrow data is registered on them too (run_many).
         self.connection_only: set[str] = set()
+        # data set -> (the name its view reads, the Arrow data registered under it)
+        self._arrow_sources: dict[str, tuple[str, object]] = {}
 
     def close(self) -> None:
         """Close the database and remove its spill folder; closing twice is harmless."""
@@ -251,6 +253,30 @@ class DuckDBEngine(ClosedOnExit):
         except duckdb.Error as exc:
             raise EngineError(f"cannot load {dataset} from Parquet {path}: {exc}") from None
         self._registered_as(ds, connection_only=True)
+        self._arrow_sources[ds.name] = (source, scanned)
+
+    def register_arrow_files(self, dataset: str, paths: Sequence[str | Path]) -> None:
+        """Arrow IPC files (of one schema each; columns matched by name) as ``dataset``'s rows,
+        scanned where they are through a view, a batch at a time (nothing loaded ahead, nothing
+        mapped): what a hunt spools past its in-place budget."""
+        import pyarrow.dataset as arrow_dataset
+
+        ds = get_dataset(dataset)
+        try:
+            parts = [arrow_dataset.dataset(str(p), format="ipc") for p in paths]
+            schema = pa.unify_schemas([part.schema for part in parts])
+            scanned = arrow_dataset.dataset([str(p) for p in paths], schema=schema, format="ipc")
+        except (OSError, pa.ArrowException) as exc:
+            raise EngineError(f"cannot load {dataset} from Arrow files: {exc}") from None
+        source = f"__escudo_arrow_files_{ds.relation}"
+        try:
+            self._drop(ds.relation)
+            self.connection.register(source, scanned)
+            self._create_view(ds, schema.names, _quote(source))
+        except duckdb.Error as exc:
+            raise EngineError(f"cannot load {dataset} from Arrow files: {exc}") from None
+        self._registered_as(ds, connection_only=True)
+        self._arrow_sources[ds.name] = (source, scanned)
 
     def _register_read_parquet(
         self, ds: Dataset, files: list[str], path: str | Path | Sequence[str | Path]
@@ -289,6 +315,7 @@ class DuckDBEngine(ClosedOnExit):
         """``ds`` is registered; ``connection_only``: as a view over Arrow data that only this
         connection sees, not its cursors (``run_many`` runs searches over it on the connection)."""
         self.registered.add(ds.name)
+        self._arrow_sources.pop(ds.name, None)
         if connection_only:
             self.connection_only.add(ds.name)
         else:
@@ -312,6 +339,7 @@ class DuckDBEngine(ClosedOnExit):
         except duckdb.Error as exc:
             raise EngineError(f"cannot load {ds.name}: {exc}") from None
         self._registered_as(ds, connection_only=True)
+        self._arrow_sources[ds.name] = (source, table)
 
     def register_empty(self, dataset: str) -> None:
         """An empty table with the data set's columns."""
@@ -337,15 +365,19 @@ class DuckDBEngine(ClosedOnExit):
         """:meth:`run` of each search, in order, ``workers`` at a time (default: the engine's
         threads), each thread on its own cursor of the database: DuckDB plans and runs a query
         without Python's lock, so the fixed cost of each (parse, bind, optimise: ~10 ms for an
-        ESCU search over an empty data set) overlaps. A search over a data set only this
-        connection sees (a view over Arrow data) runs on the connection itself."""
+        ESCU search over an empty data set) overlaps, and so do searches over Arrow data, which
+        DuckDB scans on about one thread each (the Arrow data a view reads is registered on each
+        cursor too, in place)."""
         for compiled in searches:
             self._register_missing(compiled)
         workers = workers or self.threads
+        # every data set a cursor can read (an Arrow source it gets registered), as it is now
+        sources = list(self._arrow_sources.values())
+        only_here = self.connection_only - set(self._arrow_sources)
         shared = [
             i
             for i, c in enumerate(searches)
-            if not any(get_dataset(d).name in self.connection_only for d in c.datasets)
+            if not any(get_dataset(d).name in only_here for d in c.datasets)
         ]
         tables: dict[int, pa.Table] = {}
         if workers > 1 and len(shared) > 1:
@@ -359,6 +391,8 @@ class DuckDBEngine(ClosedOnExit):
                     cursor = local.cursor = self.connection.cursor()
                     with lock:
                         cursors.append(cursor)
+                    for name, data in sources:
+                        cursor.register(name, data)
                 return _run_on(cursor, searches[index])
 
             try:

@@ -485,9 +485,11 @@ static int line(Run *run, Py_ssize_t number, Py_ssize_t ls, Py_ssize_t le)
     if (!at(s, i, le, HEAD, sizeof HEAD - 1))
         return add_exact(run, number, ls, le);
     i += sizeof HEAD - 1;
-    for (int k = 0; k < 2; k++) { /* Provider Name, Guid: [^"<\n]* (strict: entities only) */
-        Py_ssize_t start = i;
+    for (int k = 0; k < 2; k++) { /* Provider Name, Guid: [^"<\n]* (strict: entities only, */
+        Py_ssize_t start = i;        /* no "]]>": the exact path refuses both) */
         while (i < le && s[i] != '"' && s[i] != '<') {
+            if (s[i] == ']' && le - i >= 3 && s[i + 1] == ']' && s[i + 2] == '>')
+                strict = 0;
             if (s[i] == '&' && strict) {
                 Py_ssize_t e = entity(s, i, le);
                 if (!e) {
