@@ -8,10 +8,14 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pyarrow as pa
+import pytest
+
 from escudo import Session
 from escudo.compile.cache import CachedSearch, CompileCache
 from escudo.content.loader import load_content
 from escudo.detect.hunt import compile_detection
+from escudo.errors import UnsupportedSplError
 
 SAMPLE = Path(__file__).parents[2] / "samples" / "sysmon-linux-syslog.log"
 NGROK = "Linux Ngrok Reverse Proxy Usage"
@@ -121,3 +125,59 @@ def test_a_read_entry_counts_as_used(tmp_path: Path) -> None:
     os.utime(entry, (0, 0))
     assert isinstance(CompileCache(tmp_path).compile(detection, content, now=NOW), CachedSearch)
     assert entry.stat().st_mtime > 0
+
+
+def test_a_search_that_does_not_compile_is_kept_with_its_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "content"
+    _content(folder, "Processes.process_name=ngrok", "ngrok", SEARCH + " | map search=x")
+    content = load_content([folder])
+    detection = content.detections["Tunnels"]
+    with pytest.raises(UnsupportedSplError) as first:
+        CompileCache(tmp_path / "cache").compile(detection, content, now=NOW)
+    assert len(list((tmp_path / "cache").glob("*.json"))) == 1
+
+    def compiled(*args: object, **kwargs: object) -> None:
+        raise AssertionError("compiled again: the kept error was not used")
+
+    monkeypatch.setattr("escudo.detect.hunt.compile_detection", compiled)
+    with pytest.raises(UnsupportedSplError) as again:  # another run: no compile
+        CompileCache(tmp_path / "cache").compile(detection, content, now=NOW)
+    assert str(again.value) == str(first.value)
+    assert again.value.render() == first.value.render()  # the caret excerpt too
+    assert (again.value.line, again.value.column) == (first.value.line, first.value.column)
+
+
+def test_results_over_no_rows_are_kept_per_engine(tmp_path: Path) -> None:
+    content = load_content()
+    detection = content.detections[NGROK]
+    cache = CompileCache(tmp_path)
+    cache.compile(detection, content, now=NOW)
+    search = cache.compile(detection, content, now=NOW)
+    assert isinstance(search, CachedSearch)
+    none = pa.table({"n": pa.array([], pa.int64()), "name": pa.array([], pa.string())})
+    assert search.empty_result("duckdb 1") is None
+    search.keep_empty_result("duckdb 1", none)
+    kept = search.empty_result("duckdb 1")
+    assert kept is not None and kept.num_rows == 0 and kept.schema.equals(none.schema)
+    assert search.empty_result("duckdb 2") is None  # another engine version: run again
+    one = pa.table({"count": [0]})
+    search.keep_empty_result("duckdb 2", one)  # rows over no rows (stats count): never kept
+    assert search.empty_result("duckdb 2") is None
+    # an entry compiled afresh (a changed search, macro, escudo) keeps its own
+    fresh = compile_detection(detection, content, now=NOW)
+    assert not isinstance(fresh, CachedSearch)
+
+
+def test_a_hunt_with_results_over_no_rows_kept_finds_the_same(tmp_path: Path) -> None:
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path)  # restored by the session fixture at the end
+    runs = []
+    for _ in range(3):  # compiled; kept; every search over no rows from the cache
+        session = Session(now=NOW)
+        runs.append(session.hunt([SAMPLE]).tables)
+    assert runs[0].keys() == runs[1].keys() == runs[2].keys()
+    assert any(t.num_rows == 0 for t in runs[0].values())  # some ran over no rows
+    for name, table in runs[0].items():
+        assert runs[1][name].equals(table) and runs[2][name].equals(table), name
+    assert list((tmp_path / "escudo" / "compiled").glob("*.empty-*.json"))

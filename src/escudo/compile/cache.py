@@ -13,7 +13,11 @@ or a damaged entry only means compiling. Entries not used for 30 days are remove
 5,000 are kept (:meth:`CompileCache.prune`, once a day).
 
 What comes back is a :class:`CachedSearch`: a :class:`~escudo.compile.CompiledSearch` whose SQL
-text is known; its sqlglot tree and AST are compiled again on first use (Spark, ``explain``).
+text is known; its sqlglot tree and AST are compiled again on first use (Spark, ``explain``). Next
+to its entry, a run keeps the search's result over no rows on an engine when it has none
+(:meth:`CachedSearch.keep_empty_result`). A search that does not compile is kept as its error
+(an ``SplError``, raised again as it was; docs/semantics.md, "Results over no rows and compile
+errors, kept between runs").
 
 >>> import tempfile
 >>> from escudo.content.loader import load_content
@@ -28,6 +32,7 @@ text is known; its sqlglot tree and AST are compiled again on first use (Spark, 
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import json
@@ -42,9 +47,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from escudo.compile import CompiledSearch
+from escudo.errors import SplError, SplSyntaxError, UnsupportedSplError
 from escudo.sources.base import Requirements
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from sqlglot import exp
 
     from escudo.content.model import ContentSet, Detection
@@ -56,6 +63,8 @@ FORMAT = 1  # of an entry; part of the digest
 KEEP_DAYS = 30
 MAX_ENTRIES = 5000
 _PRUNED = ".pruned"
+# A search's result over empty data sets, kept next to its entry (CachedSearch.empty_result).
+_EMPTY = ".empty-"
 # A far-away second time a search is compiled at: equal SQL means the SQL does not use ``now``.
 _OTHER_NOW = datetime(2001, 2, 3, 4, 5, 6, 789000, tzinfo=UTC)
 
@@ -85,6 +94,56 @@ def _file_stamp(path: Path) -> list[Any]:
     return [str(path), info.st_size, info.st_mtime_ns]
 
 
+def _error_entry(exc: SplError) -> dict[str, Any]:
+    """An entry keeping a compile's error: its class and what it was made of."""
+    return {
+        "error": type(exc).__name__,
+        "message": exc.message,
+        "source": exc.source,
+        "offset": exc.offset,
+        "end": exc.end,
+        "origin": exc.origin,
+    }
+
+
+def _failure(compile_at: Callable[[datetime], CompiledSearch], at: datetime) -> Any:
+    """The error entry of compiling at ``at`` (None: it compiled)."""
+    try:
+        compile_at(at)
+    except SplError as exc:
+        return _error_entry(exc)
+    return None
+
+
+def _kept_error(entry: dict[str, Any]) -> SplError | None:
+    """The error an entry kept (as :func:`_error_entry` wrote it), or None: a compiled search."""
+    if "error" not in entry:
+        return None
+    kinds = {cls.__name__: cls for cls in (SplError, SplSyntaxError, UnsupportedSplError)}
+    return kinds[entry["error"]](
+        entry["message"],
+        source=entry["source"],
+        offset=entry["offset"],
+        end=entry["end"],
+        origin=entry["origin"],
+    )
+
+
+def _write_json(path: Path, entry: Any) -> bool:
+    """``entry`` as the JSON file ``path``, whole or not at all (best effort: False on error)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".entry-", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(entry, out)
+        os.replace(tmp, path)  # readers see a whole entry or none
+    except OSError:
+        with contextlib.suppress(NameError, OSError):
+            os.unlink(tmp)
+        return False
+    return True
+
+
 class CachedSearch(CompiledSearch):
     """A compiled search read from the cache: what a hunt needs is here, its DuckDB SQL written
     out (``duckdb_sql``, which the DuckDB engine runs); ``pipeline`` and ``expression`` are
@@ -99,6 +158,7 @@ class CachedSearch(CompiledSearch):
         output_fields: list[str] | None,
         duckdb_sql: str,
         recompile: Callable[[], CompiledSearch],
+        entry: Path | None = None,
     ) -> None:
         # Not CompiledSearch.__init__: its tree and AST are what this class does without.
         self.spl = spl
@@ -108,6 +168,42 @@ class CachedSearch(CompiledSearch):
         self.duckdb_sql = duckdb_sql
         self._recompile = recompile
         self._full: CompiledSearch | None = None
+        self._entry = entry  # its file in the cache (None: not kept)
+
+    def _empty_path(self, engine: str) -> Path | None:
+        """Where its result over empty data sets on ``engine`` is kept: next to its entry,
+        named by the engine and the SQL run (an entry keeps the SQL its digest compiled to)."""
+        if self._entry is None or not self.duckdb_sql:
+            return None
+        key = hashlib.sha256(json.dumps([FORMAT, engine, self.duckdb_sql]).encode()).hexdigest()
+        return self._entry.with_name(f"{self._entry.stem}{_EMPTY}{key[:16]}.json")
+
+    def empty_result(self, engine: str) -> pa.Table | None:
+        """Its rows over its data sets emptied on ``engine`` (a name and version, e.g. ``duckdb
+        1.2.0``) as a run kept them (:meth:`keep_empty_result`): none, their schema as the
+        engine gave it; None when not kept (or damaged)."""
+        path = self._empty_path(engine)
+        if path is None:
+            return None
+        import pyarrow as pa
+
+        try:
+            kept = json.loads(path.read_text(encoding="utf-8"))
+            schema = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(kept["schema"])))
+            with contextlib.suppress(OSError):
+                os.utime(path)  # used (pruning)
+            return schema.empty_table()
+        except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
+            return None
+
+    def keep_empty_result(self, engine: str, table: pa.Table) -> None:
+        """Keep ``table``, its rows over its data sets emptied on ``engine``, when it has none
+        (a search over no rows that gives some, ``stats count`` for one, is run each time)."""
+        path = self._empty_path(engine)
+        if path is None or table.num_rows:
+            return
+        schema = base64.b64encode(table.schema.serialize().to_pybytes()).decode("ascii")
+        _write_json(path, {"schema": schema})
 
     def _compiled(self) -> CompiledSearch:
         if self._full is None:
@@ -192,12 +288,18 @@ class CompileCache:
         ]
         digest = hashlib.sha256(json.dumps(parts).encode()).hexdigest()
         path = self.folder / f"{digest}.json"
-        cached = self._read(path, fresh)
+        cached = self._read(path, fresh)  # (raises the SplError an entry kept)
         if cached is not None:
             return cached
-        compiled = fresh()
         at = now or datetime.now(UTC)
         other = _OTHER_NOW if abs(at - _OTHER_NOW) > timedelta(days=1) else at - timedelta(days=900)
+        try:
+            compiled = fresh()
+        except SplError as exc:  # kept too (a hunt skips it each run), when not from ``now``
+            entry = _error_entry(exc)
+            if _failure(fresh, other) == entry and _write_json(path, entry):
+                self.prune()
+            raise
         if fresh(other).sql() == compiled.sql():
             self._write(path, compiled)
         return compiled
@@ -207,6 +309,12 @@ class CompileCache:
             entry = json.loads(path.read_text(encoding="utf-8"))
             with contextlib.suppress(OSError):
                 os.utime(path)  # used: pruning removes what was not used for a while
+            failed = _kept_error(entry)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # none yet, or damaged: compiled again (and written over)
+        if failed is not None:
+            raise failed
+        try:
             return CachedSearch(
                 spl=entry["spl"],
                 datasets=tuple(entry["datasets"]),
@@ -217,6 +325,7 @@ class CompileCache:
                 output_fields=entry["output_fields"],
                 duckdb_sql=entry["duckdb_sql"],
                 recompile=recompile,
+                entry=path,
             )
         except (OSError, ValueError, KeyError, TypeError):
             return None  # none yet, or damaged: compiled again (and written over)
@@ -232,17 +341,8 @@ class CompileCache:
             "output_fields": compiled.output_fields,
             "duckdb_sql": compiled.sql("duckdb"),
         }
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".entry-", suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump(entry, out)
-            os.replace(tmp, path)  # readers see a whole entry or none
-        except OSError:
-            with contextlib.suppress(NameError, OSError):
-                os.unlink(tmp)
-            return
-        self.prune()
+        if _write_json(path, entry):
+            self.prune()
 
     def prune(self, *, now: float | None = None) -> int:
         """Remove the entries not used for :data:`KEEP_DAYS` days and all but the

@@ -317,7 +317,7 @@ class _EmptyRuns:
 
         def run() -> None:
             try:
-                runs.results = dict(zip(chosen, _run_all(engine, searches), strict=True))
+                runs.results = dict(zip(chosen, _run_empty(engine, searches), strict=True))
             except Exception as exc:  # run again after the read, where an error is raised
                 logger.debug("searches over no rows ahead of the read failed: %s", exc)
 
@@ -356,12 +356,35 @@ def _run_jobs(
         logger.debug("%d of %d detections cannot match the rows read", len(later), len(jobs))
         for dataset in dict.fromkeys(d for i in later for d in jobs[i][1].datasets):
             engine.register_arrow(dataset, empty_table(dataset))
-        rows |= zip(later, _run_all(engine, [jobs[i][1] for i in later]), strict=True)
+        rows |= zip(later, _run_empty(engine, [jobs[i][1] for i in later]), strict=True)
     results = []
     for index, (detection, compiled) in enumerate(jobs):
         low, high = window.info(compiled.datasets)
         results.append(DetectionResult(detection, compiled, rows[index], low, high))
     return results
+
+
+def _run_empty(engine: Engine, searches: Sequence[CompiledSearch]) -> list[pa.Table]:
+    """:func:`_run_all` over data sets the engine holds emptied: a search from the compile
+    cache takes the result a run kept there (``CachedSearch.empty_result``: no rows, the
+    engine's schema for them) when the engine names its version (``cache_name``); those run
+    keep theirs. docs/semantics.md, "Detections that cannot match"."""
+    from escudo.compile.cache import CachedSearch
+
+    name = getattr(engine, "cache_name", None)
+    out: dict[int, pa.Table] = {}
+    if name is not None:
+        for i, search in enumerate(searches):
+            kept = search.empty_result(name) if isinstance(search, CachedSearch) else None
+            if kept is not None:
+                out[i] = kept
+    missing = [i for i in range(len(searches)) if i not in out]
+    for i, table in zip(missing, _run_all(engine, [searches[i] for i in missing]), strict=True):
+        out[i] = table
+        search = searches[i]
+        if name is not None and isinstance(search, CachedSearch):
+            search.keep_empty_result(name, table)
+    return [out[i] for i in range(len(searches))]
 
 
 def _run_all(engine: Engine, searches: Sequence[CompiledSearch]) -> list[pa.Table]:

@@ -131,6 +131,8 @@ class DuckDBEngine(ClosedOnExit):
     """An in-process DuckDB database holding data set tables; use as a context manager."""
 
     dialect = dialect
+    # What a result kept from an earlier run depends on (compile.cache: results over no rows).
+    cache_name = f"duckdb {duckdb.__version__}"
 
     def __init__(
         self,
