@@ -24,7 +24,7 @@ import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
@@ -247,15 +247,7 @@ class DuckDBEngine(ClosedOnExit):
             scanned = arrow_dataset.dataset(files, schema=schema, format="parquet")
         except (OSError, pa.ArrowException) as exc:
             raise EngineError(f"cannot load {dataset} from Parquet {path}: {exc}") from None
-        source = f"__escudo_parquet_{ds.relation}"
-        try:
-            self._drop(ds.relation)
-            self.connection.register(source, scanned)
-            self._create_view(ds, schema.names, _quote(source))
-        except duckdb.Error as exc:
-            raise EngineError(f"cannot load {dataset} from Parquet {path}: {exc}") from None
-        self._registered_as(ds, connection_only=True)
-        self._arrow_sources[ds.name] = (source, scanned)
+        self._register_scanned(ds, scanned, "parquet", f"Parquet {path}")
 
     def register_arrow_files(self, dataset: str, paths: Sequence[str | Path]) -> None:
         """Arrow IPC files (of one schema each; columns matched by name) as ``dataset``'s rows,
@@ -270,13 +262,19 @@ class DuckDBEngine(ClosedOnExit):
             scanned = arrow_dataset.dataset([str(p) for p in paths], schema=schema, format="ipc")
         except (OSError, pa.ArrowException) as exc:
             raise EngineError(f"cannot load {dataset} from Arrow files: {exc}") from None
-        source = f"__escudo_arrow_files_{ds.relation}"
+        self._register_scanned(ds, scanned, "arrow_files", "Arrow files")
+
+    def _register_scanned(self, ds: Dataset, scanned: Any, kind: str, what: str) -> None:
+        """``ds``'s view over a pyarrow dataset (``scanned``: files DuckDB reads a batch at a
+        time), registered on this connection as ``__escudo_<kind>_<relation>`` (and on the
+        cursors of ``run_many``); ``what`` names the files in an error."""
+        source = f"__escudo_{kind}_{ds.relation}"
         try:
             self._drop(ds.relation)
             self.connection.register(source, scanned)
-            self._create_view(ds, schema.names, _quote(source))
+            self._create_view(ds, scanned.schema.names, _quote(source))
         except duckdb.Error as exc:
-            raise EngineError(f"cannot load {dataset} from Arrow files: {exc}") from None
+            raise EngineError(f"cannot load {ds.name} from {what}: {exc}") from None
         self._registered_as(ds, connection_only=True)
         self._arrow_sources[ds.name] = (source, scanned)
 
