@@ -35,7 +35,7 @@ import pyarrow.compute as pc
 from escudo.content.loader import macros_for, resolve_detection
 from escudo.content.model import ContentSet, Detection
 from escudo.datamodels.normalize import MAX_UNION_CLAUSES, union_filters
-from escudo.detect.presence import LOOK_ROWS, LiteralPresence, Presence
+from escudo.detect.presence import LiteralPresence, Presence
 from escudo.detect.result import DetectionResult
 from escudo.detect.store import RISK_DATASET, Store
 from escudo.errors import EscudoError
@@ -515,7 +515,6 @@ def _load_logs(
         else read_datasets(inputs, needs, stats=stats, sourcetype=sourcetype)
     )
     held: dict[str, list[pa.RecordBatch]] = {dataset: [] for dataset in needs}
-    looking = _Looking(presence, needs)  # while the read goes on (the thread waits for it)
     size = 0
     past = False
     for dataset, batch in stream:
@@ -523,16 +522,18 @@ def _load_logs(
         if kept is None:
             continue
         held[dataset].append(kept)
-        looking.add(dataset, kept)
+        if presence is not None:  # while the read goes on (the thread waits for it)
+            presence.add(dataset, kept)
         size += kept.nbytes
         if spool is not None and size > IN_PLACE_BYTES:
             past = True
             break
     if past:
         assert spool is not None
-        files = _spool(needs, window, spool, held, stream, looking)
+        files = _spool(needs, window, spool, held, stream, presence)
         _trim()
-    looking.finish()
+    if presence is not None:
+        presence.finish()
     if before_register is not None:
         before_register()
     for dataset in needs:
@@ -541,34 +542,6 @@ def _load_logs(
             _register_spooled(engine, dataset, files.get(dataset))
         else:
             engine.register_arrow(dataset, _in_place(dataset, held.pop(dataset)))
-
-
-class _Looking:
-    """The rows of each data set shown to ``presence`` as they come, ``LOOK_ROWS`` at a time
-    (their distinct values looked at once, ``LiteralPresence.observe``)."""
-
-    def __init__(self, presence: LiteralPresence | None, datasets: Iterable[str]) -> None:
-        self.presence = presence
-        self.waiting: dict[str, list[pa.RecordBatch]] = {dataset: [] for dataset in datasets}
-
-    def add(self, dataset: str, batch: pa.RecordBatch) -> None:
-        if self.presence is None:
-            return
-        waiting = self.waiting[dataset]
-        waiting.append(batch)
-        if sum(b.num_rows for b in waiting) >= LOOK_ROWS:
-            self._look(dataset)
-
-    def finish(self) -> None:
-        """Show what still waits (once every row was added)."""
-        for dataset in self.waiting:
-            self._look(dataset)
-
-    def _look(self, dataset: str) -> None:
-        batches, self.waiting[dataset] = self.waiting[dataset], []
-        if batches and self.presence is not None:
-            for _ in self.presence.observe(dataset, batches):
-                pass
 
 
 def _trim() -> None:
@@ -602,10 +575,10 @@ def _spool(
     spool: Path,
     held: dict[str, list[pa.RecordBatch]],
     stream: Iterator[tuple[str, pa.RecordBatch]],
-    looking: _Looking,
+    presence: LiteralPresence | None,
 ) -> dict[str, list[Path]]:
-    """``held`` (clipped to the window and shown to ``looking`` already) and the rest of
-    ``stream`` (shown to it on the way) written to Arrow IPC files in ``spool``, uncompressed
+    """``held`` (clipped to the window and added to ``presence`` already) and the rest of
+    ``stream`` (added to it on the way) written to Arrow IPC files in ``spool``, uncompressed
     (written and read back at memory speed: Parquet cost a hunt's 60k Endpoint.Filesystem rows
     0.28 CPU-s, IPC 0.05 s); each data set's files (a new one where a source's batches differ in
     columns)."""
@@ -634,7 +607,8 @@ def _spool(
         for dataset, batch in stream:
             kept = window.take(dataset, batch)
             if kept is not None:
-                looking.add(dataset, kept)
+                if presence is not None:
+                    presence.add(dataset, kept)
                 write(dataset, kept)
     finally:
         for writer, _ in writers.values():

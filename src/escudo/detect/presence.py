@@ -120,6 +120,9 @@ class LiteralPresence:
         # data set -> field -> literals (ASCII-lowered UTF-8) not found yet
         self.pending: dict[str, dict[str, set[bytes]]] = {}
         self.budget = budget
+        # data set -> the columns added and not looked at yet, and their rows (add)
+        self._held: dict[str, list[pa.RecordBatch]] = {}
+        self._rows: dict[str, int] = {}
         watched = None if datasets is None else frozenset(datasets)
         self.watched: frozenset[str] = frozenset()
         for compiled in searches:
@@ -136,24 +139,36 @@ class LiteralPresence:
                         self.pending.setdefault(dataset, {}).setdefault(field, set()).add(needle)
 
     def observe(self, dataset: str, batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        """``batches`` (rows of ``dataset``) as they are, looked at on the way, ``LOOK_ROWS`` rows
-        at a time (the distinct values of many small batches are mostly the same)."""
-        held: list[pa.RecordBatch] = []
-        rows = 0
+        """``batches`` (rows of ``dataset``) as they are, each :meth:`add`-ed on the way."""
         for batch in batches:
-            fields = [f for f, pending in self.pending.get(dataset, {}).items() if pending]
-            if fields and batch.num_rows:
-                # only the columns looked at are held (a batch holds each column's buffers)
-                part = batch.select([f for f in fields if f in batch.schema.names])
-                if held and part.schema != held[0].schema:
-                    self._look(dataset, held)
-                    held, rows = [], 0
-                held.append(part)
-                rows += batch.num_rows
-                if rows >= LOOK_ROWS:
-                    self._look(dataset, held)
-                    held, rows = [], 0
+            self.add(dataset, batch)
             yield batch
+        self._flush(dataset)
+
+    def add(self, dataset: str, batch: pa.RecordBatch) -> None:
+        """Look at ``batch`` (rows of ``dataset``), ``LOOK_ROWS`` rows at a time (the distinct
+        values of many small batches are mostly the same): :meth:`finish` looks at the rest."""
+        fields = [f for f, pending in self.pending.get(dataset, {}).items() if pending]
+        if not fields or not batch.num_rows:
+            return
+        # only the columns looked at are held (a batch holds each column's buffers)
+        part = batch.select([f for f in fields if f in batch.schema.names])
+        held = self._held.get(dataset)
+        if held and part.schema != held[0].schema:
+            self._flush(dataset)
+        self._held.setdefault(dataset, []).append(part)
+        self._rows[dataset] = self._rows.get(dataset, 0) + batch.num_rows
+        if self._rows[dataset] >= LOOK_ROWS:
+            self._flush(dataset)
+
+    def finish(self) -> None:
+        """Look at the rows :meth:`add` still holds (once every row was added)."""
+        for dataset in list(self._held):
+            self._flush(dataset)
+
+    def _flush(self, dataset: str) -> None:
+        held = self._held.pop(dataset, [])
+        self._rows.pop(dataset, None)
         if held:
             self._look(dataset, held)
 
