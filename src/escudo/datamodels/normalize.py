@@ -608,7 +608,7 @@ class _RecordsThenRaw:
 
 def _assembled(
     processor: MultiNormalizer,
-    raw: RawNormalizer | None,
+    both: _RecordsThenRaw,
     assemble: Callable[..., Iterator[pa.RecordBatch]],
     inputs: list[Input],
     wanted: tuple[str, ...],
@@ -618,14 +618,14 @@ def _assembled(
     workers: int | None,
     chunk_bytes: int,
 ) -> Iterator[tuple[str, pa.RecordBatch]]:
-    """A source whose events span records (``assemble``): the records of each chunk go to the
-    assembly, in input order, and its raw events (when asked) out as they come, in one read."""
+    """A source whose events span records (``assemble``): the records of each chunk (``both``
+    reads them, and the raw events when asked) go to the assembly, in input order, and its raw
+    events out as they come, in one read."""
     pending: list[pa.RecordBatch] = []
     # a plan may read bigger chunks (an auditd hunt: auditd_hunt.CHUNK_FACTOR)
     chunk_bytes *= getattr(processor.plan, "chunk_factor", 1)
 
     def records() -> Iterator[pa.RecordBatch]:
-        both = _RecordsThenRaw(processor.plan, raw)
         for out in read_batches(
             inputs, both, stats=stats, workers=workers, chunk_bytes=chunk_bytes
         ):
@@ -725,10 +725,7 @@ def start_reading(
     except EscudoError:
         return  # reported by the read itself
     if first is not None:
-        processor: Processor = first[1]
-        if isinstance(first[2], partial):  # an assembled read runs _RecordsThenRaw (threads
-            processor = _RecordsThenRaw(first[1].plan, first[2].args[1])  # when it streams)
-        start_workers(first[0], processor)
+        start_workers(first[0], first[1])
 
 
 # A read that assembles events from records: (stats, workers, chunk_bytes) -> (data set, batch)s.
@@ -739,9 +736,10 @@ def _processors(
     paths: Iterable[str | os.PathLike[str] | Input],
     needs: dict[str, list[Requirements]],
     sourcetype: str | None,
-) -> Iterator[tuple[list[Input], MultiNormalizer, _Assembled | None]]:
-    """The inputs in runs of one source, each with the processor :func:`read_datasets` runs, or
-    for a source that assembles events from records, the read that does (``_assembled``)."""
+) -> Iterator[tuple[list[Input], Processor, _Assembled | None]]:
+    """The inputs in runs of one source, each with the processor the read runs over them (a
+    :class:`MultiNormalizer`; for a source that assembles events from records, the
+    :class:`_RecordsThenRaw` of ``_assembled``, the read it yields too)."""
     for st, inputs in sources_of(paths, sourcetype):
         targets = []
         filters: list[RawFilter | None] = []
@@ -777,11 +775,12 @@ def _processors(
         assemble = getattr(st, "assemble", None)
         if assemble is not None and targets:  # events span chunks: joined here, in input order
             processor = MultiNormalizer(plan, record_field, tuple(targets), st.source, st.name)
+            both = _RecordsThenRaw(plan, raw)
             yield (
                 inputs,
-                processor,
+                both,
                 partial(
-                    _assembled, processor, raw, assemble, inputs, wanted, record_types, raw_filter
+                    _assembled, processor, both, assemble, inputs, wanted, record_types, raw_filter
                 ),
             )
             continue
