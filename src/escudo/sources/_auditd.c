@@ -2113,6 +2113,19 @@ static int build_event(const uint8_t *s, const Line *lines, const Group *g, Out 
     return 1;
 }
 
+/* Whether a column ran out of memory. */
+static inline int out_failed(const Out *o)
+{
+    return o->valid.failed || o->offsets.failed || o->data.failed;
+}
+
+static void out_free(Out *o)
+{
+    free(o->valid.data);
+    free(o->offsets.data);
+    free(o->data.data);
+}
+
 static PyObject *out_triple(Out *o)
 {
     if (o->offsets.len == 0) {
@@ -2203,7 +2216,7 @@ static PyObject *build_chunk(PyObject *self, PyObject *args)
         goto done;
     }
     for (int c = 0; c < B_COUNT; c++)
-        if (outs[c].valid.failed || outs[c].offsets.failed || outs[c].data.failed) {
+        if (out_failed(&outs[c])) {
             PyErr_NoMemory();
             goto done;
         }
@@ -2301,11 +2314,8 @@ done:
     free(argv);
     free(pending);
     free(ordinals.data);
-    for (int c = 0; c < B_COUNT; c++) {
-        free(outs[c].valid.data);
-        free(outs[c].offsets.data);
-        free(outs[c].data.data);
-    }
+    for (int c = 0; c < B_COUNT; c++)
+        out_free(&outs[c]);
     PyBuffer_Release(&view);
     return result;
 }
@@ -2338,18 +2348,9 @@ static PyObject *raw_records(PyObject *self, PyObject *args)
     Py_ssize_t pos = 0;
     while (ok && pos < n) {
         Line ln;
-        unsigned quotes, odd;
-        ln.start = pos;
-        ln.eol = scan_line(s, pos, n, &quotes, &odd);
-        if ((odd & 4u) || !header(s, &ln) || ln.node_e - ln.node_s > 100) {
-            ok = 0;
-            break;
-        }
-        for (Py_ssize_t i = ln.start; i < ln.body; i++)
-            quotes -= s[i] == '"';
         char stamp[48];
         size_t stamp_len = 0;
-        if (malformed(s, ln.body, ln.eol, quotes, odd) ||
+        if (!read_line(s, pos, n, &ln, 0) || ln.node_e - ln.node_s > 100 ||
             !when(s, &ln, stamp, &stamp_len, &last_sec, last_text)) {
             ok = 0;
             break;
@@ -2366,7 +2367,7 @@ static PyObject *raw_records(PyObject *self, PyObject *args)
 
     int failed = 0;
     for (int c = 0; c < 3; c++)
-        failed |= outs[c].valid.failed || outs[c].offsets.failed || outs[c].data.failed;
+        failed |= out_failed(&outs[c]);
     if (failed)
         PyErr_NoMemory();
     else if (!ok)
@@ -2374,11 +2375,8 @@ static PyObject *raw_records(PyObject *self, PyObject *args)
     else
         result = Py_BuildValue("(nNNN)", outs[0].count, out_triple(&outs[0]),
                                out_triple(&outs[1]), out_triple(&outs[2]));
-    for (int c = 0; c < 3; c++) {
-        free(outs[c].valid.data);
-        free(outs[c].offsets.data);
-        free(outs[c].data.data);
-    }
+    for (int c = 0; c < 3; c++)
+        out_free(&outs[c]);
     PyBuffer_Release(&view);
     return result;
 }
