@@ -351,10 +351,7 @@ class EventPlan:
     def chunk_factor(self) -> int:
         """How many times the reader's chunk size this plan reads best: a hunt through the index
         (``auditd_hunt.CHUNK_FACTOR``), else 1."""
-        needles = compile_filter(self.raw_filter)
-        if needles is None or auditd_hunt.clause_for(needles) is None:
-            return 1
-        return auditd_hunt.CHUNK_FACTOR
+        return 1 if self._clause() is None else auditd_hunt.CHUNK_FACTOR
 
     # The reader's ranges for read_range: one chunk each (the chunks the worker processes read,
     # so the assembler's batches, and the order it releases rows in, are the same).
@@ -410,7 +407,7 @@ class EventPlan:
 
     def __call__(self, data: bytes, name: str) -> tuple[pa.RecordBatch, ReadStats]:
         needles = compile_filter(self.raw_filter)
-        clause = auditd_hunt.clause_for(needles) if needles is not None else None
+        clause = self._clause()
         if needles is not None and clause is not None:
             indexed = self._indexed(data, needles, clause)
             if indexed is not None:
