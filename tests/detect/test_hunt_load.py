@@ -3,19 +3,16 @@ it spooled to Arrow files the engine scans (bounded memory), with the same resul
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from recording_engine import RecordingEngine
 
 from escudo.compile import CompiledSearch, compile_search
 from escudo.content.model import Detection
-from escudo.datamodels.cim import get_dataset
 from escudo.detect import hunt
 from escudo.detect.hunt import run_compiled
-from escudo.engines.base import Runnable
-from escudo.engines.duckdb import DuckDBEngine
 
 ROOT = Path(__file__).parents[2]
 SAMPLE = ROOT / "samples" / "sysmon-linux-syslog.log"
@@ -28,37 +25,6 @@ SEARCHES = (
 )
 
 
-class _Recording(DuckDBEngine):
-    """A DuckDB engine noting, for each search run, what holds its data set (a view over the
-    rows read, held: "rows"; a view over the Arrow files they were spooled to: "files"; a
-    table) and how many rows it has."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.held: list[tuple[str, int]] = []
-
-    def _note(self, compiled: Runnable) -> None:
-        relation = get_dataset(compiled.datasets[0]).relation
-        views = self.connection.execute(
-            "SELECT sql FROM duckdb_views() WHERE view_name = ?", [relation]
-        ).fetchall()
-        # a view over the Arrow rows held, or over the Arrow files spooled; else a table
-        kind = (
-            "table" if not views else "files" if "__escudo_arrow_files_" in views[0][0] else "rows"
-        )
-        rows = self.connection.execute(f'SELECT count(*) FROM "{relation}"').fetchall()[0][0]
-        self.held.append((kind, rows))
-
-    def run(self, compiled: Runnable) -> pa.Table:
-        self._note(compiled)
-        return super().run(compiled)
-
-    def run_many(self, searches: Sequence[Runnable], workers: int | None = None) -> list[pa.Table]:
-        for compiled in searches:
-            self._note(compiled)
-        return super().run_many(searches, workers)
-
-
 def _jobs() -> list[tuple[Detection, CompiledSearch]]:
     return [
         (Detection(name=f"d{i}", id="", search=spl, type="Hunting", status="experimental"),
@@ -68,7 +34,7 @@ def _jobs() -> list[tuple[Detection, CompiledSearch]]:
 
 
 def _hunt() -> tuple[list[pa.Table], list[tuple[str, int]]]:
-    with _Recording() as engine:
+    with RecordingEngine() as engine:
         results = run_compiled([SAMPLE], _jobs(), engine=engine)
         return [r.rows for r in results], engine.held
 

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow as pa
+from recording_engine import RecordingEngine
 
 from escudo.compile import CompiledSearch, compile_search
 from escudo.content.model import Detection
-from escudo.datamodels.cim import get_dataset
 from escudo.datamodels.normalize import read_datasets
 from escudo.detect.hunt import needs_of, run_compiled
 from escudo.detect.presence import LiteralPresence
-from escudo.engines.base import Runnable
 from escudo.engines.duckdb import DuckDBEngine
 
 ROOT = Path(__file__).parents[2]
@@ -71,28 +69,6 @@ def test_only_searches_over_one_watched_data_set_are_ruled_out() -> None:
     assert LiteralPresence([ngrok]).can_match(_search("Processes.process_name=*"))
 
 
-class _Recording(DuckDBEngine):
-    """A DuckDB engine noting how many rows each search's data set held when it ran."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.held: list[int] = []
-
-    def _note(self, compiled: Runnable) -> None:
-        relation = get_dataset(compiled.datasets[0]).relation
-        found = self.connection.execute(f'SELECT count(*) FROM "{relation}"').fetchall()
-        self.held.append(found[0][0])
-
-    def run(self, compiled: Runnable) -> pa.Table:
-        self._note(compiled)
-        return super().run(compiled)
-
-    def run_many(self, searches: Sequence[Runnable], workers: int | None = None) -> list[pa.Table]:
-        for compiled in searches:
-            self._note(compiled)
-        return super().run_many(searches, workers)
-
-
 def _reference(paths: list[Path], searches: list[CompiledSearch]) -> list[pa.Table]:
     """Each search over every row read: no prefilter, nothing ruled out."""
     tables: dict[str, list[pa.RecordBatch]] = {}
@@ -122,7 +98,7 @@ def test_hunt_runs_what_cannot_match_over_no_rows_with_the_same_results(tmp_path
         _search("Processes.process_name=CURL", " by Processes.process"),
     ]
     assert set(needs_of(_jobs(searches))) == {PROCESSES}
-    with _Recording() as engine:
+    with RecordingEngine() as engine:
         results = run_compiled([log], _jobs(searches), engine=engine)
     expected = _reference([log], searches)
     assert [r.rows for r in results] == expected
@@ -130,4 +106,4 @@ def test_hunt_runs_what_cannot_match_over_no_rows_with_the_same_results(tmp_path
     assert results[1].rows.to_pylist() == [{"count": 0}]
     # all three over no rows while the inputs were read (each may be ruled out); then ngrok and
     # curl over the rows read; nosuchuser's result is its run over none
-    assert engine.held == [0, 0, 0, 11, 11]
+    assert [rows for _, rows in engine.held] == [0, 0, 0, 11, 11]
