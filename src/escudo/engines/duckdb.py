@@ -161,11 +161,15 @@ class DuckDBEngine(ClosedOnExit):
         # them when it is garbage-collected or at interpreter exit (finalize runs at most once).
         self._release = weakref.finalize(self, _release, self.connection, self._spill)
         self.registered: set[str] = set()
-        # Data sets whose rows this connection alone sees (a view over Arrow data registered on
-        # it): its cursors read them once the Arrow data is registered on them too (run_many).
-        self.connection_only: set[str] = set()
-        # data set -> (the name its view reads, the Arrow data registered under it)
+        # data set -> (the name its view reads, the Arrow data registered under it on this
+        # connection: run_many registers it on its cursors too)
         self._arrow_sources: dict[str, tuple[str, object]] = {}
+
+    @property
+    def connection_only(self) -> set[str]:
+        """The data sets whose rows this connection alone sees: views over Arrow data registered
+        on it (its cursors read them once ``run_many`` registers the data on them too)."""
+        return set(self._arrow_sources)
 
     def close(self) -> None:
         """Close the database and remove its spill folder; closing twice is harmless."""
@@ -216,7 +220,7 @@ class DuckDBEngine(ClosedOnExit):
         finally:
             with contextlib.suppress(duckdb.Error):
                 self.connection.unregister(staging)
-        self._registered_as(ds, connection_only=False)
+        self._registered_as(ds)
 
     # The name before the Engine protocol (register_arrow); kept so existing callers keep working.
     register = register_arrow
@@ -275,8 +279,7 @@ class DuckDBEngine(ClosedOnExit):
             self._create_view(ds, scanned.schema.names, _quote(source))
         except duckdb.Error as exc:
             raise EngineError(f"cannot load {ds.name} from {what}: {exc}") from None
-        self._registered_as(ds, connection_only=True)
-        self._arrow_sources[ds.name] = (source, scanned)
+        self._registered_as(ds, (source, scanned))
 
     def _register_read_parquet(
         self, ds: Dataset, files: list[str], path: str | Path | Sequence[str | Path]
@@ -294,7 +297,7 @@ class DuckDBEngine(ClosedOnExit):
             self._create_view(ds, names, scan)
         except duckdb.Error as exc:
             raise EngineError(f"cannot load {ds.name} from Parquet {path}: {exc}") from None
-        self._registered_as(ds, connection_only=False)
+        self._registered_as(ds)
 
     def register_risk_store(self, store: Store) -> None:
         """The risk events kept in ``store`` as ``Risk.All_Risk`` (read once, under the store's
@@ -311,15 +314,14 @@ class DuckDBEngine(ClosedOnExit):
             f"{_projection(ds, names)} FROM {source}"
         )
 
-    def _registered_as(self, ds: Dataset, *, connection_only: bool) -> None:
-        """``ds`` is registered; ``connection_only``: as a view over Arrow data that only this
-        connection sees, not its cursors (``run_many`` runs searches over it on the connection)."""
+    def _registered_as(self, ds: Dataset, source: tuple[str, object] | None = None) -> None:
+        """``ds`` is registered; ``source``: as a view over that Arrow data (the name it is
+        registered under on this connection, the data), which ``run_many``'s cursors register."""
         self.registered.add(ds.name)
-        self._arrow_sources.pop(ds.name, None)
-        if connection_only:
-            self.connection_only.add(ds.name)
+        if source is None:
+            self._arrow_sources.pop(ds.name, None)
         else:
-            self.connection_only.discard(ds.name)
+            self._arrow_sources[ds.name] = source
 
     def _drop(self, relation: str) -> None:
         """Drop whatever holds ``relation`` now (a view over Arrow data, or a loaded table)."""
@@ -338,8 +340,7 @@ class DuckDBEngine(ClosedOnExit):
             self._create_view(ds, table.column_names, _quote(source))
         except duckdb.Error as exc:
             raise EngineError(f"cannot load {ds.name}: {exc}") from None
-        self._registered_as(ds, connection_only=True)
-        self._arrow_sources[ds.name] = (source, table)
+        self._registered_as(ds, (source, table))
 
     def register_empty(self, dataset: str) -> None:
         """An empty table with the data set's columns."""
@@ -350,7 +351,7 @@ class DuckDBEngine(ClosedOnExit):
             self.connection.execute(f"CREATE OR REPLACE TABLE {_quote(ds.relation)} ({columns})")
         except duckdb.Error as exc:
             raise EngineError(f"cannot create {dataset}: {exc}") from None
-        self._registered_as(ds, connection_only=False)
+        self._registered_as(ds)
 
     def execute(self, sql_or_expression: str | exp.Expr) -> pa.Table:
         """Run SQL (text in DuckDB's dialect, or a sqlglot expression) and return the result."""
@@ -371,16 +372,10 @@ class DuckDBEngine(ClosedOnExit):
         for compiled in searches:
             self._register_missing(compiled)
         workers = workers or self.threads
-        # every data set a cursor can read (an Arrow source it gets registered), as it is now
+        # the Arrow data views read, as it is now: each cursor registers it too
         sources = list(self._arrow_sources.values())
-        only_here = self.connection_only - set(self._arrow_sources)
-        shared = [
-            i
-            for i, c in enumerate(searches)
-            if not any(get_dataset(d).name in only_here for d in c.datasets)
-        ]
         tables: dict[int, pa.Table] = {}
-        if workers > 1 and len(shared) > 1:
+        if workers > 1 and len(searches) > 1:
             local = threading.local()
             cursors: list[duckdb.DuckDBPyConnection] = []
             lock = threading.Lock()
@@ -397,7 +392,7 @@ class DuckDBEngine(ClosedOnExit):
 
             try:
                 with ThreadPoolExecutor(workers, thread_name_prefix="escudo-duckdb") as pool:
-                    tables = dict(zip(shared, pool.map(run_one, shared), strict=True))
+                    tables = dict(enumerate(pool.map(run_one, range(len(searches)))))
             finally:
                 for cursor in cursors:
                     cursor.close()
