@@ -1083,23 +1083,21 @@ def assemble(
     rest streams."""
     assembler = Assembler(fields, record_types, raw_filter, stats, edge_lines, cap)
     deferred = _Deferred(assembler.limit) if compile_filter(raw_filter) is not None else None
+
+    def fed(some: Iterable[pa.RecordBatch | Ranged]) -> Iterator[pa.RecordBatch]:
+        for batch in some:
+            out = assembler.feed(batch.whole() if isinstance(batch, Ranged) else batch)
+            if out is not None:
+                yield out
+
     for batch in batches:
-        if deferred is not None:
-            if deferred.hold(batch):
-                continue
-            for held in deferred.held:  # (the batch itself last among them)
-                out = assembler.feed(held.whole() if isinstance(held, Ranged) else held)
-                if out is not None:
-                    yield out
+        if deferred is None:
+            yield from fed([batch])
+        elif not deferred.hold(batch):
+            yield from fed(deferred.held)  # (the batch itself last among them)
             deferred = None
-            continue
-        out = assembler.feed(batch.whole() if isinstance(batch, Ranged) else batch)
-        if out is not None:
-            yield out
-    for kept in deferred.filtered(stats) if deferred is not None else ():
-        out = assembler.feed(kept)
-        if out is not None:
-            yield out
+    if deferred is not None:
+        yield from fed(deferred.filtered(stats))
     out = assembler.finish()
     if out is not None:
         yield out
