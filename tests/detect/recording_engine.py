@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import pyarrow as pa
 
@@ -14,11 +14,13 @@ from escudo.engines.duckdb import DuckDBEngine
 class RecordingEngine(DuckDBEngine):
     """``held``: for each search run (one by one or several at once), what holds its data set
     (a view over the rows read, held: "rows"; a view over the Arrow files they were spooled to:
-    "files"; a table) and how many rows it has."""
+    "files"; a table) and how many rows it has; ``narrowed``: for each search given narrower rows
+    (``run_many``'s ``narrow``), keyed by ``id()``, the rows of each data set it ran over."""
 
     def __init__(self) -> None:
         super().__init__()
         self.held: list[tuple[str, int]] = []
+        self.narrowed: dict[int, dict[str, int]] = {}
 
     def _note(self, compiled: Runnable) -> None:
         relation = get_dataset(compiled.datasets[0]).relation
@@ -36,7 +38,21 @@ class RecordingEngine(DuckDBEngine):
         self._note(compiled)
         return super().run(compiled)
 
-    def run_many(self, searches: Sequence[Runnable], workers: int | None = None) -> list[pa.Table]:
+    def run_many(
+        self,
+        searches: Sequence[Runnable],
+        workers: int | None = None,
+        narrow: Callable[[Runnable], Mapping[str, pa.Table]] | None = None,
+    ) -> list[pa.Table]:
         for compiled in searches:
             self._note(compiled)
-        return super().run_many(searches, workers)
+        if narrow is None:
+            return super().run_many(searches, workers)
+
+        def noted(compiled: Runnable) -> Mapping[str, pa.Table]:
+            rows = narrow(compiled)
+            if rows:
+                self.narrowed[id(compiled)] = {d: t.num_rows for d, t in rows.items()}
+            return rows
+
+        return super().run_many(searches, workers, noted)

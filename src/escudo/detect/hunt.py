@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,7 +35,7 @@ import pyarrow.compute as pc
 from escudo.content.loader import macros_for, resolve_detection
 from escudo.content.model import ContentSet, Detection
 from escudo.datamodels.normalize import MAX_UNION_CLAUSES, union_filters
-from escudo.detect.presence import LiteralPresence, Presence
+from escudo.detect.presence import LiteralPresence, Narrowing, Presence, requirements_of
 from escudo.detect.result import DetectionResult
 from escudo.detect.store import RISK_DATASET, Store
 from escudo.errors import EscudoError
@@ -44,7 +44,7 @@ from escudo.sources.base import RAW_EVENTS, ReadStats, Requirements
 if TYPE_CHECKING:
     from escudo.compile import CompiledSearch
     from escudo.compile.cache import CompileCache
-    from escudo.engines.base import Engine
+    from escudo.engines.base import Engine, Runnable
 
 __all__ = ["MAX_UNION_CLAUSES", "union_filters"]  # kept importable from here
 
@@ -268,7 +268,7 @@ def run_compiled(
             try:
                 # the spool folder (rows past the in-place budget) stays until the searches ran
                 spool = held.enter_context(TemporaryDirectory(prefix="escudo-spool-"))
-                _load_logs(
+                tables = _load_logs(
                     engine,
                     paths,
                     needs,
@@ -282,7 +282,7 @@ def run_compiled(
                 )
             finally:
                 ahead.wait()
-            return _run_jobs(engine, jobs, window, presence, ahead.results)
+            return _run_jobs(engine, jobs, window, presence, ahead.results, tables)
         return _run_jobs(engine, jobs, window, presence)
 
 
@@ -338,9 +338,11 @@ def _run_jobs(
     window: _Window,
     presence: Presence | None,
     empty: dict[int, pa.Table] | None = None,
+    tables: dict[str, pa.Table] | None = None,
 ) -> list[DetectionResult]:
     """Every job's rows, in order: first those that may match (``presence``), over the rows
-    loaded; then the others, over their data set emptied (docs/semantics.md, "Detections that
+    loaded (over those their requirements admit where the rows are ``tables`` held in place:
+    :func:`_narrowing`); then the others, over their data set emptied (docs/semantics.md, "Detections that
     cannot match" and "Searches over the store that cannot match"), which costs no scan of the
     rows, several at once (:func:`_run_all`), or taken from ``empty`` (job index -> its rows over
     its data sets emptied, run ahead: :class:`_EmptyRuns`)."""
@@ -348,7 +350,8 @@ def _run_jobs(
     chosen = set(now)
     later = [i for i in range(len(jobs)) if i not in chosen]
     # several at once over the rows too: DuckDB scans Arrow data on about one thread a search
-    rows = dict(zip(now, _run_all(engine, [jobs[i][1] for i in now]), strict=True))
+    narrow = _narrowing(tables) if tables else None
+    rows = dict(zip(now, _run_all(engine, [jobs[i][1] for i in now], narrow), strict=True))
     if later and empty is not None and all(i in empty for i in later):
         logger.debug("%d of %d detections cannot match the rows read", len(later), len(jobs))
         rows |= {i: empty[i] for i in later}
@@ -387,13 +390,37 @@ def _run_empty(engine: Engine, searches: Sequence[CompiledSearch]) -> list[pa.Ta
     return [out[i] for i in range(len(searches))]
 
 
-def _run_all(engine: Engine, searches: Sequence[CompiledSearch]) -> list[pa.Table]:
+def _run_all(
+    engine: Engine,
+    searches: Sequence[CompiledSearch],
+    narrow: Callable[[Runnable], Mapping[str, pa.Table]] | None = None,
+) -> list[pa.Table]:
     """Each search's rows, in order: several at once where the engine can (DuckDB's
-    ``run_many``: the fixed cost of each query overlaps), else one after the other."""
+    ``run_many``: the fixed cost of each query overlaps; each over the rows ``narrow`` gives it),
+    else one after the other."""
     run_many = getattr(engine, "run_many", None)
-    if run_many is not None and len(searches) > 1:
+    if run_many is not None and (len(searches) > 1 or narrow is not None):
+        if narrow is not None:
+            return list(run_many(searches, narrow=narrow))
         return list(run_many(searches))
     return [engine.run(compiled) for compiled in searches]
+
+
+def _narrowing(tables: dict[str, pa.Table]) -> Callable[[Runnable], Mapping[str, pa.Table]]:
+    """For a search over one of ``tables``' data sets, that data set's rows its requirements
+    admit, where fewer (``Narrowing``: the same result; docs/semantics.md, "Rows a search is run
+    over"); the lookups are shared by every search."""
+    narrowings = {dataset: Narrowing(table) for dataset, table in tables.items()}
+
+    def narrow(compiled: Runnable) -> Mapping[str, pa.Table]:
+        if len(compiled.datasets) != 1 or compiled.datasets[0] not in narrowings:
+            return {}
+        dataset = compiled.datasets[0]
+        clauses = requirements_of(compiled).get(dataset, ())
+        rows = narrowings[dataset].rows(clauses) if clauses else None
+        return {} if rows is None else {dataset: rows}
+
+    return narrow
 
 
 def needs_of(jobs: Sequence[tuple[Detection, CompiledSearch]]) -> dict[str, list[Requirements]]:
@@ -499,13 +526,14 @@ def _load_logs(
     presence: LiteralPresence | None = None,
     before_register: Callable[[], None] | None = None,
     spool: Path | None = None,
-) -> None:
+) -> dict[str, pa.Table]:
     """Read the inputs once into every data set of ``needs``. Rows up to ``IN_PLACE_BYTES`` are
     held and registered as they are (the engine scans them in place); past it, and with a
     ``spool`` folder (kept by the caller until the searches ran), every row goes to an Arrow file
     per data set that the engine scans (:func:`_register_spooled`; memory stays bounded).
     ``reads``: that read, already started; ``presence`` looks at every row registered;
-    ``before_register`` is called before the first data set is registered."""
+    ``before_register`` is called before the first data set is registered. Returns the tables
+    registered in place (none when the rows were spooled)."""
     from escudo.datamodels.normalize import read_datasets
 
     inputs = [Path(p) if p != "-" else p for p in paths]
@@ -536,12 +564,15 @@ def _load_logs(
         presence.finish()
     if before_register is not None:
         before_register()
+    tables: dict[str, pa.Table] = {}
     for dataset in needs:
         window.seen.setdefault(dataset, (None, None))
         if past:
             _register_spooled(engine, dataset, files.get(dataset))
         else:
-            engine.register_arrow(dataset, _in_place(dataset, held.pop(dataset)))
+            tables[dataset] = _in_place(dataset, held.pop(dataset))
+            engine.register_arrow(dataset, tables[dataset])
+    return tables
 
 
 def _trim() -> None:

@@ -51,6 +51,11 @@ DEFAULT_BUDGET = 1 << 28
 # Rows looked at together (their distinct values once): the columns held meanwhile are the
 # engine's batches' (no copy), ~15 MB of an ESCU hunt's Sysmon process fields.
 LOOK_ROWS = 1 << 17
+# A field narrows the rows a search is run over (:class:`Narrowing`) when its distinct values are
+# at most this share of the rows: looking for each literal in them then costs a fraction of a scan.
+DISTINCT_SHARE = 0.5
+# ... and runs a search over the rows its requirements admit when they are at most this share.
+NARROW_SHARE = 0.5
 
 _SEPARATOR = b"\x00"
 
@@ -212,9 +217,106 @@ class LiteralPresence:
         return not ruled_out(compiled, dataset, lambda f, lit: self.absent(dataset, f, lit))
 
 
+class Narrowing:
+    """The rows of ``table`` (one data set's rows, as a hunt registers them) that a search's
+    requirements admit: for each clause, some literal of it in its field's value, ASCII case aside,
+    as :func:`strike_found` looks (a value holding an ``ALWAYS_PASS`` sequence admits every
+    literal). A search's result over those rows is its result over the whole table: every row it
+    can accept is among them (docs/semantics.md, "Rows a search is run over"), as the raw prefilter
+    drops the others before a one-detection hunt reads them.
+
+    Each field's distinct values are found once (a dictionary) and each literal is looked for
+    in those, once for all the searches that name it. A clause whose field is missing, not plain
+    text, or has more distinct values than ``DISTINCT_SHARE`` of the rows (looking in them costs
+    about what the engine's own filter does) admits every row. :meth:`rows` gives no narrower
+    table when the clauses admit more than ``NARROW_SHARE`` of the rows (the copy would cost more
+    than the scan it saves). Safe to call from several threads.
+
+    >>> table = pa.table({"process_name": ["bash", "CURL", None, "bash", "wget", "bash"]})
+    >>> curl_or_wget = ((("process_name", "curl"), ("process_name", "wget")),)
+    >>> Narrowing(table).rows(curl_or_wget).to_pylist()
+    [{'process_name': 'CURL'}, {'process_name': 'wget'}]
+    """
+
+    def __init__(self, table: pa.Table) -> None:
+        self.table = table
+        # field -> (each row's index in the dictionary, the dictionary ASCII-lowered, which of its
+        # values admit every literal); None: the field cannot narrow
+        self._fields: dict[str, tuple[pa.Array, pa.Array, pa.Array] | None] = {}
+        self._found: dict[tuple[str, str], pa.Array] = {}  # (field, literal) -> dictionary mask
+        self._masks: dict[tuple[tuple[tuple[str, str], ...], ...], pa.Array | None] = {}
+
+    def rows(self, clauses: Iterable[Iterable[tuple[str, str]]]) -> pa.Table | None:
+        """The rows the CNF ``clauses`` admit (a new table); None when that is not narrower than
+        ``NARROW_SHARE`` of the rows: the search is then run over the whole table."""
+        mask = self.mask(clauses)
+        if mask is None or mask.true_count > NARROW_SHARE * self.table.num_rows:
+            return None
+        return self.table.filter(mask)
+
+    def mask(self, clauses: Iterable[Iterable[tuple[str, str]]]) -> pa.Array | None:
+        """Which rows the CNF ``clauses`` admit; None when no clause narrows (every row)."""
+        key = tuple(sorted(tuple(sorted(clause)) for clause in clauses))
+        if key not in self._masks:
+            masks = [m for m in (self._clause(clause) for clause in key) if m is not None]
+            mask = masks[0] if masks else None
+            for other in masks[1:]:
+                mask = pc.and_(mask, other)
+            self._masks[key] = mask
+        return self._masks[key]
+
+    def _clause(self, clause: tuple[tuple[str, str], ...]) -> pa.Array | None:
+        """Which rows hold some literal of ``clause`` (None: every row may)."""
+        if not clause:
+            return None
+        per_field: dict[str, list[str]] = {}
+        for field, literal in clause:
+            per_field.setdefault(field, []).append(literal)
+        mask: pa.Array | None = None
+        for field, literals in per_field.items():
+            encoded = self._field(field)
+            if encoded is None:
+                return None
+            indices, lowered, always = encoded
+            admitted = always
+            for literal in literals:
+                admitted = pc.or_(admitted, self._literal(field, literal, lowered))
+            # a NULL value (its index NULL) holds no literal
+            rows = pc.fill_null(pc.take(admitted, indices), False)
+            mask = rows if mask is None else pc.or_(mask, rows)
+        return mask
+
+    def _literal(self, field: str, literal: str, lowered: pa.Array) -> pa.Array:
+        key = (field, literal)
+        if key not in self._found:
+            needle = literal.encode("utf-8").lower().decode("utf-8")  # as strike_found lowers it
+            self._found[key] = pc.match_substring(lowered, needle)
+        return self._found[key]
+
+    def _field(self, field: str) -> tuple[pa.Array, pa.Array, pa.Array] | None:
+        if field not in self._fields:
+            self._fields[field] = None
+            if field in self.table.schema.names and pa.types.is_string(
+                self.table.schema.field(field).type
+            ):
+                encoded = pc.dictionary_encode(self.table.column(field).combine_chunks())
+                dictionary = encoded.dictionary
+                if len(dictionary) <= DISTINCT_SHARE * max(len(encoded), 1):
+                    always = pa.array([False] * len(dictionary), pa.bool_())
+                    for sequence in ALWAYS_PASS:
+                        found = pc.match_substring(dictionary, sequence.decode("utf-8"))
+                        always = pc.or_(always, found)
+                    lowered = pc.ascii_lower(dictionary)
+                    self._fields[field] = (encoded.indices, lowered, always)
+        return self._fields[field]
+
+
 __all__ = [
     "DEFAULT_BUDGET",
+    "DISTINCT_SHARE",
+    "NARROW_SHARE",
     "LiteralPresence",
+    "Narrowing",
     "Presence",
     "requirements_of",
     "ruled_out",
