@@ -54,6 +54,7 @@ LOOK_ROWS = 1 << 17
 # A field narrows the rows a search is run over (:class:`Narrowing`) when its distinct values are
 # at most this share of the rows: looking for each literal in them then costs a fraction of a scan.
 DISTINCT_SHARE = 0.5
+PROBE_ROWS = 1 << 14  # (first looked at in this many rows)
 # ... and runs a search over the rows its requirements admit when they are at most this share.
 NARROW_SHARE = 0.5
 
@@ -294,21 +295,27 @@ class Narrowing:
         return self._found[key]
 
     def _field(self, field: str) -> tuple[pa.Array, pa.Array, pa.Array] | None:
-        if field not in self._fields:
-            self._fields[field] = None
-            if field in self.table.schema.names and pa.types.is_string(
-                self.table.schema.field(field).type
-            ):
-                encoded = pc.dictionary_encode(self.table.column(field).combine_chunks())
-                dictionary = encoded.dictionary
-                if len(dictionary) <= DISTINCT_SHARE * max(len(encoded), 1):
-                    always = pa.array([False] * len(dictionary), pa.bool_())
-                    for sequence in ALWAYS_PASS:
-                        found = pc.match_substring(dictionary, sequence.decode("utf-8"))
-                        always = pc.or_(always, found)
-                    lowered = pc.ascii_lower(dictionary)
-                    self._fields[field] = (encoded.indices, lowered, always)
+        if field not in self._fields:  # (two threads may both work it out: the same result)
+            self._fields[field] = self._encoded(field)
         return self._fields[field]
+
+    def _encoded(self, field: str) -> tuple[pa.Array, pa.Array, pa.Array] | None:
+        schema = self.table.schema
+        if field not in schema.names or not pa.types.is_string(schema.field(field).type):
+            return None
+        column = self.table.column(field)
+        # the first rows tell a field of mostly distinct values (raw text) cheaply
+        probe = column.slice(0, PROBE_ROWS)
+        if len(pc.unique(probe)) > DISTINCT_SHARE * max(len(probe), 1):
+            return None
+        encoded = pc.dictionary_encode(column.combine_chunks())
+        dictionary = encoded.dictionary
+        if len(dictionary) > DISTINCT_SHARE * max(len(encoded), 1):
+            return None
+        always = pa.array([False] * len(dictionary), pa.bool_())
+        for sequence in ALWAYS_PASS:
+            always = pc.or_(always, pc.match_substring(dictionary, sequence.decode("utf-8")))
+        return encoded.indices, pc.ascii_lower(dictionary), always
 
 
 __all__ = [
