@@ -306,7 +306,8 @@ class Narrowing:
         column = self.table.column(field)
         # the first rows tell a field of mostly distinct values (raw text) cheaply
         probe = column.slice(0, PROBE_ROWS)
-        if len(pc.unique(probe)) > DISTINCT_SHARE * max(len(probe), 1):
+        distinct = pc.count_distinct(probe, mode="only_valid").as_py()
+        if distinct > DISTINCT_SHARE * max(len(probe), 1):
             return None
         encoded = pc.dictionary_encode(column.combine_chunks())
         dictionary = encoded.dictionary
