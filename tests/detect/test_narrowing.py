@@ -6,11 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from recording_engine import RecordingEngine
-from test_presence import _reference
+from test_presence import _jobs, _reference
 
 from escudo.compile import compile_search
 from escudo.content.model import Detection
@@ -157,3 +158,44 @@ def test_a_hunt_runs_each_search_over_the_rows_it_admits_with_the_same_results()
     # of the sample's 27 processes, 8 run as www-data and 13 under dash
     narrowed = [engine.narrowed.get(id(s)) for s in searches]
     assert narrowed == [{PROCESSES: 8}, {PROCESSES: 13}, None]
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(st.none() | TEXT, max_size=12), needle=LITERALS, start=st.integers(0, 3))
+def test_a_haystack_finds_what_arrow_finds(
+    values: list[str | None], needle: str, start: int
+) -> None:
+    for kind in (pa.string(), pa.large_string()):
+        column = pa.array(values, kind)[start:]  # a slice: its offsets do not start at 0
+        expected = pc.match_substring(column, needle).to_pylist()
+        found = presence.Haystack(column).holding(needle.encode("utf-8")).to_pylist()
+        assert found == expected
+
+
+AUDITD_SETS = ROOT / "tests" / "data" / "auditd_detections"
+RAW_SPLS = [
+    'sourcetype="linux:audit" type=SYSCALL comm IN ("rmmod", "insmod") | stats count by comm',
+    'sourcetype="linux:audit" type=EXECVE "find" | stats count by type',
+    'sourcetype="linux:audit" type=PATH name="/etc/*" | stats count by name',
+    'sourcetype="sysmon:linux" ngrok | stats count by sourcetype',
+    'sourcetype="linux:audit" type=PROCTITLE | stats count',  # narrowed by record type alone
+    "index=* | stats count by sourcetype",  # no requirement
+]
+
+
+def test_a_hunt_over_raw_events_runs_each_search_over_the_rows_its_raw_filter_keeps(
+    tmp_path: Path,
+) -> None:
+    # auditd records of the 50 authored sets and the Sysmon sample: two sources in raw events
+    log = tmp_path / "audit.log"
+    log.write_bytes(b"".join(p.read_bytes() for p in sorted(AUDITD_SETS.glob("*/*.log"))))
+    searches = [compile_search(spl) for spl in RAW_SPLS]
+    with RecordingEngine() as engine:
+        results = run_compiled([log, SAMPLE], _jobs(searches), engine=engine)
+    expected = _reference([log, SAMPLE], searches)
+    for spl, result, rows in zip(RAW_SPLS, results, expected, strict=True):
+        assert result.rows == rows, spl
+    assert all(r.num_rows for r in expected[:5])  # each finds something
+    narrowed = [engine.narrowed.get(id(s)) for s in searches]
+    assert all(n is not None and 0 < n["raw_events"] for n in narrowed[:5]), narrowed
+    assert narrowed[5] is None

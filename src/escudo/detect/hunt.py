@@ -410,7 +410,7 @@ def _narrowing(tables: dict[str, pa.Table]) -> Callable[[Runnable], Mapping[str,
     """For a search over one of ``tables``' data sets, that data set's rows its requirements
     admit, where fewer (``Narrowing``: the same result; docs/semantics.md, "Rows a search is run
     over"); the lookups are shared by every search."""
-    narrowings = {dataset: Narrowing(table) for dataset, table in tables.items()}
+    narrowings = {dataset: Narrowing(table, dataset) for dataset, table in tables.items()}
 
     def narrow(compiled: Runnable) -> Mapping[str, pa.Table]:
         if len(compiled.datasets) != 1 or compiled.datasets[0] not in narrowings:
