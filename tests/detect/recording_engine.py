@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 
 import pyarrow as pa
 
@@ -43,6 +43,7 @@ class RecordingEngine(DuckDBEngine):
         searches: Sequence[Runnable],
         workers: int | None = None,
         narrow: Callable[[Runnable], Mapping[str, pa.Table]] | None = None,
+        rows_key: Callable[[Runnable], Hashable] | None = None,
     ) -> list[pa.Table]:
         for compiled in searches:
             self._note(compiled)
@@ -55,4 +56,4 @@ class RecordingEngine(DuckDBEngine):
                 self.narrowed[id(compiled)] = {d: t.num_rows for d, t in rows.items()}
             return rows
 
-        return super().run_many(searches, workers, noted)
+        return super().run_many(searches, workers, noted, rows_key)

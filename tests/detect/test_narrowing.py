@@ -168,7 +168,7 @@ def test_a_haystack_finds_what_arrow_finds(
     for kind in (pa.string(), pa.large_string()):
         column = pa.array(values, kind)[start:]  # a slice: its offsets do not start at 0
         expected = pc.match_substring(column, needle).to_pylist()
-        found = presence.Haystack(column).holding(needle.encode("utf-8")).to_pylist()
+        found = presence.Haystack(column).holding(needle).to_pylist()
         assert found == expected
 
 
@@ -197,5 +197,26 @@ def test_a_hunt_over_raw_events_runs_each_search_over_the_rows_its_raw_filter_ke
         assert result.rows == rows, spl
     assert all(r.num_rows for r in expected[:5])  # each finds something
     narrowed = [engine.narrowed.get(id(s)) for s in searches]
-    assert all(n is not None and 0 < n["raw_events"] for n in narrowed[:5]), narrowed
+    assert all(n is not None and n["raw_events"] > 0 for n in narrowed[:5]), narrowed
     assert narrowed[5] is None
+
+
+def test_a_hunt_shares_the_stages_searches_over_the_same_rows_begin_with(tmp_path: Path) -> None:
+    # two searches decode every PROCTITLE record alike (as ESCU's proctitle macro), then differ
+    decode = (
+        'sourcetype="linux:audit" type=PROCTITLE | eval cmd = if(match(proctitle, "^[0-9A-F]+$"), '
+        'urldecode(replace(proctitle, "([0-9A-F]{2})", "%\\1")), proctitle) '
+    )
+    spls = [
+        decode + '| where LIKE(cmd, "%mod%") | stats count by cmd',
+        decode + "| stats count by host",
+        'sourcetype="linux:audit" type=PROCTITLE | stats count by host',  # begins otherwise
+    ]
+    log = tmp_path / "audit.log"
+    log.write_bytes(b"".join(p.read_bytes() for p in sorted(AUDITD_SETS.glob("*/*.log"))))
+    searches = [compile_search(spl) for spl in spls]
+    with RecordingEngine() as engine:
+        results = run_compiled([log, SAMPLE], _jobs(searches), engine=engine)
+        assert engine.last_shared == 2
+    assert [r.rows for r in results] == _reference([log, SAMPLE], searches)
+    assert all(r.rows.num_rows for r in results)

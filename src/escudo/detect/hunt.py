@@ -21,13 +21,13 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from tempfile import TemporaryDirectory
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -391,36 +391,51 @@ def _run_empty(engine: Engine, searches: Sequence[CompiledSearch]) -> list[pa.Ta
 
 
 def _run_all(
-    engine: Engine,
-    searches: Sequence[CompiledSearch],
-    narrow: Callable[[Runnable], Mapping[str, pa.Table]] | None = None,
+    engine: Engine, searches: Sequence[CompiledSearch], narrow: _Narrow | None = None
 ) -> list[pa.Table]:
     """Each search's rows, in order: several at once where the engine can (DuckDB's
-    ``run_many``: the fixed cost of each query overlaps; each over the rows ``narrow`` gives it),
-    else one after the other."""
+    ``run_many``: the fixed cost of each query overlaps; each over the rows ``narrow`` gives it,
+    those over the same rows sharing the stages they begin with), else one after the other."""
     run_many = getattr(engine, "run_many", None)
     if run_many is not None and (len(searches) > 1 or narrow is not None):
         if narrow is not None:
-            return list(run_many(searches, narrow=narrow))
+            return list(run_many(searches, narrow=narrow, rows_key=narrow.rows_key))
         return list(run_many(searches))
     return [engine.run(compiled) for compiled in searches]
 
 
-def _narrowing(tables: dict[str, pa.Table]) -> Callable[[Runnable], Mapping[str, pa.Table]]:
+def _narrowing(tables: dict[str, pa.Table]) -> _Narrow:
     """For a search over one of ``tables``' data sets, that data set's rows its requirements
     admit, where fewer (``Narrowing``: the same result; docs/semantics.md, "Rows a search is run
     over"); the lookups are shared by every search."""
-    narrowings = {dataset: Narrowing(table, dataset) for dataset, table in tables.items()}
+    return _Narrow({dataset: Narrowing(table, dataset) for dataset, table in tables.items()})
 
-    def narrow(compiled: Runnable) -> Mapping[str, pa.Table]:
-        if len(compiled.datasets) != 1 or compiled.datasets[0] not in narrowings:
-            return {}
+
+class _Narrow:
+    """``run_many``'s ``narrow``: a search's narrower rows (``__call__``) and which searches it
+    gives the same rows (``rows_key``: they may share their first stages)."""
+
+    def __init__(self, narrowings: dict[str, Narrowing]) -> None:
+        self.narrowings = narrowings
+
+    def _clauses(self, compiled: Runnable) -> tuple[str, Any] | None:
+        if len(compiled.datasets) != 1 or compiled.datasets[0] not in self.narrowings:
+            return None
         dataset = compiled.datasets[0]
         clauses = requirements_of(compiled).get(dataset, ())
-        rows = narrowings[dataset].rows(clauses) if clauses else None
-        return {} if rows is None else {dataset: rows}
+        return (dataset, clauses) if clauses else None
 
-    return narrow
+    def __call__(self, compiled: Runnable) -> Mapping[str, pa.Table]:
+        found = self._clauses(compiled)
+        rows = self.narrowings[found[0]].rows(found[1]) if found is not None else None
+        return {} if rows is None or found is None else {found[0]: rows}
+
+    def rows_key(self, compiled: Runnable) -> Hashable:
+        found = self._clauses(compiled)
+        if found is None:
+            return "all"
+        key = self.narrowings[found[0]].rows_key(found[1])
+        return "all" if key == "all" else (found[0], key)
 
 
 def needs_of(jobs: Sequence[tuple[Detection, CompiledSearch]]) -> dict[str, list[Requirements]]:

@@ -33,8 +33,8 @@ False
 
 from __future__ import annotations
 
-from bisect import bisect_right
-from collections.abc import Callable, Iterable, Iterator
+import threading
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import TYPE_CHECKING, Protocol
 
 import pyarrow as pa
@@ -219,52 +219,45 @@ class LiteralPresence:
         return not ruled_out(compiled, dataset, lambda f, lit: self.absent(dataset, f, lit))
 
 
-class Haystack:
-    """A string column searched for byte needles, as ``pc.match_substring`` searches it, by
-    ``bytes.find`` over a copy of its data buffer (a two-way search that skips ahead with
-    ``memchr``: many times faster than Arrow's byte-at-a-time matcher on log text, where needles
-    are rare) and a binary search of its offsets; after a hit, the search goes on at the next
-    value, so a needle costs a pass over the text plus one step per value holding it.
+def _key(clauses: Iterable[Iterable[tuple[str, str]]]) -> tuple[tuple[tuple[str, str], ...], ...]:
+    """A CNF in one spelling (its clauses and their literals sorted)."""
+    return tuple(sorted(tuple(sorted(clause)) for clause in clauses))
 
-    >>> column = pa.array(["a ngrok", None, "ng", "rok ngrokngrok"])
-    >>> Haystack(column).holding(b"ngrok").to_pylist(), Haystack(column).holding(b"gro").to_pylist()
+
+class Haystack:
+    """A string column (ASCII-lowered ``_raw``) searched for needles, as ``pc.match_substring``
+    searches it (the bytes of the needle anywhere in the value's; NULL where the value is NULL),
+    by DuckDB's ``contains`` over the column registered in place on a private in-memory database:
+    a vectorised search on every core, ~0.02-0.04 s a needle over 1M audit records (200 MB), where
+    Arrow's byte-at-a-time matcher takes ~0.7 s and ``bytes.find`` ~0.2 s. Safe to call from
+    several threads (one search at a time: DuckDB spreads each over its threads).
+
+    >>> column = pa.chunked_array([["a ngrok", None], ["ng", "rok ngrokngrok"]])
+    >>> Haystack(column).holding("ngrok").to_pylist(), Haystack(column).holding("gro").to_pylist()
     ([True, None, False, True], [True, None, False, True])
-    >>> Haystack(column).holding(b"gng").to_pylist()  # "ng" + "rok ..." straddle: no value holds it
+    >>> Haystack(column).holding("gng").to_pylist()  # "ng" + "rok ..." straddle: no value holds it
     [False, None, False, False]
     """
 
-    def __init__(self, column: pa.Array) -> None:
+    def __init__(self, column: pa.Array | pa.ChunkedArray) -> None:
+        import duckdb
+
+        from escudo.engines.duckdb import NO_EXTENSIONS
+
         if column.type not in (pa.string(), pa.large_string()):
             raise TypeError(f"Haystack: a string column, not {column.type}")
-        self.column = column
-        self.count = count = len(column)
-        width = 8 if column.type == pa.large_string() else 4
-        _, offsets, data = column.buffers()
-        view = memoryview(offsets).cast("B")[
-            column.offset * width : (column.offset + count + 1) * width
-        ]
-        self.offsets = view.cast("q") if width == 8 else view.cast("i")
-        self.start, self.end = self.offsets[0], self.offsets[count]
-        self.text = memoryview(data)[: self.end].tobytes() if data is not None else b""
+        self.count = len(column)
+        self._lock = threading.Lock()
+        self._con = duckdb.connect(":memory:", config=dict(NO_EXTENSIONS))
+        self._con.register("haystack", pa.table({"text": column}))
 
-    def holding(self, needle: bytes) -> pa.Array:
-        """Which values hold ``needle`` (NULL where the value is NULL)."""
-        count, offsets, text, end = self.count, self.offsets, self.text, self.end
-        hits = bytearray(count)
-        at = text.find(needle, self.start, end) if count and needle else -1
-        while at >= 0:
-            row = bisect_right(offsets, at, 0, count) - 1
-            stop = offsets[row + 1]
-            if at + len(needle) <= stop:
-                hits[row] = 1
-                at = text.find(needle, stop, end)
-            else:  # straddles two values: look on from the next byte
-                at = text.find(needle, at + 1, end)
-        found = pa.Array.from_buffers(pa.uint8(), count, [None, pa.py_buffer(hits)])
-        held = pc.not_equal(found, pa.scalar(0, pa.uint8()))
-        if self.column.null_count:
-            held = pc.if_else(pc.is_null(self.column), pa.scalar(None, pa.bool_()), held)
-        return held
+    def holding(self, needle: str) -> pa.ChunkedArray:
+        """Which values hold ``needle`` (NULL where the value is NULL), in the column's order."""
+        with self._lock:
+            found = self._con.sql(
+                "SELECT contains(text, $needle) AS held FROM haystack", params={"needle": needle}
+            ).to_arrow_table()
+        return found.column(0)
 
 
 class Narrowing:
@@ -300,19 +293,26 @@ class Narrowing:
         self._masks: dict[tuple[tuple[tuple[str, str], ...], ...], pa.Array | None] = {}
         # raw events: needle -> the rows whose _raw holds it; _raw ASCII-lowered
         self._needles: dict[str, pa.ChunkedArray] = {}
-        self._lowered: list[Haystack] | None = None
+        self._lowered: Haystack | None = None
 
     def rows(self, clauses: Iterable[Iterable[tuple[str, str]]]) -> pa.Table | None:
         """The rows the CNF ``clauses`` admit (a new table); None when that is not narrower than
         ``NARROW_SHARE`` of the rows: the search is then run over the whole table."""
-        mask = self.mask(clauses)
+        key = self.rows_key(clauses)
+        return None if key == "all" else self.table.filter(self.mask(clauses))
+
+    def rows_key(self, clauses: Iterable[Iterable[tuple[str, str]]]) -> Hashable:
+        """Which rows :meth:`rows` gives ``clauses``, as a key: equal keys, the same rows (the
+        whole table: ``"all"``)."""
+        key = _key(clauses)
+        mask = self.mask(key)
         if mask is None or (pc.sum(mask).as_py() or 0) > NARROW_SHARE * self.table.num_rows:
-            return None
-        return self.table.filter(mask)
+            return "all"
+        return key
 
     def mask(self, clauses: Iterable[Iterable[tuple[str, str]]]) -> pa.Array | None:
         """Which rows the CNF ``clauses`` admit; None when no clause narrows (every row)."""
-        key = tuple(sorted(tuple(sorted(clause)) for clause in clauses))
+        key = _key(clauses)
         if key not in self._masks and self.raw:
             self._masks[key] = self._raw_mask(key)
         if key not in self._masks:
@@ -359,7 +359,7 @@ class Narrowing:
         if always is None:  # (no ASCII letter in them: looked for in the lowered text)
             always = pa.array([False] * self.table.num_rows, pa.bool_())
             for sequence in ALWAYS_PASS:
-                found = self._holding(sequence)
+                found = self._holding(sequence.decode("utf-8"))
                 always = pc.or_(always, pc.fill_null(found, False))
             self._needles[""] = always
         return always if kept is None else pc.or_(always, pc.fill_null(kept, True))
@@ -369,16 +369,15 @@ class Narrowing:
         lower-cased, ``_raw`` ASCII-lowered), NULL where ``_raw`` is."""
         low = needle.lower()
         if low not in self._needles:
-            self._needles[low] = self._holding(low.encode("utf-8"))
+            self._needles[low] = self._holding(low)
         return self._needles[low]
 
-    def _holding(self, needle: bytes) -> pa.ChunkedArray:
+    def _holding(self, needle: str) -> pa.ChunkedArray:
         """Which rows' ``_raw`` ASCII-lowered holds ``needle`` (NULL where ``_raw`` is); the
-        lowered text is made once, a chunk at a time (two threads may both make it)."""
+        lowered text is made once (two threads may both make it)."""
         if self._lowered is None:
-            lowered = pc.ascii_lower(self.table.column("_raw"))
-            self._lowered = [Haystack(chunk) for chunk in lowered.chunks]
-        return pa.chunked_array([h.holding(needle) for h in self._lowered], pa.bool_())
+            self._lowered = Haystack(pc.ascii_lower(self.table.column("_raw")))
+        return self._lowered.holding(needle)
 
     def _clause(self, clause: tuple[tuple[str, str], ...]) -> pa.Array | None:
         """Which rows hold some literal of ``clause`` (None: every row may)."""

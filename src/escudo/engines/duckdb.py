@@ -21,7 +21,7 @@ import tempfile
 import threading
 import warnings
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +30,7 @@ import duckdb
 import pyarrow as pa
 
 from escudo.datamodels.cim import Dataset, get_dataset
+from escudo.engines import prefixes
 from escudo.engines.base import ArrowData, ClosedOnExit, Runnable, parquet_files
 from escudo.errors import EngineError
 
@@ -164,6 +165,8 @@ class DuckDBEngine(ClosedOnExit):
         # data set -> (the name its view reads, the Arrow data registered under it on this
         # connection: run_many registers it on its cursors too)
         self._arrow_sources: dict[str, tuple[str, object]] = {}
+        # how many searches the last run_many ran over stages they share with others
+        self.last_shared = 0
 
     @property
     def connection_only(self) -> set[str]:
@@ -367,6 +370,7 @@ class DuckDBEngine(ClosedOnExit):
         searches: Sequence[Runnable],
         workers: int | None = None,
         narrow: Callable[[Runnable], Mapping[str, pa.Table]] | None = None,
+        rows_key: Callable[[Runnable], Hashable] | None = None,
     ) -> list[pa.Table]:
         """:meth:`run` of each search, in order, ``workers`` at a time (default: the engine's
         threads), each thread on its own cursor of the database: DuckDB plans and runs a query
@@ -379,49 +383,108 @@ class DuckDBEngine(ClosedOnExit):
         sets to run it over instead of all their rows (a table with the columns of the one
         registered, which must give the search the same result: ``detect.presence.Narrowing``).
         Only a data set registered as a table in place takes them; each is let go once its search
-        ran."""
+        ran. ``rows_key(search)`` tells which searches ``narrow`` gives the same rows (equal keys):
+        those that also begin with the same stages share them (``engines.prefixes``: the stages run
+        once into a table, each search then over it; without ``narrow``, every search reads the
+        same rows)."""
         for compiled in searches:
             self._register_missing(compiled)
         workers = workers or self.threads
         # the Arrow data views read, as it is now: each cursor registers it too
         sources = list(self._arrow_sources.values())
-        tables: dict[int, pa.Table] = {}
+        groups, chains = self._shared(searches, narrow, rows_key)
+        member_of = {index: group for group in groups for index in group.members}
+        made: set[str] = set()  # the groups' tables made
+        lock = threading.Lock()
+        self.last_shared = 0
 
-        def run_over(con: duckdb.DuckDBPyConnection, compiled: Runnable) -> pa.Table:
+        def run_over(con: duckdb.DuckDBPyConnection, compiled: Runnable, sql: str = "") -> Any:
             swapped = self._narrowed(compiled, narrow)
             for name, rows, _ in swapped:
                 con.register(name, rows)
             try:
+                if sql:  # a group's shared stages, into its table
+                    return con.execute(sql)
                 return _run_on(con, compiled)
             finally:
                 for name, _, data in swapped:
                     con.register(name, data)
 
-        if workers > 1 and len(searches) > 1:
-            local = threading.local()
-            cursors: list[duckdb.DuckDBPyConnection] = []
-            lock = threading.Lock()
-
-            def run_one(index: int) -> pa.Table:
-                cursor = getattr(local, "cursor", None)
-                if cursor is None:
-                    cursor = local.cursor = self.connection.cursor()
-                    with lock:
-                        cursors.append(cursor)
-                    for name, data in sources:
-                        cursor.register(name, data)
-                return run_over(cursor, searches[index])
-
+        def make(con: duckdb.DuckDBPyConnection, group: prefixes.Group) -> None:
+            sql = f"CREATE TABLE {_quote(group.table)} AS {group.prefix_sql}"
             try:
-                with ThreadPoolExecutor(workers, thread_name_prefix="escudo-duckdb") as pool:
-                    tables = dict(enumerate(pool.map(run_one, range(len(searches)))))
-            finally:
-                for cursor in cursors:
-                    cursor.close()
-        for index, compiled in enumerate(searches):
-            if index not in tables:
-                tables[index] = run_over(self.connection, compiled)
+                run_over(con, searches[group.members[0]], sql)
+            except duckdb.Error:
+                return  # its members run on their own (the error, if theirs, is theirs)
+            made.add(group.table)
+
+        def task(con: duckdb.DuckDBPyConnection, index: int) -> pa.Table:
+            group = member_of.get(index)
+            compiled = searches[index]
+            if group is not None and group.table in made:
+                try:
+                    shared = _execute(con, chains[index].over(group.stage, group.table))
+                except EngineError:
+                    pass  # not in the shape prefixes read: run as it is
+                else:
+                    with lock:
+                        self.last_shared += 1
+                    return _selected(compiled, shared)
+            return run_over(con, compiled)
+
+        tables: dict[int, pa.Table] = {}
+        try:
+            if workers > 1 and len(searches) > 1:
+                local = threading.local()
+                cursors: list[duckdb.DuckDBPyConnection] = []
+
+                def cursor() -> duckdb.DuckDBPyConnection:
+                    con = getattr(local, "cursor", None)
+                    if con is None:
+                        con = local.cursor = self.connection.cursor()
+                        with lock:
+                            cursors.append(con)
+                        for name, data in sources:
+                            con.register(name, data)
+                    return con
+
+                try:
+                    with ThreadPoolExecutor(workers, thread_name_prefix="escudo-duckdb") as pool:
+                        list(pool.map(lambda g: make(cursor(), g), groups))
+                        tables = dict(
+                            enumerate(pool.map(lambda i: task(cursor(), i), range(len(searches))))
+                        )
+                finally:
+                    for con in cursors:
+                        con.close()
+            else:
+                for group in groups:
+                    make(self.connection, group)
+            for index in range(len(searches)):
+                if index not in tables:
+                    tables[index] = task(self.connection, index)
+        finally:
+            for table in made:
+                self.connection.execute(f"DROP TABLE IF EXISTS {_quote(table)}")
         return [tables[i] for i in range(len(searches))]
+
+    def _shared(
+        self,
+        searches: Sequence[Runnable],
+        narrow: Callable[[Runnable], Mapping[str, pa.Table]] | None,
+        rows_key: Callable[[Runnable], Hashable] | None,
+    ) -> tuple[list[prefixes.Group], dict[int, prefixes.Chain]]:
+        """The groups of ``searches`` that share their first stages over the same rows
+        (``prefixes.plan``): the rows are all those registered without ``narrow``, else those
+        ``rows_key`` tells (none shared without it)."""
+        if len(searches) < prefixes.MIN_MEMBERS:
+            return [], {}
+        keys: list[object] = [
+            "all" if narrow is None else rows_key(c) if rows_key is not None else None
+            for c in searches
+        ]
+        sqls = [_sql_of(c) if keys[i] is not None else None for i, c in enumerate(searches)]
+        return prefixes.plan(sqls, keys)
 
     def _narrowed(
         self, compiled: Runnable, narrow: Callable[[Runnable], Mapping[str, pa.Table]] | None
@@ -468,10 +531,26 @@ def _execute(con: duckdb.DuckDBPyConnection, sql_or_expression: str | exp.Expr) 
 
 def _run_on(con: duckdb.DuckDBPyConnection, compiled: Runnable) -> pa.Table:
     # A search from the compile cache brings its SQL text (compile.cache.CachedSearch).
-    table = _execute(con, getattr(compiled, "duckdb_sql", "") or compiled.expression)
+    return _selected(
+        compiled, _execute(con, getattr(compiled, "duckdb_sql", "") or compiled.expression)
+    )
+
+
+def _selected(compiled: Runnable, table: pa.Table) -> pa.Table:
+    """``table`` with the search's output fields, in their order."""
     if compiled.output_fields is not None and table.column_names != compiled.output_fields:
         table = table.select(compiled.output_fields)
     return table
+
+
+def _sql_of(compiled: Runnable) -> str:
+    """The search's SQL text in DuckDB's dialect (a cached search brings it)."""
+    text: str = getattr(compiled, "duckdb_sql", "")
+    if not text:
+        from escudo.compile.dialects import EscudoDuckDB
+
+        text = compiled.expression.sql(dialect=EscudoDuckDB)
+    return text
 
 
 __all__ = ["NO_EXTENSIONS", "DuckDBEngine", "connect", "dialect"]
