@@ -246,7 +246,6 @@ class Haystack:
 
         if column.type not in (pa.string(), pa.large_string()):
             raise TypeError(f"Haystack: a string column, not {column.type}")
-        self.count = len(column)
         self._lock = threading.Lock()
         self._con = duckdb.connect(":memory:", config=dict(NO_EXTENSIONS))
         self._con.register("haystack", pa.table({"text": column}))
@@ -266,7 +265,8 @@ class Narrowing:
     as :func:`strike_found` looks (a value holding an ``ALWAYS_PASS`` sequence admits every
     literal). A search's result over those rows is its result over the whole table: every row it
     can accept is among them (docs/semantics.md, "Rows a search is run over"), as the raw prefilter
-    drops the others before a one-detection hunt reads them.
+    drops the others before a one-detection hunt reads them. Raw events (``dataset`` is
+    ``RAW_EVENTS``): the rows whose ``_raw`` their source's raw filter of the requirements keeps.
 
     Each field's distinct values are found once (a dictionary) and each literal is looked for
     in those, once for all the searches that name it. A clause whose field is missing, not plain
@@ -293,6 +293,7 @@ class Narrowing:
         self._masks: dict[tuple[tuple[tuple[str, str], ...], ...], pa.Array | None] = {}
         # raw events: needle -> the rows whose _raw holds it; _raw ASCII-lowered
         self._needles: dict[str, pa.ChunkedArray] = {}
+        self._always: pa.ChunkedArray | None = None  # the rows holding an ALWAYS_PASS sequence
         self._lowered: Haystack | None = None
 
     def rows(self, clauses: Iterable[Iterable[tuple[str, str]]]) -> pa.Table | None:
@@ -355,13 +356,13 @@ class Narrowing:
             for needle in clause[1:]:
                 held = pc.or_(held, self._held(needle))
             kept = held if kept is None else pc.and_(kept, held)
-        always = self._needles.get("")
+        always = self._always
         if always is None:  # (no ASCII letter in them: looked for in the lowered text)
             always = pa.array([False] * self.table.num_rows, pa.bool_())
             for sequence in ALWAYS_PASS:
                 found = self._holding(sequence.decode("utf-8"))
                 always = pc.or_(always, pc.fill_null(found, False))
-            self._needles[""] = always
+            self._always = always
         return always if kept is None else pc.or_(always, pc.fill_null(kept, True))
 
     def _held(self, needle: str) -> pa.Array:
