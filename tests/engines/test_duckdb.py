@@ -234,9 +234,9 @@ def test_run_many_runs_searches_over_arrow_views_on_its_cursors(
     threads: set[str] = set()
     run_on = duckdb_engine._run_on
 
-    def noted(con: duckdb.DuckDBPyConnection, compiled: Runnable) -> pa.Table:
+    def noted(con: duckdb.DuckDBPyConnection, compiled: Runnable, text: str = "") -> pa.Table:
         threads.add(threading.current_thread().name)  # which thread ran it: the real run
-        return run_on(con, compiled)
+        return run_on(con, compiled, text)
 
     monkeypatch.setattr(duckdb_engine, "_run_on", noted)
     with DuckDBEngine() as engine:

@@ -392,20 +392,21 @@ class DuckDBEngine(ClosedOnExit):
         workers = workers or self.threads
         # the Arrow data views read, as it is now: each cursor registers it too
         sources = list(self._arrow_sources.values())
-        groups, chains = self._shared(searches, narrow, rows_key)
+        groups, chains, texts = self._shared(searches, narrow, rows_key)
         member_of = {index: group for group in groups for index in group.members}
         made: set[str] = set()  # the groups' tables made
         lock = threading.Lock()
         self.last_shared = 0
 
-        def run_over(con: duckdb.DuckDBPyConnection, compiled: Runnable, sql: str = "") -> Any:
+        def run_over(con: duckdb.DuckDBPyConnection, index: int, sql: str = "") -> Any:
+            compiled = searches[index]
             swapped = self._narrowed(compiled, narrow)
             for name, rows, _ in swapped:
                 con.register(name, rows)
             try:
                 if sql:  # a group's shared stages, into its table
                     return con.execute(sql)
-                return _run_on(con, compiled)
+                return _run_on(con, compiled, texts[index])
             finally:
                 for name, _, data in swapped:
                     con.register(name, data)
@@ -413,7 +414,7 @@ class DuckDBEngine(ClosedOnExit):
         def make(con: duckdb.DuckDBPyConnection, group: prefixes.Group) -> None:
             sql = f"CREATE TABLE {_quote(group.table)} AS {group.prefix_sql}"
             try:
-                run_over(con, searches[group.members[0]], sql)
+                run_over(con, group.members[0], sql)
             except duckdb.Error:
                 return  # its members run on their own (the error, if theirs, is theirs)
             made.add(group.table)
@@ -430,7 +431,7 @@ class DuckDBEngine(ClosedOnExit):
                     with lock:
                         self.last_shared += 1
                     return _selected(compiled, shared)
-            return run_over(con, compiled)
+            return run_over(con, index)
 
         tables: dict[int, pa.Table] = {}
         try:
@@ -473,18 +474,20 @@ class DuckDBEngine(ClosedOnExit):
         searches: Sequence[Runnable],
         narrow: Callable[[Runnable], Mapping[str, pa.Table]] | None,
         rows_key: Callable[[Runnable], Hashable] | None,
-    ) -> tuple[list[prefixes.Group], dict[int, prefixes.Chain]]:
+    ) -> tuple[list[prefixes.Group], dict[int, prefixes.Chain], list[str]]:
         """The groups of ``searches`` that share their first stages over the same rows
         (``prefixes.plan``): the rows are all those registered without ``narrow``, else those
-        ``rows_key`` tells (none shared without it)."""
+        ``rows_key`` tells (none shared without it); and the SQL text of each search written out
+        for that ("" where none was)."""
         if len(searches) < prefixes.MIN_MEMBERS:
-            return [], {}
+            return [], {}, [""] * len(searches)
         keys: list[object] = [
             "all" if narrow is None else rows_key(c) if rows_key is not None else None
             for c in searches
         ]
-        sqls = [_sql_of(c) if keys[i] is not None else None for i, c in enumerate(searches)]
-        return prefixes.plan(sqls, keys)
+        texts = [_sql_of(c) if keys[i] is not None else "" for i, c in enumerate(searches)]
+        groups, chains = prefixes.plan([t or None for t in texts], keys)
+        return groups, chains, texts
 
     def _narrowed(
         self, compiled: Runnable, narrow: Callable[[Runnable], Mapping[str, pa.Table]] | None
@@ -529,11 +532,11 @@ def _execute(con: duckdb.DuckDBPyConnection, sql_or_expression: str | exp.Expr) 
         raise EngineError(f"DuckDB failed: {exc}") from None
 
 
-def _run_on(con: duckdb.DuckDBPyConnection, compiled: Runnable) -> pa.Table:
-    # A search from the compile cache brings its SQL text (compile.cache.CachedSearch).
-    return _selected(
-        compiled, _execute(con, getattr(compiled, "duckdb_sql", "") or compiled.expression)
-    )
+def _run_on(con: duckdb.DuckDBPyConnection, compiled: Runnable, text: str = "") -> pa.Table:
+    """The search's rows; ``text``: its SQL, where written out already. A search from the compile
+    cache brings its SQL text (compile.cache.CachedSearch)."""
+    sql = text or getattr(compiled, "duckdb_sql", "") or compiled.expression
+    return _selected(compiled, _execute(con, sql))
 
 
 def _selected(compiled: Runnable, table: pa.Table) -> pa.Table:
