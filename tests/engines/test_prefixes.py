@@ -75,20 +75,20 @@ def test_stages_are_shared_only_word_for_word_over_the_same_rows(
             assert chains[index].over(2, group.table).endswith(sqls[index][len(head) :])
 
 
-def _raw_events() -> pa.Table:
-    log = b"".join(p.read_bytes() for p in sorted(AUDITD_SETS.glob("*/*.log")))
-    path = Path(pytest.importorskip("tempfile").mkdtemp()) / "audit.log"
-    path.write_bytes(log)
+def _raw_events(folder: Path) -> pa.Table:
+    """The raw events of the 50 authored auditd sets."""
+    path = folder / "audit.log"
+    path.write_bytes(b"".join(p.read_bytes() for p in sorted(AUDITD_SETS.glob("*/*.log"))))
     batches = [b for d, b in read_datasets([path], {RAW_EVENTS: [()]}) if d == RAW_EVENTS]
     return pa.Table.from_batches(batches)
 
 
-def test_searches_that_share_stages_give_the_rows_each_gives_alone() -> None:
+def test_searches_that_share_stages_give_the_rows_each_gives_alone(tmp_path: Path) -> None:
     searches = [compile_search(spl) for spl in SPLS]
     groups, _ = prefixes.plan([_sql_of(s) for s in searches], ["all"] * len(searches))
     assert [sorted(g.members) for g in groups] == [[0, 1, 2, 3]]
     with DuckDBEngine() as engine:
-        engine.register_arrow(RAW_EVENTS, _raw_events())
+        engine.register_arrow(RAW_EVENTS, _raw_events(tmp_path))
         alone = [engine.run(s) for s in searches]
         together = engine.run_many(searches)
         assert engine.last_shared == 4
