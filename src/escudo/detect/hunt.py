@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from tempfile import TemporaryDirectory
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -418,7 +418,8 @@ class _Narrow:
     def __init__(self, narrowings: dict[str, Narrowing]) -> None:
         self.narrowings = narrowings
 
-    def _clauses(self, compiled: Runnable) -> tuple[str, Any] | None:
+    def _clauses(self, compiled: Runnable) -> tuple[str, Requirements] | None:
+        """The one data set ``compiled`` reads that can narrow, and its requirements on it."""
         if len(compiled.datasets) != 1 or compiled.datasets[0] not in self.narrowings:
             return None
         dataset = compiled.datasets[0]
