@@ -227,7 +227,8 @@ def _key(clauses: Iterable[Iterable[tuple[str, str]]]) -> tuple[tuple[tuple[str,
 class Haystack:
     """A string column (ASCII-lowered ``_raw``) searched for needles, as ``pc.match_substring``
     searches it (the bytes of the needle anywhere in the value's; NULL where the value is NULL),
-    by DuckDB's ``contains`` over the column registered in place on a private in-memory database:
+    by DuckDB's ``contains`` over the column registered in place on a private in-memory database
+    (``engines.duckdb.connect``: no extension, no file access, no progress bar on stdout):
     a vectorised search on every core, ~0.02-0.04 s a needle over 1M audit records (200 MB), where
     Arrow's byte-at-a-time matcher takes ~0.7 s and ``bytes.find`` ~0.2 s. Safe to call from
     several threads (one search at a time: DuckDB spreads each over its threads).
@@ -240,14 +241,12 @@ class Haystack:
     """
 
     def __init__(self, column: pa.Array | pa.ChunkedArray) -> None:
-        import duckdb
-
-        from escudo.engines.duckdb import NO_EXTENSIONS
+        from escudo.engines.duckdb import connect
 
         if column.type not in (pa.string(), pa.large_string()):
             raise TypeError(f"Haystack: a string column, not {column.type}")
         self._lock = threading.Lock()
-        self._con = duckdb.connect(":memory:", config=dict(NO_EXTENSIONS))
+        self._con = connect()
         self._con.register("haystack", pa.table({"text": column}))
 
     def holding(self, needle: str) -> pa.ChunkedArray:
