@@ -398,23 +398,11 @@ class DuckDBEngine(ClosedOnExit):
         lock = threading.Lock()
         self.last_shared = 0
 
-        def run_over(con: duckdb.DuckDBPyConnection, index: int, sql: str = "") -> Any:
-            compiled = searches[index]
-            swapped = self._narrowed(compiled, narrow)
-            for name, rows, _ in swapped:
-                con.register(name, rows)
-            try:
-                if sql:  # a group's shared stages, into its table
-                    return con.execute(sql)
-                return _run_on(con, compiled, texts[index])
-            finally:
-                for name, _, data in swapped:
-                    con.register(name, data)
-
         def make(con: duckdb.DuckDBPyConnection, group: prefixes.Group) -> None:
             sql = f"CREATE TABLE {_quote(group.table)} AS {group.prefix_sql}"
             try:
-                run_over(con, group.members[0], sql)
+                with self._narrowed(con, searches[group.members[0]], narrow):
+                    con.execute(sql)
             except duckdb.Error:
                 return  # its members run on their own (the error, if theirs, is theirs)
             made.add(group.table)
@@ -431,7 +419,8 @@ class DuckDBEngine(ClosedOnExit):
                     with lock:
                         self.last_shared += 1
                     return _selected(compiled, shared)
-            return run_over(con, index)
+            with self._narrowed(con, compiled, narrow):
+                return _run_on(con, compiled, texts[index])
 
         tables: dict[int, pa.Table] = {}
         try:
@@ -486,20 +475,30 @@ class DuckDBEngine(ClosedOnExit):
             for c in searches
         ]
         texts = [_sql_of(c) if keys[i] is not None else "" for i, c in enumerate(searches)]
-        groups, chains = prefixes.plan([t or None for t in texts], keys)
+        groups, chains = prefixes.plan(texts, keys)
         return groups, chains, texts
 
+    @contextlib.contextmanager
     def _narrowed(
-        self, compiled: Runnable, narrow: Callable[[Runnable], Mapping[str, pa.Table]] | None
-    ) -> list[tuple[str, pa.Table, pa.Table]]:
-        """``narrow(compiled)``'s tables that can stand for a data set registered in place: each
-        as (the name its rows are registered under, the narrower table, the table registered)."""
+        self,
+        con: duckdb.DuckDBPyConnection,
+        compiled: Runnable,
+        narrow: Callable[[Runnable], Mapping[str, pa.Table]] | None,
+    ) -> Iterator[None]:
+        """While in it, ``con`` reads ``narrow(compiled)``'s tables instead of the data sets they
+        can stand for (each registered in place, with the same columns); then the tables
+        registered again."""
         swapped = []
         for dataset, rows in (narrow(compiled) if narrow is not None else {}).items():
             name, registered = self._arrow_sources.get(get_dataset(dataset).name, ("", None))
             if isinstance(registered, pa.Table) and rows.schema == registered.schema:
-                swapped.append((name, rows, registered))
-        return swapped
+                swapped.append((name, registered))
+                con.register(name, rows)
+        try:
+            yield
+        finally:
+            for name, registered in swapped:
+                con.register(name, registered)
 
     def _register_missing(self, compiled: Runnable) -> None:
         for dataset in compiled.datasets:
@@ -509,12 +508,7 @@ class DuckDBEngine(ClosedOnExit):
 
 def _execute(con: duckdb.DuckDBPyConnection, sql_or_expression: str | exp.Expr) -> pa.Table:
     """SQL (text in DuckDB's dialect, or a sqlglot expression) run on ``con``, its rows."""
-    if isinstance(sql_or_expression, str):
-        sql = sql_or_expression
-    else:
-        from escudo.compile.dialects import EscudoDuckDB
-
-        sql = sql_or_expression.sql(dialect=EscudoDuckDB)
+    sql = sql_or_expression if isinstance(sql_or_expression, str) else _written(sql_or_expression)
     try:
         # execute, not sql(): a relation binds its query once more to describe it, which
         # cost a hunt ~30% of its per-query CPU (97 ESCU searches: 1.1 s -> 0.8 s, empty
@@ -533,10 +527,8 @@ def _execute(con: duckdb.DuckDBPyConnection, sql_or_expression: str | exp.Expr) 
 
 
 def _run_on(con: duckdb.DuckDBPyConnection, compiled: Runnable, text: str = "") -> pa.Table:
-    """The search's rows; ``text``: its SQL, where written out already. A search from the compile
-    cache brings its SQL text (compile.cache.CachedSearch)."""
-    sql = text or getattr(compiled, "duckdb_sql", "") or compiled.expression
-    return _selected(compiled, _execute(con, sql))
+    """The search's rows; ``text``: its SQL (:func:`_sql_of`), where written out already."""
+    return _selected(compiled, _execute(con, text or _sql_of(compiled)))
 
 
 def _selected(compiled: Runnable, table: pa.Table) -> pa.Table:
@@ -547,12 +539,17 @@ def _selected(compiled: Runnable, table: pa.Table) -> pa.Table:
 
 
 def _sql_of(compiled: Runnable) -> str:
-    """The search's SQL text in DuckDB's dialect (a cached search brings it)."""
+    """The search's SQL text in DuckDB's dialect: a search from the compile cache brings it
+    (compile.cache.CachedSearch), else its tree is written out."""
     text: str = getattr(compiled, "duckdb_sql", "")
-    if not text:
-        from escudo.compile.dialects import EscudoDuckDB
+    return text or _written(compiled.expression)
 
-        text = compiled.expression.sql(dialect=EscudoDuckDB)
+
+def _written(expression: exp.Expr) -> str:
+    """A sqlglot tree as SQL text in escudo's DuckDB dialect."""
+    from escudo.compile.dialects import EscudoDuckDB
+
+    text: str = expression.sql(dialect=EscudoDuckDB)
     return text
 
 
