@@ -428,8 +428,10 @@ class _Narrow:
 
     def __call__(self, compiled: Runnable) -> Mapping[str, pa.Table]:
         found = self._clauses(compiled)
-        rows = self.narrowings[found[0]].rows(found[1]) if found is not None else None
-        return {} if rows is None or found is None else {found[0]: rows}
+        if found is None:
+            return {}
+        rows = self.narrowings[found[0]].rows(found[1])
+        return {} if rows is None else {found[0]: rows}
 
     def rows_key(self, compiled: Runnable) -> Hashable:
         found = self._clauses(compiled)

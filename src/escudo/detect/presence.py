@@ -219,6 +219,11 @@ class LiteralPresence:
         return not ruled_out(compiled, dataset, lambda f, lit: self.absent(dataset, f, lit))
 
 
+def _none(count: int) -> pa.Array:
+    """``count`` False values (no row)."""
+    return pa.repeat(pa.scalar(False, pa.bool_()), count)
+
+
 def _key(clauses: Iterable[Iterable[tuple[str, str]]]) -> tuple[tuple[tuple[str, str], ...], ...]:
     """A CNF in one spelling (its clauses and their literals sorted)."""
     return tuple(sorted(tuple(sorted(clause)) for clause in clauses))
@@ -293,6 +298,7 @@ class Narrowing:
         # raw events: needle -> the rows whose _raw holds it; _raw ASCII-lowered
         self._needles: dict[str, pa.ChunkedArray] = {}
         self._always: pa.ChunkedArray | None = None  # the rows holding an ALWAYS_PASS sequence
+        self._kinds: pa.DictionaryArray | None = None  # sourcetype, dictionary-encoded
         self._lowered: Haystack | None = None
 
     def rows(self, clauses: Iterable[Iterable[tuple[str, str]]]) -> pa.Table | None:
@@ -313,15 +319,17 @@ class Narrowing:
     def mask(self, clauses: Iterable[Iterable[tuple[str, str]]]) -> pa.Array | None:
         """Which rows the CNF ``clauses`` admit; None when no clause narrows (every row)."""
         key = _key(clauses)
-        if key not in self._masks and self.raw:
-            self._masks[key] = self._raw_mask(key)
         if key not in self._masks:
-            masks = [m for m in (self._clause(clause) for clause in key) if m is not None]
-            mask = masks[0] if masks else None
-            for other in masks[1:]:
-                mask = pc.and_(mask, other)
-            self._masks[key] = mask
+            self._masks[key] = self._raw_mask(key) if self.raw else self._fields_mask(key)
         return self._masks[key]
+
+    def _fields_mask(self, clauses: tuple[tuple[tuple[str, str], ...], ...]) -> pa.Array | None:
+        """The rows every clause that narrows admits (:meth:`_clause`); None when none does."""
+        masks = [m for m in (self._clause(clause) for clause in clauses) if m is not None]
+        mask = masks[0] if masks else None
+        for other in masks[1:]:
+            mask = pc.and_(mask, other)
+        return mask
 
     def _raw_mask(self, clauses: tuple[tuple[tuple[str, str], ...], ...]) -> pa.Array | None:
         """Raw events: the rows of each sourcetype that its source's raw filter of the
@@ -333,8 +341,10 @@ class Narrowing:
 
         if not clauses:
             return None
-        kinds = pc.dictionary_encode(self.table.column("sourcetype").combine_chunks())
-        mask = pa.array([False] * self.table.num_rows, pa.bool_())
+        if self._kinds is None:  # (two threads may both work it out: the same result)
+            self._kinds = pc.dictionary_encode(self.table.column("sourcetype").combine_chunks())
+        kinds = self._kinds
+        mask = _none(self.table.num_rows)
         for index, name in enumerate(kinds.dictionary.to_pylist()):
             source = SOURCES.get(name)
             raw_filter = raw_events_filter(source, clauses) if source is not None else None
@@ -357,7 +367,7 @@ class Narrowing:
             kept = held if kept is None else pc.and_(kept, held)
         always = self._always
         if always is None:  # (no ASCII letter in them: looked for in the lowered text)
-            always = pa.array([False] * self.table.num_rows, pa.bool_())
+            always = _none(self.table.num_rows)
             for sequence in ALWAYS_PASS:
                 found = self._holding(sequence.decode("utf-8"))
                 always = pc.or_(always, pc.fill_null(found, False))
@@ -426,7 +436,7 @@ class Narrowing:
         dictionary = encoded.dictionary
         if len(dictionary) > DISTINCT_SHARE * max(len(encoded), 1):
             return None
-        always = pa.array([False] * len(dictionary), pa.bool_())
+        always = _none(len(dictionary))
         for sequence in ALWAYS_PASS:
             always = pc.or_(always, pc.match_substring(dictionary, sequence.decode("utf-8")))
         return encoded.indices, pc.ascii_lower(dictionary), always
