@@ -100,3 +100,21 @@ def test_searches_that_share_stages_give_the_rows_each_gives_alone(tmp_path: Pat
     assert one_thread == alone
     assert [t.num_rows > 0 for t in alone] == [True, True, True, False, True]
     assert not [t for t in tables if t.startswith("__escudo_shared_")]
+
+
+@pytest.mark.parametrize("broken", ["stages", "rewrite"])
+def test_a_search_runs_as_written_when_the_shared_stages_do_not_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, broken: str
+) -> None:
+    searches = [compile_search(spl) for spl in SPLS]
+    if broken == "stages":  # the shared table cannot be made: no member reads it
+        monkeypatch.setattr(prefixes.Chain, "prefix_sql", lambda self, stage: "SELECT nonsense(")
+    else:  # a member's query over the table does not run: that member runs as written
+        monkeypatch.setattr(prefixes.Chain, "over", lambda self, stage, table: "SELECT nonsense(")
+    with DuckDBEngine() as engine:
+        engine.register_arrow(RAW_EVENTS, _raw_events(tmp_path))
+        alone = [engine.run(s) for s in searches]
+        assert engine.run_many(searches) == alone
+        assert engine.last_shared == 0
+        tables = engine.execute("SELECT table_name FROM duckdb_tables()").column(0).to_pylist()
+    assert not [t for t in tables if t.startswith("__escudo_shared_")]
