@@ -1316,6 +1316,11 @@ static PyTypeObject ProcessesType = {
     .tp_methods = processes_methods,
 };
 
+/* How far ahead the walks over a chunk's lines (step 2) and events (step 4) fetch the bytes
+ * they will read: the chunk is out of the cache by then, and a wait for memory per line or
+ * event cost more than the work on it. */
+#define PREFETCH_LINES 16
+#define PREFETCH_EVENTS 8
 #define MARK_BLOCK (64 * 1024) /* bytes: in the L2 cache still when marked */
 
 /* A new line at the end of *lines (`count` of them, room for *cap), grown as needed; NULL when
@@ -1521,6 +1526,11 @@ static PyObject *index_chunk(PyObject *self, PyObject *args)
     }
     for (Py_ssize_t i = 0; ok && !nomem && i < count; i++) {
         Line *ln = &lines[i];
+        if (i + PREFETCH_LINES < count) { /* the key bytes of a line ahead, fetched meanwhile */
+            const Line *ahead = &lines[i + PREFETCH_LINES];
+            __builtin_prefetch(s + ahead->node_s);
+            __builtin_prefetch(s + ahead->par_e);
+        }
         int32_t g = group_line(s, lines, i, table, size, groups, &ngroups);
         if (ln->type == T_EXECVE)
             groups[g].flags |= G_EXECVE;
@@ -1537,6 +1547,14 @@ static PyObject *index_chunk(PyObject *self, PyObject *args)
      * counted, the others marked G_LIST for 5 (which needs the GIL) */
     for (Py_ssize_t gi = 0; ok && !nomem && gi < ngroups; gi++) {
         Group *g = &groups[gi];
+        if (gi + PREFETCH_EVENTS < ngroups) { /* the SYSCALL line of an event ahead */
+            const Group *ahead = &groups[gi + PREFETCH_EVENTS];
+            if (ahead->syscall >= 0 && !(ahead->flags & G_CAND)) {
+                const Line *sl = &lines[ahead->syscall];
+                for (Py_ssize_t at = sl->start; at < sl->eol; at += 64)
+                    __builtin_prefetch(s + at);
+            }
+        }
         Py_ssize_t first = g->first + 1, last = g->last + 1;
         int edge = (first <= edge_lines ? 1 : 0) | (last > count - edge_lines ? 2 : 0);
         Image img;
