@@ -366,3 +366,27 @@ def test_hunt_without_the_c_module(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert auditd_hunt.process_table(7) is None and not auditd_hunt.has_c_index()
     python = [_hunt(EventPlan, path, raw_filter, chunk, 8) for chunk in (1 << 24, 3000)]
     assert python == native and native[0][0]
+
+
+@pytest.mark.parametrize("bad", [b"\0", b"\xff"])
+def test_hunt_reports_binary_lines(tmp_path: Path, bad: bytes) -> None:
+    """A chunk with a NUL or a byte that is not UTF-8 is not for the index: the other paths
+    read it and report the line (``path:line``), as ``framing.note_bad_text`` does, and the
+    other lines give the rows they give without it."""
+    from escudo.datamodels.normalize import read_datasets
+
+    lines = _lines(3, "web-03", False)
+    clean = _write(tmp_path, lines, "clean.log")
+    at = len(lines) // 2
+    broken = lines[at] + " x=" + bad.decode("latin-1")
+    text = "\n".join([*lines[:at], broken, *lines[at:]]) + "\n"
+    path = tmp_path / "bad.log"
+    path.write_bytes(text.encode("latin-1"))
+    needs = {"Endpoint.Processes": [tuple(tuple(c) for c in SEED_NEEDS)]}
+    assert auditd_hunt.index(path.read_bytes(), (b"ngrok",), 0) is None
+    stats = ReadStats()
+    got = [r for _, b in read_datasets([path], needs, stats=stats, workers=1) for r in b.to_pylist()]
+    want = [r for _, b in read_datasets([clean], needs, workers=1) for r in b.to_pylist()]
+    assert stats.binary + stats.not_utf8 == 1
+    assert [(p.path, p.line) for p in stats.problems] == [(str(path), at + 1)]
+    assert got == want and want

@@ -141,7 +141,8 @@ static inline int hex_value(uint8_t c) { return is_digit(c) ? c - '0' : c - 'A' 
 static inline uint8_t lower(uint8_t c) { return (c >= 'A' && c <= 'Z') ? (uint8_t)(c | 0x20) : c; }
 
 /* The end of the line at pos (its '\n' or n), how many '"' it holds, and its odd bytes (',
- * 0x1D, CR, >= 0x80) as bits: 1, 2, 4 (CR or high byte: the chunk is not for this path). */
+ * 0x1D, CR, NUL, >= 0x80) as bits: 1, 2, 4 (CR, NUL or high byte: the chunk is not for this path,
+ * which therefore never holds what framing.note_bad_text reports). */
 #ifdef AUDITD_AVX2
 /* scan_line's blocks of 32 bytes from pos: the end of the line when a block holds it (*found
  * set), else where the blocks stop (the rest is scan_line's); *q and *r as scan_line's. */
@@ -150,14 +151,15 @@ scan_blocks_avx2(const uint8_t *s, Py_ssize_t p, Py_ssize_t n, unsigned *q, unsi
 {
     const __m256i nl = _mm256_set1_epi8('\n'), dq = _mm256_set1_epi8('"'),
                   sq = _mm256_set1_epi8('\''), gs = _mm256_set1_epi8(0x1d),
-                  cr = _mm256_set1_epi8('\r');
+                  cr = _mm256_set1_epi8('\r'), nul = _mm256_setzero_si256();
     while (p + 32 <= n) {
         __m256i x = _mm256_loadu_si256((const __m256i *)(s + p));
         uint32_t m_nl = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(x, nl));
         uint32_t m_dq = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(x, dq));
         uint32_t m_odd = (uint32_t)_mm256_movemask_epi8(_mm256_or_si256(
             _mm256_or_si256(_mm256_cmpeq_epi8(x, sq), _mm256_cmpeq_epi8(x, gs)),
-            _mm256_or_si256(_mm256_cmpeq_epi8(x, cr), x)));
+            _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(x, cr), _mm256_cmpeq_epi8(x, nul)),
+                            x)));
         uint32_t keep = 0xffffffffu;
         if (m_nl)
             keep = (1u << __builtin_ctz(m_nl)) - 1u;
@@ -195,14 +197,14 @@ static Py_ssize_t scan_line(const uint8_t *s, Py_ssize_t pos, Py_ssize_t n, unsi
 #endif
 #ifdef AUDITD_SSE2
     const __m128i nl = _mm_set1_epi8('\n'), dq = _mm_set1_epi8('"'), sq = _mm_set1_epi8('\''),
-                  gs = _mm_set1_epi8(0x1d), cr = _mm_set1_epi8('\r');
+                  gs = _mm_set1_epi8(0x1d), cr = _mm_set1_epi8('\r'), nul = _mm_setzero_si128();
     while (p + 16 <= n) {
         __m128i x = _mm_loadu_si128((const __m128i *)(s + p));
         unsigned m_nl = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, nl));
         unsigned m_dq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, dq));
         unsigned m_odd = (unsigned)_mm_movemask_epi8(_mm_or_si128(
             _mm_or_si128(_mm_cmpeq_epi8(x, sq), _mm_cmpeq_epi8(x, gs)),
-            _mm_or_si128(_mm_cmpeq_epi8(x, cr), x)));
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, cr), _mm_cmpeq_epi8(x, nul)), x)));
         unsigned keep = 0xffffu;
         if (m_nl)
             keep = (1u << __builtin_ctz(m_nl)) - 1u;
@@ -231,7 +233,7 @@ static Py_ssize_t scan_line(const uint8_t *s, Py_ssize_t pos, Py_ssize_t n, unsi
             r |= 1u;
         else if (c == 0x1d)
             r |= 2u;
-        else if (c == '\r' || c >= 0x80)
+        else if (c == '\r' || c == 0 || c >= 0x80)
             r |= 4u;
     }
     *quotes = q;

@@ -398,7 +398,7 @@ class EventPlan:
             batch, stats = self(bytes(data), name)
             found = Ranged(batch, {}, stats.lines), stats
             stats.lines = stats.lines or count_lines(bytes(data))
-        note_bad_text(data, name, 1, found[1])
+            note_bad_text(data, name, 1, found[1])  # (the index reads ASCII text without NUL)
         return found
 
     def _clause(self) -> tuple[bytes, ...] | None:

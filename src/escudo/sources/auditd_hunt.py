@@ -22,7 +22,8 @@ records into events and sorts them out:
 
 The C module ``escudo.sources._auditd`` and :func:`index_python` give the same answer (tests hold
 them equal); a chunk that is not all bare, whole, ASCII records gives None: the other paths read
-it, and the rows are the same whichever reads a chunk (tests hold them equal too).
+it, and the rows are the same whichever reads a chunk (tests hold them equal too). A NUL byte is
+not ASCII text here: a chunk the index reads never holds what ``framing.note_bad_text`` reports.
 """
 
 from __future__ import annotations
@@ -55,15 +56,16 @@ Slim = tuple[int, bytes, bytes, tuple[bytes, bytes], tuple[bytes, bytes], tuple[
              tuple[bytes, bytes], tuple[bytes, bytes], tuple[bytes, bytes]]  # fmt: skip
 Index = tuple[int, int, list[Group], Slim]
 FULL, SLIM, DROP = 0, 1, 2  # an event's kind
-# A hunt through the index reads chunks this many times the reader's (24 MiB for its 8 MiB): each
+# A hunt through the index reads chunks this many times the reader's (48 MiB for its 8 MiB): each
 # chunk costs the assembler a fixed share (its Arrow calls, its edge events' pieces joined in
-# Python: ~2.5% of a chunk's events lie within EDGE_LINES of an end), which bigger chunks divide.
-# The seed over 1M exec events (bench_hunt.py, a1m): 7.5 CPU-s at 8 MiB, 6.2-6.7 at 32 MiB, no
-# better at 64 MiB (peak RSS 640, 750, 880 MiB). 24 MiB rather than 32: glibc's malloc serves a
-# block above its mmap threshold (at most 32 MiB, raised to the size of such a block once freed)
-# with fresh pages from mmap, so a 32 MiB chunk cost a page fault per 4 KiB read into it, each
-# time (in one process: 6.0-6.2 CPU-s at 32 MiB, 4.9-5.3 at 24). Results do not depend on it.
-CHUNK_FACTOR = 3
+# Python: ~2.5% of a 24 MiB chunk's events lie within EDGE_LINES of an end), which bigger chunks
+# divide. With the exec images held back (auditd_events._Deferred), that share is paid after the
+# last chunk is read, on one thread: ~4.5 ms a chunk. The seed over 1M exec events
+# (bench_hunt.py, a1m): that tail 0.22-0.24 s at 24 MiB, 0.11-0.12 s at 48 MiB; CPU 2.48 s at 24
+# MiB, 2.45 at 48, 2.34 at 64, 2.67 at 96 (peak RSS 440, 508, 549, 709 MiB). Each reading
+# thread reads into its own buffer, reused (auditd_events._read_into): no fresh pages for each
+# chunk. Results do not depend on it.
+CHUNK_FACTOR = 6
 HEAD, TAIL = 1, 2  # edge bits
 
 # What an event's decoded values hold that its lines may not: the record type (execve,
@@ -185,7 +187,7 @@ def _hex_pattern(needle: bytes) -> re.Pattern[str]:
 
 def index_python(data: bytes, clause: tuple[bytes, ...], edge_lines: int) -> Index | None:
     """:func:`index` in Python (the specification of ``_auditd.c``)."""
-    if not data or b"\r" in data or not data.isascii():
+    if not data or b"\r" in data or b"\0" in data or not data.isascii():
         return None
     text = data.decode("ascii")
     pieces = text.split("\n")
