@@ -20,8 +20,7 @@
  *          first/last are 1-based line numbers, spans (start, end) byte offsets of its lines;
  *          piece (key "|node|time|serial", its record lines) for an edge event, else None;
  * slim     the other exec events as Arrow string columns: (count, ordinals int64,
- *          node validity bitmap, then offsets int32 and data for time, node, serial, pid, exe,
- *          key), key being "|node|time|serial".
+ *          node validity bitmap, then offsets int32 and data for time, node, serial, pid, exe).
  * auditd_hunt.py is the specification (index_python); tests hold both equal.
  *
  * Processes(cap), before index(): the assembler's parent table (auditd_events.Assembler
@@ -1444,6 +1443,10 @@ static void *room(void **block, Py_ssize_t *cap, Py_ssize_t n, size_t size)
     return *block;
 }
 
+/* The exec images' columns: time, node, serial, pid, exe (an image is never an edge piece, whose
+ * key alone the assembler reads). */
+#define SLIM_COLUMNS 5
+
 static PyObject *index_chunk(PyObject *self, PyObject *args)
 {
     (void)self;
@@ -1474,7 +1477,7 @@ static PyObject *index_chunk(PyObject *self, PyObject *args)
     int32_t *table = NULL;
     Py_ssize_t count = 0, cap = sc->lines_cap, ngroups = 0;
     int ok = 1, nomem = 0;
-    Column cols[6];
+    Column cols[SLIM_COLUMNS];
     Buf ordinals = {0}, valid = {0};
     memset(cols, 0, sizeof cols);
     /* the needles, read while this thread holds the GIL */
@@ -1593,12 +1596,6 @@ static PyObject *index_chunk(PyObject *self, PyObject *args)
         col_add(&cols[2], serial, (size_t)serial_n);
         col_add(&cols[3], (const char *)s + img.pid_s, (size_t)(img.pid_e - img.pid_s));
         col_add(&cols[4], (const char *)s + img.exe_s, (size_t)(img.exe_e - img.exe_s));
-        buf_add(&cols[5].data, "|", 1);
-        buf_add(&cols[5].data, node, (size_t)node_n);
-        buf_add(&cols[5].data, "|", 1);
-        buf_add(&cols[5].data, stamp, stamp_len);
-        buf_add(&cols[5].data, "|", 1);
-        col_add(&cols[5], serial, (size_t)serial_n);
         nslim++;
     }
     Py_END_ALLOW_THREADS
@@ -1701,14 +1698,14 @@ static PyObject *index_chunk(PyObject *self, PyObject *args)
             Py_DECREF(item);
         }
         int failed = ordinals.failed || valid.failed;
-        for (int c = 0; c < 6; c++)
+        for (int c = 0; c < SLIM_COLUMNS; c++)
             failed |= cols[c].offsets.failed || cols[c].data.failed;
         if (failed) {
             Py_DECREF(listed);
             PyErr_NoMemory();
             goto done;
         }
-        PyObject *slim = PyTuple_New(3 + 6);
+        PyObject *slim = PyTuple_New(3 + SLIM_COLUMNS);
         if (slim == NULL) {
             Py_DECREF(listed);
             goto done;
@@ -1716,9 +1713,9 @@ static PyObject *index_chunk(PyObject *self, PyObject *args)
         PyTuple_SET_ITEM(slim, 0, PyLong_FromSsize_t(nslim));
         PyTuple_SET_ITEM(slim, 1, bytes_of(&ordinals));
         PyTuple_SET_ITEM(slim, 2, bytes_of(&valid));
-        for (int c = 0; c < 6; c++)
+        for (int c = 0; c < SLIM_COLUMNS; c++)
             PyTuple_SET_ITEM(slim, 3 + c, column_pair(&cols[c]));
-        for (Py_ssize_t i = 0; i < 9; i++)
+        for (Py_ssize_t i = 0; i < 3 + SLIM_COLUMNS; i++)
             if (PyTuple_GET_ITEM(slim, i) == NULL) {
                 Py_DECREF(slim);
                 Py_DECREF(listed);
@@ -1733,7 +1730,7 @@ done:
     sc->lines_cap = cap;
     free(ordinals.data);
     free(valid.data);
-    for (int c = 0; c < 6; c++) {
+    for (int c = 0; c < SLIM_COLUMNS; c++) {
         free(cols[c].offsets.data);
         free(cols[c].data.data);
     }

@@ -581,8 +581,8 @@ class EventPlan:
 @dataclass(frozen=True)
 class Ranged:
     """A chunk's rows from the hunt's index with its exec images apart (columns ``time``,
-    ``dest``, ``serial``, ``pid``, ``exe``, ``_key``: rows of record type execve that cannot
-    pass), as ``EventPlan.read_range`` gives them: :func:`assemble` may keep of the images only
+    ``dest``, ``serial``, ``pid``, ``exe``: rows of record type execve that cannot pass; their
+    ``_key``, which only an edge piece's is read for, null), as ``EventPlan.read_range`` gives them: :func:`assemble` may keep of the images only
     those some result depends on (:class:`_Deferred`) before it makes rows of them."""
 
     rows: pa.RecordBatch
@@ -1117,8 +1117,8 @@ class _Deferred:
     rows; the sort is stable), so each look-up meets the same updates of its key, in the same
     order. No entry is evicted in either run while the updates (exec rows and edge pieces, at
     most one update each) are at most ``cap``: past it, :meth:`hold` says so and the chunks go
-    whole. Memory: the held chunks, at most ``cap`` exec images (time, host, serial, pid, exe,
-    key: about 120 bytes each) and the other rows.
+    whole. Memory: the held chunks, at most ``cap`` exec images (time, host, serial, pid, exe:
+    about 70 bytes each) and the other rows.
     """
 
     def __init__(self, cap: int) -> None:

@@ -50,10 +50,9 @@ Group = tuple[
     int, int, int, int, int, tuple[int, ...], "tuple[str, str, str, str, str] | None",
     "tuple[str, str] | None",
 ]  # fmt: skip
-# (count, ordinals int64, node validity bitmap, (offsets, data) for time, node, serial, pid, exe,
-# key)
+# (count, ordinals int64, node validity bitmap, (offsets, data) for time, node, serial, pid, exe)
 Slim = tuple[int, bytes, bytes, tuple[bytes, bytes], tuple[bytes, bytes], tuple[bytes, bytes],
-             tuple[bytes, bytes], tuple[bytes, bytes], tuple[bytes, bytes]]  # fmt: skip
+             tuple[bytes, bytes], tuple[bytes, bytes]]  # fmt: skip
 Index = tuple[int, int, list[Group], Slim]
 FULL, SLIM, DROP = 0, 1, 2  # an event's kind
 # A hunt through the index reads chunks this many times the reader's (48 MiB for its 8 MiB): each
@@ -271,18 +270,18 @@ def _slim_columns(rows: list[tuple[int, str, str, str, str, str]]) -> Slim:
     for i, row in enumerate(rows):
         if row[2]:
             valid[i >> 3] |= 1 << (i & 7)
-    keys = [f"|{node}|{when}|{serial}" for _, when, node, serial, _, _ in rows]
     return (
         len(rows), array("q", [r[0] for r in rows]).tobytes(), bytes(valid),
         _column([r[1] for r in rows]), _column([r[2] for r in rows]),
         _column([r[3] for r in rows]), _column([r[4] for r in rows]),
-        _column([r[5] for r in rows]), _column(keys),
+        _column([r[5] for r in rows]),
     )  # fmt: skip
 
 
 def slim_arrays(slim: Slim) -> tuple[pa.Array, dict[str, pa.Array]]:
-    """The ordinals and the columns (``time``, ``dest``, ``serial``, ``pid``, ``exe``, ``_key``)
-    of the exec events of :func:`index`, as Arrow arrays over its buffers (no copy)."""
+    """The ordinals and the columns (``time``, ``dest``, ``serial``, ``pid``, ``exe``) of the
+    exec events of :func:`index`, as Arrow arrays over its buffers (no copy). (No ``_key``: an
+    image is never an edge piece, whose key alone the assembler reads.)"""
     count, ordinals, valid = slim[0], slim[1], slim[2]
 
     def strings(pair: tuple[bytes, bytes], validity: bytes | None = None) -> pa.Array:
@@ -291,7 +290,7 @@ def slim_arrays(slim: Slim) -> tuple[pa.Array, dict[str, pa.Array]]:
             pa.string(), count, [bitmap, pa.py_buffer(pair[0]), pa.py_buffer(pair[1])]
         )
 
-    names = ("time", "dest", "serial", "pid", "exe", "_key")
+    names = ("time", "dest", "serial", "pid", "exe")
     columns = {
         name: strings(pair, valid if name == "dest" else None)
         for name, pair in zip(names, slim[3:], strict=True)
