@@ -70,6 +70,7 @@ typedef struct {
 
 typedef struct {
     int32_t first, last, syscall;
+    uint32_t hash; /* of its key (key_hash's low bits): where the table holds it */
     uint8_t flags;
 } Group;
 
@@ -396,12 +397,34 @@ static inline uint64_t key_hash(const uint8_t *s, const Line *ln)
     return mix_bytes(h, s + ln->par_s, ln->par_e - ln->par_s);
 }
 
+/* Whether n bytes at a and b are equal: eight at a time, the last eight overlapping (a key's
+ * spans are short: a libc call cost more than the comparison). */
+static inline int equal_bytes(const uint8_t *a, const uint8_t *b, Py_ssize_t n)
+{
+    uint64_t x, y;
+    if (n < 8) {
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (a[i] != b[i])
+                return 0;
+        return 1;
+    }
+    for (Py_ssize_t i = 0; i + 8 < n; i += 8) {
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x != y)
+            return 0;
+    }
+    memcpy(&x, a + n - 8, 8);
+    memcpy(&y, b + n - 8, 8);
+    return x == y;
+}
+
 static inline int same_key(const uint8_t *s, const Line *a, const Line *b)
 {
     Py_ssize_t na = a->node_e - a->node_s, pa = a->par_e - a->par_s;
     return na == b->node_e - b->node_s && pa == b->par_e - b->par_s &&
-           memcmp(s + a->node_s, s + b->node_s, (size_t)na) == 0 &&
-           memcmp(s + a->par_s, s + b->par_s, (size_t)pa) == 0;
+           equal_bytes(s + a->par_s, s + b->par_s, pa) &&
+           equal_bytes(s + a->node_s, s + b->node_s, na);
 }
 
 /* The line holding byte `off` (lines sorted by start). */
@@ -1317,10 +1340,9 @@ static PyTypeObject ProcessesType = {
     .tp_methods = processes_methods,
 };
 
-/* How far ahead the walks over a chunk's lines (step 2) and events (step 4) fetch the bytes
- * they will read: the chunk is out of the cache by then, and a wait for memory per line or
- * event cost more than the work on it. */
-#define PREFETCH_LINES 16
+/* How far ahead the walk over a chunk's events (step 4) fetches the SYSCALL record it will read:
+ * the chunk is out of the cache by then, and a wait for memory per event cost more than the
+ * work on it. */
 #define PREFETCH_EVENTS 8
 #define MARK_BLOCK (64 * 1024) /* bytes: in the L2 cache still when marked */
 
@@ -1360,8 +1382,10 @@ static int read_line(const uint8_t *s, Py_ssize_t pos, Py_ssize_t n, Line *ln, i
 }
 
 /* Line i joins the event of its key (a group: its lines linked in order), found in `table` (open
- * addressing over `size`, a power of two, of group numbers) or started there; its group. */
-static int32_t group_line(const uint8_t *s, Line *lines, Py_ssize_t i, int32_t *table,
+ * addressing over `size`, a power of two: each slot the low 32 bits of the event's key hash, then
+ * its group number; TABLE_EMPTY) or started there; its group. */
+#define TABLE_EMPTY UINT64_MAX
+static int32_t group_line(const uint8_t *s, Line *lines, Py_ssize_t i, uint64_t *table,
                           Py_ssize_t size, Group *groups, Py_ssize_t *ngroups)
 {
     Line *ln = &lines[i];
@@ -1369,20 +1393,27 @@ static int32_t group_line(const uint8_t *s, Line *lines, Py_ssize_t i, int32_t *
     if (i > 0 && same_key(s, &lines[i - 1], ln)) { /* the previous line's event: most are */
         g = lines[i - 1].group;
     } else {
-        size_t h = (size_t)key_hash(s, ln) & (size_t)(size - 1);
-        while (table[h] >= 0) {
-            if (same_key(s, &lines[groups[table[h]].first], ln)) {
-                g = table[h];
-                break;
+        uint64_t full = key_hash(s, ln);
+        uint64_t tag = (uint64_t)(uint32_t)full << 32;
+        size_t h = (size_t)full & (size_t)(size - 1);
+        while (table[h] != TABLE_EMPTY) {
+            /* another event's slot: its hash told apart without reading its lines */
+            if ((table[h] & 0xffffffff00000000ULL) == tag) {
+                int32_t other = (int32_t)(uint32_t)table[h];
+                if (same_key(s, &lines[groups[other].first], ln)) {
+                    g = other;
+                    break;
+                }
             }
             h = (h + 1) & (size_t)(size - 1);
         }
         if (g < 0) {
             g = (int32_t)(*ngroups)++;
-            table[h] = g;
+            table[h] = tag | (uint32_t)g;
             groups[g].first = groups[g].last = (int32_t)i;
             groups[g].syscall = -1;
             groups[g].flags = 0;
+            groups[g].hash = (uint32_t)full;
             ln->group = g;
             return g;
         }
@@ -1397,12 +1428,12 @@ static int32_t group_line(const uint8_t *s, Line *lines, Py_ssize_t i, int32_t *
  * hash table: ~10 MB for 24 MiB of records): malloc would serve these blocks from fresh pages each
  * call (a page fault per 4 KiB, the block past its mmap threshold or its arena trimmed). Freed when
  * the thread ends (SCRATCH_KEY's destructor). */
-typedef struct {
+typedef struct Scratch {
     Line *lines;
     Py_ssize_t lines_cap;
     Group *groups;
     Py_ssize_t groups_cap;
-    int32_t *table;
+    uint64_t *table;
     Py_ssize_t table_cap;
 } Scratch;
 
@@ -1443,6 +1474,35 @@ static void *room(void **block, Py_ssize_t *cap, Py_ssize_t n, size_t size)
     return *block;
 }
 
+/* Line i into its event as group_line() puts it, the events' array grown as needed and the hash
+ * table (*size slots, in sc) doubled and refilled from the events' hashes before it is half full;
+ * the event, or -1 when out of memory. */
+static int32_t group_into(const uint8_t *s, Line *lines, Py_ssize_t i, Scratch *sc,
+                          Py_ssize_t *size, Py_ssize_t *ngroups)
+{
+    if (*ngroups + 1 > sc->groups_cap) {
+        Py_ssize_t want = sc->groups_cap ? 2 * sc->groups_cap : 4096;
+        if (room((void **)&sc->groups, &sc->groups_cap, want, sizeof(Group)) == NULL)
+            return -1;
+    }
+    if (2 * (*ngroups + 1) > *size) {
+        Py_ssize_t grown = 2 * *size;
+        uint64_t *table = room((void **)&sc->table, &sc->table_cap, grown, sizeof(uint64_t));
+        if (table == NULL)
+            return -1;
+        memset(table, 0xff, (size_t)grown * sizeof(uint64_t));
+        for (Py_ssize_t g = 0; g < *ngroups; g++) {
+            uint32_t hash = sc->groups[g].hash;
+            size_t h = (size_t)hash & (size_t)(grown - 1);
+            while (table[h] != TABLE_EMPTY)
+                h = (h + 1) & (size_t)(grown - 1);
+            table[h] = (uint64_t)hash << 32 | (uint32_t)g;
+        }
+        *size = grown;
+    }
+    return group_line(s, lines, i, sc->table, *size, sc->groups, ngroups);
+}
+
 /* The exec images' columns: time, node, serial, pid, exe (an image is never an edge piece, whose
  * key alone the assembler reads). */
 #define SLIM_COLUMNS 5
@@ -1474,7 +1534,7 @@ static PyObject *index_chunk(PyObject *self, PyObject *args)
     }
     Line *lines = sc->lines;
     Group *groups = NULL;
-    int32_t *table = NULL;
+    uint64_t *table = NULL;
     Py_ssize_t count = 0, cap = sc->lines_cap, ngroups = 0;
     int ok = 1, nomem = 0;
     Column cols[SLIM_COLUMNS];
@@ -1495,9 +1555,17 @@ static PyObject *index_chunk(PyObject *self, PyObject *args)
     long long last_sec = -1;
     char last_text[32] = {0};
     Py_BEGIN_ALLOW_THREADS
-    /* 1. lines and headers; the candidates' marks (3) every MARK_BLOCK bytes, on bytes still in
-     * the cache */
-    Py_ssize_t pos = 0, marked = 0;
+    /* 1. lines and headers, each line into its event (2) while its bytes are in the cache; the
+     * candidates' marks (3) every MARK_BLOCK bytes, on bytes still in the cache */
+    Py_ssize_t pos = 0, marked = 0, marked_line = 0;
+    Py_ssize_t size = 1024; /* the events' hash table: grown (group_into) past half full */
+    while (size < 2 * (n / 1024 + 16))
+        size *= 2;
+    table = room((void **)&sc->table, &sc->table_cap, size, sizeof(uint64_t));
+    if (table == NULL)
+        nomem = 1;
+    else
+        memset(table, 0xff, (size_t)size * sizeof(uint64_t));
     while (ok && !nomem && pos < n) {
         Line *ln = new_line(&lines, count, &cap);
         if (ln == NULL) {
@@ -1505,49 +1573,35 @@ static PyObject *index_chunk(PyObject *self, PyObject *args)
             break;
         }
         ok = read_line(s, pos, n, ln, 1);
+        if (ok) {
+            int32_t g = group_into(s, lines, count, sc, &size, &ngroups);
+            if (g < 0) {
+                nomem = 1;
+                break;
+            }
+            groups = sc->groups;
+            if (ln->type == T_EXECVE)
+                groups[g].flags |= G_EXECVE;
+            else if (ln->type == T_SYSCALL && groups[g].syscall < 0)
+                groups[g].syscall = (int32_t)count;
+        }
         count++;
         pos = ln->eol + 1;
-        if (pos - marked >= MARK_BLOCK || pos >= n) {
+        if (ok && (pos - marked >= MARK_BLOCK || pos >= n)) {
             Py_ssize_t to = pos < n ? pos : n;
             for (Py_ssize_t i = 0; i < nn; i++)
                 mark_needle(s, n, marked, to, needle[i], needle_n[i], lines, count);
             mark_always(s, n, marked, to, lines, count);
             marked = to;
+            /* 3. the events of the lines marked (the block starts at a line's start) */
+            for (; marked_line < count; marked_line++)
+                if (lines[marked_line].flags & L_CAND)
+                    groups[lines[marked_line].group].flags |= G_CAND;
         }
     }
     if (n == 0)
         ok = 0; /* no line: the general path says what it is */
-    /* 2. events: a hash table of line indices (the event's first line) */
-    Py_ssize_t size = 16;
-    while (ok && !nomem && size < 2 * count)
-        size *= 2;
-    if (ok && !nomem) {
-        table = room((void **)&sc->table, &sc->table_cap, size, sizeof(int32_t));
-        groups = room((void **)&sc->groups, &sc->groups_cap, count ? count : 1, sizeof(Group));
-        if (table == NULL || groups == NULL)
-            nomem = 1;
-        else
-            memset(table, 0xff, (size_t)size * sizeof(int32_t));
-    }
-    for (Py_ssize_t i = 0; ok && !nomem && i < count; i++) {
-        Line *ln = &lines[i];
-        if (i + PREFETCH_LINES < count) { /* the key bytes of a line ahead, fetched meanwhile */
-            const Line *ahead = &lines[i + PREFETCH_LINES];
-            __builtin_prefetch(s + ahead->node_s);
-            __builtin_prefetch(s + ahead->par_e);
-        }
-        int32_t g = group_line(s, lines, i, table, size, groups, &ngroups);
-        if (ln->type == T_EXECVE)
-            groups[g].flags |= G_EXECVE;
-        else if (ln->type == T_SYSCALL && groups[g].syscall < 0)
-            groups[g].syscall = (int32_t)i;
-    }
-    /* 3. candidates: the events of the lines marked (1) */
-    if (ok && !nomem) {
-        for (Py_ssize_t i = 0; i < count; i++)
-            if (lines[i].flags & L_CAND)
-                groups[lines[i].group].flags |= G_CAND;
-    }
+    table = sc->table;
     /* 4. the events, in order of their first line: the exec images into columns, the dropped
      * counted, the others marked G_LIST for 5 (which needs the GIL) */
     for (Py_ssize_t gi = 0; ok && !nomem && gi < ngroups; gi++) {
@@ -2164,7 +2218,7 @@ static PyObject *build_chunk(PyObject *self, PyObject *args)
     PyObject *result = NULL, *listed = NULL;
     Line *lines = NULL;
     Group *groups = NULL;
-    int32_t *table = NULL;
+    uint64_t *table = NULL;
     uint8_t *scratch = NULL;
     Arg *argv = NULL;
     Py_ssize_t args_cap = 0;
@@ -2197,14 +2251,14 @@ static PyObject *build_chunk(PyObject *self, PyObject *args)
     while (ok && !nomem && size < 2 * count)
         size *= 2;
     if (ok && !nomem) {
-        table = malloc((size_t)size * sizeof(int32_t));
+        table = malloc((size_t)size * sizeof(uint64_t));
         groups = malloc((size_t)(count ? count : 1) * sizeof(Group));
         pending = malloc((size_t)(count ? count : 1) * sizeof(Py_ssize_t));
         scratch = malloc((size_t)n + 256);
         if (table == NULL || groups == NULL || pending == NULL || scratch == NULL)
             nomem = 1;
         else
-            memset(table, 0xff, (size_t)size * sizeof(int32_t));
+            memset(table, 0xff, (size_t)size * sizeof(uint64_t));
     }
     for (Py_ssize_t i = 0; ok && !nomem && i < count; i++)
         group_line(s, lines, i, table, size, groups, &ngroups);
