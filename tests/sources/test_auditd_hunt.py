@@ -390,3 +390,33 @@ def test_hunt_reports_binary_lines(tmp_path: Path, bad: bytes) -> None:
     assert stats.binary + stats.not_utf8 == 1
     assert [(p.path, p.line) for p in stats.problems] == [(str(path), at + 1)]
     assert got == want and want
+
+
+@pytest.mark.skipif(not auditd_hunt.has_c_index(), reason="built without a C compiler")
+@pytest.mark.parametrize("needle", [b"a", b"ngrok", b"-la", b"zq", b"ngrokhttp"])
+@pytest.mark.parametrize("seed", range(4))
+def test_c_marks_equal_python_at_every_offset(needle: bytes, seed: int) -> None:
+    """A single needle's marks (``_auditd.c``'s one pass for the needle, its hex form and what
+    may hide one, and the separate passes where it stops) find the lines the Python index finds,
+    wherever in a line and a 32-byte block the needle, its hex form in either case, ``]=``,
+    ``E284AA`` or ``C4B0`` starts, and near misses (a needle's ends without its middle)."""
+    from escudo.sources import _auditd  # type: ignore[attr-defined]
+
+    rng = random.Random(seed)
+    hexed = needle.hex().upper()
+    forms = [
+        needle.decode(), needle.decode().upper(), hexed, hexed.replace("6", "4"), "]=",
+        "E284AA", "C4B0", needle.decode()[:1] + "x" * len(needle) + needle.decode()[-1:],
+        hexed[:-1], "E284A", "C4",
+    ]
+    lines = []
+    for serial in range(400):
+        pad = "".join(rng.choice("0123456789ABCDEFxyz=/ ") for _ in range(rng.randrange(0, 70)))
+        form = rng.choice(forms) if rng.random() < 0.3 else ""
+        tail = "".join(rng.choice("0123456789ABCDEF") for _ in range(rng.randrange(0, 40)))
+        lines.append(f'type=X msg=audit(1.5:{serial}): v="{pad}{form}" w={tail}x')
+    data = ("\n".join(lines) + "\n").encode()
+    for edge in (0, 7):
+        got = _auditd.index(data, (needle,), edge)
+        assert got == auditd_hunt.index_python(data, (needle,), edge)
+        assert got is not None and got[2], "some lines hold a needle"

@@ -648,6 +648,88 @@ static void mark_always(const uint8_t *s, Py_ssize_t n, Py_ssize_t from, Py_ssiz
             lines[line_of(lines, count, i)].flags |= L_CAND;
 }
 
+#ifdef AUDITD_AVX2
+/* mark_needle(nd) and mark_always over the positions [from, to) in one pass of 32 bytes at a time
+ * (each block loaded once for the three tests, not once a test): where the blocks stop, the rest
+ * being mark_needle's and mark_always' to test. The same tests, the same lines marked. */
+__attribute__((target("avx2"))) static Py_ssize_t
+mark_fused_avx2(const uint8_t *s, Py_ssize_t n, Py_ssize_t from, Py_ssize_t to, const uint8_t *nd,
+                Py_ssize_t m, Line *lines, Py_ssize_t count)
+{
+    Py_ssize_t h = m / 2;
+    /* the literal's three bytes (mark_needle: first, last, middle; a letter either case) */
+    const Py_ssize_t la = 0, lb = m - 1, lc = h;
+    /* the hex form's three low digits (at 1, 2m - 1, 2h + 1) */
+    const Py_ssize_t ha = 1, hb = 2 * m - 1, hc = 2 * h + 1;
+    Py_ssize_t reach = hb > 5 ? hb : 5; /* the farthest byte a block reads past its position */
+    const __m256i va = _mm256_set1_epi8((char)nd[0]), vfa = _mm256_set1_epi8((char)fold(nd[0])),
+                  vb = _mm256_set1_epi8((char)nd[m - 1]),
+                  vfb = _mm256_set1_epi8((char)fold(nd[m - 1])),
+                  vc = _mm256_set1_epi8((char)nd[h]), vfc = _mm256_set1_epi8((char)fold(nd[h])),
+                  xa = _mm256_set1_epi8(HEXDIGITS[nd[0] & 15]),
+                  xb = _mm256_set1_epi8(HEXDIGITS[nd[m - 1] & 15]),
+                  xc = _mm256_set1_epi8(HEXDIGITS[nd[h] & 15]);
+    Py_ssize_t i = from;
+#define EQ(v, ch) _mm256_cmpeq_epi8(v, _mm256_set1_epi8(ch))
+#define AT(k) _mm256_loadu_si256((const __m256i *)(s + i + (k)))
+    for (; i + 32 <= to && i + 32 + reach <= n && i + 32 + 2 * m <= n; i += 32) {
+        __m256i x0 = AT(0), x1 = AT(1), x2 = AT(2), x3 = AT(3), x4 = AT(4), x5 = AT(5);
+        __m256i lit = _mm256_and_si256(
+            _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_or_si256(AT(la), vfa), va),
+                             _mm256_cmpeq_epi8(_mm256_or_si256(AT(lb), vfb), vb)),
+            _mm256_cmpeq_epi8(_mm256_or_si256(AT(lc), vfc), vc));
+        __m256i hex = _mm256_and_si256(
+            _mm256_and_si256(_mm256_cmpeq_epi8(AT(ha), xa), _mm256_cmpeq_epi8(AT(hb), xb)),
+            _mm256_cmpeq_epi8(AT(hc), xc));
+        __m256i pieces = _mm256_and_si256(EQ(x0, ']'), EQ(x1, '='));
+        __m256i kelvin = _mm256_and_si256(
+            _mm256_and_si256(_mm256_and_si256(EQ(x0, 'E'), EQ(x1, '2')),
+                             _mm256_and_si256(EQ(x2, '8'), EQ(x3, '4'))),
+            _mm256_and_si256(EQ(x4, 'A'), EQ(x5, 'A')));
+        __m256i dotted = _mm256_and_si256(_mm256_and_si256(EQ(x0, 'C'), EQ(x1, '4')),
+                                          _mm256_and_si256(EQ(x2, 'B'), EQ(x3, '0')));
+        uint32_t m_lit = (uint32_t)_mm256_movemask_epi8(lit);
+        uint32_t m_hex = (uint32_t)_mm256_movemask_epi8(hex);
+        uint32_t m_all = (uint32_t)_mm256_movemask_epi8(
+            _mm256_or_si256(pieces, _mm256_or_si256(kelvin, dotted)));
+        for (; m_lit; m_lit &= m_lit - 1u) {
+            Py_ssize_t at = i + __builtin_ctz(m_lit);
+            if (verify_literal(s, n, at, nd, m))
+                lines[line_of(lines, count, at)].flags |= L_CAND;
+        }
+        for (; m_hex; m_hex &= m_hex - 1u) {
+            Py_ssize_t at = i + __builtin_ctz(m_hex);
+            if (verify_hex(s, n, at, nd, m))
+                lines[line_of(lines, count, at)].flags |= L_CAND;
+        }
+        for (; m_all; m_all &= m_all - 1u) {
+            Py_ssize_t at = i + __builtin_ctz(m_all);
+            if (always_at(s, n, at))
+                lines[line_of(lines, count, at)].flags |= L_CAND;
+        }
+    }
+#undef AT
+#undef EQ
+    return i;
+}
+#endif
+
+/* The lines holding the needles (mark_needle) or what may hide one (mark_always), of those
+ * starting in [from, to): one pass for a single needle where the CPU has AVX2. */
+static void mark_block(const uint8_t *s, Py_ssize_t n, Py_ssize_t from, Py_ssize_t to,
+                       const uint8_t **needle, const Py_ssize_t *needle_n, Py_ssize_t nn,
+                       Line *lines, Py_ssize_t count)
+{
+#ifdef AUDITD_AVX2
+    if (HAVE_AVX2 && nn == 1)
+        from = mark_fused_avx2(s, n, from, to, needle[0], needle_n[0], lines, count);
+#endif
+    for (Py_ssize_t i = 0; i < nn; i++)
+        mark_needle(s, n, from, to, needle[i], needle_n[i], lines, count);
+    mark_always(s, n, from, to, lines, count);
+}
+
+
 /* escudo.sources.auditd_events._take: the value of `key` in [b, e) (the first "key=" at the
  * start or after a space, up to the next space). */
 static int take(const uint8_t *s, Py_ssize_t b, Py_ssize_t e, const char *key, Py_ssize_t *vs,
@@ -1589,9 +1671,7 @@ static PyObject *index_chunk(PyObject *self, PyObject *args)
         pos = ln->eol + 1;
         if (ok && (pos - marked >= MARK_BLOCK || pos >= n)) {
             Py_ssize_t to = pos < n ? pos : n;
-            for (Py_ssize_t i = 0; i < nn; i++)
-                mark_needle(s, n, marked, to, needle[i], needle_n[i], lines, count);
-            mark_always(s, n, marked, to, lines, count);
+            mark_block(s, n, marked, to, needle, needle_n, nn, lines, count);
             marked = to;
             /* 3. the events of the lines marked (the block starts at a line's start) */
             for (; marked_line < count; marked_line++)
