@@ -638,7 +638,9 @@ def _read_into(path: Path, offset: int, length: int) -> memoryview:
     grown as needed and reused: valid until this thread's next call."""
     buf: bytearray | None = getattr(_BUFFERS, "buf", None)
     if buf is None or len(buf) < length:
-        buf = _BUFFERS.buf = bytearray(length)
+        # with room to spare: the ranges' lengths differ by a line or so (newline-aligned), and
+        # a buffer made for each slightly longer one cost its zeroed pages, each a page fault
+        buf = _BUFFERS.buf = bytearray(length + (length >> 4))
     view = memoryview(buf)
     got = 0
     with open(path, "rb", buffering=0) as fh:
