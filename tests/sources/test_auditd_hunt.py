@@ -3,6 +3,7 @@ and a hunt through it gives the rows and counts the general path gives (every ev
 
 from __future__ import annotations
 
+import os
 import random
 from collections import OrderedDict
 from pathlib import Path
@@ -420,3 +421,61 @@ def test_c_marks_equal_python_at_every_offset(needle: bytes, seed: int) -> None:
         got = _auditd.index(data, (needle,), edge)
         assert got == auditd_hunt.index_python(data, (needle,), edge)
         assert got is not None and got[2], "some lines hold a needle"
+
+
+def _spans_as_text(found: Any, data: bytes) -> Any:
+    """An index's groups with each span pair replaced by the line it points at in ``data``."""
+    lines, dropped, groups, slim = found
+    listed = [
+        (*g[:5], tuple(data[g[5][i] : g[5][i + 1]] for i in range(0, len(g[5]), 2)), *g[6:])
+        for g in groups
+    ]
+    return lines, dropped, listed, slim
+
+
+@pytest.mark.skipif(
+    not hasattr(auditd_hunt._auditd, "index_mapped"), reason="no mapped index on this system"
+)
+@pytest.mark.parametrize("clause", [(b"ngrok",), (b"http", b"tcp")])
+def test_mapped_index_equals_index_of_the_bytes(tmp_path: Path, clause: tuple[bytes, ...]) -> None:
+    """``index_file`` (the range read through a mapping, the listed lines copied out) gives what
+    :func:`index` gives for the same bytes, ranges starting anywhere in a page."""
+    path = _write(tmp_path, _lines(7, "web-03", False) + _lines(8, None, True))
+    data = path.read_bytes()
+    cuts = sorted({0, len(data), *(data.index(b"\n", at) + 1 for at in (333, 4096, 9000, 60000))})
+    for start, end in zip(cuts, cuts[1:], strict=False):
+        for edge in (0, 5):
+            mapped = auditd_hunt.index_file(path, start, end - start, clause, edge)
+            want = auditd_hunt.index(data[start:end], clause, edge)
+            assert mapped and want is not None
+            assert _spans_as_text(mapped[:4], mapped[4]) == _spans_as_text(want, data[start:end])
+    odd = _write(tmp_path, ["type=EOE msg=audit(1.5:2): \r"], "odd.log")
+    assert auditd_hunt.index_file(odd, 0, odd.stat().st_size, clause, 0) is None
+
+
+@pytest.mark.skipif(
+    not hasattr(auditd_hunt._auditd, "index_mapped"), reason="no mapped index on this system"
+)
+def test_mapped_index_survives_a_cut_file(tmp_path: Path) -> None:
+    """A file cut shorter while it is read (copytruncate) makes the mapping's next read of a page
+    past its end a SIGBUS: the index catches it and says False, and the hunt reads the range
+    again and gives the rows of what is left, as if it had read that from the start."""
+    lines = _lines(9, "web-03", False) * 40
+    path = _write(tmp_path, lines)
+    size = path.stat().st_size
+    keep = path.read_bytes()[: size // 3]
+    keep = keep[: keep.rindex(b"\n") + 1]
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.truncate(path, len(keep))  # mapped past the end: the first page there faults
+        assert auditd_hunt._auditd.index_mapped(fd, 0, size, (b"ngrok",), 0) is False
+    finally:
+        os.close(fd)
+    assert auditd_hunt.index_file(path, 0, size, (b"ngrok",), 0) is False
+    raw_filter = AuditdSource().needles("Endpoint.Processes", SEED_NEEDS)
+    plan = EventPlan(FIELDS, frozenset({"execve"}), raw_filter)
+    cut, stats = plan.read_range(path, 0, size, str(path), 1 << 20)
+    whole, _ = plan.read_range(_write(tmp_path, [keep.decode()[:-1]], "kept.log"), 0, len(keep),
+                               "kept", 1 << 20)
+    assert cut.whole().to_pylist() == whole.whole().to_pylist()
+    assert stats.lines == len(keep.splitlines())

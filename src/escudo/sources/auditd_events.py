@@ -388,11 +388,20 @@ class EventPlan:
         pages each time: see ``auditd_hunt.CHUNK_FACTOR``), with ``stats.lines`` set: its rows
         as a :class:`Ranged` (:func:`assemble` may defer its exec images)."""
         del block_bytes  # one chunk: its events' pieces meet in the assembler, as any chunk's
-        data = _read_into(path, offset, length)
         needles = compile_filter(self.raw_filter)
         clause = self._clause()
         found = None
+        mapped: Any = None
         if needles is not None and clause is not None:
+            # through a mapping (no copy); None: not for the index; False: read it and index it
+            mapped = auditd_hunt.index_file(path, offset, length, clause, self.edge_lines)
+            if mapped:
+                found = self._ranged(mapped[:4], mapped[4], needles)
+        if found is not None:
+            return found
+        data = _read_into(path, offset, length)
+        if mapped is False:
+            assert needles is not None and clause is not None
             found = self._index_parts(data, needles, clause)
         if found is None:  # not for the index: the other paths, on a copy
             batch, stats = self(bytes(data), name)
@@ -549,8 +558,13 @@ class EventPlan:
     ) -> tuple[Ranged, ReadStats] | None:
         """:meth:`_indexed`'s rows, the exec images apart (:class:`Ranged`)."""
         found = auditd_hunt.index(data, clause, self.edge_lines)
-        if found is None:
-            return None
+        return None if found is None else self._ranged(found, data, needles)
+
+    def _ranged(
+        self, found: auditd_hunt.Index, data: Any, needles: tuple[tuple[bytes, ...], ...]
+    ) -> tuple[Ranged, ReadStats]:
+        """The rows of an index (:func:`escudo.sources.auditd_hunt.index`), ``data`` the bytes its
+        spans point into."""
         lines, dropped, groups, slim = found
         stats = ReadStats()
         stats.filtered, stats.lines = dropped, lines

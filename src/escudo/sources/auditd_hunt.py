@@ -28,10 +28,12 @@ not ASCII text here: a chunk the index reads never holds what ``framing.note_bad
 
 from __future__ import annotations
 
+import os
 import re
 from array import array
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -121,6 +123,30 @@ def index(data: bytes | memoryview, clause: tuple[bytes, ...], edge_lines: int) 
         result: Index | None = _auditd.index(data, clause, edge_lines)
         return result
     return index_python(bytes(data), clause, edge_lines)
+
+
+def index_file(
+    path: Path, offset: int, length: int, clause: tuple[bytes, ...], edge_lines: int
+) -> tuple[int, int, list[Group], Slim, bytes] | None | Literal[False]:
+    """:func:`index` of the file's bytes ``[offset, offset + length)``, read through a mapping
+    (``_auditd.index_mapped``: no copy into a buffer), with the bytes its spans point into (the
+    listed events' lines, copied out); None when :func:`index` would give None (not for this
+    path); False when the caller should read the bytes and index them (no C module, no mapping
+    here, or the file got shorter while it was read: the mapping's SIGBUS is caught)."""
+    mapped = getattr(_auditd, "index_mapped", None)
+    if mapped is None or length <= 0:
+        return False
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return False  # the read says what it is
+    try:
+        found: tuple[int, int, list[Group], Slim, bytes] | None | Literal[False] = mapped(
+            fd, offset, length, clause, edge_lines
+        )
+    finally:
+        os.close(fd)
+    return found
 
 
 def _take(body: str, key: str) -> str | None:
