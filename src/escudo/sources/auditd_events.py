@@ -829,6 +829,9 @@ class Assembler:
     stats: ReadStats
     edge_lines: int = EDGE_LINES
     cap: int | None = None  # processes kept for parent resolution (None: MAX_PROCESSES)
+    # The pids whose exec images a look-up may read, when known (_Deferred: every table update
+    # within the cap); the images of the others, from edge pieces, are counted filtered
+    parents: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         # key -> (host, record lines, lines read since its last record, summary): the summary of
@@ -857,6 +860,9 @@ class Assembler:
                 self.stats.filtered += 1
                 continue
             if isinstance(summary, dict):  # an exec without a needle: its image
+                if self.parents is not None and summary["pid"] not in self.parents:
+                    self.stats.filtered += 1  # no look-up reads it (see _Deferred)
+                    continue
                 rows.append({**summary, "host": host})
                 continue
             records = [r for r in (parse_line(t) for t in texts) if r is not None]
@@ -1113,6 +1119,7 @@ def assemble(
             yield from fed(deferred.held)  # (the batch itself last among them)
             deferred = None
     if deferred is not None:
+        assembler.parents = frozenset(deferred.parents)
         yield from fed(deferred.filtered(stats))
     out = assembler.finish()
     if out is not None:
@@ -1128,7 +1135,9 @@ class _Deferred:
     or by evicting other entries. So the rows of the held chunks that go to the assembler are:
     every edge piece (built there), every row that may pass, and every row whose pid is the
     ppid of one of those (an edge piece's: any SYSCALL record of it); the others are counted
-    ``filtered`` here, as the assembler would have. The rows kept keep their order and their
+    ``filtered`` here, as the assembler would have. An edge piece that meets no other and is an
+    exec image of none of those pids goes the same way in the assembler (``Assembler.parents``).
+    The rows kept keep their order and their
     releases (a release holds back the rows younger than a pending piece, whatever the other
     rows; the sort is stable), so each look-up meets the same updates of its key, in the same
     order. No entry is evicted in either run while the updates (exec rows and edge pieces, at
