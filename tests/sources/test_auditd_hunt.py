@@ -3,6 +3,7 @@ and a hunt through it gives the rows and counts the general path gives (every ev
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 from collections import OrderedDict
@@ -386,7 +387,9 @@ def test_hunt_reports_binary_lines(tmp_path: Path, bad: bytes) -> None:
     needs = {"Endpoint.Processes": [tuple(tuple(c) for c in SEED_NEEDS)]}
     assert auditd_hunt.index(path.read_bytes(), (b"ngrok",), 0) is None
     stats = ReadStats()
-    got = [r for _, b in read_datasets([path], needs, stats=stats, workers=1) for r in b.to_pylist()]
+    got = [
+        r for _, b in read_datasets([path], needs, stats=stats, workers=1) for r in b.to_pylist()
+    ]
     want = [r for _, b in read_datasets([clean], needs, workers=1) for r in b.to_pylist()]
     assert stats.binary + stats.not_utf8 == 1
     assert [(p.path, p.line) for p in stats.problems] == [(str(path), at + 1)]
@@ -406,9 +409,17 @@ def test_c_marks_equal_python_at_every_offset(needle: bytes, seed: int) -> None:
     rng = random.Random(seed)
     hexed = needle.hex().upper()
     forms = [
-        needle.decode(), needle.decode().upper(), hexed, hexed.replace("6", "4"), "]=",
-        "E284AA", "C4B0", needle.decode()[:1] + "x" * len(needle) + needle.decode()[-1:],
-        hexed[:-1], "E284A", "C4",
+        needle.decode(),
+        needle.decode().upper(),
+        hexed,
+        hexed.replace("6", "4"),
+        "]=",
+        "E284AA",
+        "C4B0",
+        needle.decode()[:1] + "x" * len(needle) + needle.decode()[-1:],
+        hexed[:-1],
+        "E284A",
+        "C4",
     ]
     lines = []
     for serial in range(400):
@@ -443,7 +454,7 @@ def test_mapped_index_equals_index_of_the_bytes(tmp_path: Path, clause: tuple[by
     path = _write(tmp_path, _lines(7, "web-03", False) + _lines(8, None, True))
     data = path.read_bytes()
     cuts = sorted({0, len(data), *(data.index(b"\n", at) + 1 for at in (333, 4096, 9000, 60000))})
-    for start, end in zip(cuts, cuts[1:], strict=False):
+    for start, end in itertools.pairwise(cuts):
         for edge in (0, 5):
             mapped = auditd_hunt.index_file(path, start, end - start, clause, edge)
             want = auditd_hunt.index(data[start:end], clause, edge)
@@ -475,7 +486,8 @@ def test_mapped_index_survives_a_cut_file(tmp_path: Path) -> None:
     raw_filter = AuditdSource().needles("Endpoint.Processes", SEED_NEEDS)
     plan = EventPlan(FIELDS, frozenset({"execve"}), raw_filter)
     cut, stats = plan.read_range(path, 0, size, str(path), 1 << 20)
-    whole, _ = plan.read_range(_write(tmp_path, [keep.decode()[:-1]], "kept.log"), 0, len(keep),
-                               "kept", 1 << 20)
+    whole, _ = plan.read_range(
+        _write(tmp_path, [keep.decode()[:-1]], "kept.log"), 0, len(keep), "kept", 1 << 20
+    )
     assert cut.whole().to_pylist() == whole.whole().to_pylist()
     assert stats.lines == len(keep.splitlines())

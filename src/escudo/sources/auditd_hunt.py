@@ -127,7 +127,7 @@ def index(data: bytes | memoryview, clause: tuple[bytes, ...], edge_lines: int) 
 
 def index_file(
     path: Path, offset: int, length: int, clause: tuple[bytes, ...], edge_lines: int
-) -> tuple[int, int, list[Group], Slim, bytes] | None | Literal[False]:
+) -> tuple[int, int, list[Group], Slim, bytes] | Literal[False] | None:
     """:func:`index` of the file's bytes ``[offset, offset + length)``, read through a mapping
     (``_auditd.index_mapped``: no copy into a buffer), with the bytes its spans point into (the
     listed events' lines, copied out); None when :func:`index` would give None (not for this
@@ -141,7 +141,7 @@ def index_file(
     except OSError:
         return False  # the read says what it is
     try:
-        found: tuple[int, int, list[Group], Slim, bytes] | None | Literal[False] = mapped(
+        found: tuple[int, int, list[Group], Slim, bytes] | Literal[False] | None = mapped(
             fd, offset, length, clause, edge_lines
         )
     finally:

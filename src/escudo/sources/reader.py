@@ -174,7 +174,9 @@ def _run_pickled(blob: bytes, task: Task) -> Result:
 def threaded(inputs: list[Input], processor: Processor) -> bool:
     """Whether a parallel read of ``inputs`` runs ``processor`` in threads rather than worker
     processes: it streams, and its ``python_share(sample)`` (the share of a sample's bytes its
-    Python path would read) is at most THREAD_MAX_PYTHON_SHARE on the first file's first bytes."""
+    Python path would read) is at most THREAD_MAX_PYTHON_SHARE on the first file's first bytes.
+    The answer is kept for the same file (path, size, time, inode) and processor (its repr):
+    ``start_workers`` asks first, the read itself again (the sample cost ~10 ms each time)."""
     share = getattr(processor, "python_share", None)
     if share is None or not streams(processor):
         return False
@@ -183,12 +185,24 @@ def threaded(inputs: list[Input], processor: Processor) -> bool:
         return False
     try:
         with open(path, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            key = (os.fspath(path), st.st_size, st.st_mtime_ns, st.st_ino, repr(processor))
+            known = _THREADED.get(key)
+            if known is not None:
+                return known
             sample = fh.read(PROBE_BYTES)
     except OSError:
         return False  # reported when its turn comes
     if len(sample) == PROBE_BYTES:
         sample = sample[: sample.rfind(b"\n") + 1]
-    return bool(sample) and float(share(sample)) <= THREAD_MAX_PYTHON_SHARE
+    answer = bool(sample) and float(share(sample)) <= THREAD_MAX_PYTHON_SHARE
+    if len(_THREADED) >= 8:
+        _THREADED.clear()
+    _THREADED[key] = answer
+    return answer
+
+
+_THREADED: dict[tuple[str, int, int, int, str], bool] = {}  # threaded()'s answers
 
 
 def _ready() -> bool:
