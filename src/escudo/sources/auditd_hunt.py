@@ -57,16 +57,15 @@ Slim = tuple[int, bytes, bytes, tuple[bytes, bytes], tuple[bytes, bytes], tuple[
              tuple[bytes, bytes], tuple[bytes, bytes]]  # fmt: skip
 Index = tuple[int, int, list[Group], Slim]
 FULL, SLIM, DROP = 0, 1, 2  # an event's kind
-# A hunt through the index reads chunks this many times the reader's (48 MiB for its 8 MiB): each
+# A hunt through the index reads chunks this many times the reader's (64 MiB for its 8 MiB): each
 # chunk costs the assembler a fixed share (its Arrow calls, its edge events' pieces joined in
-# Python: ~2.5% of a 24 MiB chunk's events lie within EDGE_LINES of an end), which bigger chunks
-# divide. With the exec images held back (auditd_events._Deferred), that share is paid after the
-# last chunk is read, on one thread: ~4.5 ms a chunk. The seed over 1M exec events
-# (bench_hunt.py, a1m): that tail 0.22-0.24 s at 24 MiB, 0.11-0.12 s at 48 MiB; CPU 2.48 s at 24
-# MiB, 2.45 at 48, 2.34 at 64, 2.67 at 96 (peak RSS 440, 508, 549, 709 MiB). Each reading
-# thread reads into its own buffer, reused (auditd_events._read_into): no fresh pages for each
-# chunk. Results do not depend on it.
-CHUNK_FACTOR = 6
+# Python: the events within EDGE_LINES of each end, ~170 a chunk), which bigger chunks divide.
+# With the exec images held back (auditd_events._Deferred), that share is paid after the last
+# chunk is read, on one thread: ~4 ms a chunk. The seed over 1M exec events (bench_hunt.py, a1m):
+# that tail 0.22-0.24 s at 24 MiB, 0.11-0.12 s at 48 MiB; best wall of five runs 1.38 s at 48 MiB,
+# 1.29 s at 64 MiB (CPU 2.45 s at 48 MiB, 2.34 at 64, 2.67 at 96; peak RSS 508, 549, 709 MiB
+# before the ranges were mapped rather than read into a buffer). Results do not depend on it.
+CHUNK_FACTOR = 8
 HEAD, TAIL = 1, 2  # edge bits
 
 # What an event's decoded values hold that its lines may not: the record type (execve,
