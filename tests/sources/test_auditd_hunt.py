@@ -492,3 +492,48 @@ def test_mapped_index_survives_a_cut_file(tmp_path: Path) -> None:
     )
     assert cut.whole().to_pylist() == whole.whole().to_pylist()
     assert stats.lines == len(keep.splitlines())
+
+
+HEADERS = [
+    "node=web-03 type=SYSCALL msg=audit(1700000000.123:4567): ",
+    "node=a-very-long-node-name.example.internal type=EXECVE msg=audit(1.5:2): ",
+    "node=x type=PATH msg=audit(1700000000.123:4567):",
+    "node= type=EOE msg=audit(1.5:2): ",
+    "node=a\tb type=EOE msg=audit(1.5:2): ",
+    "node=a\x01b type=EOE msg=audit(1.5:2): ",
+    "node=a\x1fb type=EOE msg=audit(1.5:2): ",
+    'node=a"b type=SYSCALL msg=audit(1.5:2): ',
+    "nodes=a type=EOE msg=audit(1.5:2): ",
+    "type=SYSCALLX msg=audit(1.5:2): ",
+    "type=EXECVEX msg=audit(1.5:2): ",
+    "type=SYSCAL msg=audit(1.5:2): ",
+    "type=syscall msg=audit(1.5:2): ",
+    "type= msg=audit(1.5:2): ",
+    "type=EOE msg=audit(.5:2): ",
+    "type=EOE msg=audit(1.:2): ",
+    "type=EOE msg=audit(1.5:): ",
+    "type=EOE msg=audit(1.5:2) ",
+    "type=EOE msg=audit(12345678901234567890.5:2): ",
+    "type=EOE msg=audit(1.5:123456789012345678): ",
+    "type=EOE msg=audit(1x5:2): ",
+    "type=EOE  msg=audit(1.5:2): ",
+    "type=EOE msg=audi(1.5:2): ",
+]
+
+
+@pytest.mark.skipif(not auditd_hunt.has_c_index(), reason="built without a C compiler")
+@pytest.mark.parametrize("head", HEADERS)
+def test_c_headers_equal_python(head: str) -> None:
+    """Each header, well formed or not, read as the Python index reads it, when it is short or
+    followed by more lines (the C scan reads eight bytes at a time where the buffer allows)."""
+    from escudo.sources import _auditd  # type: ignore[attr-defined]
+
+    good = 'type=SYSCALL msg=audit(1.5:9): arch=c000003e syscall=59 pid=3 exe="/bin/ngrok"'
+    for body in ("", "a=1 b=2", "x=" + "y" * 40, 'arch=c000003e syscall=59 pid=4 exe="/bin/ls"'):
+        for data in (
+            f"{head}{body}\n".encode(),
+            f"{good}\n{head}{body}\n{good}\n{good}\n".encode(),
+        ):
+            for edge in (0, 1):
+                want = auditd_hunt.index_python(data, (b"ngrok",), edge)
+                assert _auditd.index(data, (b"ngrok",), edge) == want, (head, body)

@@ -341,8 +341,123 @@ static inline Py_ssize_t digits_before(const uint8_t *s, Py_ssize_t p, Py_ssize_
     return p == d || p >= e || s[p] != sep ? -1 : p;
 }
 
+/* Eight bytes at p as a little-endian word (any alignment). */
+static inline uint64_t word_at(const uint8_t *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+#define BYTES8(a, b, c, d, e, f, g, h)                                                            \
+    ((uint64_t)(a) | (uint64_t)(b) << 8 | (uint64_t)(c) << 16 | (uint64_t)(d) << 24 |             \
+     (uint64_t)(e) << 32 | (uint64_t)(f) << 40 | (uint64_t)(g) << 48 | (uint64_t)(h) << 56)
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* The first of the eight bytes of w (ASCII) below 0x21, or 8; the first byte not an ASCII digit,
+ * or 8 (bytes below 0x80: the line scan sent any other line away). */
+static inline int first_low(uint64_t w)
+{
+    uint64_t m = (w - 0x21 * ONES) & ~w & HIGHS;
+    return m ? __builtin_ctzll(m) >> 3 : 8;
+}
+
+static inline int first_nondigit(uint64_t w)
+{
+    uint64_t m = ((w + (0x7f - 0x39) * ONES) | (w - 0x30 * ONES)) & HIGHS;
+    return m ? __builtin_ctzll(m) >> 3 : 8;
+}
+
+/* Where the digits at p end (one at least) when `sep` follows them before e, eight at a time
+ * while the buffer (n bytes) holds eight more; -1 otherwise. */
+static inline Py_ssize_t digits_to(const uint8_t *s, Py_ssize_t p, Py_ssize_t e, Py_ssize_t n,
+                                   uint8_t sep)
+{
+    Py_ssize_t d = p;
+    while (p + 8 <= n) {
+        int k = first_nondigit(word_at(s + p));
+        p += k;
+        if (k < 8)
+            break;
+    }
+    while (p < e && is_digit(s[p]))
+        p++;
+    return p == d || p >= e || s[p] != sep ? -1 : p;
+}
+
+static int header_slow(const uint8_t *s, Line *ln);
+
+/* header() eight bytes at a time where the buffer (n bytes) allows: the same answer. */
+static int header(const uint8_t *s, Py_ssize_t n, Line *ln)
+{
+    Py_ssize_t p = ln->start, e = ln->eol;
+    if (e - p < 32 || e + 8 > n)
+        return header_slow(s, ln);
+    ln->node_s = ln->node_e = p;
+    uint64_t w = word_at(s + p);
+    const uint64_t five = 0xffffffffffULL;
+    if ((w & five) == (BYTES8('n', 'o', 'd', 'e', '=', 0, 0, 0))) {
+        Py_ssize_t q = p + 5;
+        for (;;) { /* the name runs to the first white space (is_space), a ' ' */
+            int k = first_low(word_at(s + q));
+            q += k;
+            if (k < 8)
+                break;
+        }
+        if (s[q] != ' ') {
+            if (!is_space(s[q]))
+                return header_slow(s, ln); /* a control byte in the name: as written */
+            return 0;
+        }
+        if (q == p + 5 || q >= e)
+            return 0;
+        ln->node_s = p + 5;
+        ln->node_e = q;
+        p = q + 1;
+        if (e - p < 24)
+            return header_slow(s, ln);
+        w = word_at(s + p);
+    }
+    if ((w & five) != (BYTES8('t', 'y', 'p', 'e', '=', 0, 0, 0)))
+        return 0;
+    p += 5;
+    Py_ssize_t t = p;
+    while (p < e && ((s[p] >= 'A' && s[p] <= 'Z') || s[p] == '_'))
+        p++;
+    if (p == t)
+        return 0;
+    uint64_t name = word_at(s + t);
+    if (p - t == 7 && (name & 0xffffffffffffffULL) == BYTES8('S', 'Y', 'S', 'C', 'A', 'L', 'L', 0))
+        ln->type = T_SYSCALL;
+    else if (p - t == 6 && (name & 0xffffffffffffULL) == BYTES8('E', 'X', 'E', 'C', 'V', 'E', 0, 0))
+        ln->type = T_EXECVE;
+    else
+        ln->type = T_OTHER;
+    /* " msg=audit(": its first eight bytes, then its last eight */
+    if (e - p < 11 || word_at(s + p) != BYTES8(' ', 'm', 's', 'g', '=', 'a', 'u', 'd') ||
+        word_at(s + p + 3) != BYTES8('g', '=', 'a', 'u', 'd', 'i', 't', '('))
+        return 0;
+    p += 11;
+    ln->par_s = p;
+    if ((p = digits_to(s, p, e, n, '.')) < 0)
+        return 0;
+    ln->sec_e = p++;
+    if ((p = digits_to(s, p, e, n, ':')) < 0)
+        return 0;
+    ln->frac_e = p++;
+    if ((p = digits_to(s, p, e, n, ')')) < 0 || p + 1 >= e || s[p + 1] != ':')
+        return 0;
+    ln->par_e = p;
+    p += 2;
+    if (p < e && s[p] == ' ')
+        p++;
+    ln->body = p;
+    return 1;
+}
+
 /* Parses the header of the line [pos, eol): 0 when it is not a bare record. */
-static int header(const uint8_t *s, Line *ln)
+static int header_slow(const uint8_t *s, Line *ln)
 {
     Py_ssize_t p = ln->start, e = ln->eol;
     ln->node_s = ln->node_e = p;
@@ -1469,7 +1584,7 @@ static int read_line(const uint8_t *s, Py_ssize_t pos, Py_ssize_t n, Line *ln, i
     ln->eol = scan_line(s, pos, n, &quotes, &odd);
     ln->flags = (uint8_t)(odd & 3u);
     ln->next = -1;
-    if ((odd & 4u) || !header(s, ln))
+    if ((odd & 4u) || !header(s, n, ln))
         return 0;
     Py_ssize_t from = node_quotes ? ln->node_s : ln->start;
     Py_ssize_t to = node_quotes ? ln->node_e : ln->body;
