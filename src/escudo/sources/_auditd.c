@@ -388,10 +388,25 @@ static inline Py_ssize_t digits_to(const uint8_t *s, Py_ssize_t p, Py_ssize_t e,
 
 static int header_slow(const uint8_t *s, Line *ln);
 
-/* header() eight bytes at a time where the buffer (n bytes) allows: the same answer. */
-static int header(const uint8_t *s, Py_ssize_t n, Line *ln)
+/* The '"' in [from, to), eight bytes at a time. */
+static inline unsigned count_quotes(const uint8_t *s, Py_ssize_t from, Py_ssize_t to)
 {
-    Py_ssize_t p = ln->start, e = ln->eol;
+    unsigned q = 0;
+    Py_ssize_t i = from;
+    for (; i + 8 <= to; i += 8) {
+        uint64_t x = word_at(s + i) ^ ('"' * ONES); /* a zero byte where a quote was */
+        uint64_t y = ((x & ~HIGHS) + ~HIGHS) | x;    /* each byte's high bit: not zero (exact) */
+        q += (unsigned)__builtin_popcountll(~y & HIGHS);
+    }
+    for (; i < to; i++)
+        q += s[i] == '"';
+    return q;
+}
+
+/* header() eight bytes at a time where the buffer (n bytes) allows: the same answer. The line's
+ * [p, e) come as arguments: read back from *ln, just written, they cost a stalled load. */
+static int header(const uint8_t *s, Py_ssize_t n, Line *ln, Py_ssize_t p, Py_ssize_t e)
+{
     if (e - p < 32 || e + 8 > n)
         return header_slow(s, ln);
     ln->node_s = ln->node_e = p;
@@ -1580,32 +1595,34 @@ static Line *new_line(Line **lines, Py_ssize_t count, Py_ssize_t *cap)
 static int read_line(const uint8_t *s, Py_ssize_t pos, Py_ssize_t n, Line *ln, int node_quotes)
 {
     unsigned quotes, odd;
+    Py_ssize_t eol = scan_line(s, pos, n, &quotes, &odd);
     ln->start = pos;
-    ln->eol = scan_line(s, pos, n, &quotes, &odd);
+    ln->eol = eol;
     ln->flags = (uint8_t)(odd & 3u);
     ln->next = -1;
-    if ((odd & 4u) || !header(s, n, ln))
+    if ((odd & 4u) || !header(s, n, ln, pos, eol))
         return 0;
-    Py_ssize_t from = node_quotes ? ln->node_s : ln->start;
+    Py_ssize_t from = node_quotes ? ln->node_s : pos;
     Py_ssize_t to = node_quotes ? ln->node_e : ln->body;
-    for (Py_ssize_t i = from; i < to; i++)
-        quotes -= s[i] == '"';
-    return !malformed(s, ln->body, ln->eol, quotes, odd);
+    quotes -= count_quotes(s, from, to);
+    return !malformed(s, ln->body, eol, quotes, odd);
 }
 
 /* Line i joins the event of its key (a group: its lines linked in order), found in `table` (open
  * addressing over `size`, a power of two: each slot the low 32 bits of the event's key hash, then
  * its group number; TABLE_EMPTY) or started there; its group. */
 #define TABLE_EMPTY UINT64_MAX
-static int32_t group_line(const uint8_t *s, Line *lines, Py_ssize_t i, uint64_t *table,
-                          Py_ssize_t size, Group *groups, Py_ssize_t *ngroups)
+/* group_line() for line i whose test against the line before (`same`: 1 when it continues that
+ * line's event) and, when it does not, whose key hash (`full`) are known already. */
+static int32_t group_keyed(const uint8_t *s, Line *lines, Py_ssize_t i, uint64_t *table,
+                           Py_ssize_t size, Group *groups, Py_ssize_t *ngroups, int same,
+                           uint64_t full)
 {
     Line *ln = &lines[i];
     int32_t g = -1;
-    if (i > 0 && same_key(s, &lines[i - 1], ln)) { /* the previous line's event: most are */
+    if (same) { /* the previous line's event: most are */
         g = lines[i - 1].group;
     } else {
-        uint64_t full = key_hash(s, ln);
         uint64_t tag = (uint64_t)(uint32_t)full << 32;
         size_t h = (size_t)full & (size_t)(size - 1);
         while (table[h] != TABLE_EMPTY) {
@@ -1634,6 +1651,14 @@ static int32_t group_line(const uint8_t *s, Line *lines, Py_ssize_t i, uint64_t 
     groups[g].last = (int32_t)i;
     ln->group = g;
     return g;
+}
+
+static int32_t group_line(const uint8_t *s, Line *lines, Py_ssize_t i, uint64_t *table,
+                          Py_ssize_t size, Group *groups, Py_ssize_t *ngroups)
+{
+    int same = i > 0 && same_key(s, &lines[i - 1], &lines[i]);
+    return group_keyed(s, lines, i, table, size, groups, ngroups, same,
+                       same ? 0 : key_hash(s, &lines[i]));
 }
 
 /* Each thread's index() arrays, kept from one call to the next (a chunk's lines, events and
@@ -1690,7 +1715,7 @@ static void *room(void **block, Py_ssize_t *cap, Py_ssize_t n, size_t size)
  * table (*size slots, in sc) doubled and refilled from the events' hashes before it is half full;
  * the event, or -1 when out of memory. */
 static int32_t group_into(const uint8_t *s, Line *lines, Py_ssize_t i, Scratch *sc,
-                          Py_ssize_t *size, Py_ssize_t *ngroups)
+                          Py_ssize_t *size, Py_ssize_t *ngroups, int same, uint64_t full)
 {
     if (*ngroups + 1 > sc->groups_cap) {
         Py_ssize_t want = sc->groups_cap ? 2 * sc->groups_cap : 4096;
@@ -1712,7 +1737,7 @@ static int32_t group_into(const uint8_t *s, Line *lines, Py_ssize_t i, Scratch *
         }
         *size = grown;
     }
-    return group_line(s, lines, i, sc->table, *size, sc->groups, ngroups);
+    return group_keyed(s, lines, i, sc->table, *size, sc->groups, ngroups, same, full);
 }
 
 /* The exec images' columns: time, node, serial, pid, exe (an image is never an edge piece, whose
@@ -1784,6 +1809,25 @@ static void run_free(Run *r)
     }
 }
 
+/* Line i (none: -1) into its event (group_into), and the event's SYSCALL and EXECVE records
+ * noted; 0 when out of memory. */
+static int join(Run *r, Py_ssize_t i, Py_ssize_t *size, Py_ssize_t *ngroups, int same,
+                uint64_t full)
+{
+    if (i < 0)
+        return 1;
+    int32_t g = group_into(r->s, r->lines, i, r->sc, size, ngroups, same, full);
+    if (g < 0)
+        return 0;
+    Group *groups = r->sc->groups;
+    const Line *ln = &r->lines[i];
+    if (ln->type == T_EXECVE)
+        groups[g].flags |= G_EXECVE;
+    else if (ln->type == T_SYSCALL && groups[g].syscall < 0)
+        groups[g].syscall = (int32_t)i;
+    return 1;
+}
+
 /* Steps 1-4 over r->s (no GIL needed). */
 static void index_scan(Run *r)
 {
@@ -1800,6 +1844,9 @@ static void index_scan(Run *r)
     /* 1. lines and headers, each line into its event (2) while its bytes are in the cache; the
      * candidates' marks (3) every MARK_BLOCK bytes, on bytes still in the cache */
     Py_ssize_t pos = 0, marked = 0, marked_line = 0;
+    Py_ssize_t waiting = -1; /* the line read but not joined yet: its test and hash */
+    int waiting_same = 0;
+    uint64_t waiting_hash = 0;
     Py_ssize_t size = 1024; /* the events' hash table: grown (group_into) past half full */
     while (size < 2 * (n / 1024 + 16))
         size *= 2;
@@ -1817,21 +1864,30 @@ static void index_scan(Run *r)
         }
         lines = r->lines;
         ok = read_line(s, pos, n, ln, 1);
+        /* The line before joins its event now, this one once the next is read: the table slot
+         * of a line starting an event is fetched meanwhile (a wait for memory otherwise). */
+        if (waiting >= 0 && !join(r, waiting, &size, &ngroups, waiting_same, waiting_hash)) {
+            nomem = 1;
+            break;
+        }
+        waiting = -1;
         if (ok) {
-            int32_t g = group_into(s, lines, count, sc, &size, &ngroups);
-            if (g < 0) {
-                nomem = 1;
-                break;
+            waiting = count;
+            waiting_same = count > 0 && same_key(s, &lines[count - 1], ln);
+            if (!waiting_same) {
+                waiting_hash = key_hash(s, ln);
+                __builtin_prefetch(&sc->table[(size_t)waiting_hash & (size_t)(size - 1)]);
             }
-            groups = sc->groups;
-            if (ln->type == T_EXECVE)
-                groups[g].flags |= G_EXECVE;
-            else if (ln->type == T_SYSCALL && groups[g].syscall < 0)
-                groups[g].syscall = (int32_t)count;
         }
         count++;
         pos = ln->eol + 1;
         if (ok && (pos - marked >= MARK_BLOCK || pos >= n)) {
+            if (!join(r, waiting, &size, &ngroups, waiting_same, waiting_hash)) {
+                nomem = 1;
+                break;
+            }
+            waiting = -1;
+            groups = sc->groups;
             Py_ssize_t to = pos < n ? pos : n;
             mark_block(s, n, marked, to, r->needle, r->needle_n, r->nn, lines, count);
             marked = to;
@@ -1841,6 +1897,9 @@ static void index_scan(Run *r)
                     groups[lines[marked_line].group].flags |= G_CAND;
         }
     }
+    if (!nomem && !join(r, waiting, &size, &ngroups, waiting_same, waiting_hash))
+        nomem = 1;
+    groups = sc->groups;
     if (n == 0)
         ok = 0; /* no line: the general path says what it is */
     /* 4. the events, in order of their first line: the exec images into columns, the dropped
