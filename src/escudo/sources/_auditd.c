@@ -796,47 +796,38 @@ static void mark_always(const uint8_t *s, Py_ssize_t n, Py_ssize_t from, Py_ssiz
 #ifdef AUDITD_AVX2
 /* mark_needle(nd) and mark_always over the positions [from, to) in one pass of 32 bytes at a time
  * (each block loaded once for the three tests, not once a test): where the blocks stop, the rest
- * being mark_needle's and mark_always' to test. The same tests, the same lines marked. */
+ * being mark_needle's and mark_always' to test. Each test looks at two bytes only (the needle's
+ * first and last, either case; its hex form's first and last low digits; "]=", "E2", "C4"), and
+ * the verifiers (verify_literal, verify_hex, always_at) test the whole at the few positions that
+ * pass: the same lines marked. */
 __attribute__((target("avx2"))) static Py_ssize_t
 mark_fused_avx2(const uint8_t *s, Py_ssize_t n, Py_ssize_t from, Py_ssize_t to, const uint8_t *nd,
                 Py_ssize_t m, Line *lines, Py_ssize_t count)
 {
-    Py_ssize_t h = m / 2;
-    /* the literal's three bytes (mark_needle: first, last, middle; a letter either case) */
-    const Py_ssize_t la = 0, lb = m - 1, lc = h;
-    /* the hex form's three low digits (at 1, 2m - 1, 2h + 1) */
-    const Py_ssize_t ha = 1, hb = 2 * m - 1, hc = 2 * h + 1;
-    Py_ssize_t reach = hb > 5 ? hb : 5; /* the farthest byte a block reads past its position */
+    const Py_ssize_t lb = m - 1, hb = 2 * m - 1; /* the literal's last byte, the hex form's */
+    Py_ssize_t reach = hb > 1 ? hb : 1; /* the farthest byte a block reads past its position */
     const __m256i va = _mm256_set1_epi8((char)nd[0]), vfa = _mm256_set1_epi8((char)fold(nd[0])),
                   vb = _mm256_set1_epi8((char)nd[m - 1]),
                   vfb = _mm256_set1_epi8((char)fold(nd[m - 1])),
-                  vc = _mm256_set1_epi8((char)nd[h]), vfc = _mm256_set1_epi8((char)fold(nd[h])),
                   xa = _mm256_set1_epi8(HEXDIGITS[nd[0] & 15]),
-                  xb = _mm256_set1_epi8(HEXDIGITS[nd[m - 1] & 15]),
-                  xc = _mm256_set1_epi8(HEXDIGITS[nd[h] & 15]);
+                  xb = _mm256_set1_epi8(HEXDIGITS[nd[m - 1] & 15]);
     Py_ssize_t i = from;
 #define EQ(v, ch) _mm256_cmpeq_epi8(v, _mm256_set1_epi8(ch))
 #define AT(k) _mm256_loadu_si256((const __m256i *)(s + i + (k)))
-    for (; i + 32 <= to && i + 32 + reach <= n && i + 32 + 2 * m <= n; i += 32) {
-        __m256i x0 = AT(0), x1 = AT(1), x2 = AT(2), x3 = AT(3), x4 = AT(4), x5 = AT(5);
-        __m256i lit = _mm256_and_si256(
-            _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_or_si256(AT(la), vfa), va),
-                             _mm256_cmpeq_epi8(_mm256_or_si256(AT(lb), vfb), vb)),
-            _mm256_cmpeq_epi8(_mm256_or_si256(AT(lc), vfc), vc));
-        __m256i hex = _mm256_and_si256(
-            _mm256_and_si256(_mm256_cmpeq_epi8(AT(ha), xa), _mm256_cmpeq_epi8(AT(hb), xb)),
-            _mm256_cmpeq_epi8(AT(hc), xc));
-        __m256i pieces = _mm256_and_si256(EQ(x0, ']'), EQ(x1, '='));
-        __m256i kelvin = _mm256_and_si256(
-            _mm256_and_si256(_mm256_and_si256(EQ(x0, 'E'), EQ(x1, '2')),
-                             _mm256_and_si256(EQ(x2, '8'), EQ(x3, '4'))),
-            _mm256_and_si256(EQ(x4, 'A'), EQ(x5, 'A')));
-        __m256i dotted = _mm256_and_si256(_mm256_and_si256(EQ(x0, 'C'), EQ(x1, '4')),
-                                          _mm256_and_si256(EQ(x2, 'B'), EQ(x3, '0')));
+    for (; i + 32 <= to && i + 32 + reach <= n && i + 32 + 2 * m <= n && i + 37 <= n; i += 32) {
+        __m256i x0 = AT(0), x1 = AT(1);
+        __m256i lit = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_or_si256(x0, vfa), va),
+                                       _mm256_cmpeq_epi8(_mm256_or_si256(AT(lb), vfb), vb));
+        __m256i hex = _mm256_and_si256(_mm256_cmpeq_epi8(x1, xa), _mm256_cmpeq_epi8(AT(hb), xb));
+        __m256i all = _mm256_or_si256(
+            _mm256_and_si256(EQ(x0, ']'), EQ(x1, '=')),
+            _mm256_or_si256(_mm256_and_si256(EQ(x0, 'E'), EQ(x1, '2')),
+                            _mm256_and_si256(EQ(x0, 'C'), EQ(x1, '4'))));
         uint32_t m_lit = (uint32_t)_mm256_movemask_epi8(lit);
         uint32_t m_hex = (uint32_t)_mm256_movemask_epi8(hex);
-        uint32_t m_all = (uint32_t)_mm256_movemask_epi8(
-            _mm256_or_si256(pieces, _mm256_or_si256(kelvin, dotted)));
+        uint32_t m_all = (uint32_t)_mm256_movemask_epi8(all);
+        if (!(m_lit | m_hex | m_all))
+            continue;
         for (; m_lit; m_lit &= m_lit - 1u) {
             Py_ssize_t at = i + __builtin_ctz(m_lit);
             if (verify_literal(s, n, at, nd, m))
