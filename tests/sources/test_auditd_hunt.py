@@ -537,3 +537,22 @@ def test_c_headers_equal_python(head: str) -> None:
             for edge in (0, 1):
                 want = auditd_hunt.index_python(data, (b"ngrok",), edge)
                 assert _auditd.index(data, (b"ngrok",), edge) == want, (head, body)
+
+
+@pytest.mark.skipif(not auditd_hunt.has_c_index(), reason="built without a C compiler")
+@pytest.mark.parametrize("size", [1, 15, 16, 17, 31, 32, 33, 47, 64, 65])
+@pytest.mark.parametrize("key", ["proctitle", "a1", "a1[0]", "other", "x y=z proctitle"])
+def test_c_cut_hex_tail_equals_python(size: int, key: str) -> None:
+    """A line ending in a hex value of any length, after a hex field's key or another, and after
+    a value holding '=': cut (odd length, a hex field: the chunk is not for the index) or not, as
+    the Python index says (the C walk back over the digits goes sixteen bytes at a time)."""
+    from escudo.sources import _auditd  # type: ignore[attr-defined]
+
+    rng = random.Random(size)
+    digits = "".join(rng.choice("0123456789ABCDEF") for _ in range(size))
+    good = 'type=SYSCALL msg=audit(1.5:9): arch=c000003e syscall=59 pid=3 exe="/bin/ngrok"'
+    for value in (digits, "Z" + digits, "=" + digits, "g" + digits):
+        line = f"type=PROCTITLE msg=audit(1.5:9): {key}={value}"
+        for data in (f"{line}\n".encode(), f"{good}\n{line}\n{good}\n".encode()):
+            want = auditd_hunt.index_python(data, (b"ngrok",), 0)
+            assert _auditd.index(data, (b"ngrok",), 0) == want, (key, value)

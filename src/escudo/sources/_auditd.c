@@ -320,8 +320,26 @@ static int malformed(const uint8_t *s, Py_ssize_t b, Py_ssize_t e, unsigned quot
      * the value is hex of odd length and the key a hex field. One walk back over the hex digits
      * that end the line finds such a value (what precedes it is '='), most lines stop early. */
     Py_ssize_t v = main_e;
-    while (v > b && hex_upper(s[v - 1]))
-        v--;
+#ifdef AUDITD_SSE2
+    /* sixteen bytes at a time (a proctitle is often all hex): to the last byte not an upper-case
+     * hex digit; the bytes are ASCII (the line scan sent any other line away) */
+    const __m128i below0 = _mm_set1_epi8('0' - 1), above9 = _mm_set1_epi8('9' + 1),
+                  belowA = _mm_set1_epi8('A' - 1), aboveF = _mm_set1_epi8('F' + 1);
+    while (v - 16 >= b) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(s + v - 16));
+        __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(x, below0), _mm_cmplt_epi8(x, above9));
+        __m128i letter = _mm_and_si128(_mm_cmpgt_epi8(x, belowA), _mm_cmplt_epi8(x, aboveF));
+        unsigned other = ~(unsigned)_mm_movemask_epi8(_mm_or_si128(digit, letter)) & 0xffffu;
+        if (other) {
+            v = v - 16 + (31 - __builtin_clz(other)) + 1;
+            break;
+        }
+        v -= 16;
+    }
+    if (v - 16 < b)
+#endif
+        while (v > b && hex_upper(s[v - 1]))
+            v--;
     if (v == main_e || v <= b || s[v - 1] != '=' || ((main_e - v) & 1) == 0)
         return 0;
     Py_ssize_t k_e = v - 1, w = k_e;
