@@ -350,15 +350,6 @@ static int malformed(const uint8_t *s, Py_ssize_t b, Py_ssize_t e, unsigned quot
     return k_e > w && hex_field(s + w, k_e - w);
 }
 
-/* Where `sep` follows the digits at p (one at least), before e; -1 when it does not. */
-static inline Py_ssize_t digits_before(const uint8_t *s, Py_ssize_t p, Py_ssize_t e, uint8_t sep)
-{
-    Py_ssize_t d = p;
-    while (p < e && is_digit(s[p]))
-        p++;
-    return p == d || p >= e || s[p] != sep ? -1 : p;
-}
-
 /* Eight bytes at p as a little-endian word (any alignment). */
 static inline uint64_t word_at(const uint8_t *p)
 {
@@ -404,8 +395,6 @@ static inline Py_ssize_t digits_to(const uint8_t *s, Py_ssize_t p, Py_ssize_t e,
     return p == d || p >= e || s[p] != sep ? -1 : p;
 }
 
-static int header_slow(const uint8_t *s, Line *ln);
-
 /* The '"' in [from, to), eight bytes at a time. */
 static inline unsigned count_quotes(const uint8_t *s, Py_ssize_t from, Py_ssize_t to)
 {
@@ -421,38 +410,41 @@ static inline unsigned count_quotes(const uint8_t *s, Py_ssize_t from, Py_ssize_
     return q;
 }
 
-/* header() eight bytes at a time where the buffer (n bytes) allows: the same answer. The line's
- * [p, e) come as arguments: read back from *ln, just written, they cost a stalled load. */
+/* Whether the line [p, e) starts with the k <= 8 bytes of `text`: as one word where the buffer
+ * (n bytes) holds eight from p. */
+static inline int starts_with(const uint8_t *s, Py_ssize_t p, Py_ssize_t e, Py_ssize_t n,
+                              uint64_t text, const char *bytes, Py_ssize_t k)
+{
+    if (e - p < k)
+        return 0;
+    if (p + 8 <= n)
+        return (word_at(s + p) & (~0ULL >> (64 - 8 * k))) == text;
+    return memcmp(s + p, bytes, (size_t)k) == 0;
+}
+
+/* Parses the header of the line [p, e): 0 when it is not a bare record. Eight bytes at a time
+ * where the buffer (n bytes, past the line's end or not) holds them, else one at a time. The
+ * line's ends come as arguments: read back from *ln, just written, they cost a stalled load. */
 static int header(const uint8_t *s, Py_ssize_t n, Line *ln, Py_ssize_t p, Py_ssize_t e)
 {
-    if (e - p < 32 || e + 8 > n)
-        return header_slow(s, ln);
     ln->node_s = ln->node_e = p;
-    uint64_t w = word_at(s + p);
-    const uint64_t five = 0xffffffffffULL;
-    if ((w & five) == (BYTES8('n', 'o', 'd', 'e', '=', 0, 0, 0))) {
+    if (starts_with(s, p, e, n, BYTES8('n', 'o', 'd', 'e', '=', 0, 0, 0), "node=", 5)) {
         Py_ssize_t q = p + 5;
-        for (;;) { /* the name runs to the first white space (is_space), a ' ' */
+        while (q + 8 <= n) { /* past the bytes above 0x20 (no white space among them) */
             int k = first_low(word_at(s + q));
             q += k;
             if (k < 8)
                 break;
         }
-        if (s[q] != ' ') {
-            if (!is_space(s[q]))
-                return header_slow(s, ln); /* a control byte in the name: as written */
-            return 0;
-        }
-        if (q == p + 5 || q >= e)
+        while (q < e && !is_space(s[q])) /* (a control byte that is not white space) */
+            q++;
+        if (q == p + 5 || q >= e || s[q] != ' ')
             return 0;
         ln->node_s = p + 5;
         ln->node_e = q;
         p = q + 1;
-        if (e - p < 24)
-            return header_slow(s, ln);
-        w = word_at(s + p);
     }
-    if ((w & five) != (BYTES8('t', 'y', 'p', 'e', '=', 0, 0, 0)))
+    if (!starts_with(s, p, e, n, BYTES8('t', 'y', 'p', 'e', '=', 0, 0, 0), "type=", 5))
         return 0;
     p += 5;
     Py_ssize_t t = p;
@@ -460,14 +452,15 @@ static int header(const uint8_t *s, Py_ssize_t n, Line *ln, Py_ssize_t p, Py_ssi
         p++;
     if (p == t)
         return 0;
-    uint64_t name = word_at(s + t);
-    if (p - t == 7 && (name & 0xffffffffffffffULL) == BYTES8('S', 'Y', 'S', 'C', 'A', 'L', 'L', 0))
+    if (p - t == 7 && starts_with(s, t, e, n, BYTES8('S', 'Y', 'S', 'C', 'A', 'L', 'L', 0),
+                                  "SYSCALL", 7))
         ln->type = T_SYSCALL;
-    else if (p - t == 6 && (name & 0xffffffffffffULL) == BYTES8('E', 'X', 'E', 'C', 'V', 'E', 0, 0))
+    else if (p - t == 6 && starts_with(s, t, e, n, BYTES8('E', 'X', 'E', 'C', 'V', 'E', 0, 0),
+                                       "EXECVE", 6))
         ln->type = T_EXECVE;
     else
         ln->type = T_OTHER;
-    /* " msg=audit(": its first eight bytes, then its last eight */
+    /* " msg=audit(": its first eight bytes, then its last eight (all within the line) */
     if (e - p < 11 || word_at(s + p) != BYTES8(' ', 'm', 's', 'g', '=', 'a', 'u', 'd') ||
         word_at(s + p + 3) != BYTES8('g', '=', 'a', 'u', 'd', 'i', 't', '('))
         return 0;
@@ -480,55 +473,6 @@ static int header(const uint8_t *s, Py_ssize_t n, Line *ln, Py_ssize_t p, Py_ssi
         return 0;
     ln->frac_e = p++;
     if ((p = digits_to(s, p, e, n, ')')) < 0 || p + 1 >= e || s[p + 1] != ':')
-        return 0;
-    ln->par_e = p;
-    p += 2;
-    if (p < e && s[p] == ' ')
-        p++;
-    ln->body = p;
-    return 1;
-}
-
-/* Parses the header of the line [pos, eol): 0 when it is not a bare record. */
-static int header_slow(const uint8_t *s, Line *ln)
-{
-    Py_ssize_t p = ln->start, e = ln->eol;
-    ln->node_s = ln->node_e = p;
-    if (e - p >= 5 && memcmp(s + p, "node=", 5) == 0) {
-        Py_ssize_t q = p + 5;
-        while (q < e && !is_space(s[q]))
-            q++;
-        if (q == p + 5 || q >= e || s[q] != ' ')
-            return 0;
-        ln->node_s = p + 5;
-        ln->node_e = q;
-        p = q + 1;
-    }
-    if (e - p < 5 || memcmp(s + p, "type=", 5) != 0)
-        return 0;
-    p += 5;
-    Py_ssize_t t = p;
-    while (p < e && ((s[p] >= 'A' && s[p] <= 'Z') || s[p] == '_'))
-        p++;
-    if (p == t)
-        return 0;
-    if (p - t == 7 && memcmp(s + t, "SYSCALL", 7) == 0)
-        ln->type = T_SYSCALL;
-    else if (p - t == 6 && memcmp(s + t, "EXECVE", 6) == 0)
-        ln->type = T_EXECVE;
-    else
-        ln->type = T_OTHER;
-    if (e - p < 11 || memcmp(s + p, " msg=audit(", 11) != 0)
-        return 0;
-    p += 11;
-    ln->par_s = p;
-    if ((p = digits_before(s, p, e, '.')) < 0)
-        return 0;
-    ln->sec_e = p++;
-    if ((p = digits_before(s, p, e, ':')) < 0)
-        return 0;
-    ln->frac_e = p++;
-    if ((p = digits_before(s, p, e, ')')) < 0 || p + 1 >= e || s[p + 1] != ':')
         return 0;
     ln->par_e = p;
     p += 2;
@@ -1818,6 +1762,51 @@ static void run_free(Run *r)
     }
 }
 
+/* An edge piece's record lines into text, as auditd_events._group_row writes them: each line's
+ * header to its "):", one space, its fields; joined by newlines. */
+static void piece_lines(Buf *text, const uint8_t *s, const Line *lines, int32_t first)
+{
+    for (int32_t li = first; li >= 0; li = lines[li].next) {
+        const Line *ln = &lines[li];
+        if (li != first)
+            buf_add(text, "\n", 1);
+        buf_add(text, s + ln->start, (size_t)(ln->par_e + 2 - ln->start));
+        buf_add(text, " ", 1);
+        buf_add(text, s + ln->body, (size_t)(ln->eol - ln->body));
+    }
+}
+
+/* An event as steps 4 and 5 see it: its edge bits (1 head, 2 tail), its kind (classify) and
+ * image, its first line's host and serial, and for an exec image or an edge piece its time
+ * (`stamped` 0: seconds too long for this path). */
+typedef struct {
+    Py_ssize_t first, last;
+    int edge, kind, stamped;
+    Image img;
+    const char *node, *serial;
+    Py_ssize_t node_n, serial_n;
+    char stamp[48];
+    size_t stamp_len;
+} Seen;
+
+static void see(const uint8_t *s, const Line *lines, const Group *g, Py_ssize_t count,
+                Py_ssize_t edge_lines, long long *last_sec, char *last_text, Seen *e)
+{
+    e->first = g->first + 1;
+    e->last = g->last + 1;
+    e->edge = (e->first <= edge_lines ? 1 : 0) | (e->last > count - edge_lines ? 2 : 0);
+    e->kind = classify(s, lines, g, &e->img);
+    const Line *head = &lines[g->first];
+    e->stamp_len = 0;
+    e->stamped = 1;
+    if (e->kind == K_SLIM || e->edge)
+        e->stamped = when(s, head, e->stamp, &e->stamp_len, last_sec, last_text);
+    e->node = (const char *)s + head->node_s;
+    e->node_n = head->node_e - head->node_s;
+    e->serial = (const char *)s + head->frac_e + 1;
+    e->serial_n = head->par_e - head->frac_e - 1;
+}
+
 /* Line i (none: -1) into its event (group_into), and the event's SYSCALL and EXECVE records
  * noted; 0 when out of memory. */
 static int join(Run *r, Py_ssize_t i, Py_ssize_t *size, Py_ssize_t *ngroups, int same,
@@ -1923,40 +1912,32 @@ static void index_scan(Run *r)
                     __builtin_prefetch(s + at);
             }
         }
-        Py_ssize_t first = g->first + 1, last = g->last + 1;
-        int edge = (first <= edge_lines ? 1 : 0) | (last > count - edge_lines ? 2 : 0);
-        Image img;
-        int kind = classify(s, lines, g, &img);
-        const Line *head = &lines[g->first];
-        char stamp[48];
-        size_t stamp_len = 0;
-        if ((kind == K_SLIM || edge) && !when(s, head, stamp, &stamp_len, &last_sec, last_text)) {
+        Seen e;
+        see(s, lines, g, count, edge_lines, &last_sec, last_text, &e);
+        if (!e.stamped) {
             ok = 0;
             break;
         }
-        if (!edge && kind == K_DROP) {
+        if (!e.edge && e.kind == K_DROP) {
             dropped++;
             continue;
         }
-        if (edge || kind != K_SLIM) {
+        if (e.edge || e.kind != K_SLIM) {
             g->flags |= G_LIST;
             continue;
         }
-        const char *node = (const char *)s + head->node_s;
-        Py_ssize_t node_n = head->node_e - head->node_s;
-        const char *serial = (const char *)s + head->frac_e + 1;
-        Py_ssize_t serial_n = head->par_e - head->frac_e - 1;
+        const Image img = e.img;
         int64_t ord = gi;
         buf_add(&r->ordinals, &ord, 8);
         if ((nslim & 7) == 0) {
             uint8_t zero = 0;
             buf_add(&r->valid, &zero, 1);
         }
-        if (node_n && !r->valid.failed)
+        if (e.node_n && !r->valid.failed)
             r->valid.data[nslim >> 3] |= (uint8_t)(1u << (nslim & 7));
-        col_add(&cols[0], stamp, stamp_len);
-        col_add(&cols[1], node, (size_t)node_n);
-        col_add(&cols[2], serial, (size_t)serial_n);
+        col_add(&cols[0], e.stamp, e.stamp_len);
+        col_add(&cols[1], e.node, (size_t)e.node_n);
+        col_add(&cols[2], e.serial, (size_t)e.serial_n);
         col_add(&cols[3], (const char *)s + img.pid_s, (size_t)(img.pid_e - img.pid_s));
         col_add(&cols[4], (const char *)s + img.exe_s, (size_t)(img.exe_e - img.exe_s));
         nslim++;
@@ -2018,19 +1999,13 @@ static PyObject *index_result(Run *r, const uint8_t *s)
         Group *g = &r->groups[gi];
         if (!(g->flags & G_LIST))
             continue;
-        Py_ssize_t first = g->first + 1, last = g->last + 1;
-        int edge = (first <= edge_lines ? 1 : 0) | (last > count - edge_lines ? 2 : 0);
-        Image img;
-        int kind = classify(s, lines, g, &img);
-        const Line *head = &lines[g->first];
-        char stamp[48];
-        size_t stamp_len = 0;
-        if (kind == K_SLIM || edge)
-            when(s, head, stamp, &stamp_len, &last_sec, last_text); /* (4 read it) */
-        const char *node = (const char *)s + head->node_s;
-        Py_ssize_t node_n = head->node_e - head->node_s;
-        const char *serial = (const char *)s + head->frac_e + 1;
-        Py_ssize_t serial_n = head->par_e - head->frac_e - 1;
+        Seen e; /* (step 4 read its time already) */
+        see(s, lines, g, count, edge_lines, &last_sec, last_text, &e);
+        const Image img = e.img;
+        Py_ssize_t first = e.first, last = e.last, node_n = e.node_n, serial_n = e.serial_n;
+        int edge = e.edge, kind = e.kind;
+        const char *stamp = e.stamp, *node = e.node, *serial = e.serial;
+        size_t stamp_len = e.stamp_len;
         Py_ssize_t nlines = 0;
         for (int32_t li = g->first; li >= 0; li = lines[li].next)
             nlines++;
@@ -2055,14 +2030,7 @@ static PyObject *index_result(Run *r, const uint8_t *s)
         PyObject *piece = NULL;
         if (slim != NULL && edge) { /* the edge piece: its key and its record lines */
             Buf text = {0};
-            for (int32_t li = g->first; li >= 0; li = lines[li].next) {
-                const Line *ln = &lines[li];
-                if (li != g->first)
-                    buf_add(&text, "\n", 1);
-                buf_add(&text, s + ln->start, (size_t)(ln->par_e + 2 - ln->start));
-                buf_add(&text, " ", 1);
-                buf_add(&text, s + ln->body, (size_t)(ln->eol - ln->body));
-            }
+            piece_lines(&text, s, lines, g->first);
             Buf key = {0};
             buf_add(&key, "|", 1);
             buf_add(&key, node, (size_t)node_n);
@@ -2791,14 +2759,7 @@ static PyObject *build_chunk(PyObject *self, PyObject *args)
         size_t stamp_len = 0;
         if (edge && when(s, head, stamp, &stamp_len, &last_sec2, last_text2)) {
             Buf text = {0}, key = {0};
-            for (int32_t li = g->first; li >= 0; li = lines[li].next) {
-                const Line *ln = &lines[li];
-                if (li != g->first)
-                    buf_add(&text, "\n", 1);
-                buf_add(&text, s + ln->start, (size_t)(ln->par_e + 2 - ln->start));
-                buf_add(&text, " ", 1);
-                buf_add(&text, s + ln->body, (size_t)(ln->eol - ln->body));
-            }
+            piece_lines(&text, s, lines, g->first);
             buf_add(&key, "|", 1);
             buf_add(&key, s + head->node_s, (size_t)(head->node_e - head->node_s));
             buf_add(&key, "|", 1);
