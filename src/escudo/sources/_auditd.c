@@ -2117,18 +2117,50 @@ static PyObject *index_chunk(PyObject *self, PyObject *args)
 
 #ifdef AUDITD_MAPPED
 /* index_mapped() reads a file through a mapping, which the file's end moving back (a log cut
- * while it is read: copytruncate) turns into SIGBUS on the next read of a page past it. This
- * thread's jump back out of index_mapped()'s scan while it runs (else NULL), and the handler that
- * was there before ours (for any other SIGBUS). */
-static __thread sigjmp_buf *BUS_JUMP;
+ * while it is read: copytruncate) turns into SIGBUS on the next read of a page past it. Each
+ * thread in index_mapped()'s scan holds a slot: itself and where to jump back to. The handler
+ * (any thread's SIGBUS) looks for its thread's slot, and hands any other SIGBUS to the handler
+ * that was there before ours. (Slots, not a thread-local variable: reading one from a module
+ * loaded later may allocate, which a signal handler must not do.) */
+#define BUS_SLOTS 64
+static struct {
+    unsigned long owner; /* pthread_self() of the thread scanning, 0: free */
+    sigjmp_buf *jump;
+} BUS[BUS_SLOTS];
 static struct sigaction BUS_BEFORE;
+
+/* A free slot taken for this thread, or -1 (all taken: the caller reads the range instead). */
+static int bus_take(sigjmp_buf *jump)
+{
+    unsigned long self = (unsigned long)pthread_self();
+    for (int i = 0; i < BUS_SLOTS; i++) {
+        unsigned long free_slot = 0;
+        if (__atomic_compare_exchange_n(&BUS[i].owner, &free_slot, self, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_RELAXED)) {
+            __atomic_store_n(&BUS[i].jump, jump, __ATOMIC_RELEASE);
+            return i;
+        }
+    }
+    return -1;
+}
+
+static void bus_give(int slot)
+{
+    __atomic_store_n(&BUS[slot].jump, NULL, __ATOMIC_RELEASE);
+    __atomic_store_n(&BUS[slot].owner, 0UL, __ATOMIC_RELEASE);
+}
 
 static void on_bus(int sig, siginfo_t *info, void *context)
 {
-    sigjmp_buf *jump = BUS_JUMP;
-    if (jump != NULL) {
-        BUS_JUMP = NULL;
-        siglongjmp(*jump, 1);
+    unsigned long self = (unsigned long)pthread_self();
+    for (int i = 0; i < BUS_SLOTS; i++) {
+        if (__atomic_load_n(&BUS[i].owner, __ATOMIC_ACQUIRE) != self)
+            continue;
+        sigjmp_buf *jump = __atomic_load_n(&BUS[i].jump, __ATOMIC_ACQUIRE);
+        if (jump != NULL) {
+            __atomic_store_n(&BUS[i].jump, NULL, __ATOMIC_RELEASE);
+            siglongjmp(*jump, 1);
+        }
     }
     if (BUS_BEFORE.sa_flags & SA_SIGINFO) {
         BUS_BEFORE.sa_sigaction(sig, info, context);
@@ -2159,7 +2191,8 @@ static int BUS_GUARDED;
  * ~10% of the index's time over 1.2 GB), as (lines, dropped, groups, slim, listed): listed the
  * bytes the groups' spans point into (their lines, copied out before the mapping goes). None
  * where index() gives None (not for this path) or the mapping cannot be made; False when the file
- * got shorter while it was read (SIGBUS, caught): the caller reads the range again its own way. */
+ * got shorter while it was read (SIGBUS, caught) or BUS_SLOTS threads hold every slot: the caller
+ * reads the range its own way. */
 static PyObject *index_mapped(PyObject *self, PyObject *args)
 {
     (void)self;
@@ -2194,14 +2227,17 @@ static PyObject *index_mapped(PyObject *self, PyObject *args)
     int cut = 0;
     Py_BEGIN_ALLOW_THREADS
     sigjmp_buf jump;
-    if (sigsetjmp(jump, 1) == 0) {
-        BUS_JUMP = &jump;
+    int slot = bus_take(&jump);
+    if (slot < 0) {
+        cut = 1; /* no slot to catch a SIGBUS with: read it instead */
+    } else if (sigsetjmp(jump, 1) == 0) {
         index_scan(r);
         if (r->ok && !r->nomem)
             copy_listed(r);
-        BUS_JUMP = NULL;
+        bus_give(slot);
     } else {
-        cut = 1; /* (the handler cleared BUS_JUMP) */
+        cut = 1;
+        bus_give(slot);
     }
     munmap(map, span);
     Py_END_ALLOW_THREADS
