@@ -384,9 +384,10 @@ class EventPlan:
     def read_range(
         self, path: Path, offset: int, length: int, name: str, block_bytes: int
     ) -> tuple[Ranged, ReadStats]:
-        """The plan over a file range, read whole into this thread's reused buffer (no fresh
-        pages each time: see ``auditd_hunt.CHUNK_FACTOR``), with ``stats.lines`` set: its rows
-        as a :class:`Ranged` (:func:`assemble` may defer its exec images)."""
+        """The plan over a file range, with ``stats.lines`` set: its rows as a :class:`Ranged`
+        (:func:`assemble` may defer its exec images). A hunt the index reads maps the range
+        (``auditd_hunt.index_file``); any other read, or one the mapping gives back (the file got
+        shorter meanwhile), reads it whole into this thread's reused buffer (:func:`_read_into`)."""
         del block_bytes  # one chunk: its events' pieces meet in the assembler, as any chunk's
         needles = compile_filter(self.raw_filter)
         clause = self._clause()
@@ -596,8 +597,9 @@ class EventPlan:
 class Ranged:
     """A chunk's rows from the hunt's index with its exec images apart (columns ``time``,
     ``dest``, ``serial``, ``pid``, ``exe``: rows of record type execve that cannot pass; their
-    ``_key``, which only an edge piece's is read for, null), as ``EventPlan.read_range`` gives them: :func:`assemble` may keep of the images only
-    those some result depends on (:class:`_Deferred`) before it makes rows of them."""
+    ``_key``, which only an edge piece's is read for, null), as ``EventPlan.read_range`` gives
+    them: :func:`assemble` may keep of the images only those some result depends on
+    (:class:`_Deferred`) before it makes rows of them."""
 
     rows: pa.RecordBatch
     images: dict[str, pa.Array]
