@@ -556,3 +556,49 @@ def test_c_cut_hex_tail_equals_python(size: int, key: str) -> None:
         for data in (f"{line}\n".encode(), f"{good}\n{line}\n{good}\n".encode()):
             want = auditd_hunt.index_python(data, (b"ngrok",), 0)
             assert _auditd.index(data, (b"ngrok",), 0) == want, (key, value)
+
+
+_SIGBUS_SCRIPT = """
+import os, signal, sys, threading, time
+from escudo.sources import _auditd
+path, mode = sys.argv[1], sys.argv[2]
+size = os.path.getsize(path)
+fd = os.open(path, os.O_RDONLY)
+if mode == "unguarded":  # another handler since the import: the mapping is not read
+    signal.signal(signal.SIGBUS, signal.SIG_DFL)
+    print(_auditd.index_mapped(fd, 0, size, (b"ngrok",), 0))
+    sys.exit(0)
+scanner = threading.get_ident()
+def send():  # a SIGBUS sent to the scanning thread, not a fault of its mapping
+    time.sleep(0.005)
+    signal.pthread_kill(scanner, signal.SIGBUS)
+threading.Thread(target=send).start()
+for _ in range(100):
+    _auditd.index_mapped(fd, 0, size, (b"ngrok",), 0)
+print("not killed")
+"""
+
+
+@pytest.mark.skipif(
+    not hasattr(auditd_hunt._auditd, "index_mapped"), reason="no mapped index on this system"
+)
+def test_mapped_index_leaves_other_sigbus_alone(tmp_path: Path) -> None:
+    """The SIGBUS guard catches only a fault of the mapping being scanned: a SIGBUS sent to the
+    scanning thread ends the process as it would without escudo, and once SIGBUS no longer comes
+    to the guard (another handler set since the import) no range is mapped (False: read it)."""
+    import signal
+    import subprocess
+    import sys
+
+    path = _write(tmp_path, _lines(9, "web-03", False) * 60)
+    script = tmp_path / "sigbus.py"
+    script.write_text(_SIGBUS_SCRIPT)
+    sent = subprocess.run(
+        [sys.executable, str(script), str(path), "sent"], capture_output=True, timeout=120
+    )
+    assert sent.returncode == -signal.SIGBUS, sent
+    assert b"not killed" not in sent.stdout
+    unguarded = subprocess.run(
+        [sys.executable, str(script), str(path), "unguarded"], capture_output=True, timeout=120
+    )
+    assert unguarded.returncode == 0 and unguarded.stdout.strip() == b"False", unguarded

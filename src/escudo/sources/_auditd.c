@@ -95,6 +95,11 @@ typedef struct {
     int failed;
 } Buf;
 
+/* After a block is reallocated and its new address stored: the stores are made before any later
+ * read of the scanned bytes (a compiler barrier, no instruction). index_mapped() may jump out of
+ * the scan at such a read (SIGBUS), and then frees or keeps the blocks by the stored addresses. */
+#define ARRAY_MOVED() __atomic_signal_fence(__ATOMIC_SEQ_CST)
+
 static void buf_add(Buf *b, const void *p, size_t n)
 {
     if (b->failed)
@@ -110,6 +115,7 @@ static void buf_add(Buf *b, const void *p, size_t n)
         }
         b->data = d;
         b->cap = cap;
+        ARRAY_MOVED();
     }
     memcpy(b->data + b->len, p, n);
     b->len += n;
@@ -1537,6 +1543,7 @@ static Line *new_line(Line **lines, Py_ssize_t count, Py_ssize_t *cap)
             return NULL;
         *lines = l2;
         *cap = c2;
+        ARRAY_MOVED();
     }
     return &(*lines)[count];
 }
@@ -1660,6 +1667,7 @@ static void *room(void **block, Py_ssize_t *cap, Py_ssize_t n, size_t size)
             return NULL;
         *block = b2;
         *cap = n;
+        ARRAY_MOVED();
     }
     return *block;
 }
@@ -1726,6 +1734,10 @@ static int run_start(Run *r, PyObject *needles, Py_ssize_t edge_lines)
         }
     }
     r->sc = scratch();
+    if (r->sc != NULL) { /* (what run_free gives back, whatever fails next) */
+        r->lines = r->sc->lines;
+        r->cap = r->sc->lines_cap;
+    }
     r->needle = malloc((size_t)(nn ? nn : 1) * sizeof *r->needle);
     r->needle_n = malloc((size_t)(nn ? nn : 1) * sizeof *r->needle_n);
     if (r->sc == NULL || r->needle == NULL || r->needle_n == NULL) {
@@ -1739,8 +1751,6 @@ static int run_start(Run *r, PyObject *needles, Py_ssize_t edge_lines)
     }
     r->nn = nn;
     r->edge_lines = edge_lines;
-    r->lines = r->sc->lines;
-    r->cap = r->sc->lines_cap;
     r->ok = 1;
     return 1;
 }
@@ -2052,9 +2062,10 @@ static PyObject *index_result(Run *r, const uint8_t *s)
                                        : Py_BuildValue("(ninniNNN)", gi, edge, first, last,
                                                        kind, spans, slim, piece);
         if (item == NULL) {
-            Py_XDECREF(piece);
-            Py_XDECREF(slim);
-            Py_DECREF(spans);
+            if (piece == NULL) { /* (Py_BuildValue releases its N arguments itself) */
+                Py_XDECREF(slim);
+                Py_DECREF(spans);
+            }
             Py_DECREF(listed);
             return NULL;
         }
@@ -2126,17 +2137,21 @@ static PyObject *index_chunk(PyObject *self, PyObject *args)
 static struct {
     unsigned long owner; /* pthread_self() of the thread scanning, 0: free */
     sigjmp_buf *jump;
+    const uint8_t *map; /* its mapping: a SIGBUS elsewhere is not ours */
+    size_t span;
 } BUS[BUS_SLOTS];
 static struct sigaction BUS_BEFORE;
 
 /* A free slot taken for this thread, or -1 (all taken: the caller reads the range instead). */
-static int bus_take(sigjmp_buf *jump)
+static int bus_take(sigjmp_buf *jump, const void *map, size_t span)
 {
     unsigned long self = (unsigned long)pthread_self();
     for (int i = 0; i < BUS_SLOTS; i++) {
         unsigned long free_slot = 0;
         if (__atomic_compare_exchange_n(&BUS[i].owner, &free_slot, self, 0, __ATOMIC_ACQ_REL,
                                         __ATOMIC_RELAXED)) {
+            BUS[i].map = map;
+            BUS[i].span = span;
             __atomic_store_n(&BUS[i].jump, jump, __ATOMIC_RELEASE);
             return i;
         }
@@ -2153,11 +2168,14 @@ static void bus_give(int slot)
 static void on_bus(int sig, siginfo_t *info, void *context)
 {
     unsigned long self = (unsigned long)pthread_self();
-    for (int i = 0; i < BUS_SLOTS; i++) {
+    /* ours: a fault the kernel raised (si_code > 0, not a signal sent) at an address of the
+     * mapping this thread scans */
+    for (int i = 0; info != NULL && info->si_code > 0 && i < BUS_SLOTS; i++) {
         if (__atomic_load_n(&BUS[i].owner, __ATOMIC_ACQUIRE) != self)
             continue;
         sigjmp_buf *jump = __atomic_load_n(&BUS[i].jump, __ATOMIC_ACQUIRE);
-        if (jump != NULL) {
+        const uint8_t *at = info->si_addr;
+        if (jump != NULL && at >= BUS[i].map && at < BUS[i].map + BUS[i].span) {
             __atomic_store_n(&BUS[i].jump, NULL, __ATOMIC_RELEASE);
             siglongjmp(*jump, 1);
         }
@@ -2176,12 +2194,24 @@ static void on_bus(int sig, siginfo_t *info, void *context)
 
 static int bus_guard(void)
 {
-    struct sigaction act;
+    struct sigaction act, now;
+    if (sigaction(SIGBUS, NULL, &now) == 0 && (now.sa_flags & SA_SIGINFO) &&
+        now.sa_sigaction == on_bus)
+        return 1; /* (ours already: what came before stays BUS_BEFORE) */
     memset(&act, 0, sizeof act);
     act.sa_sigaction = on_bus;
     act.sa_flags = SA_SIGINFO;
     sigemptyset(&act.sa_mask);
     return sigaction(SIGBUS, &act, &BUS_BEFORE) == 0;
+}
+
+/* Whether SIGBUS still comes to on_bus (someone may have set another handler since, e.g.
+ * faulthandler.disable() putting back the default): else a mapping is not read. */
+static int bus_guarded(void)
+{
+    struct sigaction now;
+    return sigaction(SIGBUS, NULL, &now) == 0 && (now.sa_flags & SA_SIGINFO) &&
+           now.sa_sigaction == on_bus;
 }
 
 static int BUS_GUARDED;
@@ -2190,9 +2220,9 @@ static int BUS_GUARDED;
  * [offset, offset + length), read through a private read-only mapping (no copy into a buffer:
  * ~10% of the index's time over 1.2 GB), as (lines, dropped, groups, slim, listed): listed the
  * bytes the groups' spans point into (their lines, copied out before the mapping goes). None
- * where index() gives None (not for this path) or the mapping cannot be made; False when the file
- * got shorter while it was read (SIGBUS, caught) or BUS_SLOTS threads hold every slot: the caller
- * reads the range its own way. */
+ * where index() gives None (not for this path); False when the caller should read the range its
+ * own way: the file got shorter while it was read (SIGBUS, caught), no mapping could be made,
+ * SIGBUS no longer comes to our handler, or BUS_SLOTS threads hold every slot. */
 static PyObject *index_mapped(PyObject *self, PyObject *args)
 {
     (void)self;
@@ -2206,8 +2236,8 @@ static PyObject *index_mapped(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "index_mapped: negative offset or length");
         return NULL;
     }
-    if (length == 0 || !BUS_GUARDED)
-        return Py_NewRef(Py_None);
+    if (length == 0 || !BUS_GUARDED || !bus_guarded())
+        return Py_NewRef(Py_False); /* (read it instead) */
     Run *r = calloc(1, sizeof *r); /* (not a local: it outlives a siglongjmp) */
     if (r == NULL)
         return PyErr_NoMemory();
@@ -2219,7 +2249,7 @@ static PyObject *index_mapped(PyObject *self, PyObject *args)
     size_t span = (size_t)(offset - base) + (size_t)length;
     void *map = mmap(NULL, span, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, base);
     if (map == MAP_FAILED) {
-        result = Py_NewRef(Py_None);
+        result = Py_NewRef(Py_False); /* (read it instead) */
         goto done;
     }
     r->s = (const uint8_t *)map + (offset - base);
@@ -2227,7 +2257,7 @@ static PyObject *index_mapped(PyObject *self, PyObject *args)
     int cut = 0;
     Py_BEGIN_ALLOW_THREADS
     sigjmp_buf jump;
-    int slot = bus_take(&jump);
+    int slot = bus_take(&jump, map, span);
     if (slot < 0) {
         cut = 1; /* no slot to catch a SIGBUS with: read it instead */
     } else if (sigsetjmp(jump, 1) == 0) {
