@@ -773,7 +773,6 @@ mark_fused_avx2(const uint8_t *s, Py_ssize_t n, Py_ssize_t from, Py_ssize_t to, 
                 Py_ssize_t m, Line *lines, Py_ssize_t count)
 {
     const Py_ssize_t lb = m - 1, hb = 2 * m - 1; /* the literal's last byte, the hex form's */
-    Py_ssize_t reach = hb > 1 ? hb : 1; /* the farthest byte a block reads past its position */
     const __m256i va = _mm256_set1_epi8((char)nd[0]), vfa = _mm256_set1_epi8((char)fold(nd[0])),
                   vb = _mm256_set1_epi8((char)nd[m - 1]),
                   vfb = _mm256_set1_epi8((char)fold(nd[m - 1])),
@@ -782,7 +781,8 @@ mark_fused_avx2(const uint8_t *s, Py_ssize_t n, Py_ssize_t from, Py_ssize_t to, 
     Py_ssize_t i = from;
 #define EQ(v, ch) _mm256_cmpeq_epi8(v, _mm256_set1_epi8(ch))
 #define AT(k) _mm256_loadu_si256((const __m256i *)(s + i + (k)))
-    for (; i + 32 <= to && i + 32 + reach <= n && i + 32 + 2 * m <= n && i + 37 <= n; i += 32) {
+    /* (a block reads up to i + 31 + hb; verify_hex up to i + 31 + 2m; always_at checks its own) */
+    for (; i + 32 <= to && i + 32 + 2 * m <= n; i += 32) {
         __m256i x0 = AT(0), x1 = AT(1);
         __m256i lit = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_or_si256(x0, vfa), va),
                                        _mm256_cmpeq_epi8(_mm256_or_si256(AT(lb), vfb), vb));
@@ -2214,8 +2214,6 @@ static int bus_guarded(void)
            now.sa_sigaction == on_bus;
 }
 
-static int BUS_GUARDED;
-
 /* index_mapped(fd, offset, length, needles, edge_lines): index() of the file's bytes
  * [offset, offset + length), read through a private read-only mapping (no copy into a buffer:
  * ~10% of the index's time over 1.2 GB), as (lines, dropped, groups, slim, listed): listed the
@@ -2236,7 +2234,7 @@ static PyObject *index_mapped(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "index_mapped: negative offset or length");
         return NULL;
     }
-    if (length == 0 || !BUS_GUARDED || !bus_guarded())
+    if (length == 0 || !bus_guarded())
         return Py_NewRef(Py_False); /* (read it instead) */
     Run *r = calloc(1, sizeof *r); /* (not a local: it outlives a siglongjmp) */
     if (r == NULL)
@@ -2997,7 +2995,7 @@ PyMODINIT_FUNC PyInit__auditd(void)
     if (pthread_key_create(&SCRATCH_KEY, scratch_free) != 0)
         return PyErr_NoMemory();
 #ifdef AUDITD_MAPPED
-    BUS_GUARDED = bus_guard();
+    bus_guard(); /* (failing, SIGBUS stays elsewhere: bus_guarded() says so, nothing is mapped) */
 #endif
     if (PyType_Ready(&ProcessesType) < 0)
         return NULL;
