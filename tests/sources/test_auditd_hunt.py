@@ -602,3 +602,24 @@ def test_mapped_index_leaves_other_sigbus_alone(tmp_path: Path) -> None:
         [sys.executable, str(script), str(path), "unguarded"], capture_output=True, timeout=120
     )
     assert unguarded.returncode == 0 and unguarded.stdout.strip() == b"False", unguarded
+
+
+def test_range_the_index_refuses_reads_as_a_chunk(tmp_path: Path) -> None:
+    """A range the index says is not for it (records forwarded through syslog: a transport
+    prefix on each line) gives, through ``read_range``, the rows and counts the plan gives the
+    same bytes as a chunk (the other paths, the index not tried again)."""
+    lines = [f"Mar 11 08:00:00 web-03 audispd: {line}" for line in _lines(4, None, False)]
+    path = _write(tmp_path, lines)
+    data = path.read_bytes()
+    raw_filter = AuditdSource().needles("Endpoint.Processes", SEED_NEEDS)
+    plan = EventPlan(FIELDS, frozenset({"execve"}), raw_filter)
+    assert auditd_hunt.index(data, (b"ngrok",), 0) is None
+    ranged, stats = plan.read_range(path, 0, len(data), str(path), 1 << 20)
+    batch, chunk_stats = plan(data, str(path))
+    assert ranged.whole().to_pylist() == batch.to_pylist()
+    assert (stats.lines, stats.filtered, stats.malformed) == (
+        chunk_stats.lines or len(lines),
+        chunk_stats.filtered,
+        chunk_stats.malformed,
+    )
+    assert batch.num_rows and stats.malformed == 0

@@ -404,8 +404,8 @@ class EventPlan:
         if mapped is False:
             assert needles is not None and clause is not None
             found = self._index_parts(data, needles, clause)
-        if found is None:  # not for the index: the other paths, on a copy
-            batch, stats = self(bytes(data), name)
+        if found is None:  # not for the index (it said so already): the other paths, on a copy
+            batch, stats = self._unindexed(bytes(data), name)
             found = Ranged(batch, {}, stats.lines), stats
             stats.lines = stats.lines or count_lines(bytes(data))
             note_bad_text(data, name, 1, found[1])  # (the index reads ASCII text without NUL)
@@ -422,6 +422,12 @@ class EventPlan:
             indexed = self._indexed(data, needles, clause)
             if indexed is not None:
                 return indexed
+        return self._unindexed(data, name)
+
+    def _unindexed(self, data: bytes, name: str) -> tuple[pa.RecordBatch, ReadStats]:
+        """The chunk by the paths after the hunt's index (which said it is not for it, or does
+        not apply): the C builder, the whole-chunk pattern, then record by record."""
+        needles = compile_filter(self.raw_filter)
         built = self._built(data) if needles is None else None
         if built is not None:
             return built
@@ -441,7 +447,6 @@ class EventPlan:
 
         read_records(data, name, stats, add)
         lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
-        needles = compile_filter(self.raw_filter)
         rows: list[Row] = []
         for key, ((first, last), records) in groups.items():
             edge = (_HEAD if first <= self.edge_lines else 0) | (
